@@ -1,0 +1,417 @@
+//! The app handle: configuration, and the calls that start, stop and reload it.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{RunError, StartupError, StartupErrorKind};
+use crate::register::{Registry, Selection};
+use crate::report::Report;
+use crate::shutdown::{self, Timeouts};
+use crate::signal::{ReloadSignal, StopSignals};
+use crate::startup::{self, Generation};
+
+/// The default [grace period](App::grace_period): 5 seconds.
+const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(5);
+/// The default [cleanup timeout](App::cleanup_timeout): 5 seconds.
+const DEFAULT_CLEANUP_TIMEOUT: Duration = Duration::from_secs(5);
+/// The environment variable that turns dev mode on in [`App::new`].
+const DEV_MODE_VAR: &str = "LIFESPAN_DEV";
+
+/// A backend's lifespan: its registered tasks and contexts, and the calls that start, stop and
+/// reload them.
+///
+/// `App` is a cheap handle (an `Arc`); clones refer to the same app. Tasks and contexts can take
+/// it as a parameter.
+///
+/// ```no_run
+/// use lifespan_core::{lifespan_task, App, Shutdown};
+///
+/// #[lifespan_task(greeting = "hello")]
+/// async fn greeter(greeting: &'static str, shutdown: Shutdown) {
+///     tracing::info!("{greeting}");
+///     shutdown.cancelled().await;
+/// }
+///
+/// #[tokio::main]
+/// async fn main() -> anyhow::Result<()> {
+///     let report = App::new().run_until_signal().await?;
+///     println!("{report}");
+///     Ok(())
+/// }
+/// ```
+#[derive(Clone)]
+pub struct App {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    registry: Mutex<Registry>,
+    config: Mutex<Config>,
+    /// Asked for by `request_shutdown` and stop signals: `exit` first, `force` on the next ask.
+    exit: Mutex<ExitSignals>,
+    /// What is running now. Start, shutdown and reload take it in turn.
+    lifecycle: tokio::sync::Mutex<Option<Generation>>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Config {
+    grace_period: Duration,
+    cleanup_timeout: Duration,
+    dev_mode: bool,
+}
+
+#[derive(Clone, Default)]
+struct ExitSignals {
+    exit: CancellationToken,
+    force: CancellationToken,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Nothing panics while holding these locks; if something did, the data is still whole.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Default for App {
+    /// Same as [`App::new`].
+    fn default() -> Self {
+        App::new()
+    }
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("config", &*lock(&self.inner.config))
+            .finish_non_exhaustive()
+    }
+}
+
+impl App {
+    fn with_selection(selection: Selection) -> Self {
+        let dev_mode = std::env::var(DEV_MODE_VAR).is_ok_and(|v| v == "1" || v == "true");
+        App {
+            inner: Arc::new(Inner {
+                registry: Mutex::new(Registry::new(selection)),
+                config: Mutex::new(Config {
+                    grace_period: DEFAULT_GRACE_PERIOD,
+                    cleanup_timeout: DEFAULT_CLEANUP_TIMEOUT,
+                    dev_mode,
+                }),
+                exit: Mutex::new(ExitSignals::default()),
+                lifecycle: tokio::sync::Mutex::new(None),
+            }),
+        }
+    }
+
+    /// An app that runs every `#[lifespan_task]` and `#[lifespan_context]` linked into the
+    /// program, plus what is [registered](Self::register_task) on it by hand.
+    ///
+    /// Dev mode is on if the environment variable `LIFESPAN_DEV` is `1` or `true`
+    /// (see [`dev_mode`](Self::dev_mode)).
+    pub fn new() -> Self {
+        App::with_selection(Selection::All)
+    }
+
+    /// An app that runs only what is registered on it by hand.
+    pub fn empty() -> Self {
+        App::with_selection(Selection::None)
+    }
+
+    /// An app that runs the macro registrations in module `prefix` and the modules nested in it,
+    /// so that one binary or test file can hold several apps.
+    ///
+    /// ```
+    /// # use lifespan_core::App;
+    /// mod billing {
+    ///     #[lifespan_core::lifespan_task]
+    ///     async fn send_invoices() {}
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), lifespan_core::StartupError> {
+    /// let billing_only = App::from_module(concat!(module_path!(), "::billing"));
+    /// billing_only.start().await?;
+    /// let report = billing_only.shutdown().await;
+    /// assert_eq!(report.tasks.len(), 1);
+    /// assert!(report.tasks[0].name.ends_with("::billing::send_invoices"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn from_module(prefix: impl Into<String>) -> Self {
+        App::with_selection(Selection::Module(prefix.into()))
+    }
+
+    /// An app that runs the macro registrations for which `filter` returns `true`.
+    ///
+    /// ```
+    /// use lifespan_core::{App, Kind};
+    ///
+    /// // Contexts only, no tasks.
+    /// let app = App::with_filter(|registration| registration.kind == Kind::Context);
+    /// assert!(!app.is_running());
+    /// ```
+    pub fn with_filter(
+        filter: impl Fn(&crate::RegistrationInfo<'_>) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        App::with_selection(Selection::Filter(Arc::new(filter)))
+    }
+
+    /// How long shutdown waits for tasks to stop after signalling them before it aborts them.
+    /// Default: 5 seconds. A second shutdown request (a second Ctrl-C) ends it at once.
+    pub fn grace_period(self, grace_period: Duration) -> Self {
+        lock(&self.inner.config).grace_period = grace_period;
+        self
+    }
+
+    /// How long each context's cleanup may take before it is dropped and reported as timed out.
+    /// Default: 5 seconds.
+    pub fn cleanup_timeout(self, cleanup_timeout: Duration) -> Self {
+        lock(&self.inner.config).cleanup_timeout = cleanup_timeout;
+        self
+    }
+
+    /// Dev mode: [`run_until_signal`](Self::run_until_signal) also [reloads](Self::reload) on
+    /// SIGHUP. Default: on if the environment variable `LIFESPAN_DEV` is `1` or `true`.
+    pub fn dev_mode(self, on: bool) -> Self {
+        lock(&self.inner.config).dev_mode = on;
+        self
+    }
+
+    fn timeouts(&self) -> Timeouts {
+        let config = *lock(&self.inner.config);
+        Timeouts {
+            grace_period: config.grace_period,
+            cleanup_timeout: config.cleanup_timeout,
+        }
+    }
+
+    pub(crate) fn registry(&self) -> MutexGuard<'_, Registry> {
+        lock(&self.inner.registry)
+    }
+
+    fn exit_signals(&self) -> ExitSignals {
+        lock(&self.inner.exit).clone()
+    }
+
+    /// Forgets earlier shutdown requests; called when a new run begins.
+    fn reset_exit(&self) {
+        *lock(&self.inner.exit) = ExitSignals::default();
+    }
+
+    /// Marks that the app is to stop, without forcing.
+    fn begin_exit(&self) {
+        lock(&self.inner.exit).exit.cancel();
+    }
+
+    /// Whether the app is running (started, and not yet shut down).
+    pub fn is_running(&self) -> bool {
+        self.registry().is_running()
+    }
+
+    /// Asks the app to shut down, without waiting; tasks may call it (a task must not await
+    /// [`shutdown`](Self::shutdown), which waits for every task, itself included).
+    ///
+    /// The first request ends [`run_until_signal`](Self::run_until_signal) or
+    /// [`run_until`](Self::run_until), or interrupts a startup in progress; a second one during
+    /// shutdown skips the rest of the grace period.
+    pub fn request_shutdown(&self) {
+        let signals = lock(&self.inner.exit);
+        if signals.exit.is_cancelled() {
+            signals.force.cancel();
+        } else {
+            signals.exit.cancel();
+        }
+    }
+
+    /// Starts the app: evaluates every argument, sets every context up in order, then starts
+    /// every task. Returns when startup is complete.
+    ///
+    /// If anything fails, every context already set up is cleaned up, in reverse order, before
+    /// the error is returned. Must be called within a tokio runtime.
+    pub async fn start(&self) -> Result<(), StartupError> {
+        self.reset_exit();
+        self.start_interruptible().await
+    }
+
+    async fn start_locked(&self) -> Result<Generation, StartupError> {
+        let plan = self.registry().begin_run()?;
+        let exit = self.exit_signals().exit;
+        let started =
+            startup::start(self, &plan.contexts, &plan.tasks, &exit, self.timeouts()).await;
+        if started.is_err() {
+            self.registry().end_run();
+        }
+        started
+    }
+
+    /// Shuts the app down and says how every task and context ended: signals every task, waits
+    /// up to the [grace period](Self::grace_period), aborts the tasks still running, then cleans
+    /// the contexts up in reverse setup order, each bounded by the
+    /// [cleanup timeout](Self::cleanup_timeout).
+    ///
+    /// The sequence runs on a task of its own, so it completes even if this future is dropped.
+    /// If the app is not running, the report is empty.
+    pub async fn shutdown(&self) -> Report {
+        self.begin_exit();
+        let app = self.clone();
+        let stopping = tokio::spawn(async move {
+            let mut lifecycle = app.inner.lifecycle.lock().await;
+            app.stop_locked(&mut lifecycle).await
+        });
+        match stopping.await {
+            Ok(report) => report,
+            Err(join) => std::panic::resume_unwind(join.into_panic()),
+        }
+    }
+
+    async fn stop_locked(&self, lifecycle: &mut Option<Generation>) -> Report {
+        let Some(generation) = lifecycle.take() else {
+            return Report::default();
+        };
+        let force = self.exit_signals().force;
+        let report = shutdown::stop(generation, self.timeouts(), &force).await;
+        self.registry().end_run();
+        tracing::info!("lifespan shutdown complete");
+        report
+    }
+
+    /// Reloads the app: the whole shutdown sequence, then the whole startup again, with every
+    /// argument evaluated anew. Returns the shutdown's report. If the app was not running, it
+    /// is only started.
+    ///
+    /// The sequence runs on a task of its own, so it completes even if this future is dropped.
+    pub async fn reload(&self) -> Result<Report, StartupError> {
+        let app = self.clone();
+        let reloading = tokio::spawn(async move {
+            let mut lifecycle = app.inner.lifecycle.lock().await;
+            tracing::info!("lifespan reload: stopping");
+            let report = app.stop_locked(&mut lifecycle).await;
+            tracing::info!("lifespan reload: starting");
+            *lifecycle = Some(app.start_locked().await?);
+            Ok(report)
+        });
+        match reloading.await {
+            Ok(result) => result,
+            Err(join) => std::panic::resume_unwind(join.into_panic()),
+        }
+    }
+
+    /// Starts the app, runs it until `stop` completes or [shutdown is
+    /// requested](Self::request_shutdown), then shuts it down and returns the report.
+    ///
+    /// If `stop` completes during startup, startup is interrupted: what was set up is cleaned
+    /// up and the rollback's report is returned.
+    ///
+    /// ```
+    /// use lifespan_core::{App, Shutdown};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> anyhow::Result<()> {
+    /// use std::sync::Arc;
+    /// use tokio::sync::Notify;
+    ///
+    /// let app = App::empty();
+    /// let done = Arc::new(Notify::new());
+    /// let worker_done = done.clone();
+    /// app.register_task("work", move || {
+    ///     let done = worker_done.clone();
+    ///     async move { done.notify_one() }
+    /// })?;
+    /// app.register_task("wait", |shutdown: Shutdown| async move { shutdown.cancelled().await })?;
+    /// // Runs until the work is done; a service would rather wait for a signal.
+    /// let report = app.run_until(done.notified()).await?;
+    /// assert_eq!(report.task("work"), Some(&lifespan_core::TaskOutcome::Completed));
+    /// assert_eq!(report.task("wait"), Some(&lifespan_core::TaskOutcome::Cancelled));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn run_until<F: Future>(&self, stop: F) -> Result<Report, RunError> {
+        self.reset_exit();
+        self.run(stop, None).await
+    }
+
+    /// Runs the app until SIGINT (Ctrl-C) or SIGTERM, then shuts it down gracefully and returns
+    /// the report. A second signal skips the rest of the grace period. In
+    /// [dev mode](Self::dev_mode), SIGHUP [reloads](Self::reload) the app.
+    ///
+    /// A signal during startup interrupts it: what was set up is cleaned up and the rollback's
+    /// report is returned. A failed startup or reload is an error.
+    pub async fn run_until_signal(&self) -> Result<Report, RunError> {
+        self.reset_exit();
+        // Installed before startup, so that a signal during a slow setup is handled.
+        let mut stop_signals = StopSignals::install()?;
+        let reload = if lock(&self.inner.config).dev_mode {
+            Some(ReloadSignal::install()?)
+        } else {
+            None
+        };
+        let app = self.clone();
+        let listener = tokio::spawn(async move {
+            loop {
+                let signal = stop_signals.recv().await;
+                tracing::info!(signal, "lifespan: shutdown requested");
+                app.request_shutdown();
+            }
+        });
+        let result = self.run(std::future::pending::<()>(), reload).await;
+        listener.abort();
+        result
+    }
+
+    async fn run<F: Future>(
+        &self,
+        stop: F,
+        mut reload: Option<ReloadSignal>,
+    ) -> Result<Report, RunError> {
+        let exit = self.exit_signals().exit;
+        let mut stop = std::pin::pin!(stop);
+        let starting = self.start_interruptible();
+        let started = {
+            let mut starting = std::pin::pin!(starting);
+            tokio::select! {
+                started = &mut starting => started,
+                _ = &mut stop => {
+                    self.begin_exit();
+                    starting.await
+                }
+            }
+        };
+        match started {
+            Ok(()) => {}
+            Err(error) if matches!(error.kind(), StartupErrorKind::Interrupted { .. }) => {
+                tracing::info!("{error}");
+                return Ok(error.rollback().clone());
+            }
+            Err(error) => return Err(error.into()),
+        }
+        loop {
+            tokio::select! {
+                _ = &mut stop => break,
+                _ = exit.cancelled() => break,
+                _ = async { reload.as_mut().expect("guarded").recv().await }, if reload.is_some() => {
+                    tracing::info!(signal = "SIGHUP", "lifespan: reload requested");
+                    if let Err(error) = self.reload().await {
+                        return Err(error.into());
+                    }
+                }
+            }
+        }
+        Ok(self.shutdown().await)
+    }
+
+    /// `start` without forgetting a shutdown request made before it.
+    async fn start_interruptible(&self) -> Result<(), StartupError> {
+        let mut lifecycle = self.inner.lifecycle.lock().await;
+        if lifecycle.is_some() {
+            return Err(StartupError::new(
+                StartupErrorKind::AlreadyRunning,
+                Report::default(),
+            ));
+        }
+        *lifecycle = Some(self.start_locked().await?);
+        Ok(())
+    }
+}

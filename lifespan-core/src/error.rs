@@ -1,0 +1,183 @@
+//! Errors of the library API.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use crate::registry::Kind;
+use crate::report::Report;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// An argument that could not be given to a task or context. Made by generated code; the runtime
+/// adds the name of the task or context and turns it into a [`StartupError`].
+#[doc(hidden)]
+pub struct ArgError {
+    pub(crate) argument: &'static str,
+    pub(crate) cause: ArgCause,
+}
+
+pub(crate) enum ArgCause {
+    /// The argument's expression failed (its `?`).
+    Eval(anyhow::Error),
+    /// An injected parameter had no value to take (a second `Yield`).
+    Unavailable,
+}
+
+impl ArgError {
+    pub(crate) fn eval(argument: &'static str, error: anyhow::Error) -> Self {
+        ArgError {
+            argument,
+            cause: ArgCause::Eval(error),
+        }
+    }
+
+    pub(crate) fn unavailable(argument: &'static str) -> Self {
+        ArgError {
+            argument,
+            cause: ArgCause::Unavailable,
+        }
+    }
+}
+
+/// Why the app could not start. Every context set up before the failure has been cleaned up, in
+/// reverse order, by the time this is returned; [`rollback`](Self::rollback) says how that went.
+#[derive(Debug)]
+pub struct StartupError {
+    kind: StartupErrorKind,
+    rollback: Report,
+}
+
+impl StartupError {
+    pub(crate) fn new(kind: StartupErrorKind, rollback: Report) -> Self {
+        StartupError { kind, rollback }
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> &StartupErrorKind {
+        &self.kind
+    }
+
+    /// How the contexts set up before the failure were cleaned up (empty if none were).
+    pub fn rollback(&self) -> &Report {
+        &self.rollback
+    }
+}
+
+impl fmt::Display for StartupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.kind, f)
+    }
+}
+
+impl std::error::Error for StartupError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.kind.source()
+    }
+}
+
+/// What went wrong at startup.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartupErrorKind {
+    /// An argument's expression failed; nothing had been set up yet.
+    #[error("argument `{argument}` of lifespan {kind} `{name}` could not be evaluated: {source}")]
+    Argument {
+        /// Task or context.
+        kind: Kind,
+        /// The task's or context's name.
+        name: Cow<'static, str>,
+        /// The parameter whose argument failed.
+        argument: &'static str,
+        /// What the expression's `?` returned.
+        source: BoxError,
+    },
+    /// A context takes two `Yield` parameters; only one can be given.
+    #[error("lifespan context `{name}` takes a second `Yield` parameter `{argument}`; a context has one yield point")]
+    SecondYield {
+        /// The context's name.
+        name: Cow<'static, str>,
+        /// The parameter that got no value.
+        argument: &'static str,
+    },
+    /// A context takes no `Yield` parameter, so it could never hand control back.
+    #[error(
+        "lifespan context `{name}` takes no `Yield` parameter, so it can never finish its setup"
+    )]
+    NoYieldParam {
+        /// The context's name.
+        name: Cow<'static, str>,
+    },
+    /// A context's setup returned an error.
+    #[error("setup of lifespan context `{name}` failed: {source}")]
+    SetupFailed {
+        /// The context's name.
+        name: Cow<'static, str>,
+        /// The error it returned.
+        source: BoxError,
+    },
+    /// A context's setup panicked.
+    #[error("setup of lifespan context `{name}` panicked: {message}")]
+    SetupPanicked {
+        /// The context's name.
+        name: Cow<'static, str>,
+        /// The panic's message.
+        message: String,
+    },
+    /// A context returned (or dropped its `Yield`) without calling `Yield::ready`.
+    #[error("lifespan context `{name}` returned without calling `Yield::ready`, so it has no cleanup to wait for")]
+    NoYield {
+        /// The context's name.
+        name: Cow<'static, str>,
+    },
+    /// Shutdown was requested before startup completed.
+    #[error("startup was interrupted by a shutdown request during the setup of lifespan context `{name}`")]
+    Interrupted {
+        /// The context whose setup was running.
+        name: Cow<'static, str>,
+    },
+    /// The app is already running.
+    #[error("the app is already running; shut it down or reload it instead of starting it again")]
+    AlreadyRunning,
+}
+
+/// Why a task or context could not be registered by hand.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegisterError {
+    /// Registration happens before the app starts (or after it has shut down).
+    #[error(
+        "cannot register lifespan {kind} `{name}`: the app is running; register before it starts"
+    )]
+    AlreadyStarted {
+        /// Task or context.
+        kind: Kind,
+        /// The name it was to be registered under.
+        name: Cow<'static, str>,
+    },
+    /// A task or context with this name is already registered.
+    #[error("cannot register lifespan {kind} `{name}`: that name is already registered")]
+    Duplicate {
+        /// Task or context.
+        kind: Kind,
+        /// The name.
+        name: Cow<'static, str>,
+    },
+}
+
+/// Why [`App::run_until_signal`](crate::App::run_until_signal) or
+/// [`App::run_until`](crate::App::run_until) stopped with an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// Startup, or the startup half of a reload, failed.
+    #[error(transparent)]
+    Startup(#[from] StartupError),
+    /// A signal handler could not be installed.
+    #[error("could not listen for {signal}: {source}")]
+    Signal {
+        /// The signal's name.
+        signal: &'static str,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+}

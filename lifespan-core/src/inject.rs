@@ -1,0 +1,206 @@
+//! What a task or context can receive besides its keyword arguments.
+//!
+//! A parameter of a `#[lifespan_task]` or `#[lifespan_context]` function that is not named in the
+//! attribute is *injected by its type*. The injectable types are:
+//!
+//! | type | tasks | contexts | what it is |
+//! |---|---|---|---|
+//! | [`App`] | yes | yes | the app the function runs in |
+//! | [`Shutdown`] | yes | yes | the signal that shutdown has begun |
+//! | [`Yield`] | no | yes (required) | where a context hands control back after its setup |
+
+use std::fmt;
+use std::future::Future;
+
+use tokio::sync::oneshot;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
+
+use crate::App;
+
+/// The signal, given to every task and context, that the app is shutting down.
+///
+/// A task waits for it with [`cancelled`](Self::cancelled) and then cleans up, the Rust form of
+/// catching `asyncio.CancelledError`. It is cheap to clone; every clone observes the same signal.
+/// Each start of the app (a [`reload`](crate::App::reload) included) hands out a fresh signal.
+///
+/// ```
+/// use lifespan_core::{lifespan_task, Shutdown};
+/// use std::time::Duration;
+///
+/// #[lifespan_task]
+/// async fn poll_until_shutdown(shutdown: Shutdown) {
+///     let mut interval = tokio::time::interval(Duration::from_secs(5));
+///     while shutdown.run_until_cancelled(interval.tick()).await.is_some() {
+///         // poll for updates ...
+///     }
+///     // clean up ...
+/// }
+/// # fn main() {}
+/// ```
+#[derive(Clone)]
+pub struct Shutdown {
+    token: CancellationToken,
+}
+
+impl Shutdown {
+    pub(crate) fn new(token: CancellationToken) -> Self {
+        Shutdown { token }
+    }
+
+    /// Waits until shutdown begins. Returns at once if it already has.
+    pub fn cancelled(&self) -> WaitForCancellationFuture<'_> {
+        self.token.cancelled()
+    }
+
+    /// Whether shutdown has begun.
+    pub fn is_cancelled(&self) -> bool {
+        self.token.is_cancelled()
+    }
+
+    /// Runs `future` until it completes or shutdown begins, whichever is first.
+    ///
+    /// Returns `Some(output)` if the future completed, `None` if shutdown began first (the future
+    /// is then dropped).
+    pub async fn run_until_cancelled<F: Future>(&self, future: F) -> Option<F::Output> {
+        tokio::select! {
+            biased;
+            _ = self.token.cancelled() => None,
+            output = future => Some(output),
+        }
+    }
+}
+
+impl fmt::Debug for Shutdown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shutdown")
+            .field("cancelled", &self.is_cancelled())
+            .finish()
+    }
+}
+
+/// A context's yield point: the Rust form of the `yield` in a Python async context manager.
+///
+/// Code before [`ready`](Self::ready) is the context's setup, code after it its cleanup. Startup
+/// waits until every context has called `ready`; `ready` returns when shutdown reaches this
+/// context, after every task has stopped and every context set up after this one has been
+/// cleaned up.
+///
+/// ```
+/// use lifespan_core::{lifespan_context, Yield};
+///
+/// #[lifespan_context]
+/// async fn open_pool(lifespan: Yield) -> anyhow::Result<()> {
+///     // set up ...
+///     lifespan.ready().await;
+///     // clean up ...
+///     Ok(())
+/// }
+/// # fn main() {}
+/// ```
+///
+/// A context that returns without calling `ready` fails startup, and so does one that drops its
+/// `Yield` without calling it.
+pub struct Yield {
+    ready: oneshot::Sender<()>,
+    resume: oneshot::Receiver<()>,
+}
+
+impl Yield {
+    pub(crate) fn new() -> (Self, YieldControl) {
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let (resume_tx, resume_rx) = oneshot::channel();
+        (
+            Yield {
+                ready: ready_tx,
+                resume: resume_rx,
+            },
+            YieldControl {
+                ready: ready_rx,
+                resume: resume_tx,
+            },
+        )
+    }
+
+    /// Ends the setup: startup goes on, and this returns when it is time to clean up.
+    ///
+    /// If the app is dropped without shutting down, this returns too, so cleanup code still runs.
+    pub async fn ready(self) {
+        // The receiving end is dropped only if startup was abandoned; cleaning up is right then too.
+        let _ = self.ready.send(());
+        let _ = self.resume.await;
+    }
+}
+
+impl fmt::Debug for Yield {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Yield").finish_non_exhaustive()
+    }
+}
+
+/// The runtime's side of a [`Yield`].
+pub(crate) struct YieldControl {
+    pub(crate) ready: oneshot::Receiver<()>,
+    pub(crate) resume: oneshot::Sender<()>,
+}
+
+/// What injection draws from: one per task or context start.
+#[doc(hidden)]
+pub struct InjectCx<'a> {
+    pub(crate) app: &'a App,
+    pub(crate) shutdown: &'a CancellationToken,
+    pub(crate) yield_handle: Option<Yield>,
+}
+
+/// A type that can be a parameter of a `#[lifespan_task]` without a keyword argument.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not injected into lifespan tasks, so this parameter needs a keyword argument",
+    label = "no argument in the attribute gives this parameter a value",
+    note = "add `name = <expression>` for this parameter to the `#[lifespan_task(...)]` attribute",
+    note = "the injected types are `lifespan_core::App` and `lifespan_core::Shutdown`"
+)]
+pub trait TaskParam: Sized {
+    #[doc(hidden)]
+    fn inject(cx: &mut InjectCx<'_>) -> Option<Self>;
+}
+
+/// A type that can be a parameter of a `#[lifespan_context]` without a keyword argument.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not injected into lifespan contexts, so this parameter needs a keyword argument",
+    label = "no argument in the attribute gives this parameter a value",
+    note = "add `name = <expression>` for this parameter to the `#[lifespan_context(...)]` attribute",
+    note = "the injected types are `lifespan_core::App`, `lifespan_core::Shutdown` and `lifespan_core::Yield`"
+)]
+pub trait ContextParam: Sized {
+    #[doc(hidden)]
+    fn inject(cx: &mut InjectCx<'_>) -> Option<Self>;
+}
+
+impl TaskParam for App {
+    fn inject(cx: &mut InjectCx<'_>) -> Option<Self> {
+        Some(cx.app.clone())
+    }
+}
+
+impl ContextParam for App {
+    fn inject(cx: &mut InjectCx<'_>) -> Option<Self> {
+        Some(cx.app.clone())
+    }
+}
+
+impl TaskParam for Shutdown {
+    fn inject(cx: &mut InjectCx<'_>) -> Option<Self> {
+        Some(Shutdown::new(cx.shutdown.clone()))
+    }
+}
+
+impl ContextParam for Shutdown {
+    fn inject(cx: &mut InjectCx<'_>) -> Option<Self> {
+        Some(Shutdown::new(cx.shutdown.clone()))
+    }
+}
+
+impl ContextParam for Yield {
+    fn inject(cx: &mut InjectCx<'_>) -> Option<Self> {
+        cx.yield_handle.take()
+    }
+}

@@ -1,0 +1,258 @@
+//! Which registrations an app runs, in which order, and registration by hand.
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::error::{ArgError, RegisterError, StartupError, StartupErrorKind};
+use crate::inject::{ContextParam, InjectCx, TaskParam};
+use crate::registry::{collected, BoxFuture, Entry, Kind, Order, Prepare, RegistrationInfo};
+use crate::report::Report;
+use crate::running::TaskReturn;
+use crate::App;
+
+/// Which link-time registrations an app runs.
+pub(crate) enum Selection {
+    All,
+    None,
+    Module(String),
+    Filter(Arc<dyn Fn(&RegistrationInfo<'_>) -> bool + Send + Sync>),
+}
+
+impl Selection {
+    fn selects(&self, info: &RegistrationInfo<'_>) -> bool {
+        match self {
+            Selection::All => true,
+            Selection::None => false,
+            Selection::Module(prefix) => info.is_within(prefix),
+            Selection::Filter(filter) => filter(info),
+        }
+    }
+}
+
+/// What a start runs, in order: contexts in setup order, tasks in start order.
+pub(crate) struct Plan {
+    pub(crate) contexts: Vec<Entry>,
+    pub(crate) tasks: Vec<Entry>,
+}
+
+pub(crate) struct Registry {
+    selection: Selection,
+    /// Registered by hand, in registration order.
+    by_hand: Vec<Entry>,
+    running: bool,
+    /// Built at the first start, and again after a registration by hand.
+    plan: Option<Arc<Plan>>,
+}
+
+impl Registry {
+    pub(crate) fn new(selection: Selection) -> Self {
+        Registry {
+            selection,
+            by_hand: Vec::new(),
+            running: false,
+            plan: None,
+        }
+    }
+
+    pub(crate) fn is_running(&self) -> bool {
+        self.running
+    }
+
+    /// Marks the app running and returns what to start.
+    pub(crate) fn begin_run(&mut self) -> Result<Arc<Plan>, StartupError> {
+        if self.running {
+            return Err(StartupError::new(
+                StartupErrorKind::AlreadyRunning,
+                Report::default(),
+            ));
+        }
+        self.running = true;
+        let plan = match &self.plan {
+            Some(plan) => plan.clone(),
+            None => {
+                let plan = Arc::new(self.build_plan());
+                self.plan = Some(plan.clone());
+                plan
+            }
+        };
+        Ok(plan)
+    }
+
+    pub(crate) fn end_run(&mut self) {
+        self.running = false;
+    }
+
+    fn build_plan(&self) -> Plan {
+        let mut any_linked = false;
+        let mut entries: Vec<Entry> = collected()
+            .inspect(|_| any_linked = true)
+            .filter(|registration| self.selection.selects(&registration.info()))
+            .map(|registration| registration.entry())
+            .collect();
+        if entries.is_empty() && self.by_hand.is_empty() {
+            if any_linked {
+                tracing::warn!("this app's selection matched none of the lifespan tasks and contexts linked into the program: it runs nothing");
+            } else {
+                tracing::warn!("no lifespan tasks or contexts were registered: the link-time collection found none (it does not run on every target) and none were registered by hand");
+            }
+        }
+        // Never the link-time iteration order: the source order within a module, modules by path.
+        entries.sort_by(|a, b| a.order.cmp(&b.order).then_with(|| a.name.cmp(&b.name)));
+        entries.extend(self.by_hand.iter().cloned());
+        let (contexts, tasks) = entries
+            .into_iter()
+            .partition(|entry| entry.kind == Kind::Context);
+        Plan { contexts, tasks }
+    }
+
+    fn register(
+        &mut self,
+        kind: Kind,
+        name: Cow<'static, str>,
+        prepare: Prepare,
+    ) -> Result<(), RegisterError> {
+        if self.running {
+            return Err(RegisterError::AlreadyStarted { kind, name });
+        }
+        let taken = self.by_hand.iter().any(|entry| entry.name == name)
+            || collected().any(|registration| {
+                let info = registration.info();
+                info.name == name && self.selection.selects(&info)
+            });
+        if taken {
+            return Err(RegisterError::Duplicate { kind, name });
+        }
+        let order = Order::Registered(self.by_hand.len() as u64);
+        self.by_hand.push(Entry {
+            kind,
+            name,
+            order,
+            prepare,
+        });
+        self.plan = None;
+        Ok(())
+    }
+}
+
+impl App {
+    /// Registers a task by hand: the programmatic form of `#[lifespan_task]`, for closures, tests
+    /// and generated tasks (Reflex's `app.register_lifespan_task(fn, **kwargs)`).
+    ///
+    /// `task` is called at each start of the app; its parameters are injected by type, as those of
+    /// a `#[lifespan_task]` that have no keyword argument ([`App`], [`Shutdown`](crate::Shutdown)).
+    /// What a keyword argument would give, the closure captures. It returns `()` or
+    /// `Result<(), E>`.
+    ///
+    /// Tasks and contexts registered by hand start after the macro-registered ones, in the order
+    /// they were registered. Registering while the app runs, or under a name already
+    /// registered, is an error.
+    ///
+    /// ```
+    /// use lifespan_core::{App, Shutdown};
+    /// use std::time::Duration;
+    ///
+    /// let app = App::empty();
+    /// let period = Duration::from_secs(5);
+    /// app.register_task("poller", move |shutdown: Shutdown| async move {
+    ///     let mut ticks = tokio::time::interval(period);
+    ///     while shutdown.run_until_cancelled(ticks.tick()).await.is_some() {
+    ///         // poll ...
+    ///     }
+    ///     Ok::<(), anyhow::Error>(())
+    /// })?;
+    /// # Ok::<(), lifespan_core::RegisterError>(())
+    /// ```
+    pub fn register_task<Params, F: TaskFn<Params>>(
+        &self,
+        name: impl Into<Cow<'static, str>>,
+        task: F,
+    ) -> Result<(), RegisterError> {
+        let prepare = Prepare::Dyn(Arc::new(move |cx: &mut InjectCx<'_>| task.call(cx)));
+        self.registry().register(Kind::Task, name.into(), prepare)
+    }
+
+    /// Registers a context by hand: the programmatic form of `#[lifespan_context]`.
+    ///
+    /// `context` is called at each start of the app; its parameters are injected by type
+    /// ([`App`], [`Shutdown`](crate::Shutdown), and the [`Yield`](crate::Yield) it must take).
+    /// Contexts registered by hand are set up after the macro-registered ones, in the order they
+    /// were registered.
+    ///
+    /// ```
+    /// use lifespan_core::{App, Yield};
+    ///
+    /// let app = App::empty();
+    /// app.register_context("cache", |lifespan: Yield| async move {
+    ///     // set up ...
+    ///     lifespan.ready().await;
+    ///     // clean up ...
+    /// })?;
+    /// # Ok::<(), lifespan_core::RegisterError>(())
+    /// ```
+    pub fn register_context<Params, F: ContextFn<Params>>(
+        &self,
+        name: impl Into<Cow<'static, str>>,
+        context: F,
+    ) -> Result<(), RegisterError> {
+        let prepare = Prepare::Dyn(Arc::new(move |cx: &mut InjectCx<'_>| context.call(cx)));
+        self.registry()
+            .register(Kind::Context, name.into(), prepare)
+    }
+}
+
+/// A function that can be [registered as a task](App::register_task): an `Fn` whose parameters
+/// (up to four) are all injectable into tasks, returning a `Send` future whose output is `()`
+/// or `Result<(), E>`.
+pub trait TaskFn<Params>: Send + Sync + 'static {
+    #[doc(hidden)]
+    fn call(&self, cx: &mut InjectCx<'_>) -> Result<BoxFuture, ArgError>;
+}
+
+/// A function that can be [registered as a context](App::register_context): an `Fn` whose
+/// parameters (up to four, one of them a [`Yield`](crate::Yield)) are injectable into contexts,
+/// returning a `Send` future whose output is `()` or `Result<(), E>`.
+pub trait ContextFn<Params>: Send + Sync + 'static {
+    #[doc(hidden)]
+    fn call(&self, cx: &mut InjectCx<'_>) -> Result<BoxFuture, ArgError>;
+}
+
+macro_rules! impl_fn_traits {
+    ($( ($($param:ident $position:literal),*) )*) => {$(
+        impl<F, Fut, $($param,)*> TaskFn<($($param,)*)> for F
+        where
+            F: Fn($($param),*) -> Fut + Send + Sync + 'static,
+            Fut: Future + Send + 'static,
+            Fut::Output: TaskReturn,
+            $($param: TaskParam,)*
+        {
+            #[allow(non_snake_case, unused_variables)]
+            fn call(&self, cx: &mut InjectCx<'_>) -> Result<BoxFuture, ArgError> {
+                $(let $param = crate::__private::inject_task::<$param>(cx, $position)?;)*
+                Ok(crate::__private::boxed(self($($param),*)))
+            }
+        }
+
+        impl<F, Fut, $($param,)*> ContextFn<($($param,)*)> for F
+        where
+            F: Fn($($param),*) -> Fut + Send + Sync + 'static,
+            Fut: Future + Send + 'static,
+            Fut::Output: TaskReturn,
+            $($param: ContextParam,)*
+        {
+            #[allow(non_snake_case, unused_variables)]
+            fn call(&self, cx: &mut InjectCx<'_>) -> Result<BoxFuture, ArgError> {
+                $(let $param = crate::__private::inject_context::<$param>(cx, $position)?;)*
+                Ok(crate::__private::boxed(self($($param),*)))
+            }
+        }
+    )*};
+}
+
+impl_fn_traits! {
+    ()
+    (A "#1")
+    (A "#1", B "#2")
+    (A "#1", B "#2", C "#3")
+    (A "#1", B "#2", C "#3", D "#4")
+}

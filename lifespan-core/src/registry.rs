@@ -1,0 +1,178 @@
+//! Registrations: what the macros submit at link time and what the app registers by hand.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use crate::error::ArgError;
+use crate::inject::InjectCx;
+
+/// A started task's or context's body, type-erased.
+#[doc(hidden)]
+pub type BoxFuture = Pin<Box<dyn Future<Output = Result<(), anyhow::Error>> + Send + 'static>>;
+
+/// Evaluates the arguments of one registration and calls its function.
+#[doc(hidden)]
+pub type PrepareFn = fn(&mut InjectCx<'_>) -> Result<BoxFuture, ArgError>;
+
+pub(crate) type DynPrepare =
+    Arc<dyn Fn(&mut InjectCx<'_>) -> Result<BoxFuture, ArgError> + Send + Sync>;
+
+/// Whether a registration is a task or a context.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// A `#[lifespan_task]`: runs while the app runs.
+    Task,
+    /// A `#[lifespan_context]`: set up at startup, cleaned up at shutdown.
+    Context,
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Kind::Task => "task",
+            Kind::Context => "context",
+        })
+    }
+}
+
+/// A registration submitted by `#[lifespan_task]` or `#[lifespan_context]`, collected at link time.
+#[doc(hidden)]
+pub struct Registration {
+    kind: Kind,
+    name: &'static str,
+    module_path: &'static str,
+    file: &'static str,
+    line: u32,
+    prepare: PrepareFn,
+}
+
+impl Registration {
+    /// `name` is the function's full path (`module_path!()` + `::` + its name).
+    pub const fn task(
+        name: &'static str,
+        module_path: &'static str,
+        file: &'static str,
+        line: u32,
+        prepare: PrepareFn,
+    ) -> Self {
+        Registration {
+            kind: Kind::Task,
+            name,
+            module_path,
+            file,
+            line,
+            prepare,
+        }
+    }
+
+    /// `name` is the function's full path (`module_path!()` + `::` + its name).
+    pub const fn context(
+        name: &'static str,
+        module_path: &'static str,
+        file: &'static str,
+        line: u32,
+        prepare: PrepareFn,
+    ) -> Self {
+        Registration {
+            kind: Kind::Context,
+            name,
+            module_path,
+            file,
+            line,
+            prepare,
+        }
+    }
+}
+
+inventory::collect!(Registration);
+
+/// Facts about one registration, for choosing which ones an app runs
+/// (see [`App::with_filter`](crate::App::with_filter)).
+#[derive(Clone, Copy, Debug)]
+pub struct RegistrationInfo<'a> {
+    /// Task or context.
+    pub kind: Kind,
+    /// The full path of the function, e.g. `my_service::jobs::poll_updates`.
+    pub name: &'a str,
+    /// The module the function is in, e.g. `my_service::jobs`.
+    pub module_path: &'a str,
+}
+
+impl RegistrationInfo<'_> {
+    /// Whether the registration is in module `prefix` or in a module nested in it.
+    ///
+    /// Whole path segments are compared: `a::b::c` is within `a::b`, `a::bc` is not.
+    pub fn is_within(&self, prefix: &str) -> bool {
+        let prefix = prefix.trim_end_matches("::");
+        match self.module_path.strip_prefix(prefix) {
+            Some(rest) => rest.is_empty() || rest.starts_with("::"),
+            None => false,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub(crate) enum Prepare {
+    Static(PrepareFn),
+    Dyn(DynPrepare),
+}
+
+/// One thing the app will run: a link-time registration or one made by hand.
+#[derive(Clone)]
+pub(crate) struct Entry {
+    pub(crate) kind: Kind,
+    pub(crate) name: Cow<'static, str>,
+    /// Sort key among link-time registrations; hand registrations keep their order after them.
+    pub(crate) order: Order,
+    pub(crate) prepare: Prepare,
+}
+
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Order {
+    Static {
+        module_path: &'static str,
+        file: &'static str,
+        line: u32,
+    },
+    Registered(u64),
+}
+
+impl Entry {
+    pub(crate) fn prepare(&self, cx: &mut InjectCx<'_>) -> Result<BoxFuture, ArgError> {
+        match &self.prepare {
+            Prepare::Static(prepare) => prepare(cx),
+            Prepare::Dyn(prepare) => prepare(cx),
+        }
+    }
+}
+
+/// Every registration collected at link time, in no particular order.
+pub(crate) fn collected() -> impl Iterator<Item = &'static Registration> {
+    inventory::iter::<Registration>.into_iter()
+}
+
+impl Registration {
+    pub(crate) fn info(&self) -> RegistrationInfo<'static> {
+        RegistrationInfo {
+            kind: self.kind,
+            name: self.name,
+            module_path: self.module_path,
+        }
+    }
+
+    pub(crate) fn entry(&self) -> Entry {
+        Entry {
+            kind: self.kind,
+            name: Cow::Borrowed(self.name),
+            order: Order::Static {
+                module_path: self.module_path,
+                file: self.file,
+                line: self.line,
+            },
+            prepare: Prepare::Static(self.prepare),
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! What happened to every task and context: returned by shutdown.
+
+use std::borrow::Cow;
+use std::fmt;
+
+/// How a task ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TaskOutcome {
+    /// Returned `()` or `Ok(())` before shutdown began.
+    Completed,
+    /// Returned `()` or `Ok(())` after shutdown began: it stopped when asked.
+    Cancelled,
+    /// Returned `Err`; the error's message, with its causes.
+    Failed(String),
+    /// Panicked; the panic's message.
+    Panicked(String),
+    /// Still running when the grace period ended, so its future was dropped.
+    Aborted,
+}
+
+/// How a context ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ContextOutcome {
+    /// Set up, and its cleanup ran to the end.
+    CleanedUp,
+    /// Its cleanup returned `Err`; the error's message, with its causes.
+    CleanupFailed(String),
+    /// Its cleanup panicked; the panic's message.
+    CleanupPanicked(String),
+    /// Its cleanup was still running when the cleanup timeout ended, so it was dropped.
+    TimedOut,
+}
+
+/// One task's line in a [`Report`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskReport {
+    /// The task's name (the function's full path for `#[lifespan_task]`).
+    pub name: Cow<'static, str>,
+    /// How it ended.
+    pub outcome: TaskOutcome,
+}
+
+/// One context's line in a [`Report`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContextReport {
+    /// The context's name (the function's full path for `#[lifespan_context]`).
+    pub name: Cow<'static, str>,
+    /// How its cleanup went.
+    pub outcome: ContextOutcome,
+}
+
+/// What shutting down found: every task's and every set-up context's outcome.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Tasks, in the order they were started.
+    pub tasks: Vec<TaskReport>,
+    /// Contexts, in the order they were cleaned up (the reverse of their setup order).
+    pub contexts: Vec<ContextReport>,
+}
+
+impl Report {
+    /// The outcome of the task named `name`: its full path, or only its last segment if no
+    /// other task's name ends the same way.
+    pub fn task(&self, name: &str) -> Option<&TaskOutcome> {
+        find(self.tasks.iter().map(|t| (&*t.name, &t.outcome)), name)
+    }
+
+    /// The outcome of the context named `name`, found as in [`task`](Self::task).
+    pub fn context(&self, name: &str) -> Option<&ContextOutcome> {
+        find(self.contexts.iter().map(|c| (&*c.name, &c.outcome)), name)
+    }
+
+    /// Whether nothing failed, panicked, was aborted or timed out.
+    pub fn is_clean(&self) -> bool {
+        self.tasks
+            .iter()
+            .all(|t| matches!(t.outcome, TaskOutcome::Completed | TaskOutcome::Cancelled))
+            && self
+                .contexts
+                .iter()
+                .all(|c| c.outcome == ContextOutcome::CleanedUp)
+    }
+}
+
+fn find<'a, T>(items: impl Iterator<Item = (&'a str, &'a T)> + Clone, name: &str) -> Option<&'a T> {
+    if let Some((_, outcome)) = items.clone().find(|(n, _)| *n == name) {
+        return Some(outcome);
+    }
+    let mut tail = items.filter(|(n, _)| n.rsplit("::").next() == Some(name));
+    match (tail.next(), tail.next()) {
+        (Some((_, outcome)), None) => Some(outcome),
+        _ => None,
+    }
+}
+
+impl fmt::Display for TaskOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TaskOutcome::Completed => f.write_str("completed"),
+            TaskOutcome::Cancelled => f.write_str("stopped on shutdown"),
+            TaskOutcome::Failed(message) => write!(f, "failed: {message}"),
+            TaskOutcome::Panicked(message) => write!(f, "panicked: {message}"),
+            TaskOutcome::Aborted => f.write_str("aborted after the grace period"),
+        }
+    }
+}
+
+impl fmt::Display for ContextOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ContextOutcome::CleanedUp => f.write_str("cleaned up"),
+            ContextOutcome::CleanupFailed(message) => write!(f, "cleanup failed: {message}"),
+            ContextOutcome::CleanupPanicked(message) => write!(f, "cleanup panicked: {message}"),
+            ContextOutcome::TimedOut => f.write_str("cleanup timed out"),
+        }
+    }
+}
+
+impl fmt::Display for Report {
+    /// One line per task, then one per context.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for task in &self.tasks {
+            writeln!(f, "task {}: {}", task.name, task.outcome)?;
+        }
+        for context in &self.contexts {
+            writeln!(f, "context {}: {}", context.name, context.outcome)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,124 @@
+//! Shutdown: signal the tasks, wait out the grace period, abort the rest, then clean up the
+//! contexts in reverse setup order.
+
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tokio::time::{sleep_until, timeout, Instant};
+use tokio_util::sync::CancellationToken;
+
+use crate::report::{ContextOutcome, ContextReport, Report, TaskOutcome, TaskReport};
+use crate::running::{message, panic_message};
+use crate::startup::Generation;
+
+/// The bounds of a shutdown.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Timeouts {
+    pub(crate) grace_period: Duration,
+    pub(crate) cleanup_timeout: Duration,
+}
+
+/// Stops everything `generation` started. `force` ends the grace period early.
+pub(crate) async fn stop(
+    mut generation: Generation,
+    timeouts: Timeouts,
+    force: &CancellationToken,
+) -> Report {
+    let mut tasks = std::mem::take(&mut generation.tasks);
+    let contexts = std::mem::take(&mut generation.contexts);
+    if !tasks.is_empty() {
+        tracing::info!(
+            tasks = tasks.len(),
+            "lifespan shutdown: signalling tasks to stop"
+        );
+    }
+    generation.shutdown.cancel();
+
+    // 1–2. Wait for the tasks up to the grace period, then abort the rest.
+    let mut outcomes: Vec<Option<TaskOutcome>> = vec![None; tasks.len()];
+    let deadline = Instant::now() + timeouts.grace_period;
+    {
+        let all_stopped = async {
+            for (task, outcome) in tasks.iter_mut().zip(outcomes.iter_mut()) {
+                *outcome = Some(joined(&mut task.handle).await);
+            }
+        };
+        tokio::select! {
+            biased;
+            () = all_stopped => {}
+            () = force.cancelled() => {
+                tracing::warn!("lifespan shutdown requested again: skipping the grace period");
+            }
+            () = sleep_until(deadline) => {
+                tracing::warn!(grace_period = ?timeouts.grace_period, "lifespan grace period over: aborting the tasks still running");
+            }
+        }
+    }
+    for (task, outcome) in tasks.iter_mut().zip(outcomes.iter_mut()) {
+        if outcome.is_none() {
+            task.handle.abort();
+            let ended = joined(&mut task.handle).await;
+            if ended == TaskOutcome::Aborted {
+                tracing::warn!(task = %task.name, "lifespan task aborted: it did not stop within the grace period");
+            }
+            *outcome = Some(ended);
+        }
+    }
+    let tasks = tasks
+        .into_iter()
+        .zip(outcomes)
+        .map(|(task, outcome)| TaskReport {
+            name: task.name,
+            outcome: outcome.unwrap_or(TaskOutcome::Aborted),
+        })
+        .collect();
+
+    // 3. Contexts, in reverse setup order, each bounded, each exactly once.
+    let mut cleaned = Vec::with_capacity(contexts.len());
+    for mut context in contexts.into_iter().rev() {
+        // The receiver is gone only if the body already ended; the join below tells how.
+        let _ = context.resume.send(());
+        let outcome = match timeout(timeouts.cleanup_timeout, &mut context.handle).await {
+            Ok(Ok(Ok(()))) => {
+                tracing::info!(context = %context.name, "lifespan context cleaned up");
+                ContextOutcome::CleanedUp
+            }
+            Ok(Ok(Err(error))) => {
+                let message = message(&error);
+                tracing::error!(context = %context.name, error = %message, "cleanup of lifespan context `{}` failed", context.name);
+                ContextOutcome::CleanupFailed(message)
+            }
+            Ok(Err(join)) => {
+                let message = if join.is_panic() {
+                    panic_message(&*join.into_panic())
+                } else {
+                    "its task was cancelled by the runtime".to_owned()
+                };
+                tracing::error!(context = %context.name, panic = %message, "cleanup of lifespan context `{}` panicked", context.name);
+                ContextOutcome::CleanupPanicked(message)
+            }
+            Err(_elapsed) => {
+                context.handle.abort();
+                tracing::error!(context = %context.name, timeout = ?timeouts.cleanup_timeout, "cleanup of lifespan context `{}` timed out", context.name);
+                ContextOutcome::TimedOut
+            }
+        };
+        cleaned.push(ContextReport {
+            name: context.name,
+            outcome,
+        });
+    }
+    Report {
+        tasks,
+        contexts: cleaned,
+    }
+}
+
+/// How a task's wrapper ended. The wrapper catches panics itself, so a join error is an abort.
+async fn joined(handle: &mut JoinHandle<TaskOutcome>) -> TaskOutcome {
+    match handle.await {
+        Ok(outcome) => outcome,
+        Err(join) if join.is_panic() => TaskOutcome::Panicked(panic_message(&*join.into_panic())),
+        Err(_) => TaskOutcome::Aborted,
+    }
+}

@@ -1,0 +1,89 @@
+//! Operating-system signals: SIGINT/SIGTERM ask for shutdown, SIGHUP reloads in dev mode.
+
+use crate::error::RunError;
+
+/// Listens for the signals that ask for shutdown: Ctrl-C (SIGINT) and, on Unix, SIGTERM.
+pub(crate) struct StopSignals {
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    /// Installs the handlers at once, so that a signal sent during startup is not lost.
+    pub(crate) fn install() -> Result<Self, RunError> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let install = |kind: SignalKind, signal_name: &'static str| {
+                signal(kind).map_err(|source| RunError::Signal {
+                    signal: signal_name,
+                    source,
+                })
+            };
+            Ok(StopSignals {
+                terminate: install(SignalKind::terminate(), "SIGTERM")?,
+                interrupt: install(SignalKind::interrupt(), "SIGINT")?,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(StopSignals {})
+        }
+    }
+
+    /// Waits for the next stop signal; returns its name.
+    pub(crate) async fn recv(&mut self) -> &'static str {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.terminate.recv() => "SIGTERM",
+                _ = self.interrupt.recv() => "SIGINT",
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            "Ctrl-C"
+        }
+    }
+}
+
+/// Listens for SIGHUP, which reloads the app in dev mode.
+pub(crate) struct ReloadSignal {
+    #[cfg(unix)]
+    hangup: tokio::signal::unix::Signal,
+}
+
+impl ReloadSignal {
+    pub(crate) fn install() -> Result<Self, RunError> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let hangup = signal(SignalKind::hangup()).map_err(|source| RunError::Signal {
+                signal: "SIGHUP",
+                source,
+            })?;
+            Ok(ReloadSignal { hangup })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(ReloadSignal {})
+        }
+    }
+
+    /// Waits for the next SIGHUP (never returns where there is no SIGHUP).
+    pub(crate) async fn recv(&mut self) {
+        #[cfg(unix)]
+        {
+            if self.hangup.recv().await.is_none() {
+                std::future::pending::<()>().await;
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            std::future::pending::<()>().await;
+        }
+    }
+}

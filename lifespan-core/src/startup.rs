@@ -1,0 +1,212 @@
+//! Startup: evaluate every argument, set contexts up in order, then start the tasks.
+
+use std::borrow::Cow;
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::error::{ArgCause, ArgError, StartupError, StartupErrorKind};
+use crate::inject::{InjectCx, Yield, YieldControl};
+use crate::registry::{BoxFuture, Entry, Kind};
+use crate::report::{Report, TaskOutcome};
+use crate::running::{panic_message, run_task};
+use crate::shutdown::{self, Timeouts};
+use crate::App;
+
+/// Everything one start of the app set running; [`shutdown::stop`] takes it apart.
+pub(crate) struct Generation {
+    pub(crate) shutdown: CancellationToken,
+    /// In start order.
+    pub(crate) tasks: Vec<RunningTask>,
+    /// In setup order.
+    pub(crate) contexts: Vec<RunningContext>,
+}
+
+pub(crate) struct RunningTask {
+    pub(crate) name: Cow<'static, str>,
+    pub(crate) handle: JoinHandle<TaskOutcome>,
+}
+
+pub(crate) struct RunningContext {
+    pub(crate) name: Cow<'static, str>,
+    pub(crate) resume: oneshot::Sender<()>,
+    pub(crate) handle: JoinHandle<Result<(), anyhow::Error>>,
+}
+
+impl Drop for Generation {
+    /// A generation dropped without a shutdown (the app itself was dropped) still tells its tasks
+    /// to stop; its contexts' `Yield::ready` return, so their cleanups run too.
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+struct PreparedContext {
+    name: Cow<'static, str>,
+    body: BoxFuture,
+    control: YieldControl,
+}
+
+/// Runs startup. `contexts` and `tasks` are in their start order.
+pub(crate) async fn start(
+    app: &App,
+    contexts: &[Entry],
+    tasks: &[Entry],
+    exit: &CancellationToken,
+    timeouts: Timeouts,
+) -> Result<Generation, StartupError> {
+    let shutdown = CancellationToken::new();
+
+    // 1. Every argument, before any side effect.
+    let mut prepared_contexts = Vec::with_capacity(contexts.len());
+    for entry in contexts {
+        let (yield_handle, control) = Yield::new();
+        let mut cx = InjectCx {
+            app,
+            shutdown: &shutdown,
+            yield_handle: Some(yield_handle),
+        };
+        let body = entry
+            .prepare(&mut cx)
+            .map_err(|e| argument_error(entry, e))?;
+        if cx.yield_handle.is_some() {
+            let kind = StartupErrorKind::NoYieldParam {
+                name: entry.name.clone(),
+            };
+            return Err(StartupError::new(kind, Report::default()));
+        }
+        prepared_contexts.push(PreparedContext {
+            name: entry.name.clone(),
+            body,
+            control,
+        });
+    }
+    let mut prepared_tasks = Vec::with_capacity(tasks.len());
+    for entry in tasks {
+        let mut cx = InjectCx {
+            app,
+            shutdown: &shutdown,
+            yield_handle: None,
+        };
+        let body = entry
+            .prepare(&mut cx)
+            .map_err(|e| argument_error(entry, e))?;
+        prepared_tasks.push((entry.name.clone(), body));
+    }
+
+    // 2. Contexts, each to its yield point.
+    let mut generation = Generation {
+        shutdown,
+        tasks: Vec::with_capacity(prepared_tasks.len()),
+        contexts: Vec::with_capacity(prepared_contexts.len()),
+    };
+    for context in prepared_contexts {
+        let name = context.name.clone();
+        match set_up(context, exit).await {
+            Ok(running) => {
+                tracing::info!(context = %name, "lifespan context set up");
+                generation.contexts.push(running);
+            }
+            Err(kind) => {
+                tracing::error!(context = %name, "{kind}");
+                if !generation.contexts.is_empty() {
+                    tracing::info!("cleaning up the contexts already set up, in reverse order");
+                }
+                let rollback = shutdown::stop(generation, timeouts, exit).await;
+                return Err(StartupError::new(kind, rollback));
+            }
+        }
+    }
+
+    // 3. Startup is complete; 4. the tasks start.
+    for (name, body) in prepared_tasks {
+        let handle = tokio::spawn(run_task(name.clone(), body, generation.shutdown.clone()));
+        generation.tasks.push(RunningTask { name, handle });
+    }
+    tracing::info!(
+        tasks = generation.tasks.len(),
+        contexts = generation.contexts.len(),
+        "lifespan startup complete"
+    );
+    Ok(generation)
+}
+
+/// Runs one context's setup until it calls `Yield::ready`.
+async fn set_up(
+    context: PreparedContext,
+    exit: &CancellationToken,
+) -> Result<RunningContext, StartupErrorKind> {
+    let PreparedContext {
+        name,
+        body,
+        control,
+    } = context;
+    let YieldControl { mut ready, resume } = control;
+    let span = tracing::info_span!("lifespan_context", context = %name);
+    let mut handle = tokio::spawn(body.instrument(span));
+    let interrupted = |handle: &JoinHandle<_>, name: &Cow<'static, str>| {
+        handle.abort();
+        StartupErrorKind::Interrupted { name: name.clone() }
+    };
+    tokio::select! {
+        biased;
+        ready_result = &mut ready => match ready_result {
+            Ok(()) => Ok(RunningContext { name, resume, handle }),
+            // The `Yield` was dropped without `ready`: say how the body ended.
+            Err(_) => tokio::select! {
+                biased;
+                finished = &mut handle => Err(setup_ended(name.clone(), finished)),
+                _ = exit.cancelled() => Err(interrupted(&handle, &name)),
+            },
+        },
+        finished = &mut handle => Err(setup_ended(name.clone(), finished)),
+        _ = exit.cancelled() => Err(interrupted(&handle, &name)),
+    }
+}
+
+/// Why a context's body ended before its yield point.
+fn setup_ended(
+    name: Cow<'static, str>,
+    finished: Result<Result<(), anyhow::Error>, tokio::task::JoinError>,
+) -> StartupErrorKind {
+    match finished {
+        Ok(Ok(())) => StartupErrorKind::NoYield { name },
+        Ok(Err(error)) => StartupErrorKind::SetupFailed {
+            name,
+            source: error.into(),
+        },
+        Err(join) if join.is_panic() => StartupErrorKind::SetupPanicked {
+            name,
+            message: panic_message(&*join.into_panic()),
+        },
+        // Only the runtime shutting down cancels a context's task here.
+        Err(_) => StartupErrorKind::Interrupted { name },
+    }
+}
+
+fn argument_error(entry: &Entry, error: ArgError) -> StartupError {
+    let name = entry.name.clone();
+    let kind = match error.cause {
+        ArgCause::Eval(source) => StartupErrorKind::Argument {
+            kind: entry.kind,
+            name,
+            argument: error.argument,
+            source: source.into(),
+        },
+        ArgCause::Unavailable => {
+            debug_assert_eq!(
+                entry.kind,
+                Kind::Context,
+                "only a context's `Yield` runs out"
+            );
+            StartupErrorKind::SecondYield {
+                name,
+                argument: error.argument,
+            }
+        }
+    };
+    tracing::error!("{kind}");
+    StartupError::new(kind, Report::default())
+}
