@@ -1,0 +1,107 @@
+//! Expansion: the user's function as written, followed by its registration.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::Ident;
+
+use crate::ast::{self, Args, Kind};
+use crate::valid::{self, Model, Source};
+
+/// Runs the three stages. On any error the function is still emitted as written, beside the
+/// errors, so that one mistake does not turn into unresolved names elsewhere.
+pub(crate) fn entry(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
+    let parsed_args = syn::parse2::<Args>(args);
+    let parsed_fn = ast::parse_fn(kind, item.clone());
+    let model = match (parsed_args, parsed_fn) {
+        (Ok(args), Ok(function)) => valid::validate(kind, args, &function),
+        (Err(mut error), Ok(function)) => {
+            // Still check the function, so that its mistakes are reported with the attribute's.
+            let empty = Args {
+                krate: None,
+                args: Vec::new(),
+            };
+            if let Err(more) = valid::validate(kind, empty, &function) {
+                error.combine(more);
+            }
+            Err(error)
+        }
+        (Ok(_), Err(error)) => Err(error),
+        (Err(mut error), Err(more)) => {
+            error.combine(more);
+            Err(error)
+        }
+    };
+    match model {
+        Ok(model) => {
+            let registration = registration(&model);
+            quote! { #item #registration }
+        }
+        Err(error) => {
+            let error = error.to_compile_error();
+            quote! { #item #error }
+        }
+    }
+}
+
+/// The registration: a `prepare` function that evaluates the arguments, injects the other
+/// parameters and calls the user's function, submitted to the link-time registry.
+fn registration(model: &Model) -> TokenStream {
+    let krate = &model.krate;
+    let private = quote!(#krate::__private);
+    // Generated names are mixed-site: an argument expression cannot see or shadow them.
+    let cx = Ident::new("__lifespan_cx", Span::mixed_site());
+    let prepare = Ident::new("__lifespan_prepare", Span::mixed_site());
+
+    let (inject, constructor) = match model.kind {
+        Kind::Task => (quote!(inject_task), quote!(task)),
+        Kind::Context => (quote!(inject_context), quote!(context)),
+    };
+    let mut bindings = Vec::with_capacity(model.params.len());
+    let mut values = Vec::with_capacity(model.params.len());
+    for (index, param) in model.params.iter().enumerate() {
+        let value = format_ident!("__lifespan_arg{}", index, span = Span::mixed_site());
+        let ty = &param.ty;
+        let name = &param.name;
+        bindings.push(match &param.source {
+            // Spanned on the value, so that rustc's type mismatch points at it.
+            Source::Arg(expr) => {
+                let ok = quote_spanned!(expr.span()=> #private::core::result::Result::Ok(#expr));
+                quote! { let #value = #private::arg::<#ty>(#name, || #ok)?; }
+            }
+            // Spanned on the type, so that "not injectable" points at the parameter.
+            Source::Inject => {
+                let call = quote_spanned!(ty.span()=> #private::#inject::<#ty>);
+                quote! { let #value = #call(#cx, #name)?; }
+            }
+        });
+        values.push(value);
+    }
+    let ident = &model.ident;
+    let boxed = quote_spanned!(model.output_span=> #private::boxed);
+    let registered_name = format!("::{}", model.name);
+    let cfgs = &model.cfgs;
+
+    quote! {
+        #(#cfgs)*
+        #[doc(hidden)]
+        #[allow(deprecated)]
+        const _: () = {
+            fn #prepare(
+                #cx: &mut #private::InjectCx<'_>,
+            ) -> #private::core::result::Result<#private::BoxFuture, #private::ArgError> {
+                #(#bindings)*
+                #private::core::result::Result::Ok(#boxed(#ident(#(#values),*)))
+            }
+            #private::inventory::submit! {
+                #private::Registration::#constructor(
+                    #private::core::concat!(#private::core::module_path!(), #registered_name),
+                    #private::core::module_path!(),
+                    #private::core::file!(),
+                    #private::core::line!(),
+                    #prepare,
+                )
+            }
+        };
+    }
+}

@@ -1,0 +1,231 @@
+//! Validation: checks the parsed attribute and function against the rules and builds the model
+//! that expansion works from. Every mistake found is reported, not only the first.
+
+use proc_macro2::Span;
+use syn::ext::IdentExt;
+use syn::spanned::Spanned;
+use syn::{Attribute, Expr, FnArg, Ident, Pat, Path, ReturnType, Type};
+
+use crate::ast::{Args, Errors, ItemFn, Kind};
+
+/// What expansion needs, all of it checked.
+pub(crate) struct Model {
+    pub(crate) kind: Kind,
+    /// The path to the runtime crate (`::lifespan_core` unless `crate = ...`).
+    pub(crate) krate: Path,
+    /// The function's identifier as written (possibly raw).
+    pub(crate) ident: Ident,
+    /// The function's name without `r#`, the last segment of its registered name.
+    pub(crate) name: String,
+    /// The function's `#[cfg]`s, which the registration must share.
+    pub(crate) cfgs: Vec<Attribute>,
+    pub(crate) params: Vec<Param>,
+    /// Where a wrong return type is reported: the return type, or the name if there is none.
+    pub(crate) output_span: Span,
+}
+
+pub(crate) struct Param {
+    /// The parameter's name, or `#n` for a pattern that is not a plain name.
+    pub(crate) name: String,
+    pub(crate) ty: Type,
+    pub(crate) source: Source,
+}
+
+pub(crate) enum Source {
+    /// A keyword argument's value.
+    Arg(Box<Expr>),
+    /// Injected by type.
+    Inject,
+}
+
+pub(crate) fn validate(kind: Kind, args: Args, item: &ItemFn) -> syn::Result<Model> {
+    let mut errors = Errors::default();
+    let sig = &item.sig;
+    let noun = kind.noun();
+    let name = sig.ident.unraw().to_string();
+
+    if sig.asyncness.is_none() {
+        errors.error(
+            sig.fn_token.span,
+            format!(
+                "{} must be on an `async fn`: add `async` before `fn`",
+                kind.attribute()
+            ),
+        );
+    }
+    if let Some(token) = &sig.constness {
+        errors.error(
+            token.span,
+            format!("{noun} `{name}` cannot be a `const fn`"),
+        );
+    }
+    if let Some(token) = &sig.unsafety {
+        errors.error(
+            token.span,
+            format!("{noun} `{name}` cannot be `unsafe`: the app calls it outside of any `unsafe` block; make the function safe and use `unsafe` inside it"),
+        );
+    }
+    if let Some(abi) = &sig.abi {
+        errors.error(
+            abi.span(),
+            format!("{noun} `{name}` cannot have an `extern` ABI"),
+        );
+    }
+    if !sig.generics.params.is_empty() {
+        errors.error(
+            sig.generics.span(),
+            format!("{noun} `{name}` cannot be generic: the app calls it once, with concrete types; remove the generic parameters"),
+        );
+    }
+    if let Some(where_clause) = &sig.generics.where_clause {
+        errors.error(
+            where_clause.span(),
+            format!(
+                "{noun} `{name}` cannot have a `where` clause: its parameters have concrete types"
+            ),
+        );
+    }
+    if let Some(variadic) = &sig.variadic {
+        errors.error(
+            variadic.span(),
+            format!("{noun} `{name}` cannot be variadic"),
+        );
+    }
+
+    let mut params = Vec::with_capacity(sig.inputs.len());
+    for (index, input) in sig.inputs.iter().enumerate() {
+        match input {
+            FnArg::Receiver(receiver) => errors.error(
+                receiver.span(),
+                format!("{noun} `{name}` cannot take `self`: it must be a free function; move it out of the `impl` block"),
+            ),
+            FnArg::Typed(typed) => {
+                let param_name = match &*typed.pat {
+                    Pat::Ident(pat) => pat.ident.unraw().to_string(),
+                    _ => format!("#{}", index + 1),
+                };
+                check_type(&mut errors, noun, &name, &param_name, &typed.ty);
+                params.push(Param { name: param_name, ty: (*typed.ty).clone(), source: Source::Inject });
+            }
+        }
+    }
+
+    for arg in args.args {
+        let key = arg.key.unraw().to_string();
+        match params.iter_mut().find(|param| param.name == key) {
+            Some(param) if matches!(param.source, Source::Arg(_)) => errors.error(
+                arg.key.span(),
+                format!("argument `{key}` of {noun} `{name}` is given twice"),
+            ),
+            Some(param) => param.source = Source::Arg(Box::new(arg.value)),
+            None => errors.error(arg.key.span(), unknown_argument(noun, &name, &key, &params)),
+        }
+    }
+
+    errors.finish()?;
+    let krate = match args.krate {
+        Some((_, path)) => path,
+        None => syn::parse_quote!(::lifespan_core),
+    };
+    let output_span = match &sig.output {
+        ReturnType::Type(_, ty) => ty.span(),
+        ReturnType::Default => sig.ident.span(),
+    };
+    let cfgs = item
+        .attrs
+        .iter()
+        .filter(|attr| attr.path().is_ident("cfg"))
+        .cloned()
+        .collect();
+    Ok(Model {
+        kind,
+        krate,
+        ident: sig.ident.clone(),
+        name,
+        cfgs,
+        params,
+        output_span,
+    })
+}
+
+/// Rejects parameter types that no argument or injection can satisfy.
+fn check_type(errors: &mut Errors, noun: &str, name: &str, param: &str, ty: &Type) {
+    match ty {
+        Type::ImplTrait(_) => errors.error(
+            ty.span(),
+            format!("parameter `{param}` of {noun} `{name}` cannot be `impl Trait`: give it a concrete type"),
+        ),
+        Type::Reference(reference)
+            if !matches!(&reference.lifetime, Some(lifetime) if lifetime.ident == "static") =>
+        {
+            errors.error(
+                ty.span(),
+                format!("parameter `{param}` of {noun} `{name}` borrows, but the {noun} outlives the code that starts it: take an owned value or a `&'static` reference"),
+            )
+        }
+        Type::Paren(inner) => check_type(errors, noun, name, param, &inner.elem),
+        Type::Group(inner) => check_type(errors, noun, name, param, &inner.elem),
+        _ => {}
+    }
+}
+
+fn unknown_argument(noun: &str, name: &str, key: &str, params: &[Param]) -> String {
+    let names: Vec<&str> = params
+        .iter()
+        .map(|p| p.name.as_str())
+        .filter(|n| !n.starts_with('#'))
+        .collect();
+    if names.is_empty() {
+        return format!(
+            "unknown argument `{key}` for {noun} `{name}`; it takes no named parameters"
+        );
+    }
+    let list = names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut message =
+        format!("unknown argument `{key}` for {noun} `{name}`; its parameters are {list}");
+    let closest = names
+        .iter()
+        .map(|n| (edit_distance(key, n), *n))
+        .filter(|(distance, n)| *distance <= (n.len().max(key.len()) / 3).max(1))
+        .min();
+    if let Some((_, suggestion)) = closest {
+        message.push_str(&format!(" (did you mean `{suggestion}`?)"));
+    }
+    message
+}
+
+/// Levenshtein distance, for suggesting the parameter a typo meant.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::edit_distance;
+
+    #[test]
+    fn edit_distance_counts_insertions_deletions_and_substitutions() {
+        assert_eq!(edit_distance("foo", "foo"), 0);
+        assert_eq!(edit_distance("fo", "foo"), 1);
+        assert_eq!(edit_distance("bar", "baz"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+}
