@@ -17,8 +17,8 @@ impl Kind {
     /// The attribute as a user writes it, for messages.
     pub(crate) fn attribute(self) -> &'static str {
         match self {
-            Kind::Task => "#[lifespan_task]",
-            Kind::Context => "#[lifespan_context]",
+            Kind::Task => "`#[lifespan_task]`",
+            Kind::Context => "`#[lifespan_context]`",
         }
     }
 
@@ -58,6 +58,13 @@ impl Parse for Item {
         if !input.peek(Ident::peek_any) {
             return Err(input.error(
                 "expected an argument `name = <expression>`, where `name` is one of the function's parameters",
+            ));
+        }
+        if input.peek(Token![mut]) {
+            let token: Token![mut] = input.parse()?;
+            return Err(syn::Error::new(
+                token.span,
+                "write the argument's name without `mut`: `mut` belongs on the parameter",
             ));
         }
         let key = Ident::parse_any(input)?;

@@ -1,6 +1,6 @@
 //! Expansion: the user's function as written, followed by its registration.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Group, Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::Ident;
@@ -65,10 +65,14 @@ fn registration(model: &Model) -> TokenStream {
         let name = &param.name;
         bindings.push(match &param.source {
             // Spanned on the value, so that rustc's type mismatch points at it.
-            Source::Arg(expr) => {
-                let ok = quote_spanned!(expr.span()=> #private::core::result::Result::Ok(#expr));
-                quote! { let #value = #private::arg::<#ty>(#name, || #ok)?; }
-            }
+            // The value is bound to the parameter's type, so that rustc's mismatch points at the
+            // value and at the parameter's type as the expectation.
+            Source::Arg(expr) => quote! {
+                let #value = #private::arg(#name, || {
+                    let #value: #ty = #expr;
+                    #private::core::result::Result::Ok(#value)
+                })?;
+            },
             // Spanned on the type, so that "not injectable" points at the parameter.
             Source::Inject => {
                 let call = quote_spanned!(ty.span()=> #private::#inject::<#ty>);
@@ -78,7 +82,11 @@ fn registration(model: &Model) -> TokenStream {
         values.push(value);
     }
     let ident = &model.ident;
-    let boxed = quote_spanned!(model.output_span=> #private::boxed);
+    // Wholly located at the return type, so that an unaccepted one is reported there.
+    let call = respan(
+        quote!(#private::boxed(#ident(#(#values),*))),
+        model.output_span,
+    );
     let registered_name = format!("::{}", model.name);
     let cfgs = &model.cfgs;
 
@@ -87,11 +95,14 @@ fn registration(model: &Model) -> TokenStream {
         #[doc(hidden)]
         #[allow(deprecated)]
         const _: () = {
+            // An argument's value stands where braces or parentheses around it are redundant;
+            // the user had to write them in the attribute, so they are not theirs to remove.
+            #[allow(unused_braces, unused_parens)]
             fn #prepare(
                 #cx: &mut #private::InjectCx<'_>,
             ) -> #private::core::result::Result<#private::BoxFuture, #private::ArgError> {
                 #(#bindings)*
-                #private::core::result::Result::Ok(#boxed(#ident(#(#values),*)))
+                #private::core::result::Result::Ok(#call)
             }
             #private::inventory::submit! {
                 #private::Registration::#constructor(
@@ -104,4 +115,21 @@ fn registration(model: &Model) -> TokenStream {
             }
         };
     }
+}
+
+/// `tokens` located at `span`, each still resolving as before, so that an error about the
+/// expression they form is reported at `span`.
+fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut token| {
+            if let TokenTree::Group(group) = &token {
+                let mut respanned = Group::new(group.delimiter(), respan(group.stream(), span));
+                respanned.set_span(group.span().located_at(span));
+                token = TokenTree::Group(respanned);
+            }
+            token.set_span(token.span().located_at(span));
+            token
+        })
+        .collect()
 }
