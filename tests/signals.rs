@@ -95,10 +95,23 @@ impl Process {
         assert!(status.success(), "kill -{signal} failed");
     }
 
-    /// Reads the rest of the output and waits for the exit.
+    /// Reads the rest of the output (it ends when the process closes its pipes, at its exit)
+    /// and waits for the exit, killing the process if it does not exit in time.
     fn finish(mut self) -> (std::process::ExitStatus, Vec<String>) {
-        while let Ok(line) = self.lines.recv_timeout(PATIENCE) {
-            self.seen.push(line);
+        let deadline = std::time::Instant::now() + PATIENCE;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => self.seen.push(line),
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    let _ = self.child.kill();
+                    panic!(
+                        "the process did not exit; output:\n{}",
+                        self.seen.join("\n")
+                    );
+                }
+            }
         }
         let status = self.child.wait().unwrap();
         (status, std::mem::take(&mut self.seen))

@@ -120,16 +120,17 @@ pub(crate) async fn start(
         }
     }
 
-    // 3. Startup is complete; 4. the tasks start.
+    // 3. Startup is complete (logged before any task runs, so logs show the real order);
+    // 4. the tasks start.
+    tracing::info!(
+        tasks = prepared_tasks.len(),
+        contexts = generation.contexts.len(),
+        "lifespan startup complete"
+    );
     for (name, body) in prepared_tasks {
         let handle = tokio::spawn(run_task(name.clone(), body, generation.shutdown.clone()));
         generation.tasks.push(RunningTask { name, handle });
     }
-    tracing::info!(
-        tasks = generation.tasks.len(),
-        contexts = generation.contexts.len(),
-        "lifespan startup complete"
-    );
     Ok(generation)
 }
 
