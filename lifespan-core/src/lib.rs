@@ -72,6 +72,7 @@ mod inject;
 mod register;
 mod registry;
 mod report;
+mod run;
 mod running;
 mod shutdown;
 mod signal;

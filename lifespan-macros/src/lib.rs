@@ -54,8 +54,14 @@ use crate::ast::Kind;
 ///
 /// const _: () = {
 ///     fn prepare(cx: &mut lifespan::InjectCx<'_>) -> Result<lifespan::BoxFuture, lifespan::ArgError> {
-///         let foo = lifespan::arg::<u32>("foo", || Ok(42))?;
-///         let bar = lifespan::arg::<String>("bar", || Ok(std::env::var("BAR_PARAM")?))?;
+///         let foo = lifespan::arg("foo", || {
+///             let foo: u32 = 42;
+///             Ok(foo)
+///         })?;
+///         let bar = lifespan::arg("bar", || {
+///             let bar: String = std::env::var("BAR_PARAM")?;
+///             Ok(bar)
+///         })?;
 ///         let shutdown = lifespan::inject_task::<Shutdown>(cx, "shutdown")?;
 ///         Ok(lifespan::boxed(long_running_task(foo, bar, shutdown)))
 ///     }

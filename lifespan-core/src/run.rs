@@ -1,0 +1,113 @@
+//! Running the app until something asks it to stop: a future, a shutdown request, or a signal.
+
+use std::future::Future;
+
+use crate::error::{RunError, StartupErrorKind};
+use crate::report::Report;
+use crate::signal::{ReloadSignal, StopSignals};
+use crate::App;
+
+impl App {
+    /// Starts the app, runs it until `stop` completes or [shutdown is
+    /// requested](Self::request_shutdown), then shuts it down and returns the report.
+    ///
+    /// If `stop` completes during startup, startup is interrupted: what was set up is cleaned
+    /// up and the rollback's report is returned.
+    ///
+    /// ```
+    /// use lifespan_core::{App, Shutdown};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> anyhow::Result<()> {
+    /// use std::sync::Arc;
+    /// use tokio::sync::Notify;
+    ///
+    /// let app = App::empty();
+    /// let done = Arc::new(Notify::new());
+    /// let worker_done = done.clone();
+    /// app.register_task("work", move || {
+    ///     let done = worker_done.clone();
+    ///     async move { done.notify_one() }
+    /// })?;
+    /// app.register_task("wait", |shutdown: Shutdown| async move { shutdown.cancelled().await })?;
+    /// // Runs until the work is done; a service would rather wait for a signal.
+    /// let report = app.run_until(done.notified()).await?;
+    /// assert_eq!(report.task("work"), Some(&lifespan_core::TaskOutcome::Completed));
+    /// assert_eq!(report.task("wait"), Some(&lifespan_core::TaskOutcome::Cancelled));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn run_until<F: Future>(&self, stop: F) -> Result<Report, RunError> {
+        self.reset_exit();
+        self.run(stop, None).await
+    }
+
+    /// Runs the app until SIGINT (Ctrl-C) or SIGTERM, then shuts it down gracefully and returns
+    /// the report. A second signal skips the rest of the grace period. In
+    /// [dev mode](Self::dev_mode), SIGHUP [reloads](Self::reload) the app.
+    ///
+    /// A signal during startup interrupts it: what was set up is cleaned up and the rollback's
+    /// report is returned. A failed startup or reload is an error.
+    pub async fn run_until_signal(&self) -> Result<Report, RunError> {
+        self.reset_exit();
+        // Installed before startup, so that a signal during a slow setup is handled.
+        let mut stop_signals = StopSignals::install()?;
+        let reload = if self.is_dev_mode() {
+            Some(ReloadSignal::install()?)
+        } else {
+            None
+        };
+        let app = self.clone();
+        let listener = tokio::spawn(async move {
+            loop {
+                let signal = stop_signals.recv().await;
+                tracing::info!(signal, "lifespan: shutdown requested");
+                app.request_shutdown();
+            }
+        });
+        let result = self.run(std::future::pending::<()>(), reload).await;
+        listener.abort();
+        result
+    }
+
+    async fn run<F: Future>(
+        &self,
+        stop: F,
+        mut reload: Option<ReloadSignal>,
+    ) -> Result<Report, RunError> {
+        let exit = self.exit_signals().exit;
+        let mut stop = std::pin::pin!(stop);
+        let starting = self.start_interruptible();
+        let started = {
+            let mut starting = std::pin::pin!(starting);
+            tokio::select! {
+                started = &mut starting => started,
+                _ = &mut stop => {
+                    self.begin_exit();
+                    starting.await
+                }
+            }
+        };
+        match started {
+            Ok(()) => {}
+            Err(error) if matches!(error.kind(), StartupErrorKind::Interrupted { .. }) => {
+                tracing::info!("{error}");
+                return Ok(error.rollback().clone());
+            }
+            Err(error) => return Err(error.into()),
+        }
+        loop {
+            tokio::select! {
+                _ = &mut stop => break,
+                _ = exit.cancelled() => break,
+                _ = async { reload.as_mut().expect("guarded").recv().await }, if reload.is_some() => {
+                    tracing::info!(signal = "SIGHUP", "lifespan: reload requested");
+                    if let Err(error) = self.reload().await {
+                        return Err(error.into());
+                    }
+                }
+            }
+        }
+        Ok(self.shutdown().await)
+    }
+}
