@@ -171,6 +171,10 @@ pub trait TaskParam: Sized {
     note = "the injected types are `lifespan_core::App`, `lifespan_core::Shutdown` and `lifespan_core::Yield`"
 )]
 pub trait ContextParam: Sized {
+    /// Whether this is the context's yield point ([`Yield`]).
+    #[doc(hidden)]
+    const IS_YIELD: bool = false;
+
     #[doc(hidden)]
     fn inject(cx: &mut InjectCx<'_>) -> Option<Self>;
 }
@@ -200,6 +204,8 @@ impl ContextParam for Shutdown {
 }
 
 impl ContextParam for Yield {
+    const IS_YIELD: bool = true;
+
     fn inject(cx: &mut InjectCx<'_>) -> Option<Self> {
         cx.yield_handle.take()
     }

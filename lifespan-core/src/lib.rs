@@ -67,6 +67,7 @@
 #![doc(test(no_crate_inject, attr(deny(warnings))))]
 
 mod app;
+mod check;
 mod error;
 mod inject;
 mod register;
@@ -95,6 +96,10 @@ pub mod __private {
     pub use core;
     pub use inventory;
 
+    pub use crate::check::{
+        is_yield, ContextArgumentOfInjected, ContextArgumentOfPlain, Probe, TaskArgumentOfInjected,
+        TaskArgumentOfPlain,
+    };
     pub use crate::error::ArgError;
     pub use crate::inject::{ContextParam, InjectCx, TaskParam};
     pub use crate::registry::{BoxFuture, PrepareFn, Registration};

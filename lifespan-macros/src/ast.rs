@@ -53,7 +53,11 @@ impl Parse for Item {
         if input.peek(Token![crate]) {
             let token: Token![crate] = input.parse()?;
             expect_eq(input, token.span, "crate", "path")?;
-            return Ok(Item::Crate(token, input.parse()?));
+            let path = input.call(Path::parse_mod_style).map_err(|error| {
+                let message = "expected the path of the runtime crate after `crate =`, as in `crate = ::lifespan_core`";
+                syn::Error::new(error.span(), message)
+            })?;
+            return Ok(Item::Crate(token, path));
         }
         if !input.peek(Ident::peek_any) {
             return Err(input.error(
@@ -131,9 +135,12 @@ impl Parse for ItemFn {
 /// Parses `item` as a function, or says what else it is.
 pub(crate) fn parse_fn(kind: Kind, item: TokenStream) -> syn::Result<ItemFn> {
     syn::parse2::<ItemFn>(item.clone()).map_err(|_| {
-        let (span, found) = match syn::parse2::<syn::Item>(item) {
+        let (span, found) = match syn::parse2::<syn::Item>(item.clone()) {
+            Ok(syn::Item::Verbatim(_)) | Err(_) => match syn::parse2::<syn::TraitItemFn>(item) {
+                Ok(method) => (method.sig.fn_token.span, "a trait method"),
+                Err(_) => (Span::call_site(), "this item"),
+            },
             Ok(other) => describe(&other),
-            Err(_) => (Span::call_site(), "this item"),
         };
         syn::Error::new(
             span,

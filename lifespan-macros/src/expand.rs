@@ -53,10 +53,23 @@ fn registration(model: &Model) -> TokenStream {
     let cx = Ident::new("__lifespan_cx", Span::mixed_site());
     let prepare = Ident::new("__lifespan_prepare", Span::mixed_site());
 
-    let (inject, constructor) = match model.kind {
-        Kind::Task => (quote!(inject_task), quote!(task)),
-        Kind::Context => (quote!(inject_context), quote!(context)),
+    let (inject, constructor, check, injected_trait, plain_trait) = match model.kind {
+        Kind::Task => (
+            quote!(inject_task),
+            quote!(task),
+            "check_task_argument",
+            quote!(TaskArgumentOfInjected),
+            quote!(TaskArgumentOfPlain),
+        ),
+        Kind::Context => (
+            quote!(inject_context),
+            quote!(context),
+            "check_context_argument",
+            quote!(ContextArgumentOfInjected),
+            quote!(ContextArgumentOfPlain),
+        ),
     };
+    let mut checks = Vec::new();
     let mut bindings = Vec::with_capacity(model.params.len());
     let mut values = Vec::with_capacity(model.params.len());
     for (index, param) in model.params.iter().enumerate() {
@@ -67,12 +80,19 @@ fn registration(model: &Model) -> TokenStream {
             // Spanned on the value, so that rustc's type mismatch points at it.
             // The value is bound to the parameter's type, so that rustc's mismatch points at the
             // value and at the parameter's type as the expectation.
-            Source::Arg(expr) => quote! {
-                let #value = #private::arg(#name, || {
-                    let #value: #ty = #expr;
-                    #private::core::result::Result::Ok(#value)
-                })?;
-            },
+            Source::Arg { key, value: expr } => {
+                // Fails, at the key, if the parameter's type is one the app injects.
+                let check = Ident::new(check, Span::call_site().located_at(key.span()));
+                checks.push(quote! {
+                    (&#private::Probe::<#ty>::NEW).#check();
+                });
+                quote! {
+                    let #value = #private::arg(#name, || {
+                        let #value: #ty = #expr;
+                        #private::core::result::Result::Ok(#value)
+                    })?;
+                }
+            }
             // Spanned on the type, so that "not injectable" points at the parameter.
             Source::Inject => {
                 let call = quote_spanned!(ty.span()=> #private::#inject::<#ty>);
@@ -89,6 +109,7 @@ fn registration(model: &Model) -> TokenStream {
     );
     let registered_name = format!("::{}", model.name);
     let cfgs = &model.cfgs;
+    let yield_check = yield_check(model);
 
     quote! {
         #(#cfgs)*
@@ -101,9 +122,14 @@ fn registration(model: &Model) -> TokenStream {
             fn #prepare(
                 #cx: &mut #private::InjectCx<'_>,
             ) -> #private::core::result::Result<#private::BoxFuture, #private::ArgError> {
+                {
+                    use #private::{#injected_trait as _, #plain_trait as _};
+                    #(#checks)*
+                }
                 #(#bindings)*
                 #private::core::result::Result::Ok(#call)
             }
+            #yield_check
             #private::inventory::submit! {
                 #private::Registration::#constructor(
                     #private::core::concat!(#private::core::module_path!(), #registered_name),
@@ -113,6 +139,42 @@ fn registration(model: &Model) -> TokenStream {
                     #prepare,
                 )
             }
+        };
+    }
+}
+
+/// For a context none of whose injected parameters is spelled `Yield`, a check on their types
+/// that exactly one is the `Yield` all the same (through an alias), failing at the function's
+/// name. Where one is spelled `Yield`, validation has checked the spelling, and this check is
+/// left out so that a parameter that is not injectable is reported once, not twice.
+fn yield_check(model: &Model) -> TokenStream {
+    if model.kind != Kind::Context || !valid::yield_needs_type_check(&model.params) {
+        return TokenStream::new();
+    }
+    let private = {
+        let krate = &model.krate;
+        quote!(#krate::__private)
+    };
+    let yields = model
+        .params
+        .iter()
+        .filter(|p| matches!(p.source, Source::Inject))
+        .map(|p| {
+            let ty = &p.ty;
+            let is_yield = quote_spanned!(ty.span()=> #private::is_yield::<#ty>);
+            quote!(#is_yield() as usize)
+        });
+    let none = valid::no_yield_message(&model.name);
+    let several = valid::several_yields_message(&model.name);
+    // The panics are located at the function's name: const evaluation reports them there.
+    let span = model.ident.span();
+    let none = respan(quote!(#private::core::panic!(#none)), span);
+    let several = respan(quote!(#private::core::panic!(#several)), span);
+    quote! {
+        const _: () = match 0 #(+ #yields)* {
+            0 => #none,
+            1 => {}
+            _ => #several,
         };
     }
 }

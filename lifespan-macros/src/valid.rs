@@ -32,8 +32,8 @@ pub(crate) struct Param {
 }
 
 pub(crate) enum Source {
-    /// A keyword argument's value.
-    Arg(Box<Expr>),
+    /// A keyword argument: its key, for errors about it, and its value.
+    Arg { key: Ident, value: Box<Expr> },
     /// Injected by type.
     Inject,
 }
@@ -113,14 +113,21 @@ pub(crate) fn validate(kind: Kind, args: Args, item: &ItemFn) -> syn::Result<Mod
     for arg in args.args {
         let key = arg.key.unraw().to_string();
         match params.iter_mut().find(|param| param.name == key) {
-            Some(param) if matches!(param.source, Source::Arg(_)) => errors.error(
+            Some(param) if matches!(param.source, Source::Arg { .. }) => errors.error(
                 arg.key.span(),
                 format!("argument `{key}` of {noun} `{name}` is given twice"),
             ),
-            Some(param) => param.source = Source::Arg(Box::new(arg.value)),
+            Some(param) => {
+                param.source = Source::Arg {
+                    key: arg.key,
+                    value: Box::new(arg.value),
+                };
+            }
             None => errors.error(arg.key.span(), unknown_argument(noun, &name, &key, &params)),
         }
     }
+
+    check_yield(&mut errors, kind, &name, &sig.ident, &params);
 
     errors.finish()?;
     let krate = match args.krate {
@@ -146,6 +153,65 @@ pub(crate) fn validate(kind: Kind, args: Args, item: &ItemFn) -> syn::Result<Mod
         params,
         output_span,
     })
+}
+
+/// A context needs a yield point and a task has none. Types are compared by name here only where
+/// the answer is certain without one: a context with no injected parameter at all, and a task
+/// parameter spelled `Yield`; the rest is checked on the types themselves by the expansion.
+fn check_yield(errors: &mut Errors, kind: Kind, name: &str, ident: &Ident, params: &[Param]) {
+    let injected = params
+        .iter()
+        .filter(|param| matches!(param.source, Source::Inject));
+    match kind {
+        Kind::Context => {
+            let injected: Vec<&Param> = injected.collect();
+            if injected.is_empty() {
+                errors.error(ident.span(), no_yield_message(name));
+            }
+            for extra in injected
+                .iter()
+                .filter(|param| last_segment_is(&param.ty, "Yield"))
+                .skip(1)
+            {
+                errors.error(extra.ty.span(), several_yields_message(name));
+            }
+        }
+        Kind::Task => {
+            for param in injected.filter(|param| last_segment_is(&param.ty, "Yield")) {
+                errors.error(
+                    param.ty.span(),
+                    format!("lifespan task `{name}` cannot take a `Yield`: a task has no yield point, only a `#[lifespan_context]` has one; to learn when to stop, take a `Shutdown`"),
+                );
+            }
+        }
+    }
+}
+
+/// The error for a context without a yield point; also used by the expansion's type-level check.
+pub(crate) fn no_yield_message(name: &str) -> String {
+    format!("lifespan context `{name}` takes no `Yield` parameter, so its setup could never end: add a parameter `lifespan: Yield` and call `lifespan.ready().await` where setup ends")
+}
+
+/// The error for a context with two yield points; also used by the expansion's type-level check.
+pub(crate) fn several_yields_message(name: &str) -> String {
+    format!("lifespan context `{name}` takes more than one `Yield` parameter, but a context has one yield point: keep one")
+}
+
+/// Whether a context's parameters leave its yield point to the type-level check: none of its
+/// injected parameters is spelled `Yield` (it may be an alias).
+pub(crate) fn yield_needs_type_check(params: &[Param]) -> bool {
+    !params
+        .iter()
+        .any(|param| matches!(param.source, Source::Inject) && last_segment_is(&param.ty, "Yield"))
+}
+
+fn last_segment_is(ty: &Type, name: &str) -> bool {
+    match ty {
+        Type::Path(path) => {
+            path.qself.is_none() && path.path.segments.last().is_some_and(|s| s.ident == name)
+        }
+        _ => false,
+    }
 }
 
 /// Rejects parameter types that no argument or injection can satisfy.

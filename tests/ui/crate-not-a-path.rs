@@ -1,0 +1,6 @@
+use lifespan_core::lifespan_task;
+
+#[lifespan_task(crate = "lifespan_core")]
+async fn poll() {}
+
+fn main() {}

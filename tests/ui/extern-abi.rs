@@ -1,0 +1,6 @@
+use lifespan_core::lifespan_task;
+
+#[lifespan_task]
+async extern "C" fn poll() {}
+
+fn main() {}

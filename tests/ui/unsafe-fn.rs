@@ -1,0 +1,6 @@
+use lifespan_core::lifespan_task;
+
+#[lifespan_task]
+async unsafe fn poll() {}
+
+fn main() {}
