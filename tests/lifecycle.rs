@@ -445,6 +445,44 @@ mod panic_isolation {
     }
 }
 
+mod error_types {
+    use super::*;
+
+    #[lifespan_task]
+    async fn boxed() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        Err("the queue is gone".into())
+    }
+
+    #[lifespan_task]
+    async fn string() -> Result<(), String> {
+        Err(String::from("bad configuration"))
+    }
+
+    #[lifespan_task]
+    async fn io() -> std::io::Result<()> {
+        Err(std::io::Error::other("disk full"))
+    }
+
+    #[tokio::test]
+    async fn boxed_string_and_std_errors_are_recorded_with_their_messages() {
+        let app = App::from_module(module_path!());
+        app.start().await.unwrap();
+        let report = app.shutdown().await;
+        assert_eq!(
+            report.task("boxed"),
+            Some(&TaskOutcome::Failed("the queue is gone".into()))
+        );
+        assert_eq!(
+            report.task("string"),
+            Some(&TaskOutcome::Failed("bad configuration".into()))
+        );
+        assert_eq!(
+            report.task("io"),
+            Some(&TaskOutcome::Failed("disk full".into()))
+        );
+    }
+}
+
 mod cleanup_failures {
     use super::*;
 

@@ -14,12 +14,13 @@ use crate::registry::BoxFuture;
 use crate::report::TaskOutcome;
 
 /// What a task or context function may return: `()` or `Result<(), E>` where `E` converts into
-/// [`anyhow::Error`](https://docs.rs/anyhow) (any `std::error::Error + Send + Sync + 'static`,
-/// or `anyhow::Error` itself).
+/// `Box<dyn std::error::Error + Send + Sync>`: [`anyhow::Error`](https://docs.rs/anyhow), any
+/// `std::error::Error + Send + Sync + 'static`, `Box<dyn Error + Send + Sync>` itself, `String`
+/// or `&'static str`.
 #[diagnostic::on_unimplemented(
     message = "a lifespan task or context must return `()` or `Result<(), E>`, not `{Self}`",
     label = "this return type is not accepted",
-    note = "`E` may be any error type that converts into `anyhow::Error`, such as `anyhow::Error` or a `std::error::Error + Send + Sync + 'static`"
+    note = "`E` may be `anyhow::Error`, any `std::error::Error + Send + Sync + 'static`, `Box<dyn Error + Send + Sync>`, `String` or `&'static str`"
 )]
 pub trait TaskReturn {
     /// The outcome as a result.
@@ -33,10 +34,10 @@ impl TaskReturn for () {
     }
 }
 
-impl<E: Into<anyhow::Error>> TaskReturn for Result<(), E> {
+impl<E: Into<Box<dyn std::error::Error + Send + Sync + 'static>>> TaskReturn for Result<(), E> {
     #[inline]
     fn into_result(self) -> Result<(), anyhow::Error> {
-        self.map_err(Into::into)
+        self.map_err(|error| anyhow::Error::from_boxed(error.into()))
     }
 }
 

@@ -2,8 +2,8 @@
 //! `#[lifespan_context]`.
 //!
 //! Depend on `lifespan-core`, which re-exports them; the generated code refers to `lifespan-core`
-//! only. The crate works in three stages: [`ast`] parses the attribute and the function into a
-//! model, [`valid`] checks it against the rules, [`expand`] generates the registration.
+//! only. The crate works in three stages: `ast` parses the attribute and the function into a
+//! model, `valid` checks it against the rules, `expand` generates the registration.
 
 mod ast;
 mod expand;
@@ -23,7 +23,9 @@ use crate::ast::Kind;
 /// [`App`](https://docs.rs/lifespan-core/latest/lifespan_core/struct.App.html) or
 /// [`Shutdown`](https://docs.rs/lifespan-core/latest/lifespan_core/struct.Shutdown.html).
 ///
-/// The function returns `()` or `Result<(), E>` where `E` converts into `anyhow::Error`.
+/// The function returns `()` or `Result<(), E>`, where `E` is `anyhow::Error`, any
+/// `std::error::Error + Send + Sync + 'static`, `Box<dyn Error + Send + Sync>`, `String` or
+/// `&'static str`.
 /// Its name in reports and logs is its full path, `my_crate::jobs::poll_updates`.
 ///
 /// ```
@@ -75,35 +77,8 @@ use crate::ast::Kind;
 /// # fn main() {}
 /// ```
 ///
-/// # Options
 ///
-/// `crate = path` names the runtime crate where it is not `::lifespan_core` (a renamed
-/// dependency, or a crate that re-exports it): `#[lifespan_task(crate = my_lifespan, foo = 1)]`.
-///
-/// # Rejected forms
-///
-/// Each is a compile error pointing at the token to change: a function that is not `async`,
-/// is generic, is `unsafe`, has an `extern` ABI or takes `self`; an `impl Trait` parameter or a
-/// reference that is not `&'static`; an argument that names no parameter (the error lists the
-/// parameters and suggests the closest name), or is given twice; a parameter that has no argument
-/// and is not injectable; a value of the wrong type; a return type other than `()` or
-/// `Result<(), E>`.
-///
-/// ```compile_fail
-/// use lifespan_core::lifespan_task;
-///
-/// #[lifespan_task(fo = 42)] // error: unknown argument `fo` ... (did you mean `foo`?)
-/// async fn poll(foo: u32) {}
-/// # fn main() {}
-/// ```
-///
-/// ```compile_fail
-/// use lifespan_core::lifespan_task;
-///
-/// #[lifespan_task] // error: `u32` is not injected into lifespan tasks, so this parameter needs a keyword argument
-/// async fn poll(foo: u32) {}
-/// # fn main() {}
-/// ```
+#[doc = include_str!("../forms.md")]
 #[proc_macro_attribute]
 pub fn lifespan_task(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::entry(Kind::Task, args.into(), item.into()).into()
@@ -137,13 +112,16 @@ pub fn lifespan_task(args: TokenStream, item: TokenStream) -> TokenStream {
 /// ```
 ///
 /// It generates what [`lifespan_task`](macro@lifespan_task) does, with `inject_context` and
-/// `Registration::context`.
+/// `Registration::context`, and a check that exactly one injected parameter is the `Yield`.
+///
+/// The accepted and rejected forms, with the message of each, are listed under
+/// [`lifespan_task`](macro@lifespan_task#accepted-forms).
 ///
 /// ```compile_fail
-/// use lifespan_core::{lifespan_context, Yield};
+/// use lifespan_core::lifespan_context;
 ///
-/// #[lifespan_context] // error: `#[lifespan_context]` must be on an `async fn`
-/// fn setup(lifespan: Yield) {}
+/// #[lifespan_context] // lifespan context `setup` takes no `Yield` parameter ...
+/// async fn setup() {}
 /// # fn main() {}
 /// ```
 #[proc_macro_attribute]
