@@ -102,7 +102,7 @@ pub mod __private {
     };
     pub use crate::error::ArgError;
     pub use crate::inject::{ContextParam, InjectCx, TaskParam};
-    pub use crate::registry::{BoxFuture, PrepareFn, Registration};
+    pub use crate::registry::{BoxFuture, Kind, PrepareFn, Registration};
     pub use crate::running::TaskReturn;
 
     /// The error type of an argument expression, so that `?` works on any error.

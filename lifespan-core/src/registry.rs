@@ -50,8 +50,10 @@ pub struct Registration {
 }
 
 impl Registration {
-    /// `name` is the function's full path (`module_path!()` + `::` + its name).
-    pub const fn task(
+    /// `name` is the function's full path (`module_path!()` + `::` + its name); `module_path`,
+    /// `file` and `line` place it in the source, which orders registrations.
+    pub const fn new(
+        kind: Kind,
         name: &'static str,
         module_path: &'static str,
         file: &'static str,
@@ -59,25 +61,7 @@ impl Registration {
         prepare: PrepareFn,
     ) -> Self {
         Registration {
-            kind: Kind::Task,
-            name,
-            module_path,
-            file,
-            line,
-            prepare,
-        }
-    }
-
-    /// `name` is the function's full path (`module_path!()` + `::` + its name).
-    pub const fn context(
-        name: &'static str,
-        module_path: &'static str,
-        file: &'static str,
-        line: u32,
-        prepare: PrepareFn,
-    ) -> Self {
-        Registration {
-            kind: Kind::Context,
+            kind,
             name,
             module_path,
             file,

@@ -53,17 +53,17 @@ fn registration(model: &Model) -> TokenStream {
     let cx = Ident::new("__lifespan_cx", Span::mixed_site());
     let prepare = Ident::new("__lifespan_prepare", Span::mixed_site());
 
-    let (inject, constructor, check, injected_trait, plain_trait) = match model.kind {
+    let (inject, kind, check, injected_trait, plain_trait) = match model.kind {
         Kind::Task => (
             quote!(inject_task),
-            quote!(task),
+            quote!(Task),
             "check_task_argument",
             quote!(TaskArgumentOfInjected),
             quote!(TaskArgumentOfPlain),
         ),
         Kind::Context => (
             quote!(inject_context),
-            quote!(context),
+            quote!(Context),
             "check_context_argument",
             quote!(ContextArgumentOfInjected),
             quote!(ContextArgumentOfPlain),
@@ -131,7 +131,8 @@ fn registration(model: &Model) -> TokenStream {
             }
             #yield_check
             #private::inventory::submit! {
-                #private::Registration::#constructor(
+                #private::Registration::new(
+                    #private::Kind::#kind,
                     #private::core::concat!(#private::core::module_path!(), #registered_name),
                     #private::core::module_path!(),
                     #private::core::file!(),

@@ -47,7 +47,10 @@ use crate::ast::Kind;
 /// # What it generates
 ///
 /// The function is kept as written. Next to it, a registration is submitted to the app's
-/// link-time registry; for the task above it is equivalent to:
+/// link-time registry; for the task above it is equivalent to the code below. The real
+/// expansion also checks, at compile time, that no argument is given for a parameter the app
+/// injects; its generated names start with `__lifespan_` and are hygienic, so an argument
+/// expression can neither see nor shadow them.
 ///
 /// ```
 /// # use lifespan_core::Shutdown;
@@ -68,7 +71,8 @@ use crate::ast::Kind;
 ///         Ok(lifespan::boxed(long_running_task(foo, bar, shutdown)))
 ///     }
 ///     lifespan::inventory::submit! {
-///         lifespan::Registration::task(
+///         lifespan::Registration::new(
+///             lifespan::Kind::Task,
 ///             concat!(module_path!(), "::long_running_task"),
 ///             module_path!(), file!(), line!(), prepare,
 ///         )
@@ -112,7 +116,7 @@ pub fn lifespan_task(args: TokenStream, item: TokenStream) -> TokenStream {
 /// ```
 ///
 /// It generates what [`lifespan_task`](macro@lifespan_task) does, with `inject_context` and
-/// `Registration::context`, and a check that exactly one injected parameter is the `Yield`.
+/// `Kind::Context`, and a check that exactly one injected parameter is the `Yield`.
 ///
 /// The accepted and rejected forms, with the message of each, are listed under
 /// [`lifespan_task`](macro@lifespan_task#accepted-forms).
