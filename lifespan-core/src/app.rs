@@ -10,6 +10,7 @@ use crate::register::{Registry, Selection};
 use crate::report::Report;
 use crate::shutdown::{self, Timeouts};
 use crate::startup::{self, Generation};
+use crate::state::{State, StateMap};
 
 /// The default [grace period](App::grace_period): 5 seconds.
 const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(5);
@@ -52,6 +53,8 @@ struct Inner {
     exit: Mutex<ExitSignals>,
     /// What is running now. Start, shutdown and reload take it in turn.
     lifecycle: tokio::sync::Mutex<Option<Generation>>,
+    /// The state of what is running now, for readers outside tasks and contexts.
+    state: Mutex<Option<Arc<StateMap>>>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -100,6 +103,7 @@ impl App {
                 }),
                 exit: Mutex::new(ExitSignals::default()),
                 lifecycle: tokio::sync::Mutex::new(None),
+                state: Mutex::new(None),
             }),
         }
     }
@@ -208,6 +212,30 @@ impl App {
         lock(&self.inner.exit).exit.cancel();
     }
 
+    /// The state of type `T` that a context of the running app provided, for code that is not a
+    /// task or context (an HTTP handler, say). `None` if the app is not running or nothing
+    /// provides a `T`. After a [reload](Self::reload), it is the new value.
+    ///
+    /// ```
+    /// use lifespan_core::{App, Yield};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> anyhow::Result<()> {
+    /// let app = App::empty();
+    /// app.register_context("greeting", |lifespan: Yield<String>| async move {
+    ///     lifespan.ready_with(String::from("hello")).await;
+    /// })?;
+    /// assert!(app.state::<String>().is_none());
+    /// app.start().await?;
+    /// assert_eq!(app.state::<String>().as_deref().map(String::as_str), Some("hello"));
+    /// app.shutdown().await;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn state<T: Send + Sync + 'static>(&self) -> Option<State<T>> {
+        lock(&self.inner.state).as_ref()?.get::<T>()
+    }
+
     /// Whether the app is running (started, and not yet shut down).
     pub fn is_running(&self) -> bool {
         self.registry().is_running()
@@ -243,8 +271,9 @@ impl App {
         let exit = self.exit_signals().exit;
         let started =
             startup::start(self, &plan.contexts, &plan.tasks, &exit, self.timeouts()).await;
-        if started.is_err() {
-            self.registry().end_run();
+        match &started {
+            Ok(generation) => *lock(&self.inner.state) = Some(generation.state.clone()),
+            Err(_) => self.registry().end_run(),
         }
         started
     }
@@ -275,6 +304,7 @@ impl App {
         };
         let force = self.exit_signals().force;
         let report = shutdown::stop(generation, self.timeouts(), &force).await;
+        lock(&self.inner.state).take();
         self.registry().end_run();
         tracing::info!("lifespan shutdown complete");
         report

@@ -29,7 +29,7 @@ impl<T> Copy for Probe<T> {}
 #[diagnostic::on_unimplemented(
     message = "a parameter of type `{Self}` is injected into lifespan tasks, so it takes no keyword argument",
     label = "remove this argument from the attribute",
-    note = "`App` and `Shutdown` parameters are given by the app; to pass a value of that type yourself, wrap it in a type of your own"
+    note = "`App`, `Shutdown` and `State<T>` parameters are given by the app; to pass a value of that type yourself, wrap it in a type of your own"
 )]
 pub trait NoArgumentForInjectedTaskParam {}
 
@@ -37,7 +37,7 @@ pub trait NoArgumentForInjectedTaskParam {}
 #[diagnostic::on_unimplemented(
     message = "a parameter of type `{Self}` is injected into lifespan contexts, so it takes no keyword argument",
     label = "remove this argument from the attribute",
-    note = "`App`, `Shutdown` and `Yield` parameters are given by the app; to pass a value of that type yourself, wrap it in a type of your own"
+    note = "`App`, `Shutdown`, `State<T>` and `Yield<T>` parameters are given by the app; to pass a value of that type yourself, wrap it in a type of your own"
 )]
 pub trait NoArgumentForInjectedContextParam {}
 

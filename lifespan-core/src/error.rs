@@ -135,6 +135,30 @@ pub enum StartupErrorKind {
         /// The context whose setup was running.
         name: Cow<'static, str>,
     },
+    /// A task or context takes `State<T>`, and no context provides a `T`; nothing was set up.
+    #[error("{} `State<{type_name}>`, but no lifespan context provides a `{type_name}`: add a context that takes a `Yield<{type_name}>` and calls `ready_with`", consumer_list(.consumers))]
+    MissingState {
+        /// The state's type.
+        type_name: &'static str,
+        /// Every task and context that takes it.
+        consumers: Vec<(Kind, Cow<'static, str>)>,
+    },
+    /// Two contexts provide the same state type; nothing was set up.
+    #[error("`{type_name}` is provided by two lifespan contexts, `{first}` and `{second}`; state is found by its type, so only one context may provide it")]
+    DuplicateState {
+        /// The state's type.
+        type_name: &'static str,
+        /// The context that comes first.
+        first: Cow<'static, str>,
+        /// The other one.
+        second: Cow<'static, str>,
+    },
+    /// Contexts need each other's state, so none of them can be set up first; nothing was set up.
+    #[error("lifespan contexts need each other's state, so none of them can be set up first: {}", .cycle.join("; "))]
+    StateCycle {
+        /// One line per context in the cycle: what it needs and from whom.
+        cycle: Vec<String>,
+    },
     /// The app is already running.
     #[error("the app is already running; shut it down or reload it instead of starting it again")]
     AlreadyRunning,
@@ -180,4 +204,17 @@ pub enum RunError {
         /// The operating system's error.
         source: std::io::Error,
     },
+}
+
+/// "lifespan task `a` takes" / "lifespan task `a` and lifespan context `b` take".
+fn consumer_list(consumers: &[(Kind, Cow<'static, str>)]) -> String {
+    let names: Vec<String> = consumers
+        .iter()
+        .map(|(kind, name)| format!("lifespan {kind} `{name}`"))
+        .collect();
+    match names.as_slice() {
+        [one] => format!("{one} takes"),
+        [rest @ .., last] => format!("{} and {last} take", rest.join(", ")),
+        [] => "nothing takes".to_owned(),
+    }
 }

@@ -7,14 +7,19 @@
 //! |---|---|---|---|
 //! | [`App`] | yes | yes | the app the function runs in |
 //! | [`Shutdown`] | yes | yes | the signal that shutdown has begun |
-//! | [`Yield`] | no | yes (required) | where a context hands control back after its setup |
+//! | [`Yield`], [`Yield<T>`](Yield) | no | yes (exactly one) | where a context hands control back after its setup, with a `T` |
+//! | [`State<T>`](State) | yes | yes | the `T` a context handed over at its yield point |
 
+use std::any::{Any, TypeId};
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
+use std::sync::{Arc, OnceLock};
 
 use tokio::sync::oneshot;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
+use crate::state::{Deps, State, StateMap, StateType};
 use crate::App;
 
 /// The signal, given to every task and context, that the app is shutting down.
@@ -98,19 +103,30 @@ impl fmt::Debug for Shutdown {
 /// # fn main() {}
 /// ```
 ///
+/// A `Yield<T>` hands a value of type `T` over at the yield point with
+/// [`ready_with`](Self::ready_with): tasks, later contexts and HTTP handlers then receive it as a
+/// [`State<T>`](crate::State).
+///
 /// A context that returns without calling `ready` fails startup, and so does one that drops its
 /// `Yield` without calling it.
-pub struct Yield {
+pub struct Yield<T = ()> {
+    parts: YieldParts,
+    slot: Option<Arc<OnceLock<Box<dyn Any + Send + Sync>>>>,
+    _provides: PhantomData<fn(T)>,
+}
+
+/// The context's side of the two channels of a yield point.
+pub(crate) struct YieldParts {
     ready: oneshot::Sender<()>,
     resume: oneshot::Receiver<()>,
 }
 
-impl Yield {
+impl YieldParts {
     pub(crate) fn new() -> (Self, YieldControl) {
         let (ready_tx, ready_rx) = oneshot::channel();
         let (resume_tx, resume_rx) = oneshot::channel();
         (
-            Yield {
+            YieldParts {
                 ready: ready_tx,
                 resume: resume_rx,
             },
@@ -121,17 +137,36 @@ impl Yield {
         )
     }
 
-    /// Ends the setup: startup goes on, and this returns when it is time to clean up.
-    ///
-    /// If the app is dropped without shutting down, this returns too, so cleanup code still runs.
-    pub async fn ready(self) {
+    async fn ready(self) {
         // The receiving end is dropped only if startup was abandoned; cleaning up is right then too.
         let _ = self.ready.send(());
         let _ = self.resume.await;
     }
 }
 
-impl fmt::Debug for Yield {
+impl Yield<()> {
+    /// Ends the setup: startup goes on, and this returns when it is time to clean up.
+    ///
+    /// If the app is dropped without shutting down, this returns too, so cleanup code still runs.
+    pub async fn ready(self) {
+        self.parts.ready().await;
+    }
+}
+
+impl<T: Send + Sync + 'static> Yield<T> {
+    /// Ends the setup handing `value` over as the state of type `T`, which tasks, later contexts
+    /// and HTTP handlers receive as [`State<T>`](crate::State); returns when it is time to clean
+    /// up, after everything that could use the value has stopped.
+    pub async fn ready_with(self, value: T) {
+        if let Some(slot) = &self.slot {
+            // Each start gives a fresh slot to exactly one provider, so it is empty.
+            let _ = slot.set(Box::new(value));
+        }
+        self.parts.ready().await;
+    }
+}
+
+impl<T> fmt::Debug for Yield<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Yield").finish_non_exhaustive()
     }
@@ -148,7 +183,10 @@ pub(crate) struct YieldControl {
 pub struct InjectCx<'a> {
     pub(crate) app: &'a App,
     pub(crate) shutdown: &'a CancellationToken,
-    pub(crate) yield_handle: Option<Yield>,
+    pub(crate) yield_parts: Option<YieldParts>,
+    pub(crate) state: &'a StateMap,
+    /// The state types the parameters injected so far need and provide.
+    pub(crate) deps: Deps,
 }
 
 /// A type that can be a parameter of a `#[lifespan_task]` without a keyword argument.
@@ -156,7 +194,7 @@ pub struct InjectCx<'a> {
     message = "`{Self}` is not injected into lifespan tasks, so this parameter needs a keyword argument",
     label = "no argument in the attribute gives this parameter a value",
     note = "add `name = <expression>` for this parameter to the `#[lifespan_task(...)]` attribute",
-    note = "the injected types are `lifespan_core::App` and `lifespan_core::Shutdown`"
+    note = "the injected types are `lifespan_core::App`, `lifespan_core::Shutdown` and `lifespan_core::State<T>`"
 )]
 pub trait TaskParam: Sized {
     #[doc(hidden)]
@@ -168,7 +206,7 @@ pub trait TaskParam: Sized {
     message = "`{Self}` is not injected into lifespan contexts, so this parameter needs a keyword argument",
     label = "no argument in the attribute gives this parameter a value",
     note = "add `name = <expression>` for this parameter to the `#[lifespan_context(...)]` attribute",
-    note = "the injected types are `lifespan_core::App`, `lifespan_core::Shutdown` and `lifespan_core::Yield`"
+    note = "the injected types are `lifespan_core::App`, `lifespan_core::Shutdown`, `lifespan_core::State<T>` and `lifespan_core::Yield<T>`"
 )]
 pub trait ContextParam: Sized {
     /// Whether this is the context's yield point ([`Yield`]).
@@ -203,10 +241,35 @@ impl ContextParam for Shutdown {
     }
 }
 
-impl ContextParam for Yield {
+impl<T: Send + Sync + 'static> ContextParam for Yield<T> {
     const IS_YIELD: bool = true;
 
     fn inject(cx: &mut InjectCx<'_>) -> Option<Self> {
-        cx.yield_handle.take()
+        let parts = cx.yield_parts.take()?;
+        let slot = if TypeId::of::<T>() == TypeId::of::<()>() {
+            None
+        } else {
+            cx.deps.provides.push(StateType::of::<T>());
+            Some(cx.state.slot::<T>())
+        };
+        Some(Yield {
+            parts,
+            slot,
+            _provides: PhantomData,
+        })
+    }
+}
+
+impl<T: Send + Sync + 'static> TaskParam for State<T> {
+    fn inject(cx: &mut InjectCx<'_>) -> Option<Self> {
+        cx.deps.needs.push(StateType::of::<T>());
+        Some(State::new(cx.state.slot::<T>()))
+    }
+}
+
+impl<T: Send + Sync + 'static> ContextParam for State<T> {
+    fn inject(cx: &mut InjectCx<'_>) -> Option<Self> {
+        cx.deps.needs.push(StateType::of::<T>());
+        Some(State::new(cx.state.slot::<T>()))
     }
 }

@@ -78,6 +78,7 @@ mod running;
 mod shutdown;
 mod signal;
 mod startup;
+mod state;
 
 pub use app::App;
 pub use error::{RegisterError, RunError, StartupError, StartupErrorKind};
@@ -86,6 +87,7 @@ pub use register::{ContextFn, TaskFn};
 pub use registry::{Kind, RegistrationInfo};
 pub use report::{ContextOutcome, ContextReport, Report, TaskOutcome, TaskReport};
 pub use running::TaskReturn;
+pub use state::State;
 
 #[doc(inline)]
 pub use lifespan_macros::{lifespan_context, lifespan_task};

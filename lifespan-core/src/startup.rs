@@ -1,6 +1,7 @@
 //! Startup: evaluate every argument, set contexts up in order, then start the tasks.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -8,16 +9,19 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::error::{ArgCause, ArgError, StartupError, StartupErrorKind};
-use crate::inject::{InjectCx, Yield, YieldControl};
+use crate::inject::{InjectCx, YieldControl, YieldParts};
 use crate::registry::{BoxFuture, Entry, Kind};
 use crate::report::{Report, TaskOutcome};
 use crate::running::{panic_message, run_task};
 use crate::shutdown::{self, Timeouts};
+use crate::state::{self, Deps, StateMap};
 use crate::App;
 
 /// Everything one start of the app set running; [`shutdown::stop`] takes it apart.
 pub(crate) struct Generation {
     pub(crate) shutdown: CancellationToken,
+    /// The state its contexts provide.
+    pub(crate) state: Arc<StateMap>,
     /// In start order.
     pub(crate) tasks: Vec<RunningTask>,
     /// In setup order.
@@ -47,6 +51,30 @@ struct PreparedContext {
     name: Cow<'static, str>,
     body: BoxFuture,
     control: YieldControl,
+    deps: Deps,
+}
+
+/// `contexts` reordered so that each is set up after the providers of the state it needs; an
+/// error, before any setup, if state is missing, provided twice, or needed in a cycle.
+fn in_state_order(
+    contexts: Vec<PreparedContext>,
+    tasks: &[(Cow<'static, str>, Deps)],
+) -> Result<Vec<PreparedContext>, StartupError> {
+    let no_state = |deps: &Deps| deps.needs.is_empty() && deps.provides.is_empty();
+    if tasks.is_empty() && contexts.iter().all(|c| no_state(&c.deps)) {
+        return Ok(contexts);
+    }
+    let context_deps: Vec<_> = contexts.iter().map(|c| (c.name.clone(), &c.deps)).collect();
+    let task_deps: Vec<_> = tasks
+        .iter()
+        .map(|(name, deps)| (name.clone(), deps))
+        .collect();
+    let order = state::order(&context_deps, &task_deps).map_err(|kind| {
+        tracing::error!("{kind}");
+        StartupError::new(kind, Report::default())
+    })?;
+    let mut slots: Vec<Option<PreparedContext>> = contexts.into_iter().map(Some).collect();
+    Ok(order.into_iter().filter_map(|i| slots[i].take()).collect())
 }
 
 /// Runs startup. `contexts` and `tasks` are in their start order.
@@ -59,19 +87,23 @@ pub(crate) async fn start(
 ) -> Result<Generation, StartupError> {
     let shutdown = CancellationToken::new();
 
-    // 1. Every argument, before any side effect.
+    let state = Arc::new(StateMap::default());
+
+    // 1. Every argument, before any side effect; injection learns who provides and needs state.
     let mut prepared_contexts = Vec::with_capacity(contexts.len());
     for entry in contexts {
-        let (yield_handle, control) = Yield::new();
+        let (parts, control) = YieldParts::new();
         let mut cx = InjectCx {
             app,
             shutdown: &shutdown,
-            yield_handle: Some(yield_handle),
+            yield_parts: Some(parts),
+            state: &state,
+            deps: Deps::default(),
         };
         let body = entry
             .prepare(&mut cx)
             .map_err(|e| argument_error(entry, e))?;
-        if cx.yield_handle.is_some() {
+        if cx.yield_parts.is_some() {
             let kind = StartupErrorKind::NoYieldParam {
                 name: entry.name.clone(),
             };
@@ -81,24 +113,33 @@ pub(crate) async fn start(
             name: entry.name.clone(),
             body,
             control,
+            deps: cx.deps,
         });
     }
     let mut prepared_tasks = Vec::with_capacity(tasks.len());
+    let mut task_deps = Vec::new();
     for entry in tasks {
         let mut cx = InjectCx {
             app,
             shutdown: &shutdown,
-            yield_handle: None,
+            yield_parts: None,
+            state: &state,
+            deps: Deps::default(),
         };
         let body = entry
             .prepare(&mut cx)
             .map_err(|e| argument_error(entry, e))?;
+        if !cx.deps.needs.is_empty() {
+            task_deps.push((entry.name.clone(), cx.deps));
+        }
         prepared_tasks.push((entry.name.clone(), body));
     }
+    let prepared_contexts = in_state_order(prepared_contexts, &task_deps)?;
 
-    // 2. Contexts, each to its yield point.
+    // 2. Contexts, each to its yield point, providers first.
     let mut generation = Generation {
         shutdown,
+        state,
         tasks: Vec::with_capacity(prepared_tasks.len()),
         contexts: Vec::with_capacity(prepared_contexts.len()),
     };
@@ -143,6 +184,7 @@ async fn set_up(
         name,
         body,
         control,
+        deps: _,
     } = context;
     let YieldControl { mut ready, resume } = control;
     let span = tracing::info_span!("lifespan_context", context = %name);
