@@ -126,3 +126,32 @@ impl tracing::field::Visit for LineVisitor {
         }
     }
 }
+
+/// A minimal HTTP/1.1 client for the server tests: sends `GET path` to `addr` and returns the
+/// status code and the body. Enough for the example's plain-text answers.
+///
+/// ```no_run
+/// # async fn demo() -> std::io::Result<()> {
+/// let (status, body) = lifespan_examples::http_get("127.0.0.1:3000".parse().unwrap(), "/").await?;
+/// assert_eq!(status, 200);
+/// # let _ = body;
+/// # Ok(())
+/// # }
+/// ```
+pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await?;
+    let invalid = || std::io::Error::new(std::io::ErrorKind::InvalidData, response.clone());
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(invalid)?;
+    let (_, body) = response.split_once("\r\n\r\n").ok_or_else(invalid)?;
+    Ok((status, body.to_owned()))
+}

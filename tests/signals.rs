@@ -1,5 +1,6 @@
-//! The quickstart example as a real process receiving real signals: in dev mode SIGHUP reloads
-//! it; SIGTERM shuts it down gracefully, cleanup runs, and it exits 0.
+//! The examples as real processes receiving real signals: in dev mode SIGHUP reloads them;
+//! SIGTERM shuts them down gracefully, cleanup runs, and they exit 0 — which is what a
+//! restart-on-change watcher (`watchexec -r`, `cargo watch`) relies on.
 #![cfg(unix)]
 
 use std::io::{BufRead, BufReader};
@@ -12,11 +13,11 @@ use std::time::Duration;
 /// milliseconds; this bound only keeps a broken build from hanging the suite).
 const PATIENCE: Duration = Duration::from_secs(60);
 
-/// The quickstart binary, which `cargo test` builds with the other examples.
-fn quickstart() -> PathBuf {
+/// An example's binary, which `cargo test` builds with the tests.
+fn example(name: &str) -> PathBuf {
     let test_binary = std::env::current_exe().unwrap();
     let profile_dir = test_binary.parent().and_then(|deps| deps.parent()).unwrap();
-    let path = profile_dir.join("examples").join("quickstart");
+    let path = profile_dir.join("examples").join(name);
     assert!(
         path.exists(),
         "{} is not built: run the tests with `cargo test --workspace`, which builds the examples",
@@ -32,13 +33,15 @@ struct Process {
 }
 
 impl Process {
-    fn start(envs: &[(&str, &str)]) -> Self {
-        let mut command = Command::new(quickstart());
+    fn start(name: &str, envs: &[(&str, &str)]) -> Self {
+        let mut command = Command::new(example(name));
         command
             .env_remove("BAR_PARAM")
             .env_remove("LIFESPAN_DEV")
+            .env_remove("MODEL_FACTOR")
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
+            .env("LISTEN", "127.0.0.1:0")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -68,15 +71,15 @@ impl Process {
         }
     }
 
-    /// Waits for a line containing `text`; returns the lines read up to it.
-    fn expect(&mut self, text: &str) {
+    /// Waits for a line containing `text`; returns what follows `text` on it.
+    fn expect(&mut self, text: &str) -> String {
         loop {
             match self.lines.recv_timeout(PATIENCE) {
                 Ok(line) => {
-                    let found = line.contains(text);
+                    let rest = line.split_once(text).map(|(_, rest)| rest.to_owned());
                     self.seen.push(line);
-                    if found {
-                        return;
+                    if let Some(rest) = rest {
+                        return rest;
                     }
                 }
                 Err(error) => panic!(
@@ -133,7 +136,10 @@ fn position(lines: &[String], text: &str) -> usize {
 
 #[test]
 fn sigterm_stops_the_task_then_cleans_up_and_exits_zero_and_sighup_reloads_in_dev_mode() {
-    let mut process = Process::start(&[("BAR_PARAM", "hello"), ("LIFESPAN_DEV", "1")]);
+    let mut process = Process::start(
+        "quickstart",
+        &[("BAR_PARAM", "hello"), ("LIFESPAN_DEV", "1")],
+    );
     process.expect("loading the ML model");
     process.expect("lifespan startup complete");
     process.expect("starting 42 hello task");
@@ -174,7 +180,7 @@ fn sigterm_stops_the_task_then_cleans_up_and_exits_zero_and_sighup_reloads_in_de
 
 #[test]
 fn a_missing_environment_variable_fails_startup_naming_the_task_and_argument() {
-    let process = Process::start(&[]);
+    let process = Process::start("quickstart", &[]);
     let (status, lines) = process.finish();
     assert_eq!(status.code(), Some(1), "{}", lines.join("\n"));
     assert!(
@@ -186,6 +192,67 @@ fn a_missing_environment_variable_fails_startup_naming_the_task_and_argument() {
     );
     assert!(
         !lines.iter().any(|l| l.contains("loading the ML model")),
+        "nothing is set up"
+    );
+}
+
+/// `GET path` over a plain socket, as any HTTP client would; returns the body.
+fn get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    response.split_once("\r\n\r\n").unwrap().1.to_owned()
+}
+
+#[test]
+fn the_server_example_drains_then_stops_its_task_then_releases_the_model_and_restarts_cleanly() {
+    // What a restart-on-change watcher does: SIGTERM, wait for the exit, start again.
+    for run in ["first", "restarted"] {
+        let mut process = Process::start("server", &[]);
+        let addr = process.expect("listening on ").trim().to_owned();
+        process.expect("lifespan startup complete");
+        assert_eq!(get(&addr, "/predict?x=2"), "84", "{run} run");
+
+        process.signal("TERM");
+        let (status, lines) = process.finish();
+        assert!(
+            status.success(),
+            "{run} run: exit status {status}; output:\n{}",
+            lines.join("\n")
+        );
+        let drained = position(&lines, "server drained");
+        let stopped = position(&lines, "refresh task stopped");
+        let released = position(&lines, "releasing the model");
+        assert!(
+            drained < stopped && stopped < released,
+            "{}",
+            lines.join("\n")
+        );
+    }
+}
+
+#[test]
+fn the_server_example_exits_non_zero_without_serving_when_startup_fails() {
+    let process = Process::start("server", &[("MODEL_FACTOR", "not-a-number")]);
+    let (status, lines) = process.finish();
+    assert_eq!(status.code(), Some(1), "{}", lines.join("\n"));
+    assert!(
+        lines.iter().any(|l| l.contains(
+            "argument `factor` of lifespan context `server::load_model` could not be evaluated: invalid float literal"
+        )),
+        "{}",
+        lines.join("\n")
+    );
+    assert!(
+        !lines.iter().any(|l| l.contains("loading the model")),
         "nothing is set up"
     );
 }

@@ -16,6 +16,8 @@ use crate::state::{State, StateMap};
 const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(5);
 /// The default [cleanup timeout](App::cleanup_timeout): 5 seconds.
 const DEFAULT_CLEANUP_TIMEOUT: Duration = Duration::from_secs(5);
+/// The default [drain timeout](App::drain_timeout): 5 seconds.
+const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// The environment variable that turns dev mode on in [`App::new`].
 const DEV_MODE_VAR: &str = "LIFESPAN_DEV";
 
@@ -62,6 +64,7 @@ struct Config {
     grace_period: Duration,
     cleanup_timeout: Duration,
     dev_mode: bool,
+    drain_timeout: Duration,
 }
 
 #[derive(Clone, Default)]
@@ -100,6 +103,7 @@ impl App {
                     grace_period: DEFAULT_GRACE_PERIOD,
                     cleanup_timeout: DEFAULT_CLEANUP_TIMEOUT,
                     dev_mode,
+                    drain_timeout: DEFAULT_DRAIN_TIMEOUT,
                 }),
                 exit: Mutex::new(ExitSignals::default()),
                 lifecycle: tokio::sync::Mutex::new(None),
@@ -180,6 +184,19 @@ impl App {
     pub fn dev_mode(self, on: bool) -> Self {
         lock(&self.inner.config).dev_mode = on;
         self
+    }
+
+    /// How long a server run by the app (`App::serve`, with the `axum` feature) may take, once
+    /// shutdown begins, to finish the requests in flight before they are dropped; tasks are
+    /// stopped only after. Default: 5 seconds.
+    #[cfg(feature = "axum")]
+    pub fn drain_timeout(self, drain_timeout: Duration) -> Self {
+        lock(&self.inner.config).drain_timeout = drain_timeout;
+        self
+    }
+
+    pub(crate) fn configured_drain_timeout(&self) -> Duration {
+        lock(&self.inner.config).drain_timeout
     }
 
     pub(crate) fn is_dev_mode(&self) -> bool {

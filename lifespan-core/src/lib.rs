@@ -75,6 +75,8 @@ mod registry;
 mod report;
 mod run;
 mod running;
+#[cfg(feature = "axum")]
+mod serve;
 mod shutdown;
 mod signal;
 mod startup;

@@ -1,6 +1,10 @@
 //! Running the app until something asks it to stop: a future, a shutdown request, or a signal.
 
 use std::future::Future;
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use crate::error::{RunError, StartupErrorKind};
 use crate::report::Report;
@@ -39,7 +43,7 @@ impl App {
     /// ```
     pub async fn run_until<F: Future>(&self, stop: F) -> Result<Report, RunError> {
         self.reset_exit();
-        self.run(stop, None).await
+        self.run(stop, None, None).await
     }
 
     /// Runs the app until SIGINT (Ctrl-C) or SIGTERM, then shuts it down gracefully and returns
@@ -49,6 +53,14 @@ impl App {
     /// A signal during startup interrupts it: what was set up is cleaned up and the rollback's
     /// report is returned. A failed startup or reload is an error.
     pub async fn run_until_signal(&self) -> Result<Report, RunError> {
+        self.run_until_signal_serving(None).await
+    }
+
+    /// [`run_until_signal`](Self::run_until_signal), serving with `server` while the app is up.
+    pub(crate) async fn run_until_signal_serving(
+        &self,
+        server: Option<Server>,
+    ) -> Result<Report, RunError> {
         self.reset_exit();
         // Installed before startup, so that a signal during a slow setup is handled.
         let mut stop_signals = StopSignals::install()?;
@@ -65,15 +77,18 @@ impl App {
                 app.request_shutdown();
             }
         });
-        let result = self.run(std::future::pending::<()>(), reload).await;
+        let result = self.run(std::future::pending::<()>(), reload, server).await;
         listener.abort();
         result
     }
 
-    async fn run<F: Future>(
+    /// Starts the app; once it is up, launches `server`; runs until `stop` completes or shutdown
+    /// is requested; then stops the server (draining it) and shuts the app down.
+    pub(crate) async fn run<F: Future>(
         &self,
         stop: F,
         mut reload: Option<ReloadSignal>,
+        server: Option<Server>,
     ) -> Result<Report, RunError> {
         let exit = self.exit_signals().exit;
         let mut stop = std::pin::pin!(stop);
@@ -96,6 +111,9 @@ impl App {
             }
             Err(error) => return Err(error.into()),
         }
+        // Startup is complete: only now may the server accept connections.
+        let serving = server.map(|launch| Serving::launch(launch, self.configured_drain_timeout()));
+        let mut outcome: Result<(), RunError> = Ok(());
         loop {
             tokio::select! {
                 _ = &mut stop => break,
@@ -103,11 +121,69 @@ impl App {
                 _ = async { reload.as_mut().expect("guarded").recv().await }, if reload.is_some() => {
                     tracing::info!(signal = "SIGHUP", "lifespan: reload requested");
                     if let Err(error) = self.reload().await {
-                        return Err(error.into());
+                        outcome = Err(error.into());
+                        break;
                     }
                 }
             }
         }
+        // Connections drain before tasks stop, and tasks stop before contexts are cleaned up.
+        if let Some(serving) = serving {
+            serving.stop().await;
+        }
+        outcome?;
         Ok(self.shutdown().await)
+    }
+}
+
+/// Starts serving. Given two signals: on the first the server stops accepting and lets the
+/// requests in flight finish; on the second it abandons those still running.
+pub(crate) type Server =
+    Box<dyn FnOnce(CancellationToken, CancellationToken) -> JoinHandle<()> + Send>;
+
+/// How long the server may take to close its connections once its requests were abandoned.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// A server that runs while the app is up.
+struct Serving {
+    handle: JoinHandle<()>,
+    drain: CancellationToken,
+    abandon: CancellationToken,
+    drain_timeout: Duration,
+}
+
+impl Serving {
+    fn launch(server: Server, drain_timeout: Duration) -> Self {
+        let drain = CancellationToken::new();
+        let abandon = CancellationToken::new();
+        let handle = server(drain.clone(), abandon.clone());
+        Serving {
+            handle,
+            drain,
+            abandon,
+            drain_timeout,
+        }
+    }
+
+    /// Stops accepting, waits for the requests in flight up to the drain timeout, and abandons
+    /// those still running after it.
+    async fn stop(mut self) {
+        tracing::info!("lifespan: server stops accepting, draining requests in flight");
+        self.drain.cancel();
+        if tokio::time::timeout(self.drain_timeout, &mut self.handle)
+            .await
+            .is_ok()
+        {
+            tracing::info!("lifespan: server drained");
+            return;
+        }
+        tracing::warn!(drain_timeout = ?self.drain_timeout, "lifespan: requests still in flight after the drain timeout are abandoned");
+        self.abandon.cancel();
+        if tokio::time::timeout(CLOSE_TIMEOUT, &mut self.handle)
+            .await
+            .is_err()
+        {
+            self.handle.abort();
+        }
     }
 }

@@ -1,0 +1,109 @@
+//! An axum backend whose model, statistics and background refresh are lifespan contexts and
+//! tasks: the server accepts connections only once the model is loaded, and at shutdown it
+//! finishes the requests in flight, then stops the refresh task, then releases the model.
+//!
+//! ```text
+//! cargo run --example server
+//! curl 'http://127.0.0.1:3000/predict?x=2'     # 84
+//! curl 'http://127.0.0.1:3000/stats'
+//! ```
+//!
+//! `LISTEN=127.0.0.1:0` picks a free port (the log says which). Stop it with Ctrl-C or SIGTERM;
+//! with `LIFESPAN_DEV=1`, SIGHUP reloads the model and restarts the task while it keeps serving.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::extract::Query;
+use axum::routing::get;
+use axum::Router;
+use lifespan_core::{lifespan_context, lifespan_task, App, Shutdown, State, Yield};
+use serde::Deserialize;
+
+/// A stand-in for an ML model that takes a while to load.
+struct Model {
+    factor: f64,
+}
+
+impl Model {
+    fn predict(&self, x: f64) -> f64 {
+        x * self.factor
+    }
+}
+
+/// Loads the model before the server accepts any connection; releases it after every request
+/// and task is done with it.
+#[lifespan_context(factor = std::env::var("MODEL_FACTOR").map_or(Ok(42.0), |f| f.parse())?)]
+async fn load_model(factor: f64, lifespan: Yield<Model>) {
+    tracing::info!("loading the model");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    lifespan.ready_with(Model { factor }).await;
+    tracing::info!("releasing the model");
+}
+
+/// Statistics that the refresh task updates and the `/stats` handler reads.
+#[derive(Default)]
+struct Stats {
+    refreshes: AtomicU64,
+}
+
+#[lifespan_context]
+async fn stats(lifespan: Yield<Stats>) {
+    lifespan.ready_with(Stats::default()).await;
+}
+
+/// Refreshes the statistics periodically, using the model, until shutdown.
+#[lifespan_task(every = Duration::from_secs(1))]
+async fn refresh_stats(
+    every: Duration,
+    model: State<Model>,
+    stats: State<Stats>,
+    shutdown: Shutdown,
+) {
+    let mut ticks = tokio::time::interval(every);
+    while shutdown.run_until_cancelled(ticks.tick()).await.is_some() {
+        let refreshes = stats.refreshes.fetch_add(1, Ordering::Relaxed) + 1;
+        tracing::debug!(
+            refreshes,
+            check = model.predict(1.0),
+            "statistics refreshed"
+        );
+    }
+    tracing::info!("refresh task stopped");
+}
+
+#[derive(Deserialize)]
+struct Input {
+    x: f64,
+}
+
+async fn predict(model: State<Model>, Query(input): Query<Input>) -> String {
+    model.predict(input.x).to_string()
+}
+
+async fn show_stats(stats: State<Stats>) -> String {
+    format!("refreshes: {}", stats.refreshes.load(Ordering::Relaxed))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+
+    let addr = std::env::var("LISTEN").unwrap_or_else(|_| "127.0.0.1:3000".into());
+    // Bound before startup: connections made during setup wait until the model is loaded.
+    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    tracing::info!("listening on {}", listener.local_addr()?);
+    let router = Router::new()
+        .route("/predict", get(predict))
+        .route("/stats", get(show_stats));
+
+    let report = App::new().serve(listener, router).await?;
+    for line in report.to_string().lines() {
+        tracing::info!("{line}");
+    }
+    Ok(())
+}

@@ -1,0 +1,136 @@
+//! Serving an axum `Router` while the app runs (feature `axum`): connections are accepted only
+//! once every context is set up; at shutdown the server stops accepting and drains the requests
+//! in flight, then tasks are stopped, then contexts are cleaned up.
+
+use std::future::Future;
+
+use axum::extract::{FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Router};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::RunError;
+use crate::report::Report;
+use crate::run::Server;
+use crate::state::State;
+use crate::App;
+
+impl App {
+    /// Serves `router` on `listener` while the app runs, until SIGINT (Ctrl-C) or SIGTERM, then
+    /// shuts down in order: the server stops accepting and finishes the requests in flight (up
+    /// to the [drain timeout](Self::drain_timeout)), then tasks are stopped, then contexts are
+    /// cleaned up. In [dev mode](Self::dev_mode), SIGHUP [reloads](Self::reload) the app while
+    /// the server keeps serving.
+    ///
+    /// The listener may be bound before: connections wait in its backlog, not accepted, until
+    /// every context is set up. If startup fails, nothing is served and the error is returned.
+    /// Handlers reach the app and its state through the [`App`] and [`State<T>`] extractors.
+    ///
+    /// ```no_run
+    /// use axum::{routing::get, Router};
+    /// use lifespan_core::{lifespan_context, App, State, Yield};
+    ///
+    /// struct Greeting(String);
+    ///
+    /// #[lifespan_context]
+    /// async fn greeting(lifespan: Yield<Greeting>) {
+    ///     lifespan.ready_with(Greeting("hello".into())).await;
+    /// }
+    ///
+    /// async fn hello(greeting: State<Greeting>) -> String {
+    ///     greeting.0.clone()
+    /// }
+    ///
+    /// #[tokio::main]
+    /// async fn main() -> anyhow::Result<()> {
+    ///     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+    ///     let router = Router::new().route("/", get(hello));
+    ///     App::new().serve(listener, router).await?;
+    ///     Ok(())
+    /// }
+    /// ```
+    pub async fn serve(&self, listener: TcpListener, router: Router) -> Result<Report, RunError> {
+        self.run_until_signal_serving(Some(self.server(listener, router)))
+            .await
+    }
+
+    /// [`serve`](Self::serve) until `stop` completes or [shutdown is
+    /// requested](Self::request_shutdown), without listening for signals.
+    pub async fn serve_until<F: Future>(
+        &self,
+        listener: TcpListener,
+        router: Router,
+        stop: F,
+    ) -> Result<Report, RunError> {
+        self.reset_exit();
+        let server = self.server(listener, router);
+        self.run(stop, None, Some(server)).await
+    }
+
+    fn server(&self, listener: TcpListener, router: Router) -> Server {
+        let app = self.clone();
+        Box::new(move |drain, abandon| {
+            let router = router
+                .layer(axum::middleware::from_fn(move |request, next: Next| {
+                    let abandon = abandon.clone();
+                    async move { abandonable(request, next, abandon).await }
+                }))
+                .layer(Extension(app));
+            tokio::spawn(async move {
+                let serving = axum::serve(listener, router)
+                    .with_graceful_shutdown(async move { drain.cancelled().await });
+                // axum's server does not fail: it retries failed accepts.
+                let _ = serving.await;
+            })
+        })
+    }
+}
+
+/// Runs a request, unless the drain timeout ends first: then it is dropped and answered
+/// `503 Service Unavailable`, so that its connection closes.
+async fn abandonable(request: Request, next: Next, abandon: CancellationToken) -> Response {
+    tokio::select! {
+        response = next.run(request) => response,
+        () = abandon.cancelled() => {
+            (StatusCode::SERVICE_UNAVAILABLE, "the server is shutting down").into_response()
+        }
+    }
+}
+
+/// The app, in a handler of a router served by [`App::serve`].
+impl<S: Send + Sync> FromRequestParts<S> for App {
+    type Rejection = (StatusCode, &'static str);
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<App>().cloned().ok_or((
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the lifespan app is not in this request's extensions: serve the router with `App::serve`, or add `.layer(Extension(app))` to it",
+        ))
+    }
+}
+
+/// A context's state, in a handler of a router served by [`App::serve`]: the value of the
+/// current start of the app (after a reload, the new one). While the app is not running, or if
+/// no context provides a `T`, the request is answered `503 Service Unavailable`.
+impl<S: Send + Sync, T: Send + Sync + 'static> FromRequestParts<S> for State<T> {
+    type Rejection = (StatusCode, String);
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let app = App::from_request_parts(parts, state)
+            .await
+            .map_err(|(status, message)| (status, message.to_owned()))?;
+        app.state::<T>().ok_or_else(|| {
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "lifespan state `{}` is not available: the app is not running, or no context provides it",
+                    std::any::type_name::<T>()
+                ),
+            )
+        })
+    }
+}

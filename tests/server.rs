@@ -1,0 +1,259 @@
+//! The server integration, end to end with a real listener on 127.0.0.1 and a real HTTP client:
+//! no request is processed before setup completes; at shutdown requests in flight finish, then
+//! tasks stop, then contexts are cleaned up; a failed setup never serves; reload swaps state.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::routing::get;
+use axum::Router;
+use lifespan_core::{lifespan_context, lifespan_task, App, Shutdown, State, Yield};
+use lifespan_examples::{http_get, Events};
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+
+async fn listener() -> (TcpListener, SocketAddr) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    (listener, addr)
+}
+
+/// Lets the runtime run everything it can, I/O included, before virtual time moves on.
+async fn settle() {
+    tokio::time::sleep(Duration::from_secs(1)).await;
+}
+
+struct Model(&'static str);
+
+mod slow_setup {
+    use super::*;
+
+    static EVENTS: Events = Events::new();
+    static RELEASE: Notify = Notify::const_new();
+
+    #[lifespan_context(events = &EVENTS, release = &RELEASE)]
+    async fn model(events: &'static Events, release: &'static Notify, lifespan: Yield<Model>) {
+        release.notified().await;
+        events.push("setup done");
+        lifespan.ready_with(Model("the model")).await;
+    }
+
+    async fn handler(model: State<Model>) -> String {
+        EVENTS.push("handled");
+        format!("served by {}", model.0)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_made_during_setup_is_answered_only_after_setup_and_sees_the_state() {
+        let (listener, addr) = listener().await;
+        let app = App::from_module(module_path!());
+        let router = Router::new().route("/", get(handler));
+        let serving = tokio::spawn({
+            let app = app.clone();
+            async move {
+                app.serve_until(listener, router, std::future::pending::<()>())
+                    .await
+            }
+        });
+        let response = tokio::spawn(http_get(addr, "/"));
+        settle().await;
+        assert_eq!(
+            EVENTS.snapshot(),
+            Vec::<String>::new(),
+            "nothing served during setup"
+        );
+        assert!(!response.is_finished());
+
+        RELEASE.notify_one();
+        let (status, body) = response.await.unwrap().unwrap();
+        assert_eq!((status, body.as_str()), (200, "served by the model"));
+        assert_eq!(EVENTS.take(), ["setup done", "handled"]);
+        app.request_shutdown();
+        serving.await.unwrap().unwrap();
+    }
+}
+
+mod in_flight_at_shutdown {
+    use super::*;
+
+    static EVENTS: Events = Events::new();
+    static FINISH: Notify = Notify::const_new();
+
+    #[lifespan_context(events = &EVENTS)]
+    async fn resource(events: &'static Events, lifespan: Yield) {
+        lifespan.ready().await;
+        events.push("cleanup");
+    }
+
+    #[lifespan_task(events = &EVENTS)]
+    async fn worker(events: &'static Events, shutdown: Shutdown) {
+        shutdown.cancelled().await;
+        events.push("task stopped");
+    }
+
+    async fn slow() -> &'static str {
+        EVENTS.push("request started");
+        FINISH.notified().await;
+        EVENTS.push("request finished");
+        "done"
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_in_flight_completes_then_tasks_stop_then_contexts_are_cleaned_up() {
+        let (listener, addr) = listener().await;
+        let app = App::from_module(module_path!());
+        let router = Router::new().route("/slow", get(slow));
+        let serving = tokio::spawn({
+            let app = app.clone();
+            async move {
+                app.serve_until(listener, router, std::future::pending::<()>())
+                    .await
+            }
+        });
+        let response = tokio::spawn(http_get(addr, "/slow"));
+        EVENTS.wait_for("request started").await;
+
+        app.request_shutdown();
+        settle().await;
+        assert_eq!(
+            EVENTS.snapshot(),
+            ["request started"],
+            "the task waits for the request"
+        );
+
+        FINISH.notify_one();
+        let (status, body) = response.await.unwrap().unwrap();
+        assert_eq!((status, body.as_str()), (200, "done"));
+        let report = serving.await.unwrap().unwrap();
+        assert!(report.is_clean(), "{report}");
+        assert_eq!(
+            EVENTS.take(),
+            [
+                "request started",
+                "request finished",
+                "task stopped",
+                "cleanup"
+            ]
+        );
+        let refused = http_get(addr, "/slow").await;
+        assert!(
+            refused.is_err(),
+            "nothing listens after shutdown: {refused:?}"
+        );
+    }
+}
+
+mod drain_timeout {
+    use super::*;
+
+    static EVENTS: Events = Events::new();
+
+    #[lifespan_context(events = &EVENTS)]
+    async fn resource(events: &'static Events, lifespan: Yield) {
+        lifespan.ready().await;
+        events.push("cleanup");
+    }
+
+    async fn hanging() -> &'static str {
+        EVENTS.push("request started");
+        std::future::pending::<()>().await;
+        "never"
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_still_running_after_the_drain_timeout_is_abandoned_and_cleanup_runs() {
+        let (listener, addr) = listener().await;
+        let app = App::from_module(module_path!()).drain_timeout(Duration::from_secs(3));
+        let router = Router::new().route("/", get(hanging));
+        let serving = tokio::spawn({
+            let app = app.clone();
+            async move {
+                app.serve_until(listener, router, std::future::pending::<()>())
+                    .await
+            }
+        });
+        let response = tokio::spawn(http_get(addr, "/"));
+        EVENTS.wait_for("request started").await;
+        let began = tokio::time::Instant::now();
+        app.request_shutdown();
+        serving.await.unwrap().unwrap();
+        assert_eq!(began.elapsed(), Duration::from_secs(3));
+        assert_eq!(EVENTS.take(), ["request started", "cleanup"]);
+        let (status, body) = response.await.unwrap().unwrap();
+        assert_eq!(
+            (status, body.as_str()),
+            (503, "the server is shutting down")
+        );
+    }
+}
+
+mod failed_setup {
+    use super::*;
+
+    #[lifespan_context]
+    async fn broken(lifespan: Yield) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            std::path::Path::new("no-such-model.bin").exists(),
+            "the model file is missing"
+        );
+        lifespan.ready().await;
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_failing_setup_means_the_server_never_serves() {
+        let (listener, addr) = listener().await;
+        let app = App::from_module(module_path!());
+        let router = Router::new().route("/", get(|| async { "never" }));
+        let error = app
+            .serve_until(listener, router, std::future::pending::<()>())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "setup of lifespan context `server::failed_setup::broken` failed: the model file is missing"
+        );
+        let refused = http_get(addr, "/").await;
+        assert!(refused.is_err(), "nothing listens: {refused:?}");
+    }
+}
+
+mod reload {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    static STARTS: AtomicU32 = AtomicU32::new(0);
+
+    struct Built(u32);
+
+    #[lifespan_context(start = STARTS.fetch_add(1, Ordering::SeqCst) + 1)]
+    async fn builder(start: u32, lifespan: Yield<Built>) {
+        lifespan.ready_with(Built(start)).await;
+    }
+
+    async fn which(built: State<Built>) -> String {
+        format!("built by start {}", built.0)
+    }
+
+    #[tokio::test]
+    async fn reload_swaps_the_state_handlers_see() {
+        let (listener, addr) = listener().await;
+        let app = App::from_module(module_path!());
+        let router = Router::new().route("/", get(which));
+        let serving = tokio::spawn({
+            let app = app.clone();
+            async move {
+                app.serve_until(listener, router, std::future::pending::<()>())
+                    .await
+            }
+        });
+        let (status, body) = http_get(addr, "/").await.unwrap();
+        assert_eq!((status, body.as_str()), (200, "built by start 1"));
+        app.reload().await.unwrap();
+        let (status, body) = http_get(addr, "/").await.unwrap();
+        assert_eq!((status, body.as_str()), (200, "built by start 2"));
+        app.request_shutdown();
+        serving.await.unwrap().unwrap();
+        assert!(app.state::<Built>().is_none());
+    }
+}
