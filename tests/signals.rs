@@ -216,10 +216,17 @@ fn get(addr: &str, path: &str) -> String {
 fn the_server_example_drains_then_stops_its_task_then_releases_the_model_and_restarts_cleanly() {
     // What a restart-on-change watcher does: SIGTERM, wait for the exit, start again.
     for run in ["first", "restarted"] {
-        let mut process = Process::start("server", &[]);
+        let mut process = Process::start("server", &[("LIFESPAN_DEV", "1")]);
         let addr = process.expect("listening on ").trim().to_owned();
         process.expect("lifespan startup complete");
         assert_eq!(get(&addr, "/predict?x=2"), "84", "{run} run");
+
+        // In dev mode SIGHUP reloads the model while the server keeps its listener.
+        process.signal("HUP");
+        process.expect("releasing the model");
+        process.expect("loading the model");
+        process.expect("lifespan startup complete");
+        assert_eq!(get(&addr, "/predict?x=3"), "126", "{run} run, after the reload");
 
         process.signal("TERM");
         let (status, lines) = process.finish();
