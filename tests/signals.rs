@@ -226,7 +226,11 @@ fn the_server_example_drains_then_stops_its_task_then_releases_the_model_and_res
         process.expect("releasing the model");
         process.expect("loading the model");
         process.expect("lifespan startup complete");
-        assert_eq!(get(&addr, "/predict?x=3"), "126", "{run} run, after the reload");
+        assert_eq!(
+            get(&addr, "/predict?x=3"),
+            "126",
+            "{run} run, after the reload"
+        );
 
         process.signal("TERM");
         let (status, lines) = process.finish();
