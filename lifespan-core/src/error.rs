@@ -1,8 +1,8 @@
 //! Errors of the library API.
 
-use std::borrow::Cow;
 use std::fmt;
 
+use crate::name::Name;
 use crate::registry::Kind;
 use crate::report::Report;
 
@@ -85,7 +85,7 @@ pub enum StartupErrorKind {
         /// Task or context.
         kind: Kind,
         /// The task's or context's name.
-        name: Cow<'static, str>,
+        name: Name,
         /// The parameter whose argument failed.
         argument: &'static str,
         /// What the expression's `?` returned.
@@ -95,7 +95,7 @@ pub enum StartupErrorKind {
     #[error("lifespan context `{name}` takes a second `Yield` parameter `{argument}`; a context has one yield point")]
     SecondYield {
         /// The context's name.
-        name: Cow<'static, str>,
+        name: Name,
         /// The parameter that got no value.
         argument: &'static str,
     },
@@ -105,13 +105,13 @@ pub enum StartupErrorKind {
     )]
     NoYieldParam {
         /// The context's name.
-        name: Cow<'static, str>,
+        name: Name,
     },
     /// A context's setup returned an error.
     #[error("setup of lifespan context `{name}` failed: {source}")]
     SetupFailed {
         /// The context's name.
-        name: Cow<'static, str>,
+        name: Name,
         /// The error it returned.
         source: BoxError,
     },
@@ -119,7 +119,7 @@ pub enum StartupErrorKind {
     #[error("setup of lifespan context `{name}` panicked: {message}")]
     SetupPanicked {
         /// The context's name.
-        name: Cow<'static, str>,
+        name: Name,
         /// The panic's message.
         message: String,
     },
@@ -127,13 +127,13 @@ pub enum StartupErrorKind {
     #[error("lifespan context `{name}` returned without calling `Yield::ready`, so it has no cleanup to wait for")]
     NoYield {
         /// The context's name.
-        name: Cow<'static, str>,
+        name: Name,
     },
     /// Shutdown was requested before startup completed.
     #[error("startup was interrupted by a shutdown request during the setup of lifespan context `{name}`")]
     Interrupted {
         /// The context whose setup was running.
-        name: Cow<'static, str>,
+        name: Name,
     },
     /// A task or context takes `State<T>`, and no context provides a `T`; nothing was set up.
     #[error("{} `State<{type_name}>`, but no lifespan context provides a `{type_name}`: add a context that takes a `Yield<{type_name}>` and calls `ready_with`", consumer_list(.consumers))]
@@ -141,7 +141,7 @@ pub enum StartupErrorKind {
         /// The state's type.
         type_name: &'static str,
         /// Every task and context that takes it.
-        consumers: Vec<(Kind, Cow<'static, str>)>,
+        consumers: Vec<(Kind, Name)>,
     },
     /// Two contexts provide the same state type; nothing was set up.
     #[error("`{type_name}` is provided by two lifespan contexts, `{first}` and `{second}`; state is found by its type, so only one context may provide it")]
@@ -149,9 +149,9 @@ pub enum StartupErrorKind {
         /// The state's type.
         type_name: &'static str,
         /// The context that comes first.
-        first: Cow<'static, str>,
+        first: Name,
         /// The other one.
-        second: Cow<'static, str>,
+        second: Name,
     },
     /// Contexts need each other's state, so none of them can be set up first; nothing was set up.
     #[error("lifespan contexts need each other's state, so none of them can be set up first: {}", .cycle.join("; "))]
@@ -176,7 +176,7 @@ pub enum RegisterError {
         /// Task or context.
         kind: Kind,
         /// The name it was to be registered under.
-        name: Cow<'static, str>,
+        name: Name,
     },
     /// A task or context with this name is already registered.
     #[error("cannot register lifespan {kind} `{name}`: that name is already registered")]
@@ -184,7 +184,7 @@ pub enum RegisterError {
         /// Task or context.
         kind: Kind,
         /// The name.
-        name: Cow<'static, str>,
+        name: Name,
     },
 }
 
@@ -207,7 +207,7 @@ pub enum RunError {
 }
 
 /// "lifespan task `a` takes" / "lifespan task `a` and lifespan context `b` take".
-fn consumer_list(consumers: &[(Kind, Cow<'static, str>)]) -> String {
+fn consumer_list(consumers: &[(Kind, Name)]) -> String {
     let names: Vec<String> = consumers
         .iter()
         .map(|(kind, name)| format!("lifespan {kind} `{name}`"))

@@ -1,11 +1,11 @@
 //! Which registrations an app runs, in which order, and registration by hand.
 
-use std::borrow::Cow;
 use std::future::Future;
 use std::sync::Arc;
 
 use crate::error::{ArgError, RegisterError, StartupError, StartupErrorKind};
 use crate::inject::{ContextParam, InjectCx, TaskParam};
+use crate::name::Name;
 use crate::registry::{collected, BoxFuture, Entry, Kind, Order, Prepare, RegistrationInfo};
 use crate::report::Report;
 use crate::running::TaskReturn;
@@ -106,19 +106,14 @@ impl Registry {
         Plan { contexts, tasks }
     }
 
-    fn register(
-        &mut self,
-        kind: Kind,
-        name: Cow<'static, str>,
-        prepare: Prepare,
-    ) -> Result<(), RegisterError> {
+    fn register(&mut self, kind: Kind, name: Name, prepare: Prepare) -> Result<(), RegisterError> {
         if self.running {
             return Err(RegisterError::AlreadyStarted { kind, name });
         }
         let taken = self.by_hand.iter().any(|entry| entry.name == name)
             || collected().any(|registration| {
                 let info = registration.info();
-                info.name == name && self.selection.selects(&info)
+                name == info.name && self.selection.selects(&info)
             });
         if taken {
             return Err(RegisterError::Duplicate { kind, name });
@@ -165,7 +160,7 @@ impl App {
     /// ```
     pub fn register_task<Params, F: TaskFn<Params>>(
         &self,
-        name: impl Into<Cow<'static, str>>,
+        name: impl Into<Name>,
         task: F,
     ) -> Result<(), RegisterError> {
         let prepare = Prepare::Dyn(Arc::new(move |cx: &mut InjectCx<'_>| task.call(cx)));
@@ -192,7 +187,7 @@ impl App {
     /// ```
     pub fn register_context<Params, F: ContextFn<Params>>(
         &self,
-        name: impl Into<Cow<'static, str>>,
+        name: impl Into<Name>,
         context: F,
     ) -> Result<(), RegisterError> {
         let prepare = Prepare::Dyn(Arc::new(move |cx: &mut InjectCx<'_>| context.call(cx)));

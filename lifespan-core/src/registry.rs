@@ -1,6 +1,5 @@
 //! Registrations: what the macros submit at link time and what the app registers by hand.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -8,6 +7,7 @@ use std::sync::Arc;
 
 use crate::error::ArgError;
 use crate::inject::InjectCx;
+use crate::name::Name;
 
 /// A started task's or context's body, type-erased.
 #[doc(hidden)]
@@ -108,7 +108,7 @@ pub(crate) enum Prepare {
 #[derive(Clone)]
 pub(crate) struct Entry {
     pub(crate) kind: Kind,
-    pub(crate) name: Cow<'static, str>,
+    pub(crate) name: Name,
     /// Sort key among link-time registrations; hand registrations keep their order after them.
     pub(crate) order: Order,
     pub(crate) prepare: Prepare,
@@ -150,7 +150,7 @@ impl Registration {
     pub(crate) fn entry(&self) -> Entry {
         Entry {
             kind: self.kind,
-            name: Cow::Borrowed(self.name),
+            name: Name::from(self.name),
             order: Order::Static {
                 module_path: self.module_path,
                 file: self.file,

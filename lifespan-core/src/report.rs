@@ -1,6 +1,6 @@
 //! What happened to every task and context: returned by shutdown.
 
-use std::borrow::Cow;
+use crate::name::Name;
 use std::fmt;
 
 /// How a task ended.
@@ -35,7 +35,7 @@ pub enum ContextOutcome {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TaskReport {
     /// The task's name (the function's full path for `#[lifespan_task]`).
-    pub name: Cow<'static, str>,
+    pub name: Name,
     /// How it ended.
     pub outcome: TaskOutcome,
 }
@@ -44,7 +44,7 @@ pub struct TaskReport {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ContextReport {
     /// The context's name (the function's full path for `#[lifespan_context]`).
-    pub name: Cow<'static, str>,
+    pub name: Name,
     /// How its cleanup went.
     pub outcome: ContextOutcome,
 }

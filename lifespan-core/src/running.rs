@@ -1,7 +1,6 @@
 //! Running tasks: what a task may return, and the wrapper that records how it ended.
 
 use std::any::Any;
-use std::borrow::Cow;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
@@ -10,6 +9,7 @@ use std::task::{Context, Poll};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::name::Name;
 use crate::registry::BoxFuture;
 use crate::report::TaskOutcome;
 
@@ -59,7 +59,7 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
 
 /// Runs one task to its end and says how it ended, logging failures as they happen.
 pub(crate) async fn run_task(
-    name: Cow<'static, str>,
+    name: Name,
     body: BoxFuture,
     shutdown: CancellationToken,
 ) -> TaskOutcome {

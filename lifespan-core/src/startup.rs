@@ -1,6 +1,5 @@
 //! Startup: evaluate every argument, set contexts up in order, then start the tasks.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use tokio::sync::oneshot;
@@ -10,6 +9,7 @@ use tracing::Instrument;
 
 use crate::error::{ArgCause, ArgError, StartupError, StartupErrorKind};
 use crate::inject::{InjectCx, YieldControl, YieldParts};
+use crate::name::Name;
 use crate::registry::{BoxFuture, Entry, Kind};
 use crate::report::{Report, TaskOutcome};
 use crate::running::{panic_message, run_task};
@@ -29,12 +29,12 @@ pub(crate) struct Generation {
 }
 
 pub(crate) struct RunningTask {
-    pub(crate) name: Cow<'static, str>,
+    pub(crate) name: Name,
     pub(crate) handle: JoinHandle<TaskOutcome>,
 }
 
 pub(crate) struct RunningContext {
-    pub(crate) name: Cow<'static, str>,
+    pub(crate) name: Name,
     pub(crate) resume: oneshot::Sender<()>,
     pub(crate) handle: JoinHandle<Result<(), anyhow::Error>>,
 }
@@ -48,7 +48,7 @@ impl Drop for Generation {
 }
 
 struct PreparedContext {
-    name: Cow<'static, str>,
+    name: Name,
     body: BoxFuture,
     control: YieldControl,
     deps: Deps,
@@ -58,7 +58,7 @@ struct PreparedContext {
 /// error, before any setup, if state is missing, provided twice, or needed in a cycle.
 fn in_state_order(
     contexts: Vec<PreparedContext>,
-    tasks: &[(Cow<'static, str>, Deps)],
+    tasks: &[(Name, Deps)],
 ) -> Result<Vec<PreparedContext>, StartupError> {
     let no_state = |deps: &Deps| deps.needs.is_empty() && deps.provides.is_empty();
     if tasks.is_empty() && contexts.iter().all(|c| no_state(&c.deps)) {
@@ -189,7 +189,7 @@ async fn set_up(
     let YieldControl { mut ready, resume } = control;
     let span = tracing::info_span!("lifespan_context", context = %name);
     let mut handle = tokio::spawn(body.instrument(span));
-    let interrupted = |handle: &JoinHandle<_>, name: &Cow<'static, str>| {
+    let interrupted = |handle: &JoinHandle<_>, name: &Name| {
         handle.abort();
         StartupErrorKind::Interrupted { name: name.clone() }
     };
@@ -211,7 +211,7 @@ async fn set_up(
 
 /// Why a context's body ended before its yield point.
 fn setup_ended(
-    name: Cow<'static, str>,
+    name: Name,
     finished: Result<Result<(), anyhow::Error>, tokio::task::JoinError>,
 ) -> StartupErrorKind {
     match finished {

@@ -6,7 +6,6 @@
 //! provider before the contexts that need its state.
 
 use std::any::{Any, TypeId};
-use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::marker::PhantomData;
@@ -14,6 +13,7 @@ use std::ops::Deref;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use crate::error::StartupErrorKind;
+use crate::name::Name;
 use crate::registry::Kind;
 
 type Slot = Arc<OnceLock<Box<dyn Any + Send + Sync>>>;
@@ -136,13 +136,13 @@ pub(crate) struct Deps {
 }
 
 /// A task or context that needs some state, for errors.
-type Consumer = (Kind, Cow<'static, str>);
+type Consumer = (Kind, Name);
 
 /// The setup order of contexts that puts every provider first, ties broken by the given order.
 /// `contexts` are in the given order; `tasks` only need.
 pub(crate) fn order(
-    contexts: &[(Cow<'static, str>, &Deps)],
-    tasks: &[(Cow<'static, str>, &Deps)],
+    contexts: &[(Name, &Deps)],
+    tasks: &[(Name, &Deps)],
 ) -> Result<Vec<usize>, StartupErrorKind> {
     let mut providers: HashMap<TypeId, usize> = HashMap::new();
     for (index, (name, deps)) in contexts.iter().enumerate() {
