@@ -286,8 +286,7 @@ impl App {
     async fn start_locked(&self) -> Result<Generation, StartupError> {
         let plan = self.registry().begin_run()?;
         let exit = self.exit_signals().exit;
-        let started =
-            startup::start(self, &plan.contexts, &plan.tasks, &exit, self.timeouts()).await;
+        let started = startup::start(self, &plan, &exit, self.timeouts()).await;
         match &started {
             Ok(generation) => *lock(&self.inner.state) = Some(generation.state.clone()),
             Err(_) => self.registry().end_run(),

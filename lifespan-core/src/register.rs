@@ -1,5 +1,6 @@
 //! Which registrations an app runs, in which order, and registration by hand.
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -30,16 +31,59 @@ impl Selection {
     }
 }
 
-/// What a start runs, in order: contexts in setup order, tasks in start order.
+/// What a start runs, in order: contexts in setup order, tasks in start order. The entries
+/// registered by hand are shared with the registry, not copied.
 pub(crate) struct Plan {
-    pub(crate) contexts: Vec<Entry>,
-    pub(crate) tasks: Vec<Entry>,
+    linked: ByKind,
+    by_hand: Arc<ByKind>,
+}
+
+/// Entries split by kind, each in its order.
+#[derive(Clone, Default)]
+pub(crate) struct ByKind {
+    contexts: Vec<Entry>,
+    tasks: Vec<Entry>,
+}
+
+impl ByKind {
+    fn push(&mut self, entry: Entry) {
+        match entry.kind {
+            Kind::Context => self.contexts.push(entry),
+            Kind::Task => self.tasks.push(entry),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.contexts.len() + self.tasks.len()
+    }
+}
+
+impl Plan {
+    /// Contexts, in setup order before state needs are taken into account.
+    pub(crate) fn contexts(&self) -> impl Iterator<Item = &Entry> {
+        self.linked.contexts.iter().chain(&self.by_hand.contexts)
+    }
+
+    pub(crate) fn context_count(&self) -> usize {
+        self.linked.contexts.len() + self.by_hand.contexts.len()
+    }
+
+    /// Tasks, in start order.
+    pub(crate) fn tasks(&self) -> impl Iterator<Item = &Entry> {
+        self.linked.tasks.iter().chain(&self.by_hand.tasks)
+    }
+
+    pub(crate) fn task_count(&self) -> usize {
+        self.linked.tasks.len() + self.by_hand.tasks.len()
+    }
 }
 
 pub(crate) struct Registry {
     selection: Selection,
     /// Registered by hand, in registration order.
-    by_hand: Vec<Entry>,
+    by_hand: Arc<ByKind>,
+    /// The names registered by hand, to refuse a second registration under one.
+    by_hand_names: HashSet<Name>,
     running: bool,
     /// Built at the first start, and again after a registration by hand.
     plan: Option<Arc<Plan>>,
@@ -49,7 +93,8 @@ impl Registry {
     pub(crate) fn new(selection: Selection) -> Self {
         Registry {
             selection,
-            by_hand: Vec::new(),
+            by_hand: Arc::default(),
+            by_hand_names: HashSet::new(),
             running: false,
             plan: None,
         }
@@ -90,7 +135,7 @@ impl Registry {
             .filter(|registration| self.selection.selects(&registration.info()))
             .map(|registration| registration.entry())
             .collect();
-        if entries.is_empty() && self.by_hand.is_empty() {
+        if entries.is_empty() && self.by_hand.len() == 0 {
             if any_linked {
                 tracing::warn!("this app's selection matched none of the lifespan tasks and contexts linked into the program: it runs nothing");
             } else {
@@ -99,18 +144,21 @@ impl Registry {
         }
         // Never the link-time iteration order: the source order within a module, modules by path.
         entries.sort_by(|a, b| a.order.cmp(&b.order).then_with(|| a.name.cmp(&b.name)));
-        entries.extend(self.by_hand.iter().cloned());
-        let (contexts, tasks) = entries
-            .into_iter()
-            .partition(|entry| entry.kind == Kind::Context);
-        Plan { contexts, tasks }
+        let mut linked = ByKind::default();
+        for entry in entries {
+            linked.push(entry);
+        }
+        Plan {
+            linked,
+            by_hand: self.by_hand.clone(),
+        }
     }
 
     fn register(&mut self, kind: Kind, name: Name, prepare: Prepare) -> Result<(), RegisterError> {
         if self.running {
             return Err(RegisterError::AlreadyStarted { kind, name });
         }
-        let taken = self.by_hand.iter().any(|entry| entry.name == name)
+        let taken = self.by_hand_names.contains(&name)
             || collected().any(|registration| {
                 let info = registration.info();
                 name == info.name && self.selection.selects(&info)
@@ -119,7 +167,9 @@ impl Registry {
             return Err(RegisterError::Duplicate { kind, name });
         }
         let order = Order::Registered(self.by_hand.len() as u64);
-        self.by_hand.push(Entry {
+        self.by_hand_names.insert(name.clone());
+        // Copies the entries only if a plan built before still shares them.
+        Arc::make_mut(&mut self.by_hand).push(Entry {
             kind,
             name,
             order,

@@ -7,7 +7,6 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use tokio_util::sync::CancellationToken;
-use tracing::Instrument;
 
 use crate::name::Name;
 use crate::registry::BoxFuture;
@@ -57,17 +56,34 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     }
 }
 
-/// Runs one task to its end and says how it ended, logging failures as they happen.
-pub(crate) async fn run_task(
-    name: Name,
+/// One task, as spawned: runs the task's body to its end, in the task's span, catching a panic,
+/// and says how it ended, logging failures as they happen. A plain struct rather than an
+/// `async` block, so that what each running task keeps on the heap stays small.
+pub(crate) struct TaskFuture {
     body: BoxFuture,
     shutdown: CancellationToken,
-) -> TaskOutcome {
-    let span = tracing::info_span!("lifespan_task", task = %name);
-    async move {
-        tracing::debug!("task started");
-        let outcome = match (CatchUnwind { inner: body }).await {
-            Ok(Ok(())) if shutdown.is_cancelled() => {
+    name: Name,
+    span: tracing::Span,
+}
+
+impl TaskFuture {
+    pub(crate) fn new(name: Name, body: BoxFuture, shutdown: CancellationToken) -> Self {
+        let span = tracing::info_span!("lifespan_task", task = %name);
+        TaskFuture {
+            body,
+            shutdown,
+            name,
+            span,
+        }
+    }
+
+    fn outcome(
+        &self,
+        ended: Result<Result<(), anyhow::Error>, Box<dyn Any + Send>>,
+    ) -> TaskOutcome {
+        let name = &self.name;
+        match ended {
+            Ok(Ok(())) if self.shutdown.is_cancelled() => {
                 tracing::debug!("task stopped on shutdown");
                 TaskOutcome::Cancelled
             }
@@ -85,27 +101,22 @@ pub(crate) async fn run_task(
                 tracing::error!(panic = %message, "lifespan task `{name}` panicked");
                 TaskOutcome::Panicked(message)
             }
-        };
-        outcome
-    }
-    .instrument(span)
-    .await
-}
-
-/// Catches a panic in the polls of a future, so that a task's panic is logged when it happens.
-struct CatchUnwind {
-    inner: BoxFuture,
-}
-
-impl Future for CatchUnwind {
-    type Output = Result<Result<(), anyhow::Error>, Box<dyn Any + Send>>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let inner = self.inner.as_mut();
-        match catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(result)) => Poll::Ready(Ok(result)),
-            Err(payload) => Poll::Ready(Err(payload)),
         }
+    }
+}
+
+impl Future for TaskFuture {
+    type Output = TaskOutcome;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<TaskOutcome> {
+        let this = self.get_mut();
+        let _entered = this.span.enter();
+        let body = this.body.as_mut();
+        let ended = match catch_unwind(AssertUnwindSafe(|| body.poll(cx))) {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(result)) => Ok(result),
+            Err(payload) => Err(payload),
+        };
+        Poll::Ready(this.outcome(ended))
     }
 }

@@ -10,9 +10,10 @@ use tracing::Instrument;
 use crate::error::{ArgCause, ArgError, StartupError, StartupErrorKind};
 use crate::inject::{InjectCx, YieldControl, YieldParts};
 use crate::name::Name;
+use crate::register::Plan;
 use crate::registry::{BoxFuture, Entry, Kind};
 use crate::report::{Report, TaskOutcome};
-use crate::running::{panic_message, run_task};
+use crate::running::{panic_message, TaskFuture};
 use crate::shutdown::{self, Timeouts};
 use crate::state::{self, Deps, StateMap};
 use crate::App;
@@ -77,11 +78,10 @@ fn in_state_order(
     Ok(order.into_iter().filter_map(|i| slots[i].take()).collect())
 }
 
-/// Runs startup. `contexts` and `tasks` are in their start order.
+/// Runs startup of what `plan` lists.
 pub(crate) async fn start(
     app: &App,
-    contexts: &[Entry],
-    tasks: &[Entry],
+    plan: &Plan,
     exit: &CancellationToken,
     timeouts: Timeouts,
 ) -> Result<Generation, StartupError> {
@@ -90,8 +90,8 @@ pub(crate) async fn start(
     let state = Arc::new(StateMap::default());
 
     // 1. Every argument, before any side effect; injection learns who provides and needs state.
-    let mut prepared_contexts = Vec::with_capacity(contexts.len());
-    for entry in contexts {
+    let mut prepared_contexts = Vec::with_capacity(plan.context_count());
+    for entry in plan.contexts() {
         let (parts, control) = YieldParts::new();
         let mut cx = InjectCx {
             app,
@@ -116,9 +116,9 @@ pub(crate) async fn start(
             deps: cx.deps,
         });
     }
-    let mut prepared_tasks = Vec::with_capacity(tasks.len());
+    let mut prepared_tasks = Vec::with_capacity(plan.task_count());
     let mut task_deps = Vec::new();
-    for entry in tasks {
+    for entry in plan.tasks() {
         let mut cx = InjectCx {
             app,
             shutdown: &shutdown,
@@ -169,7 +169,11 @@ pub(crate) async fn start(
         "lifespan startup complete"
     );
     for (name, body) in prepared_tasks {
-        let handle = tokio::spawn(run_task(name.clone(), body, generation.shutdown.clone()));
+        let handle = tokio::spawn(TaskFuture::new(
+            name.clone(),
+            body,
+            generation.shutdown.clone(),
+        ));
         generation.tasks.push(RunningTask { name, handle });
     }
     Ok(generation)
