@@ -24,7 +24,7 @@ pub(crate) async fn stop(
     timeouts: Timeouts,
     force: &CancellationToken,
 ) -> Report {
-    let mut tasks = std::mem::take(&mut generation.tasks);
+    let tasks = std::mem::take(&mut generation.tasks);
     let contexts = std::mem::take(&mut generation.contexts);
     if !tasks.is_empty() {
         tracing::info!(
@@ -34,44 +34,35 @@ pub(crate) async fn stop(
     }
     generation.shutdown.cancel();
 
-    // 1–2. Wait for the tasks up to the grace period, then abort the rest.
-    let mut outcomes: Vec<Option<TaskOutcome>> = vec![None; tasks.len()];
-    let deadline = Instant::now() + timeouts.grace_period;
-    {
-        let all_stopped = async {
-            for (task, outcome) in tasks.iter_mut().zip(outcomes.iter_mut()) {
-                *outcome = Some(joined(&mut task.handle).await);
-            }
-        };
-        tokio::select! {
-            biased;
-            () = all_stopped => {}
-            () = force.cancelled() => {
-                tracing::warn!("lifespan shutdown requested again: skipping the grace period");
-            }
-            () = sleep_until(deadline) => {
-                tracing::warn!(grace_period = ?timeouts.grace_period, "lifespan grace period over: aborting the tasks still running");
-            }
+    // 1–2. Wait for the tasks up to the grace period, then abort the rest. The tracker wakes
+    // this once, when the last task ends, rather than once per task.
+    generation.tracker.close();
+    tokio::select! {
+        biased;
+        () = generation.tracker.wait() => {}
+        () = force.cancelled() => {
+            tracing::warn!("lifespan shutdown requested again: skipping the grace period");
+        }
+        () = sleep_until(Instant::now() + timeouts.grace_period) => {
+            tracing::warn!(grace_period = ?timeouts.grace_period, "lifespan grace period over: aborting the tasks still running");
         }
     }
-    for (task, outcome) in tasks.iter_mut().zip(outcomes.iter_mut()) {
-        if outcome.is_none() {
+    let mut reports = Vec::with_capacity(tasks.len());
+    for mut task in tasks {
+        if !task.handle.is_finished() {
+            // A task that ended a moment ago is unaffected: its outcome is kept.
             task.handle.abort();
-            let ended = joined(&mut task.handle).await;
-            if ended == TaskOutcome::Aborted {
-                tracing::warn!(task = %task.name, "lifespan task aborted: it did not stop within the grace period");
-            }
-            *outcome = Some(ended);
         }
-    }
-    let tasks = tasks
-        .into_iter()
-        .zip(outcomes)
-        .map(|(task, outcome)| TaskReport {
+        let outcome = joined(&mut task.handle).await;
+        if outcome == TaskOutcome::Aborted {
+            tracing::warn!(task = %task.name, "lifespan task aborted: it did not stop within the grace period");
+        }
+        reports.push(TaskReport {
             name: task.name,
-            outcome: outcome.unwrap_or(TaskOutcome::Aborted),
-        })
-        .collect();
+            outcome,
+        });
+    }
+    let tasks = reports;
 
     // 3. Contexts, in reverse setup order, each bounded, each exactly once.
     let mut cleaned = Vec::with_capacity(contexts.len());

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use crate::error::{ArgCause, ArgError, StartupError, StartupErrorKind};
@@ -23,6 +24,8 @@ pub(crate) struct Generation {
     pub(crate) shutdown: CancellationToken,
     /// The state its contexts provide.
     pub(crate) state: Arc<StateMap>,
+    /// Tracks the tasks, so that shutdown learns at once when the last one has ended.
+    pub(crate) tracker: TaskTracker,
     /// In start order.
     pub(crate) tasks: Vec<RunningTask>,
     /// In setup order.
@@ -140,6 +143,7 @@ pub(crate) async fn start(
     let mut generation = Generation {
         shutdown,
         state,
+        tracker: TaskTracker::new(),
         tasks: Vec::with_capacity(prepared_tasks.len()),
         contexts: Vec::with_capacity(prepared_contexts.len()),
     };
@@ -169,7 +173,7 @@ pub(crate) async fn start(
         "lifespan startup complete"
     );
     for (name, body) in prepared_tasks {
-        let handle = tokio::spawn(TaskFuture::new(
+        let handle = generation.tracker.spawn(TaskFuture::new(
             name.clone(),
             body,
             generation.shutdown.clone(),
