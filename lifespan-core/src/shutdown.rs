@@ -48,17 +48,18 @@ pub(crate) async fn stop(
         }
     }
     let mut reports = Vec::with_capacity(tasks.len());
-    for mut task in tasks {
-        if !task.handle.is_finished() {
+    let plan = generation.plan.clone();
+    for (mut handle, entry) in tasks.into_iter().zip(plan.tasks()) {
+        if !handle.is_finished() {
             // A task that ended a moment ago is unaffected: its outcome is kept.
-            task.handle.abort();
+            handle.abort();
         }
-        let outcome = joined(&mut task.handle).await;
+        let outcome = joined(&mut handle).await;
         if outcome == TaskOutcome::Aborted {
-            tracing::warn!(task = %task.name, "lifespan task aborted: it did not stop within the grace period");
+            tracing::warn!(task = %entry.name, "lifespan task aborted: it did not stop within the grace period");
         }
         reports.push(TaskReport {
-            name: task.name,
+            name: entry.name.clone(),
             outcome,
         });
     }

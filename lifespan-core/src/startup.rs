@@ -27,14 +27,11 @@ pub(crate) struct Generation {
     /// Tracks the tasks, so that shutdown learns at once when the last one has ended.
     pub(crate) tracker: TaskTracker,
     /// In start order.
-    pub(crate) tasks: Vec<RunningTask>,
+    pub(crate) tasks: Vec<JoinHandle<TaskOutcome>>,
+    /// What was started: its tasks, in the order of `tasks`, give their names.
+    pub(crate) plan: Arc<Plan>,
     /// In setup order.
     pub(crate) contexts: Vec<RunningContext>,
-}
-
-pub(crate) struct RunningTask {
-    pub(crate) name: Name,
-    pub(crate) handle: JoinHandle<TaskOutcome>,
 }
 
 pub(crate) struct RunningContext {
@@ -84,7 +81,7 @@ fn in_state_order(
 /// Runs startup of what `plan` lists.
 pub(crate) async fn start(
     app: &App,
-    plan: &Plan,
+    plan: &Arc<Plan>,
     exit: &CancellationToken,
     timeouts: Timeouts,
 ) -> Result<Generation, StartupError> {
@@ -144,6 +141,7 @@ pub(crate) async fn start(
         shutdown,
         state,
         tracker: TaskTracker::new(),
+        plan: plan.clone(),
         tasks: Vec::with_capacity(prepared_tasks.len()),
         contexts: Vec::with_capacity(prepared_contexts.len()),
     };
@@ -178,7 +176,7 @@ pub(crate) async fn start(
             body,
             generation.shutdown.clone(),
         ));
-        generation.tasks.push(RunningTask { name, handle });
+        generation.tasks.push(handle);
     }
     Ok(generation)
 }
