@@ -7,15 +7,29 @@ use std::time::Duration;
 
 use axum::routing::get;
 use axum::Router;
-use lifespan_core::{lifespan_context, lifespan_task, App, Shutdown, State, Yield};
+use lifespan_core::{
+    lifespan_context, lifespan_task, App, Report, RunError, Shutdown, State, Yield,
+};
 use lifespan_examples::{http_get, Events};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
+use tokio::task::JoinHandle;
 
 async fn listener() -> (TcpListener, SocketAddr) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     (listener, addr)
+}
+
+/// Serves `router` for `app` on a free port of 127.0.0.1 until shutdown is requested.
+async fn serve(app: &App, router: Router) -> (JoinHandle<Result<Report, RunError>>, SocketAddr) {
+    let (listener, addr) = listener().await;
+    let app = app.clone();
+    let serving = tokio::spawn(async move {
+        app.serve_until(listener, router, std::future::pending::<()>())
+            .await
+    });
+    (serving, addr)
 }
 
 /// Lets the runtime run everything it can, I/O included, before virtual time moves on.
@@ -45,16 +59,8 @@ mod slow_setup {
 
     #[tokio::test(start_paused = true)]
     async fn a_request_made_during_setup_is_answered_only_after_setup_and_sees_the_state() {
-        let (listener, addr) = listener().await;
         let app = App::from_module(module_path!());
-        let router = Router::new().route("/", get(handler));
-        let serving = tokio::spawn({
-            let app = app.clone();
-            async move {
-                app.serve_until(listener, router, std::future::pending::<()>())
-                    .await
-            }
-        });
+        let (serving, addr) = serve(&app, Router::new().route("/", get(handler))).await;
         let response = tokio::spawn(http_get(addr, "/"));
         settle().await;
         assert_eq!(
@@ -100,16 +106,8 @@ mod in_flight_at_shutdown {
 
     #[tokio::test(start_paused = true)]
     async fn a_request_in_flight_completes_then_tasks_stop_then_contexts_are_cleaned_up() {
-        let (listener, addr) = listener().await;
         let app = App::from_module(module_path!());
-        let router = Router::new().route("/slow", get(slow));
-        let serving = tokio::spawn({
-            let app = app.clone();
-            async move {
-                app.serve_until(listener, router, std::future::pending::<()>())
-                    .await
-            }
-        });
+        let (serving, addr) = serve(&app, Router::new().route("/slow", get(slow))).await;
         let response = tokio::spawn(http_get(addr, "/slow"));
         EVENTS.wait_for("request started").await;
 
@@ -162,16 +160,8 @@ mod drain_timeout {
 
     #[tokio::test(start_paused = true)]
     async fn a_request_still_running_after_the_drain_timeout_is_abandoned_and_cleanup_runs() {
-        let (listener, addr) = listener().await;
         let app = App::from_module(module_path!()).drain_timeout(Duration::from_secs(3));
-        let router = Router::new().route("/", get(hanging));
-        let serving = tokio::spawn({
-            let app = app.clone();
-            async move {
-                app.serve_until(listener, router, std::future::pending::<()>())
-                    .await
-            }
-        });
+        let (serving, addr) = serve(&app, Router::new().route("/", get(hanging))).await;
         let response = tokio::spawn(http_get(addr, "/"));
         EVENTS.wait_for("request started").await;
         let began = tokio::time::Instant::now();
@@ -237,16 +227,8 @@ mod reload {
 
     #[tokio::test]
     async fn reload_swaps_the_state_handlers_see() {
-        let (listener, addr) = listener().await;
         let app = App::from_module(module_path!());
-        let router = Router::new().route("/", get(which));
-        let serving = tokio::spawn({
-            let app = app.clone();
-            async move {
-                app.serve_until(listener, router, std::future::pending::<()>())
-                    .await
-            }
-        });
+        let (serving, addr) = serve(&app, Router::new().route("/", get(which))).await;
         let (status, body) = http_get(addr, "/").await.unwrap();
         assert_eq!((status, body.as_str()), (200, "built by start 1"));
         app.reload().await.unwrap();
