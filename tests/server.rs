@@ -221,19 +221,24 @@ mod reload {
         lifespan.ready_with(Built(start)).await;
     }
 
-    async fn which(built: State<Built>) -> String {
-        format!("built by start {}", built.0)
+    async fn which(built: State<Built>, app: App) -> String {
+        let running = if app.is_running() {
+            "running"
+        } else {
+            "stopped"
+        };
+        format!("built by start {} ({running})", built.0)
     }
 
     #[tokio::test]
-    async fn reload_swaps_the_state_handlers_see() {
+    async fn reload_swaps_the_state_handlers_see_and_handlers_reach_the_app() {
         let app = App::from_module(module_path!());
         let (serving, addr) = serve(&app, Router::new().route("/", get(which))).await;
         let (status, body) = http_get(addr, "/").await.unwrap();
-        assert_eq!((status, body.as_str()), (200, "built by start 1"));
+        assert_eq!((status, body.as_str()), (200, "built by start 1 (running)"));
         app.reload().await.unwrap();
         let (status, body) = http_get(addr, "/").await.unwrap();
-        assert_eq!((status, body.as_str()), (200, "built by start 2"));
+        assert_eq!((status, body.as_str()), (200, "built by start 2 (running)"));
         app.request_shutdown();
         serving.await.unwrap().unwrap();
         assert!(app.state::<Built>().is_none());

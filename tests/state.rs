@@ -141,14 +141,25 @@ mod duplicate_provider {
             .await;
     }
 
+    #[lifespan_context(events = &EVENTS)]
+    async fn fallback(events: &'static Events, lifespan: Yield<Pool>) {
+        events.push("setup fallback");
+        lifespan
+            .ready_with(Pool {
+                url: "fallback".into(),
+            })
+            .await;
+    }
+
     #[tokio::test]
-    async fn two_providers_of_one_type_fail_startup_before_any_setup_naming_both() {
+    async fn several_providers_of_one_type_fail_startup_before_any_setup_naming_each() {
         let error = App::from_module(module_path!()).start().await.unwrap_err();
         assert_eq!(
             error.to_string(),
-            "`state::Pool` is provided by two lifespan contexts, \
-             `state::duplicate_provider::primary` and `state::duplicate_provider::replica`; \
-             state is found by its type, so only one context may provide it"
+            "`state::Pool` is provided by 3 lifespan contexts, \
+             `state::duplicate_provider::primary`, `state::duplicate_provider::replica` and \
+             `state::duplicate_provider::fallback`; state is found by its type, so only one \
+             context may provide it"
         );
         assert_eq!(EVENTS.take(), Vec::<String>::new(), "nothing was set up");
     }

@@ -144,14 +144,12 @@ pub enum StartupErrorKind {
         consumers: Vec<(Kind, Name)>,
     },
     /// Two contexts provide the same state type; nothing was set up.
-    #[error("`{type_name}` is provided by two lifespan contexts, `{first}` and `{second}`; state is found by its type, so only one context may provide it")]
+    #[error("`{type_name}` is provided by {} lifespan contexts, {}; state is found by its type, so only one context may provide it", .providers.len(), name_list(.providers))]
     DuplicateState {
         /// The state's type.
         type_name: &'static str,
-        /// The context that comes first.
-        first: Name,
-        /// The other one.
-        second: Name,
+        /// Every context that provides it, in setup order.
+        providers: Vec<Name>,
     },
     /// Contexts need each other's state, so none of them can be set up first; nothing was set up.
     #[error("lifespan contexts need each other's state, so none of them can be set up first: {}", .cycle.join("; "))]
@@ -216,5 +214,14 @@ fn consumer_list(consumers: &[(Kind, Name)]) -> String {
         [one] => format!("{one} takes"),
         [rest @ .., last] => format!("{} and {last} take", rest.join(", ")),
         [] => "nothing takes".to_owned(),
+    }
+}
+
+/// "`a` and `b`" / "`a`, `b` and `c`".
+fn name_list(names: &[Name]) -> String {
+    let quoted: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
+    match quoted.as_slice() {
+        [rest @ .., last] if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => quoted.concat(),
     }
 }

@@ -145,13 +145,17 @@ pub(crate) fn order(
     tasks: &[(Name, &Deps)],
 ) -> Result<Vec<usize>, StartupErrorKind> {
     let mut providers: HashMap<TypeId, usize> = HashMap::new();
-    for (index, (name, deps)) in contexts.iter().enumerate() {
+    for (index, (_, deps)) in contexts.iter().enumerate() {
         for provided in &deps.provides {
-            if let Some(&first) = providers.get(&provided.id) {
+            if providers.contains_key(&provided.id) {
+                let every: Vec<Name> = contexts
+                    .iter()
+                    .filter(|(_, deps)| deps.provides.iter().any(|p| p.id == provided.id))
+                    .map(|(name, _)| name.clone())
+                    .collect();
                 return Err(StartupErrorKind::DuplicateState {
                     type_name: provided.name,
-                    first: contexts[first].0.clone(),
-                    second: name.clone(),
+                    providers: every,
                 });
             }
             providers.insert(provided.id, index);
