@@ -244,3 +244,64 @@ mod reload {
         assert!(app.state::<Built>().is_none());
     }
 }
+
+mod shutdown_called_directly {
+    use super::*;
+
+    static EVENTS: Events = Events::new();
+    static FINISH: Notify = Notify::const_new();
+
+    #[lifespan_context(events = &EVENTS)]
+    async fn resource(events: &'static Events, lifespan: Yield) {
+        lifespan.ready().await;
+        events.push("cleanup");
+    }
+
+    #[lifespan_task(events = &EVENTS)]
+    async fn worker(events: &'static Events, shutdown: Shutdown) {
+        shutdown.cancelled().await;
+        events.push("task stopped");
+    }
+
+    async fn slow() -> &'static str {
+        EVENTS.push("request started");
+        FINISH.notified().await;
+        EVENTS.push("request finished");
+        "done"
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn app_shutdown_also_drains_the_server_before_stopping_tasks() {
+        let app = App::from_module(module_path!());
+        let (serving, addr) = serve(&app, Router::new().route("/slow", get(slow))).await;
+        let response = tokio::spawn(http_get(addr, "/slow"));
+        EVENTS.wait_for("request started").await;
+
+        let shutdown = tokio::spawn({
+            let app = app.clone();
+            async move { app.shutdown().await }
+        });
+        settle().await;
+        assert_eq!(
+            EVENTS.snapshot(),
+            ["request started"],
+            "the task waits for the request"
+        );
+
+        FINISH.notify_one();
+        let (status, _) = response.await.unwrap().unwrap();
+        assert_eq!(status, 200);
+        let report = shutdown.await.unwrap();
+        assert!(report.is_clean(), "{report}");
+        serving.await.unwrap().unwrap();
+        assert_eq!(
+            EVENTS.take(),
+            [
+                "request started",
+                "request finished",
+                "task stopped",
+                "cleanup"
+            ]
+        );
+    }
+}

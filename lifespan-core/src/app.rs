@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 use crate::error::{StartupError, StartupErrorKind};
 use crate::register::{Registry, Selection};
 use crate::report::Report;
+use crate::run::Serving;
 use crate::shutdown::{self, Timeouts};
 use crate::startup::{self, Generation};
 use crate::state::{State, StateMap};
@@ -57,6 +58,9 @@ struct Inner {
     lifecycle: tokio::sync::Mutex<Option<Generation>>,
     /// The state of what is running now, for readers outside tasks and contexts.
     state: Mutex<Option<Arc<StateMap>>>,
+    /// The server run by `serve`, if any. Async, held while the server drains, so that every
+    /// shutdown waits for the drain, not only the one that started it.
+    serving: tokio::sync::Mutex<Option<Serving>>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -108,6 +112,7 @@ impl App {
                 exit: Mutex::new(ExitSignals::default()),
                 lifecycle: tokio::sync::Mutex::new(None),
                 state: Mutex::new(None),
+                serving: tokio::sync::Mutex::new(None),
             }),
         }
     }
@@ -197,6 +202,19 @@ impl App {
 
     pub(crate) fn configured_drain_timeout(&self) -> Duration {
         lock(&self.inner.config).drain_timeout
+    }
+
+    pub(crate) async fn set_serving(&self, serving: Serving) {
+        *self.inner.serving.lock().await = Some(serving);
+    }
+
+    /// Stops the server run by `serve`, if one runs: it stops accepting and drains. Returns when
+    /// the drain is over, also to a caller that comes while another one drains.
+    pub(crate) async fn stop_serving(&self) {
+        let mut serving = self.inner.serving.lock().await;
+        if let Some(server) = serving.take() {
+            server.stop().await;
+        }
     }
 
     pub(crate) fn is_dev_mode(&self) -> bool {
@@ -305,6 +323,8 @@ impl App {
         self.begin_exit();
         let app = self.clone();
         let stopping = tokio::spawn(async move {
+            // Connections drain before tasks stop; tasks stop before contexts are cleaned up.
+            app.stop_serving().await;
             let mut lifecycle = app.inner.lifecycle.lock().await;
             app.stop_locked(&mut lifecycle).await
         });

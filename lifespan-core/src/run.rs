@@ -112,7 +112,12 @@ impl App {
             Err(error) => return Err(error.into()),
         }
         // Startup is complete: only now may the server accept connections.
-        let serving = server.map(|launch| Serving::launch(launch, self.configured_drain_timeout()));
+        if let Some(launch) = server {
+            // Kept by the app, so that any shutdown (this loop's, or `App::shutdown` called
+            // elsewhere) drains it before tasks stop; a reload keeps it serving.
+            self.set_serving(Serving::launch(launch, self.configured_drain_timeout()))
+                .await;
+        }
         let mut outcome: Result<(), RunError> = Ok(());
         loop {
             tokio::select! {
@@ -127,11 +132,10 @@ impl App {
                 }
             }
         }
-        // Connections drain before tasks stop, and tasks stop before contexts are cleaned up.
-        if let Some(serving) = serving {
-            serving.stop().await;
+        if let Err(error) = outcome {
+            self.stop_serving().await;
+            return Err(error);
         }
-        outcome?;
         Ok(self.shutdown().await)
     }
 }
@@ -145,7 +149,7 @@ pub(crate) type Server =
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// A server that runs while the app is up.
-struct Serving {
+pub(crate) struct Serving {
     handle: JoinHandle<()>,
     drain: CancellationToken,
     abandon: CancellationToken,
@@ -167,7 +171,7 @@ impl Serving {
 
     /// Stops accepting, waits for the requests in flight up to the drain timeout, and abandons
     /// those still running after it.
-    async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         tracing::info!("lifespan: server stops accepting, draining requests in flight");
         self.drain.cancel();
         if tokio::time::timeout(self.drain_timeout, &mut self.handle)
