@@ -13,12 +13,14 @@
 //! (set up and cleaned up, per context, against sequential hand-written async calls) and a reload
 //! of an app with 1,000 tasks and 100 contexts.
 //!
-//! `LIFESPAN_BENCH_QUICK=1` runs fewer repetitions (for a smoke run).
+//! `LIFESPAN_BENCH_QUICK=1` runs fewer repetitions (for a smoke run). With
+//! `LIFESPAN_BENCH_CHILD=lifespan:10000:1 LIFESPAN_BENCH_SIZES=1`, the benchmark binary measures
+//! one variant and prints the sizes of the allocations made while starting the tasks.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -32,9 +34,17 @@ struct Counting;
 
 static LIVE: AtomicIsize = AtomicIsize::new(0);
 
+/// While set, every allocation's size is counted in `SIZES` (bucket = size / 8, capped), for the
+/// breakdown that `LIFESPAN_BENCH_SIZES=1` prints.
+static RECORD_SIZES: AtomicBool = AtomicBool::new(false);
+static SIZES: [AtomicUsize; 129] = [const { AtomicUsize::new(0) }; 129];
+
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        if RECORD_SIZES.load(Ordering::Relaxed) {
+            SIZES[(layout.size() / 8).min(128)].fetch_add(1, Ordering::Relaxed);
+        }
         unsafe { System.alloc(layout) }
     }
 
@@ -281,12 +291,29 @@ fn sample<V: Variant>(n: usize) -> Sample {
         let started = Started::new(n);
         let mut variant = V::prepare(n, started.clone());
         let heap_before = LIVE.load(Ordering::Relaxed);
+        let sizes = std::env::var_os("LIFESPAN_BENCH_SIZES").is_some();
+        RECORD_SIZES.store(sizes, Ordering::Relaxed);
         let began = Instant::now();
         let all_started = started.all.notified();
         variant.start().await;
         all_started.await;
         let start = began.elapsed();
+        RECORD_SIZES.store(false, Ordering::Relaxed);
         let heap = LIVE.load(Ordering::Relaxed) - heap_before;
+        if sizes {
+            // Allocations made while starting, by size, those made at least once per ten tasks.
+            for (bucket, count) in SIZES.iter().enumerate() {
+                let count = count.swap(0, Ordering::Relaxed);
+                if count >= n / 10 {
+                    eprintln!(
+                        "{} allocations of {}..{} bytes",
+                        count,
+                        bucket * 8,
+                        bucket * 8 + 7
+                    );
+                }
+            }
+        }
         let began = Instant::now();
         variant.stop().await;
         let stop = began.elapsed();

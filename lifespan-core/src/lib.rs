@@ -148,6 +148,6 @@ pub mod __private {
         F: core::future::Future + Send + 'static,
         F::Output: TaskReturn,
     {
-        Box::pin(async move { TaskReturn::into_result(future.await) })
+        Box::pin(crate::running::IntoResult::new(future))
     }
 }

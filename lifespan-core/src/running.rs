@@ -40,6 +40,34 @@ impl<E: Into<Box<dyn std::error::Error + Send + Sync + 'static>>> TaskReturn for
     }
 }
 
+pin_project_lite::pin_project! {
+    /// A task's or context's future with its output turned into a result. A plain struct
+    /// rather than an `async` block, which would keep the future twice over in its state: the
+    /// box that holds it stays the size of the user's future.
+    pub(crate) struct IntoResult<F> {
+        #[pin]
+        future: F,
+    }
+}
+
+impl<F> IntoResult<F> {
+    pub(crate) fn new(future: F) -> Self {
+        IntoResult { future }
+    }
+}
+
+impl<F> Future for IntoResult<F>
+where
+    F: Future,
+    F::Output: TaskReturn,
+{
+    type Output = Result<(), anyhow::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.project().future.poll(cx).map(TaskReturn::into_result)
+    }
+}
+
 /// An error's message with its causes, as `anyhow` shows it with `{:#}`.
 pub(crate) fn message(error: &anyhow::Error) -> String {
     format!("{error:#}")
