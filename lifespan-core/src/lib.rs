@@ -9,7 +9,8 @@
 //! - [`App`] starts them, stops them and reports how each ended.
 //!
 //! Keyword arguments of the attributes bind to parameters by name and are checked by the
-//! compiler; the other parameters are injected by type ([`App`], [`Shutdown`], [`Yield`]).
+//! compiler; the other parameters are injected by type ([`App`], [`Shutdown`], [`Yield`], and
+//! [`State<T>`](State): a value that a context hands over with [`Yield::ready_with`]).
 //!
 //! ```
 //! use lifespan_core::{lifespan_context, lifespan_task, App, ContextOutcome, Shutdown, TaskOutcome, Yield};
@@ -48,11 +49,13 @@
 //! # The lifecycle
 //!
 //! 1. Startup ([`App::start`]): every argument is evaluated; contexts are set up one at a time, in
-//!    a deterministic order (source order within a module, modules by path); then tasks start.
-//!    A failed setup cleans up the contexts already set up, in reverse, and names the context.
+//!    a deterministic order (providers of state first, then source order within a module,
+//!    modules by path); then tasks start. A failed setup cleans up the contexts already set up,
+//!    in reverse, and names the context.
 //! 2. Running: a task that fails or panics is logged with its name and recorded; nothing else is
 //!    affected.
-//! 3. Shutdown ([`App::shutdown`]): tasks are signalled, awaited up to the
+//! 3. Shutdown ([`App::shutdown`]): a server run by the app (`App::serve`, feature `axum`) stops
+//!    accepting and drains its requests; tasks are signalled, awaited up to the
 //!    [grace period](App::grace_period), and the rest aborted; then contexts are cleaned up in
 //!    reverse setup order, each bounded by the [cleanup timeout](App::cleanup_timeout). The
 //!    [`Report`] says how each task and context ended.
