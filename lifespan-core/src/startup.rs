@@ -1,5 +1,6 @@
 //! Startup: evaluate every argument, set contexts up in order, then start the tasks.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use tokio::sync::oneshot;
@@ -181,7 +182,10 @@ pub(crate) async fn start(
     Ok(generation)
 }
 
-/// Runs one context's setup until it calls `Yield::ready`.
+/// Runs one context's setup until it calls `Yield::ready`. The setup is polled right here, in
+/// the startup task, rather than spawned and waited for: one wake-up across threads less per
+/// context. Once it has yielded, the body is spawned, so that it keeps being polled while the
+/// app runs and its cleanup runs on its own task.
 async fn set_up(
     context: PreparedContext,
     exit: &CancellationToken,
@@ -194,45 +198,49 @@ async fn set_up(
     } = context;
     let YieldControl { mut ready, resume } = control;
     let span = tracing::info_span!("lifespan_context", context = %name);
-    let mut handle = tokio::spawn(body.instrument(span));
-    let interrupted = |handle: &JoinHandle<_>, name: &Name| {
-        handle.abort();
-        StartupErrorKind::Interrupted { name: name.clone() }
-    };
-    tokio::select! {
-        biased;
-        ready_result = &mut ready => match ready_result {
-            Ok(()) => Ok(RunningContext { name, resume, handle }),
-            // The `Yield` was dropped without `ready`: say how the body ended.
-            Err(_) => tokio::select! {
-                biased;
-                finished = &mut handle => Err(setup_ended(name.clone(), finished)),
-                _ = exit.cancelled() => Err(interrupted(&handle, &name)),
+    let mut body = body.instrument(span);
+    let ended = loop {
+        tokio::select! {
+            biased;
+            ready_result = &mut ready, if !ready.is_terminated() => match ready_result {
+                Ok(()) => {
+                    let handle = tokio::spawn(body);
+                    return Ok(RunningContext { name, resume, handle });
+                }
+                // The `Yield` was dropped without `ready`: the body's end says why.
+                Err(_) => continue,
             },
-        },
-        finished = &mut handle => Err(setup_ended(name.clone(), finished)),
-        _ = exit.cancelled() => Err(interrupted(&handle, &name)),
-    }
-}
-
-/// Why a context's body ended before its yield point.
-fn setup_ended(
-    name: Name,
-    finished: Result<Result<(), anyhow::Error>, tokio::task::JoinError>,
-) -> StartupErrorKind {
-    match finished {
+            ended = poll_catching(&mut body) => break ended,
+            _ = exit.cancelled() => return Err(StartupErrorKind::Interrupted { name }),
+        }
+    };
+    Err(match ended {
         Ok(Ok(())) => StartupErrorKind::NoYield { name },
         Ok(Err(error)) => StartupErrorKind::SetupFailed {
             name,
             source: error.into(),
         },
-        Err(join) if join.is_panic() => StartupErrorKind::SetupPanicked {
+        Err(payload) => StartupErrorKind::SetupPanicked {
             name,
-            message: panic_message(&*join.into_panic()),
+            message: panic_message(&*payload),
         },
-        // Only the runtime shutting down cancels a context's task here.
-        Err(_) => StartupErrorKind::Interrupted { name },
-    }
+    })
+}
+
+/// Polls `future` to its end, catching a panic.
+async fn poll_catching<F: Future + Unpin>(
+    future: &mut F,
+) -> Result<F::Output, Box<dyn std::any::Any + Send>> {
+    std::future::poll_fn(|cx| {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            std::pin::Pin::new(&mut *future).poll(cx)
+        })) {
+            Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
+            Ok(std::task::Poll::Ready(output)) => std::task::Poll::Ready(Ok(output)),
+            Err(payload) => std::task::Poll::Ready(Err(payload)),
+        }
+    })
+    .await
 }
 
 fn argument_error(entry: &Entry, error: ArgError) -> StartupError {
