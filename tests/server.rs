@@ -84,6 +84,8 @@ mod in_flight_at_shutdown {
 
     static EVENTS: Events = Events::new();
     static FINISH: Notify = Notify::const_new();
+    /// The two tests share this module's registrations and events: one at a time.
+    static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
     #[lifespan_context(events = &EVENTS)]
     async fn resource(events: &'static Events, lifespan: Yield) {
@@ -104,14 +106,16 @@ mod in_flight_at_shutdown {
         "done"
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_request_in_flight_completes_then_tasks_stop_then_contexts_are_cleaned_up() {
+    /// Shuts down with a request in flight, by `begin_shutdown`, and checks the order: the
+    /// request finishes, then the task stops, then the context is cleaned up.
+    async fn drains_before_stopping(begin_shutdown: impl FnOnce(App) -> JoinHandle<Report>) {
+        let _alone = ONE_AT_A_TIME.lock().await;
         let app = App::from_module(module_path!());
         let (serving, addr) = serve(&app, Router::new().route("/slow", get(slow))).await;
         let response = tokio::spawn(http_get(addr, "/slow"));
         EVENTS.wait_for("request started").await;
 
-        app.request_shutdown();
+        let shutdown = begin_shutdown(app.clone());
         settle().await;
         assert_eq!(
             EVENTS.snapshot(),
@@ -122,8 +126,9 @@ mod in_flight_at_shutdown {
         FINISH.notify_one();
         let (status, body) = response.await.unwrap().unwrap();
         assert_eq!((status, body.as_str()), (200, "done"));
-        let report = serving.await.unwrap().unwrap();
-        assert!(report.is_clean(), "{report}");
+        let report = shutdown.await.unwrap();
+        let served = serving.await.unwrap().unwrap();
+        assert!(report.is_clean() && served.is_clean(), "{report}{served}");
         assert_eq!(
             EVENTS.take(),
             [
@@ -138,6 +143,21 @@ mod in_flight_at_shutdown {
             refused.is_err(),
             "nothing listens after shutdown: {refused:?}"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_in_flight_completes_then_tasks_stop_then_contexts_are_cleaned_up() {
+        drains_before_stopping(|app| {
+            app.request_shutdown();
+            // The serve loop shuts the app down; its report comes from `serve_until`.
+            tokio::spawn(async { lifespan_core::Report::default() })
+        })
+        .await;
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn app_shutdown_called_elsewhere_also_drains_the_server_before_stopping_tasks() {
+        drains_before_stopping(|app| tokio::spawn(async move { app.shutdown().await })).await;
     }
 }
 
@@ -242,66 +262,5 @@ mod reload {
         app.request_shutdown();
         serving.await.unwrap().unwrap();
         assert!(app.state::<Built>().is_none());
-    }
-}
-
-mod shutdown_called_directly {
-    use super::*;
-
-    static EVENTS: Events = Events::new();
-    static FINISH: Notify = Notify::const_new();
-
-    #[lifespan_context(events = &EVENTS)]
-    async fn resource(events: &'static Events, lifespan: Yield) {
-        lifespan.ready().await;
-        events.push("cleanup");
-    }
-
-    #[lifespan_task(events = &EVENTS)]
-    async fn worker(events: &'static Events, shutdown: Shutdown) {
-        shutdown.cancelled().await;
-        events.push("task stopped");
-    }
-
-    async fn slow() -> &'static str {
-        EVENTS.push("request started");
-        FINISH.notified().await;
-        EVENTS.push("request finished");
-        "done"
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn app_shutdown_also_drains_the_server_before_stopping_tasks() {
-        let app = App::from_module(module_path!());
-        let (serving, addr) = serve(&app, Router::new().route("/slow", get(slow))).await;
-        let response = tokio::spawn(http_get(addr, "/slow"));
-        EVENTS.wait_for("request started").await;
-
-        let shutdown = tokio::spawn({
-            let app = app.clone();
-            async move { app.shutdown().await }
-        });
-        settle().await;
-        assert_eq!(
-            EVENTS.snapshot(),
-            ["request started"],
-            "the task waits for the request"
-        );
-
-        FINISH.notify_one();
-        let (status, _) = response.await.unwrap().unwrap();
-        assert_eq!(status, 200);
-        let report = shutdown.await.unwrap();
-        assert!(report.is_clean(), "{report}");
-        serving.await.unwrap().unwrap();
-        assert_eq!(
-            EVENTS.take(),
-            [
-                "request started",
-                "request finished",
-                "task stopped",
-                "cleanup"
-            ]
-        );
     }
 }
