@@ -104,8 +104,9 @@ trait Variant {
     fn prepare(n: usize, started: Arc<Started>) -> Self;
     /// Starts the tasks; returns once spawned (the caller waits until all begin).
     fn start(&mut self) -> BoxFut<'_, ()>;
-    /// Signals every task and waits until all are joined.
-    fn stop(self) -> BoxFut<'static, ()>;
+    /// Signals every task and waits until all are joined. What it leaves (the registrations,
+    /// lifespan's report) is dropped after the measurement, as a program would keep it.
+    fn stop(&mut self) -> BoxFut<'_, ()>;
 }
 
 struct Tracker {
@@ -140,7 +141,7 @@ impl Variant for Tracker {
         })
     }
 
-    fn stop(self) -> BoxFut<'static, ()> {
+    fn stop(&mut self) -> BoxFut<'_, ()> {
         Box::pin(async move {
             self.token.cancel();
             self.tracker.close();
@@ -178,7 +179,7 @@ impl Variant for JoinSetAbort {
         })
     }
 
-    fn stop(mut self) -> BoxFut<'static, ()> {
+    fn stop(&mut self) -> BoxFut<'_, ()> {
         Box::pin(async move {
             self.set.abort_all();
             while self.set.join_next().await.is_some() {}
@@ -233,10 +234,10 @@ impl Variant for GracefulShutdown {
         })
     }
 
-    fn stop(self) -> BoxFut<'static, ()> {
+    fn stop(&mut self) -> BoxFut<'_, ()> {
         Box::pin(async move {
             self.token.cancel();
-            if let Some(toplevel) = self.toplevel {
+            if let Some(toplevel) = self.toplevel.take() {
                 let _ = toplevel.await;
             }
         })
@@ -245,6 +246,7 @@ impl Variant for GracefulShutdown {
 
 struct Lifespan {
     app: App,
+    report: Option<lifespan_core::Report>,
 }
 
 impl Variant for Lifespan {
@@ -263,16 +265,16 @@ impl Variant for Lifespan {
             })
             .unwrap();
         }
-        Lifespan { app }
+        Lifespan { app, report: None }
     }
 
     fn start(&mut self) -> BoxFut<'_, ()> {
         Box::pin(async move { self.app.start().await.unwrap() })
     }
 
-    fn stop(self) -> BoxFut<'static, ()> {
+    fn stop(&mut self) -> BoxFut<'_, ()> {
         Box::pin(async move {
-            self.app.shutdown().await;
+            self.report = Some(self.app.shutdown().await);
         })
     }
 }
@@ -317,6 +319,7 @@ fn sample<V: Variant>(n: usize) -> Sample {
         let began = Instant::now();
         variant.stop().await;
         let stop = began.elapsed();
+        drop(variant);
         Sample { start, stop, heap }
     })
 }
