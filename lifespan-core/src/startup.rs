@@ -172,11 +172,10 @@ pub(crate) async fn start(
         "lifespan startup complete"
     );
     for (name, body) in prepared_tasks {
-        let handle = generation.tracker.spawn(TaskFuture::new(
-            name.clone(),
-            body,
-            generation.shutdown.clone(),
-        ));
+        let handle =
+            generation
+                .tracker
+                .spawn(TaskFuture::new(name, body, generation.shutdown.clone()));
         generation.tasks.push(handle);
     }
     Ok(generation)
