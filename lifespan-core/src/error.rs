@@ -184,6 +184,14 @@ pub enum RegisterError {
         /// The name.
         name: Name,
     },
+    /// The task's options do not make sense together.
+    #[error("cannot register lifespan task `{name}`: {reason}")]
+    InvalidOptions {
+        /// The name it was to be registered under.
+        name: Name,
+        /// What is wrong.
+        reason: &'static str,
+    },
 }
 
 /// Why [`App::run_until_signal`](crate::App::run_until_signal) or

@@ -74,6 +74,7 @@ mod check;
 mod error;
 mod inject;
 mod name;
+mod options;
 mod register;
 mod registry;
 mod report;
@@ -90,6 +91,7 @@ pub use app::App;
 pub use error::{RegisterError, RunError, StartupError, StartupErrorKind};
 pub use inject::{ContextParam, Shutdown, TaskParam, Yield};
 pub use name::Name;
+pub use options::{Restart, Schedule, TaskOptions, DEFAULT_BACKOFF_CAP, DEFAULT_BACKOFF_START};
 pub use register::{ContextFn, TaskFn};
 pub use registry::{Kind, RegistrationInfo};
 pub use report::{ContextOutcome, ContextReport, Report, TaskOutcome, TaskReport};
@@ -111,6 +113,7 @@ pub mod __private {
     };
     pub use crate::error::ArgError;
     pub use crate::inject::{ContextParam, InjectCx, TaskParam};
+    pub use crate::options::{Restart, Schedule, TaskOptions};
     pub use crate::registry::{BoxFuture, Kind, PrepareFn, Registration};
     pub use crate::running::TaskReturn;
 

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::error::{ArgError, RegisterError, StartupError, StartupErrorKind};
 use crate::inject::{ContextParam, InjectCx, TaskParam};
 use crate::name::Name;
+use crate::options::TaskOptions;
 use crate::registry::{collected, BoxFuture, Entry, Kind, Order, Prepare, RegistrationInfo};
 use crate::report::Report;
 use crate::running::TaskReturn;
@@ -154,7 +155,13 @@ impl Registry {
         }
     }
 
-    fn register(&mut self, kind: Kind, name: Name, prepare: Prepare) -> Result<(), RegisterError> {
+    fn register(
+        &mut self,
+        kind: Kind,
+        name: Name,
+        prepare: Prepare,
+        options: TaskOptions,
+    ) -> Result<(), RegisterError> {
         if self.running {
             return Err(RegisterError::AlreadyStarted { kind, name });
         }
@@ -174,6 +181,7 @@ impl Registry {
             name,
             order,
             prepare,
+            options,
         });
         self.plan = None;
         Ok(())
@@ -213,8 +221,38 @@ impl App {
         name: impl Into<Name>,
         task: F,
     ) -> Result<(), RegisterError> {
+        self.register_task_with(name, TaskOptions::new(), task)
+    }
+
+    /// [`register_task`](Self::register_task) with options: the programmatic form of
+    /// `#[lifespan(...)]` under `#[lifespan_task]`. Options that do not make sense together are
+    /// an error (see [`TaskOptions::validate`]).
+    ///
+    /// ```
+    /// use lifespan_core::{App, Restart, TaskOptions};
+    /// use std::time::Duration;
+    ///
+    /// let app = App::empty();
+    /// let options = TaskOptions::new().every(Duration::from_secs(5)).restart(Restart::OnFailure);
+    /// // Called every 5 seconds until shutdown; a failed run is retried after a backoff.
+    /// app.register_task_with("refresh", options, || async {
+    ///     // refresh ...
+    ///     Ok::<(), anyhow::Error>(())
+    /// })?;
+    /// # Ok::<(), lifespan_core::RegisterError>(())
+    /// ```
+    pub fn register_task_with<Params, F: TaskFn<Params>>(
+        &self,
+        name: impl Into<Name>,
+        options: TaskOptions,
+        task: F,
+    ) -> Result<(), RegisterError> {
+        let name = name.into();
+        if let Err(reason) = options.validate() {
+            return Err(RegisterError::InvalidOptions { name, reason });
+        }
         let prepare = Prepare::Dyn(Arc::new(move |cx: &mut InjectCx<'_>| task.call(cx)));
-        self.registry().register(Kind::Task, name.into(), prepare)
+        self.registry().register(Kind::Task, name, prepare, options)
     }
 
     /// Registers a context by hand: the programmatic form of `#[lifespan_context]`.
@@ -242,7 +280,7 @@ impl App {
     ) -> Result<(), RegisterError> {
         let prepare = Prepare::Dyn(Arc::new(move |cx: &mut InjectCx<'_>| context.call(cx)));
         self.registry()
-            .register(Kind::Context, name.into(), prepare)
+            .register(Kind::Context, name.into(), prepare, TaskOptions::new())
     }
 }
 

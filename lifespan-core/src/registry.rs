@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::error::ArgError;
 use crate::inject::InjectCx;
 use crate::name::Name;
+use crate::options::TaskOptions;
 
 /// A started task's or context's body, type-erased.
 #[doc(hidden)]
@@ -47,6 +48,7 @@ pub struct Registration {
     file: &'static str,
     line: u32,
     prepare: PrepareFn,
+    options: TaskOptions,
 }
 
 impl Registration {
@@ -67,7 +69,14 @@ impl Registration {
             file,
             line,
             prepare,
+            options: TaskOptions::new(),
         }
+    }
+
+    /// The options given with `#[lifespan(...)]` (for a context, only a display name).
+    pub const fn with_options(mut self, options: TaskOptions) -> Self {
+        self.options = options;
+        self
     }
 }
 
@@ -112,6 +121,7 @@ pub(crate) struct Entry {
     /// Sort key among link-time registrations; hand registrations keep their order after them.
     pub(crate) order: Order,
     pub(crate) prepare: Prepare,
+    pub(crate) options: TaskOptions,
 }
 
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -157,6 +167,7 @@ impl Registration {
                 line: self.line,
             },
             prepare: Prepare::Static(self.prepare),
+            options: self.options,
         }
     }
 }

@@ -1,0 +1,217 @@
+//! How a task is supervised: restarts, a schedule, criticality, a display name.
+//!
+//! `#[lifespan(...)]` under `#[lifespan_task]` builds these at compile time; tasks registered by
+//! hand take them through [`App::register_task_with`](crate::App::register_task_with).
+
+use std::time::Duration;
+
+/// When a task that has ended is run again. See [`TaskOptions::restart`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Restart {
+    /// Never: the task's first end is its last. The default.
+    #[default]
+    Never,
+    /// After it returns an error or panics; not after it returns `Ok`.
+    OnFailure,
+    /// After any end before shutdown, `Ok` included: for tasks that are meant to run forever.
+    Always,
+}
+
+/// How a periodic task's runs are spaced. See [`TaskOptions::every`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Schedule {
+    /// Runs start on a fixed grid, one period apart. A run that overruns its period makes the
+    /// next start as soon as it ends, on the grid's next point: missed points are skipped, never
+    /// run in a burst, and two runs never overlap. The default.
+    #[default]
+    FixedRate,
+    /// Each run starts one period after the previous one ended.
+    FixedDelay,
+}
+
+/// The default first restart delay: 100 ms.
+pub const DEFAULT_BACKOFF_START: Duration = Duration::from_millis(100);
+/// The default longest restart delay: 30 s.
+pub const DEFAULT_BACKOFF_CAP: Duration = Duration::from_secs(30);
+
+/// How a task is supervised: whether and how it restarts, whether it runs periodically, whether
+/// its failure stops the app, and the name it is shown under.
+///
+/// The defaults are those of a plain `#[lifespan_task]`: run once, never restarted, not critical.
+///
+/// ```
+/// use lifespan_core::{Restart, TaskOptions};
+/// use std::time::Duration;
+///
+/// // Restarted when it fails, 100 ms after the first failure, doubling up to 30 s, at most
+/// // 5 times in any minute; the app stops if it fails for good.
+/// let options = TaskOptions::new()
+///     .restart(Restart::OnFailure)
+///     .backoff(Duration::from_millis(100), Duration::from_secs(30))
+///     .max_restarts(5)
+///     .within(Duration::from_secs(60))
+///     .critical(true);
+/// assert_eq!(options.validate(), Ok(()));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TaskOptions {
+    pub(crate) display_name: Option<&'static str>,
+    pub(crate) restart: Restart,
+    pub(crate) backoff_start: Duration,
+    pub(crate) backoff_cap: Duration,
+    pub(crate) jitter: bool,
+    pub(crate) max_restarts: Option<u32>,
+    pub(crate) within: Option<Duration>,
+    pub(crate) every: Option<Duration>,
+    pub(crate) schedule: Schedule,
+    pub(crate) at_startup: bool,
+    pub(crate) critical: bool,
+}
+
+impl Default for TaskOptions {
+    fn default() -> Self {
+        TaskOptions::new()
+    }
+}
+
+impl TaskOptions {
+    /// Run once, never restarted, not periodic, not critical.
+    pub const fn new() -> Self {
+        TaskOptions {
+            display_name: None,
+            restart: Restart::Never,
+            backoff_start: DEFAULT_BACKOFF_START,
+            backoff_cap: DEFAULT_BACKOFF_CAP,
+            jitter: true,
+            max_restarts: None,
+            within: None,
+            every: None,
+            schedule: Schedule::FixedRate,
+            at_startup: false,
+            critical: false,
+        }
+    }
+
+    /// The name the task is shown under in logs and [status](crate::App::status), beside its
+    /// full name. (A task registered by hand can simply be registered under the name to show.)
+    pub const fn display_name(mut self, name: &'static str) -> Self {
+        self.display_name = Some(name);
+        self
+    }
+
+    /// When the task is run again after it ends. A restarted task gets its arguments evaluated
+    /// anew and a fresh [`Shutdown`](crate::Shutdown); nothing restarts once shutdown has
+    /// begun, and shutdown interrupts a wait between two runs at once.
+    pub const fn restart(mut self, restart: Restart) -> Self {
+        self.restart = restart;
+        self
+    }
+
+    /// The delay before a restart: `start` before the first, doubling with each consecutive
+    /// restart up to `cap`. A run that lasts at least `cap` counts as a recovery: the next
+    /// restart waits `start` again. Default: 100 ms up to 30 s.
+    pub const fn backoff(mut self, start: Duration, cap: Duration) -> Self {
+        self.backoff_start = start;
+        self.backoff_cap = cap;
+        self
+    }
+
+    /// Whether each restart delay is drawn at random between half of it and all of it, so that
+    /// tasks failing together do not retry in lockstep. Default: on.
+    pub const fn jitter(mut self, jitter: bool) -> Self {
+        self.jitter = jitter;
+        self
+    }
+
+    /// The most restarts allowed (in any [window](Self::within), if one is given, else in
+    /// all); the failure that would exceed it leaves the task failed for good.
+    pub const fn max_restarts(mut self, max_restarts: u32) -> Self {
+        self.max_restarts = Some(max_restarts);
+        self
+    }
+
+    /// The sliding window in which [`max_restarts`](Self::max_restarts) are counted.
+    pub const fn within(mut self, window: Duration) -> Self {
+        self.within = Some(window);
+        self
+    }
+
+    /// Runs the task periodically: its function is called once per `period`, with its
+    /// arguments evaluated anew each time, until shutdown. Shutdown waits (within the grace
+    /// period) for a run in progress and never starts a new one. A run that fails leaves the
+    /// task failed unless it [restarts](Self::restart) on failure: then the next run comes after
+    /// the restart delay, and the schedule goes on from there.
+    pub const fn every(mut self, period: Duration) -> Self {
+        self.every = Some(period);
+        self
+    }
+
+    /// How a periodic task's runs are spaced. Default: [`Schedule::FixedRate`].
+    pub const fn schedule(mut self, schedule: Schedule) -> Self {
+        self.schedule = schedule;
+        self
+    }
+
+    /// Whether a periodic task's first run is at startup rather than one period after it.
+    /// Default: one period after.
+    pub const fn at_startup(mut self, at_startup: bool) -> Self {
+        self.at_startup = at_startup;
+        self
+    }
+
+    /// Whether the task failing for good (an error or panic it is not restarted after) shuts
+    /// the whole app down: [`App::run_until_signal`](crate::App::run_until_signal) and the
+    /// other `run`/`serve` calls then return
+    /// [`RunError::CriticalTaskFailed`](crate::RunError::CriticalTaskFailed) once shutdown is
+    /// over, so that the process exits with an error.
+    pub const fn critical(mut self, critical: bool) -> Self {
+        self.critical = critical;
+        self
+    }
+
+    /// Checks that the options make sense together; [`App::register_task_with`] does too.
+    ///
+    /// [`App::register_task_with`]: crate::App::register_task_with
+    ///
+    /// ```
+    /// use lifespan_core::TaskOptions;
+    /// use std::time::Duration;
+    ///
+    /// let options = TaskOptions::new().every(Duration::ZERO);
+    /// assert_eq!(options.validate(), Err("the period `every` must be longer than zero"));
+    /// ```
+    pub fn validate(&self) -> Result<(), &'static str> {
+        if self.every == Some(Duration::ZERO) {
+            return Err("the period `every` must be longer than zero");
+        }
+        if self.backoff_start.is_zero() {
+            return Err("the first restart delay must be longer than zero");
+        }
+        if self.backoff_start > self.backoff_cap {
+            return Err("the first restart delay is longer than the longest one");
+        }
+        if self.max_restarts == Some(0) {
+            return Err("`max_restarts` must be at least 1; for no restarts, restart `Never`");
+        }
+        if self.within.is_some() && self.max_restarts.is_none() {
+            return Err("a window `within` needs `max_restarts`: the number of restarts it allows");
+        }
+        if self.within == Some(Duration::ZERO) {
+            return Err("the window `within` must be longer than zero");
+        }
+        if self.every.is_some() && self.restart == Restart::Always {
+            return Err("a periodic task runs again after every run that succeeds: restart it `OnFailure`, not `Always`");
+        }
+        if self.every.is_none() && (self.at_startup || self.schedule != Schedule::FixedRate) {
+            return Err(
+                "`at_startup` and the schedule apply to periodic tasks: give a period with `every`",
+            );
+        }
+        Ok(())
+    }
+
+    /// Whether a task with these options runs under a supervisor rather than as a plain task.
+    pub(crate) fn is_supervised(&self) -> bool {
+        self.restart != Restart::Never || self.every.is_some() || self.critical
+    }
+}
