@@ -6,12 +6,14 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::{StartupError, StartupErrorKind};
+use crate::name::Name;
 use crate::register::{Registry, Selection};
 use crate::report::Report;
 use crate::run::Serving;
 use crate::shutdown::{self, Timeouts};
 use crate::startup::{self, Generation};
 use crate::state::{State, StateMap};
+use crate::status::{Board, Status};
 
 /// The default [grace period](App::grace_period): 5 seconds.
 const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(5);
@@ -19,6 +21,8 @@ const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(5);
 const DEFAULT_CLEANUP_TIMEOUT: Duration = Duration::from_secs(5);
 /// The default [drain timeout](App::drain_timeout): 5 seconds.
 const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+/// The default [blocking threshold](App::blocking_threshold): 100 ms.
+const DEFAULT_BLOCKING_THRESHOLD: Duration = Duration::from_millis(100);
 /// The environment variable that turns dev mode on in [`App::new`].
 const DEV_MODE_VAR: &str = "LIFESPAN_DEV";
 
@@ -61,6 +65,10 @@ struct Inner {
     /// The server run by `serve`, if any. Async, held while the server drains, so that every
     /// shutdown waits for the drain, not only the one that started it.
     serving: tokio::sync::Mutex<Option<Serving>>,
+    /// The status of the current (or last) start.
+    board: Mutex<Option<Arc<Board>>>,
+    /// The critical task that failed for good, and its error, if one did since the run began.
+    critical: Mutex<Option<(Name, String)>>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -69,6 +77,7 @@ struct Config {
     cleanup_timeout: Duration,
     dev_mode: bool,
     drain_timeout: Duration,
+    blocking_threshold: Option<Duration>,
 }
 
 #[derive(Clone, Default)]
@@ -108,11 +117,14 @@ impl App {
                     cleanup_timeout: DEFAULT_CLEANUP_TIMEOUT,
                     dev_mode,
                     drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+                    blocking_threshold: Some(DEFAULT_BLOCKING_THRESHOLD),
                 }),
                 exit: Mutex::new(ExitSignals::default()),
                 lifecycle: tokio::sync::Mutex::new(None),
                 state: Mutex::new(None),
                 serving: tokio::sync::Mutex::new(None),
+                board: Mutex::new(None),
+                critical: Mutex::new(None),
             }),
         }
     }
@@ -200,6 +212,62 @@ impl App {
         self
     }
 
+    /// A task whose single poll takes longer than `threshold` is reported, by name and with the
+    /// time it took, in a warning: it blocked its thread (with `std::thread::sleep`, blocking
+    /// I/O or a long computation), and every other task on that thread waited. `None` turns the
+    /// check off. Default: 100 ms.
+    ///
+    /// The check reads the clock twice per poll; see the benchmarks for what that costs.
+    pub fn blocking_threshold(self, threshold: Option<Duration>) -> Self {
+        lock(&self.inner.config).blocking_threshold = threshold;
+        self
+    }
+
+    /// A snapshot of every task and context of the current start of the app, or of the last
+    /// one once it has shut down: what each is doing, since when, how many times it restarted,
+    /// its last error. Empty before the first start.
+    ///
+    /// ```
+    /// use lifespan_core::{App, RunState, Shutdown};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> anyhow::Result<()> {
+    /// let app = App::empty();
+    /// app.register_task("worker", |shutdown: Shutdown| async move { shutdown.cancelled().await })?;
+    /// app.start().await?;
+    /// assert_eq!(app.status().task("worker").unwrap().state, RunState::Running);
+    /// app.shutdown().await;
+    /// assert_eq!(app.status().task("worker").unwrap().state, RunState::Stopped);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn status(&self) -> Status {
+        match &*lock(&self.inner.board) {
+            Some(board) => board.snapshot(),
+            None => Status::default(),
+        }
+    }
+
+    /// Makes the state of a start that is complete readable through [`state`](Self::state).
+    pub(crate) fn publish_state(&self, state: Arc<StateMap>) {
+        *lock(&self.inner.state) = Some(state);
+    }
+
+    pub(crate) fn set_board(&self, board: Arc<Board>) {
+        *lock(&self.inner.board) = Some(board);
+    }
+
+    /// A critical task failed for good: the app is to stop, and its run to end in an error.
+    pub(crate) fn fail_critically(&self, task: Name, message: String) {
+        lock(&self.inner.critical).get_or_insert((task, message));
+        self.begin_exit();
+    }
+
+    /// The critical task that failed since the run began, if one did.
+    pub(crate) fn take_critical_failure(&self) -> Option<(Name, String)> {
+        lock(&self.inner.critical).take()
+    }
+
     pub(crate) fn configured_drain_timeout(&self) -> Duration {
         lock(&self.inner.config).drain_timeout
     }
@@ -221,6 +289,10 @@ impl App {
         lock(&self.inner.config).dev_mode
     }
 
+    fn configured_blocking_threshold(&self) -> Option<Duration> {
+        lock(&self.inner.config).blocking_threshold
+    }
+
     fn timeouts(&self) -> Timeouts {
         let config = *lock(&self.inner.config);
         Timeouts {
@@ -240,6 +312,7 @@ impl App {
     /// Forgets earlier shutdown requests; called when a new run begins.
     pub(crate) fn reset_exit(&self) {
         *lock(&self.inner.exit) = ExitSignals::default();
+        lock(&self.inner.critical).take();
     }
 
     /// Marks that the app is to stop, without forcing.
@@ -304,9 +377,17 @@ impl App {
     async fn start_locked(&self) -> Result<Generation, StartupError> {
         let plan = self.registry().begin_run()?;
         let exit = self.exit_signals().exit;
-        let started = startup::start(self, &plan, &exit, self.timeouts()).await;
+        let started = startup::start(
+            self,
+            &plan,
+            &exit,
+            self.timeouts(),
+            self.configured_blocking_threshold(),
+        )
+        .await;
         match &started {
-            Ok(generation) => *lock(&self.inner.state) = Some(generation.state.clone()),
+            // The state was published by startup, before it logged its completion.
+            Ok(_) => {}
             Err(_) => self.registry().end_run(),
         }
         started

@@ -202,6 +202,17 @@ pub enum RunError {
     /// Startup, or the startup half of a reload, failed.
     #[error(transparent)]
     Startup(#[from] StartupError),
+    /// A [critical](crate::TaskOptions::critical) task failed for good, so the app was shut
+    /// down; the shutdown went through to the end.
+    #[error("critical lifespan task `{task}` failed: {message}")]
+    CriticalTaskFailed {
+        /// The task's name.
+        task: Name,
+        /// Its error or panic message.
+        message: String,
+        /// The shutdown's report.
+        report: Report,
+    },
     /// A signal handler could not be installed.
     #[error("could not listen for {signal}: {source}")]
     Signal {

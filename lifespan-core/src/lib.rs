@@ -86,6 +86,8 @@ mod shutdown;
 mod signal;
 mod startup;
 mod state;
+mod status;
+mod supervise;
 
 pub use app::App;
 pub use error::{RegisterError, RunError, StartupError, StartupErrorKind};
@@ -96,7 +98,10 @@ pub use register::{ContextFn, TaskFn};
 pub use registry::{Kind, RegistrationInfo};
 pub use report::{ContextOutcome, ContextReport, Report, TaskOutcome, TaskReport};
 pub use running::TaskReturn;
+#[cfg(feature = "axum")]
+pub use serve::status_handler;
 pub use state::State;
+pub use status::{ContextStatus, RunState, Status, TaskStatus};
 
 #[doc(inline)]
 pub use lifespan_macros::{lifespan_context, lifespan_task};

@@ -74,6 +74,16 @@ impl Plan {
         self.linked.tasks.iter().chain(&self.by_hand.tasks)
     }
 
+    /// Task `index`, in start order.
+    pub(crate) fn task(&self, index: usize) -> &Entry {
+        let linked = self.linked.tasks.len();
+        if index < linked {
+            &self.linked.tasks[index]
+        } else {
+            &self.by_hand.tasks[index - linked]
+        }
+    }
+
     pub(crate) fn task_count(&self) -> usize {
         self.linked.tasks.len() + self.by_hand.tasks.len()
     }

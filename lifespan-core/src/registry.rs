@@ -135,6 +135,16 @@ pub(crate) enum Order {
 }
 
 impl Entry {
+    /// The name logs show: the display name if one was given, else the full name.
+    pub(crate) fn label(&self) -> &str {
+        self.options.display_name.unwrap_or(&self.name)
+    }
+
+    /// The span a task's runs are in.
+    pub(crate) fn span(&self) -> tracing::Span {
+        tracing::info_span!("lifespan_task", task = %self.label())
+    }
+
     pub(crate) fn prepare(&self, cx: &mut InjectCx<'_>) -> Result<BoxFuture, ArgError> {
         match &self.prepare {
             Prepare::Static(prepare) => prepare(cx),

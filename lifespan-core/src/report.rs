@@ -38,6 +38,8 @@ pub struct TaskReport {
     pub name: Name,
     /// How it ended.
     pub outcome: TaskOutcome,
+    /// How many times it was restarted (see [`TaskOptions::restart`](crate::TaskOptions::restart)).
+    pub restarts: u32,
 }
 
 /// One context's line in a [`Report`].
@@ -90,6 +92,18 @@ fn find<'a, T>(items: impl Iterator<Item = (&'a str, &'a T)> + Clone, name: &str
     match (tail.next(), tail.next()) {
         (Some((_, outcome)), None) => Some(outcome),
         _ => None,
+    }
+}
+
+impl TaskOutcome {
+    /// The state a task that ended so is in.
+    pub(crate) fn state(&self) -> crate::status::RunState {
+        use crate::status::RunState;
+        match self {
+            TaskOutcome::Completed | TaskOutcome::Cancelled => RunState::Stopped,
+            TaskOutcome::Failed(_) | TaskOutcome::Panicked(_) => RunState::Failed,
+            TaskOutcome::Aborted => RunState::Aborted,
+        }
     }
 }
 

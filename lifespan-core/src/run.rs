@@ -136,7 +136,15 @@ impl App {
             self.stop_serving().await;
             return Err(error);
         }
-        Ok(self.shutdown().await)
+        let report = self.shutdown().await;
+        match self.take_critical_failure() {
+            Some((task, message)) => Err(RunError::CriticalTaskFailed {
+                task,
+                message,
+                report,
+            }),
+            None => Ok(report),
+        }
     }
 }
 

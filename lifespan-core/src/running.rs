@@ -6,11 +6,12 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use tokio_util::sync::CancellationToken;
+use std::sync::Arc;
+use std::time::Duration;
 
-use crate::name::Name;
 use crate::registry::BoxFuture;
 use crate::report::TaskOutcome;
+use crate::status::Board;
 
 /// What a task or context function may return: `()` or `Result<(), E>` where `E` converts into
 /// `Box<dyn std::error::Error + Send + Sync>`: [`anyhow::Error`](https://docs.rs/anyhow), any
@@ -84,51 +85,100 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     }
 }
 
-/// One task, as spawned: runs the task's body to its end, in the task's span, catching a panic,
-/// and says how it ended, logging failures as they happen. A plain struct rather than an
-/// `async` block, so that what each running task keeps on the heap stays small.
+/// How one run of a task's body ended: its result, or a panic's payload.
+pub(crate) type Ended = Result<Result<(), anyhow::Error>, Box<dyn Any + Send>>;
+
+/// Polls a task's body once, catching a panic, and reports the poll if it took longer than the
+/// board's blocking threshold: a task that blocks its thread (`std::thread::sleep`, blocking
+/// I/O, a long computation) holds up every other task on that thread.
+#[inline]
+pub(crate) fn poll_body(
+    body: &mut BoxFuture,
+    board: &Board,
+    index: usize,
+    cx: &mut Context<'_>,
+) -> Poll<Ended> {
+    let body = body.as_mut();
+    let polled = match board.blocking_threshold {
+        None => catch_unwind(AssertUnwindSafe(|| body.poll(cx))),
+        Some(threshold) => {
+            let began = std::time::Instant::now();
+            let polled = catch_unwind(AssertUnwindSafe(|| body.poll(cx)));
+            let took = began.elapsed();
+            if took > threshold {
+                report_blocking(board, index, took, threshold);
+            }
+            polled
+        }
+    };
+    match polled {
+        Ok(Poll::Pending) => Poll::Pending,
+        Ok(Poll::Ready(result)) => Poll::Ready(Ok(result)),
+        Err(payload) => Poll::Ready(Err(payload)),
+    }
+}
+
+#[cold]
+fn report_blocking(board: &Board, index: usize, took: Duration, threshold: Duration) {
+    let label = board.plan.task(index).label();
+    tracing::warn!(
+        blocked_ms = took.as_millis() as u64,
+        threshold_ms = threshold.as_millis() as u64,
+        "lifespan task `{label}` blocked its thread for {took:?} in one poll (threshold {threshold:?}): \
+         move blocking work to `tokio::task::spawn_blocking` and use `tokio::time::sleep`, not `std::thread::sleep`"
+    );
+}
+
+/// The outcome of a run that ended, logged, recorded on the board as the task's last error if
+/// it is one. `stopping` says whether shutdown had begun.
+pub(crate) fn outcome(board: &Board, index: usize, ended: Ended) -> TaskOutcome {
+    let stopping = board.shutdown.is_cancelled();
+    match ended {
+        Ok(Ok(())) if stopping => {
+            tracing::debug!("task stopped on shutdown");
+            TaskOutcome::Cancelled
+        }
+        Ok(Ok(())) => {
+            tracing::debug!("task completed");
+            TaskOutcome::Completed
+        }
+        Ok(Err(error)) => {
+            let message = message(&error);
+            let label = board.plan.task(index).label();
+            tracing::error!(error = %message, "lifespan task `{label}` failed");
+            board.set_task_error(index, &message);
+            TaskOutcome::Failed(message)
+        }
+        Err(payload) => {
+            let message = panic_message(&*payload);
+            let label = board.plan.task(index).label();
+            tracing::error!(panic = %message, "lifespan task `{label}` panicked");
+            board.set_task_error(index, &message);
+            TaskOutcome::Panicked(message)
+        }
+    }
+}
+
+/// One plain task (no restart, no schedule), as spawned: runs the task's body to its end, in
+/// the task's span, catching a panic, and says how it ended, logging failures as they happen
+/// and recording them on the board. A plain struct rather than an `async` block, so that what
+/// each running task keeps on the heap stays small: its name and shutdown signal are read from
+/// the board.
 pub(crate) struct TaskFuture {
     body: BoxFuture,
-    shutdown: CancellationToken,
-    name: Name,
+    board: Arc<Board>,
+    index: usize,
     span: tracing::Span,
 }
 
 impl TaskFuture {
-    pub(crate) fn new(name: Name, body: BoxFuture, shutdown: CancellationToken) -> Self {
-        let span = tracing::info_span!("lifespan_task", task = %name);
+    pub(crate) fn new(board: Arc<Board>, index: usize, body: BoxFuture) -> Self {
+        let span = board.plan.task(index).span();
         TaskFuture {
             body,
-            shutdown,
-            name,
+            board,
+            index,
             span,
-        }
-    }
-
-    fn outcome(
-        &self,
-        ended: Result<Result<(), anyhow::Error>, Box<dyn Any + Send>>,
-    ) -> TaskOutcome {
-        let name = &self.name;
-        match ended {
-            Ok(Ok(())) if self.shutdown.is_cancelled() => {
-                tracing::debug!("task stopped on shutdown");
-                TaskOutcome::Cancelled
-            }
-            Ok(Ok(())) => {
-                tracing::debug!("task completed");
-                TaskOutcome::Completed
-            }
-            Ok(Err(error)) => {
-                let message = message(&error);
-                tracing::error!(error = %message, "lifespan task `{name}` failed");
-                TaskOutcome::Failed(message)
-            }
-            Err(payload) => {
-                let message = panic_message(&*payload);
-                tracing::error!(panic = %message, "lifespan task `{name}` panicked");
-                TaskOutcome::Panicked(message)
-            }
         }
     }
 }
@@ -139,12 +189,9 @@ impl Future for TaskFuture {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<TaskOutcome> {
         let this = self.get_mut();
         let _entered = this.span.enter();
-        let body = this.body.as_mut();
-        let ended = match catch_unwind(AssertUnwindSafe(|| body.poll(cx))) {
-            Ok(Poll::Pending) => return Poll::Pending,
-            Ok(Poll::Ready(result)) => Ok(result),
-            Err(payload) => Err(payload),
-        };
-        Poll::Ready(this.outcome(ended))
+        let ended = std::task::ready!(poll_body(&mut this.body, &this.board, this.index, cx));
+        let outcome = outcome(&this.board, this.index, ended);
+        this.board.set_task_ended(this.index, outcome.state());
+        Poll::Ready(outcome)
     }
 }

@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use crate::report::{ContextOutcome, ContextReport, Report, TaskOutcome, TaskReport};
 use crate::running::{message, panic_message};
 use crate::startup::Generation;
+use crate::status::RunState;
 
 /// The bounds of a shutdown.
 #[derive(Clone, Copy, Debug)]
@@ -32,7 +33,7 @@ pub(crate) async fn stop(
             "lifespan shutdown: signalling tasks to stop"
         );
     }
-    generation.shutdown.cancel();
+    generation.board.begin_shutdown();
 
     // 1–2. Wait for the tasks up to the grace period, then abort the rest. The tracker wakes
     // this once, when the last task ends, rather than once per task.
@@ -48,19 +49,21 @@ pub(crate) async fn stop(
         }
     }
     let mut reports = Vec::with_capacity(tasks.len());
-    let plan = generation.plan.clone();
-    for (mut handle, entry) in tasks.into_iter().zip(plan.tasks()) {
+    let board = generation.board.clone();
+    for (index, (mut handle, entry)) in tasks.into_iter().zip(board.plan.tasks()).enumerate() {
         if !handle.is_finished() {
             // A task that ended a moment ago is unaffected: its outcome is kept.
             handle.abort();
         }
         let outcome = joined(&mut handle).await;
         if outcome == TaskOutcome::Aborted {
-            tracing::warn!(task = %entry.name, "lifespan task aborted: it did not stop within the grace period");
+            tracing::warn!(task = %entry.label(), "lifespan task aborted: it did not stop within the grace period");
+            board.set_task(index, RunState::Aborted, board.now());
         }
         reports.push(TaskReport {
             name: entry.name.clone(),
             outcome,
+            restarts: board.restarts(index),
         });
     }
     let tasks = reports;
@@ -70,6 +73,7 @@ pub(crate) async fn stop(
     for mut context in contexts.into_iter().rev() {
         // The receiver is gone only if the body already ended; the join below tells how.
         let _ = context.resume.send(());
+        board.set_context(&context.name, RunState::Stopping, None);
         let outcome = match timeout(timeouts.cleanup_timeout, &mut context.handle).await {
             Ok(Ok(Ok(()))) => {
                 tracing::info!(context = %context.name, "lifespan context cleaned up");
@@ -95,6 +99,14 @@ pub(crate) async fn stop(
                 ContextOutcome::TimedOut
             }
         };
+        let (state, error) = match &outcome {
+            ContextOutcome::CleanedUp => (RunState::Stopped, None),
+            ContextOutcome::CleanupFailed(message) | ContextOutcome::CleanupPanicked(message) => {
+                (RunState::Failed, Some(message.clone()))
+            }
+            ContextOutcome::TimedOut => (RunState::Aborted, None),
+        };
+        board.set_context(&context.name, state, error);
         cleaned.push(ContextReport {
             name: context.name,
             outcome,

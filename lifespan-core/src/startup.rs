@@ -12,12 +12,15 @@ use tracing::Instrument;
 use crate::error::{ArgCause, ArgError, StartupError, StartupErrorKind};
 use crate::inject::{InjectCx, YieldControl, YieldParts};
 use crate::name::Name;
+use crate::options::TaskOptions;
 use crate::register::Plan;
 use crate::registry::{BoxFuture, Entry, Kind};
 use crate::report::{Report, TaskOutcome};
 use crate::running::{panic_message, TaskFuture};
 use crate::shutdown::{self, Timeouts};
 use crate::state::{self, Deps, StateMap};
+use crate::status::{Board, RunState};
+use crate::supervise::supervise;
 use crate::App;
 
 /// Everything one start of the app set running; [`shutdown::stop`] takes it apart.
@@ -29,8 +32,9 @@ pub(crate) struct Generation {
     pub(crate) tracker: TaskTracker,
     /// In start order.
     pub(crate) tasks: Vec<JoinHandle<TaskOutcome>>,
-    /// What was started: its tasks, in the order of `tasks`, give their names.
-    pub(crate) plan: Arc<Plan>,
+    /// What was started (its tasks, in the order of `tasks`, give their names) and how each
+    /// part is doing.
+    pub(crate) board: Arc<Board>,
     /// In setup order.
     pub(crate) contexts: Vec<RunningContext>,
 }
@@ -51,6 +55,7 @@ impl Drop for Generation {
 
 struct PreparedContext {
     name: Name,
+    options: TaskOptions,
     body: BoxFuture,
     control: YieldControl,
     deps: Deps,
@@ -85,8 +90,15 @@ pub(crate) async fn start(
     plan: &Arc<Plan>,
     exit: &CancellationToken,
     timeouts: Timeouts,
+    blocking_threshold: Option<std::time::Duration>,
 ) -> Result<Generation, StartupError> {
     let shutdown = CancellationToken::new();
+    let board = Arc::new(Board::new(
+        plan.clone(),
+        shutdown.clone(),
+        blocking_threshold,
+    ));
+    app.set_board(board.clone());
 
     let state = Arc::new(StateMap::default());
 
@@ -112,6 +124,7 @@ pub(crate) async fn start(
         }
         prepared_contexts.push(PreparedContext {
             name: entry.name.clone(),
+            options: entry.options,
             body,
             control,
             deps: cx.deps,
@@ -133,7 +146,7 @@ pub(crate) async fn start(
         if !cx.deps.needs.is_empty() {
             task_deps.push((entry.name.clone(), cx.deps));
         }
-        prepared_tasks.push((entry.name.clone(), body));
+        prepared_tasks.push(body);
     }
     let prepared_contexts = in_state_order(prepared_contexts, &task_deps)?;
 
@@ -142,18 +155,21 @@ pub(crate) async fn start(
         shutdown,
         state,
         tracker: TaskTracker::new(),
-        plan: plan.clone(),
+        board: board.clone(),
         tasks: Vec::with_capacity(prepared_tasks.len()),
         contexts: Vec::with_capacity(prepared_contexts.len()),
     };
     for context in prepared_contexts {
         let name = context.name.clone();
+        board.context_starting(&name, context.options.display_name);
         match set_up(context, exit).await {
             Ok(running) => {
                 tracing::info!(context = %name, "lifespan context set up");
+                board.set_context(&name, RunState::Running, None);
                 generation.contexts.push(running);
             }
             Err(kind) => {
+                board.set_context(&name, RunState::Failed, Some(kind.to_string()));
                 tracing::error!(context = %name, "{kind}");
                 if !generation.contexts.is_empty() {
                     tracing::info!("cleaning up the contexts already set up, in reverse order");
@@ -164,18 +180,32 @@ pub(crate) async fn start(
         }
     }
 
-    // 3. Startup is complete (logged before any task runs, so logs show the real order);
+    // 3. Startup is complete: its state readable, then logged before any task runs, so that
+    // logs show the real order;
     // 4. the tasks start.
+    app.publish_state(generation.state.clone());
     tracing::info!(
         tasks = prepared_tasks.len(),
         contexts = generation.contexts.len(),
         "lifespan startup complete"
     );
-    for (name, body) in prepared_tasks {
-        let handle =
+    let now = board.now();
+    for (index, body) in prepared_tasks.into_iter().enumerate() {
+        board.set_task(index, RunState::Running, now);
+        let handle = if plan.task(index).options.is_supervised() {
+            let supervised = supervise(
+                app.clone(),
+                board.clone(),
+                generation.state.clone(),
+                index,
+                body,
+            );
+            generation.tracker.spawn(Box::pin(supervised))
+        } else {
             generation
                 .tracker
-                .spawn(TaskFuture::new(name, body, generation.shutdown.clone()));
+                .spawn(TaskFuture::new(board.clone(), index, body))
+        };
         generation.tasks.push(handle);
     }
     Ok(generation)
@@ -191,6 +221,7 @@ async fn set_up(
 ) -> Result<RunningContext, StartupErrorKind> {
     let PreparedContext {
         name,
+        options: _,
         body,
         control,
         deps: _,

@@ -1,0 +1,359 @@
+//! Live status: what every task and context of the running app is doing, read at any time.
+//!
+//! Each start of the app keeps one [`Board`]: a slot of three atomics per task, written by the
+//! task's wrapper when it changes state, and a short list of contexts under a lock (contexts
+//! change state a few times per start). [`App::status`](crate::App::status) reads it into a
+//! [`Status`].
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::name::Name;
+use crate::register::Plan;
+
+/// What a task or context is doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "axum",
+    derive(serde::Serialize),
+    serde(rename_all = "snake_case")
+)]
+#[non_exhaustive]
+pub enum RunState {
+    /// A task not started yet (contexts are still being set up); a context being set up.
+    Starting,
+    /// A task running (for a periodic task: running or waiting for its next run); a context
+    /// set up, the app running.
+    Running,
+    /// A task waiting to be restarted after it ended.
+    BackingOff,
+    /// Shutdown has begun: a task asked to stop and not yet ended; a context being cleaned up.
+    Stopping,
+    /// A task that ended without error, or stopped on shutdown; a context cleaned up.
+    Stopped,
+    /// A task that failed or panicked and will not be restarted; a context whose setup or
+    /// cleanup failed or panicked.
+    Failed,
+    /// A task still running after the grace period, dropped; a context whose cleanup timed out.
+    Aborted,
+}
+
+impl RunState {
+    fn from_u8(value: u8) -> RunState {
+        match value {
+            0 => RunState::Starting,
+            1 => RunState::Running,
+            2 => RunState::BackingOff,
+            3 => RunState::Stopping,
+            4 => RunState::Stopped,
+            5 => RunState::Failed,
+            _ => RunState::Aborted,
+        }
+    }
+
+    fn to_u8(self) -> u8 {
+        match self {
+            RunState::Starting => 0,
+            RunState::Running => 1,
+            RunState::BackingOff => 2,
+            RunState::Stopping => 3,
+            RunState::Stopped => 4,
+            RunState::Failed => 5,
+            RunState::Aborted => 6,
+        }
+    }
+
+    /// The state's name, as in the JSON status: `"running"`, `"backing_off"`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::Starting => "starting",
+            RunState::Running => "running",
+            RunState::BackingOff => "backing_off",
+            RunState::Stopping => "stopping",
+            RunState::Stopped => "stopped",
+            RunState::Failed => "failed",
+            RunState::Aborted => "aborted",
+        }
+    }
+}
+
+impl fmt::Display for RunState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One task's line in a [`Status`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "axum", derive(serde::Serialize))]
+pub struct TaskStatus {
+    /// The task's name: its function's full path, or what it was registered under.
+    #[cfg_attr(feature = "axum", serde(serialize_with = "as_str"))]
+    pub name: Name,
+    /// The name given with `#[lifespan(name = "...")]`, if any.
+    pub display_name: Option<&'static str>,
+    /// What it is doing.
+    pub state: RunState,
+    /// How many times it was restarted in this start of the app.
+    pub restarts: u32,
+    /// The message of its last error or panic, if it had one.
+    pub last_error: Option<String>,
+    /// How long it has been in `state`.
+    #[cfg_attr(
+        feature = "axum",
+        serde(rename = "in_state_ms", serialize_with = "as_millis")
+    )]
+    pub in_state: Duration,
+}
+
+/// One context's line in a [`Status`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "axum", derive(serde::Serialize))]
+pub struct ContextStatus {
+    /// The context's name: its function's full path, or what it was registered under.
+    #[cfg_attr(feature = "axum", serde(serialize_with = "as_str"))]
+    pub name: Name,
+    /// The name given with `#[lifespan(name = "...")]`, if any.
+    pub display_name: Option<&'static str>,
+    /// What it is doing.
+    pub state: RunState,
+    /// The message of its setup's or cleanup's error or panic, if it had one.
+    pub last_error: Option<String>,
+    /// How long it has been in `state`.
+    #[cfg_attr(
+        feature = "axum",
+        serde(rename = "in_state_ms", serialize_with = "as_millis")
+    )]
+    pub in_state: Duration,
+}
+
+/// A snapshot of every task and context of the app's current (or last) start; see
+/// [`App::status`](crate::App::status).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "axum", derive(serde::Serialize))]
+pub struct Status {
+    /// Tasks, in start order.
+    pub tasks: Vec<TaskStatus>,
+    /// Contexts, in setup order (those whose setup began).
+    pub contexts: Vec<ContextStatus>,
+}
+
+impl Status {
+    /// The status of the task named `name`: its full path, or only its last segment if no
+    /// other task's name ends the same way.
+    pub fn task(&self, name: &str) -> Option<&TaskStatus> {
+        find(self.tasks.iter().map(|t| (&*t.name, t)), name)
+    }
+
+    /// The status of the context named `name`, found as in [`task`](Self::task).
+    pub fn context(&self, name: &str) -> Option<&ContextStatus> {
+        find(self.contexts.iter().map(|c| (&*c.name, c)), name)
+    }
+}
+
+fn find<'a, T>(items: impl Iterator<Item = (&'a str, &'a T)> + Clone, name: &str) -> Option<&'a T> {
+    if let Some((_, item)) = items.clone().find(|(n, _)| *n == name) {
+        return Some(item);
+    }
+    let mut tail = items.filter(|(n, _)| n.rsplit("::").next() == Some(name));
+    match (tail.next(), tail.next()) {
+        (Some((_, item)), None) => Some(item),
+        _ => None,
+    }
+}
+
+#[cfg(feature = "axum")]
+fn as_str<S: serde::Serializer>(name: &Name, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(name)
+}
+
+#[cfg(feature = "axum")]
+fn as_millis<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_u64(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// `since` of a task that ended once shutdown had begun: read as the moment shutdown began,
+/// so that the tasks ending on shutdown do not each read the clock.
+const SINCE_SHUTDOWN: u64 = u64::MAX;
+
+/// One task's state: three atomics, in one allocation for all tasks.
+struct TaskSlot {
+    state: AtomicU8,
+    restarts: AtomicU32,
+    /// Nanoseconds from the board's epoch to the last change of state.
+    since: AtomicU64,
+}
+
+struct ContextEntry {
+    name: Name,
+    display_name: Option<&'static str>,
+    state: RunState,
+    since: Instant,
+    last_error: Option<String>,
+}
+
+/// What one start of the app runs and how each part is doing.
+pub(crate) struct Board {
+    pub(crate) plan: Arc<Plan>,
+    /// The signal its tasks are given.
+    pub(crate) shutdown: CancellationToken,
+    /// A poll longer than this is reported as blocking.
+    pub(crate) blocking_threshold: Option<Duration>,
+    epoch: Instant,
+    tasks: Box<[TaskSlot]>,
+    /// Nanoseconds from the epoch to the start of shutdown; `u64::MAX` before.
+    shutdown_at: AtomicU64,
+    /// The last error of each task that had one, by index: written only on failures.
+    errors: Mutex<HashMap<usize, String>>,
+    contexts: Mutex<Vec<ContextEntry>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Board {
+    pub(crate) fn new(
+        plan: Arc<Plan>,
+        shutdown: CancellationToken,
+        blocking_threshold: Option<Duration>,
+    ) -> Self {
+        let tasks = (0..plan.task_count())
+            .map(|_| TaskSlot {
+                state: AtomicU8::new(RunState::Starting.to_u8()),
+                restarts: AtomicU32::new(0),
+                since: AtomicU64::new(0),
+            })
+            .collect();
+        Board {
+            plan,
+            shutdown,
+            blocking_threshold,
+            epoch: Instant::now(),
+            tasks,
+            shutdown_at: AtomicU64::new(u64::MAX),
+            errors: Mutex::new(HashMap::new()),
+            contexts: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn nanos(&self, at: Instant) -> u64 {
+        u64::try_from(at.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX - 1)
+    }
+
+    /// The current time, as stored in a slot.
+    pub(crate) fn now(&self) -> u64 {
+        self.nanos(Instant::now())
+    }
+
+    /// Task `index` entered `state` at `at` (from [`now`](Self::now)).
+    pub(crate) fn set_task(&self, index: usize, state: RunState, at: u64) {
+        let slot = &self.tasks[index];
+        slot.since.store(at, Ordering::Relaxed);
+        slot.state.store(state.to_u8(), Ordering::Release);
+    }
+
+    /// Task `index` ended in `state`: stamped with the start of shutdown if that has begun.
+    pub(crate) fn set_task_ended(&self, index: usize, state: RunState) {
+        let at = if self.shutdown.is_cancelled() {
+            SINCE_SHUTDOWN
+        } else {
+            self.now()
+        };
+        self.set_task(index, state, at);
+    }
+
+    pub(crate) fn count_restart(&self, index: usize) {
+        self.tasks[index].restarts.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn restarts(&self, index: usize) -> u32 {
+        self.tasks[index].restarts.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_task_error(&self, index: usize, message: &str) {
+        lock(&self.errors).insert(index, message.to_owned());
+    }
+
+    /// Shutdown begins now.
+    pub(crate) fn begin_shutdown(&self) {
+        self.shutdown_at.store(self.now(), Ordering::Relaxed);
+        self.shutdown.cancel();
+    }
+
+    /// A context's setup begins.
+    pub(crate) fn context_starting(&self, name: &Name, display_name: Option<&'static str>) {
+        lock(&self.contexts).push(ContextEntry {
+            name: name.clone(),
+            display_name,
+            state: RunState::Starting,
+            since: Instant::now(),
+            last_error: None,
+        });
+    }
+
+    /// The context named `name` entered `state`.
+    pub(crate) fn set_context(&self, name: &Name, state: RunState, error: Option<String>) {
+        let mut contexts = lock(&self.contexts);
+        if let Some(entry) = contexts.iter_mut().rev().find(|c| c.name == *name) {
+            entry.state = state;
+            entry.since = Instant::now();
+            if error.is_some() {
+                entry.last_error = error;
+            }
+        }
+    }
+
+    pub(crate) fn snapshot(&self) -> Status {
+        let now = Instant::now();
+        let shutdown_at = self.shutdown_at.load(Ordering::Relaxed);
+        let errors = lock(&self.errors);
+        let tasks = self
+            .plan
+            .tasks()
+            .zip(self.tasks.iter())
+            .enumerate()
+            .map(|(index, (entry, slot))| {
+                let mut state = RunState::from_u8(slot.state.load(Ordering::Acquire));
+                let mut since = slot.since.load(Ordering::Relaxed);
+                if since == SINCE_SHUTDOWN {
+                    since = shutdown_at;
+                }
+                if shutdown_at != u64::MAX && matches!(state, RunState::Running) {
+                    state = RunState::Stopping;
+                    since = since.max(shutdown_at);
+                }
+                let in_state = self
+                    .nanos(now)
+                    .checked_sub(since)
+                    .map_or(Duration::ZERO, Duration::from_nanos);
+                TaskStatus {
+                    name: entry.name.clone(),
+                    display_name: entry.options.display_name,
+                    state,
+                    restarts: slot.restarts.load(Ordering::Relaxed),
+                    last_error: errors.get(&index).cloned(),
+                    in_state,
+                }
+            })
+            .collect();
+        drop(errors);
+        let contexts = lock(&self.contexts)
+            .iter()
+            .map(|c| ContextStatus {
+                name: c.name.clone(),
+                display_name: c.display_name,
+                state: c.state,
+                last_error: c.last_error.clone(),
+                in_state: now.saturating_duration_since(c.since),
+            })
+            .collect();
+        Status { tasks, contexts }
+    }
+}

@@ -1,0 +1,270 @@
+//! Supervised tasks: restarted with backoff, run on a schedule, or critical to the app.
+//!
+//! A plain task is spawned as a [`TaskFuture`](crate::running::TaskFuture); a task with options
+//! runs under [`supervise`] instead, which calls its function again for every restart and every
+//! scheduled run, with its arguments evaluated anew.
+
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::{sleep_until, Instant};
+use tracing::Instrument;
+
+use crate::error::ArgCause;
+use crate::inject::InjectCx;
+use crate::options::{Restart, Schedule, TaskOptions};
+use crate::registry::BoxFuture;
+use crate::report::TaskOutcome;
+use crate::running::{outcome, poll_body};
+use crate::state::{Deps, StateMap};
+use crate::status::{Board, RunState};
+use crate::App;
+
+/// Runs task `index` of `board` under its options, starting with `first`, the body prepared at
+/// startup. Returns how it ended for good.
+pub(crate) async fn supervise(
+    app: App,
+    board: Arc<Board>,
+    state: Arc<StateMap>,
+    index: usize,
+    first: BoxFuture,
+) -> TaskOutcome {
+    let span = board.plan.task(index).span();
+    let ended = Supervisor {
+        options: board.plan.task(index).options,
+        app,
+        board,
+        state,
+        index,
+        restarts: VecDeque::new(),
+        consecutive: 0,
+    }
+    .run(first)
+    .instrument(span)
+    .await;
+    ended
+}
+
+struct Supervisor {
+    options: TaskOptions,
+    app: App,
+    board: Arc<Board>,
+    state: Arc<StateMap>,
+    index: usize,
+    /// When each restart counted against the limit happened (only those within the window).
+    restarts: VecDeque<Instant>,
+    /// Restarts since the task last ran well, for the backoff's exponent.
+    consecutive: u32,
+}
+
+impl Supervisor {
+    async fn run(mut self, first: BoxFuture) -> TaskOutcome {
+        let mut body = Some(first);
+        let periodic = self.options.every;
+        let mut next_run = periodic.map(|period| {
+            if self.options.at_startup {
+                Instant::now()
+            } else {
+                Instant::now() + period
+            }
+        });
+        loop {
+            self.board
+                .set_task(self.index, RunState::Running, self.board.now());
+            if let Some(at) = next_run {
+                tokio::select! {
+                    biased;
+                    () = self.board.shutdown.cancelled() => return self.end(TaskOutcome::Cancelled),
+                    () = sleep_until(at) => {}
+                }
+            }
+            if self.board.shutdown.is_cancelled() {
+                return self.end(TaskOutcome::Cancelled);
+            }
+            let began = Instant::now();
+            let ended = match body.take() {
+                Some(body) => self.run_once(body).await,
+                None => match self.prepare() {
+                    Ok(body) => self.run_once(body).await,
+                    Err(failure) => failure,
+                },
+            };
+            if began.elapsed() >= self.options.backoff_cap {
+                // It ran well for a while: the next restart waits the shortest delay again.
+                self.consecutive = 0;
+            }
+            if self.board.shutdown.is_cancelled() {
+                return self.end(ended);
+            }
+            let failed = matches!(ended, TaskOutcome::Failed(_) | TaskOutcome::Panicked(_));
+            if let (Some(period), false) = (periodic, failed) {
+                self.consecutive = 0;
+                next_run = Some(self.next_run(next_run.expect("periodic"), period));
+                continue;
+            }
+            let restart = match self.options.restart {
+                Restart::Never => false,
+                Restart::OnFailure => failed,
+                Restart::Always => true,
+            };
+            if !restart {
+                return self.end(ended);
+            }
+            if let Some(gave_up) = self.over_limit(&ended) {
+                return self.end(gave_up);
+            }
+            let delay = self.delay();
+            self.consecutive = self.consecutive.saturating_add(1);
+            self.board.count_restart(self.index);
+            self.board
+                .set_task(self.index, RunState::BackingOff, self.board.now());
+            tracing::warn!(
+                restarts = self.board.restarts(self.index),
+                delay_ms = delay.as_millis() as u64,
+                "lifespan task `{}` {}: restarting in {delay:?}",
+                self.board.plan.task(self.index).label(),
+                ended,
+            );
+            tokio::select! {
+                biased;
+                () = self.board.shutdown.cancelled() => return self.end(TaskOutcome::Cancelled),
+                () = tokio::time::sleep(delay) => {}
+            }
+            // A periodic task runs at once after its delay; its schedule goes on from there.
+            next_run = periodic.map(|_| Instant::now());
+        }
+    }
+
+    /// When a periodic task runs next, after a run that succeeded and was due at `due`.
+    fn next_run(&self, due: Instant, period: Duration) -> Instant {
+        let now = Instant::now();
+        match self.options.schedule {
+            Schedule::FixedDelay => now + period,
+            Schedule::FixedRate => {
+                let next = due + period;
+                if next > now {
+                    return next;
+                }
+                // It overran: skip the points already passed, start at the next one.
+                let behind = now.duration_since(next).as_nanos();
+                let skipped = behind / period.as_nanos() + 1;
+                tracing::debug!(skipped, "periodic run overran its period");
+                let skipped = u32::try_from(skipped).unwrap_or(u32::MAX);
+                next + period.saturating_mul(skipped)
+            }
+        }
+    }
+
+    /// Evaluates the arguments anew and calls the function, with a fresh shutdown signal.
+    fn prepare(&self) -> Result<BoxFuture, TaskOutcome> {
+        let entry = self.board.plan.task(self.index);
+        let shutdown = self.board.shutdown.child_token();
+        let mut cx = InjectCx {
+            app: &self.app,
+            shutdown: &shutdown,
+            yield_parts: None,
+            state: &self.state,
+            deps: Deps::default(),
+        };
+        entry.prepare(&mut cx).map_err(|error| {
+            let message = match error.cause {
+                ArgCause::Eval(source) => format!(
+                    "evaluating argument `{}` failed: {:#}",
+                    error.argument, source
+                ),
+                ArgCause::Unavailable => {
+                    format!("argument `{}` is not available", error.argument)
+                }
+            };
+            tracing::error!(error = %message, "lifespan task `{}` could not be run again", entry.label());
+            self.board.set_task_error(self.index, &message);
+            TaskOutcome::Failed(message)
+        })
+    }
+
+    /// Runs one body to its end.
+    async fn run_once(&self, mut body: BoxFuture) -> TaskOutcome {
+        let ended = poll_fn(|cx| poll_body(&mut body, &self.board, self.index, cx)).await;
+        outcome(&self.board, self.index, ended)
+    }
+
+    /// `None` if one more restart is within the limit (and counts it), else how the task ends.
+    fn over_limit(&mut self, ended: &TaskOutcome) -> Option<TaskOutcome> {
+        let max = self.options.max_restarts?;
+        let now = Instant::now();
+        if let Some(window) = self.options.within {
+            while self
+                .restarts
+                .front()
+                .is_some_and(|at| now.duration_since(*at) >= window)
+            {
+                self.restarts.pop_front();
+            }
+        }
+        if self.restarts.len() < max as usize {
+            self.restarts.push_back(now);
+            return None;
+        }
+        let label = self.board.plan.task(self.index).label();
+        let limit = match self.options.within {
+            Some(window) => format!("{max} restarts within {window:?}"),
+            None => format!("{max} restarts"),
+        };
+        tracing::error!(
+            "lifespan task `{label}` reached its restart limit ({limit}): not restarted again"
+        );
+        Some(match ended {
+            TaskOutcome::Failed(_) | TaskOutcome::Panicked(_) => ended.clone(),
+            _ => {
+                let message = format!("it kept ending: restart limit of {limit} reached");
+                self.board.set_task_error(self.index, &message);
+                TaskOutcome::Failed(message)
+            }
+        })
+    }
+
+    /// Records the task's end for good; a critical task failing asks the app to stop.
+    fn end(&self, outcome: TaskOutcome) -> TaskOutcome {
+        self.board.set_task_ended(self.index, outcome.state());
+        if self.options.critical {
+            if let TaskOutcome::Failed(message) | TaskOutcome::Panicked(message) = &outcome {
+                let entry = self.board.plan.task(self.index);
+                tracing::error!(
+                    "critical lifespan task `{}` failed for good: shutting the app down",
+                    entry.label()
+                );
+                self.app
+                    .fail_critically(entry.name.clone(), message.clone());
+            }
+        }
+        outcome
+    }
+
+    /// The delay before the next restart: the backoff's start doubled per consecutive restart,
+    /// capped, then drawn between half and all of it if jitter is on.
+    fn delay(&self) -> Duration {
+        let exponent = self.consecutive.min(32);
+        let delay = self
+            .options
+            .backoff_start
+            .saturating_mul(1u32 << exponent.min(31))
+            .min(self.options.backoff_cap);
+        if !self.options.jitter {
+            return delay;
+        }
+        let half = delay / 2;
+        let spread = u64::try_from((delay - half).as_nanos()).unwrap_or(u64::MAX);
+        half + Duration::from_nanos(random() % spread.saturating_add(1))
+    }
+}
+
+/// A random number, from the standard library's randomly keyed hasher: enough to spread
+/// restarts apart, without a dependency.
+fn random() -> u64 {
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(0);
+    hasher.finish()
+}
