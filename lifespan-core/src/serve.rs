@@ -107,6 +107,7 @@ async fn abandonable(request: Request, next: Next, abandon: CancellationToken) -
 /// use axum::{routing::get, Router};
 ///
 /// let router: Router = Router::new().route("/lifespan/status", get(lifespan_core::status_handler));
+/// # let _ = router;
 /// ```
 ///
 /// The answer lists every task and context with its state (`"running"`, `"backing_off"`, ...),
