@@ -264,3 +264,42 @@ mod reload {
         assert!(app.state::<Built>().is_none());
     }
 }
+
+mod status_route {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn the_opt_in_status_route_serves_every_task_and_context_as_json() {
+        let app = App::empty();
+        app.register_context("pool", |lifespan: Yield| async move {
+            lifespan.ready().await;
+        })
+        .unwrap();
+        app.register_task_with(
+            "poller",
+            lifespan_core::TaskOptions::new().display_name("the poller"),
+            |shutdown: Shutdown| async move { shutdown.cancelled().await },
+        )
+        .unwrap();
+        app.register_task("broken", || async { Err::<(), _>("no \"config\"") })
+            .unwrap();
+        let router = Router::new().route("/status", get(lifespan_core::status_handler));
+        let (serving, addr) = serve(&app, router).await;
+        settle().await;
+        let (status, body) = http_get(addr, "/status").await.unwrap();
+        assert_eq!(status, 200);
+        assert_eq!(
+            body,
+            concat!(
+                r#"{"tasks":["#,
+                r#"{"name":"poller","display_name":"the poller","state":"running","restarts":0,"last_error":null,"in_state_ms":1000},"#,
+                r#"{"name":"broken","display_name":null,"state":"failed","restarts":0,"last_error":"no \"config\"","in_state_ms":1000}"#,
+                r#"],"contexts":["#,
+                r#"{"name":"pool","display_name":null,"state":"running","last_error":null,"in_state_ms":1000}"#,
+                r#"]}"#
+            )
+        );
+        app.request_shutdown();
+        serving.await.unwrap().unwrap();
+    }
+}

@@ -95,6 +95,9 @@ pub(crate) async fn stop(
             }
             Err(_elapsed) => {
                 context.handle.abort();
+                // Dropped at its next poll: waited for, so that nothing of this start is left
+                // in the runtime when shutdown returns.
+                let _ = (&mut context.handle).await;
                 tracing::error!(context = %context.name, timeout = ?timeouts.cleanup_timeout, "cleanup of lifespan context `{}` timed out", context.name);
                 ContextOutcome::TimedOut
             }
