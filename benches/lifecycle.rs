@@ -249,6 +249,29 @@ struct Lifespan {
     report: Option<lifespan_core::Report>,
 }
 
+/// Lifespan with its blocking check on (off by default in release builds).
+struct LifespanChecked(Lifespan);
+
+impl Variant for LifespanChecked {
+    const NAME: &'static str = "lifespan, blocking check on";
+
+    fn prepare(n: usize, started: Arc<Started>) -> Self {
+        let mut lifespan = Lifespan::prepare(n, started);
+        lifespan.app = lifespan
+            .app
+            .blocking_threshold(Some(Duration::from_millis(100)));
+        LifespanChecked(lifespan)
+    }
+
+    fn start(&mut self) -> BoxFut<'_, ()> {
+        self.0.start()
+    }
+
+    fn stop(&mut self) -> BoxFut<'_, ()> {
+        self.0.stop()
+    }
+}
+
 impl Variant for Lifespan {
     const NAME: &'static str = "lifespan";
 
@@ -403,6 +426,7 @@ fn child(spec: &str) {
         "joinset" => measure::<JoinSetAbort>(n, reps),
         "graceful" => measure::<GracefulShutdown>(n, reps),
         "lifespan" => measure::<Lifespan>(n, reps),
+        "checked" => measure::<LifespanChecked>(n, reps),
         other => panic!("unknown variant {other}"),
     };
     println!("{start} {stop} {heap} {rss}");
@@ -423,6 +447,7 @@ fn tasks(quick: bool) {
                 measure_in_child("graceful", n, reps),
             ),
             (Lifespan::NAME, measure_in_child("lifespan", n, reps)),
+            (LifespanChecked::NAME, measure_in_child("checked", n, reps)),
         ];
         for (name, (start, stop, heap, rss)) in &rows {
             println!(
@@ -430,13 +455,16 @@ fn tasks(quick: bool) {
                 *rss as f64 / 1024.0
             );
         }
-        let (base, ours) = (rows[0].1, rows[3].1);
-        println!(
-            "\nlifespan / TaskTracker: start {:.2}x, stop {:.2}x, heap {:.2}x\n",
-            ours.0 / base.0,
-            ours.1 / base.1,
-            ours.2 / base.2
-        );
+        let base = rows[0].1;
+        for (label, ours) in [("lifespan", rows[3].1), ("blocking check on", rows[4].1)] {
+            println!(
+                "\n{label} / TaskTracker: start {:.2}x, stop {:.2}x, heap {:.2}x",
+                ours.0 / base.0,
+                ours.1 / base.1,
+                ours.2 / base.2
+            );
+        }
+        println!();
     }
 }
 
@@ -531,6 +559,76 @@ fn reload(quick: bool) {
     );
 }
 
+/// Tasks that poll many times (each yields `YIELDS` times): polls per second, hand-written
+/// `tokio::spawn` against lifespan tasks with and without the blocking check.
+fn polls(quick: bool) {
+    const TASKS: usize = 100;
+    const YIELDS: usize = 10_000;
+    println!(
+        "## Polls: {TASKS} tasks each yielding {YIELDS} times (blocking-detection overhead)\n"
+    );
+    async fn spin() {
+        for _ in 0..YIELDS {
+            tokio::task::yield_now().await;
+        }
+    }
+    fn hand_written() -> Duration {
+        runtime().block_on(async {
+            let began = Instant::now();
+            let handles: Vec<_> = (0..TASKS).map(|_| tokio::spawn(spin())).collect();
+            for handle in handles {
+                handle.await.unwrap();
+            }
+            began.elapsed()
+        })
+    }
+    fn lifespan(threshold: Option<Duration>) -> Duration {
+        let app = App::empty().blocking_threshold(threshold);
+        let done = Started::new(TASKS);
+        for i in 0..TASKS {
+            let done = done.clone();
+            app.register_task(format!("spin{i}"), move || {
+                let done = done.clone();
+                async move {
+                    spin().await;
+                    done.begin();
+                }
+            })
+            .unwrap();
+        }
+        runtime().block_on(async {
+            let all_done = done.all.notified();
+            let began = Instant::now();
+            app.start().await.unwrap();
+            all_done.await;
+            let took = began.elapsed();
+            app.shutdown().await;
+            took
+        })
+    }
+    let reps = if quick { 3 } else { 21 };
+    let polls = (TASKS * (YIELDS + 1)) as f64;
+    let rate = |times: Vec<Duration>| {
+        polls / median(times.iter().map(Duration::as_secs_f64).collect()) / 1e6
+    };
+    let hand = rate((0..reps).map(|_| hand_written()).collect());
+    let checked = rate(
+        (0..reps)
+            .map(|_| lifespan(Some(Duration::from_millis(100))))
+            .collect(),
+    );
+    let unchecked = rate((0..reps).map(|_| lifespan(None)).collect());
+    println!("| variant | million polls/s |");
+    println!("|---|---:|");
+    println!("| hand-written `tokio::spawn` | {hand:.1} |");
+    println!("| lifespan, blocking check on | {checked:.1} |");
+    println!("| lifespan, blocking check off (release default) | {unchecked:.1} |");
+    println!(
+        "\nblocking check on / off: {:.2}x the time per poll\n",
+        unchecked / checked
+    );
+}
+
 fn main() {
     if let Ok(spec) = std::env::var(CHILD) {
         return child(&spec);
@@ -547,4 +645,5 @@ fn main() {
     tasks(quick);
     contexts(quick);
     reload(quick);
+    polls(quick);
 }

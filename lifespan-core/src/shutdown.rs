@@ -73,7 +73,7 @@ pub(crate) async fn stop(
     for mut context in contexts.into_iter().rev() {
         // The receiver is gone only if the body already ended; the join below tells how.
         let _ = context.resume.send(());
-        board.set_context(&context.name, RunState::Stopping, None);
+        board.set_context(context.index, RunState::Stopping, None);
         let outcome = match timeout(timeouts.cleanup_timeout, &mut context.handle).await {
             Ok(Ok(Ok(()))) => {
                 tracing::info!(context = %context.name, "lifespan context cleaned up");
@@ -109,7 +109,7 @@ pub(crate) async fn stop(
             }
             ContextOutcome::TimedOut => (RunState::Aborted, None),
         };
-        board.set_context(&context.name, state, error);
+        board.set_context(context.index, state, error);
         cleaned.push(ContextReport {
             name: context.name,
             outcome,

@@ -41,6 +41,8 @@ pub(crate) struct Generation {
 
 pub(crate) struct RunningContext {
     pub(crate) name: Name,
+    /// Its index on the status board.
+    pub(crate) index: usize,
     pub(crate) resume: oneshot::Sender<()>,
     pub(crate) handle: JoinHandle<Result<(), anyhow::Error>>,
 }
@@ -161,15 +163,15 @@ pub(crate) async fn start(
     };
     for context in prepared_contexts {
         let name = context.name.clone();
-        board.context_starting(&name, context.options.display_name);
-        match set_up(context, exit).await {
+        let index = board.context_starting(&name, context.options.display_name);
+        match set_up(context, index, exit).await {
             Ok(running) => {
                 tracing::info!(context = %name, "lifespan context set up");
-                board.set_context(&name, RunState::Running, None);
+                board.set_context(index, RunState::Running, None);
                 generation.contexts.push(running);
             }
             Err(kind) => {
-                board.set_context(&name, RunState::Failed, Some(kind.to_string()));
+                board.set_context(index, RunState::Failed, Some(kind.to_string()));
                 tracing::error!(context = %name, "{kind}");
                 if !generation.contexts.is_empty() {
                     tracing::info!("cleaning up the contexts already set up, in reverse order");
@@ -217,6 +219,7 @@ pub(crate) async fn start(
 /// app runs and its cleanup runs on its own task.
 async fn set_up(
     context: PreparedContext,
+    index: usize,
     exit: &CancellationToken,
 ) -> Result<RunningContext, StartupErrorKind> {
     let PreparedContext {
@@ -235,7 +238,7 @@ async fn set_up(
             ready_result = &mut ready, if !ready.is_terminated() => match ready_result {
                 Ok(()) => {
                     let handle = tokio::spawn(body);
-                    return Ok(RunningContext { name, resume, handle });
+                    return Ok(RunningContext { name, index, resume, handle });
                 }
                 // The `Yield` was dropped without `ready`: the body's end says why.
                 Err(_) => continue,

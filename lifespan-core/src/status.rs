@@ -287,21 +287,26 @@ impl Board {
         self.shutdown.cancel();
     }
 
-    /// A context's setup begins.
-    pub(crate) fn context_starting(&self, name: &Name, display_name: Option<&'static str>) {
-        lock(&self.contexts).push(ContextEntry {
+    /// A context's setup begins; returns its index on the board.
+    pub(crate) fn context_starting(
+        &self,
+        name: &Name,
+        display_name: Option<&'static str>,
+    ) -> usize {
+        let mut contexts = lock(&self.contexts);
+        contexts.push(ContextEntry {
             name: name.clone(),
             display_name,
             state: RunState::Starting,
             since: Instant::now(),
             last_error: None,
         });
+        contexts.len() - 1
     }
 
-    /// The context named `name` entered `state`.
-    pub(crate) fn set_context(&self, name: &Name, state: RunState, error: Option<String>) {
-        let mut contexts = lock(&self.contexts);
-        if let Some(entry) = contexts.iter_mut().rev().find(|c| c.name == *name) {
+    /// Context `index` entered `state`.
+    pub(crate) fn set_context(&self, index: usize, state: RunState, error: Option<String>) {
+        if let Some(entry) = lock(&self.contexts).get_mut(index) {
             entry.state = state;
             entry.since = Instant::now();
             if error.is_some() {
