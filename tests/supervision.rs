@@ -94,6 +94,10 @@ mod restarts {
         let report = app.shutdown().await;
         assert_eq!(report.tasks[0].outcome, TaskOutcome::Cancelled);
         assert_eq!(report.tasks[0].restarts, 4);
+        assert_eq!(
+            report.to_string(),
+            "task flaky: stopped on shutdown (restarted 4 times)\n"
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -95,18 +95,6 @@ fn find<'a, T>(items: impl Iterator<Item = (&'a str, &'a T)> + Clone, name: &str
     }
 }
 
-impl TaskOutcome {
-    /// The state a task that ended so is in.
-    pub(crate) fn state(&self) -> crate::status::RunState {
-        use crate::status::RunState;
-        match self {
-            TaskOutcome::Completed | TaskOutcome::Cancelled => RunState::Stopped,
-            TaskOutcome::Failed(_) | TaskOutcome::Panicked(_) => RunState::Failed,
-            TaskOutcome::Aborted => RunState::Aborted,
-        }
-    }
-}
-
 impl fmt::Display for TaskOutcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -134,7 +122,15 @@ impl fmt::Display for Report {
     /// One line per task, then one per context.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for task in &self.tasks {
-            writeln!(f, "task {}: {}", task.name, task.outcome)?;
+            match task.restarts {
+                0 => writeln!(f, "task {}: {}", task.name, task.outcome)?,
+                1 => writeln!(f, "task {}: {} (restarted once)", task.name, task.outcome)?,
+                n => writeln!(
+                    f,
+                    "task {}: {} (restarted {n} times)",
+                    task.name, task.outcome
+                )?,
+            }
         }
         for context in &self.contexts {
             writeln!(f, "context {}: {}", context.name, context.outcome)?;

@@ -160,7 +160,7 @@ pub(crate) fn outcome(board: &Board, index: usize, ended: Ended) -> TaskOutcome 
 }
 
 /// One plain task (no restart, no schedule), as spawned: runs the task's body to its end, in
-/// the task's span, catching a panic, and says how it ended, logging failures as they happen
+/// the task's span, catching a panic, and records how it ended, logging failures as they happen
 /// and recording them on the board. A plain struct rather than an `async` block, so that what
 /// each running task keeps on the heap stays small: its name and shutdown signal are read from
 /// the board.
@@ -184,14 +184,16 @@ impl TaskFuture {
 }
 
 impl Future for TaskFuture {
-    type Output = TaskOutcome;
+    type Output = ();
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<TaskOutcome> {
+    /// Ends with the outcome recorded on the board, where shutdown reads it: nothing to carry
+    /// through the join handle.
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
         let _entered = this.span.enter();
         let ended = std::task::ready!(poll_body(&mut this.body, &this.board, this.index, cx));
         let outcome = outcome(&this.board, this.index, ended);
-        this.board.set_task_ended(this.index, outcome.state());
-        Poll::Ready(outcome)
+        this.board.set_ended(this.index, &outcome);
+        Poll::Ready(())
     }
 }

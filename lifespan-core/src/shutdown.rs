@@ -48,25 +48,45 @@ pub(crate) async fn stop(
             tracing::warn!(grace_period = ?timeouts.grace_period, "lifespan grace period over: aborting the tasks still running");
         }
     }
-    let mut reports = Vec::with_capacity(tasks.len());
     let board = generation.board.clone();
-    for (index, (mut handle, entry)) in tasks.into_iter().zip(board.plan.tasks()).enumerate() {
+    let mut handles = tasks;
+    for handle in &handles {
         if !handle.is_finished() {
-            // A task that ended a moment ago is unaffected: its outcome is kept.
             handle.abort();
         }
-        let outcome = joined(&mut handle).await;
-        if outcome == TaskOutcome::Aborted {
-            tracing::warn!(task = %entry.label(), "lifespan task aborted: it did not stop within the grace period");
-            board.set_task(index, RunState::Aborted, board.now());
-        }
-        reports.push(TaskReport {
-            name: entry.name.clone(),
-            outcome,
-            restarts: board.restarts(index),
-        });
     }
-    let tasks = reports;
+    // Each task records how it ended on the board; one without a record was aborted (dropped
+    // at its next poll: waited for, so that nothing of this start is left in the runtime).
+    for (index, handle) in handles.iter_mut().enumerate() {
+        if board.ended(index).is_some() {
+            continue;
+        }
+        if let Err(join) = handle.await {
+            if join.is_panic() {
+                // Only a panic outside the wrapper's catch, in the body's drop, comes here.
+                let message = panic_message(&*join.into_panic());
+                board.set_task_error(index, &message);
+                board.set_ended(index, &TaskOutcome::Panicked(message));
+                continue;
+            }
+        }
+        if board.ended(index).is_none() {
+            let entry = board.plan.task(index);
+            tracing::warn!(task = %entry.label(), "lifespan task aborted: it did not stop within the grace period");
+            board.set_aborted(index);
+        }
+    }
+    let tasks = board
+        .plan
+        .tasks()
+        .enumerate()
+        .map(|(index, entry)| TaskReport {
+            name: entry.name.clone(),
+            outcome: board.ended(index).unwrap_or(TaskOutcome::Aborted),
+            restarts: board.restarts(index),
+        })
+        .collect();
+    release(handles).await;
 
     // 3. Contexts, in reverse setup order, each bounded, each exactly once.
     let mut cleaned = Vec::with_capacity(contexts.len());
@@ -121,11 +141,15 @@ pub(crate) async fn stop(
     }
 }
 
-/// How a task's wrapper ended. The wrapper catches panics itself, so a join error is an abort.
-async fn joined(handle: &mut JoinHandle<TaskOutcome>) -> TaskOutcome {
-    match handle.await {
-        Ok(outcome) => outcome,
-        Err(join) if join.is_panic() => TaskOutcome::Panicked(panic_message(&*join.into_panic())),
-        Err(_) => TaskOutcome::Aborted,
+/// Drops the join handles of tasks that have ended, which frees each task's memory. With many,
+/// half are dropped on another worker: had nobody held the handles, the tasks' own workers
+/// would have freed them as they ended, in parallel.
+async fn release(mut handles: Vec<JoinHandle<()>>) {
+    const IN_PARALLEL_FROM: usize = 4096;
+    if handles.len() >= IN_PARALLEL_FROM {
+        let half = handles.split_off(handles.len() / 2);
+        let other = tokio::spawn(async move { drop(half) });
+        drop(handles);
+        let _ = other.await;
     }
 }

@@ -15,7 +15,7 @@ use crate::name::Name;
 use crate::options::TaskOptions;
 use crate::register::Plan;
 use crate::registry::{BoxFuture, Entry, Kind};
-use crate::report::{Report, TaskOutcome};
+use crate::report::Report;
 use crate::running::{panic_message, TaskFuture};
 use crate::shutdown::{self, Timeouts};
 use crate::state::{self, Deps, StateMap};
@@ -31,7 +31,7 @@ pub(crate) struct Generation {
     /// Tracks the tasks, so that shutdown learns at once when the last one has ended.
     pub(crate) tracker: TaskTracker,
     /// In start order.
-    pub(crate) tasks: Vec<JoinHandle<TaskOutcome>>,
+    pub(crate) tasks: Vec<JoinHandle<()>>,
     /// What was started (its tasks, in the order of `tasks`, give their names) and how each
     /// part is doing.
     pub(crate) board: Arc<Board>,
@@ -193,7 +193,7 @@ pub(crate) async fn start(
     );
     let now = board.now();
     for (index, body) in prepared_tasks.into_iter().enumerate() {
-        board.set_task(index, RunState::Running, now);
+        board.set_running(index, now);
         let handle = if plan.task(index).options.is_supervised() {
             let supervised = supervise(
                 app.clone(),

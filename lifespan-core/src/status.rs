@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::name::Name;
 use crate::register::Plan;
+use crate::report::TaskOutcome;
 
 /// What a task or context is doing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -44,28 +45,27 @@ pub enum RunState {
     Aborted,
 }
 
-impl RunState {
-    fn from_u8(value: u8) -> RunState {
-        match value {
-            0 => RunState::Starting,
-            1 => RunState::Running,
-            2 => RunState::BackingOff,
-            3 => RunState::Stopping,
-            4 => RunState::Stopped,
-            5 => RunState::Failed,
-            _ => RunState::Aborted,
-        }
-    }
+/// What a task's slot holds: its state, and for a task that ended, how.
+mod code {
+    pub(super) const STARTING: u8 = 0;
+    pub(super) const RUNNING: u8 = 1;
+    pub(super) const BACKING_OFF: u8 = 2;
+    pub(super) const COMPLETED: u8 = 3;
+    pub(super) const CANCELLED: u8 = 4;
+    pub(super) const FAILED: u8 = 5;
+    pub(super) const PANICKED: u8 = 6;
+    pub(super) const ABORTED: u8 = 7;
+}
 
-    fn to_u8(self) -> u8 {
-        match self {
-            RunState::Starting => 0,
-            RunState::Running => 1,
-            RunState::BackingOff => 2,
-            RunState::Stopping => 3,
-            RunState::Stopped => 4,
-            RunState::Failed => 5,
-            RunState::Aborted => 6,
+impl RunState {
+    fn from_code(value: u8) -> RunState {
+        match value {
+            code::STARTING => RunState::Starting,
+            code::RUNNING => RunState::Running,
+            code::BACKING_OFF => RunState::BackingOff,
+            code::COMPLETED | code::CANCELLED => RunState::Stopped,
+            code::FAILED | code::PANICKED => RunState::Failed,
+            _ => RunState::Aborted,
         }
     }
 
@@ -226,7 +226,7 @@ impl Board {
     ) -> Self {
         let tasks = (0..plan.task_count())
             .map(|_| TaskSlot {
-                state: AtomicU8::new(RunState::Starting.to_u8()),
+                state: AtomicU8::new(code::STARTING),
                 restarts: AtomicU32::new(0),
                 since: AtomicU64::new(0),
             })
@@ -252,21 +252,57 @@ impl Board {
         self.nanos(Instant::now())
     }
 
-    /// Task `index` entered `state` at `at` (from [`now`](Self::now)).
-    pub(crate) fn set_task(&self, index: usize, state: RunState, at: u64) {
+    fn set_code(&self, index: usize, code: u8, at: u64) {
         let slot = &self.tasks[index];
         slot.since.store(at, Ordering::Relaxed);
-        slot.state.store(state.to_u8(), Ordering::Release);
+        slot.state.store(code, Ordering::Release);
     }
 
-    /// Task `index` ended in `state`: stamped with the start of shutdown if that has begun.
-    pub(crate) fn set_task_ended(&self, index: usize, state: RunState) {
+    /// Task `index` is running (since `at`, from [`now`](Self::now)).
+    pub(crate) fn set_running(&self, index: usize, at: u64) {
+        self.set_code(index, code::RUNNING, at);
+    }
+
+    /// Task `index` waits to be restarted.
+    pub(crate) fn set_backing_off(&self, index: usize) {
+        self.set_code(index, code::BACKING_OFF, self.now());
+    }
+
+    /// Task `index` ended so: stamped with the start of shutdown if that has begun. The message
+    /// of a failure is its last error, recorded before.
+    pub(crate) fn set_ended(&self, index: usize, outcome: &TaskOutcome) {
+        let code = match outcome {
+            TaskOutcome::Completed => code::COMPLETED,
+            TaskOutcome::Cancelled => code::CANCELLED,
+            TaskOutcome::Failed(_) => code::FAILED,
+            TaskOutcome::Panicked(_) => code::PANICKED,
+            TaskOutcome::Aborted => code::ABORTED,
+        };
         let at = if self.shutdown.is_cancelled() {
             SINCE_SHUTDOWN
         } else {
             self.now()
         };
-        self.set_task(index, state, at);
+        self.set_code(index, code, at);
+    }
+
+    /// Task `index` was aborted now.
+    pub(crate) fn set_aborted(&self, index: usize) {
+        self.set_code(index, code::ABORTED, self.now());
+    }
+
+    /// How task `index` ended: `None` if it has not recorded an end (it is running, or was
+    /// aborted before it could).
+    pub(crate) fn ended(&self, index: usize) -> Option<TaskOutcome> {
+        let message = || lock(&self.errors).get(&index).cloned().unwrap_or_default();
+        Some(match self.tasks[index].state.load(Ordering::Acquire) {
+            code::COMPLETED => TaskOutcome::Completed,
+            code::CANCELLED => TaskOutcome::Cancelled,
+            code::FAILED => TaskOutcome::Failed(message()),
+            code::PANICKED => TaskOutcome::Panicked(message()),
+            code::ABORTED => TaskOutcome::Aborted,
+            _ => return None,
+        })
     }
 
     pub(crate) fn count_restart(&self, index: usize) {
@@ -325,7 +361,7 @@ impl Board {
             .zip(self.tasks.iter())
             .enumerate()
             .map(|(index, (entry, slot))| {
-                let mut state = RunState::from_u8(slot.state.load(Ordering::Acquire));
+                let mut state = RunState::from_code(slot.state.load(Ordering::Acquire));
                 let mut since = slot.since.load(Ordering::Relaxed);
                 if since == SINCE_SHUTDOWN {
                     since = shutdown_at;

@@ -20,23 +20,23 @@ use crate::registry::BoxFuture;
 use crate::report::TaskOutcome;
 use crate::running::{outcome, poll_body};
 use crate::state::{Deps, StateMap};
-use crate::status::{Board, RunState};
+use crate::status::Board;
 use crate::App;
 
 /// Runs task `index` of `board` under its options, starting with `first`, the body prepared at
-/// startup. Returns how it ended for good.
+/// startup, and records how it ended for good.
 pub(crate) async fn supervise(
     app: App,
     board: Arc<Board>,
     state: Arc<StateMap>,
     index: usize,
     first: BoxFuture,
-) -> TaskOutcome {
+) {
     let span = board.plan.task(index).span();
     let ended = Supervisor {
         options: board.plan.task(index).options,
         app,
-        board,
+        board: board.clone(),
         state,
         index,
         restarts: VecDeque::new(),
@@ -45,7 +45,7 @@ pub(crate) async fn supervise(
     .run(first)
     .instrument(span)
     .await;
-    ended
+    board.set_ended(index, &ended);
 }
 
 struct Supervisor {
@@ -72,8 +72,7 @@ impl Supervisor {
             }
         });
         loop {
-            self.board
-                .set_task(self.index, RunState::Running, self.board.now());
+            self.board.set_running(self.index, self.board.now());
             if let Some(at) = next_run {
                 tokio::select! {
                     biased;
@@ -119,8 +118,7 @@ impl Supervisor {
             let delay = self.delay();
             self.consecutive = self.consecutive.saturating_add(1);
             self.board.count_restart(self.index);
-            self.board
-                .set_task(self.index, RunState::BackingOff, self.board.now());
+            self.board.set_backing_off(self.index);
             tracing::warn!(
                 restarts = self.board.restarts(self.index),
                 delay_ms = delay.as_millis() as u64,
@@ -228,7 +226,6 @@ impl Supervisor {
 
     /// Records the task's end for good; a critical task failing asks the app to stop.
     fn end(&self, outcome: TaskOutcome) -> TaskOutcome {
-        self.board.set_task_ended(self.index, outcome.state());
         if self.options.critical {
             if let TaskOutcome::Failed(message) | TaskOutcome::Panicked(message) = &outcome {
                 let entry = self.board.plan.task(self.index);
