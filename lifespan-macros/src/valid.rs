@@ -253,15 +253,20 @@ fn unknown_argument(noun: &str, name: &str, key: &str, params: &[Param]) -> Stri
         .join(", ");
     let mut message =
         format!("unknown argument `{key}` for {noun} `{name}`; its parameters are {list}");
-    let closest = names
-        .iter()
-        .map(|n| (edit_distance(key, n), *n))
-        .filter(|(distance, n)| *distance <= (n.len().max(key.len()) / 3).max(1))
-        .min();
-    if let Some((_, suggestion)) = closest {
+    if let Some(suggestion) = closest(key, &names) {
         message.push_str(&format!(" (did you mean `{suggestion}`?)"));
     }
     message
+}
+
+/// The name in `names` that `written` is most likely a typo of, if any is close enough.
+pub(crate) fn closest<'a>(written: &str, names: &[&'a str]) -> Option<&'a str> {
+    names
+        .iter()
+        .map(|n| (edit_distance(written, n), *n))
+        .filter(|(distance, n)| *distance <= (n.len().max(written.len()) / 3).max(1))
+        .min()
+        .map(|(_, name)| name)
 }
 
 /// Levenshtein distance, for suggesting the parameter a typo meant.
