@@ -6,7 +6,9 @@
 //! model, `valid` checks it against the rules, `expand` generates the registration.
 
 mod ast;
+mod duration;
 mod expand;
+mod options;
 mod valid;
 
 use proc_macro::TokenStream;
@@ -131,4 +133,10 @@ pub fn lifespan_task(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn lifespan_context(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::entry(Kind::Context, args.into(), item.into()).into()
+}
+
+/// Options of a `#[lifespan_task]` or `#[lifespan_context]` function.
+#[proc_macro_attribute]
+pub fn lifespan(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::options_entry(args.into(), item.into()).into()
 }
