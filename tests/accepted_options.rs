@@ -91,6 +91,20 @@ async fn cache(lifespan: Yield) {
 #[lifespan()]
 async fn no_options() {}
 
+/// The runtime named by path, as a crate that renames `lifespan-core` would: the options are
+/// built through it too.
+mod renamed {
+    use lifespan_core as my_lifespan;
+
+    #[my_lifespan::lifespan_task(crate = my_lifespan)]
+    #[my_lifespan::lifespan(restart = on_failure, backoff = "1s")]
+    async fn below() {}
+
+    #[my_lifespan::lifespan(every = "1s", critical)]
+    #[my_lifespan::lifespan_task(crate = my_lifespan)]
+    async fn above() {}
+}
+
 /// Whether the options arrive is for the runtime's tests; here, that each function is still
 /// registered once, under its path, whatever its display name.
 #[tokio::test]
@@ -119,6 +133,8 @@ async fn every_function_with_options_is_registered_under_its_path() {
             "periodic_with_retries",
             "poll",
             "refresh",
+            "renamed::above",
+            "renamed::below",
             "sweep",
             "ticks"
         ]
