@@ -1,8 +1,9 @@
 //! Parsing: the attribute's arguments and the annotated function, each token kept with its span.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Delimiter, Group, Span, TokenStream, TokenTree};
+use quote::ToTokens;
 use syn::ext::IdentExt;
-use syn::parse::{Parse, ParseStream};
+use syn::parse::{Parse, ParseStream, Parser};
 use syn::punctuated::Punctuated;
 use syn::{Attribute, Expr, Ident, Path, Signature, Token, Visibility};
 
@@ -29,9 +30,18 @@ impl Kind {
             Kind::Context => "lifespan context",
         }
     }
+
+    /// The attribute's name: `lifespan_task`.
+    pub(crate) fn macro_name(self) -> &'static str {
+        match self {
+            Kind::Task => "lifespan_task",
+            Kind::Context => "lifespan_context",
+        }
+    }
 }
 
 /// The attribute's contents: `#[lifespan_task(crate = path, name = value, ...)]`.
+#[derive(Default)]
 pub(crate) struct Args {
     pub(crate) krate: Option<(Token![crate], Path)>,
     pub(crate) args: Vec<Arg>,
@@ -169,6 +179,137 @@ fn describe(item: &syn::Item) -> (Span, &'static str) {
         _ => "this item",
     };
     (item.span(), what)
+}
+
+/// One option of `#[lifespan(...)]`: a flag `key`, or `key = value`.
+pub(crate) struct OptionArg {
+    pub(crate) key: Ident,
+    pub(crate) value: Option<Expr>,
+}
+
+impl Parse for OptionArg {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        if !input.peek(Ident::peek_any) {
+            return Err(
+                input.error("expected an option, as in `restart = on_failure` or `critical`")
+            );
+        }
+        let key = Ident::parse_any(input)?;
+        if !input.peek(Token![=]) {
+            return Ok(OptionArg { key, value: None });
+        }
+        input.parse::<Token![=]>()?;
+        if input.is_empty() || input.peek(Token![,]) {
+            return Err(input.error(format!("expected a value after `{} =`", key.unraw())));
+        }
+        let value = input.parse()?;
+        Ok(OptionArg {
+            key,
+            value: Some(value),
+        })
+    }
+}
+
+/// An outer attribute of the item, as tokens: `#` and its bracketed contents.
+pub(crate) struct RawAttr {
+    pound: TokenTree,
+    group: Group,
+}
+
+impl RawAttr {
+    /// The last segment of the attribute's path: `lifespan` in `#[lifespan_core::lifespan(..)]`.
+    pub(crate) fn name(&self) -> Option<Ident> {
+        self.path_and_rest().0
+    }
+
+    /// Whether the attribute is `#[lifespan(...)]`, by any path.
+    pub(crate) fn is_options(&self) -> bool {
+        self.name().is_some_and(|name| name == "lifespan")
+    }
+
+    /// The last segment of the path, and the tokens after the path.
+    fn path_and_rest(&self) -> (Option<Ident>, Vec<TokenTree>) {
+        let mut tokens = self.group.stream().into_iter().peekable();
+        let mut last = None;
+        while let Some(token) = tokens.peek() {
+            match token {
+                TokenTree::Ident(ident) => last = Some(ident.clone()),
+                TokenTree::Punct(punct) if punct.as_char() == ':' => {}
+                _ => break,
+            }
+            tokens.next();
+        }
+        (last, tokens.collect())
+    }
+
+    /// The options of a `#[lifespan(...)]` attribute: what is in its parentheses.
+    fn options(&self) -> syn::Result<Vec<OptionArg>> {
+        let (_, rest) = self.path_and_rest();
+        let options = match rest.as_slice() {
+            [] => TokenStream::new(),
+            [TokenTree::Group(group)] if group.delimiter() == Delimiter::Parenthesis => {
+                group.stream()
+            }
+            _ => {
+                return Err(syn::Error::new(
+                    self.group.span(),
+                    "`#[lifespan]` takes its options in parentheses, as in `#[lifespan(restart = on_failure)]`",
+                ))
+            }
+        };
+        let options = Punctuated::<OptionArg, Token![,]>::parse_terminated.parse2(options)?;
+        Ok(options.into_iter().collect())
+    }
+}
+
+impl ToTokens for RawAttr {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        tokens.extend([self.pound.clone(), TokenTree::Group(self.group.clone())]);
+    }
+}
+
+/// Splits `item` into its outer attributes and the tokens after them, all as written.
+pub(crate) fn split_attrs(item: TokenStream) -> (Vec<RawAttr>, TokenStream) {
+    let mut tokens = item.into_iter().peekable();
+    let mut attrs = Vec::new();
+    while let Some(TokenTree::Punct(pound)) = tokens.peek() {
+        if pound.as_char() != '#' {
+            break;
+        }
+        let pound = tokens.next().unwrap();
+        match tokens.next() {
+            Some(TokenTree::Group(group)) if group.delimiter() == Delimiter::Bracket => {
+                attrs.push(RawAttr { pound, group });
+            }
+            // Not an outer attribute after all: keep the tokens as they are.
+            other => {
+                let rest: TokenStream = [pound].into_iter().chain(other).chain(tokens).collect();
+                return (attrs, rest);
+            }
+        }
+    }
+    (attrs, tokens.collect())
+}
+
+/// Takes the `#[lifespan(...)]` attributes off `item`: the item without them, token for token
+/// otherwise, and their options, merged in order.
+pub(crate) fn take_options(item: TokenStream) -> (TokenStream, syn::Result<Vec<OptionArg>>) {
+    let (attrs, rest) = split_attrs(item);
+    let mut kept = TokenStream::new();
+    let mut options = Vec::new();
+    let mut errors = Errors::default();
+    for attr in attrs {
+        if !attr.is_options() {
+            attr.to_tokens(&mut kept);
+            continue;
+        }
+        match attr.options() {
+            Ok(more) => options.extend(more),
+            Err(error) => errors.push(error),
+        }
+    }
+    kept.extend(rest);
+    (kept, errors.finish().map(|()| options))
 }
 
 /// Errors collected so that one `cargo check` reports every mistake.

@@ -1,44 +1,71 @@
 //! Expansion: the user's function as written, followed by its registration.
 
-use proc_macro2::{Group, Span, TokenStream, TokenTree};
+use proc_macro2::{Group, Literal, Span, TokenStream, TokenTree};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::Ident;
 
-use crate::ast::{self, Args, Kind};
+use crate::ast::{self, Args, Errors, Kind};
+use crate::options::{Options, Restart};
 use crate::valid::{self, Model, Source};
 
 /// Runs the three stages. On any error the function is still emitted as written, beside the
-/// errors, so that one mistake does not turn into unresolved names elsewhere.
+/// errors, so that one mistake does not turn into unresolved names elsewhere. Its
+/// `#[lifespan(...)]` attributes are taken off in any case: they are read here.
 pub(crate) fn entry(kind: Kind, args: TokenStream, item: TokenStream) -> TokenStream {
-    let parsed_args = syn::parse2::<Args>(args);
-    let parsed_fn = ast::parse_fn(kind, item.clone());
-    let model = match (parsed_args, parsed_fn) {
-        (Ok(args), Ok(function)) => valid::validate(kind, args, &function),
-        (Err(mut error), Ok(function)) => {
-            // Still check the function, so that its mistakes are reported with the attribute's.
-            let empty = Args {
-                krate: None,
-                args: Vec::new(),
-            };
-            if let Err(more) = valid::validate(kind, empty, &function) {
-                error.combine(more);
-            }
-            Err(error)
-        }
-        (Ok(_), Err(error)) => Err(error),
-        (Err(mut error), Err(more)) => {
-            error.combine(more);
-            Err(error)
+    let (item, options) = ast::take_options(item);
+    let mut errors = Errors::default();
+    // An attribute that does not parse is reported, and the function still checked without it.
+    let args = syn::parse2::<Args>(args).unwrap_or_else(|error| {
+        errors.push(error);
+        Args::default()
+    });
+    let options = options.unwrap_or_else(|error| {
+        errors.push(error);
+        Vec::new()
+    });
+    let model = match ast::parse_fn(kind, item.clone()) {
+        Ok(function) => valid::validate(kind, args, options, &function)
+            .map_err(|error| errors.push(error))
+            .ok(),
+        Err(error) => {
+            errors.push(error);
+            None
         }
     };
-    match model {
-        Ok(model) => {
+    match (errors.finish(), model) {
+        (Ok(()), Some(model)) => {
             let registration = registration(&model);
             quote! { #item #registration }
         }
-        Err(error) => {
+        (Err(error), _) => {
             let error = error.to_compile_error();
+            quote! { #item #error }
+        }
+        (Ok(()), None) => unreachable!("no model without an error"),
+    }
+}
+
+/// `#[lifespan(...)]` expanding on its own: it was written above `#[lifespan_task]` or
+/// `#[lifespan_context]`, which is among the item's remaining attributes. It moves that one
+/// first, itself right after, so that the task or context attribute reads it as if written below.
+pub(crate) fn options_entry(args: TokenStream, item: TokenStream) -> TokenStream {
+    let (mut attrs, rest) = ast::split_attrs(item.clone());
+    let target = attrs.iter().position(|attr| {
+        attr.name()
+            .is_some_and(|name| name == "lifespan_task" || name == "lifespan_context")
+    });
+    match target {
+        Some(index) => {
+            let target = attrs.remove(index);
+            quote! { #target #[lifespan(#args)] #(#attrs)* #rest }
+        }
+        None => {
+            let error = syn::Error::new(
+                Span::call_site(),
+                "`#[lifespan(...)]` gives options to a `#[lifespan_task]` or `#[lifespan_context]` function; add one of those to this function",
+            )
+            .to_compile_error();
             quote! { #item #error }
         }
     }
@@ -110,6 +137,7 @@ fn registration(model: &Model) -> TokenStream {
     let registered_name = format!("::{}", model.name);
     let cfgs = &model.cfgs;
     let yield_check = yield_check(model);
+    let options = options(&model.options, &private);
 
     quote! {
         #(#cfgs)*
@@ -139,9 +167,63 @@ fn registration(model: &Model) -> TokenStream {
                     #private::core::line!(),
                     #prepare,
                 )
+                #options
             }
         };
     }
+}
+
+/// `.with_options(TaskOptions::new()...)`, calling the builder only for the options given; nothing
+/// if none is, so that a plain function expands as before. It is in a `static`: all `const`.
+fn options(options: &Options, private: &TokenStream) -> TokenStream {
+    let duration = |nanos: u64| {
+        let nanos = Literal::u64_suffixed(nanos);
+        quote!(#private::core::time::Duration::from_nanos(#nanos))
+    };
+    let mut calls = Vec::new();
+    if let Some(name) = &options.name {
+        calls.push(quote!(.display_name(#name)));
+    }
+    if let Some(restart) = options.restart {
+        let restart = match restart {
+            Restart::Never => quote!(Never),
+            Restart::OnFailure => quote!(OnFailure),
+            Restart::Always => quote!(Always),
+        };
+        calls.push(quote!(.restart(#private::Restart::#restart)));
+    }
+    if let Some((start, cap)) = options.backoff {
+        let (start, cap) = (duration(start), duration(cap));
+        calls.push(quote!(.backoff(#start, #cap)));
+    }
+    if let Some(jitter) = options.jitter {
+        calls.push(quote!(.jitter(#jitter)));
+    }
+    if let Some(max_restarts) = options.max_restarts {
+        let max_restarts = Literal::u32_suffixed(max_restarts);
+        calls.push(quote!(.max_restarts(#max_restarts)));
+    }
+    if let Some(within) = options.within {
+        let within = duration(within);
+        calls.push(quote!(.within(#within)));
+    }
+    if let Some(every) = options.every {
+        let every = duration(every);
+        calls.push(quote!(.every(#every)));
+    }
+    if options.fixed_delay {
+        calls.push(quote!(.schedule(#private::Schedule::FixedDelay)));
+    }
+    if options.at_startup {
+        calls.push(quote!(.at_startup(true)));
+    }
+    if options.critical {
+        calls.push(quote!(.critical(true)));
+    }
+    if calls.is_empty() {
+        return TokenStream::new();
+    }
+    quote!(.with_options(#private::TaskOptions::new() #(#calls)*))
 }
 
 /// For a context none of whose injected parameters is spelled `Yield`, a check on their types

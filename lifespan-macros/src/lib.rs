@@ -1,12 +1,15 @@
-//! Attribute macros of [`lifespan-core`](https://docs.rs/lifespan-core): `#[lifespan_task]` and
-//! `#[lifespan_context]`.
+//! Attribute macros of [`lifespan-core`](https://docs.rs/lifespan-core): `#[lifespan_task]`,
+//! `#[lifespan_context]`, and `#[lifespan(...)]` for their options.
 //!
 //! Depend on `lifespan-core`, which re-exports them; the generated code refers to `lifespan-core`
-//! only. The crate works in three stages: `ast` parses the attribute and the function into a
-//! model, `valid` checks it against the rules, `expand` generates the registration.
+//! only. The crate works in three stages: `ast` parses the attributes and the function into a
+//! model, `valid` checks it against the rules (`options` checks the options, with `duration`
+//! parsing their durations), `expand` generates the registration.
 
 mod ast;
+mod duration;
 mod expand;
+mod options;
 mod valid;
 
 use proc_macro::TokenStream;
@@ -27,6 +30,23 @@ use crate::ast::Kind;
 /// `std::error::Error + Send + Sync + 'static`, `Box<dyn Error + Send + Sync>`, `String` or
 /// `&'static str`.
 /// Its name in reports and logs is its full path, `my_crate::jobs::poll_updates`.
+///
+/// How it is supervised (restarts, a period, whether its failure stops the app, a display name)
+/// is given by a second attribute on the same function, [`#[lifespan(...)]`](macro@lifespan),
+/// so that options never collide with keyword arguments:
+///
+/// ```
+/// use lifespan_core::{lifespan_task, Shutdown};
+///
+/// #[lifespan_task(url = std::env::var("FEED_URL")?)]
+/// #[lifespan(restart = on_failure, backoff = "100ms..30s", max_restarts = 5, within = "1m")]
+/// async fn poll(url: String, shutdown: Shutdown) -> anyhow::Result<()> {
+///     let _ = url;
+///     shutdown.cancelled().await;
+///     Ok(())
+/// }
+/// # fn main() {}
+/// ```
 ///
 /// ```
 /// use lifespan_core::{lifespan_task, Shutdown};
@@ -96,8 +116,9 @@ pub fn lifespan_task(args: TokenStream, item: TokenStream) -> TokenStream {
 /// [`Yield`](https://docs.rs/lifespan-core/latest/lifespan_core/struct.Yield.html), injected like
 /// [`App`](https://docs.rs/lifespan-core/latest/lifespan_core/struct.App.html) and
 /// [`Shutdown`](https://docs.rs/lifespan-core/latest/lifespan_core/struct.Shutdown.html):
-/// `lifespan.ready().await` is the Python `yield`. Keyword arguments, return types and options
-/// are those of [`lifespan_task`](macro@lifespan_task).
+/// `lifespan.ready().await` is the Python `yield`. Keyword arguments and return types are those
+/// of [`lifespan_task`](macro@lifespan_task); of the [options](macro@lifespan), a context takes
+/// only `name`, as it is set up once per start.
 ///
 /// A context that fails, panics or returns before `ready()` fails startup: the contexts already
 /// set up are cleaned up, in reverse order, and the error names the context.
@@ -131,4 +152,162 @@ pub fn lifespan_task(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn lifespan_context(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::entry(Kind::Context, args.into(), item.into()).into()
+}
+
+/// Options of a [`#[lifespan_task]`](macro@lifespan_task): whether and how it restarts, whether
+/// it runs periodically, whether its failure stops the app, the name it is shown under; of a
+/// [`#[lifespan_context]`](macro@lifespan_context): the name only.
+///
+/// A separate attribute on the same function, so that options never collide with the keyword
+/// arguments of `#[lifespan_task(param = value)]`. It may stand below the task or context
+/// attribute, which reads and removes it (`lifespan` then need not be imported), or above it;
+/// several are merged. Every option is checked at compile time, durations included, and a
+/// mistake is reported at the option to change.
+///
+/// ```
+/// use lifespan_core::{lifespan_task, Shutdown};
+///
+/// #[lifespan_task(url = String::from("http://localhost:8080/feed"))]
+/// #[lifespan(restart = on_failure, backoff = "100ms..30s", max_restarts = 5, within = "1m", critical, name = "poller")]
+/// async fn poll(url: String, shutdown: Shutdown) -> anyhow::Result<()> {
+///     let _ = url;
+///     shutdown.cancelled().await;
+///     Ok(())
+/// }
+/// # fn main() {}
+/// ```
+///
+/// # Options
+///
+/// Those of [`TaskOptions`](https://docs.rs/lifespan-core/latest/lifespan_core/struct.TaskOptions.html):
+///
+/// - `name = "poller"`: the name shown in logs and status, beside the function's full path.
+///   The only option of a context.
+/// - `restart = on_failure`: run the task again after it returns an error or panics;
+///   `restart = always`: after any end before shutdown, `Ok` included, for a task meant to run
+///   forever; `restart = never` is the default. A restart evaluates the keyword arguments anew.
+///   The policy may also be written as a string, `restart = "on_failure"`.
+/// - `backoff = "100ms..30s"`: the delay before a restart, from the first delay, doubling with
+///   each consecutive restart, up to the longest (the default); `backoff = "5s"` for a constant
+///   delay.
+/// - `jitter = false`: take each restart delay as it is. By default it is drawn at random
+///   between half of it and all of it.
+/// - `max_restarts = 5`: restart at most 5 times, then leave the task failed; with
+///   `within = "1m"`, at most 5 times in any minute.
+/// - `every = "5s"`: run the task periodically, one run per period on a fixed grid; a run that
+///   overruns skips the points it missed. The arguments are evaluated anew for each run.
+///   - `fixed_delay`: each run starts one period after the previous one ended instead.
+///   - `at_startup`: the first run is at startup rather than one period after it.
+/// - `critical`: if the task fails for good (it is not restarted after an error or a panic), the
+///   app shuts down and its `run` returns an error.
+///
+/// The flags `fixed_delay`, `at_startup` and `critical` may also be given a literal boolean:
+/// `critical = true`, `critical = false`.
+///
+/// Durations are strings of one or more segments of a number (whole or decimal) and a unit,
+/// `ns`, `us`, `ms`, `s`, `m` or `h`, added up: `"250ms"`, `"1.5s"`, `"1m30s"`, `"5 s"`.
+///
+/// ```
+/// use lifespan_core::{lifespan, lifespan_context, lifespan_task, Yield};
+///
+/// // Every 5 seconds on a fixed grid, the first time at startup. Above the task attribute,
+/// // `lifespan` is imported.
+/// #[lifespan(every = "5s", at_startup)]
+/// #[lifespan_task]
+/// async fn refresh() -> anyhow::Result<()> {
+///     Ok(())
+/// }
+///
+/// // 500 ms after the end of each run; a failed run is retried after 1 s.
+/// #[lifespan_task]
+/// #[lifespan(every = "500ms", fixed_delay, restart = on_failure, backoff = "1s")]
+/// async fn sweep() {}
+///
+/// // A context's display name.
+/// #[lifespan_context]
+/// #[lifespan(name = "database")]
+/// async fn db(lifespan: Yield) {
+///     lifespan.ready().await;
+/// }
+/// # fn main() {}
+/// ```
+///
+/// # Rules
+///
+/// Options that would have no effect are errors, as are the combinations that `TaskOptions`
+/// rejects at runtime, so that options that compile are never rejected at startup:
+///
+/// - `backoff`, `jitter`, `max_restarts` and `within` need `restart = on_failure` or
+///   `restart = always`; `within` needs `max_restarts`, which is at least 1.
+/// - A periodic task runs again after each run that succeeds, so `restart = always` does not go
+///   with `every`: use `restart = on_failure` to retry failed runs.
+/// - `fixed_delay` and `at_startup` need `every`.
+/// - `every`, `within` and the first delay of `backoff` are longer than zero; the first delay is
+///   not longer than the longest.
+/// - On a context, only `name`.
+///
+/// Every rejected form and its message is listed under
+/// [`lifespan_task`](macro@lifespan_task#rejected-forms).
+///
+/// ```compile_fail
+/// use lifespan_core::lifespan_task;
+///
+/// #[lifespan_task]
+/// #[lifespan(max_restarts = 3)] // `max_restarts` has no effect without `restart = on_failure` ...
+/// async fn poll() {}
+/// # fn main() {}
+/// ```
+///
+/// ```compile_fail
+/// use lifespan_core::lifespan;
+///
+/// #[lifespan(restart = on_failure)] // `#[lifespan(...)]` gives options to a `#[lifespan_task]` ...
+/// async fn poll() {}
+/// # fn main() {}
+/// ```
+///
+/// # What it generates
+///
+/// Below the task attribute, nothing of its own: the task attribute reads the options and adds
+/// them to the registration, calling the builder of `TaskOptions` for each option given (none
+/// for a function without options), in `const` context. For `poll` above, the registration of
+/// [`lifespan_task`](macro@lifespan_task#what-it-generates) becomes:
+///
+/// ```
+/// # use lifespan_core::Shutdown;
+/// # async fn poll(url: String, shutdown: Shutdown) -> anyhow::Result<()> { Ok(()) }
+/// # const _: () = {
+/// # fn prepare(cx: &mut lifespan::InjectCx<'_>) -> Result<lifespan::BoxFuture, lifespan::ArgError> {
+/// #     let url = lifespan::arg("url", || Ok(String::from("http://localhost:8080/feed")))?;
+/// #     let shutdown = lifespan::inject_task::<Shutdown>(cx, "shutdown")?;
+/// #     Ok(lifespan::boxed(poll(url, shutdown)))
+/// # }
+/// use lifespan_core::__private as lifespan;
+/// use std::time::Duration;
+///
+/// lifespan::inventory::submit! {
+///     lifespan::Registration::new(
+///         lifespan::Kind::Task,
+///         concat!(module_path!(), "::poll"),
+///         module_path!(), file!(), line!(), prepare,
+///     )
+///     .with_options(
+///         lifespan::TaskOptions::new()
+///             .display_name("poller")
+///             .restart(lifespan::Restart::OnFailure)
+///             .backoff(Duration::from_nanos(100_000_000), Duration::from_nanos(30_000_000_000))
+///             .max_restarts(5)
+///             .within(Duration::from_nanos(60_000_000_000))
+///             .critical(true),
+///     )
+/// }
+/// # };
+/// # fn main() {}
+/// ```
+///
+/// Above the task attribute, it expands first, to the function with the task attribute moved
+/// first and itself right after it.
+#[proc_macro_attribute]
+pub fn lifespan(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::options_entry(args.into(), item.into()).into()
 }

@@ -6,7 +6,8 @@ use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{Attribute, Expr, FnArg, Ident, Pat, Path, ReturnType, Type};
 
-use crate::ast::{Args, Errors, ItemFn, Kind};
+use crate::ast::{Args, Errors, ItemFn, Kind, OptionArg};
+use crate::options::{self, Options};
 
 /// What expansion needs, all of it checked.
 pub(crate) struct Model {
@@ -22,6 +23,8 @@ pub(crate) struct Model {
     pub(crate) params: Vec<Param>,
     /// Where a wrong return type is reported: the return type, or the name if there is none.
     pub(crate) output_span: Span,
+    /// The options of `#[lifespan(...)]`.
+    pub(crate) options: Options,
 }
 
 pub(crate) struct Param {
@@ -38,7 +41,12 @@ pub(crate) enum Source {
     Inject,
 }
 
-pub(crate) fn validate(kind: Kind, args: Args, item: &ItemFn) -> syn::Result<Model> {
+pub(crate) fn validate(
+    kind: Kind,
+    args: Args,
+    option_args: Vec<OptionArg>,
+    item: &ItemFn,
+) -> syn::Result<Model> {
     let mut errors = Errors::default();
     let sig = &item.sig;
     let noun = kind.noun();
@@ -129,6 +137,9 @@ pub(crate) fn validate(kind: Kind, args: Args, item: &ItemFn) -> syn::Result<Mod
 
     check_yield(&mut errors, kind, &name, &sig.ident, &params);
 
+    let param_names: Vec<&str> = params.iter().map(|param| param.name.as_str()).collect();
+    let options = options::validate(&mut errors, kind, &name, &param_names, option_args);
+
     errors.finish()?;
     let krate = match args.krate {
         Some((_, path)) => path,
@@ -152,6 +163,7 @@ pub(crate) fn validate(kind: Kind, args: Args, item: &ItemFn) -> syn::Result<Mod
         cfgs,
         params,
         output_span,
+        options,
     })
 }
 
@@ -253,15 +265,20 @@ fn unknown_argument(noun: &str, name: &str, key: &str, params: &[Param]) -> Stri
         .join(", ");
     let mut message =
         format!("unknown argument `{key}` for {noun} `{name}`; its parameters are {list}");
-    let closest = names
-        .iter()
-        .map(|n| (edit_distance(key, n), *n))
-        .filter(|(distance, n)| *distance <= (n.len().max(key.len()) / 3).max(1))
-        .min();
-    if let Some((_, suggestion)) = closest {
+    if let Some(suggestion) = closest(key, &names) {
         message.push_str(&format!(" (did you mean `{suggestion}`?)"));
     }
     message
+}
+
+/// The name in `names` that `written` is most likely a typo of, if any is close enough.
+pub(crate) fn closest<'a>(written: &str, names: &[&'a str]) -> Option<&'a str> {
+    names
+        .iter()
+        .map(|n| (edit_distance(written, n), *n))
+        .filter(|(distance, n)| *distance <= (n.len().max(written.len()) / 3).max(1))
+        .min()
+        .map(|(_, name)| name)
 }
 
 /// Levenshtein distance, for suggesting the parameter a typo meant.

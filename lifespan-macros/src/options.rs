@@ -1,0 +1,499 @@
+//! Validation of the options in `#[lifespan(...)]`: each key known and given once, each value of
+//! its form (durations parsed here, at compile time), and the options meaningful together.
+//!
+//! The rules include every rule of the runtime's `TaskOptions::validate`, so that options that
+//! compile are never rejected at startup; they also reject options that would have no effect.
+
+use proc_macro2::Span;
+use syn::ext::IdentExt;
+use syn::spanned::Spanned;
+use syn::{Expr, Ident, Lit, LitStr};
+
+use crate::ast::{Errors, Kind, OptionArg};
+use crate::duration;
+use crate::valid::closest;
+
+/// The options, checked, in the form expansion passes them to `TaskOptions`.
+#[derive(Default)]
+pub(crate) struct Options {
+    pub(crate) name: Option<LitStr>,
+    pub(crate) restart: Option<Restart>,
+    /// The first and the longest restart delay, in nanoseconds.
+    pub(crate) backoff: Option<(u64, u64)>,
+    pub(crate) jitter: Option<bool>,
+    pub(crate) max_restarts: Option<u32>,
+    pub(crate) within: Option<u64>,
+    pub(crate) every: Option<u64>,
+    pub(crate) fixed_delay: bool,
+    pub(crate) at_startup: bool,
+    pub(crate) critical: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Restart {
+    Never,
+    OnFailure,
+    Always,
+}
+
+const RESTARTS: [(&str, Restart); 3] = [
+    ("never", Restart::Never),
+    ("on_failure", Restart::OnFailure),
+    ("always", Restart::Always),
+];
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Key {
+    Name,
+    Restart,
+    Backoff,
+    Jitter,
+    MaxRestarts,
+    Within,
+    Every,
+    FixedDelay,
+    AtStartup,
+    Critical,
+}
+
+/// Each key as written, what its value is, and an example, for messages.
+const KEYS: [(&str, Key, &str, &str); 10] = [
+    ("name", Key::Name, "a string", "name = \"poller\""),
+    (
+        "restart",
+        Key::Restart,
+        "`never`, `on_failure` or `always`",
+        "restart = on_failure",
+    ),
+    (
+        "backoff",
+        Key::Backoff,
+        "a string: one delay, or a range from the first delay to the longest",
+        "backoff = \"100ms..30s\"",
+    ),
+    ("jitter", Key::Jitter, "`true` or `false`", "jitter = false"),
+    (
+        "max_restarts",
+        Key::MaxRestarts,
+        "a whole number",
+        "max_restarts = 5",
+    ),
+    (
+        "within",
+        Key::Within,
+        "a duration as a string",
+        "within = \"1m\"",
+    ),
+    (
+        "every",
+        Key::Every,
+        "a duration as a string",
+        "every = \"5s\"",
+    ),
+    (
+        "fixed_delay",
+        Key::FixedDelay,
+        "`true` or `false`, or stands alone",
+        "fixed_delay",
+    ),
+    (
+        "at_startup",
+        Key::AtStartup,
+        "`true` or `false`, or stands alone",
+        "at_startup",
+    ),
+    (
+        "critical",
+        Key::Critical,
+        "`true` or `false`, or stands alone",
+        "critical",
+    ),
+];
+
+impl Key {
+    fn name(self) -> &'static str {
+        self.info().0
+    }
+
+    fn info(self) -> (&'static str, Key, &'static str, &'static str) {
+        *KEYS.iter().find(|(_, key, _, _)| *key == self).unwrap()
+    }
+
+    fn is_flag(self) -> bool {
+        matches!(self, Key::FixedDelay | Key::AtStartup | Key::Critical)
+    }
+
+    /// "`every` takes a duration as a string, as in `every = "5s"`"
+    fn wrong_value(self) -> String {
+        let (name, _, takes, example) = self.info();
+        format!("`{name}` takes {takes}, as in `{example}`")
+    }
+}
+
+/// Where an option was given: its key, and its value (the key again for a flag).
+#[derive(Clone, Copy)]
+struct Given {
+    key: Span,
+    value: Span,
+}
+
+/// Checks `args`, the options of the function `name` with the named parameters `params`.
+pub(crate) fn validate(
+    errors: &mut Errors,
+    kind: Kind,
+    name: &str,
+    params: &[&str],
+    args: Vec<OptionArg>,
+) -> Options {
+    let mut options = Options::default();
+    // Each option given, even with a wrong value (reported already), so that the checks between
+    // options neither miss it nor report it again.
+    let mut given: Vec<(Key, Given)> = Vec::new();
+    for arg in args {
+        let key_name = arg.key.unraw().to_string();
+        let Some(&(_, key, _, _)) = KEYS.iter().find(|(known, ..)| *known == key_name) else {
+            errors.error(
+                arg.key.span(),
+                unknown_option(kind, name, &key_name, params),
+            );
+            continue;
+        };
+        if given.iter().any(|(seen, _)| *seen == key) {
+            errors.error(
+                arg.key.span(),
+                format!(
+                    "option `{key_name}` of {} `{name}` is given twice",
+                    kind.noun()
+                ),
+            );
+            continue;
+        }
+        if kind == Kind::Context && key != Key::Name {
+            errors.error(
+                arg.key.span(),
+                format!("`{key_name}` applies to tasks only: a lifespan context is set up once per start"),
+            );
+            continue;
+        }
+        let at = Given {
+            key: arg.key.span(),
+            value: arg.value.as_ref().map_or(arg.key.span(), Spanned::span),
+        };
+        given.push((key, at));
+        let value = match arg.value {
+            Some(value) => unwrap_group(value),
+            None if key.is_flag() => {
+                set_flag(&mut options, key, true);
+                continue;
+            }
+            None => {
+                let (_, _, _, example) = key.info();
+                errors.error(
+                    at.key,
+                    format!("`{key_name}` needs a value, as in `{example}`"),
+                );
+                continue;
+            }
+        };
+        match key {
+            Key::Name => match string(&value) {
+                Some(lit) if lit.value().is_empty() => errors.error(
+                    lit.span(),
+                    format!(
+                        "`name` cannot be empty: leave it out to show the {} under its path",
+                        kind.noun()
+                    ),
+                ),
+                Some(lit) => options.name = Some(lit.clone()),
+                None => errors.error(at.value, key.wrong_value()),
+            },
+            Key::Restart => options.restart = restart(errors, &value),
+            Key::Backoff => options.backoff = backoff(errors, &value),
+            Key::Jitter => match boolean(&value) {
+                Some(jitter) => options.jitter = Some(jitter),
+                None => errors.error(at.value, key.wrong_value()),
+            },
+            Key::MaxRestarts => options.max_restarts = max_restarts(errors, &value),
+            Key::Within => options.within = positive_duration(errors, key, &value),
+            Key::Every => options.every = positive_duration(errors, key, &value),
+            Key::FixedDelay | Key::AtStartup | Key::Critical => match boolean(&value) {
+                Some(on) => set_flag(&mut options, key, on),
+                None => errors.error(at.value, key.wrong_value()),
+            },
+        }
+    }
+    check_together(errors, &options, &given);
+    options
+}
+
+/// A flag: `critical`, or `critical = true`.
+fn set_flag(options: &mut Options, key: Key, on: bool) {
+    match key {
+        Key::FixedDelay => options.fixed_delay = on,
+        Key::AtStartup => options.at_startup = on,
+        Key::Critical => options.critical = on,
+        _ => unreachable!("not a flag"),
+    }
+}
+
+/// The rules between options, each reported at the option that breaks it.
+fn check_together(errors: &mut Errors, options: &Options, given: &[(Key, Given)]) {
+    let at = |key: Key| {
+        given
+            .iter()
+            .find(|(seen, _)| *seen == key)
+            .map(|(_, at)| *at)
+    };
+    // A restart policy given with a wrong value does not also make these unwanted.
+    let restarts = at(Key::Restart).is_some() && options.restart != Some(Restart::Never);
+    if !restarts {
+        for key in [Key::Backoff, Key::Jitter, Key::MaxRestarts, Key::Within] {
+            if let Some(at) = at(key) {
+                errors.error(
+                    at.key,
+                    format!(
+                        "`{}` has no effect without `restart = on_failure` or `restart = always`",
+                        key.name()
+                    ),
+                );
+            }
+        }
+    }
+    if let (Some(within), None) = (at(Key::Within), at(Key::MaxRestarts)) {
+        errors.error(
+            within.key,
+            "`within` needs `max_restarts`: the number of restarts allowed within it, as in `max_restarts = 5`",
+        );
+    }
+    if let (Some(Restart::Always), Some(_), Some(restart)) =
+        (options.restart, at(Key::Every), at(Key::Restart))
+    {
+        errors.error(
+            restart.value,
+            "a periodic task runs again after every run that succeeds: use `restart = on_failure`",
+        );
+    }
+    if at(Key::Every).is_none() {
+        let flags = [
+            (options.fixed_delay, Key::FixedDelay),
+            (options.at_startup, Key::AtStartup),
+        ];
+        for (on, key) in flags {
+            if let (true, Some(at)) = (on, at(key)) {
+                errors.error(
+                    at.key,
+                    format!(
+                        "`{}` applies to periodic tasks: give a period, as in `every = \"5s\"`",
+                        key.name()
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// An option key that is none of the options: perhaps a keyword argument, perhaps a typo.
+fn unknown_option(kind: Kind, name: &str, key: &str, params: &[&str]) -> String {
+    if params.contains(&key) {
+        return format!(
+            "`{key}` is a keyword argument, not an option: it belongs in `#[{}({key} = ...)]`",
+            kind.macro_name()
+        );
+    }
+    let noun = kind.noun();
+    let known: Vec<&str> = match kind {
+        Kind::Task => KEYS.iter().map(|(known, ..)| *known).collect(),
+        Kind::Context => vec!["name"],
+    };
+    let mut message = match kind {
+        Kind::Task => {
+            let list = known
+                .iter()
+                .map(|known| format!("`{known}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!("unknown option `{key}` for {noun} `{name}`; the options are {list}")
+        }
+        Kind::Context => format!(
+            "unknown option `{key}` for {noun} `{name}`; the only option of a context is `name`"
+        ),
+    };
+    if let Some(suggestion) = closest(key, &known) {
+        message.push_str(&format!(" (did you mean `{suggestion}`?)"));
+    }
+    message
+}
+
+/// The expression inside the invisible group that a `macro_rules!` `$value:expr` makes.
+fn unwrap_group(value: Expr) -> Expr {
+    match value {
+        Expr::Group(group) => unwrap_group(*group.expr),
+        value => value,
+    }
+}
+
+fn string(value: &Expr) -> Option<&LitStr> {
+    match value {
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Str(lit), ..
+        }) => Some(lit),
+        _ => None,
+    }
+}
+
+fn boolean(value: &Expr) -> Option<bool> {
+    match value {
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Bool(lit),
+            ..
+        }) => Some(lit.value),
+        _ => None,
+    }
+}
+
+/// A single identifier: `on_failure`.
+fn ident(value: &Expr) -> Option<&Ident> {
+    match value {
+        Expr::Path(path) if path.qself.is_none() && path.attrs.is_empty() => path.path.get_ident(),
+        _ => None,
+    }
+}
+
+/// `restart = on_failure`, or `restart = "on_failure"`.
+fn restart(errors: &mut Errors, value: &Expr) -> Option<Restart> {
+    let (written, span) = match (ident(value), string(value)) {
+        (Some(ident), _) => (ident.unraw().to_string(), ident.span()),
+        (None, Some(lit)) => (lit.value(), lit.span()),
+        (None, None) => {
+            errors.error(value.span(), Key::Restart.wrong_value());
+            return None;
+        }
+    };
+    if let Some(&(_, restart)) = RESTARTS.iter().find(|(known, _)| *known == written) {
+        return Some(restart);
+    }
+    let known: Vec<&str> = RESTARTS.iter().map(|(known, _)| *known).collect();
+    let mut message = format!(
+        "unknown restart policy `{written}`; the policies are `never`, `on_failure` and `always`"
+    );
+    if let Some(suggestion) = closest(&written, &known) {
+        message.push_str(&format!(" (did you mean `{suggestion}`?)"));
+    }
+    errors.error(span, message);
+    None
+}
+
+/// A duration, as a string; reported at the value and `None` if it is not one.
+fn duration_of(errors: &mut Errors, key: Key, value: &Expr) -> Option<(LitStr, u64)> {
+    let Some(lit) = string(value) else {
+        let message = match value {
+            // `every = 5s` lexes as an integer with a suffix.
+            Expr::Lit(syn::ExprLit {
+                lit: lit @ (Lit::Int(_) | Lit::Float(_)),
+                ..
+            }) if !lit_suffix(lit).is_empty() => {
+                let text = quote::ToTokens::to_token_stream(lit).to_string();
+                format!(
+                    "write the duration `{text}` as a string: `{} = \"{text}\"`",
+                    key.name()
+                )
+            }
+            _ => key.wrong_value(),
+        };
+        errors.error(value.span(), message);
+        return None;
+    };
+    match duration::parse(&lit.value()) {
+        Ok(nanos) => Some((lit.clone(), nanos)),
+        Err(message) => {
+            errors.error(lit.span(), message);
+            None
+        }
+    }
+}
+
+fn lit_suffix(lit: &Lit) -> &str {
+    match lit {
+        Lit::Int(lit) => lit.suffix(),
+        Lit::Float(lit) => lit.suffix(),
+        _ => "",
+    }
+}
+
+/// `every` and `within`: a duration longer than zero.
+fn positive_duration(errors: &mut Errors, key: Key, value: &Expr) -> Option<u64> {
+    let (lit, nanos) = duration_of(errors, key, value)?;
+    if nanos == 0 {
+        errors.error(
+            lit.span(),
+            format!("`{}` must be longer than zero", key.name()),
+        );
+        return None;
+    }
+    Some(nanos)
+}
+
+/// `backoff = "100ms..30s"`, or `backoff = "5s"` for a constant delay.
+fn backoff(errors: &mut Errors, value: &Expr) -> Option<(u64, u64)> {
+    let Some(lit) = string(value) else {
+        // The wrong form, reported as for any duration.
+        duration_of(errors, Key::Backoff, value);
+        return None;
+    };
+    let text = lit.value();
+    let (first, longest) = text.split_once("..").unwrap_or((&text, &text));
+    let parsed = |errors: &mut Errors, text: &str| match duration::parse(text) {
+        Ok(nanos) => Some(nanos),
+        Err(message) => {
+            errors.error(lit.span(), message);
+            None
+        }
+    };
+    let start = parsed(errors, first);
+    let cap = parsed(errors, longest);
+    let (start, cap) = (start?, cap?);
+    if start == 0 {
+        errors.error(
+            lit.span(),
+            "the first delay of `backoff` must be longer than zero",
+        );
+        return None;
+    }
+    if start > cap {
+        let (first, longest) = (first.trim(), longest.trim());
+        errors.error(
+            lit.span(),
+            format!("`backoff` starts at `{first}`, longer than its longest delay `{longest}`: write the shorter delay first, as in `backoff = \"{longest}..{first}\"`"),
+        );
+        return None;
+    }
+    Some((start, cap))
+}
+
+/// `max_restarts = 5`: from 1 to `u32::MAX`.
+fn max_restarts(errors: &mut Errors, value: &Expr) -> Option<u32> {
+    let lit = match value {
+        Expr::Lit(syn::ExprLit {
+            lit: Lit::Int(lit), ..
+        }) if lit.suffix().is_empty() => lit,
+        _ => {
+            errors.error(value.span(), Key::MaxRestarts.wrong_value());
+            return None;
+        }
+    };
+    match lit.base10_parse::<u128>() {
+        Ok(0) => errors.error(
+            lit.span(),
+            "`max_restarts` must be at least 1; for no restarts, leave `restart` out",
+        ),
+        Ok(max) => match u32::try_from(max) {
+            Ok(max) => return Some(max),
+            Err(_) => errors.error(
+                lit.span(),
+                format!("`max_restarts` must be at most {}", u32::MAX),
+            ),
+        },
+        Err(error) => errors.push(error),
+    }
+    None
+}

@@ -1,0 +1,7 @@
+use lifespan_core::lifespan_task;
+
+#[lifespan_task]
+#[lifespan(restart = on_failure, max_restarts = 4294967296)]
+async fn poll() {}
+
+fn main() {}
