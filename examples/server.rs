@@ -6,6 +6,7 @@
 //! cargo run --example server
 //! curl 'http://127.0.0.1:3000/predict?x=2'     # 84
 //! curl 'http://127.0.0.1:3000/stats'
+//! curl 'http://127.0.0.1:3000/lifespan/status'  # every task and context, as JSON
 //! ```
 //!
 //! `LISTEN=127.0.0.1:0` picks a free port (the log says which). Stop it with Ctrl-C or SIGTERM;
@@ -72,6 +73,18 @@ async fn refresh_stats(
     tracing::info!("refresh task stopped");
 }
 
+/// Logs the statistics every 10 seconds: a periodic task, without a loop to write. Its option
+/// `every` and the refresh task's keyword argument `every` do not collide: options have their
+/// own attribute.
+#[lifespan_task]
+#[lifespan(every = "10s", name = "stats reporter")]
+async fn report_stats(stats: State<Stats>) {
+    tracing::info!(
+        refreshes = stats.refreshes.load(Ordering::Relaxed),
+        "statistics"
+    );
+}
+
 #[derive(Deserialize)]
 struct Input {
     x: f64,
@@ -99,7 +112,8 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!("listening on {}", listener.local_addr()?);
     let router = Router::new()
         .route("/predict", get(predict))
-        .route("/stats", get(show_stats));
+        .route("/stats", get(show_stats))
+        .route("/lifespan/status", get(lifespan_core::status_handler));
 
     let report = App::new().serve(listener, router).await?;
     for line in report.to_string().lines() {

@@ -220,6 +220,11 @@ fn the_server_example_drains_then_stops_its_task_then_releases_the_model_and_res
         let addr = process.expect("listening on ").trim().to_owned();
         process.expect("lifespan startup complete");
         assert_eq!(get(&addr, "/predict?x=2"), "84", "{run} run");
+        let status = get(&addr, "/lifespan/status");
+        assert!(
+            status.contains(r#""display_name":"stats reporter","state":"running""#),
+            "{status}"
+        );
 
         // In dev mode SIGHUP reloads the model while the server keeps its listener.
         process.signal("HUP");

@@ -714,3 +714,57 @@ mod status {
         assert!(broken.last_error.as_deref().unwrap().contains("no disk"));
     }
 }
+
+/// The options written with `#[lifespan(...)]` reach the runtime.
+mod from_the_attribute {
+    use super::*;
+    use lifespan_core::{lifespan, lifespan_task};
+    use lifespan_examples::Events;
+
+    static EVENTS: Events = Events::new();
+    static EVALUATIONS: AtomicU32 = AtomicU32::new(0);
+
+    /// The keyword argument's expression, evaluated for every run: fails the third time.
+    fn next_attempt() -> anyhow::Result<u32> {
+        let attempt = EVALUATIONS.fetch_add(1, Ordering::SeqCst);
+        anyhow::ensure!(attempt < 2, "no attempts left");
+        Ok(attempt)
+    }
+
+    #[lifespan_task(attempt = next_attempt()?, events = &EVENTS)]
+    #[lifespan(restart = on_failure, backoff = "1s", jitter = false, max_restarts = 3, name = "fetcher")]
+    async fn fetch(attempt: u32, events: &'static Events) -> anyhow::Result<()> {
+        events.push(format!("fetch {attempt}"));
+        anyhow::bail!("fetch {attempt} failed")
+    }
+
+    #[lifespan(every = "10s", at_startup)]
+    #[lifespan_task(events = &EVENTS)]
+    async fn report(events: &'static Events) {
+        events.push("report");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn restarts_schedules_and_display_names_come_from_the_attribute() {
+        let app = App::from_module(module_path!());
+        app.start().await.unwrap();
+        tokio::time::sleep(25 * S).await;
+        assert_eq!(
+            EVENTS.take(),
+            ["fetch 0", "report", "fetch 1", "report", "report"]
+        );
+        let status = app.status();
+        let fetch = status.task("fetch").unwrap();
+        assert_eq!(fetch.display_name, Some("fetcher"));
+        // Restarted three times, the last two with arguments that failed, each a failed run;
+        // the fourth failure was one too many.
+        assert_eq!(fetch.restarts, 3, "{fetch:?}");
+        assert_eq!(fetch.state, RunState::Failed);
+        assert_eq!(
+            fetch.last_error.as_deref(),
+            Some("evaluating argument `attempt` failed: no attempts left")
+        );
+        assert_eq!(status.task("report").unwrap().state, RunState::Running);
+        app.shutdown().await;
+    }
+}
