@@ -79,6 +79,8 @@ impl App {
         });
         let result = self.run(std::future::pending::<()>(), reload, server).await;
         listener.abort();
+        // Waited for, so that nothing the run started outlives it.
+        let _ = listener.await;
         result
     }
 
