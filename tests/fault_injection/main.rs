@@ -43,6 +43,7 @@ mod check;
 mod drive;
 mod model;
 mod record;
+mod runtime_bugs;
 
 use case::{case, Case};
 use check::{check, render};
