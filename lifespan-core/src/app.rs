@@ -401,7 +401,12 @@ impl App {
         match &started {
             // The state was published by startup, before it logged its completion.
             Ok(_) => {}
-            Err(_) => self.registry().end_run(),
+            Err(_) => {
+                if let Some(board) = &*lock(&self.inner.board) {
+                    board.startup_failed();
+                }
+                self.registry().end_run();
+            }
         }
         started
     }

@@ -76,9 +76,11 @@ pub(crate) async fn stop(
             board.set_aborted(index);
         }
     }
+    // Only the tasks that were started: none when this rolls a failed startup back.
     let tasks = board
         .plan
         .tasks()
+        .take(handles.len())
         .enumerate()
         .map(|(index, entry)| TaskReport {
             name: entry.name.clone(),

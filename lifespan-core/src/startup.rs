@@ -244,7 +244,15 @@ async fn set_up(
                 Err(_) => continue,
             },
             ended = poll_catching(&mut body) => break ended,
-            _ = exit.cancelled() => return Err(StartupErrorKind::Interrupted { name }),
+            _ = exit.cancelled() => {
+                // The setup may have yielded in the very poll that asked for the stop: then it
+                // is set up, and its cleanup runs with the others'.
+                if ready.try_recv().is_ok() {
+                    let handle = tokio::spawn(body);
+                    return Ok(RunningContext { name, index, resume, handle });
+                }
+                return Err(StartupErrorKind::Interrupted { name });
+            }
         }
     };
     Err(match ended {

@@ -55,6 +55,8 @@ mod code {
     pub(super) const FAILED: u8 = 5;
     pub(super) const PANICKED: u8 = 6;
     pub(super) const ABORTED: u8 = 7;
+    /// Startup failed before the task was started.
+    pub(super) const NEVER_STARTED: u8 = 8;
 }
 
 impl RunState {
@@ -65,6 +67,7 @@ impl RunState {
             code::BACKING_OFF => RunState::BackingOff,
             code::COMPLETED | code::CANCELLED => RunState::Stopped,
             code::FAILED | code::PANICKED => RunState::Failed,
+            code::NEVER_STARTED => RunState::Stopped,
             _ => RunState::Aborted,
         }
     }
@@ -261,6 +264,17 @@ impl Board {
     /// Task `index` is running (since `at`, from [`now`](Self::now)).
     pub(crate) fn set_running(&self, index: usize, at: u64) {
         self.set_code(index, code::RUNNING, at);
+    }
+
+    /// Startup failed: the tasks it had not started never will be.
+    pub(crate) fn startup_failed(&self) {
+        let at = self.now();
+        for slot in self.tasks.iter() {
+            if slot.state.load(Ordering::Acquire) == code::STARTING {
+                slot.since.store(at, Ordering::Relaxed);
+                slot.state.store(code::NEVER_STARTED, Ordering::Release);
+            }
+        }
     }
 
     /// Task `index` waits to be restarted.

@@ -117,10 +117,8 @@ impl Supervisor {
             }
             let delay = self.delay();
             self.consecutive = self.consecutive.saturating_add(1);
-            self.board.count_restart(self.index);
             self.board.set_backing_off(self.index);
             tracing::warn!(
-                restarts = self.board.restarts(self.index),
                 delay_ms = delay.as_millis() as u64,
                 "lifespan task `{}` {}: restarting in {delay:?}",
                 self.board.plan.task(self.index).label(),
@@ -131,6 +129,8 @@ impl Supervisor {
                 () = self.board.shutdown.cancelled() => return self.end(TaskOutcome::Cancelled),
                 () = tokio::time::sleep(delay) => {}
             }
+            // Counted as it happens: a restart that shutdown cut short is none.
+            self.board.count_restart(self.index);
             // A periodic task runs at once after its delay; its schedule goes on from there.
             next_run = periodic.map(|_| Instant::now());
         }
@@ -143,12 +143,13 @@ impl Supervisor {
             Schedule::FixedDelay => now + period,
             Schedule::FixedRate => {
                 let next = due + period;
-                if next > now {
+                if next >= now {
                     return next;
                 }
-                // It overran: skip the points already passed, start at the next one.
+                // It overran: skip the points already passed, start at the first one not before
+                // now (now itself, if the run ended on one).
                 let behind = now.duration_since(next).as_nanos();
-                let skipped = behind / period.as_nanos() + 1;
+                let skipped = behind.div_ceil(period.as_nanos());
                 tracing::debug!(skipped, "periodic run overran its period");
                 let skipped = u32::try_from(skipped).unwrap_or(u32::MAX);
                 next + period.saturating_mul(skipped)

@@ -320,7 +320,7 @@ impl Checker<'_> {
                 self.saw("task restarted");
             }
             if model.cut_short {
-                self.saw("known bug: a restart cut short by shutdown is counted");
+                self.saw("a restart cut short by shutdown");
             }
             ensure!(
                 model.expected.matches(&line.outcome),
@@ -329,20 +329,13 @@ impl Checker<'_> {
                 model.expected,
                 self.case.tasks[task]
             );
-            // The restarts reported are the restarted runs seen (`model` checked that they are
-            // the restarts decided, but for one cut short). Known runtime bug, pinned by
-            // `a_restart_that_shutdown_cut_short_is_not_counted`: a restart is counted when it
-            // is decided, so one that shutdown cut short during its backoff counts too.
+            // The restarts reported are the restarted runs seen: a restart that shutdown cut
+            // short during its backoff is none.
             ensure!(
-                line.restarts == model.restarts,
-                "start {generation}: t{task} reported {} restarts, {} restarted runs seen{}",
+                line.restarts == model.restart_runs,
+                "start {generation}: t{task} reported {} restarts, {} restarted runs seen",
                 line.restarts,
                 model.restart_runs,
-                if model.cut_short {
-                    " (and one cut short)"
-                } else {
-                    ""
-                }
             );
         }
         // A task that ignores the signal holds the shutdown for the whole grace period.
@@ -630,22 +623,9 @@ impl Checker<'_> {
             "{} tokio tasks still alive after the app went down",
             observed.alive_after_yield
         );
-        // Known runtime bug, pinned by `a_timed_out_cleanup_is_dropped_before_shutdown_returns`:
-        // a cleanup that timed out is aborted without waiting for the abort, so its task is
-        // still alive when the call returns (and goes the next time the scheduler runs).
-        let timed_out = report.map_or(0, |report| {
-            report
-                .contexts
-                .iter()
-                .filter(|c| c.outcome == ContextOutcome::TimedOut)
-                .count()
-        });
-        if observed.alive > 0 {
-            self.saw("known bug: a timed out cleanup alive when the call returned");
-        }
         ensure!(
-            observed.alive <= timed_out,
-            "{} tokio tasks still alive when the app's last call returned ({timed_out} cleanups timed out)",
+            observed.alive == 0,
+            "{} tokio tasks still alive when the app's last call returned",
             observed.alive
         );
         let settled = |state: RunState| {
@@ -655,11 +635,6 @@ impl Checker<'_> {
             )
         };
         for (task, status) in observed.status.tasks.iter().enumerate() {
-            // Known runtime bug, pinned by `status_after_a_failed_startup_shows_no_task_starting`.
-            if models.is_none() && status.state == RunState::Starting {
-                self.saw("known bug: a task starting after a failed startup");
-                continue;
-            }
             ensure!(
                 settled(status.state),
                 "status after shutdown: t{task} is {}",

@@ -19,7 +19,7 @@
 //! (up to tokio's random choice between simultaneous `select!` branches) deterministic.
 //! 1,000 cases run by default; `PROPTEST_CASES=100000 cargo test --test fault_injection --release`
 //! runs a long campaign. Failures are not persisted to files: a failing case is printed shrunk,
-//! and is kept as a plain test (`runtime_bugs.rs` for the runtime's).
+//! and is kept as a plain test (`regressions.rs` for the runtime's).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -43,7 +43,7 @@ mod check;
 mod drive;
 mod model;
 mod record;
-mod runtime_bugs;
+mod regressions;
 
 use case::{case, Case};
 use check::{check, render};

@@ -82,8 +82,6 @@ impl Expected {
 #[derive(Debug)]
 pub(crate) struct TaskModel {
     pub(crate) expected: Expected,
-    /// Restarts decided.
-    pub(crate) restarts: u32,
     /// Runs that were restarts (the runs after the first, periodic runs aside).
     pub(crate) restart_runs: u32,
     /// Whether shutdown came while it waited to be restarted.
@@ -160,8 +158,6 @@ impl Checker<'_> {
             Some((every, _, false)) => up + every,
             _ => up,
         };
-        // A later time the runtime may run it at instead (a known bug, below).
-        let mut late: Option<Instant> = None;
         let mut consecutive = 0u32;
         let mut window: VecDeque<Instant> = VecDeque::new();
         let mut restarts = 0;
@@ -176,16 +172,11 @@ impl Checker<'_> {
                 ));
             }
             ensure!(
-                run.began == due || Some(run.began) == late,
+                run.began == due,
                 "run {k} began at {}, due at {}",
                 self.ms(run.began),
                 self.ms(due)
             );
-            if Some(run.began) == late && run.began != due {
-                self.saw("known bug: a fixed-rate point skipped");
-            }
-            due = run.began;
-            late = None;
             if let Some(stop) = stop {
                 ensure!(
                     run.began <= stop,
@@ -246,12 +237,6 @@ impl Checker<'_> {
                         while next < at {
                             next += every;
                         }
-                        // Known runtime bug, pinned by
-                        // `a_fixed_rate_run_that_takes_exactly_its_period_is_followed_at_once`:
-                        // a run that ends on a point of the grid skips that point.
-                        if next == at {
-                            late = Some(next + every);
-                        }
                         next
                     }
                 };
@@ -306,7 +291,6 @@ impl Checker<'_> {
                 );
                 // Waiting for its next run (or restart) when shutdown came.
                 if let Some(stop) = stop {
-                    let due = late.unwrap_or(due);
                     ensure!(
                         due >= stop,
                         "a run was due at {}, before shutdown at {}, and never began",
@@ -334,7 +318,6 @@ impl Checker<'_> {
         );
         Ok(TaskModel {
             expected,
-            restarts,
             restart_runs,
             cut_short: after_restart,
             failed_for_good,

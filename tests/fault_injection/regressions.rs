@@ -1,7 +1,5 @@
-//! Runtime bugs the fault-injection cases found, each shrunk to a plain test.
-//!
-//! They fail until the runtime is fixed: `cargo test --test fault_injection -- --ignored`. The
-//! property tolerates each one, narrowly, where the test's name appears.
+//! Runtime bugs the fault-injection cases found, each shrunk to a plain test that failed until
+//! the runtime was fixed, and kept so that they stay fixed.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,7 +22,6 @@ fn events() -> Arc<Events> {
 /// signal in the same pass of its `select!`. Here the stop request comes from the setup itself,
 /// so that it lands in the same poll every time.
 #[tokio::test(start_paused = true)]
-#[ignore = "runtime bug: a setup that completes in the same poll as a stop request is never cleaned up"]
 async fn a_context_that_completes_its_setup_as_startup_is_interrupted_is_cleaned_up() {
     let events = events();
     let app = App::empty();
@@ -55,7 +52,6 @@ async fn a_context_that_completes_its_setup_as_startup_is_interrupted_is_cleaned
 /// cleanup may still be in a poll on another thread when shutdown returns, or when a reload
 /// sets the same context up again.
 #[tokio::test(start_paused = true)]
-#[ignore = "runtime bug: a cleanup that timed out is still alive when the rollback returns"]
 async fn a_timed_out_cleanup_is_dropped_before_shutdown_returns() {
     struct OnDrop(Arc<Events>);
     impl Drop for OnDrop {
@@ -94,7 +90,6 @@ async fn a_timed_out_cleanup_is_dropped_before_shutdown_returns() {
 /// Found in every case whose startup fails with a task registered: the task never started, but
 /// the status shows it `Starting` until the next start, as if the app were still coming up.
 #[tokio::test(start_paused = true)]
-#[ignore = "runtime bug: after a failed startup, status shows the tasks that never started as Starting"]
 async fn status_after_a_failed_startup_shows_no_task_starting() {
     let app = App::empty();
     app.register_context("broken", |_lifespan: Yield| async {
@@ -122,7 +117,6 @@ async fn status_after_a_failed_startup_shows_no_task_starting() {
 /// `interval` with `MissedTickBehavior::Skip` ticks at +20ms); `Supervisor::next_run` skips it
 /// because it compares `next > now`.
 #[tokio::test(start_paused = true)]
-#[ignore = "runtime bug: a fixed-rate run that takes exactly its period makes the next one skip a point of the grid"]
 async fn a_fixed_rate_run_that_takes_exactly_its_period_is_followed_at_once() {
     let events = events();
     let app = App::empty();
@@ -147,7 +141,6 @@ async fn a_fixed_rate_run_that_takes_exactly_its_period_is_followed_at_once() {
 /// report counts a restart that never ran. The counter goes up when the restart is decided,
 /// before its delay; `TaskReport::restarts` says "how many times it was restarted".
 #[tokio::test(start_paused = true)]
-#[ignore = "runtime bug: a restart that shutdown cut short during its backoff is counted"]
 async fn a_restart_that_shutdown_cut_short_is_not_counted() {
     let events = events();
     let app = App::empty();
