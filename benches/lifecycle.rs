@@ -15,7 +15,8 @@
 //!
 //! `LIFESPAN_BENCH_QUICK=1` runs fewer repetitions (for a smoke run). With
 //! `LIFESPAN_BENCH_CHILD=lifespan:10000:1 LIFESPAN_BENCH_SIZES=1`, the benchmark binary measures
-//! one variant and prints the sizes of the allocations made while starting the tasks.
+//! one variant and prints the sizes of the allocations made while starting the tasks;
+//! `LIFESPAN_BENCH_CHILD=contexts:10000:20` runs only lifespan's contexts, for a profiler.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::future::Future;
@@ -427,6 +428,14 @@ fn child(spec: &str) {
         "graceful" => measure::<GracefulShutdown>(n, reps),
         "lifespan" => measure::<Lifespan>(n, reps),
         "checked" => measure::<LifespanChecked>(n, reps),
+        "contexts" => {
+            // For a profiler: only lifespan's contexts, `reps` times.
+            let runtime = runtime();
+            for _ in 0..reps {
+                runtime.block_on(lifespan_contexts(n));
+            }
+            return;
+        }
         other => panic!("unknown variant {other}"),
     };
     println!("{start} {stop} {heap} {rss}");
