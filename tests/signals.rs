@@ -39,6 +39,7 @@ impl Process {
             .env_remove("BAR_PARAM")
             .env_remove("LIFESPAN_DEV")
             .env_remove("MODEL_FACTOR")
+            .env_remove("FEED_DOWN")
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
             .env("LISTEN", "127.0.0.1:0")
@@ -271,4 +272,33 @@ fn the_server_example_exits_non_zero_without_serving_when_startup_fails() {
         !lines.iter().any(|l| l.contains("loading the model")),
         "nothing is set up"
     );
+}
+
+#[test]
+fn a_critical_task_that_fails_for_good_shuts_the_supervised_example_down_with_exit_1() {
+    let process = Process::start("supervised", &[("FEED_DOWN", "1")]);
+    let (status, lines) = process.finish();
+    assert_eq!(status.code(), Some(1), "{}", lines.join("\n"));
+    let restarts = lines.iter().filter(|l| l.contains("restarting in")).count();
+    assert_eq!(restarts, 3, "{}", lines.join("\n"));
+    let gave_up = position(&lines, "reached its restart limit (3 restarts within 60s)");
+    let closed = position(&lines, "pool closed");
+    let error = position(
+        &lines,
+        "critical lifespan task `supervised::consume_feed` failed: the feed refused the connection",
+    );
+    assert!(gave_up < closed && closed < error, "{}", lines.join("\n"));
+}
+
+#[test]
+fn the_supervised_example_refreshes_on_schedule_and_stops_cleanly_on_sigterm() {
+    let mut process = Process::start("supervised", &[]);
+    process.expect("feed connected");
+    process.expect("cache refreshed");
+    process.signal("TERM");
+    let (status, lines) = process.finish();
+    assert!(status.success(), "{}", lines.join("\n"));
+    let disconnected = position(&lines, "feed disconnected");
+    let closed = position(&lines, "pool closed");
+    assert!(disconnected < closed, "{}", lines.join("\n"));
 }
