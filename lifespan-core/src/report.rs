@@ -84,7 +84,11 @@ impl Report {
     }
 }
 
-fn find<'a, T>(items: impl Iterator<Item = (&'a str, &'a T)> + Clone, name: &str) -> Option<&'a T> {
+/// The item named `name` in full, or else the only one whose name's last segment is `name`.
+pub(crate) fn find<'a, T>(
+    items: impl Iterator<Item = (&'a str, &'a T)> + Clone,
+    name: &str,
+) -> Option<&'a T> {
     if let Some((_, outcome)) = items.clone().find(|(n, _)| *n == name) {
         return Some(outcome);
     }

@@ -16,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::name::Name;
 use crate::register::Plan;
-use crate::report::TaskOutcome;
+use crate::report::{find, TaskOutcome};
 
 /// What a task or context is doing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -157,17 +157,6 @@ impl Status {
     /// The status of the context named `name`, found as in [`task`](Self::task).
     pub fn context(&self, name: &str) -> Option<&ContextStatus> {
         find(self.contexts.iter().map(|c| (&*c.name, c)), name)
-    }
-}
-
-fn find<'a, T>(items: impl Iterator<Item = (&'a str, &'a T)> + Clone, name: &str) -> Option<&'a T> {
-    if let Some((_, item)) = items.clone().find(|(n, _)| *n == name) {
-        return Some(item);
-    }
-    let mut tail = items.filter(|(n, _)| n.rsplit("::").next() == Some(name));
-    match (tail.next(), tail.next()) {
-        (Some((_, item)), None) => Some(item),
-        _ => None,
     }
 }
 
