@@ -58,7 +58,7 @@ pub(crate) async fn stop(
     // Each task records how it ended on the board; one without a record was aborted (dropped
     // at its next poll: waited for, so that nothing of this start is left in the runtime).
     for (index, handle) in handles.iter_mut().enumerate() {
-        if board.ended(index).is_some() {
+        if board.has_ended(index) {
             continue;
         }
         if let Err(join) = handle.await {
@@ -70,7 +70,7 @@ pub(crate) async fn stop(
                 continue;
             }
         }
-        if board.ended(index).is_none() {
+        if !board.has_ended(index) {
             let entry = board.plan.task(index);
             tracing::warn!(task = %entry.label(), "lifespan task aborted: it did not stop within the grace period");
             board.set_aborted(index);

@@ -294,6 +294,14 @@ impl Board {
         self.set_code(index, code::ABORTED, self.now());
     }
 
+    /// Whether task `index` has recorded how it ended.
+    pub(crate) fn has_ended(&self, index: usize) -> bool {
+        matches!(
+            self.tasks[index].state.load(Ordering::Acquire),
+            code::COMPLETED | code::CANCELLED | code::FAILED | code::PANICKED | code::ABORTED
+        )
+    }
+
     /// How task `index` ended: `None` if it has not recorded an end (it is running, or was
     /// aborted before it could).
     pub(crate) fn ended(&self, index: usize) -> Option<TaskOutcome> {
