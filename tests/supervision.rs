@@ -613,6 +613,39 @@ mod blocking {
         assert!(warnings(app, 150 * MS).await.is_empty());
     }
 
+    /// A task that blocks its thread when asked to stop cannot be dropped by an abort; shutdown
+    /// waits a moment for the abort, then goes on without it, saying which task it is.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn shutdown_does_not_wait_forever_for_a_task_blocking_its_thread() {
+        let logs = CapturedLogs::default();
+        let _logging = tracing::subscriber::set_global_default(logs.subscriber());
+        let app = App::empty().grace_period(10 * MS);
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let released = Arc::new(Mutex::new(released));
+        app.register_task("stuck", move |shutdown: Shutdown| {
+            let released = released.clone();
+            async move {
+                shutdown.cancelled().await;
+                // Blocks this worker until the test lets it go, after shutdown returned.
+                let _ = released.lock().unwrap().recv();
+            }
+        })
+        .unwrap();
+        app.start().await.unwrap();
+        let report = tokio::time::timeout(60 * S, app.shutdown())
+            .await
+            .expect("shutdown went on without the blocked task");
+        release.send(()).unwrap();
+        assert_eq!(report.tasks[0].outcome, TaskOutcome::Aborted);
+        assert!(
+            logs.lines().iter().any(|l| l.starts_with(
+                "ERROR lifespan task `stuck` was aborted but is blocking its thread in a poll"
+            )),
+            "{:#?}",
+            logs.lines()
+        );
+    }
+
     #[tokio::test]
     async fn a_task_that_does_not_block_is_not_reported() {
         assert!(warnings(App::empty(), Duration::ZERO).await.is_empty());

@@ -61,7 +61,8 @@ pub(crate) async fn stop(
         if board.has_ended(index) {
             continue;
         }
-        if let Err(join) = handle.await {
+        let what = format!("lifespan task `{}`", board.plan.task(index).label());
+        if let Some(Err(join)) = reaped(handle, &what).await {
             if join.is_panic() {
                 // Only a panic outside the wrapper's catch, in the body's drop, comes here.
                 let message = panic_message(&*join.into_panic());
@@ -117,9 +118,11 @@ pub(crate) async fn stop(
             }
             Err(_elapsed) => {
                 context.handle.abort();
-                // Dropped at its next poll: waited for, so that nothing of this start is left
-                // in the runtime when shutdown returns.
-                let _ = (&mut context.handle).await;
+                reaped(
+                    &mut context.handle,
+                    &format!("cleanup of lifespan context `{}`", context.name),
+                )
+                .await;
                 tracing::error!(context = %context.name, timeout = ?timeouts.cleanup_timeout, "cleanup of lifespan context `{}` timed out", context.name);
                 ContextOutcome::TimedOut
             }
@@ -141,6 +144,27 @@ pub(crate) async fn stop(
         tasks,
         contexts: cleaned,
     }
+}
+
+/// How long shutdown waits for an aborted task to be dropped: it is at once, unless the task is
+/// blocking its thread inside a poll, which no abort can interrupt.
+const REAP_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Waits for an aborted task to be dropped, so that nothing of this start is left in the runtime
+/// when shutdown returns; `None` if it blocks its thread past [`REAP_TIMEOUT`] (it is then left
+/// to the runtime, which drops it when its poll returns).
+/// `what` names it in the log: "lifespan task `name`".
+async fn reaped<T>(
+    handle: &mut JoinHandle<T>,
+    what: &str,
+) -> Option<Result<T, tokio::task::JoinError>> {
+    let reaped = timeout(REAP_TIMEOUT, handle).await.ok();
+    if reaped.is_none() {
+        tracing::error!(
+            "{what} was aborted but is blocking its thread in a poll: shutdown goes on without waiting for it"
+        );
+    }
+    reaped
 }
 
 /// Drops the join handles of tasks that have ended, which frees each task's memory. With many,
