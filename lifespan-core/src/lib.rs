@@ -53,7 +53,9 @@
 //!    modules by path); then tasks start. A failed setup cleans up the contexts already set up,
 //!    in reverse, and names the context.
 //! 2. Running: a task that fails or panics is logged with its name and recorded; nothing else is
-//!    affected.
+//!    affected, unless the task has options (`#[lifespan(...)]`, [`TaskOptions`]): it may be
+//!    restarted with backoff ([`Restart`]), run periodically ([`Schedule`]), or be critical and
+//!    stop the app. [`App::status`] shows what every task and context is doing.
 //! 3. Shutdown ([`App::shutdown`]): a server run by the app (`App::serve`, feature `axum`) stops
 //!    accepting and drains its requests; tasks are signalled, awaited up to the
 //!    [grace period](App::grace_period), and the rest aborted; then contexts are cleaned up in
