@@ -78,6 +78,7 @@ struct Config {
     dev_mode: bool,
     drain_timeout: Duration,
     blocking_threshold: Option<Duration>,
+    startup_timeout: Option<Duration>,
 }
 
 #[derive(Clone, Default)]
@@ -89,6 +90,19 @@ pub(crate) struct ExitSignals {
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // Nothing panics while holding these locks; if something did, the data is still whole.
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Marks the app not running when dropped: at the end of a shutdown, and when a start does not
+/// complete, also by a panic.
+struct NotRunning<'a>(&'a App);
+
+impl Drop for NotRunning<'_> {
+    fn drop(&mut self) {
+        if let Some(board) = &*lock(&self.0.inner.board) {
+            board.startup_failed();
+        }
+        self.0.registry().end_run();
+    }
 }
 
 impl Default for App {
@@ -120,6 +134,7 @@ impl App {
                     // On where it costs nothing that matters; see `blocking_threshold`.
                     blocking_threshold: cfg!(debug_assertions)
                         .then_some(DEFAULT_BLOCKING_THRESHOLD),
+                    startup_timeout: None,
                 }),
                 exit: Mutex::new(ExitSignals::default()),
                 lifecycle: tokio::sync::Mutex::new(None),
@@ -236,6 +251,34 @@ impl App {
         self
     }
 
+    /// How long the setups of all contexts may take together, from the first to the last,
+    /// before startup fails with [`StartupErrorKind::SetupTimedOut`] naming the context whose
+    /// setup was running; the contexts already set up are then cleaned up. Default: no limit.
+    ///
+    /// A setup that blocks its thread (rather than awaiting) cannot be interrupted: the
+    /// timeout then takes effect when its poll returns.
+    ///
+    /// ```
+    /// use lifespan_core::{App, StartupErrorKind, Yield};
+    /// use std::time::Duration;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> anyhow::Result<()> {
+    /// let app = App::empty().startup_timeout(Duration::from_secs(30));
+    /// app.register_context("broker", |lifespan: Yield| async move {
+    ///     std::future::pending::<()>().await; // a connection that never comes
+    ///     lifespan.ready().await;
+    /// })?;
+    /// let error = app.start().await.unwrap_err();
+    /// assert!(matches!(error.kind(), StartupErrorKind::SetupTimedOut { .. }));
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn startup_timeout(self, startup_timeout: Duration) -> Self {
+        lock(&self.inner.config).startup_timeout = Some(startup_timeout);
+        self
+    }
+
     /// A snapshot of every task and context of the current start of the app, or of the last
     /// one once it has shut down: what each is doing, since when, how many times it restarted,
     /// its last error. Empty before the first start.
@@ -300,10 +343,6 @@ impl App {
 
     pub(crate) fn is_dev_mode(&self) -> bool {
         lock(&self.inner.config).dev_mode
-    }
-
-    fn configured_blocking_threshold(&self) -> Option<Duration> {
-        lock(&self.inner.config).blocking_threshold
     }
 
     fn timeouts(&self) -> Timeouts {
@@ -389,24 +428,23 @@ impl App {
 
     async fn start_locked(&self) -> Result<Generation, StartupError> {
         let plan = self.registry().begin_run()?;
+        // Whatever happens from here, a start that does not complete (an error, or a panic
+        // unwinding through it) leaves an app that can start again.
+        let unwind = NotRunning(self);
         let exit = self.exit_signals().exit;
+        let config = *lock(&self.inner.config);
         let started = startup::start(
             self,
             &plan,
             &exit,
             self.timeouts(),
-            self.configured_blocking_threshold(),
+            config.blocking_threshold,
+            config.startup_timeout,
         )
         .await;
-        match &started {
+        if started.is_ok() {
             // The state was published by startup, before it logged its completion.
-            Ok(_) => {}
-            Err(_) => {
-                if let Some(board) = &*lock(&self.inner.board) {
-                    board.startup_failed();
-                }
-                self.registry().end_run();
-            }
+            std::mem::forget(unwind);
         }
         started
     }
@@ -437,10 +475,11 @@ impl App {
         let Some(generation) = lifecycle.take() else {
             return Report::default();
         };
+        // Even if the shutdown panics, the app is not left marked running.
+        let _stopped = NotRunning(self);
         let force = self.exit_signals().force;
         let report = shutdown::stop(generation, self.timeouts(), &force).await;
         lock(&self.inner.state).take();
-        self.registry().end_run();
         tracing::info!("lifespan shutdown complete");
         report
     }

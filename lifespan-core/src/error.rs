@@ -19,6 +19,11 @@ pub struct ArgError {
 pub(crate) enum ArgCause {
     /// The argument's expression failed (its `?`).
     Eval(anyhow::Error),
+    /// The argument's expression panicked; the panic's message.
+    Panicked(String),
+    /// Calling the function panicked (a closure registered by hand that panics before it
+    /// returns its future); the panic's message. `argument` is empty.
+    CallPanicked(String),
     /// An injected parameter had no value to take (a second `Yield`).
     Unavailable,
 }
@@ -28,6 +33,20 @@ impl ArgError {
         ArgError {
             argument,
             cause: ArgCause::Eval(error),
+        }
+    }
+
+    pub(crate) fn panicked(argument: &'static str, message: String) -> Self {
+        ArgError {
+            argument,
+            cause: ArgCause::Panicked(message),
+        }
+    }
+
+    pub(crate) fn call_panicked(message: String) -> Self {
+        ArgError {
+            argument: "",
+            cause: ArgCause::CallPanicked(message),
         }
     }
 
@@ -80,7 +99,7 @@ impl std::error::Error for StartupError {
 #[non_exhaustive]
 pub enum StartupErrorKind {
     /// An argument's expression failed; nothing had been set up yet.
-    #[error("argument `{argument}` of lifespan {kind} `{name}` could not be evaluated: {source}")]
+    #[error("argument `{argument}` of lifespan {kind} `{name}` could not be evaluated: {}", chain(&**.source))]
     Argument {
         /// Task or context.
         kind: Kind,
@@ -90,6 +109,48 @@ pub enum StartupErrorKind {
         argument: &'static str,
         /// What the expression's `?` returned.
         source: BoxError,
+    },
+    /// An argument's expression panicked; nothing had been set up yet.
+    #[error(
+        "argument `{argument}` of lifespan {kind} `{name}` panicked when evaluated: {message}"
+    )]
+    ArgumentPanicked {
+        /// Task or context.
+        kind: Kind,
+        /// The task's or context's name.
+        name: Name,
+        /// The parameter whose argument panicked.
+        argument: &'static str,
+        /// The panic's message.
+        message: String,
+    },
+    /// A function registered by hand panicked when called, before it returned its future;
+    /// nothing had been set up yet.
+    #[error("calling lifespan {kind} `{name}` panicked: {message}")]
+    CallPanicked {
+        /// Task or context.
+        kind: Kind,
+        /// The task's or context's name.
+        name: Name,
+        /// The panic's message.
+        message: String,
+    },
+    /// The filter given to [`App::with_filter`](crate::App::with_filter) panicked; nothing was
+    /// set up.
+    #[error("the app's selection of lifespan tasks and contexts panicked: {message}")]
+    SelectionPanicked {
+        /// The panic's message.
+        message: String,
+    },
+    /// A context's setup did not finish within the
+    /// [startup timeout](crate::App::startup_timeout); the contexts set up before it were
+    /// cleaned up.
+    #[error("setup of lifespan context `{name}` did not finish within the startup timeout of {timeout:?}")]
+    SetupTimedOut {
+        /// The context whose setup was running.
+        name: Name,
+        /// The startup timeout.
+        timeout: std::time::Duration,
     },
     /// A context takes two `Yield` parameters; only one can be given.
     #[error("lifespan context `{name}` takes a second `Yield` parameter `{argument}`; a context has one yield point")]
@@ -108,7 +169,7 @@ pub enum StartupErrorKind {
         name: Name,
     },
     /// A context's setup returned an error.
-    #[error("setup of lifespan context `{name}` failed: {source}")]
+    #[error("setup of lifespan context `{name}` failed: {}", chain(&**.source))]
     SetupFailed {
         /// The context's name.
         name: Name,
@@ -184,6 +245,17 @@ pub enum RegisterError {
         /// The name.
         name: Name,
     },
+    /// The filter given to [`App::with_filter`](crate::App::with_filter) panicked while the
+    /// name was checked against the selected registrations.
+    #[error("cannot register lifespan {kind} `{name}`: the app's selection panicked: {message}")]
+    SelectionPanicked {
+        /// Task or context.
+        kind: Kind,
+        /// The name it was to be registered under.
+        name: Name,
+        /// The panic's message.
+        message: String,
+    },
     /// The task's options do not make sense together.
     #[error("cannot register lifespan task `{name}`: {reason}")]
     InvalidOptions {
@@ -221,6 +293,18 @@ pub enum RunError {
         /// The operating system's error.
         source: std::io::Error,
     },
+}
+
+/// An error and its causes, as `anyhow` shows them with `{:#}`: "what failed: why: why".
+pub(crate) fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// "lifespan task `a` takes" / "lifespan task `a` and lifespan context `b` take".

@@ -90,6 +90,7 @@ mod startup;
 mod state;
 mod status;
 mod supervise;
+mod time;
 
 pub use app::App;
 pub use error::{RegisterError, RunError, StartupError, StartupErrorKind};
@@ -122,18 +123,24 @@ pub mod __private {
     pub use crate::inject::{ContextParam, InjectCx, TaskParam};
     pub use crate::options::{Restart, Schedule, TaskOptions};
     pub use crate::registry::{BoxFuture, Kind, PrepareFn, Registration};
-    pub use crate::running::TaskReturn;
+    pub use crate::running::{FnOutput, TaskReturn};
 
     /// The error type of an argument expression, so that `?` works on any error.
     pub type Error = anyhow::Error;
 
-    /// Evaluates the argument of parameter `argument`.
+    /// Evaluates the argument of parameter `argument`; a panic in the expression is its error.
     #[inline]
     pub fn arg<T>(
         argument: &'static str,
         eval: impl FnOnce() -> Result<T, Error>,
     ) -> Result<T, ArgError> {
-        eval().map_err(|error| ArgError::eval(argument, error))
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(eval)) {
+            Ok(value) => value.map_err(|error| ArgError::eval(argument, error)),
+            Err(payload) => Err(ArgError::panicked(
+                argument,
+                crate::running::panic_message(&*payload),
+            )),
+        }
     }
 
     /// Injects parameter `argument` of a task.

@@ -22,12 +22,17 @@ pub(crate) enum Selection {
 }
 
 impl Selection {
-    fn selects(&self, info: &RegistrationInfo<'_>) -> bool {
+    /// Whether the app runs the registration; `Err` with the panic's message if the user's
+    /// filter panicked.
+    fn selects(&self, info: &RegistrationInfo<'_>) -> Result<bool, String> {
         match self {
-            Selection::All => true,
-            Selection::None => false,
-            Selection::Module(prefix) => info.is_within(prefix),
-            Selection::Filter(filter) => filter(info),
+            Selection::All => Ok(true),
+            Selection::None => Ok(false),
+            Selection::Module(prefix) => Ok(info.is_within(prefix)),
+            Selection::Filter(filter) => {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| filter(info)))
+                    .map_err(|payload| crate::running::panic_message(&*payload))
+            }
         }
     }
 }
@@ -123,15 +128,21 @@ impl Registry {
                 Report::default(),
             ));
         }
-        self.running = true;
         let plan = match &self.plan {
             Some(plan) => plan.clone(),
             None => {
-                let plan = Arc::new(self.build_plan());
+                let plan = self.build_plan().map_err(|message| {
+                    StartupError::new(
+                        StartupErrorKind::SelectionPanicked { message },
+                        Report::default(),
+                    )
+                })?;
+                let plan = Arc::new(plan);
                 self.plan = Some(plan.clone());
                 plan
             }
         };
+        self.running = true;
         Ok(plan)
     }
 
@@ -139,13 +150,15 @@ impl Registry {
         self.running = false;
     }
 
-    fn build_plan(&self) -> Plan {
+    fn build_plan(&self) -> Result<Plan, String> {
         let mut any_linked = false;
-        let mut entries: Vec<Entry> = collected()
-            .inspect(|_| any_linked = true)
-            .filter(|registration| self.selection.selects(&registration.info()))
-            .map(|registration| registration.entry())
-            .collect();
+        let mut entries: Vec<Entry> = Vec::new();
+        for registration in collected() {
+            any_linked = true;
+            if self.selection.selects(&registration.info())? {
+                entries.push(registration.entry());
+            }
+        }
         if entries.is_empty() && self.by_hand.len() == 0 {
             if any_linked {
                 tracing::warn!("this app's selection matched none of the lifespan tasks and contexts linked into the program: it runs nothing");
@@ -159,10 +172,10 @@ impl Registry {
         for entry in entries {
             linked.push(entry);
         }
-        Plan {
+        Ok(Plan {
             linked,
             by_hand: self.by_hand.clone(),
-        }
+        })
     }
 
     fn register(
@@ -175,11 +188,20 @@ impl Registry {
         if self.running {
             return Err(RegisterError::AlreadyStarted { kind, name });
         }
-        let taken = self.by_hand_names.contains(&name)
-            || collected().any(|registration| {
-                let info = registration.info();
-                name == info.name && self.selection.selects(&info)
-            });
+        let mut taken = self.by_hand_names.contains(&name);
+        for registration in collected().filter(|r| name == r.info().name) {
+            if taken {
+                break;
+            }
+            taken = self
+                .selection
+                .selects(&registration.info())
+                .map_err(|message| RegisterError::SelectionPanicked {
+                    kind,
+                    name: name.clone(),
+                    message,
+                })?;
+        }
         if taken {
             return Err(RegisterError::Duplicate { kind, name });
         }

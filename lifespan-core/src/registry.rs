@@ -145,11 +145,19 @@ impl Entry {
         tracing::info_span!("lifespan_task", task = %self.label())
     }
 
+    /// Evaluates the arguments and calls the function. A panic (in an argument's expression, or
+    /// in a function registered by hand before it returns its future) is an error, never an
+    /// unwind through startup or a supervisor.
     pub(crate) fn prepare(&self, cx: &mut InjectCx<'_>) -> Result<BoxFuture, ArgError> {
-        match &self.prepare {
+        let call = std::panic::AssertUnwindSafe(|| match &self.prepare {
             Prepare::Static(prepare) => prepare(cx),
             Prepare::Dyn(prepare) => prepare(cx),
-        }
+        });
+        std::panic::catch_unwind(call).unwrap_or_else(|payload| {
+            Err(ArgError::call_panicked(crate::running::panic_message(
+                &*payload,
+            )))
+        })
     }
 }
 

@@ -107,8 +107,8 @@ impl App {
         };
         match started {
             Ok(()) => {}
+            // Startup logged the interruption.
             Err(error) if matches!(error.kind(), StartupErrorKind::Interrupted { .. }) => {
-                tracing::info!("{error}");
                 return Ok(error.rollback().clone());
             }
             Err(error) => return Err(error.into()),

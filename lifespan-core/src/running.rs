@@ -41,6 +41,32 @@ impl<E: Into<Box<dyn std::error::Error + Send + Sync + 'static>>> TaskReturn for
     }
 }
 
+/// The never type `!`, named on stable Rust: the output type of a function's `fn() -> !`.
+/// Not public API.
+#[doc(hidden)]
+pub trait FnOutput {
+    #[doc(hidden)]
+    type Type;
+}
+
+impl<T> FnOutput for fn() -> T {
+    type Type = T;
+}
+
+/// `!`: what a closure whose body ends in `panic!` returns.
+type Never = <fn() -> ! as FnOutput>::Type;
+
+/// A task or context that never returns (its body ends in `panic!`, or loops for ever): without
+/// this, `|| async { panic!() }` would depend on the never type falling back to `()`, which
+/// the compiler refuses.
+#[diagnostic::do_not_recommend]
+impl TaskReturn for Never {
+    #[inline]
+    fn into_result(self) -> Result<(), anyhow::Error> {
+        self
+    }
+}
+
 pin_project_lite::pin_project! {
     /// A task's or context's future with its output turned into a result. A plain struct
     /// rather than an `async` block, which would keep the future twice over in its state: the
@@ -83,6 +109,22 @@ pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     } else {
         "a panic with a payload that is not a string".to_owned()
     }
+}
+
+/// Polls `future` to its end, catching a panic.
+pub(crate) async fn poll_catching<F: Future + Unpin>(
+    future: &mut F,
+) -> Result<F::Output, Box<dyn std::any::Any + Send>> {
+    std::future::poll_fn(|cx| {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            std::pin::Pin::new(&mut *future).poll(cx)
+        })) {
+            Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
+            Ok(std::task::Poll::Ready(output)) => std::task::Poll::Ready(Ok(output)),
+            Err(payload) => std::task::Poll::Ready(Err(payload)),
+        }
+    })
+    .await
 }
 
 /// How one run of a task's body ended: its result, or a panic's payload.

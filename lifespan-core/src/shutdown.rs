@@ -44,7 +44,7 @@ pub(crate) async fn stop(
         () = force.cancelled() => {
             tracing::warn!("lifespan shutdown requested again: skipping the grace period");
         }
-        () = sleep_until(Instant::now() + timeouts.grace_period) => {
+        () = sleep_until(crate::time::after(Instant::now(), timeouts.grace_period)) => {
             tracing::warn!(grace_period = ?timeouts.grace_period, "lifespan grace period over: aborting the tasks still running");
         }
     }

@@ -1,10 +1,10 @@
 //! Startup: evaluate every argument, set contexts up in order, then start the tasks.
 
-use std::future::Future;
 use std::sync::Arc;
 
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
@@ -16,7 +16,7 @@ use crate::options::TaskOptions;
 use crate::register::Plan;
 use crate::registry::{BoxFuture, Entry, Kind};
 use crate::report::Report;
-use crate::running::{panic_message, TaskFuture};
+use crate::running::{panic_message, poll_catching, TaskFuture};
 use crate::shutdown::{self, Timeouts};
 use crate::state::{self, Deps, StateMap};
 use crate::status::{Board, RunState};
@@ -37,6 +37,12 @@ pub(crate) struct Generation {
     pub(crate) board: Arc<Board>,
     /// In setup order.
     pub(crate) contexts: Vec<RunningContext>,
+    /// The bounds of its shutdown, for one that runs in the background (see `Drop`).
+    pub(crate) timeouts: Timeouts,
+    /// The runtime it was started on.
+    runtime: tokio::runtime::Handle,
+    /// Set on a generation being stopped in the background: dropping it then only signals.
+    background: bool,
 }
 
 pub(crate) struct RunningContext {
@@ -48,10 +54,33 @@ pub(crate) struct RunningContext {
 }
 
 impl Drop for Generation {
-    /// A generation dropped without a shutdown (the app itself was dropped) still tells its tasks
-    /// to stop; its contexts' `Yield::ready` return, so their cleanups run too.
+    /// A generation dropped without a shutdown (the last handle of a running app was dropped)
+    /// is shut down in the background, on the runtime it was started on, in the same order as
+    /// by [`App::shutdown`]: tasks first, then contexts in reverse. Never a cleanup while a task
+    /// runs. If that runtime is gone, so are its tasks and contexts.
     fn drop(&mut self) {
-        self.shutdown.cancel();
+        if self.background || (self.tasks.is_empty() && self.contexts.is_empty()) {
+            self.shutdown.cancel();
+            return;
+        }
+        tracing::info!("lifespan app dropped while running: shutting it down in the background");
+        let orphan = Generation {
+            shutdown: self.shutdown.clone(),
+            state: self.state.clone(),
+            tracker: self.tracker.clone(),
+            tasks: std::mem::take(&mut self.tasks),
+            board: self.board.clone(),
+            contexts: std::mem::take(&mut self.contexts),
+            timeouts: self.timeouts,
+            runtime: self.runtime.clone(),
+            background: true,
+        };
+        let timeouts = self.timeouts;
+        // If the runtime is shutting down, the future is dropped unpolled: the orphan, marked
+        // `background`, then only signals its tasks, which the runtime drops anyway.
+        drop(self.runtime.spawn(async move {
+            shutdown::stop(orphan, timeouts, &CancellationToken::new()).await;
+        }));
     }
 }
 
@@ -93,6 +122,7 @@ pub(crate) async fn start(
     exit: &CancellationToken,
     timeouts: Timeouts,
     blocking_threshold: Option<std::time::Duration>,
+    startup_timeout: Option<std::time::Duration>,
 ) -> Result<Generation, StartupError> {
     let shutdown = CancellationToken::new();
     let board = Arc::new(Board::new(
@@ -160,11 +190,15 @@ pub(crate) async fn start(
         board: board.clone(),
         tasks: Vec::with_capacity(prepared_tasks.len()),
         contexts: Vec::with_capacity(prepared_contexts.len()),
+        timeouts,
+        runtime: tokio::runtime::Handle::current(),
+        background: false,
     };
+    let deadline = startup_timeout.map(|limit| (crate::time::after(Instant::now(), limit), limit));
     for context in prepared_contexts {
         let name = context.name.clone();
         let index = board.context_starting(&name, context.options.display_name);
-        match set_up(context, index, exit).await {
+        match set_up(context, index, exit, deadline).await {
             Ok(running) => {
                 tracing::info!(context = %name, "lifespan context set up");
                 board.set_context(index, RunState::Running, None);
@@ -172,7 +206,12 @@ pub(crate) async fn start(
             }
             Err(kind) => {
                 board.set_context(index, RunState::Failed, Some(kind.to_string()));
-                tracing::error!(context = %name, "{kind}");
+                // Not an error: something asked for shutdown.
+                if matches!(kind, StartupErrorKind::Interrupted { .. }) {
+                    tracing::info!(context = %name, "{kind}");
+                } else {
+                    tracing::error!(context = %name, "{kind}");
+                }
                 if !generation.contexts.is_empty() {
                     tracing::info!("cleaning up the contexts already set up, in reverse order");
                 }
@@ -217,10 +256,12 @@ pub(crate) async fn start(
 /// the startup task, rather than spawned and waited for: one wake-up across threads less per
 /// context. Once it has yielded, the body is spawned, so that it keeps being polled while the
 /// app runs and its cleanup runs on its own task.
+/// `deadline`: when the startup timeout ends, and the timeout.
 async fn set_up(
     context: PreparedContext,
     index: usize,
     exit: &CancellationToken,
+    deadline: Option<(Instant, std::time::Duration)>,
 ) -> Result<RunningContext, StartupErrorKind> {
     let PreparedContext {
         name,
@@ -253,6 +294,14 @@ async fn set_up(
                 }
                 return Err(StartupErrorKind::Interrupted { name });
             }
+            () = async { sleep_until(deadline.expect("guarded").0).await }, if deadline.is_some() => {
+                if ready.try_recv().is_ok() {
+                    let handle = tokio::spawn(body);
+                    return Ok(RunningContext { name, index, resume, handle });
+                }
+                let timeout = deadline.expect("guarded").1;
+                return Err(StartupErrorKind::SetupTimedOut { name, timeout });
+            }
         }
     };
     Err(match ended {
@@ -268,22 +317,6 @@ async fn set_up(
     })
 }
 
-/// Polls `future` to its end, catching a panic.
-async fn poll_catching<F: Future + Unpin>(
-    future: &mut F,
-) -> Result<F::Output, Box<dyn std::any::Any + Send>> {
-    std::future::poll_fn(|cx| {
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            std::pin::Pin::new(&mut *future).poll(cx)
-        })) {
-            Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
-            Ok(std::task::Poll::Ready(output)) => std::task::Poll::Ready(Ok(output)),
-            Err(payload) => std::task::Poll::Ready(Err(payload)),
-        }
-    })
-    .await
-}
-
 fn argument_error(entry: &Entry, error: ArgError) -> StartupError {
     let name = entry.name.clone();
     let kind = match error.cause {
@@ -292,6 +325,17 @@ fn argument_error(entry: &Entry, error: ArgError) -> StartupError {
             name,
             argument: error.argument,
             source: source.into(),
+        },
+        ArgCause::Panicked(message) => StartupErrorKind::ArgumentPanicked {
+            kind: entry.kind,
+            name,
+            argument: error.argument,
+            message,
+        },
+        ArgCause::CallPanicked(message) => StartupErrorKind::CallPanicked {
+            kind: entry.kind,
+            name,
+            message,
         },
         ArgCause::Unavailable => {
             debug_assert_eq!(

@@ -18,9 +18,10 @@ use crate::inject::InjectCx;
 use crate::options::{Restart, Schedule, TaskOptions};
 use crate::registry::BoxFuture;
 use crate::report::TaskOutcome;
-use crate::running::{outcome, poll_body};
+use crate::running::{outcome, poll_body, poll_catching};
 use crate::state::{Deps, StateMap};
 use crate::status::Board;
+use crate::time::after;
 use crate::App;
 
 /// Runs task `index` of `board` under its options, starting with `first`, the body prepared at
@@ -33,18 +34,37 @@ pub(crate) async fn supervise(
     first: BoxFuture,
 ) {
     let span = board.plan.task(index).span();
-    let ended = Supervisor {
-        options: board.plan.task(index).options,
-        app,
+    let options = board.plan.task(index).options;
+    let supervisor = Supervisor {
+        options,
+        app: app.clone(),
         board: board.clone(),
         state,
         index,
         restarts: VecDeque::new(),
         consecutive: 0,
-    }
-    .run(first)
-    .instrument(span)
-    .await;
+    };
+    let mut run = std::pin::pin!(supervisor.run(first));
+    // A panic outside the body (in the supervisor itself) is the task's failure for good: it
+    // is recorded, and a critical task still stops the app. It never ends the task silently.
+    let ended = match poll_catching(&mut run).instrument(span.clone()).await {
+        Ok(ended) => ended,
+        Err(payload) => {
+            let _entered = span.enter();
+            let message = format!(
+                "its supervisor panicked: {}",
+                crate::running::panic_message(&*payload)
+            );
+            let label = board.plan.task(index).label();
+            tracing::error!(error = %message, "lifespan task `{label}` failed");
+            board.set_task_error(index, &message);
+            let outcome = TaskOutcome::Panicked(message.clone());
+            if options.critical {
+                app.fail_critically(board.plan.task(index).name.clone(), message);
+            }
+            outcome
+        }
+    };
     board.set_ended(index, &ended);
 }
 
@@ -68,7 +88,7 @@ impl Supervisor {
             if self.options.at_startup {
                 Instant::now()
             } else {
-                Instant::now() + period
+                after(Instant::now(), period)
             }
         });
         loop {
@@ -140,9 +160,9 @@ impl Supervisor {
     fn next_run(&self, due: Instant, period: Duration) -> Instant {
         let now = Instant::now();
         match self.options.schedule {
-            Schedule::FixedDelay => now + period,
+            Schedule::FixedDelay => after(now, period),
             Schedule::FixedRate => {
-                let next = due + period;
+                let next = after(due, period);
                 if next >= now {
                     return next;
                 }
@@ -152,7 +172,7 @@ impl Supervisor {
                 let skipped = behind.div_ceil(period.as_nanos());
                 tracing::debug!(skipped, "periodic run overran its period");
                 let skipped = u32::try_from(skipped).unwrap_or(u32::MAX);
-                next + period.saturating_mul(skipped)
+                after(next, period.saturating_mul(skipped))
             }
         }
     }
@@ -169,18 +189,30 @@ impl Supervisor {
             deps: Deps::default(),
         };
         entry.prepare(&mut cx).map_err(|error| {
-            let message = match error.cause {
-                ArgCause::Eval(source) => format!(
-                    "evaluating argument `{}` failed: {:#}",
-                    error.argument, source
+            let argument = error.argument;
+            let (message, panicked) = match error.cause {
+                ArgCause::Eval(source) => (
+                    format!("evaluating argument `{argument}` failed: {source:#}"),
+                    false,
                 ),
+                ArgCause::Panicked(message) => (
+                    format!("evaluating argument `{argument}` panicked: {message}"),
+                    true,
+                ),
+                ArgCause::CallPanicked(message) => {
+                    (format!("calling the task panicked: {message}"), true)
+                }
                 ArgCause::Unavailable => {
-                    format!("argument `{}` is not available", error.argument)
+                    (format!("argument `{argument}` is not available"), false)
                 }
             };
             tracing::error!(error = %message, "lifespan task `{}` could not be run again", entry.label());
             self.board.set_task_error(self.index, &message);
-            TaskOutcome::Failed(message)
+            if panicked {
+                TaskOutcome::Panicked(message)
+            } else {
+                TaskOutcome::Failed(message)
+            }
         })
     }
 
