@@ -494,3 +494,56 @@ mod error_chains {
         );
     }
 }
+
+mod blocked_poll {
+    use super::*;
+    use std::sync::mpsc;
+
+    /// Waits, polling in real time up to `limit`, until a captured log line contains `needle`.
+    fn wait_for_line(logs: &CapturedLogs, needle: &str, limit: Duration) -> Option<String> {
+        let deadline = std::time::Instant::now() + limit;
+        while std::time::Instant::now() < deadline {
+            if let Some(line) = logs.lines().into_iter().find(|l| l.contains(needle)) {
+                return Some(line);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        None
+    }
+
+    #[tokio::test]
+    async fn a_poll_that_has_not_returned_is_reported_by_task_name_while_it_blocks() {
+        let logs = CapturedLogs::default();
+        let _logging = tracing::subscriber::set_default(logs.subscriber());
+        let app = App::empty().blocking_threshold(Some(Duration::from_millis(50)));
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let release_rx = std::sync::Mutex::new(Some(release_rx));
+        app.register_task("stuck", move || {
+            let release = release_rx.lock().unwrap().take();
+            async move {
+                if let Some(release) = release {
+                    // Blocks this runtime's only thread: nothing on the runtime can notice.
+                    let _ = release.recv_timeout(Duration::from_secs(20));
+                }
+            }
+        })
+        .unwrap();
+        let watcher_logs = logs.clone();
+        let watcher = std::thread::spawn(move || {
+            let line = wait_for_line(&watcher_logs, "has not returned", Duration::from_secs(10));
+            let _ = release_tx.send(());
+            line
+        });
+        app.start().await.unwrap();
+        // The task's first poll happens here, and blocks until the watcher has seen the report.
+        tokio::task::yield_now().await;
+        let report = bounded("shutdown", Duration::from_secs(30), app.shutdown()).await;
+        let line = watcher.join().unwrap();
+        let line = line.expect("no report of the poll while it blocked");
+        assert!(
+            line.starts_with("WARN lifespan task `stuck` has been blocking its thread for "),
+            "{line}"
+        );
+        assert_eq!(report.task("stuck"), Some(&TaskOutcome::Completed));
+    }
+}

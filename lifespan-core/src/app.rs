@@ -239,6 +239,11 @@ impl App {
     /// time per poll for a task whose poll does almost nothing (see the benchmarks). Turn it on
     /// in release with `blocking_threshold(Some(..))` where that is worth it.
     ///
+    /// A poll that has not returned yet is reported too, while it blocks: while the check is on,
+    /// a thread of the app (`lifespan-watchdog`, which sleeps for half the threshold between
+    /// looks, and ends with the shutdown) reads when each task's poll in progress began. It
+    /// logs to the subscriber that was current where the app was started.
+    ///
     /// ```
     /// use lifespan_core::App;
     /// use std::time::Duration;

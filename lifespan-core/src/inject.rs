@@ -147,7 +147,9 @@ impl YieldParts {
 impl Yield<()> {
     /// Ends the setup: startup goes on, and this returns when it is time to clean up.
     ///
-    /// If the app is dropped without shutting down, this returns too, so cleanup code still runs.
+    /// If the last handle of the running app is dropped without a shutdown, the app shuts down
+    /// in the background, and this returns when that shutdown reaches this context: cleanup
+    /// code still runs, after the tasks have stopped.
     pub async fn ready(self) {
         self.parts.ready().await;
     }

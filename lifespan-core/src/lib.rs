@@ -91,6 +91,7 @@ mod state;
 mod status;
 mod supervise;
 mod time;
+mod watchdog;
 
 pub use app::App;
 pub use error::{RegisterError, RunError, StartupError, StartupErrorKind};

@@ -52,6 +52,11 @@ impl App {
     ///
     /// A signal during startup interrupts it: what was set up is cleaned up and the rollback's
     /// report is returned. A failed startup or reload is an error.
+    ///
+    /// The signals are listened for only while this runs: when it returns, SIGINT, SIGTERM (and
+    /// SIGHUP in dev mode) get back the disposition they had before (the default action,
+    /// usually), unless another call of this library still listens. Code of your own that
+    /// listens for them with `tokio::signal` meanwhile loses them too.
     pub async fn run_until_signal(&self) -> Result<Report, RunError> {
         self.run_until_signal_serving(None).await
     }

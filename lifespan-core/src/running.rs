@@ -145,7 +145,13 @@ pub(crate) fn poll_body(
         None => catch_unwind(AssertUnwindSafe(|| body.poll(cx))),
         Some(threshold) => {
             let began = std::time::Instant::now();
+            if let Some(polls) = &board.polls {
+                polls.begin(index, began);
+            }
             let polled = catch_unwind(AssertUnwindSafe(|| body.poll(cx)));
+            if let Some(polls) = &board.polls {
+                polls.end(index);
+            }
             let took = began.elapsed();
             if took > threshold {
                 report_blocking(board, index, took, threshold);

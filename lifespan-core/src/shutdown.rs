@@ -140,6 +140,9 @@ pub(crate) async fn stop(
             outcome,
         });
     }
+    if let Some(polls) = &board.polls {
+        polls.finish();
+    }
     Report {
         tasks,
         contexts: cleaned,

@@ -230,6 +230,7 @@ pub(crate) async fn start(
         contexts = generation.contexts.len(),
         "lifespan startup complete"
     );
+    crate::watchdog::watch(&board);
     let now = board.now();
     for (index, body) in prepared_tasks.into_iter().enumerate() {
         board.set_running(index, now);

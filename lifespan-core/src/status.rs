@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::name::Name;
 use crate::register::Plan;
 use crate::report::{find, TaskOutcome};
+use crate::watchdog::Polls;
 
 /// What a task or context is doing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -197,6 +198,8 @@ pub(crate) struct Board {
     pub(crate) shutdown: CancellationToken,
     /// A poll longer than this is reported as blocking.
     pub(crate) blocking_threshold: Option<Duration>,
+    /// When each task's poll in progress began, if the blocking check is on.
+    pub(crate) polls: Option<Polls>,
     epoch: Instant,
     tasks: Box<[TaskSlot]>,
     /// Nanoseconds from the epoch to the start of shutdown; `u64::MAX` before.
@@ -216,7 +219,7 @@ impl Board {
         shutdown: CancellationToken,
         blocking_threshold: Option<Duration>,
     ) -> Self {
-        let tasks = (0..plan.task_count())
+        let tasks: Box<[TaskSlot]> = (0..plan.task_count())
             .map(|_| TaskSlot {
                 state: AtomicU8::new(code::STARTING),
                 restarts: AtomicU32::new(0),
@@ -227,6 +230,7 @@ impl Board {
             plan,
             shutdown,
             blocking_threshold,
+            polls: blocking_threshold.map(|_| Polls::new(tasks.len())),
             epoch: Instant::now(),
             tasks,
             shutdown_at: AtomicU64::new(u64::MAX),

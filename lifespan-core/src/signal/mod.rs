@@ -1,4 +1,10 @@
 //! Operating-system signals: SIGINT/SIGTERM ask for shutdown, SIGHUP reloads in dev mode.
+//!
+//! Listened for only while a `*_until_signal` call runs: once the listeners are dropped, the
+//! signals get their earlier disposition back (see [`disposition`]).
+
+#[cfg(unix)]
+mod disposition;
 
 use crate::error::RunError;
 
@@ -8,6 +14,9 @@ pub(crate) struct StopSignals {
     terminate: tokio::signal::unix::Signal,
     #[cfg(unix)]
     interrupt: tokio::signal::unix::Signal,
+    /// Dropped after the listeners above (fields drop in order): the signals are given back.
+    #[cfg(unix)]
+    _claims: [disposition::Claim; 2],
 }
 
 impl StopSignals {
@@ -16,6 +25,10 @@ impl StopSignals {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{signal, SignalKind};
+            let claims = [
+                disposition::claim(libc::SIGTERM),
+                disposition::claim(libc::SIGINT),
+            ];
             let install = |kind: SignalKind, signal_name: &'static str| {
                 signal(kind).map_err(|source| RunError::Signal {
                     signal: signal_name,
@@ -25,6 +38,7 @@ impl StopSignals {
             Ok(StopSignals {
                 terminate: install(SignalKind::terminate(), "SIGTERM")?,
                 interrupt: install(SignalKind::interrupt(), "SIGINT")?,
+                _claims: claims,
             })
         }
         #[cfg(not(unix))]
@@ -54,6 +68,8 @@ impl StopSignals {
 pub(crate) struct ReloadSignal {
     #[cfg(unix)]
     hangup: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    _claim: disposition::Claim,
 }
 
 impl ReloadSignal {
@@ -61,11 +77,15 @@ impl ReloadSignal {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{signal, SignalKind};
+            let claim = disposition::claim(libc::SIGHUP);
             let hangup = signal(SignalKind::hangup()).map_err(|source| RunError::Signal {
                 signal: "SIGHUP",
                 source,
             })?;
-            Ok(ReloadSignal { hangup })
+            Ok(ReloadSignal {
+                hangup,
+                _claim: claim,
+            })
         }
         #[cfg(not(unix))]
         {
