@@ -113,6 +113,22 @@ mod maximum_durations {
         assert_eq!(report.task("flaky"), Some(&TaskOutcome::Cancelled));
     }
 
+    #[tokio::test]
+    async fn a_drain_timeout_of_duration_max_waits_for_the_server_to_drain() {
+        let app = App::empty().drain_timeout(Duration::MAX);
+        waiter(&app, "worker", TaskOptions::new());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let router = axum::Router::new();
+        let report = bounded(
+            "serving",
+            Duration::from_secs(30),
+            app.serve_until(listener, router, std::future::ready(())),
+        )
+        .await
+        .unwrap();
+        assert_eq!(report.task("worker"), Some(&TaskOutcome::Cancelled));
+    }
+
     mod from_the_attribute {
         use super::*;
 
