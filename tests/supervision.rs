@@ -523,7 +523,7 @@ mod critical {
         })
         .unwrap();
         let run = app.run_until(std::future::pending::<()>());
-        let result = bounded("the run", WAIT_LIMIT, run).await;
+        let result = bounded("the run, which the critical failure ends", WAIT_LIMIT, run).await;
         let Err(RunError::CriticalTaskFailed {
             task,
             message,
@@ -554,7 +554,7 @@ mod critical {
         app.register_task("optional", || async { Err::<(), _>("failed") })
             .unwrap();
         let stop = tokio::time::sleep(10 * S);
-        let report = bounded("the run", WAIT_LIMIT, app.run_until(stop))
+        let report = bounded("the run until 10 s", WAIT_LIMIT, app.run_until(stop))
             .await
             .unwrap();
         assert_eq!(
