@@ -229,7 +229,7 @@ mod second_request {
             })
         };
         let report = bounded(
-            "the run, which the two requests end",
+            "the run that the two requests end",
             WAIT_LIMIT,
             app.run_until(std::future::pending::<()>()),
         )

@@ -523,7 +523,7 @@ mod critical {
         })
         .unwrap();
         let run = app.run_until(std::future::pending::<()>());
-        let result = bounded("the run, which the critical failure ends", WAIT_LIMIT, run).await;
+        let result = bounded("the run that the critical failure ends", WAIT_LIMIT, run).await;
         let Err(RunError::CriticalTaskFailed {
             task,
             message,
