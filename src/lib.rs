@@ -156,6 +156,7 @@ impl CapturedLogs {
     /// A subscriber that records every event as `LEVEL message field=value ...`.
     pub fn subscriber(&self) -> impl tracing::Subscriber + Send + Sync {
         use tracing_subscriber::layer::SubscriberExt;
+        keep_every_callsite_enabled();
         tracing_subscriber::registry().with(CaptureLayer(self.clone()))
     }
 
@@ -163,6 +164,17 @@ impl CapturedLogs {
     pub fn lines(&self) -> Vec<String> {
         self.0.lock().unwrap().clone()
     }
+}
+
+/// `tracing` decides once per log statement, for the whole process, whether anything is
+/// interested in it. While a single dispatcher is alive, it asks the default subscriber of the
+/// thread that reaches the statement first: on a test thread that captures nothing, the answer is
+/// "never", and a test capturing on another thread then misses that line. A second dispatcher,
+/// alive for the whole process and interested in everything, makes `tracing` ask every live
+/// dispatcher instead, so that a capture sees every line logged on its thread.
+fn keep_every_callsite_enabled() {
+    static ALWAYS_INTERESTED: std::sync::OnceLock<tracing::Dispatch> = std::sync::OnceLock::new();
+    ALWAYS_INTERESTED.get_or_init(|| tracing::Dispatch::new(tracing_subscriber::registry()));
 }
 
 struct CaptureLayer(CapturedLogs);
