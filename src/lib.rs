@@ -1,12 +1,46 @@
 //! Support code shared by the examples and the integration tests of the lifespan workspace.
 #![deny(missing_docs)]
 
+use std::future::Future;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// The README's examples, compiled as doctests so that they stay true.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+/// The bound the tests put on each wait on paused time: an hour of virtual time, far more than any
+/// of them needs. The paused clock jumps ahead whenever every task waits, so a wait that would
+/// never end fails at once, and a loop that waits between its rounds (a restart's backoff, a
+/// period) gets through a bounded number of them before the wait fails.
+pub const WAIT_LIMIT: Duration = Duration::from_secs(3600);
+
+/// Awaits `future` for at most `limit`, and panics naming `what` if it has not finished by then,
+/// so that a test waiting on the runtime fails with a message instead of hanging. With paused
+/// tokio time, the limit is virtual (see [`WAIT_LIMIT`]).
+///
+/// ```
+/// use lifespan_examples::{bounded, WAIT_LIMIT};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() {
+/// assert_eq!(bounded("the answer", WAIT_LIMIT, async { 42 }).await, 42);
+///
+/// let never = tokio::spawn(bounded("the reply", WAIT_LIMIT, std::future::pending::<()>()));
+/// let panic = never.await.unwrap_err().into_panic();
+/// assert_eq!(
+///     panic.downcast_ref::<String>().unwrap(),
+///     "the reply did not finish within 3600s"
+/// );
+/// # }
+/// ```
+pub async fn bounded<F: Future>(what: &str, limit: Duration, future: F) -> F::Output {
+    match tokio::time::timeout(limit, future).await {
+        Ok(output) => output,
+        Err(_) => panic!("{what} did not finish within {limit:?}"),
+    }
+}
 
 /// An ordered log of what tasks and contexts did, for tests to compare against.
 ///
@@ -18,24 +52,62 @@ pub struct ReadmeDoctests;
 /// EVENTS.push("cleanup a");
 /// assert_eq!(EVENTS.take(), ["setup a", "cleanup a"]);
 /// ```
-#[derive(Default, Debug)]
+///
+/// It holds at most [`Events::MAX`] events (or the number given to [`Events::with_max`]): one
+/// more panics, so that something that should have ended but loops runs out of room to log
+/// long before the machine runs out of memory.
+///
+/// ```should_panic
+/// let events = lifespan_examples::Events::with_max(2);
+/// events.push("first");
+/// events.push("second");
+/// events.push("third");
+/// ```
+#[derive(Debug)]
 pub struct Events {
     log: Mutex<Vec<String>>,
     pushed: tokio::sync::Notify,
+    max: usize,
+}
+
+impl Default for Events {
+    fn default() -> Self {
+        Events::new()
+    }
 }
 
 impl Events {
-    /// An empty log.
+    /// How many events a log made by [`Events::new`] holds at most.
+    pub const MAX: usize = 10_000;
+
+    /// An empty log, holding at most [`Events::MAX`] events.
     pub const fn new() -> Self {
+        Events::with_max(Events::MAX)
+    }
+
+    /// An empty log, holding at most `max` events.
+    pub const fn with_max(max: usize) -> Self {
         Events {
             log: Mutex::new(Vec::new()),
             pushed: tokio::sync::Notify::const_new(),
+            max,
         }
     }
 
-    /// Records one event.
+    /// Records one event. Panics if the log already holds its maximum.
     pub fn push(&self, event: impl Into<String>) {
-        self.log.lock().unwrap().push(event.into());
+        let event = event.into();
+        let mut log = self.log.lock().unwrap();
+        if log.len() >= self.max {
+            // Released first, so that the log stays readable after the panic.
+            drop(log);
+            panic!(
+                "more than {} events recorded, the last `{event}`: something that should have ended keeps running",
+                self.max
+            );
+        }
+        log.push(event);
+        drop(log);
         self.pushed.notify_waiters();
     }
 
@@ -50,6 +122,13 @@ impl Events {
             }
             pushed.await;
         }
+    }
+
+    /// Waits until `event` has been recorded, for at most `limit`: past it, panics naming the
+    /// event (see [`bounded`]).
+    pub async fn wait_for_within(&self, event: &str, limit: Duration) {
+        let what = format!("the wait for the event `{event}`");
+        bounded(&what, limit, self.wait_for(event)).await;
     }
 
     /// The events so far, in order, leaving the log empty.
@@ -77,6 +156,7 @@ impl CapturedLogs {
     /// A subscriber that records every event as `LEVEL message field=value ...`.
     pub fn subscriber(&self) -> impl tracing::Subscriber + Send + Sync {
         use tracing_subscriber::layer::SubscriberExt;
+        keep_every_callsite_enabled();
         tracing_subscriber::registry().with(CaptureLayer(self.clone()))
     }
 
@@ -84,6 +164,17 @@ impl CapturedLogs {
     pub fn lines(&self) -> Vec<String> {
         self.0.lock().unwrap().clone()
     }
+}
+
+/// `tracing` decides once per log statement, for the whole process, whether anything is
+/// interested in it. While a single dispatcher is alive, it asks the default subscriber of the
+/// thread that reaches the statement first: on a test thread that captures nothing, the answer is
+/// "never", and a test capturing on another thread then misses that line. A second dispatcher,
+/// alive for the whole process and interested in everything, makes `tracing` ask every live
+/// dispatcher instead, so that a capture sees every line logged on its thread.
+fn keep_every_callsite_enabled() {
+    static ALWAYS_INTERESTED: std::sync::OnceLock<tracing::Dispatch> = std::sync::OnceLock::new();
+    ALWAYS_INTERESTED.get_or_init(|| tracing::Dispatch::new(tracing_subscriber::registry()));
 }
 
 struct CaptureLayer(CapturedLogs);

@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use lifespan_core::{lifespan_context, lifespan_task, App, Shutdown, TaskOutcome, Yield};
-use lifespan_examples::Events;
+use lifespan_examples::{bounded, Events, WAIT_LIMIT};
 
 static EVENTS: Events = Events::new();
 const FACTOR: u32 = 2;
@@ -89,13 +89,15 @@ async fn std_error(lifespan: Yield) -> Result<(), std::io::Error> {
     Ok(())
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn every_accepted_form_compiles_cleanly_and_receives_its_arguments() {
     let app = App::from_module(module_path!());
-    app.start().await.unwrap();
-    EVENTS.wait_for("21 12 default 7 2 1").await;
-    EVENTS.wait_for("raw 2").await;
-    let report = app.shutdown().await;
+    bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
+    EVENTS
+        .wait_for_within("21 12 default 7 2 1", WAIT_LIMIT)
+        .await;
+    EVENTS.wait_for_within("raw 2", WAIT_LIMIT).await;
+    let report = bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
     assert!(report.is_clean(), "{report}");
     assert_eq!(report.task("arguments"), Some(&TaskOutcome::Completed));
     assert_eq!(

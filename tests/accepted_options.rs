@@ -5,6 +5,7 @@
 use std::sync::Mutex;
 
 use lifespan_core::{lifespan, lifespan_context, lifespan_task, App, Shutdown, Yield};
+use lifespan_examples::{bounded, WAIT_LIMIT};
 
 /// Below the task attribute, beside a keyword argument: restarts, with every restart option.
 #[lifespan_task(url = String::from("http://localhost"))]
@@ -107,7 +108,7 @@ mod renamed {
 
 /// Whether the options arrive is for the runtime's tests; here, that each function is still
 /// registered once, under its path, whatever its display name.
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn every_function_with_options_is_registered_under_its_path() {
     static SEEN: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let prefix = concat!(module_path!(), "::");
@@ -117,8 +118,8 @@ async fn every_function_with_options_is_registered_under_its_path() {
         }
         false
     });
-    app.start().await.unwrap();
-    let _ = app.shutdown().await;
+    bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
+    let _ = bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
     let mut seen = SEEN.lock().unwrap().clone();
     seen.sort();
     seen.dedup();

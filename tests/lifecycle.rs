@@ -1,8 +1,10 @@
-//! The lifecycle of SEMANTICS.md sections 2–5, driven through the real macros and `App`.
+//! The lifecycle the README describes (startup, running, shutdown, reload), driven through the
+//! real macros and `App`.
 //!
 //! Each test lives in a module of its own with its own registrations and event log, and builds
 //! its app with `App::from_module(module_path!())`, so that it runs only its own tasks.
-//! Time is virtual where durations matter; waiting is explicit, never a sleep.
+//! Time is virtual; waiting is explicit, never a sleep, and bounded: a wait that does not end
+//! fails the test, naming what did not finish.
 
 use std::time::Duration;
 
@@ -10,7 +12,7 @@ use lifespan_core::{
     lifespan_context, lifespan_task, App, ContextOutcome, Shutdown, StartupErrorKind, TaskOutcome,
     Yield,
 };
-use lifespan_examples::Events;
+use lifespan_examples::{bounded, Events, WAIT_LIMIT};
 use tokio::time::Instant;
 
 /// Records `event` when dropped: shows when a task's future is dropped.
@@ -33,12 +35,14 @@ mod keyword_arguments {
         events.push(format!("answer={answer} label={label}"));
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn keyword_arguments_reach_the_function_by_name() {
         let app = App::from_module(module_path!());
-        app.start().await.unwrap();
-        EVENTS.wait_for("answer=42 label=text").await;
-        let report = app.shutdown().await;
+        bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
+        EVENTS
+            .wait_for_within("answer=42 label=text", WAIT_LIMIT)
+            .await;
+        let report = bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
         assert_eq!(report.task("record"), Some(&TaskOutcome::Completed));
     }
 }
@@ -55,17 +59,17 @@ mod injection {
         events.push("saw shutdown");
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn app_and_shutdown_are_injected_by_type() {
         let app = App::from_module(module_path!());
-        app.start().await.unwrap();
-        EVENTS.wait_for("running=true").await;
+        bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
+        EVENTS.wait_for_within("running=true", WAIT_LIMIT).await;
         assert_eq!(
             EVENTS.snapshot(),
             ["running=true"],
             "the task waits for the signal"
         );
-        let report = app.shutdown().await;
+        let report = bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
         assert_eq!(EVENTS.take(), ["running=true", "saw shutdown"]);
         assert_eq!(report.task("observer"), Some(&TaskOutcome::Cancelled));
     }
@@ -112,13 +116,13 @@ mod ordering {
     #[tokio::test(start_paused = true)]
     async fn contexts_set_up_in_source_order_before_tasks_and_cleaned_up_in_reverse_after_them() {
         let app = App::from_module(module_path!());
-        app.start().await.unwrap();
+        bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
         assert_eq!(
             EVENTS.snapshot(),
             ["setup zeta", "setup alpha", "setup mid"]
         );
-        EVENTS.wait_for("task started").await;
-        let report = app.shutdown().await;
+        EVENTS.wait_for_within("task started", WAIT_LIMIT).await;
+        let report = bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
         assert_eq!(
             EVENTS.take(),
             [
@@ -170,10 +174,10 @@ mod grace_then_abort {
     async fn a_task_that_ignores_the_signal_is_aborted_after_the_grace_period_before_cleanup() {
         let grace = Duration::from_secs(2);
         let app = App::from_module(module_path!()).grace_period(grace);
-        app.start().await.unwrap();
-        EVENTS.wait_for("stubborn running").await;
+        bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
+        EVENTS.wait_for_within("stubborn running", WAIT_LIMIT).await;
         let began = Instant::now();
-        let report = app.shutdown().await;
+        let report = bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
         let took = began.elapsed();
         assert!(
             took >= grace && took < grace + Duration::from_millis(50),
@@ -215,15 +219,23 @@ mod second_request {
             let app = app.clone();
             tokio::spawn(async move {
                 // First request: the run loop begins the shutdown.
-                EVENTS.wait_for("running").await;
+                EVENTS.wait_for_within("running", WAIT_LIMIT).await;
                 app.request_shutdown();
                 // Second request, while the grace period runs.
-                EVENTS.wait_for("ignoring the signal").await;
+                EVENTS
+                    .wait_for_within("ignoring the signal", WAIT_LIMIT)
+                    .await;
                 app.request_shutdown();
             })
         };
-        let report = app.run_until(std::future::pending::<()>()).await.unwrap();
-        running.await.unwrap();
+        let report = bounded(
+            "the run that the two requests end",
+            WAIT_LIMIT,
+            app.run_until(std::future::pending::<()>()),
+        )
+        .await
+        .unwrap();
+        bounded("the requests", WAIT_LIMIT, running).await.unwrap();
         assert!(
             began.elapsed() < Duration::from_secs(1),
             "took {:?}",
@@ -275,10 +287,12 @@ mod setup_failure {
         events.push("task ran");
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_failed_setup_cleans_up_what_was_set_up_in_reverse_and_names_the_context() {
         let app = App::from_module(module_path!());
-        let error = app.start().await.unwrap_err();
+        let error = bounded("startup", WAIT_LIMIT, app.start())
+            .await
+            .unwrap_err();
         assert!(
             matches!(error.kind(), StartupErrorKind::SetupFailed { name, .. } if name.ends_with("setup_failure::broken")),
             "{error:?}"
@@ -336,9 +350,12 @@ mod setup_panic {
         panic!("could not parse the config");
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_panicking_setup_fails_startup_and_rolls_back() {
-        let error = App::from_module(module_path!()).start().await.unwrap_err();
+        let app = App::from_module(module_path!());
+        let error = bounded("startup", WAIT_LIMIT, app.start())
+            .await
+            .unwrap_err();
         assert!(
             matches!(error.kind(), StartupErrorKind::SetupPanicked { name, message }
                 if name.ends_with("::exploding") && message == "could not parse the config"),
@@ -367,9 +384,12 @@ mod no_yield {
         lifespan.ready().await;
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_context_that_returns_without_yielding_fails_startup_and_rolls_back() {
-        let error = App::from_module(module_path!()).start().await.unwrap_err();
+        let app = App::from_module(module_path!());
+        let error = bounded("startup", WAIT_LIMIT, app.start())
+            .await
+            .unwrap_err();
         assert!(
             matches!(error.kind(), StartupErrorKind::NoYield { name } if name.ends_with("::forgetful")),
             "{error:?}"
@@ -402,17 +422,19 @@ mod panic_isolation {
         events.push("survivor stopped");
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_failing_or_panicking_task_is_recorded_and_logged_and_the_others_keep_running() {
         let logs = lifespan_examples::CapturedLogs::default();
         let _logging = tracing::subscriber::set_default(logs.subscriber());
         let app = App::from_module(module_path!());
-        app.start().await.unwrap();
-        EVENTS.wait_for("exploding unwound").await;
-        EVENTS.wait_for("failing returned").await;
-        EVENTS.wait_for("survivor running").await;
+        bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
+        EVENTS
+            .wait_for_within("exploding unwound", WAIT_LIMIT)
+            .await;
+        EVENTS.wait_for_within("failing returned", WAIT_LIMIT).await;
+        EVENTS.wait_for_within("survivor running", WAIT_LIMIT).await;
         assert!(app.is_running());
-        let report = app.shutdown().await;
+        let report = bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
         assert_eq!(
             EVENTS.snapshot().last().map(String::as_str),
             Some("survivor stopped")
@@ -463,11 +485,11 @@ mod error_types {
         Err(std::io::Error::other("disk full"))
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn boxed_string_and_std_errors_are_recorded_with_their_messages() {
         let app = App::from_module(module_path!());
-        app.start().await.unwrap();
-        let report = app.shutdown().await;
+        bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
+        let report = bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
         assert_eq!(
             report.task("boxed"),
             Some(&TaskOutcome::Failed("the queue is gone".into()))
@@ -518,9 +540,9 @@ mod cleanup_failures {
     async fn a_failed_panicked_or_hung_cleanup_does_not_stop_the_other_cleanups() {
         let timeout = Duration::from_secs(7);
         let app = App::from_module(module_path!()).cleanup_timeout(timeout);
-        app.start().await.unwrap();
+        bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
         let began = Instant::now();
-        let report = app.shutdown().await;
+        let report = bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
         let took = began.elapsed();
         assert!(
             took >= timeout && took < timeout + Duration::from_millis(50),
@@ -564,17 +586,17 @@ mod reload {
         events.push(format!("task stop {start}"));
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn reload_runs_the_whole_shutdown_then_the_whole_startup_with_fresh_arguments() {
         let app = App::from_module(module_path!());
-        app.start().await.unwrap();
-        EVENTS.wait_for("task start 1").await;
-        let report = app.reload().await.unwrap();
+        bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
+        EVENTS.wait_for_within("task start 1", WAIT_LIMIT).await;
+        let report = bounded("reload", WAIT_LIMIT, app.reload()).await.unwrap();
         assert_eq!(report.task("worker"), Some(&TaskOutcome::Cancelled));
         assert_eq!(report.context("resource"), Some(&ContextOutcome::CleanedUp));
-        EVENTS.wait_for("task start 2").await;
+        EVENTS.wait_for_within("task start 2", WAIT_LIMIT).await;
         assert!(app.is_running());
-        app.shutdown().await;
+        bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
         assert_eq!(
             EVENTS.take(),
             [
@@ -607,10 +629,13 @@ mod argument_failure {
         let _ = port;
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn an_argument_that_fails_is_a_startup_error_naming_task_and_argument_but_not_the_value()
     {
-        let error = App::from_module(module_path!()).start().await.unwrap_err();
+        let app = App::from_module(module_path!());
+        let error = bounded("startup", WAIT_LIMIT, app.start())
+            .await
+            .unwrap_err();
         let message = error.to_string();
         assert_eq!(
             message,
@@ -644,7 +669,7 @@ mod registration_by_hand {
         shutdown.cancelled().await;
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn tasks_and_contexts_can_be_registered_by_hand_before_start_only() {
         static EVENTS: Events = Events::new();
         let app = App::from_module(module_path!());
@@ -673,14 +698,16 @@ mod registration_by_hand {
             "cannot register lifespan task `lifecycle::registration_by_hand::by_macro`: that name is already registered"
         );
 
-        app.start().await.unwrap();
-        EVENTS.wait_for("by hand running=true").await;
+        bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
+        EVENTS
+            .wait_for_within("by hand running=true", WAIT_LIMIT)
+            .await;
         let late = app.register_task("late", || async {}).unwrap_err();
         assert_eq!(
             late.to_string(),
             "cannot register lifespan task `late`: the app is running; register before it starts"
         );
-        let report = app.shutdown().await;
+        let report = bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
         let names: Vec<_> = report.tasks.iter().map(|t| &*t.name).collect();
         assert_eq!(
             names,
@@ -694,11 +721,13 @@ mod registration_by_hand {
         assert!(report.is_clean(), "{report}");
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_context_registered_without_a_yield_parameter_fails_startup() {
         let app = App::empty();
         app.register_context("no_yield", || async {}).unwrap();
-        let error = app.start().await.unwrap_err();
+        let error = bounded("startup", WAIT_LIMIT, app.start())
+            .await
+            .unwrap_err();
         assert_eq!(
             error.to_string(),
             "lifespan context `no_yield` takes no `Yield` parameter, so it can never finish its setup"
@@ -726,10 +755,13 @@ mod interrupted_startup {
         lifespan.ready().await;
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_shutdown_request_during_setup_interrupts_startup_and_cleans_up() {
         let app = App::from_module(module_path!());
-        let report = app.run_until(EVENTS.wait_for("setup slow")).await.unwrap();
+        let run = app.run_until(EVENTS.wait_for("setup slow"));
+        let report = bounded("the interrupted run", WAIT_LIMIT, run)
+            .await
+            .unwrap();
         assert_eq!(report.context("quick"), Some(&ContextOutcome::CleanedUp));
         assert_eq!(report.contexts.len(), 1);
         assert_eq!(
@@ -756,17 +788,17 @@ mod selection {
     #[lifespan_task]
     async fn outer() {}
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn an_app_from_a_module_runs_that_module_and_its_children_only() {
         let app = App::from_module(concat!(module_path!(), "::inner"));
-        app.start().await.unwrap();
-        let report = app.shutdown().await;
+        bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
+        let report = bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
         let names: Vec<_> = report.tasks.iter().map(|t| &*t.name).collect();
         assert_eq!(names, ["lifecycle::selection::inner::nested"]);
 
         let app = App::from_module(module_path!());
-        app.start().await.unwrap();
-        let report = app.shutdown().await;
+        bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
+        let report = bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
         let names: Vec<_> = report.tasks.iter().map(|t| &*t.name).collect();
         assert_eq!(
             names,
@@ -777,25 +809,27 @@ mod selection {
         );
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn starting_a_running_app_is_an_error() {
         let app = App::from_module(concat!(module_path!(), "::inner"));
-        app.start().await.unwrap();
-        let error = app.start().await.unwrap_err();
+        bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
+        let error = bounded("startup", WAIT_LIMIT, app.start())
+            .await
+            .unwrap_err();
         assert!(
             matches!(error.kind(), StartupErrorKind::AlreadyRunning),
             "{error:?}"
         );
-        app.shutdown().await;
+        bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn an_app_that_selects_nothing_says_so() {
         let logs = lifespan_examples::CapturedLogs::default();
         let _logging = tracing::subscriber::set_default(logs.subscriber());
         let app = App::from_module("no::such::module");
-        app.start().await.unwrap();
-        app.shutdown().await;
+        bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
+        bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
         assert!(
             logs.lines()
                 .iter()

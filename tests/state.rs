@@ -5,7 +5,7 @@ use lifespan_core::{
     lifespan_context, lifespan_task, App, ContextOutcome, StartupErrorKind, State, TaskOutcome,
     Yield,
 };
-use lifespan_examples::Events;
+use lifespan_examples::{bounded, Events, WAIT_LIMIT};
 
 /// A stand-in for a connection pool.
 #[derive(Debug)]
@@ -51,15 +51,15 @@ mod provided_in_dependency_order {
         ));
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn providers_are_set_up_first_and_cleaned_up_last_and_tasks_receive_state() {
         let app = App::from_module(module_path!());
-        app.start().await.unwrap();
+        bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
         EVENTS
-            .wait_for("task sees postgres://db and 3 entries")
+            .wait_for_within("task sees postgres://db and 3 entries", WAIT_LIMIT)
             .await;
         assert_eq!(app.state::<Cache>().map(|cache| cache.entries), Some(3));
-        let report = app.shutdown().await;
+        let report = bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
         assert!(report.is_clean(), "{report}");
         assert_eq!(report.task("reader"), Some(&TaskOutcome::Completed));
         assert_eq!(
@@ -98,9 +98,12 @@ mod missing_provider {
         let _ = &pool.url;
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn state_that_no_context_provides_fails_startup_before_any_setup_naming_every_consumer() {
-        let error = App::from_module(module_path!()).start().await.unwrap_err();
+        let app = App::from_module(module_path!());
+        let error = bounded("startup", WAIT_LIMIT, app.start())
+            .await
+            .unwrap_err();
         assert!(
             matches!(error.kind(), StartupErrorKind::MissingState { .. }),
             "{error:?}"
@@ -151,9 +154,12 @@ mod duplicate_provider {
             .await;
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn several_providers_of_one_type_fail_startup_before_any_setup_naming_each() {
-        let error = App::from_module(module_path!()).start().await.unwrap_err();
+        let app = App::from_module(module_path!());
+        let error = bounded("startup", WAIT_LIMIT, app.start())
+            .await
+            .unwrap_err();
         assert_eq!(
             error.to_string(),
             "`state::Pool` is provided by 3 lifespan contexts, \
@@ -182,9 +188,12 @@ mod cycle {
         lifespan.ready_with(Cache { entries: 0 }).await;
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn contexts_that_need_each_other_s_state_fail_startup_naming_every_party() {
-        let error = App::from_module(module_path!()).start().await.unwrap_err();
+        let app = App::from_module(module_path!());
+        let error = bounded("startup", WAIT_LIMIT, app.start())
+            .await
+            .unwrap_err();
         assert_eq!(
             error.to_string(),
             "lifespan contexts need each other's state, so none of them can be set up first: \
@@ -215,20 +224,24 @@ mod reload {
         events.push(format!("task sees state of start {}", built.0));
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn reload_rebuilds_state_and_nothing_keeps_the_old_value() {
         let app = App::from_module(module_path!());
-        app.start().await.unwrap();
-        EVENTS.wait_for("task sees state of start 1").await;
+        bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
+        EVENTS
+            .wait_for_within("task sees state of start 1", WAIT_LIMIT)
+            .await;
         let old = app.state::<Built>().unwrap();
-        let report = app.reload().await.unwrap();
+        let report = bounded("reload", WAIT_LIMIT, app.reload()).await.unwrap();
         assert_eq!(report.context("builder"), Some(&ContextOutcome::CleanedUp));
-        EVENTS.wait_for("task sees state of start 2").await;
+        EVENTS
+            .wait_for_within("task sees state of start 2", WAIT_LIMIT)
+            .await;
         assert_eq!(app.state::<Built>().map(|built| built.0), Some(2));
         assert_eq!(
             old.0, 1,
             "a handle taken before the reload keeps the value it had"
         );
-        app.shutdown().await;
+        bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
     }
 }

@@ -1,6 +1,8 @@
 //! Supervision: restart policies with backoff and limits, periodic tasks, critical tasks,
 //! blocking detection and live status, in virtual time (a current-thread runtime with paused
-//! time, which jumps to the next timer whenever every task is idle).
+//! time, which jumps to the next timer whenever every task is idle). Every wait on the runtime is
+//! bounded by an hour of virtual time: a task that restarts or runs on a period waits at least
+//! 100 ms between its runs here, so a wait that never ends fails after a bounded number of them.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -9,6 +11,7 @@ use std::time::Duration;
 use lifespan_core::{
     App, RegisterError, Restart, RunError, RunState, Schedule, Shutdown, TaskOptions, TaskOutcome,
 };
+use lifespan_examples::{bounded, WAIT_LIMIT};
 use tokio::time::Instant;
 
 const MS: Duration = Duration::from_millis(1);
@@ -78,7 +81,7 @@ mod restarts {
             }
         })
         .unwrap();
-        app.start().await.unwrap();
+        bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
         until(&log, 10 * S).await;
         // 100, 200, then 300 (the cap), 300: each delay after the end of the failed run.
         assert_eq!(
@@ -91,7 +94,7 @@ mod restarts {
         assert_eq!(flaky.state, RunState::Running);
         assert_eq!(flaky.restarts, 4);
         assert_eq!(flaky.last_error.as_deref(), Some("attempt 3 failed"));
-        let report = app.shutdown().await;
+        let report = bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
         assert_eq!(report.tasks[0].outcome, TaskOutcome::Cancelled);
         assert_eq!(report.tasks[0].restarts, 4);
         assert_eq!(
@@ -108,7 +111,7 @@ mod restarts {
             .backoff(S * 3600, S * 3600);
         app.register_task_with("down", options, || async { Err::<(), _>("unreachable") })
             .unwrap();
-        app.start().await.unwrap();
+        bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
         tokio::time::sleep(S).await;
         let status = app.status();
         let down = status.task("down").unwrap();
@@ -119,7 +122,7 @@ mod restarts {
         assert_eq!(down.last_error.as_deref(), Some("unreachable"));
 
         let began = Instant::now();
-        let report = app.shutdown().await;
+        let report = bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
         assert_eq!(began.elapsed(), Duration::ZERO, "no wait for the backoff");
         assert_eq!(report.tasks[0].outcome, TaskOutcome::Cancelled);
         assert_eq!(app.status().task("down").unwrap().state, RunState::Stopped);
@@ -142,7 +145,7 @@ mod restarts {
             }
         })
         .unwrap();
-        app.start().await.unwrap();
+        bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
         until(&log, 60 * S).await;
         let runs = log.times("run");
         assert_eq!(runs.len(), 41, "the first run and 40 restarts");
@@ -155,7 +158,7 @@ mod restarts {
             delays.iter().any(|d| *d != delays[0]),
             "drawn at random: {delays:?}"
         );
-        let report = app.shutdown().await;
+        let report = bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
         assert_eq!(report.tasks[0].outcome, TaskOutcome::Failed("again".into()));
     }
 
@@ -179,7 +182,7 @@ mod restarts {
             }
         })
         .unwrap();
-        app.start().await.unwrap();
+        bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
         until(&log, 60 * S).await;
         assert_eq!(log.times("run"), [Duration::ZERO, S, 2 * S]);
         let status = app.status();
@@ -188,7 +191,7 @@ mod restarts {
         assert_eq!(doomed.restarts, 2);
         assert_eq!(doomed.in_state, 58 * S);
         assert_eq!(doomed.last_error.as_deref(), Some("out of luck"));
-        let report = app.shutdown().await;
+        let report = bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
         assert_eq!(
             report.tasks[0].outcome,
             TaskOutcome::Panicked("out of luck".into())
@@ -220,14 +223,14 @@ mod restarts {
             })
             .unwrap();
         }
-        app.start().await.unwrap();
+        bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
         until(&log, 300 * S + MS).await;
         assert_eq!(log.times("slow").len(), 11, "{:?}", log.times("slow"));
         assert_eq!(log.times("fast"), [Duration::ZERO, 10 * S, 20 * S]);
         let status = app.status();
         assert_eq!(status.task("slow").unwrap().state, RunState::BackingOff);
         assert_eq!(status.task("fast").unwrap().state, RunState::Failed);
-        app.shutdown().await;
+        bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
     }
 
     #[tokio::test(start_paused = true)]
@@ -244,10 +247,10 @@ mod restarts {
             async move { log.push("run") }
         })
         .unwrap();
-        app.start().await.unwrap();
+        bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
         until(&log, 3 * S + MS).await;
         assert_eq!(log.times("run"), [Duration::ZERO, S, 2 * S, 3 * S]);
-        let report = app.shutdown().await;
+        let report = bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
         assert_eq!(report.tasks[0].outcome, TaskOutcome::Cancelled);
         // The fourth, decided when the run at 3 s returned, was cut short: not counted.
         assert_eq!(report.tasks[0].restarts, 3);
@@ -276,14 +279,14 @@ mod restarts {
             }
         })
         .unwrap();
-        app.start().await.unwrap();
+        bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
         until(&log, 20 * S).await;
         // Runs at 0; +1 s; +2 s (runs 4 s, ends at 7); +1 s (reset) = 8; +2 s = 10; +4 s = 14.
         assert_eq!(
             log.times("run"),
             [Duration::ZERO, S, 3 * S, 8 * S, 10 * S, 14 * S, 18 * S]
         );
-        app.shutdown().await;
+        bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
     }
 
     #[tokio::test(start_paused = true)]
@@ -300,8 +303,8 @@ mod restarts {
             }
         })
         .unwrap();
-        app.start().await.unwrap();
-        let report = app.shutdown().await;
+        bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
+        let report = bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
         assert_eq!(runs.load(Ordering::SeqCst), 1);
         assert_eq!(
             report.tasks[0].outcome,
@@ -364,11 +367,11 @@ mod periodic {
         let app = App::empty();
         let log = Log::new();
         periodic(&app, &log, TaskOptions::new().every(10 * S), [3 * S]);
-        app.start().await.unwrap();
+        bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
         until(&log, 35 * S).await;
         assert_eq!(log.times("began"), [10 * S, 20 * S, 30 * S]);
         assert_eq!(app.status().task("tick").unwrap().state, RunState::Running);
-        app.shutdown().await;
+        bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
     }
 
     #[tokio::test(start_paused = true)]
@@ -381,10 +384,10 @@ mod periodic {
             TaskOptions::new().every(10 * S).at_startup(true),
             [3 * S],
         );
-        app.start().await.unwrap();
+        bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
         until(&log, 25 * S).await;
         assert_eq!(log.times("began"), [Duration::ZERO, 10 * S, 20 * S]);
-        app.shutdown().await;
+        bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
     }
 
     #[tokio::test(start_paused = true)]
@@ -393,11 +396,11 @@ mod periodic {
         let log = Log::new();
         // The second run (at 20 s) takes 25 s: the points at 30 s and 40 s are skipped.
         periodic(&app, &log, TaskOptions::new().every(10 * S), [S, 25 * S, S]);
-        app.start().await.unwrap();
+        bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
         until(&log, 65 * S).await;
         assert_eq!(log.times("began"), [10 * S, 20 * S, 50 * S, 60 * S]);
         assert_eq!(log.times("ended")[1], 45 * S);
-        app.shutdown().await;
+        bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
     }
 
     #[tokio::test(start_paused = true)]
@@ -412,10 +415,10 @@ mod periodic {
                 .schedule(Schedule::FixedDelay),
             [3 * S],
         );
-        app.start().await.unwrap();
+        bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
         until(&log, 40 * S).await;
         assert_eq!(log.times("began"), [10 * S, 23 * S, 36 * S]);
-        app.shutdown().await;
+        bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
     }
 
     #[tokio::test(start_paused = true)]
@@ -423,9 +426,9 @@ mod periodic {
         let app = App::empty().grace_period(30 * S);
         let log = Log::new();
         periodic(&app, &log, TaskOptions::new().every(S), [5 * S]);
-        app.start().await.unwrap();
+        bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
         until(&log, 2 * S).await;
-        let report = app.shutdown().await;
+        let report = bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
         // The run began at 1 s and ends at 6 s; the point at 7 s never comes.
         assert_eq!(log.epoch.elapsed(), 6 * S);
         assert_eq!(log.times("began"), [S]);
@@ -438,9 +441,9 @@ mod periodic {
         let app = App::empty().grace_period(2 * S);
         let log = Log::new();
         periodic(&app, &log, TaskOptions::new().every(S), [60 * S]);
-        app.start().await.unwrap();
+        bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
         until(&log, 2 * S).await;
-        let report = app.shutdown().await;
+        let report = bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
         assert_eq!(log.epoch.elapsed(), 4 * S);
         assert_eq!(report.tasks[0].outcome, TaskOutcome::Aborted);
         assert_eq!(app.status().task("tick").unwrap().state, RunState::Aborted);
@@ -470,9 +473,9 @@ mod periodic {
                 }
             })
             .unwrap();
-            app.start().await.unwrap();
+            bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
             until(&log, 45 * S).await;
-            let report = app.shutdown().await;
+            let report = bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
             match restart {
                 Restart::Never => {
                     assert_eq!(log.times("began"), [10 * S, 20 * S]);
@@ -519,7 +522,8 @@ mod critical {
             Err::<(), _>("broker gone")
         })
         .unwrap();
-        let result = app.run_until(std::future::pending::<()>()).await;
+        let run = app.run_until(std::future::pending::<()>());
+        let result = bounded("the run that the critical failure ends", WAIT_LIMIT, run).await;
         let Err(RunError::CriticalTaskFailed {
             task,
             message,
@@ -550,7 +554,9 @@ mod critical {
         app.register_task("optional", || async { Err::<(), _>("failed") })
             .unwrap();
         let stop = tokio::time::sleep(10 * S);
-        let report = app.run_until(stop).await.unwrap();
+        let report = bounded("the run until 10 s", WAIT_LIMIT, app.run_until(stop))
+            .await
+            .unwrap();
         assert_eq!(
             report.tasks[0].outcome,
             TaskOutcome::Failed("failed".into())
@@ -575,16 +581,16 @@ mod blocking {
             },
         )
         .unwrap();
-        app.start().await.unwrap();
+        bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
         tokio::task::yield_now().await;
-        app.shutdown().await;
+        bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
         logs.lines()
             .into_iter()
             .filter(|l| l.starts_with("WARN") && l.contains("blocked"))
             .collect()
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_task_calling_std_thread_sleep_is_reported_by_name_with_the_time_it_blocked() {
         let warnings = warnings(App::empty(), 150 * MS).await;
         assert_eq!(warnings.len(), 1, "{warnings:?}");
@@ -603,7 +609,7 @@ mod blocking {
         assert!(blocked_ms >= 150, "{warning}");
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn the_threshold_is_configurable_and_can_be_turned_off() {
         let app = App::empty().blocking_threshold(Some(500 * MS));
         assert!(warnings(app, 150 * MS).await.is_empty());
@@ -631,10 +637,10 @@ mod blocking {
             }
         })
         .unwrap();
-        app.start().await.unwrap();
-        let report = tokio::time::timeout(60 * S, app.shutdown())
-            .await
-            .expect("shutdown went on without the blocked task");
+        // On real time, which is not paused on a multi-thread runtime: a bound of a minute.
+        bounded("startup", 60 * S, app.start()).await.unwrap();
+        // Shutdown goes on without the blocked task.
+        let report = bounded("shutdown", 60 * S, app.shutdown()).await;
         release.send(()).unwrap();
         assert_eq!(report.tasks[0].outcome, TaskOutcome::Aborted);
         assert!(
@@ -646,7 +652,7 @@ mod blocking {
         );
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_task_that_does_not_block_is_not_reported() {
         assert!(warnings(App::empty(), Duration::ZERO).await.is_empty());
     }
@@ -689,12 +695,15 @@ mod status {
             let app = app.clone();
             async move { app.start().await }
         });
-        setup_began.notified().await;
+        bounded("the setup's beginning", WAIT_LIMIT, setup_began.notified()).await;
         let status = app.status();
         assert_eq!(status.context("cache").unwrap().state, RunState::Starting);
         assert_eq!(status.task("worker").unwrap().state, RunState::Starting);
         finish_setup.notify_one();
-        starting.await.unwrap().unwrap();
+        bounded("startup", WAIT_LIMIT, starting)
+            .await
+            .unwrap()
+            .unwrap();
         tokio::time::sleep(S).await;
 
         let status = app.status();
@@ -719,7 +728,7 @@ mod status {
         let status = app.status();
         assert_eq!(status.task("worker").unwrap().state, RunState::Stopped);
         assert_eq!(status.context("cache").unwrap().state, RunState::Stopping);
-        stopping.await.unwrap();
+        bounded("shutdown", WAIT_LIMIT, stopping).await.unwrap();
         let status = app.status();
         assert_eq!(status.context("cache").unwrap().state, RunState::Stopped);
         assert_eq!(status.context("cache").unwrap().in_state, Duration::ZERO);
@@ -738,7 +747,7 @@ mod status {
             Err::<(), _>("no disk")
         })
         .unwrap();
-        assert!(app.start().await.is_err());
+        assert!(bounded("startup", WAIT_LIMIT, app.start()).await.is_err());
         let status = app.status();
         let leaky = status.context("leaky").unwrap();
         assert_eq!(leaky.state, RunState::Failed);
@@ -781,7 +790,7 @@ mod from_the_attribute {
     #[tokio::test(start_paused = true)]
     async fn restarts_schedules_and_display_names_come_from_the_attribute() {
         let app = App::from_module(module_path!());
-        app.start().await.unwrap();
+        bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
         tokio::time::sleep(25 * S).await;
         assert_eq!(
             EVENTS.take(),
@@ -799,6 +808,6 @@ mod from_the_attribute {
             Some("evaluating argument `attempt` failed: no attempts left")
         );
         assert_eq!(status.task("report").unwrap().state, RunState::Running);
-        app.shutdown().await;
+        bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
     }
 }

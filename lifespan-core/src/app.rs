@@ -170,14 +170,17 @@ impl App {
     ///     async fn send_invoices() {}
     /// }
     ///
-    /// # #[tokio::main(flavor = "current_thread")]
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// # async fn main() -> Result<(), lifespan_core::StartupError> {
+    /// # // Bounded: the example fails, rather than hangs, if a start or stop never ends.
+    /// # tokio::time::timeout(std::time::Duration::from_secs(3600), async {
     /// let billing_only = App::from_module(concat!(module_path!(), "::billing"));
     /// billing_only.start().await?;
     /// let report = billing_only.shutdown().await;
     /// assert_eq!(report.tasks.len(), 1);
     /// assert!(report.tasks[0].name.ends_with("::billing::send_invoices"));
     /// # Ok(())
+    /// # }).await.expect("the example did not finish within an hour of virtual time")
     /// # }
     /// ```
     pub fn from_module(prefix: impl Into<String>) -> Self {
@@ -269,6 +272,8 @@ impl App {
     ///
     /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// # async fn main() -> anyhow::Result<()> {
+    /// # // Bounded: the example fails, rather than hangs, if a start or stop never ends.
+    /// # tokio::time::timeout(std::time::Duration::from_secs(3600), async {
     /// let app = App::empty().startup_timeout(Duration::from_secs(30));
     /// app.register_context("broker", |lifespan: Yield| async move {
     ///     std::future::pending::<()>().await; // a connection that never comes
@@ -277,6 +282,7 @@ impl App {
     /// let error = app.start().await.unwrap_err();
     /// assert!(matches!(error.kind(), StartupErrorKind::SetupTimedOut { .. }));
     /// # Ok(())
+    /// # }).await.expect("the example did not finish within an hour of virtual time")
     /// # }
     /// ```
     pub fn startup_timeout(self, startup_timeout: Duration) -> Self {
@@ -291,8 +297,10 @@ impl App {
     /// ```
     /// use lifespan_core::{App, RunState, Shutdown};
     ///
-    /// # #[tokio::main(flavor = "current_thread")]
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// # async fn main() -> anyhow::Result<()> {
+    /// # // Bounded: the example fails, rather than hangs, if a start or stop never ends.
+    /// # tokio::time::timeout(std::time::Duration::from_secs(3600), async {
     /// let app = App::empty();
     /// app.register_task("worker", |shutdown: Shutdown| async move { shutdown.cancelled().await })?;
     /// app.start().await?;
@@ -300,6 +308,7 @@ impl App {
     /// app.shutdown().await;
     /// assert_eq!(app.status().task("worker").unwrap().state, RunState::Stopped);
     /// # Ok(())
+    /// # }).await.expect("the example did not finish within an hour of virtual time")
     /// # }
     /// ```
     pub fn status(&self) -> Status {
@@ -384,8 +393,10 @@ impl App {
     /// ```
     /// use lifespan_core::{App, Yield};
     ///
-    /// # #[tokio::main(flavor = "current_thread")]
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// # async fn main() -> anyhow::Result<()> {
+    /// # // Bounded: the example fails, rather than hangs, if a start or stop never ends.
+    /// # tokio::time::timeout(std::time::Duration::from_secs(3600), async {
     /// let app = App::empty();
     /// app.register_context("greeting", |lifespan: Yield<String>| async move {
     ///     lifespan.ready_with(String::from("hello")).await;
@@ -395,6 +406,7 @@ impl App {
     /// assert_eq!(app.state::<String>().as_deref().map(String::as_str), Some("hello"));
     /// app.shutdown().await;
     /// # Ok(())
+    /// # }).await.expect("the example did not finish within an hour of virtual time")
     /// # }
     /// ```
     pub fn state<T: Send + Sync + 'static>(&self) -> Option<State<T>> {

@@ -35,6 +35,8 @@
 //!
 //! #[tokio::main]
 //! async fn main() -> anyhow::Result<()> {
+//! # // Bounded: the example fails, rather than hangs, if a start or stop never ends.
+//! # tokio::time::timeout(Duration::from_secs(60), async {
 //!     let app = App::new().grace_period(Duration::from_secs(10));
 //!     // A real service calls `app.run_until_signal()`: Ctrl-C or SIGTERM shuts it down.
 //!     // Here the app shuts down as soon as it is up.
@@ -43,6 +45,7 @@
 //!     assert_eq!(report.task("poll_updates"), Some(&TaskOutcome::Cancelled));
 //!     assert_eq!(report.context("model"), Some(&ContextOutcome::CleanedUp));
 //!     Ok(())
+//! # }).await.expect("the example did not finish within a minute")
 //! }
 //! ```
 //!

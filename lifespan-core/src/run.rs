@@ -21,8 +21,10 @@ impl App {
     /// ```
     /// use lifespan_core::{App, Shutdown};
     ///
-    /// # #[tokio::main(flavor = "current_thread")]
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
     /// # async fn main() -> anyhow::Result<()> {
+    /// # // Bounded: the example fails, rather than hangs, if a start or stop never ends.
+    /// # tokio::time::timeout(std::time::Duration::from_secs(3600), async {
     /// use std::sync::Arc;
     /// use tokio::sync::Notify;
     ///
@@ -39,6 +41,7 @@ impl App {
     /// assert_eq!(report.task("work"), Some(&lifespan_core::TaskOutcome::Completed));
     /// assert_eq!(report.task("wait"), Some(&lifespan_core::TaskOutcome::Cancelled));
     /// # Ok(())
+    /// # }).await.expect("the example did not finish within an hour of virtual time")
     /// # }
     /// ```
     pub async fn run_until<F: Future>(&self, stop: F) -> Result<Report, RunError> {
