@@ -5,7 +5,6 @@
 //! Every wait is bounded: in virtual time where the runtime's timers matter, in real time where a
 //! thread is blocked, so that a bug fails here with a message instead of hanging the suite.
 
-use std::future::Future;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
@@ -13,18 +12,7 @@ use lifespan_core::{
     lifespan_context, lifespan_task, App, ContextOutcome, RegisterError, Restart, RunError,
     RunState, Schedule, Shutdown, StartupErrorKind, TaskOptions, TaskOutcome, Yield,
 };
-use lifespan_examples::{CapturedLogs, Events};
-
-/// Waits for `future`, failing the test if it takes longer than `limit` (virtual time in tests
-/// with paused time, real time otherwise).
-async fn bounded<F: Future>(what: &str, limit: Duration, future: F) -> F::Output {
-    tokio::time::timeout(limit, future)
-        .await
-        .unwrap_or_else(|_| panic!("{what} did not finish within {limit:?}"))
-}
-
-/// An hour of virtual time: any shutdown or startup here ends long before.
-const HOUR: Duration = Duration::from_secs(3600);
+use lifespan_examples::{bounded, CapturedLogs, Events, WAIT_LIMIT};
 
 /// A task that runs until shutdown.
 fn waiter(app: &App, name: &'static str, options: TaskOptions) {
@@ -43,7 +31,7 @@ mod maximum_durations {
         waiter(&app, "worker", TaskOptions::new());
         for _ in 0..2 {
             app.start().await.unwrap();
-            let report = bounded("shutdown", HOUR, app.shutdown()).await;
+            let report = bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
             assert_eq!(report.task("worker"), Some(&TaskOutcome::Cancelled));
             assert!(!app.is_running());
         }
@@ -61,7 +49,7 @@ mod maximum_durations {
         .unwrap();
         waiter(&app, "worker", TaskOptions::new());
         app.start().await.unwrap();
-        let report = bounded("shutdown", HOUR, app.shutdown()).await;
+        let report = bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
         assert_eq!(report.context("pool"), Some(&ContextOutcome::CleanedUp));
     }
 
@@ -87,7 +75,7 @@ mod maximum_durations {
                 RunState::Running,
                 "{schedule:?}: the supervisor is alive, waiting for the next run"
             );
-            let report = bounded("shutdown", HOUR, app.shutdown()).await;
+            let report = bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
             assert_eq!(report.task("sweep"), Some(&TaskOutcome::Cancelled));
             assert_eq!(runs.load(Ordering::SeqCst), 1);
         }
@@ -109,7 +97,7 @@ mod maximum_durations {
             app.status().task("flaky").unwrap().state,
             RunState::BackingOff
         );
-        let report = bounded("shutdown", HOUR, app.shutdown()).await;
+        let report = bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
         assert_eq!(report.task("flaky"), Some(&TaskOutcome::Cancelled));
     }
 
@@ -146,7 +134,7 @@ mod maximum_durations {
                 app.status().task("rarely").unwrap().state,
                 RunState::Running
             );
-            let report = bounded("shutdown", HOUR, app.shutdown()).await;
+            let report = bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
             assert_eq!(report.task("rarely"), Some(&TaskOutcome::Cancelled));
         }
     }
@@ -231,7 +219,7 @@ mod panics_outside_task_bodies {
         app.register_task("doomed", || async { panic!("boom") })
             .unwrap();
         app.start().await.unwrap();
-        let report = bounded("shutdown", HOUR, app.shutdown()).await;
+        let report = bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
         assert_eq!(
             report.task("doomed"),
             Some(&TaskOutcome::Panicked("boom".into()))
@@ -301,7 +289,12 @@ mod panics_on_restart {
     async fn a_panicking_argument_on_restart_is_a_panicked_run_under_the_restart_policy_and_critical(
     ) {
         let app = App::from_module(module_path!());
-        let result = bounded("the run", HOUR, app.run_until(std::future::pending::<()>())).await;
+        let result = bounded(
+            "the run",
+            WAIT_LIMIT,
+            app.run_until(std::future::pending::<()>()),
+        )
+        .await;
         let Err(RunError::CriticalTaskFailed {
             task,
             message,
@@ -353,7 +346,7 @@ mod dropped_app {
         drop(app);
         bounded(
             "the background shutdown",
-            HOUR,
+            WAIT_LIMIT,
             EVENTS.wait_for("pool cleaned up"),
         )
         .await;
@@ -383,7 +376,9 @@ mod startup_timeout {
     async fn a_setup_that_never_yields_fails_startup_at_the_timeout_naming_it_and_rolls_back() {
         let app = App::from_module(module_path!()).startup_timeout(Duration::from_secs(30));
         let began = tokio::time::Instant::now();
-        let error = bounded("startup", HOUR, app.start()).await.unwrap_err();
+        let error = bounded("startup", WAIT_LIMIT, app.start())
+            .await
+            .unwrap_err();
         assert_eq!(began.elapsed(), Duration::from_secs(30));
         assert!(
             matches!(error.kind(), StartupErrorKind::SetupTimedOut { .. }),
