@@ -478,6 +478,24 @@ mod interrupted_setup {
     }
 }
 
+mod stop_during_startup {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_stop_future_that_completes_during_startup_is_not_polled_again() {
+        let app = App::empty();
+        waiter(&app, "worker", TaskOptions::new());
+        // Ready at once: it completes during startup or right after, at random; polled again,
+        // `Ready` panics. Twenty runs miss the race with a chance of one in a million.
+        for _ in 0..20 {
+            let report = bounded("the run", WAIT_LIMIT, app.run_until(std::future::ready(())))
+                .await
+                .unwrap();
+            assert_eq!(report.task("worker"), Some(&TaskOutcome::Cancelled));
+        }
+    }
+}
+
 mod error_chains {
     use super::*;
     use anyhow::Context as _;

@@ -103,11 +103,14 @@ impl App {
         let exit = self.exit_signals().exit;
         let mut stop = std::pin::pin!(stop);
         let starting = self.start_interruptible();
+        // A future is not polled again once it has completed.
+        let mut stopped = false;
         let started = {
             let mut starting = std::pin::pin!(starting);
             tokio::select! {
                 started = &mut starting => started,
                 _ = &mut stop => {
+                    stopped = true;
                     self.begin_exit();
                     starting.await
                 }
@@ -131,7 +134,7 @@ impl App {
         let mut outcome: Result<(), RunError> = Ok(());
         loop {
             tokio::select! {
-                _ = &mut stop => break,
+                _ = &mut stop, if !stopped => break,
                 _ = exit.cancelled() => break,
                 _ = async { reload.as_mut().expect("guarded").recv().await }, if reload.is_some() => {
                     tracing::info!(signal = "SIGHUP", "lifespan: reload requested");
