@@ -77,6 +77,7 @@ mod error;
 mod inject;
 mod name;
 mod options;
+mod redact;
 mod register;
 mod registry;
 mod report;
