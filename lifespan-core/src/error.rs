@@ -184,6 +184,18 @@ pub enum RegisterError {
         /// The name.
         name: Name,
     },
+    /// The name is empty, or holds a control character (a newline, ...), a line separator or a
+    /// bidirectional control, which would forge or garble the log lines it is written into.
+    /// The message shows the name escaped.
+    #[error("cannot register lifespan {kind} {name:?}: {reason}")]
+    InvalidName {
+        /// Task or context.
+        kind: Kind,
+        /// The name refused.
+        name: Name,
+        /// What is wrong with it, naming the character and where it is.
+        reason: String,
+    },
     /// The task's options do not make sense together.
     #[error("cannot register lifespan task `{name}`: {reason}")]
     InvalidOptions {
