@@ -6,16 +6,27 @@
 //! cargo run --example server
 //! curl 'http://127.0.0.1:3000/predict?x=2'     # 84
 //! curl 'http://127.0.0.1:3000/stats'
-//! curl 'http://127.0.0.1:3000/lifespan/status'  # every task and context, as JSON
+//! ```
+//!
+//! The status of every task and context, as JSON, is for operators only: it is served when
+//! `STATUS_TOKEN` is set, to requests that carry that token.
+//!
+//! ```text
+//! STATUS_TOKEN=$(openssl rand -hex 32) cargo run --example server
+//! curl -H "Authorization: Bearer $STATUS_TOKEN" 'http://127.0.0.1:3000/lifespan/status'
 //! ```
 //!
 //! `LISTEN=127.0.0.1:0` picks a free port (the log says which). Stop it with Ctrl-C or SIGTERM;
 //! with `LIFESPAN_DEV=1`, SIGHUP reloads the model and restarts the task while it keeps serving.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::Query;
+use axum::extract::{Query, Request};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use lifespan_core::{lifespan_context, lifespan_task, App, Shutdown, State, Yield};
@@ -98,6 +109,43 @@ async fn show_stats(stats: State<Stats>) -> String {
     format!("refreshes: {}", stats.refreshes.load(Ordering::Relaxed))
 }
 
+/// The operators' routes: the lifespan status, for requests that carry the token in
+/// `STATUS_TOKEN` as `Authorization: Bearer <token>`. Without a token, there are none: the
+/// status tells how the service works inside, and is never served to anyone who asks.
+fn operator_routes() -> Router {
+    let Some(token) = std::env::var("STATUS_TOKEN").ok().filter(|t| !t.is_empty()) else {
+        tracing::info!(
+            "the status route is off: set STATUS_TOKEN to serve it to who has the token"
+        );
+        return Router::new();
+    };
+    let expected: Arc<str> = format!("Bearer {token}").into();
+    Router::new()
+        .route("/lifespan/status", get(lifespan_core::status_handler))
+        .route_layer(middleware::from_fn_with_state(expected, operators_only))
+}
+
+/// Lets through the requests whose `Authorization` header is `expected`; answers the others
+/// `401 Unauthorized`.
+async fn operators_only(
+    axum::extract::State(expected): axum::extract::State<Arc<str>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let given = request.headers().get(header::AUTHORIZATION);
+    if given.is_some_and(|given| same(given.as_bytes(), expected.as_bytes())) {
+        next.run(request).await
+    } else {
+        StatusCode::UNAUTHORIZED.into_response()
+    }
+}
+
+/// Compares in a time that does not depend on where `a` and `b` differ, so that response times
+/// do not give the token away byte by byte.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0, |differ, (x, y)| differ | (x ^ y)) == 0
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -113,7 +161,7 @@ async fn main() -> anyhow::Result<()> {
     let router = Router::new()
         .route("/predict", get(predict))
         .route("/stats", get(show_stats))
-        .route("/lifespan/status", get(lifespan_core::status_handler));
+        .merge(operator_routes());
 
     let report = App::new().serve(listener, router).await?;
     for line in report.to_string().lines() {

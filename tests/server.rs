@@ -268,8 +268,9 @@ mod reload {
 mod status_route {
     use super::*;
 
-    #[tokio::test(start_paused = true)]
-    async fn the_opt_in_status_route_serves_every_task_and_context_as_json() {
+    /// An app with a context, a running task with a display name, and a task that failed with a
+    /// message quoting a connection string.
+    fn app() -> App {
         let app = App::empty();
         app.register_context("pool", |lifespan: Yield| async move {
             lifespan.ready().await;
@@ -281,25 +282,85 @@ mod status_route {
             |shutdown: Shutdown| async move { shutdown.cancelled().await },
         )
         .unwrap();
-        app.register_task("broken", || async { Err::<(), _>("no \"config\"") })
-            .unwrap();
-        let router = Router::new().route("/status", get(lifespan_core::status_handler));
-        let (serving, addr) = serve(&app, router).await;
+        app.register_task("broken", || async {
+            Err::<(), _>("no \"config\" at postgres://admin:hunter2@db.internal:5432/prod")
+        })
+        .unwrap();
+        app
+    }
+
+    /// Serves `handler` at `/status` for `app` and returns what it answered once every task ran.
+    async fn get_status(app: &App, handler: axum::routing::MethodRouter) -> (u16, String) {
+        let (serving, addr) = serve(app, Router::new().route("/status", handler)).await;
         settle().await;
-        let (status, body) = http_get(addr, "/status").await.unwrap();
+        let answer = http_get(addr, "/status").await.unwrap();
+        app.request_shutdown();
+        serving.await.unwrap().unwrap();
+        answer
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_status_route_serves_every_task_and_context_as_json_without_error_messages() {
+        let app = app();
+        let (status, body) = get_status(&app, get(lifespan_core::status_handler)).await;
         assert_eq!(status, 200);
         assert_eq!(
             body,
             concat!(
                 r#"{"tasks":["#,
-                r#"{"name":"poller","display_name":"the poller","state":"running","restarts":0,"last_error":null,"in_state_ms":1000},"#,
-                r#"{"name":"broken","display_name":null,"state":"failed","restarts":0,"last_error":"no \"config\"","in_state_ms":1000}"#,
+                r#"{"name":"poller","display_name":"the poller","state":"running","restarts":0,"has_error":false,"in_state_ms":1000},"#,
+                r#"{"name":"broken","display_name":null,"state":"failed","restarts":0,"has_error":true,"in_state_ms":1000}"#,
                 r#"],"contexts":["#,
-                r#"{"name":"pool","display_name":null,"state":"running","last_error":null,"in_state_ms":1000}"#,
+                r#"{"name":"pool","display_name":null,"state":"running","has_error":false,"in_state_ms":1000}"#,
                 r#"]}"#
             )
         );
-        app.request_shutdown();
-        serving.await.unwrap().unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_route_with_errors_serves_their_messages_with_the_passwords_of_urls_masked() {
+        let app = app();
+        let (status, body) = get_status(&app, get(lifespan_core::status_handler_with_errors)).await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            body,
+            concat!(
+                r#"{"tasks":["#,
+                r#"{"name":"poller","display_name":"the poller","state":"running","restarts":0,"has_error":false,"last_error":null,"in_state_ms":1000},"#,
+                r#"{"name":"broken","display_name":null,"state":"failed","restarts":0,"has_error":true,"last_error":"no \"config\" at postgres://admin:***@db.internal:5432/prod","in_state_ms":1000}"#,
+                r#"],"contexts":["#,
+                r#"{"name":"pool","display_name":null,"state":"running","has_error":false,"last_error":null,"in_state_ms":1000}"#,
+                r#"]}"#
+            )
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_setup_is_shown_failed_and_its_message_masked_by_the_route_with_errors() {
+        let app = App::empty();
+        app.register_context("db", |lifespan: Yield| async move {
+            let error = "could not connect to mysql://root:toor@10.0.0.5/app";
+            Err::<(), _>(error)?;
+            lifespan.ready().await;
+            Ok::<(), &str>(())
+        })
+        .unwrap();
+        app.start().await.unwrap_err();
+        let json = |response: axum::response::Response| async move {
+            let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            String::from_utf8(body.to_vec()).unwrap()
+        };
+        let hidden = json(lifespan_core::status_handler(app.clone()).await).await;
+        assert_eq!(
+            hidden,
+            r#"{"tasks":[],"contexts":[{"name":"db","display_name":null,"state":"failed","has_error":true,"in_state_ms":0}]}"#
+        );
+        let shown = json(lifespan_core::status_handler_with_errors(app).await).await;
+        assert!(
+            shown.contains(r#""has_error":true,"last_error":"setup of lifespan context `db` failed: could not connect to mysql://root:***@10.0.0.5/app""#),
+            "{shown}"
+        );
     }
 }

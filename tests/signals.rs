@@ -40,6 +40,7 @@ impl Process {
             .env_remove("LIFESPAN_DEV")
             .env_remove("MODEL_FACTOR")
             .env_remove("FEED_DOWN")
+            .env_remove("STATUS_TOKEN")
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
             .env("LISTEN", "127.0.0.1:0")
@@ -74,8 +75,11 @@ impl Process {
 
     /// Waits for a line containing `text`; returns what follows `text` on it.
     fn expect(&mut self, text: &str) -> String {
+        // One deadline for the whole wait: a process that logs periodically must not extend it.
+        let deadline = std::time::Instant::now() + PATIENCE;
         loop {
-            match self.lines.recv_timeout(PATIENCE) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
                 Ok(line) => {
                     let rest = line.split_once(text).map(|(_, rest)| rest.to_owned());
                     self.seen.push(line);
@@ -199,31 +203,57 @@ fn a_missing_environment_variable_fails_startup_naming_the_task_and_argument() {
 
 /// `GET path` over a plain socket, as any HTTP client would; returns the body.
 fn get(addr: &str, path: &str) -> String {
+    let (status, body) = request(addr, path, "");
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+/// `GET path` with `headers` (each line ending in `\r\n`); returns the status code and body.
+fn request(addr: &str, path: &str, headers: &str) -> (u16, String) {
     use std::io::{Read, Write};
 
     let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Connection: close\r\n\r\n"
     )
     .unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
-    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-    response.split_once("\r\n\r\n").unwrap().1.to_owned()
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP response: {response}"));
+    (
+        status,
+        response.split_once("\r\n\r\n").unwrap().1.to_owned(),
+    )
 }
 
 #[test]
 fn the_server_example_drains_then_stops_its_task_then_releases_the_model_and_restarts_cleanly() {
     // What a restart-on-change watcher does: SIGTERM, wait for the exit, start again.
     for run in ["first", "restarted"] {
-        let mut process = Process::start("server", &[("LIFESPAN_DEV", "1")]);
+        let mut process = Process::start(
+            "server",
+            &[("LIFESPAN_DEV", "1"), ("STATUS_TOKEN", "operators-only")],
+        );
         let addr = process.expect("listening on ").trim().to_owned();
         process.expect("lifespan startup complete");
         assert_eq!(get(&addr, "/predict?x=2"), "84", "{run} run");
-        let status = get(&addr, "/lifespan/status");
+        let (code, _) = request(&addr, "/lifespan/status", "");
+        assert_eq!(code, 401, "{run} run: the status needs the token");
+        let wrong = "Authorization: Bearer operators-onlY\r\n";
+        assert_eq!(request(&addr, "/lifespan/status", wrong).0, 401);
+        let token = "Authorization: Bearer operators-only\r\n";
+        let (code, status) = request(&addr, "/lifespan/status", token);
+        assert_eq!(code, 200, "{status}");
         assert!(
-            status.contains(r#""display_name":"stats reporter","state":"running""#),
+            status.contains(
+                r#""display_name":"stats reporter","state":"running","restarts":0,"has_error":false,"#
+            ),
             "{status}"
         );
 
@@ -254,6 +284,21 @@ fn the_server_example_drains_then_stops_its_task_then_releases_the_model_and_res
             lines.join("\n")
         );
     }
+}
+
+#[test]
+fn the_server_example_serves_no_status_route_without_a_token() {
+    let mut process = Process::start("server", &[]);
+    let addr = process.expect("listening on ").trim().to_owned();
+    process.expect("the status route is off");
+    process.expect("lifespan startup complete");
+    let (code, _) = request(&addr, "/lifespan/status", "");
+    assert_eq!(code, 404);
+    let (code, _) = request(&addr, "/lifespan/status", "Authorization: Bearer \r\n");
+    assert_eq!(code, 404);
+    process.signal("TERM");
+    let (status, lines) = process.finish();
+    assert!(status.success(), "{}", lines.join("\n"));
 }
 
 #[test]

@@ -256,6 +256,18 @@ pub enum RegisterError {
         /// The panic's message.
         message: String,
     },
+    /// The name is empty, or holds a control character (a newline, ...), a line separator or a
+    /// bidirectional control, which would forge or garble the log lines it is written into.
+    /// The message shows the name escaped.
+    #[error("cannot register lifespan {kind} {name:?}: {reason}")]
+    InvalidName {
+        /// Task or context.
+        kind: Kind,
+        /// The name refused.
+        name: Name,
+        /// What is wrong with it, naming the character and where it is.
+        reason: String,
+    },
     /// The task's options do not make sense together.
     #[error("cannot register lifespan task `{name}`: {reason}")]
     InvalidOptions {
@@ -295,7 +307,8 @@ pub enum RunError {
     },
 }
 
-/// An error and its causes, as `anyhow` shows them with `{:#}`: "what failed: why: why".
+/// An error and its causes, as `anyhow` shows them with `{:#}` ("what failed: why: why"), with
+/// the passwords of URLs [masked](crate::redact::redact).
 pub(crate) fn chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
@@ -304,7 +317,7 @@ pub(crate) fn chain(error: &(dyn std::error::Error + 'static)) -> String {
         text.push_str(&cause.to_string());
         source = cause.source();
     }
-    text
+    crate::redact::redact(&text).into_owned()
 }
 
 /// "lifespan task `a` takes" / "lifespan task `a` and lifespan context `b` take".

@@ -70,7 +70,11 @@
 //! # Logging
 //!
 //! The library logs through [`tracing`](https://docs.rs/tracing), in spans `lifespan_task` and
-//! `lifespan_context` carrying the name. It never logs argument values.
+//! `lifespan_context` carrying the name. It never logs argument values. The messages of task
+//! errors and panics it logs, records and reports have the passwords of URLs masked
+//! (`postgres://admin:***@db.internal/prod`). With the `axum` feature, `status_handler` serves
+//! the status as JSON without error messages, and `status_handler_with_errors` with them:
+//! route either only behind your own authentication.
 #![deny(missing_docs)]
 #![doc(test(no_crate_inject, attr(deny(warnings))))]
 
@@ -80,6 +84,7 @@ mod error;
 mod inject;
 mod name;
 mod options;
+mod redact;
 mod register;
 mod registry;
 mod report;
@@ -92,6 +97,8 @@ mod signal;
 mod startup;
 mod state;
 mod status;
+#[cfg(feature = "axum")]
+mod status_route;
 mod supervise;
 mod time;
 mod watchdog;
@@ -105,10 +112,10 @@ pub use register::{ContextFn, TaskFn};
 pub use registry::{Kind, RegistrationInfo};
 pub use report::{ContextOutcome, ContextReport, Report, TaskOutcome, TaskReport};
 pub use running::TaskReturn;
-#[cfg(feature = "axum")]
-pub use serve::status_handler;
 pub use state::State;
 pub use status::{ContextStatus, RunState, Status, TaskStatus};
+#[cfg(feature = "axum")]
+pub use status_route::{status_handler, status_handler_with_errors};
 
 #[doc(inline)]
 pub use lifespan_macros::{lifespan, lifespan_context, lifespan_task};

@@ -77,6 +77,27 @@ impl From<Cow<'static, str>> for Name {
     }
 }
 
+/// Why `name` cannot name a task or context, if it cannot: it is empty, or it holds a character
+/// that would forge or garble the log lines it is written into ([`forbidden`]).
+pub(crate) fn problem(name: &str) -> Option<String> {
+    if name.is_empty() {
+        return Some("the name is empty".to_owned());
+    }
+    let (at, c) = name.char_indices().find(|&(_, c)| forbidden(c))?;
+    Some(format!(
+        "the name contains {c:?} (U+{:04X}) at byte {at}: a control character, line separator or \
+         bidirectional control would forge or garble the log lines the name is written into",
+        u32::from(c)
+    ))
+}
+
+/// Whether a name may not hold `c`: a control character (a newline, a carriage return, an
+/// escape, ...), a line or paragraph separator, or a bidirectional control, which reorders text.
+pub(crate) fn forbidden(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
 impl fmt::Display for Name {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -124,5 +145,39 @@ impl PartialOrd for Name {
 impl Ord for Name {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         self.as_str().cmp(other.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_name_that_is_empty_or_holds_a_control_character_has_a_problem() {
+        assert_eq!(problem(""), Some("the name is empty".to_owned()));
+        let newline = problem("poll\nINFO forged").unwrap();
+        assert!(
+            newline.starts_with("the name contains '\\n' (U+000A) at byte 4: "),
+            "{newline}"
+        );
+        for name in [
+            "a\rb",
+            "\u{1b}[31mred",
+            "tab\t",
+            "del\u{7f}",
+            "a\u{2028}b",
+            "\u{202E}evil",
+        ] {
+            assert!(problem(name).is_some(), "{name:?}");
+        }
+        for name in [
+            "poller",
+            "jobs::poll",
+            "stats reporter",
+            "Bäckerei 🍞",
+            "a-b_c.d",
+        ] {
+            assert_eq!(problem(name), None, "{name:?}");
+        }
     }
 }

@@ -94,6 +94,10 @@ impl TaskOptions {
 
     /// The name the task is shown under in logs and [status](crate::App::status), beside its
     /// full name. (A task registered by hand can simply be registered under the name to show.)
+    /// It must not be empty nor hold a control character such as a newline: [`validate`]
+    /// refuses it.
+    ///
+    /// [`validate`]: Self::validate
     pub const fn display_name(mut self, name: &'static str) -> Self {
         self.display_name = Some(name);
         self
@@ -179,8 +183,19 @@ impl TaskOptions {
     ///
     /// let options = TaskOptions::new().every(Duration::ZERO);
     /// assert_eq!(options.validate(), Err("the period `every` must be longer than zero"));
+    ///
+    /// let options = TaskOptions::new().display_name("poller\nINFO all good");
+    /// assert!(options.validate().unwrap_err().starts_with("the display name cannot contain a control character"));
     /// ```
     pub fn validate(&self) -> Result<(), &'static str> {
+        if let Some(name) = self.display_name {
+            if name.is_empty() {
+                return Err("the display name cannot be empty");
+            }
+            if name.chars().any(crate::name::forbidden) {
+                return Err("the display name cannot contain a control character (such as a newline), a line separator or a bidirectional control: it is written into logs");
+            }
+        }
         if self.every == Some(Duration::ZERO) {
             return Err("the period `every` must be longer than zero");
         }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::error::{ArgError, RegisterError, StartupError, StartupErrorKind};
 use crate::inject::{ContextParam, InjectCx, TaskParam};
-use crate::name::Name;
+use crate::name::{self, Name};
 use crate::options::TaskOptions;
 use crate::registry::{collected, BoxFuture, Entry, Kind, Order, Prepare, RegistrationInfo};
 use crate::report::Report;
@@ -230,8 +230,9 @@ impl App {
     /// `Result<(), E>`.
     ///
     /// Tasks and contexts registered by hand start after the macro-registered ones, in the order
-    /// they were registered. Registering while the app runs, or under a name already
-    /// registered, is an error.
+    /// they were registered. Registering while the app runs, under a name already registered,
+    /// or under an empty name or one holding a control character such as a newline (names are
+    /// written into logs), is an error.
     ///
     /// ```
     /// use lifespan_core::{App, Shutdown};
@@ -247,6 +248,19 @@ impl App {
     ///     Ok::<(), anyhow::Error>(())
     /// })?;
     /// # Ok::<(), lifespan_core::RegisterError>(())
+    /// ```
+    ///
+    /// A name that would forge a log line is refused:
+    ///
+    /// ```
+    /// use lifespan_core::{App, RegisterError};
+    ///
+    /// let app = App::empty();
+    /// let refused = app.register_task("poller\nINFO all good", || async {});
+    /// assert!(matches!(refused, Err(RegisterError::InvalidName { .. })));
+    /// assert!(refused.unwrap_err().to_string().starts_with(
+    ///     r#"cannot register lifespan task "poller\nINFO all good": the name contains '\n'"#
+    /// ));
     /// ```
     pub fn register_task<Params, F: TaskFn<Params>>(
         &self,
@@ -279,7 +293,7 @@ impl App {
         options: TaskOptions,
         task: F,
     ) -> Result<(), RegisterError> {
-        let name = name.into();
+        let name = checked(Kind::Task, name.into())?;
         if let Err(reason) = options.validate() {
             return Err(RegisterError::InvalidOptions { name, reason });
         }
@@ -310,9 +324,19 @@ impl App {
         name: impl Into<Name>,
         context: F,
     ) -> Result<(), RegisterError> {
+        let name = checked(Kind::Context, name.into())?;
         let prepare = Prepare::Dyn(Arc::new(move |cx: &mut InjectCx<'_>| context.call(cx)));
         self.registry()
-            .register(Kind::Context, name.into(), prepare, TaskOptions::new())
+            .register(Kind::Context, name, prepare, TaskOptions::new())
+    }
+}
+
+/// `name`, if it may name a task or context: not empty, without a character that would forge
+/// or garble a log line.
+fn checked(kind: Kind, name: Name) -> Result<Name, RegisterError> {
+    match name::problem(&name) {
+        None => Ok(name),
+        Some(reason) => Err(RegisterError::InvalidName { kind, name, reason }),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Running tasks: what a task may return, and the wrapper that records how it ended.
 
 use std::any::Any;
+use std::borrow::Cow;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
@@ -9,6 +10,7 @@ use std::task::{Context, Poll};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::redact::redact;
 use crate::registry::BoxFuture;
 use crate::report::TaskOutcome;
 use crate::status::Board;
@@ -95,20 +97,26 @@ where
     }
 }
 
-/// An error's message with its causes, as `anyhow` shows it with `{:#}`.
+/// An error's message with its causes, as `anyhow` shows it with `{:#}`, with the passwords of
+/// URLs [masked](redact): it is logged, recorded on the status board and put in reports.
 pub(crate) fn message(error: &anyhow::Error) -> String {
-    format!("{error:#}")
+    let message = format!("{error:#}");
+    match redact(&message) {
+        Cow::Borrowed(_) => message,
+        Cow::Owned(masked) => masked,
+    }
 }
 
-/// A panic payload's message.
+/// A panic payload's message, with the passwords of URLs [masked](redact).
 pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
+    let message = if let Some(s) = payload.downcast_ref::<&str>() {
+        s
     } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
+        s.as_str()
     } else {
-        "a panic with a payload that is not a string".to_owned()
-    }
+        "a panic with a payload that is not a string"
+    };
+    redact(message).into_owned()
 }
 
 /// Polls `future` to its end, catching a panic.

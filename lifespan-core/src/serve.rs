@@ -101,28 +101,6 @@ async fn abandonable(request: Request, next: Next, abandon: CancellationToken) -
     }
 }
 
-/// A handler that answers with the app's [status](App::status) as JSON: opt in by routing to it.
-///
-/// ```
-/// use axum::{routing::get, Router};
-///
-/// let router: Router = Router::new().route("/lifespan/status", get(lifespan_core::status_handler));
-/// # let _ = router;
-/// ```
-///
-/// The answer lists every task and context with its state (`"running"`, `"backing_off"`, ...),
-/// restarts, last error and milliseconds in that state:
-///
-/// ```json
-/// {"tasks":[{"name":"my_service::jobs::poll","display_name":"poller","state":"running",
-///   "restarts":0,"last_error":null,"in_state_ms":1520}],
-///  "contexts":[{"name":"my_service::db::pool","display_name":null,"state":"running",
-///   "last_error":null,"in_state_ms":1530}]}
-/// ```
-pub async fn status_handler(app: App) -> axum::Json<crate::Status> {
-    axum::Json(app.status())
-}
-
 /// The app, in a handler of a router served by [`App::serve`].
 impl<S: Send + Sync> FromRequestParts<S> for App {
     type Rejection = (StatusCode, &'static str);

@@ -95,10 +95,8 @@ impl fmt::Display for RunState {
 
 /// One task's line in a [`Status`].
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "axum", derive(serde::Serialize))]
 pub struct TaskStatus {
     /// The task's name: its function's full path, or what it was registered under.
-    #[cfg_attr(feature = "axum", serde(serialize_with = "as_str"))]
     pub name: Name,
     /// The name given with `#[lifespan(name = "...")]`, if any.
     pub display_name: Option<&'static str>,
@@ -106,22 +104,17 @@ pub struct TaskStatus {
     pub state: RunState,
     /// How many times it was restarted in this start of the app.
     pub restarts: u32,
-    /// The message of its last error or panic, if it had one.
+    /// The message of its last error or panic, if it had one, with the passwords of URLs
+    /// masked (`postgres://admin:***@db/prod`).
     pub last_error: Option<String>,
     /// How long it has been in `state`.
-    #[cfg_attr(
-        feature = "axum",
-        serde(rename = "in_state_ms", serialize_with = "as_millis")
-    )]
     pub in_state: Duration,
 }
 
 /// One context's line in a [`Status`].
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "axum", derive(serde::Serialize))]
 pub struct ContextStatus {
     /// The context's name: its function's full path, or what it was registered under.
-    #[cfg_attr(feature = "axum", serde(serialize_with = "as_str"))]
     pub name: Name,
     /// The name given with `#[lifespan(name = "...")]`, if any.
     pub display_name: Option<&'static str>,
@@ -130,17 +123,12 @@ pub struct ContextStatus {
     /// The message of its setup's or cleanup's error or panic, if it had one.
     pub last_error: Option<String>,
     /// How long it has been in `state`.
-    #[cfg_attr(
-        feature = "axum",
-        serde(rename = "in_state_ms", serialize_with = "as_millis")
-    )]
     pub in_state: Duration,
 }
 
 /// A snapshot of every task and context of the app's current (or last) start; see
 /// [`App::status`](crate::App::status).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "axum", derive(serde::Serialize))]
 pub struct Status {
     /// Tasks, in start order.
     pub tasks: Vec<TaskStatus>,
@@ -159,16 +147,6 @@ impl Status {
     pub fn context(&self, name: &str) -> Option<&ContextStatus> {
         find(self.contexts.iter().map(|c| (&*c.name, c)), name)
     }
-}
-
-#[cfg(feature = "axum")]
-fn as_str<S: serde::Serializer>(name: &Name, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_str(name)
-}
-
-#[cfg(feature = "axum")]
-fn as_millis<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
-    serializer.serialize_u64(u64::try_from(duration.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// `since` of a task that ended once shutdown had begun: read as the moment shutdown began,

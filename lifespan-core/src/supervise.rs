@@ -18,7 +18,7 @@ use crate::inject::InjectCx;
 use crate::options::{Restart, Schedule, TaskOptions};
 use crate::registry::BoxFuture;
 use crate::report::TaskOutcome;
-use crate::running::{outcome, poll_body, poll_catching};
+use crate::running::{message, outcome, poll_body, poll_catching};
 use crate::state::{Deps, StateMap};
 use crate::status::Board;
 use crate::time::after;
@@ -192,7 +192,7 @@ impl Supervisor {
             let argument = error.argument;
             let (message, panicked) = match error.cause {
                 ArgCause::Eval(source) => (
-                    format!("evaluating argument `{argument}` failed: {source:#}"),
+                    format!("evaluating argument `{argument}` failed: {}", message(&source)),
                     false,
                 ),
                 ArgCause::Panicked(message) => (

@@ -197,14 +197,10 @@ pub(crate) fn validate(
         };
         match key {
             Key::Name => match string(&value) {
-                Some(lit) if lit.value().is_empty() => errors.error(
-                    lit.span(),
-                    format!(
-                        "`name` cannot be empty: leave it out to show the {} under its path",
-                        kind.noun()
-                    ),
-                ),
-                Some(lit) => options.name = Some(lit.clone()),
+                Some(lit) => match name_problem(kind, &lit.value()) {
+                    Some(problem) => errors.error(lit.span(), problem),
+                    None => options.name = Some(lit.clone()),
+                },
                 None => errors.error(at.value, key.wrong_value()),
             },
             Key::Restart => options.restart = restart(errors, &value),
@@ -224,6 +220,26 @@ pub(crate) fn validate(
     }
     check_together(errors, &options, &given);
     options
+}
+
+/// What is wrong with the display name `name`, if anything: it is empty, or it holds a
+/// character that would forge or garble the log lines it is written into. The runtime's
+/// `TaskOptions::validate` refuses the same.
+fn name_problem(kind: Kind, name: &str) -> Option<String> {
+    if name.is_empty() {
+        return Some(format!(
+            "`name` cannot be empty: leave it out to show the {} under its path",
+            kind.noun()
+        ));
+    }
+    let c = name.chars().find(|&c| {
+        c.is_control()
+            || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    })?;
+    Some(format!(
+        "`name` cannot contain {c:?} (U+{:04X}): a control character, line separator or bidirectional control would forge or garble the log lines the name is written into",
+        u32::from(c)
+    ))
 }
 
 /// A flag: `critical`, or `critical = true`.
