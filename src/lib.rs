@@ -1,6 +1,12 @@
 //! Support code shared by the examples and the integration tests of the lifespan workspace.
 #![deny(missing_docs)]
 
+#[cfg(unix)]
+mod process;
+
+#[cfg(unix)]
+pub use process::{Process, PATIENCE};
+
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -9,17 +9,13 @@
 //! the ignored `child_*` tests.
 #![cfg(unix)]
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{self, Receiver};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use lifespan_core::{App, Shutdown};
+use lifespan_examples::Process;
 
-/// How long to wait for each expected line or exit (the child answers in about a second; this
-/// only keeps a bug from hanging the suite).
-const PATIENCE: Duration = Duration::from_secs(30);
 const CHILD: &str = "LIFESPAN_TEST_CHILD";
 
 /// The child: a task that, asked to stop, blocks its runtime thread (for a minute at most, so
@@ -91,110 +87,30 @@ fn log_to_stderr() {
         .init();
 }
 
-struct Process {
-    child: Child,
-    lines: Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Process {
-    fn start(child_test: &str) -> Self {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--ignored",
-                "--exact",
-                child_test,
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(CHILD, "1")
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (sender, lines) = mpsc::channel();
-        for stream in [
-            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
-            Box::new(child.stderr.take().unwrap()),
-        ] {
-            let sender = sender.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    let _ = sender.send(line);
-                }
-            });
-        }
-        Process {
-            child,
-            lines,
-            seen: Vec::new(),
-        }
-    }
-
-    /// Waits for a line containing `needle`; fails with everything seen if none comes in time.
-    fn expect(&mut self, needle: &str) -> String {
-        let deadline = Instant::now() + PATIENCE;
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if line.contains(needle) {
-                        return line;
-                    }
-                }
-                Err(_) => break,
-            }
-        }
-        let _ = self.child.kill();
-        panic!(
-            "no line with {needle:?} within {PATIENCE:?}; seen:\n{}",
-            self.seen.join("\n")
-        );
-    }
-
-    fn signal(&self, signal: &str) {
-        let sent = Command::new("kill")
-            .args([&format!("-{signal}"), &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(sent.success(), "kill -{signal} failed");
-    }
-
-    /// Waits for the process to end; fails (and kills it) if it does not in time.
-    fn wait_exit(&mut self) -> std::process::ExitStatus {
-        let deadline = Instant::now() + PATIENCE;
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        panic!(
-            "the process did not end within {PATIENCE:?} of the signal; seen:\n{}",
-            self.seen.join("\n")
-        );
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Runs the ignored test `child_test` of this binary as a child process.
+fn start(child_test: &str) -> Process {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command
+        .args([
+            "--ignored",
+            "--exact",
+            child_test,
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD, "1")
+        .env("RUST_LOG", "info");
+    Process::spawn(command)
 }
 
 #[test]
 fn a_blocked_task_is_named_and_the_next_sigterm_ends_the_process() {
-    let mut process = Process::start("child_blocks_a_thread_at_shutdown");
+    let mut process = start("child_blocks_a_thread_at_shutdown");
     process.expect("child: running");
     let asked = Instant::now();
     process.signal("TERM");
-    let named = process.expect("blocking its thread");
-    assert!(named.contains("`stubborn`"), "{named}");
+    let named = process.expect("lifespan task `stubborn` ");
+    assert!(named.contains("blocking its thread"), "{named}");
     let returned = process.expect("child: returned:");
     // Grace period (100 ms) plus one second to see the aborted task go, and some slack.
     assert!(
@@ -205,30 +121,30 @@ fn a_blocked_task_is_named_and_the_next_sigterm_ends_the_process() {
     assert!(returned.contains("aborted"), "{returned}");
     // The blocked thread keeps the process alive; a SIGTERM now gets the default action.
     process.signal("TERM");
-    let status = process.wait_exit();
+    let (status, output) = process.finish();
     // SIGTERM is 15 on every Unix this runs on.
     assert_eq!(
         status.signal(),
         Some(15),
-        "{status:?}; seen:\n{}",
-        process.seen.join("\n")
+        "{status:?}; output:\n{}",
+        output.join("\n")
     );
-    assert!(!process.seen.iter().any(|l| l.contains("runtime dropped")));
+    assert!(!output.iter().any(|l| l.contains("runtime dropped")));
 }
 
 #[test]
 fn an_app_run_again_listens_for_sigterm_again() {
-    let mut process = Process::start("child_runs_twice");
+    let mut process = start("child_runs_twice");
     for run in 1..=2 {
         process.expect("child: running");
         process.signal("TERM");
         let returned = process.expect(&format!("child: run {run} returned:"));
         assert!(returned.contains("stopped on shutdown"), "{returned}");
     }
-    let status = process.wait_exit();
+    let (status, output) = process.finish();
     assert!(
         status.success(),
-        "{status:?}; seen:\n{}",
-        process.seen.join("\n")
+        "{status:?}; output:\n{}",
+        output.join("\n")
     );
 }

@@ -3,15 +3,10 @@
 //! restart-on-change watcher (`watchexec -r`, `cargo watch`) relies on.
 #![cfg(unix)]
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{self, Receiver};
-use std::time::Duration;
+use std::process::Command;
 
-/// How long to wait for one expected log line before failing (the example answers in
-/// milliseconds; this bound only keeps a broken build from hanging the suite).
-const PATIENCE: Duration = Duration::from_secs(60);
+use lifespan_examples::{Process, PATIENCE};
 
 /// An example's binary, which `cargo test` builds with the tests.
 fn example(name: &str) -> PathBuf {
@@ -26,110 +21,22 @@ fn example(name: &str) -> PathBuf {
     path
 }
 
-struct Process {
-    child: Child,
-    lines: Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Process {
-    fn start(name: &str, envs: &[(&str, &str)]) -> Self {
-        let mut command = Command::new(example(name));
-        command
-            .env_remove("BAR_PARAM")
-            .env_remove("LIFESPAN_DEV")
-            .env_remove("MODEL_FACTOR")
-            .env_remove("FEED_DOWN")
-            .env_remove("STATUS_TOKEN")
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .env("LISTEN", "127.0.0.1:0")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (key, value) in envs {
-            command.env(key, value);
-        }
-        let mut child = command.spawn().unwrap();
-        let (sender, lines) = mpsc::channel();
-        for stream in [
-            Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
-            Box::new(child.stderr.take().unwrap()),
-        ] {
-            let sender = sender.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines() {
-                    let Ok(line) = line else { break };
-                    if sender.send(line).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        Process {
-            child,
-            lines,
-            seen: Vec::new(),
-        }
+/// Starts example `name` with a clean environment plus `envs`, logging at info level.
+fn start(name: &str, envs: &[(&str, &str)]) -> Process {
+    let mut command = Command::new(example(name));
+    command
+        .env_remove("BAR_PARAM")
+        .env_remove("LIFESPAN_DEV")
+        .env_remove("MODEL_FACTOR")
+        .env_remove("FEED_DOWN")
+        .env_remove("STATUS_TOKEN")
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .env("LISTEN", "127.0.0.1:0");
+    for (key, value) in envs {
+        command.env(key, value);
     }
-
-    /// Waits for a line containing `text`; returns what follows `text` on it.
-    fn expect(&mut self, text: &str) -> String {
-        // One deadline for the whole wait: a process that logs periodically must not extend it.
-        let deadline = std::time::Instant::now() + PATIENCE;
-        loop {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    let rest = line.split_once(text).map(|(_, rest)| rest.to_owned());
-                    self.seen.push(line);
-                    if let Some(rest) = rest {
-                        return rest;
-                    }
-                }
-                Err(error) => panic!(
-                    "no line containing {text:?} ({error}); output:\n{}",
-                    self.seen.join("\n")
-                ),
-            }
-        }
-    }
-
-    fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .args([&format!("-{signal}"), &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success(), "kill -{signal} failed");
-    }
-
-    /// Reads the rest of the output (it ends when the process closes its pipes, at its exit)
-    /// and waits for the exit, killing the process if it does not exit in time.
-    fn finish(mut self) -> (std::process::ExitStatus, Vec<String>) {
-        let deadline = std::time::Instant::now() + PATIENCE;
-        loop {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => self.seen.push(line),
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    let _ = self.child.kill();
-                    panic!(
-                        "the process did not exit; output:\n{}",
-                        self.seen.join("\n")
-                    );
-                }
-            }
-        }
-        let status = self.child.wait().unwrap();
-        (status, std::mem::take(&mut self.seen))
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-    }
+    Process::spawn(command)
 }
 
 fn position(lines: &[String], text: &str) -> usize {
@@ -141,7 +48,7 @@ fn position(lines: &[String], text: &str) -> usize {
 
 #[test]
 fn sigterm_stops_the_task_then_cleans_up_and_exits_zero_and_sighup_reloads_in_dev_mode() {
-    let mut process = Process::start(
+    let mut process = start(
         "quickstart",
         &[("BAR_PARAM", "hello"), ("LIFESPAN_DEV", "1")],
     );
@@ -185,7 +92,7 @@ fn sigterm_stops_the_task_then_cleans_up_and_exits_zero_and_sighup_reloads_in_de
 
 #[test]
 fn a_missing_environment_variable_fails_startup_naming_the_task_and_argument() {
-    let process = Process::start("quickstart", &[]);
+    let process = start("quickstart", &[]);
     let (status, lines) = process.finish();
     assert_eq!(status.code(), Some(1), "{}", lines.join("\n"));
     assert!(
@@ -236,7 +143,7 @@ fn request(addr: &str, path: &str, headers: &str) -> (u16, String) {
 fn the_server_example_drains_then_stops_its_task_then_releases_the_model_and_restarts_cleanly() {
     // What a restart-on-change watcher does: SIGTERM, wait for the exit, start again.
     for run in ["first", "restarted"] {
-        let mut process = Process::start(
+        let mut process = start(
             "server",
             &[("LIFESPAN_DEV", "1"), ("STATUS_TOKEN", "operators-only")],
         );
@@ -288,7 +195,7 @@ fn the_server_example_drains_then_stops_its_task_then_releases_the_model_and_res
 
 #[test]
 fn the_server_example_serves_no_status_route_without_a_token() {
-    let mut process = Process::start("server", &[]);
+    let mut process = start("server", &[]);
     let addr = process.expect("listening on ").trim().to_owned();
     process.expect("the status route is off");
     process.expect("lifespan startup complete");
@@ -303,7 +210,7 @@ fn the_server_example_serves_no_status_route_without_a_token() {
 
 #[test]
 fn the_server_example_exits_non_zero_without_serving_when_startup_fails() {
-    let process = Process::start("server", &[("MODEL_FACTOR", "not-a-number")]);
+    let process = start("server", &[("MODEL_FACTOR", "not-a-number")]);
     let (status, lines) = process.finish();
     assert_eq!(status.code(), Some(1), "{}", lines.join("\n"));
     assert!(
@@ -321,7 +228,7 @@ fn the_server_example_exits_non_zero_without_serving_when_startup_fails() {
 
 #[test]
 fn a_critical_task_that_fails_for_good_shuts_the_supervised_example_down_with_exit_1() {
-    let process = Process::start("supervised", &[("FEED_DOWN", "1")]);
+    let process = start("supervised", &[("FEED_DOWN", "1")]);
     let (status, lines) = process.finish();
     assert_eq!(status.code(), Some(1), "{}", lines.join("\n"));
     let restarts = lines.iter().filter(|l| l.contains("restarting in")).count();
@@ -337,7 +244,7 @@ fn a_critical_task_that_fails_for_good_shuts_the_supervised_example_down_with_ex
 
 #[test]
 fn the_supervised_example_refreshes_on_schedule_and_stops_cleanly_on_sigterm() {
-    let mut process = Process::start("supervised", &[]);
+    let mut process = start("supervised", &[]);
     process.expect("feed connected");
     process.expect("cache refreshed");
     process.signal("TERM");
