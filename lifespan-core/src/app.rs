@@ -450,15 +450,12 @@ impl App {
         let unwind = NotRunning(self);
         let exit = self.exit_signals().exit;
         let config = *lock(&self.inner.config);
-        let started = startup::start(
-            self,
-            &plan,
-            &exit,
-            self.timeouts(),
-            config.blocking_threshold,
-            config.startup_timeout,
-        )
-        .await;
+        let limits = startup::Limits {
+            timeouts: self.timeouts(),
+            blocking_threshold: config.blocking_threshold,
+            startup_timeout: config.startup_timeout,
+        };
+        let started = startup::start(self, &plan, &exit, limits).await;
         if started.is_ok() {
             // The state was published by startup, before it logged its completion.
             std::mem::forget(unwind);

@@ -9,8 +9,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::report::{ContextOutcome, ContextReport, Report, TaskOutcome, TaskReport};
 use crate::running::{message, panic_message};
-use crate::startup::Generation;
-use crate::status::RunState;
+use crate::startup::{Generation, RunningContext};
+use crate::status::{Board, RunState};
 
 /// The bounds of a shutdown.
 #[derive(Clone, Copy, Debug)]
@@ -25,8 +25,24 @@ pub(crate) async fn stop(
     timeouts: Timeouts,
     force: &CancellationToken,
 ) -> Report {
-    let tasks = std::mem::take(&mut generation.tasks);
     let contexts = std::mem::take(&mut generation.contexts);
+    let tasks = stop_tasks(&mut generation, timeouts, force).await;
+    let board = generation.board.clone();
+    let contexts = clean_up(&board, contexts, timeouts).await;
+    if let Some(polls) = &board.polls {
+        polls.finish();
+    }
+    Report { tasks, contexts }
+}
+
+/// Signals the tasks, waits for them up to the grace period, aborts the rest, and says how
+/// each ended.
+async fn stop_tasks(
+    generation: &mut Generation,
+    timeouts: Timeouts,
+    force: &CancellationToken,
+) -> Vec<TaskReport> {
+    let tasks = std::mem::take(&mut generation.tasks);
     if !tasks.is_empty() {
         tracing::info!(
             tasks = tasks.len(),
@@ -78,7 +94,7 @@ pub(crate) async fn stop(
         }
     }
     // Only the tasks that were started: none when this rolls a failed startup back.
-    let tasks = board
+    let reports = board
         .plan
         .tasks()
         .take(handles.len())
@@ -90,8 +106,15 @@ pub(crate) async fn stop(
         })
         .collect();
     release(handles).await;
+    reports
+}
 
-    // 3. Contexts, in reverse setup order, each bounded, each exactly once.
+/// Cleans the contexts up in reverse setup order, each bounded, each exactly once.
+async fn clean_up(
+    board: &Board,
+    contexts: Vec<RunningContext>,
+    timeouts: Timeouts,
+) -> Vec<ContextReport> {
     let mut cleaned = Vec::with_capacity(contexts.len());
     for mut context in contexts.into_iter().rev() {
         // The receiver is gone only if the body already ended; the join below tells how.
@@ -140,13 +163,7 @@ pub(crate) async fn stop(
             outcome,
         });
     }
-    if let Some(polls) = &board.polls {
-        polls.finish();
-    }
-    Report {
-        tasks,
-        contexts: cleaned,
-    }
+    cleaned
 }
 
 /// How long shutdown waits for an aborted task to be dropped: it is at once, unless the task is

@@ -115,34 +115,78 @@ fn in_state_order(
     Ok(order.into_iter().filter_map(|i| slots[i].take()).collect())
 }
 
+/// What the settings say about a start: how to stop it, when to report blocking, how long
+/// its setups may take.
+#[derive(Clone, Copy)]
+pub(crate) struct Limits {
+    pub(crate) timeouts: Timeouts,
+    pub(crate) blocking_threshold: Option<std::time::Duration>,
+    pub(crate) startup_timeout: Option<std::time::Duration>,
+}
+
 /// Runs startup of what `plan` lists.
 pub(crate) async fn start(
     app: &App,
     plan: &Arc<Plan>,
     exit: &CancellationToken,
-    timeouts: Timeouts,
-    blocking_threshold: Option<std::time::Duration>,
-    startup_timeout: Option<std::time::Duration>,
+    limits: Limits,
 ) -> Result<Generation, StartupError> {
     let shutdown = CancellationToken::new();
     let board = Arc::new(Board::new(
         plan.clone(),
         shutdown.clone(),
-        blocking_threshold,
+        limits.blocking_threshold,
     ));
     app.set_board(board.clone());
-
     let state = Arc::new(StateMap::default());
 
     // 1. Every argument, before any side effect; injection learns who provides and needs state.
+    let (prepared_contexts, prepared_tasks) = prepare(app, plan, &shutdown, &state)?;
+
+    // 2. Contexts, each to its yield point, providers first.
+    let mut generation = Generation {
+        shutdown,
+        state,
+        tracker: TaskTracker::new(),
+        board: board.clone(),
+        tasks: Vec::with_capacity(prepared_tasks.len()),
+        contexts: Vec::with_capacity(prepared_contexts.len()),
+        timeouts: limits.timeouts,
+        runtime: tokio::runtime::Handle::current(),
+        background: false,
+    };
+    generation = set_up_all(generation, prepared_contexts, exit, limits).await?;
+
+    // 3. Startup is complete: its state readable, then logged before any task runs, so that
+    // logs show the real order;
+    // 4. the tasks start.
+    app.publish_state(generation.state.clone());
+    tracing::info!(
+        tasks = prepared_tasks.len(),
+        contexts = generation.contexts.len(),
+        "lifespan startup complete"
+    );
+    crate::watchdog::watch(&board);
+    start_tasks(app, &mut generation, prepared_tasks);
+    Ok(generation)
+}
+
+/// Evaluates the arguments of every context and task and calls their functions: the contexts
+/// in setup order (providers of state first), the tasks' bodies in start order.
+fn prepare(
+    app: &App,
+    plan: &Plan,
+    shutdown: &CancellationToken,
+    state: &StateMap,
+) -> Result<(Vec<PreparedContext>, Vec<BoxFuture>), StartupError> {
     let mut prepared_contexts = Vec::with_capacity(plan.context_count());
     for entry in plan.contexts() {
         let (parts, control) = YieldParts::new();
         let mut cx = InjectCx {
             app,
-            shutdown: &shutdown,
+            shutdown,
             yield_parts: Some(parts),
-            state: &state,
+            state,
             deps: Deps::default(),
         };
         let body = entry
@@ -167,9 +211,9 @@ pub(crate) async fn start(
     for entry in plan.tasks() {
         let mut cx = InjectCx {
             app,
-            shutdown: &shutdown,
+            shutdown,
             yield_parts: None,
-            state: &state,
+            state,
             deps: Deps::default(),
         };
         let body = entry
@@ -181,21 +225,21 @@ pub(crate) async fn start(
         prepared_tasks.push(body);
     }
     let prepared_contexts = in_state_order(prepared_contexts, &task_deps)?;
+    Ok((prepared_contexts, prepared_tasks))
+}
 
-    // 2. Contexts, each to its yield point, providers first.
-    let mut generation = Generation {
-        shutdown,
-        state,
-        tracker: TaskTracker::new(),
-        board: board.clone(),
-        tasks: Vec::with_capacity(prepared_tasks.len()),
-        contexts: Vec::with_capacity(prepared_contexts.len()),
-        timeouts,
-        runtime: tokio::runtime::Handle::current(),
-        background: false,
-    };
-    let deadline = startup_timeout.map(|limit| (crate::time::after(Instant::now(), limit), limit));
-    for context in prepared_contexts {
+/// Sets the contexts up one after the other; if one fails, rolls back those set up.
+async fn set_up_all(
+    mut generation: Generation,
+    contexts: Vec<PreparedContext>,
+    exit: &CancellationToken,
+    limits: Limits,
+) -> Result<Generation, StartupError> {
+    let board = generation.board.clone();
+    let deadline = limits
+        .startup_timeout
+        .map(|limit| (crate::time::after(Instant::now(), limit), limit));
+    for context in contexts {
         let name = context.name.clone();
         let index = board.context_starting(&name, context.options.display_name);
         match set_up(context, index, exit, deadline).await {
@@ -215,26 +259,21 @@ pub(crate) async fn start(
                 if !generation.contexts.is_empty() {
                     tracing::info!("cleaning up the contexts already set up, in reverse order");
                 }
-                let rollback = shutdown::stop(generation, timeouts, exit).await;
+                let rollback = shutdown::stop(generation, limits.timeouts, exit).await;
                 return Err(StartupError::new(kind, rollback));
             }
         }
     }
+    Ok(generation)
+}
 
-    // 3. Startup is complete: its state readable, then logged before any task runs, so that
-    // logs show the real order;
-    // 4. the tasks start.
-    app.publish_state(generation.state.clone());
-    tracing::info!(
-        tasks = prepared_tasks.len(),
-        contexts = generation.contexts.len(),
-        "lifespan startup complete"
-    );
-    crate::watchdog::watch(&board);
+/// Spawns every task: a plain one as a [`TaskFuture`], one with options under its supervisor.
+fn start_tasks(app: &App, generation: &mut Generation, bodies: Vec<BoxFuture>) {
+    let board = generation.board.clone();
     let now = board.now();
-    for (index, body) in prepared_tasks.into_iter().enumerate() {
+    for (index, body) in bodies.into_iter().enumerate() {
         board.set_running(index, now);
-        let handle = if plan.task(index).options.is_supervised() {
+        let handle = if board.plan.task(index).options.is_supervised() {
             let supervised = supervise(
                 app.clone(),
                 board.clone(),
@@ -250,7 +289,6 @@ pub(crate) async fn start(
         };
         generation.tasks.push(handle);
     }
-    Ok(generation)
 }
 
 /// Runs one context's setup until it calls `Yield::ready`. The setup is polled right here, in
