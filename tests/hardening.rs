@@ -354,6 +354,30 @@ mod dropped_app {
     }
 }
 
+mod app_outliving_its_runtime {
+    use super::*;
+
+    #[test]
+    fn a_running_app_dropped_after_its_runtime_is_dropped_quietly() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let app = App::empty();
+        app.register_context(
+            "pool",
+            |lifespan: Yield| async move { lifespan.ready().await },
+        )
+        .unwrap();
+        waiter(&app, "worker", TaskOptions::new());
+        runtime.block_on(app.start()).unwrap();
+        // The runtime drops the tasks and contexts; the app, dropped later, has nothing to
+        // shut down and no runtime to do it on.
+        drop(runtime);
+        drop(app);
+    }
+}
+
 mod startup_timeout {
     use super::*;
 
