@@ -38,17 +38,22 @@ macro_rules! ensure {
     };
 }
 
+mod build;
 mod case;
 mod check;
 mod drive;
 mod model;
 mod record;
 mod regressions;
+mod start;
+mod status;
+mod stop;
 
+use build::build;
 use case::{case, Case};
 use check::{check, render};
-use drive::{build, drive};
-use record::{silence_injected_panics, Log};
+use drive::drive;
+use record::{silence_injected_panics, Log, MAX_RECORDS};
 
 /// Runs `case` on a fresh current-thread runtime with paused time.
 fn run(case: &Case) -> Result<BTreeSet<String>, String> {
@@ -66,9 +71,14 @@ fn run(case: &Case) -> Result<BTreeSet<String>, String> {
         let app = build(case, &log);
         let origin = Instant::now();
         // A harness that waits forever would hang the suite: an hour of virtual time is plenty.
-        let observed = tokio::time::timeout(Duration::from_secs(3600), drive(case, &app, &log))
-            .await
-            .map_err(|_| format!("the case did not end:\n{}", render(&log.records(), origin)))?;
+        let driven = tokio::time::timeout(Duration::from_secs(3600), drive(case, &app, &log));
+        let observed = tokio::select! {
+            observed = driven => observed
+                .map_err(|_| format!("the case did not end:\n{}", render(&log.records(), origin)))?,
+            () = log.overflowed() => {
+                return Err(format!("the case logged over {MAX_RECORDS} records:\n{}", render(&log.records()[..200], origin)));
+            }
+        };
         let records = log.records();
         check(case, &records, &observed, &logs.lines())
             .map_err(|violation| format!("{violation}\nlog:\n{}", render(&records, origin)))
@@ -140,6 +150,21 @@ fn generated_cases_reach_every_situation() {
         "periodic task ran again",
         "task blocked past the threshold",
         "critical task failed",
+        "reloaded twice in a row",
+        "started again after a shutdown",
+        "registered between runs",
+        "a task registered between runs ran",
+        "a second RequestShutdown cut the grace period short",
+        "a second shutdown call",
+        "state read by a task",
+        "state read by a context",
+        "status while running: a task running",
+        "status while running: a task backing_off",
+        "status while running: a task stopped",
+        "status while running: a task failed",
+        "status once down: a task error",
+        "a restart cut short by shutdown",
+        "task restarted after a jittered delay",
     ];
     let missing: Vec<_> = required
         .iter()
