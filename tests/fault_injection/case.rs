@@ -295,13 +295,13 @@ fn driver() -> impl Strategy<Value = Driver> {
 }
 
 /// What is registered late, and who reads state, made consistent with the driver.
-struct Shape {
-    late_contexts: usize,
-    late_tasks: usize,
-    provider: Option<usize>,
+pub(crate) struct Shape {
+    pub(crate) late_contexts: usize,
+    pub(crate) late_tasks: usize,
+    pub(crate) provider: Option<usize>,
 }
 
-fn shape(
+pub(crate) fn shape(
     contexts: &mut [ContextCase],
     tasks: &mut [TaskCase],
     driver: &Driver,

@@ -43,6 +43,8 @@ mod case;
 mod check;
 mod drive;
 mod model;
+mod real;
+mod real_case;
 mod record;
 mod regressions;
 mod start;
@@ -53,6 +55,8 @@ use build::build;
 use case::{case, Case};
 use check::{check, render};
 use drive::drive;
+use real::check_real;
+use real_case::real_case;
 use record::{silence_injected_panics, Log, MAX_RECORDS};
 
 /// Runs `case` on a fresh current-thread runtime with paused time.
@@ -85,13 +89,65 @@ fn run(case: &Case) -> Result<BTreeSet<String>, String> {
     })
 }
 
-fn config() -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
+/// Runs `case` on a fresh multi-thread runtime with two workers and real time.
+fn run_real(case: &Case) -> Result<BTreeSet<String>, String> {
+    silence_injected_panics();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let log = Arc::new(Log::default());
+        let app = build(case, &log);
+        let origin = Instant::now();
+        // A case takes well under a second; a runtime bug that hangs fails it in 20.
+        let driven = tokio::time::timeout(Duration::from_secs(20), drive(case, &app, &log));
+        let observed = tokio::select! {
+            observed = driven => observed
+                .map_err(|_| format!("the case did not end:\n{}", render(&log.records(), origin)))?,
+            () = log.overflowed() => {
+                return Err(format!("the case logged over {MAX_RECORDS} records:\n{}", render(&log.records()[..200], origin)));
+            }
+        };
+        // On two workers a task that ended may be released an instant after its join handle
+        // returned: nothing may be left once that instant is over (bounded, real time).
+        let metrics = tokio::runtime::Handle::current().metrics();
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        while metrics.num_alive_tasks() > 0 && std::time::Instant::now() < deadline {
+            tokio::task::yield_now().await;
+        }
+        ensure!(
+            metrics.num_alive_tasks() == 0,
+            "{} tokio tasks still alive 2 s after the app went down",
+            metrics.num_alive_tasks()
+        );
+        let records = log.records();
+        check_real(case, &records, &observed)
+            .map_err(|violation| format!("{violation}\nlog:\n{}", render(&records, origin)))
+    })
+}
+
+/// `PROPTEST_CASES`, or 1,000.
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|cases| cases.parse().ok())
-        .unwrap_or(1000);
+        .unwrap_or(1000)
+}
+
+/// The multi-thread variant runs one case for every 40 of the current-thread one (25 by
+/// default, about a tenth of a second each on real time), at least 10.
+fn real_config() -> ProptestConfig {
     ProptestConfig {
-        cases,
+        cases: (cases() / 40).max(10),
+        ..config()
+    }
+}
+
+fn config() -> ProptestConfig {
+    ProptestConfig {
+        cases: cases(),
         // Cases are printed shrunk on failure and kept as plain tests; no files.
         failure_persistence: None,
         ..ProptestConfig::default()
@@ -104,6 +160,18 @@ proptest! {
     #[test]
     fn random_apps_keep_the_lifecycle_invariants(case in case()) {
         run(&case).map_err(TestCaseError::fail)?;
+    }
+}
+
+/// On its own runner: the `proptest!` macro would let `PROPTEST_CASES` set its case count.
+#[test]
+fn random_apps_keep_the_lifecycle_invariants_on_two_workers() {
+    let mut runner = proptest::test_runner::TestRunner::new(real_config());
+    let result = runner.run(&real_case(), |case| {
+        run_real(&case).map(drop).map_err(TestCaseError::fail)
+    });
+    if let Err(error) = result {
+        panic!("{error}");
     }
 }
 

@@ -47,7 +47,7 @@ pub(crate) enum Expected {
 }
 
 impl Expected {
-    fn after(end: End, stopping: bool) -> Expected {
+    pub(crate) fn after(end: End, stopping: bool) -> Expected {
         match (end, stopping) {
             (End::Ok, false) => Expected::Completed,
             (End::Ok, true) => Expected::Cancelled,

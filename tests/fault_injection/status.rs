@@ -143,7 +143,7 @@ impl Checker<'_> {
     }
 
     /// The contexts whose setup began in start `generation`, in order, each as it ended.
-    fn check_contexts_after(
+    pub(crate) fn check_contexts_after(
         &self,
         generation: usize,
         after: &After,
