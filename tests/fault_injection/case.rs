@@ -49,12 +49,14 @@ pub(crate) enum Cleanup {
     Hang,
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct ContextCase {
-    pub(crate) setup: Setup,
-    /// The setup at the second start, after a reload.
-    pub(crate) setup_on_reload: Setup,
+    /// The setup at each start of the app: start `k` (counted over the whole case, reloads
+    /// included) runs `setups[k % setups.len()]`.
+    pub(crate) setups: Vec<Setup>,
     pub(crate) cleanup: Cleanup,
+    /// Takes the provider's `State<Token>` (only for a context after the provider).
+    pub(crate) reads_state: bool,
 }
 
 /// What one run of a task does.
@@ -87,6 +89,8 @@ pub(crate) struct Backoff {
     pub(crate) start: Ms,
     pub(crate) cap: Ms,
     pub(crate) limit: Option<Limit>,
+    /// Each delay drawn between half and all of it.
+    pub(crate) jitter: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -112,17 +116,40 @@ pub(crate) struct TaskCase {
     pub(crate) supervision: Supervision,
     /// Only with `Driver::RunUntil`, the only driver that acts on it.
     pub(crate) critical: bool,
+    /// Takes the provider's `State<Token>` (only if a context provides it).
+    pub(crate) reads_state: bool,
+}
+
+/// How a second shutdown request comes, `after` the first (`shutdown`) was made.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Second {
+    /// Off the 10 ms grid, as the grace period: never at the instant a task ends.
+    pub(crate) after: Ms,
+    pub(crate) how: SecondHow,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SecondHow {
+    /// `App::request_shutdown`, as a second Ctrl-C does.
+    RequestShutdown,
+    /// A second `App::shutdown` call.
+    Shutdown,
+}
+
+/// One run of the app: `start`, a reload `gap` after each (re)start returned, then `shutdown`
+/// `shutdown_after` the last (re)start returned, maybe with a second request during it.
+#[derive(Clone, Debug)]
+pub(crate) struct RunPlan {
+    pub(crate) reloads: Vec<Ms>,
+    pub(crate) shutdown_after: Ms,
+    pub(crate) second: Option<Second>,
 }
 
 /// How the case drives the app.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) enum Driver {
-    /// `start`, maybe `reload` some time after it, then `shutdown`; both times are counted from
-    /// the end of the first startup (`reload_after <= shutdown_after`).
-    Manual {
-        reload_after: Option<Ms>,
-        shutdown_after: Ms,
-    },
+    /// One or two runs; the late contexts and tasks are registered between them.
+    Manual { runs: Vec<RunPlan> },
     /// `run_until` a timer that goes off `stop_after` after the call, maybe during startup.
     RunUntil { stop_after: Ms },
 }
@@ -131,6 +158,12 @@ pub(crate) enum Driver {
 pub(crate) struct Case {
     pub(crate) contexts: Vec<ContextCase>,
     pub(crate) tasks: Vec<TaskCase>,
+    /// How many of the last contexts and tasks are registered by hand only after the first run
+    /// shut down (with two runs; else none).
+    pub(crate) late_contexts: usize,
+    pub(crate) late_tasks: usize,
+    /// The context that provides a `Token` (the number of its start) with `Yield::ready_with`.
+    pub(crate) provider: Option<usize>,
     pub(crate) grace: Ms,
     pub(crate) cleanup_timeout: Ms,
     pub(crate) blocking_threshold: Option<Ms>,
@@ -146,7 +179,7 @@ fn tens(range: std::ops::RangeInclusive<u64>) -> impl Strategy<Value = Ms> {
 
 fn setup() -> impl Strategy<Value = Setup> {
     prop_oneof![
-        10 => tens(0..=3).prop_map(Setup::Ready),
+        16 => tens(0..=3).prop_map(Setup::Ready),
         1 => tens(0..=3).prop_map(Setup::Fail),
         1 => tens(0..=3).prop_map(Setup::Panic),
         1 => tens(0..=3).prop_map(Setup::NoYield),
@@ -163,11 +196,16 @@ fn cleanup() -> impl Strategy<Value = Cleanup> {
 }
 
 fn context() -> impl Strategy<Value = ContextCase> {
-    (setup(), setup(), cleanup()).prop_map(|(setup, setup_on_reload, cleanup)| ContextCase {
-        setup,
-        setup_on_reload,
-        cleanup,
-    })
+    (
+        proptest::collection::vec(setup(), 1..=4),
+        cleanup(),
+        any::<bool>(),
+    )
+        .prop_map(|(setups, cleanup, reads_state)| ContextCase {
+            setups,
+            cleanup,
+            reads_state,
+        })
 }
 
 fn behaviour() -> impl Strategy<Value = Behaviour> {
@@ -184,11 +222,18 @@ fn behaviour() -> impl Strategy<Value = Behaviour> {
 fn backoff() -> impl Strategy<Value = Backoff> {
     let limit = (1..=4u32, proptest::option::of(tens(5..=30)))
         .prop_map(|(max, within)| Limit { max, within });
-    (1..=5u64, 0..=3u64, proptest::option::of(limit)).prop_map(|(start, extra, limit)| Backoff {
-        start: Ms(start * 10),
-        cap: Ms((start + extra * start) * 10),
-        limit,
-    })
+    (
+        1..=5u64,
+        0..=3u64,
+        proptest::option::of(limit),
+        prop::bool::weighted(0.3),
+    )
+        .prop_map(|(start, extra, limit, jitter)| Backoff {
+            start: Ms(start * 10),
+            cap: Ms((start + extra * start) * 10),
+            limit,
+            jitter,
+        })
 }
 
 fn supervision() -> impl Strategy<Value = Supervision> {
@@ -209,51 +254,119 @@ fn supervision() -> impl Strategy<Value = Supervision> {
 }
 
 fn task() -> impl Strategy<Value = TaskCase> {
-    (behaviour(), supervision(), prop::bool::weighted(0.3)).prop_map(
-        |(behaviour, supervision, critical)| TaskCase {
+    (
+        behaviour(),
+        supervision(),
+        prop::bool::weighted(0.3),
+        any::<bool>(),
+    )
+        .prop_map(|(behaviour, supervision, critical, reads_state)| TaskCase {
             behaviour,
             supervision,
             critical,
-        },
+            reads_state,
+        })
+}
+
+fn second() -> impl Strategy<Value = Second> {
+    let how = prop_oneof![Just(SecondHow::RequestShutdown), Just(SecondHow::Shutdown)];
+    ((0..=10u64).prop_map(|k| Ms(k * 10 + 5)), how).prop_map(|(after, how)| Second { after, how })
+}
+
+fn run_plan() -> impl Strategy<Value = RunPlan> {
+    (
+        proptest::collection::vec(tens(0..=30), 0..=3),
+        tens(0..=50),
+        proptest::option::weighted(0.3, second()),
     )
+        .prop_map(|(reloads, shutdown_after, second)| RunPlan {
+            reloads,
+            shutdown_after,
+            second,
+        })
 }
 
 fn driver() -> impl Strategy<Value = Driver> {
-    let manual = (proptest::option::of(tens(0..=50)), tens(0..=50)).prop_map(
-        |(reload_after, shutdown_after)| Driver::Manual {
-            reload_after: reload_after.map(|r| r.min(shutdown_after)),
-            shutdown_after,
-        },
-    );
     prop_oneof![
-        3 => manual,
+        3 => proptest::collection::vec(run_plan(), 1..=2).prop_map(|runs| Driver::Manual { runs }),
         // On and off the grid of setup durations: a stop may go off as a setup completes.
         1 => (0..=120u64).prop_map(|k| Driver::RunUntil { stop_after: Ms(k * 5) }),
     ]
+}
+
+/// What is registered late, and who reads state, made consistent with the driver.
+pub(crate) struct Shape {
+    pub(crate) late_contexts: usize,
+    pub(crate) late_tasks: usize,
+    pub(crate) provider: Option<usize>,
+}
+
+pub(crate) fn shape(
+    contexts: &mut [ContextCase],
+    tasks: &mut [TaskCase],
+    driver: &Driver,
+    (late_contexts, late_tasks, provider): (usize, usize, Option<usize>),
+) -> Shape {
+    let two_runs = matches!(driver, Driver::Manual { runs } if runs.len() == 2);
+    let mut late_contexts = if two_runs {
+        late_contexts.min(contexts.len())
+    } else {
+        0
+    };
+    let mut late_tasks = if two_runs {
+        late_tasks.min(tasks.len())
+    } else {
+        0
+    };
+    // The first start must call something, for the log to tell the starts apart.
+    if late_contexts == contexts.len() && late_tasks == tasks.len() {
+        (late_contexts, late_tasks) = (0, 0);
+    }
+    let early = contexts.len() - late_contexts;
+    let provider = provider.filter(|_| early > 0).map(|p| p % early.max(1));
+    for (index, context) in contexts.iter_mut().enumerate() {
+        context.reads_state &= provider.is_some_and(|p| p < index);
+    }
+    for task in tasks.iter_mut() {
+        task.reads_state &= provider.is_some();
+        if matches!(driver, Driver::Manual { .. }) {
+            task.critical = false;
+        }
+    }
+    Shape {
+        late_contexts,
+        late_tasks,
+        provider,
+    }
 }
 
 pub(crate) fn case() -> impl Strategy<Value = Case> {
     let grace = prop_oneof![Just(5u64), Just(25), Just(55), Just(105), Just(255)].prop_map(Ms);
     let cleanup_timeout = prop_oneof![Just(15u64), Just(25), Just(35)].prop_map(Ms);
     let threshold = prop_oneof![Just(None), Just(Some(Ms(1))), Just(Some(Ms(100)))];
+    let shape_seed = (0..=2usize, 0..=3usize, proptest::option::of(0..5usize));
     (
         proptest::collection::vec(context(), 0..=5),
         proptest::collection::vec(task(), 0..=8),
-        grace,
-        cleanup_timeout,
-        threshold,
+        (grace, cleanup_timeout, threshold),
         driver(),
+        shape_seed,
     )
         .prop_map(
-            |(contexts, mut tasks, grace, cleanup_timeout, blocking_threshold, driver)| {
-                if matches!(driver, Driver::Manual { .. }) {
-                    for task in &mut tasks {
-                        task.critical = false;
-                    }
-                }
+            |(
+                mut contexts,
+                mut tasks,
+                (grace, cleanup_timeout, blocking_threshold),
+                driver,
+                seed,
+            )| {
+                let shape = shape(&mut contexts, &mut tasks, &driver, seed);
                 Case {
                     contexts,
                     tasks,
+                    late_contexts: shape.late_contexts,
+                    late_tasks: shape.late_tasks,
+                    provider: shape.provider,
                     grace,
                     cleanup_timeout,
                     blocking_threshold,
@@ -267,7 +380,7 @@ impl Backoff {
     pub(crate) fn apply(&self, options: TaskOptions) -> TaskOptions {
         let options = options
             .backoff(self.start.get(), self.cap.get())
-            .jitter(false);
+            .jitter(self.jitter);
         match self.limit {
             None => options,
             Some(Limit { max, within: None }) => options.max_restarts(max),
@@ -305,5 +418,38 @@ impl TaskCase {
 
     pub(crate) fn is_supervised(&self) -> bool {
         self.critical || !matches!(self.supervision, Supervision::Plain)
+    }
+}
+
+impl Case {
+    /// How many contexts and tasks start `run` of the app has registered.
+    pub(crate) fn registered(&self, run: usize) -> (usize, usize) {
+        if run == 0 {
+            (
+                self.contexts.len() - self.late_contexts,
+                self.tasks.len() - self.late_tasks,
+            )
+        } else {
+            (self.contexts.len(), self.tasks.len())
+        }
+    }
+}
+
+impl ContextCase {
+    /// The setup at start `generation` of the app.
+    pub(crate) fn setup(&self, generation: usize) -> Setup {
+        self.setups[generation % self.setups.len()]
+    }
+}
+
+/// Whether a second request of this kind during shutdown skips the rest of the grace period.
+///
+/// A second `shutdown` call does not, today: it waits for the first, grace period included
+/// (`regressions::a_second_shutdown_call_skips_the_rest_of_the_grace_period`, ignored). The
+/// model follows the runtime here, so that the rest of what such cases check still runs.
+pub(crate) fn forces(how: SecondHow) -> bool {
+    match how {
+        SecondHow::RequestShutdown => true,
+        SecondHow::Shutdown => false,
     }
 }

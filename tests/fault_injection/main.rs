@@ -1,25 +1,47 @@
 //! Fault injection: random apps whose contexts and tasks succeed, fail, panic, hang, block their
-//! thread or stop slowly, started, sometimes reloaded, and shut down at random (virtual) times.
+//! thread or stop slowly, driven through one or two runs (start, up to three reloads, shutdown,
+//! with contexts and tasks registered by hand between the runs), or through `run_until`.
 //!
-//! Every part records what it did, with the virtual time, in a shared log. Each case then checks
-//! the lifecycle's invariants (SEMANTICS.md sections 2–5) against that log, the reports, the
-//! status and the runtime:
+//! A case may also give a context that provides state (`Yield<Token>::ready_with`) that later
+//! contexts and tasks take as `State<Token>`, restart backoffs with jitter, and a second
+//! shutdown request during a shutdown (`App::request_shutdown`, or a second `App::shutdown`).
+//!
+//! Every part records what it did, with the time, in a shared log. Each case then checks these
+//! invariants of the lifecycle (the README's "The lifecycle" section) against that log, the
+//! reports, the status, the state and the runtime:
 //!
 //! 1. every context whose setup completed is cleaned up exactly once per start, in reverse setup
 //!    order, one cleanup after the other;
 //! 2. no cleanup begins before every task of that start has stopped or been aborted;
 //! 3. a shutdown (or the rollback of a failed startup) takes at most the grace period plus one
-//!    cleanup timeout per context set up; blocking the thread costs no virtual time;
-//! 4. no tokio task is left alive once the app is down;
+//!    cleanup timeout per context set up; a second `request_shutdown` during it ends the grace
+//!    period at once; blocking the thread costs no virtual time;
+//! 4. no tokio task is left alive once the app is down, and no state is readable;
 //! 5. the report and the status say what the log shows: one line per task in registration order
 //!    and one per set-up context in cleanup order, each outcome and restart count the one its
-//!    behaviour and options imply.
+//!    behaviour and options imply (a jittered restart anywhere between half and all of its
+//!    delay); 5 ms before each manual shutdown the status gives each task's state, restarts and
+//!    error as the model has them then, and `App::state` the token of that start;
+//! 6. each start calls what was registered before it (a context or task registered between two
+//!    runs runs at the next start), each state read sees the token of its own start, and
+//!    registering while the app runs is refused.
 //!
-//! Each case runs on a current-thread runtime of its own with paused time, so it is fast and
-//! (up to tokio's random choice between simultaneous `select!` branches) deterministic.
-//! 1,000 cases run by default; `PROPTEST_CASES=100000 cargo test --test fault_injection --release`
-//! runs a long campaign. Failures are not persisted to files: a failing case is printed shrunk,
-//! and is kept as a plain test (`regressions.rs` for the runtime's).
+//! Each case of `random_apps_keep_the_lifecycle_invariants` runs on a current-thread runtime of
+//! its own with paused time, so it is fast and (up to tokio's random choice between simultaneous
+//! `select!` branches) deterministic; every wait is bounded by an hour of virtual time. The log
+//! holds at most `MAX_RECORDS` records: a runtime that reruns a task without end fails the case.
+//!
+//! `random_apps_keep_the_lifecycle_invariants_on_two_workers` (`real.rs`) runs cases on a
+//! multi-thread runtime with two workers, where paused time is not available: durations are real
+//! milliseconds, orderings are checked exactly, times within a slack of 60 ms, and outcomes are
+//! read from the log or predicted only 80 ms away from any bound. A case takes about 0.2 s of
+//! real time, mostly waiting, so it runs one case for every 40 of the current-thread property:
+//! 25 by default (about 4 s), at least 10; each bounded by 20 s.
+//!
+//! 1,000 cases run by default (`PROPTEST_CASES` sets the count); a long campaign:
+//! `PROPTEST_CASES=100000 cargo test --release --test fault_injection`. Failures are not
+//! persisted to files: a failing case is printed shrunk, and is kept as a plain test
+//! (`regressions.rs` for the runtime's, ignored while the bug stands).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -38,17 +60,26 @@ macro_rules! ensure {
     };
 }
 
+mod build;
 mod case;
 mod check;
 mod drive;
 mod model;
+mod real;
+mod real_case;
 mod record;
 mod regressions;
+mod start;
+mod status;
+mod stop;
 
+use build::build;
 use case::{case, Case};
 use check::{check, render};
-use drive::{build, drive};
-use record::{silence_injected_panics, Log};
+use drive::drive;
+use real::check_real;
+use real_case::real_case;
+use record::{silence_injected_panics, Log, MAX_RECORDS};
 
 /// Runs `case` on a fresh current-thread runtime with paused time.
 fn run(case: &Case) -> Result<BTreeSet<String>, String> {
@@ -66,22 +97,79 @@ fn run(case: &Case) -> Result<BTreeSet<String>, String> {
         let app = build(case, &log);
         let origin = Instant::now();
         // A harness that waits forever would hang the suite: an hour of virtual time is plenty.
-        let observed = tokio::time::timeout(Duration::from_secs(3600), drive(case, &app, &log))
-            .await
-            .map_err(|_| format!("the case did not end:\n{}", render(&log.records(), origin)))?;
+        let driven = tokio::time::timeout(Duration::from_secs(3600), drive(case, &app, &log));
+        let observed = tokio::select! {
+            observed = driven => observed
+                .map_err(|_| format!("the case did not end:\n{}", render(&log.records(), origin)))?,
+            () = log.overflowed() => {
+                return Err(format!("the case logged over {MAX_RECORDS} records:\n{}", render(&log.records()[..200], origin)));
+            }
+        };
         let records = log.records();
         check(case, &records, &observed, &logs.lines())
             .map_err(|violation| format!("{violation}\nlog:\n{}", render(&records, origin)))
     })
 }
 
-fn config() -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
+/// Runs `case` on a fresh multi-thread runtime with two workers and real time.
+fn run_real(case: &Case) -> Result<BTreeSet<String>, String> {
+    silence_injected_panics();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_time()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let log = Arc::new(Log::default());
+        let app = build(case, &log);
+        let origin = Instant::now();
+        // A case takes well under a second; a runtime bug that hangs fails it in 20.
+        let driven = tokio::time::timeout(Duration::from_secs(20), drive(case, &app, &log));
+        let observed = tokio::select! {
+            observed = driven => observed
+                .map_err(|_| format!("the case did not end:\n{}", render(&log.records(), origin)))?,
+            () = log.overflowed() => {
+                return Err(format!("the case logged over {MAX_RECORDS} records:\n{}", render(&log.records()[..200], origin)));
+            }
+        };
+        // On two workers a task that ended may be released an instant after its join handle
+        // returned: nothing may be left once that instant is over (bounded, real time).
+        let metrics = tokio::runtime::Handle::current().metrics();
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        while metrics.num_alive_tasks() > 0 && std::time::Instant::now() < deadline {
+            tokio::task::yield_now().await;
+        }
+        ensure!(
+            metrics.num_alive_tasks() == 0,
+            "{} tokio tasks still alive 2 s after the app went down",
+            metrics.num_alive_tasks()
+        );
+        let records = log.records();
+        check_real(case, &records, &observed)
+            .map_err(|violation| format!("{violation}\nlog:\n{}", render(&records, origin)))
+    })
+}
+
+/// `PROPTEST_CASES`, or 1,000.
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|cases| cases.parse().ok())
-        .unwrap_or(1000);
+        .unwrap_or(1000)
+}
+
+/// The multi-thread variant runs one case for every 40 of the current-thread one (25 by
+/// default, about a tenth of a second each on real time), at least 10.
+fn real_config() -> ProptestConfig {
     ProptestConfig {
-        cases,
+        cases: (cases() / 40).max(10),
+        ..config()
+    }
+}
+
+fn config() -> ProptestConfig {
+    ProptestConfig {
+        cases: cases(),
         // Cases are printed shrunk on failure and kept as plain tests; no files.
         failure_persistence: None,
         ..ProptestConfig::default()
@@ -94,6 +182,18 @@ proptest! {
     #[test]
     fn random_apps_keep_the_lifecycle_invariants(case in case()) {
         run(&case).map_err(TestCaseError::fail)?;
+    }
+}
+
+/// On its own runner: the `proptest!` macro would let `PROPTEST_CASES` set its case count.
+#[test]
+fn random_apps_keep_the_lifecycle_invariants_on_two_workers() {
+    let mut runner = proptest::test_runner::TestRunner::new(real_config());
+    let result = runner.run(&real_case(), |case| {
+        run_real(&case).map(drop).map_err(TestCaseError::fail)
+    });
+    if let Err(error) = result {
+        panic!("{error}");
     }
 }
 
@@ -140,6 +240,21 @@ fn generated_cases_reach_every_situation() {
         "periodic task ran again",
         "task blocked past the threshold",
         "critical task failed",
+        "reloaded twice in a row",
+        "started again after a shutdown",
+        "registered between runs",
+        "a task registered between runs ran",
+        "a second RequestShutdown cut the grace period short",
+        "a second shutdown call",
+        "state read by a task",
+        "state read by a context",
+        "status while running: a task running",
+        "status while running: a task backing_off",
+        "status while running: a task stopped",
+        "status while running: a task failed",
+        "status once down: a task error",
+        "a restart cut short by shutdown",
+        "task restarted after a jittered delay",
     ];
     let missing: Vec<_> = required
         .iter()

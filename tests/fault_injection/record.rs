@@ -4,6 +4,7 @@ use std::sync::{Arc, Mutex, Once};
 
 use lifespan_core::Shutdown;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum End {
@@ -33,21 +34,37 @@ pub(crate) enum Event {
     },
     /// A run's future was dropped while it ran.
     RunDropped(usize),
+    /// A task (or a context) read the provider's state; `ok` if it is the token of its own
+    /// start.
+    StateRead {
+        task: bool,
+        ok: bool,
+    },
 }
 
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Record {
     pub(crate) at: Instant,
-    /// Which start of the app (0, or 1 after a reload).
+    /// Which start of the app (counted over the whole case, reloads included).
     pub(crate) generation: usize,
     pub(crate) event: Event,
 }
+
+/// The most records a case may log: a runtime that restarts or reruns a task without end must
+/// fail the case, not fill the memory.
+pub(crate) const MAX_RECORDS: usize = 20_000;
+
+/// The state a provider hands over: the number of its start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Token(pub(crate) usize);
 
 #[derive(Default)]
 pub(crate) struct Log {
     records: Mutex<Vec<Record>>,
     /// The shutdown signal of each start so far.
     generations: Mutex<Vec<Shutdown>>,
+    /// Set once a record past `MAX_RECORDS` was refused.
+    overflow: CancellationToken,
 }
 
 impl Log {
@@ -62,11 +79,21 @@ impl Log {
     }
 
     pub(crate) fn push(&self, generation: usize, event: Event) {
-        self.records.lock().unwrap().push(Record {
+        let mut records = self.records.lock().unwrap();
+        if records.len() >= MAX_RECORDS {
+            self.overflow.cancel();
+            return;
+        }
+        records.push(Record {
             at: Instant::now(),
             generation,
             event,
         });
+    }
+
+    /// Completes once the log is full: the case has run away.
+    pub(crate) async fn overflowed(&self) {
+        self.overflow.cancelled().await;
     }
 
     pub(crate) fn records(&self) -> Vec<Record> {
