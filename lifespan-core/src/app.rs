@@ -203,7 +203,9 @@ impl App {
     }
 
     /// How long shutdown waits for tasks to stop after signalling them before it aborts them.
-    /// Default: 5 seconds. A second shutdown request (a second Ctrl-C) ends it at once.
+    /// Default: 5 seconds. A second shutdown request (a second Ctrl-C, or
+    /// [`request_shutdown`](Self::request_shutdown) during shutdown) ends it at once;
+    /// `Duration::MAX` waits as long as the tasks take.
     pub fn grace_period(self, grace_period: Duration) -> Self {
         lock(&self.inner.config).grace_period = grace_period;
         self
@@ -469,7 +471,9 @@ impl App {
     /// [cleanup timeout](Self::cleanup_timeout).
     ///
     /// The sequence runs on a task of its own, so it completes even if this future is dropped.
-    /// If the app is not running, the report is empty.
+    /// If the app is not running, the report is empty. A call made while another shutdown is
+    /// in progress waits for it (grace period included: to cut that short, call
+    /// [`request_shutdown`](Self::request_shutdown)) and gets an empty report.
     pub async fn shutdown(&self) -> Report {
         self.begin_exit();
         let app = self.clone();

@@ -444,9 +444,9 @@ impl ContextCase {
 
 /// Whether a second request of this kind during shutdown skips the rest of the grace period.
 ///
-/// A second `shutdown` call does not, today: it waits for the first, grace period included
-/// (`regressions::a_second_shutdown_call_skips_the_rest_of_the_grace_period`, ignored). The
-/// model follows the runtime here, so that the rest of what such cases check still runs.
+/// A second `shutdown` call does not: it waits for the shutdown in progress, grace period
+/// included (`regressions::a_second_shutdown_call_waits_for_the_shutdown_in_progress`); a
+/// second `request_shutdown` is the second Ctrl-C.
 pub(crate) fn forces(how: SecondHow) -> bool {
     match how {
         SecondHow::RequestShutdown => true,
