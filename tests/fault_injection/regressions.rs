@@ -187,7 +187,11 @@ async fn a_second_shutdown_call_waits_for_the_shutdown_in_progress() {
     let (report, (second_report, second_returned)) = tokio::join!(app.shutdown(), second);
     assert_eq!(report.tasks[0].outcome, TaskOutcome::Aborted);
     assert!(second_report.tasks.is_empty(), "{second_report:?}");
-    assert_eq!(second_returned, Duration::from_millis(100), "it waited for the first");
+    assert_eq!(
+        second_returned,
+        Duration::from_millis(100),
+        "it waited for the first"
+    );
 }
 
 /// `App::request_shutdown` during shutdown skips the rest of the grace period: a second Ctrl-C.
