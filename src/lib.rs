@@ -252,3 +252,25 @@ pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> std::io::Result
     let (_, body) = response.split_once("\r\n\r\n").ok_or_else(invalid)?;
     Ok((status, body.to_owned()))
 }
+
+/// An error and its causes, as `anyhow` prints them with `{:#}`: what failed, then each cause,
+/// separated by `": "`. For tests that check that each cause is shown once.
+///
+/// ```
+/// let error = anyhow::anyhow!("connection refused").context("connecting to the database");
+/// let error: Box<dyn std::error::Error + Send + Sync> = error.into();
+/// assert_eq!(
+///     lifespan_examples::chain(&*error),
+///     "connecting to the database: connection refused"
+/// );
+/// ```
+pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

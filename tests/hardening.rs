@@ -297,19 +297,17 @@ mod panics_on_restart {
         .await;
         let Err(RunError::CriticalTaskFailed {
             task,
-            message,
+            error,
             report,
         }) = result
         else {
             panic!("expected a critical failure, got {result:?}");
         };
         assert!(task.ends_with("::consume"), "{task}");
-        assert_eq!(
-            message,
-            "evaluating argument `attempt` panicked: no attempts left"
-        );
+        let message = "evaluating argument `attempt` panicked: no attempts left";
+        assert_eq!(error.to_string(), format!("panicked: {message}"));
         let line = report.tasks.iter().find(|t| t.name == task).unwrap();
-        assert_eq!(line.outcome, TaskOutcome::Panicked(message.clone()));
+        assert_eq!(line.outcome, TaskOutcome::Panicked(message.into()));
         // The startup run, then two restarts whose arguments panicked; the third was refused.
         assert_eq!(line.restarts, 2);
         assert_eq!(EVALUATIONS.load(Ordering::SeqCst), 3);
@@ -535,8 +533,10 @@ mod error_chains {
         })
         .unwrap();
         let error = app.start().await.unwrap_err();
+        assert_eq!(error.to_string(), "setup of lifespan context `db` failed");
+        // The chain carries the cause, once.
         assert_eq!(
-            error.to_string(),
+            format!("{:#}", anyhow::Error::from(error)),
             "setup of lifespan context `db` failed: connecting to the database: connection refused"
         );
         assert_eq!(

@@ -298,7 +298,7 @@ mod setup_failure {
             "{error:?}"
         );
         assert_eq!(
-            error.to_string(),
+            lifespan_examples::chain(&error),
             "setup of lifespan context `lifecycle::setup_failure::broken` failed: the model file is missing"
         );
         assert_eq!(
@@ -636,11 +636,13 @@ mod argument_failure {
         let error = bounded("startup", WAIT_LIMIT, app.start())
             .await
             .unwrap_err();
-        let message = error.to_string();
+        let message = format!("{error:#}");
         assert_eq!(
             message,
-            "argument `port` of lifespan task `lifecycle::argument_failure::listener` could not be evaluated: invalid digit found in string"
+            "argument `port` of lifespan task `lifecycle::argument_failure::listener` could not be evaluated"
         );
+        let cause = std::error::Error::source(&error).map(ToString::to_string);
+        assert_eq!(cause.as_deref(), Some("invalid digit found in string"));
         assert!(!message.contains("secret-value"));
         assert!(
             matches!(

@@ -122,7 +122,7 @@ async fn a_failed_setup_and_a_failed_argument_show_the_connection_string_masked(
     .unwrap();
     let error = app.start().await.unwrap_err();
     let expected = format!("setup of lifespan context `db` failed: {FAILED_MASKED}");
-    assert_eq!(error.to_string(), expected);
+    assert_eq!(format!("{:#}", anyhow::Error::from(error)), expected);
     assert_eq!(
         app.status().context("db").unwrap().last_error.as_deref(),
         Some(expected.as_str())
@@ -166,7 +166,7 @@ mod restart_argument {
         let expected = format!("evaluating argument `size` failed: {FAILED_MASKED}");
         assert_eq!(
             report.task("pool"),
-            Some(&TaskOutcome::Failed(expected.clone()))
+            Some(&TaskOutcome::Failed(expected.clone().into()))
         );
         assert_eq!(
             app.status().task("pool").unwrap().last_error.as_deref(),

@@ -220,7 +220,7 @@ mod failed_setup {
             .await
             .unwrap_err();
         assert_eq!(
-            error.to_string(),
+            format!("{:#}", anyhow::Error::from(error)),
             "setup of lifespan context `server::failed_setup::broken` failed: the model file is missing"
         );
         let refused = http_get(addr, "/").await;

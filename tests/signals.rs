@@ -39,6 +39,15 @@ fn start(name: &str, envs: &[(&str, &str)]) -> Process {
     Process::spawn(command)
 }
 
+/// The cause of the error that `main` printed at line `error`: it follows, once, and the
+/// error's own line does not repeat it.
+fn assert_cause_once(lines: &[String], error: usize, cause: &str) {
+    let printed = &lines[error..];
+    let times = printed.iter().filter(|line| line.contains(cause)).count();
+    assert_eq!(times, 1, "{}", lines.join("\n"));
+    assert!(!printed[0].contains(cause), "{}", lines.join("\n"));
+}
+
 fn position(lines: &[String], text: &str) -> usize {
     lines
         .iter()
@@ -95,13 +104,11 @@ fn a_missing_environment_variable_fails_startup_naming_the_task_and_argument() {
     let process = start("quickstart", &[]);
     let (status, lines) = process.finish();
     assert_eq!(status.code(), Some(1), "{}", lines.join("\n"));
-    assert!(
-        lines.iter().any(|l| l.contains(
-            "argument `bar` of lifespan task `quickstart::long_running_task` could not be evaluated: environment variable not found"
-        )),
-        "{}",
-        lines.join("\n")
+    let error = position(
+        &lines,
+        "Error: argument `bar` of lifespan task `quickstart::long_running_task` could not be evaluated",
     );
+    assert_cause_once(&lines, error, "environment variable not found");
     assert!(
         !lines.iter().any(|l| l.contains("loading the ML model")),
         "nothing is set up"
@@ -213,13 +220,11 @@ fn the_server_example_exits_non_zero_without_serving_when_startup_fails() {
     let process = start("server", &[("MODEL_FACTOR", "not-a-number")]);
     let (status, lines) = process.finish();
     assert_eq!(status.code(), Some(1), "{}", lines.join("\n"));
-    assert!(
-        lines.iter().any(|l| l.contains(
-            "argument `factor` of lifespan context `server::load_model` could not be evaluated: invalid float literal"
-        )),
-        "{}",
-        lines.join("\n")
+    let error = position(
+        &lines,
+        "Error: argument `factor` of lifespan context `server::load_model` could not be evaluated",
     );
+    assert_cause_once(&lines, error, "invalid float literal");
     assert!(
         !lines.iter().any(|l| l.contains("loading the model")),
         "nothing is set up"
@@ -235,10 +240,12 @@ fn a_critical_task_that_fails_for_good_shuts_the_supervised_example_down_with_ex
     assert_eq!(restarts, 3, "{}", lines.join("\n"));
     let gave_up = position(&lines, "reached its restart limit (3 restarts within 60s)");
     let closed = position(&lines, "pool closed");
+    // `main` returns the error: the message says what failed, the cause follows once.
     let error = position(
         &lines,
-        "critical lifespan task `supervised::consume_feed` failed: the feed refused the connection",
+        "Error: critical lifespan task `supervised::consume_feed` failed",
     );
+    assert_cause_once(&lines, error, "the feed refused the connection");
     assert!(gave_up < closed && closed < error, "{}", lines.join("\n"));
 }
 

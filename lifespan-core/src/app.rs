@@ -14,6 +14,7 @@ use crate::shutdown::{self, Timeouts};
 use crate::startup::{self, Generation};
 use crate::state::{State, StateMap};
 use crate::status::{Board, Status};
+use crate::task_error::TaskError;
 
 /// The default [grace period](App::grace_period): 5 seconds.
 const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(5);
@@ -68,7 +69,7 @@ struct Inner {
     /// The status of the current (or last) start.
     board: Mutex<Option<Arc<Board>>>,
     /// The critical task that failed for good, and its error, if one did since the run began.
-    critical: Mutex<Option<(Name, String)>>,
+    critical: Mutex<Option<(Name, TaskError)>>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -330,13 +331,13 @@ impl App {
     }
 
     /// A critical task failed for good: the app is to stop, and its run to end in an error.
-    pub(crate) fn fail_critically(&self, task: Name, message: String) {
-        lock(&self.inner.critical).get_or_insert((task, message));
+    pub(crate) fn fail_critically(&self, task: Name, error: TaskError) {
+        lock(&self.inner.critical).get_or_insert((task, error));
         self.begin_exit();
     }
 
     /// The critical task that failed since the run began, if one did.
-    pub(crate) fn take_critical_failure(&self) -> Option<(Name, String)> {
+    pub(crate) fn take_critical_failure(&self) -> Option<(Name, TaskError)> {
         lock(&self.inner.critical).take()
     }
 

@@ -5,8 +5,7 @@ use std::fmt;
 use crate::name::Name;
 use crate::registry::Kind;
 use crate::report::Report;
-
-type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+use crate::task_error::TaskError;
 
 /// An argument that could not be given to a task or context. Made by generated code; the runtime
 /// adds the name of the task or context and turns it into a [`StartupError`].
@@ -99,7 +98,7 @@ impl std::error::Error for StartupError {
 #[non_exhaustive]
 pub enum StartupErrorKind {
     /// An argument's expression failed; nothing had been set up yet.
-    #[error("argument `{argument}` of lifespan {kind} `{name}` could not be evaluated: {}", chain(&**.source))]
+    #[error("argument `{argument}` of lifespan {kind} `{name}` could not be evaluated")]
     Argument {
         /// Task or context.
         kind: Kind,
@@ -108,7 +107,7 @@ pub enum StartupErrorKind {
         /// The parameter whose argument failed.
         argument: &'static str,
         /// What the expression's `?` returned.
-        source: BoxError,
+        source: TaskError,
     },
     /// An argument's expression panicked; nothing had been set up yet.
     #[error(
@@ -169,12 +168,12 @@ pub enum StartupErrorKind {
         name: Name,
     },
     /// A context's setup returned an error.
-    #[error("setup of lifespan context `{name}` failed: {}", chain(&**.source))]
+    #[error("setup of lifespan context `{name}` failed")]
     SetupFailed {
         /// The context's name.
         name: Name,
         /// The error it returned.
-        source: BoxError,
+        source: TaskError,
     },
     /// A context's setup panicked.
     #[error("setup of lifespan context `{name}` panicked: {message}")]
@@ -288,17 +287,19 @@ pub enum RunError {
     Startup(#[from] StartupError),
     /// A [critical](crate::TaskOptions::critical) task failed for good, so the app was shut
     /// down; the shutdown went through to the end.
-    #[error("critical lifespan task `{task}` failed: {message}")]
+    #[error("critical lifespan task `{task}` failed")]
     CriticalTaskFailed {
         /// The task's name.
         task: Name,
-        /// Its error or panic message.
-        message: String,
+        /// What it returned (downcast it with [`TaskError::downcast_ref`]), or, if it
+        /// panicked, an error reading `panicked: <message>`.
+        #[source]
+        error: TaskError,
         /// The shutdown's report.
         report: Report,
     },
     /// A signal handler could not be installed.
-    #[error("could not listen for {signal}: {source}")]
+    #[error("could not listen for {signal}")]
     Signal {
         /// The signal's name.
         signal: &'static str,

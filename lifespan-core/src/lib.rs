@@ -70,7 +70,23 @@
 //! # Logging
 //!
 //! The library logs through [`tracing`](https://docs.rs/tracing), in spans `lifespan_task` and
-//! `lifespan_context` carrying the name. It never logs argument values. The messages of task
+//! `lifespan_context` carrying the name. It never logs argument values.
+//!
+//! One rule decides what is logged and what is returned: an error that a call returns
+//! ([`StartupError`] from [`App::start`] and [`App::reload`], [`RunError`] from the `run_*` and
+//! `serve*` forms) is *returned, not logged*: print it where you handle it, once (a `main`
+//! returning `anyhow::Result` does). What happens while nobody waits for a result is logged: a
+//! task failing, panicking or restarting, a cleanup failing, the progress of startup and
+//! shutdown.
+//!
+//! # Errors
+//!
+//! Every error says what failed in its message and carries the cause as its
+//! [`source`](std::error::Error::source), once: `{:#}` with `anyhow`, or any reporter that
+//! walks the chain, prints "setup of lifespan context `db` failed: connecting to the database:
+//! connection refused". The error a task or context returned is kept as a [`TaskError`], which
+//! can be downcast to its original type. Passwords in URLs (`postgres://user:***@host`) are
+//! masked in every text the library logs, serves or returns. The messages of task
 //! errors and panics it logs, records and reports have the passwords of URLs masked
 //! (`postgres://admin:***@db.internal/prod`). With the `axum` feature, `status_handler` serves
 //! the status as JSON without error messages, and `status_handler_with_errors` with them:
@@ -100,6 +116,7 @@ mod status;
 #[cfg(feature = "axum")]
 mod status_route;
 mod supervise;
+mod task_error;
 mod time;
 mod watchdog;
 
@@ -116,6 +133,7 @@ pub use state::State;
 pub use status::{ContextStatus, RunState, Status, TaskStatus};
 #[cfg(feature = "axum")]
 pub use status_route::{status_handler, status_handler_with_errors};
+pub use task_error::TaskError;
 
 #[doc(inline)]
 pub use lifespan_macros::{lifespan, lifespan_context, lifespan_task};

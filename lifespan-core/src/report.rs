@@ -1,7 +1,9 @@
 //! What happened to every task and context: returned by shutdown.
 
-use crate::name::Name;
 use std::fmt;
+
+use crate::name::Name;
+use crate::task_error::TaskError;
 
 /// How a task ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -10,8 +12,8 @@ pub enum TaskOutcome {
     Completed,
     /// Returned `()` or `Ok(())` after shutdown began: it stopped when asked.
     Cancelled,
-    /// Returned `Err`; the error's message, with its causes.
-    Failed(String),
+    /// Returned `Err`: the error, which displays its causes with `{:#}` and can be downcast.
+    Failed(TaskError),
     /// Panicked; the panic's message.
     Panicked(String),
     /// Still running when the grace period ended, so its future was dropped.
@@ -23,8 +25,8 @@ pub enum TaskOutcome {
 pub enum ContextOutcome {
     /// Set up, and its cleanup ran to the end.
     CleanedUp,
-    /// Its cleanup returned `Err`; the error's message, with its causes.
-    CleanupFailed(String),
+    /// Its cleanup returned `Err`: the error, as in [`TaskOutcome::Failed`].
+    CleanupFailed(TaskError),
     /// Its cleanup panicked; the panic's message.
     CleanupPanicked(String),
     /// Its cleanup was still running when the cleanup timeout ended, so it was dropped.
@@ -104,7 +106,7 @@ impl fmt::Display for TaskOutcome {
         match self {
             TaskOutcome::Completed => f.write_str("completed"),
             TaskOutcome::Cancelled => f.write_str("stopped on shutdown"),
-            TaskOutcome::Failed(message) => write!(f, "failed: {message}"),
+            TaskOutcome::Failed(error) => write!(f, "failed: {error:#}"),
             TaskOutcome::Panicked(message) => write!(f, "panicked: {message}"),
             TaskOutcome::Aborted => f.write_str("aborted after the grace period"),
         }
@@ -115,7 +117,7 @@ impl fmt::Display for ContextOutcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ContextOutcome::CleanedUp => f.write_str("cleaned up"),
-            ContextOutcome::CleanupFailed(message) => write!(f, "cleanup failed: {message}"),
+            ContextOutcome::CleanupFailed(error) => write!(f, "cleanup failed: {error:#}"),
             ContextOutcome::CleanupPanicked(message) => write!(f, "cleanup panicked: {message}"),
             ContextOutcome::TimedOut => f.write_str("cleanup timed out"),
         }

@@ -151,9 +151,9 @@ impl App {
         }
         let report = self.shutdown().await;
         match self.take_critical_failure() {
-            Some((task, message)) => Err(RunError::CriticalTaskFailed {
+            Some((task, error)) => Err(RunError::CriticalTaskFailed {
                 task,
-                message,
+                error,
                 report,
             }),
             None => Ok(report),

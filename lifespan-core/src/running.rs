@@ -1,7 +1,6 @@
 //! Running tasks: what a task may return, and the wrapper that records how it ended.
 
 use std::any::Any;
-use std::borrow::Cow;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
@@ -14,6 +13,7 @@ use crate::redact::redact;
 use crate::registry::BoxFuture;
 use crate::report::TaskOutcome;
 use crate::status::Board;
+use crate::task_error::TaskError;
 
 /// What a task or context function may return: `()` or `Result<(), E>` where `E` converts into
 /// `Box<dyn std::error::Error + Send + Sync>`: [`anyhow::Error`](https://docs.rs/anyhow), any
@@ -36,10 +36,27 @@ impl TaskReturn for () {
     }
 }
 
-impl<E: Into<Box<dyn std::error::Error + Send + Sync + 'static>>> TaskReturn for Result<(), E> {
+impl<E> TaskReturn for Result<(), E>
+where
+    E: Into<Box<dyn std::error::Error + Send + Sync + 'static>> + 'static,
+{
     #[inline]
     fn into_result(self) -> Result<(), anyhow::Error> {
-        self.map_err(|error| anyhow::Error::from_boxed(error.into()))
+        self.map_err(|error| {
+            // An `anyhow::Error` is kept as it is, so that its own downcasts keep working; any
+            // other error is boxed, and `TaskError::downcast_ref` looks inside the box.
+            let mut slot = Some(error);
+            if let Some(error) = (&mut slot as &mut dyn Any).downcast_mut::<Option<anyhow::Error>>()
+            {
+                if let Some(error) = error.take() {
+                    return error;
+                }
+            }
+            match slot {
+                Some(error) => anyhow::Error::from_boxed(error.into()),
+                None => anyhow::Error::msg("an error that could not be kept"),
+            }
+        })
     }
 }
 
@@ -94,16 +111,6 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         self.project().future.poll(cx).map(TaskReturn::into_result)
-    }
-}
-
-/// An error's message with its causes, as `anyhow` shows it with `{:#}`, with the passwords of
-/// URLs [masked](redact): it is logged, recorded on the status board and put in reports.
-pub(crate) fn message(error: &anyhow::Error) -> String {
-    let message = format!("{error:#}");
-    match redact(&message) {
-        Cow::Borrowed(_) => message,
-        Cow::Owned(masked) => masked,
     }
 }
 
@@ -199,17 +206,17 @@ pub(crate) fn outcome(board: &Board, index: usize, ended: Ended) -> TaskOutcome 
             TaskOutcome::Completed
         }
         Ok(Err(error)) => {
-            let message = message(&error);
+            let error = TaskError::new(error);
             let label = board.plan.task(index).label();
-            tracing::error!(error = %message, "lifespan task `{label}` failed");
-            board.set_task_error(index, &message);
-            TaskOutcome::Failed(message)
+            tracing::error!(error = %format_args!("{error:#}"), "lifespan task `{label}` failed");
+            board.set_task_error(index, error.clone());
+            TaskOutcome::Failed(error)
         }
         Err(payload) => {
             let message = panic_message(&*payload);
             let label = board.plan.task(index).label();
             tracing::error!(panic = %message, "lifespan task `{label}` panicked");
-            board.set_task_error(index, &message);
+            board.set_task_error(index, TaskError::msg(message.clone()));
             TaskOutcome::Panicked(message)
         }
     }

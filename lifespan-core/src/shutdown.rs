@@ -8,9 +8,10 @@ use tokio::time::{sleep_until, timeout, Instant};
 use tokio_util::sync::CancellationToken;
 
 use crate::report::{ContextOutcome, ContextReport, Report, TaskOutcome, TaskReport};
-use crate::running::{message, panic_message};
+use crate::running::panic_message;
 use crate::startup::{Generation, RunningContext};
 use crate::status::{Board, RunState};
+use crate::task_error::TaskError;
 
 /// The bounds of a shutdown.
 #[derive(Clone, Copy, Debug)]
@@ -82,7 +83,7 @@ async fn stop_tasks(
             if join.is_panic() {
                 // Only a panic outside the wrapper's catch, in the body's drop, comes here.
                 let message = panic_message(&*join.into_panic());
-                board.set_task_error(index, &message);
+                board.set_task_error(index, TaskError::msg(message.clone()));
                 board.set_ended(index, &TaskOutcome::Panicked(message));
                 continue;
             }
@@ -126,9 +127,9 @@ async fn clean_up(
                 ContextOutcome::CleanedUp
             }
             Ok(Ok(Err(error))) => {
-                let message = message(&error);
-                tracing::error!(context = %context.name, error = %message, "cleanup of lifespan context `{}` failed", context.name);
-                ContextOutcome::CleanupFailed(message)
+                let error = TaskError::new(error);
+                tracing::error!(context = %context.name, error = %format_args!("{error:#}"), "cleanup of lifespan context `{}` failed", context.name);
+                ContextOutcome::CleanupFailed(error)
             }
             Ok(Err(join)) => {
                 let message = if join.is_panic() {
@@ -152,9 +153,8 @@ async fn clean_up(
         };
         let (state, error) = match &outcome {
             ContextOutcome::CleanedUp => (RunState::Stopped, None),
-            ContextOutcome::CleanupFailed(message) | ContextOutcome::CleanupPanicked(message) => {
-                (RunState::Failed, Some(message.clone()))
-            }
+            ContextOutcome::CleanupFailed(error) => (RunState::Failed, Some(format!("{error:#}"))),
+            ContextOutcome::CleanupPanicked(message) => (RunState::Failed, Some(message.clone())),
             ContextOutcome::TimedOut => (RunState::Aborted, None),
         };
         board.set_context(context.index, state, error);

@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use crate::error::{ArgCause, ArgError, StartupError, StartupErrorKind};
+use crate::error::{chain, ArgCause, ArgError, StartupError, StartupErrorKind};
 use crate::inject::{InjectCx, YieldControl, YieldParts};
 use crate::name::Name;
 use crate::options::TaskOptions;
@@ -21,6 +21,7 @@ use crate::shutdown::{self, Timeouts};
 use crate::state::{self, Deps, StateMap};
 use crate::status::{Board, RunState};
 use crate::supervise::supervise;
+use crate::task_error::TaskError;
 use crate::App;
 
 /// Everything one start of the app set running; [`shutdown::stop`] takes it apart.
@@ -107,10 +108,8 @@ fn in_state_order(
         .iter()
         .map(|(name, deps)| (name.clone(), deps))
         .collect();
-    let order = state::order(&context_deps, &task_deps).map_err(|kind| {
-        tracing::error!("{kind}");
-        StartupError::new(kind, Report::default())
-    })?;
+    let order = state::order(&context_deps, &task_deps)
+        .map_err(|kind| StartupError::new(kind, Report::default()))?;
     let mut slots: Vec<Option<PreparedContext>> = contexts.into_iter().map(Some).collect();
     Ok(order.into_iter().filter_map(|i| slots[i].take()).collect())
 }
@@ -249,12 +248,10 @@ async fn set_up_all(
                 generation.contexts.push(running);
             }
             Err(kind) => {
-                board.set_context(index, RunState::Failed, Some(kind.to_string()));
-                // Not an error: something asked for shutdown.
+                board.set_context(index, RunState::Failed, Some(chain(&kind)));
+                // The error is returned, not logged; an interruption is no error, but news.
                 if matches!(kind, StartupErrorKind::Interrupted { .. }) {
                     tracing::info!(context = %name, "{kind}");
-                } else {
-                    tracing::error!(context = %name, "{kind}");
                 }
                 if !generation.contexts.is_empty() {
                     tracing::info!("cleaning up the contexts already set up, in reverse order");
@@ -347,7 +344,7 @@ async fn set_up(
         Ok(Ok(())) => StartupErrorKind::NoYield { name },
         Ok(Err(error)) => StartupErrorKind::SetupFailed {
             name,
-            source: error.into(),
+            source: TaskError::new(error),
         },
         Err(payload) => StartupErrorKind::SetupPanicked {
             name,
@@ -363,7 +360,7 @@ fn argument_error(entry: &Entry, error: ArgError) -> StartupError {
             kind: entry.kind,
             name,
             argument: error.argument,
-            source: source.into(),
+            source: TaskError::new(source),
         },
         ArgCause::Panicked(message) => StartupErrorKind::ArgumentPanicked {
             kind: entry.kind,
@@ -388,6 +385,5 @@ fn argument_error(entry: &Entry, error: ArgError) -> StartupError {
             }
         }
     };
-    tracing::error!("{kind}");
     StartupError::new(kind, Report::default())
 }

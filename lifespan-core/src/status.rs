@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::name::Name;
 use crate::register::Plan;
 use crate::report::{find, TaskOutcome};
+use crate::task_error::TaskError;
 use crate::watchdog::Polls;
 
 /// What a task or context is doing.
@@ -183,7 +184,7 @@ pub(crate) struct Board {
     /// Nanoseconds from the epoch to the start of shutdown; `u64::MAX` before.
     shutdown_at: AtomicU64,
     /// The last error of each task that had one, by index: written only on failures.
-    errors: Mutex<HashMap<usize, String>>,
+    errors: Mutex<HashMap<usize, TaskError>>,
     contexts: Mutex<Vec<ContextEntry>>,
 }
 
@@ -287,12 +288,17 @@ impl Board {
     /// How task `index` ended: `None` if it has not recorded an end (it is running, or was
     /// aborted before it could).
     pub(crate) fn ended(&self, index: usize) -> Option<TaskOutcome> {
-        let message = || lock(&self.errors).get(&index).cloned().unwrap_or_default();
+        let error = || {
+            lock(&self.errors)
+                .get(&index)
+                .cloned()
+                .unwrap_or_else(|| TaskError::msg(String::new()))
+        };
         Some(match self.tasks[index].state.load(Ordering::Acquire) {
             code::COMPLETED => TaskOutcome::Completed,
             code::CANCELLED => TaskOutcome::Cancelled,
-            code::FAILED => TaskOutcome::Failed(message()),
-            code::PANICKED => TaskOutcome::Panicked(message()),
+            code::FAILED => TaskOutcome::Failed(error()),
+            code::PANICKED => TaskOutcome::Panicked(error().to_string()),
             code::ABORTED => TaskOutcome::Aborted,
             _ => return None,
         })
@@ -306,8 +312,9 @@ impl Board {
         self.tasks[index].restarts.load(Ordering::Relaxed)
     }
 
-    pub(crate) fn set_task_error(&self, index: usize, message: &str) {
-        lock(&self.errors).insert(index, message.to_owned());
+    /// Records task `index`'s last error: what it returned, or its panic's message.
+    pub(crate) fn set_task_error(&self, index: usize, error: TaskError) {
+        lock(&self.errors).insert(index, error);
     }
 
     /// Shutdown begins now.
@@ -372,7 +379,7 @@ impl Board {
                     display_name: entry.options.display_name,
                     state,
                     restarts: slot.restarts.load(Ordering::Relaxed),
-                    last_error: errors.get(&index).cloned(),
+                    last_error: errors.get(&index).map(|error| format!("{error:#}")),
                     in_state,
                 }
             })

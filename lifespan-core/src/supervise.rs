@@ -18,9 +18,10 @@ use crate::inject::InjectCx;
 use crate::options::{Restart, Schedule, TaskOptions};
 use crate::registry::BoxFuture;
 use crate::report::TaskOutcome;
-use crate::running::{message, outcome, poll_body, poll_catching};
+use crate::running::{outcome, poll_body, poll_catching};
 use crate::state::{Deps, StateMap};
 use crate::status::Board;
+use crate::task_error::TaskError;
 use crate::time::after;
 use crate::App;
 
@@ -57,12 +58,12 @@ pub(crate) async fn supervise(
             );
             let label = board.plan.task(index).label();
             tracing::error!(error = %message, "lifespan task `{label}` failed");
-            board.set_task_error(index, &message);
-            let outcome = TaskOutcome::Panicked(message.clone());
+            board.set_task_error(index, TaskError::msg(message.clone()));
             if options.critical {
-                app.fail_critically(board.plan.task(index).name.clone(), message);
+                let name = board.plan.task(index).name.clone();
+                app.fail_critically(name, panicked(&message));
             }
-            outcome
+            TaskOutcome::Panicked(message)
         }
     };
     board.set_ended(index, &ended);
@@ -190,29 +191,28 @@ impl Supervisor {
         };
         entry.prepare(&mut cx).map_err(|error| {
             let argument = error.argument;
-            let (message, panicked) = match error.cause {
-                ArgCause::Eval(source) => (
-                    format!("evaluating argument `{argument}` failed: {}", message(&source)),
-                    false,
-                ),
-                ArgCause::Panicked(message) => (
-                    format!("evaluating argument `{argument}` panicked: {message}"),
-                    true,
-                ),
+            let outcome = match error.cause {
+                ArgCause::Eval(source) => TaskOutcome::Failed(TaskError::new(
+                    source.context(format!("evaluating argument `{argument}` failed")),
+                )),
+                ArgCause::Panicked(message) => TaskOutcome::Panicked(format!(
+                    "evaluating argument `{argument}` panicked: {message}"
+                )),
                 ArgCause::CallPanicked(message) => {
-                    (format!("calling the task panicked: {message}"), true)
+                    TaskOutcome::Panicked(format!("calling the task panicked: {message}"))
                 }
-                ArgCause::Unavailable => {
-                    (format!("argument `{argument}` is not available"), false)
-                }
+                ArgCause::Unavailable => TaskOutcome::Failed(TaskError::msg(format!(
+                    "argument `{argument}` is not available"
+                ))),
             };
-            tracing::error!(error = %message, "lifespan task `{}` could not be run again", entry.label());
-            self.board.set_task_error(self.index, &message);
-            if panicked {
-                TaskOutcome::Panicked(message)
-            } else {
-                TaskOutcome::Failed(message)
-            }
+            let error = match &outcome {
+                TaskOutcome::Failed(error) => error.clone(),
+                TaskOutcome::Panicked(message) => TaskError::msg(message.clone()),
+                _ => unreachable!("a failure"),
+            };
+            tracing::error!(error = %format_args!("{error:#}"), "lifespan task `{}` could not be run again", entry.label());
+            self.board.set_task_error(self.index, error);
+            outcome
         })
     }
 
@@ -250,9 +250,10 @@ impl Supervisor {
         Some(match ended {
             TaskOutcome::Failed(_) | TaskOutcome::Panicked(_) => ended.clone(),
             _ => {
-                let message = format!("it kept ending: restart limit of {limit} reached");
-                self.board.set_task_error(self.index, &message);
-                TaskOutcome::Failed(message)
+                let error =
+                    TaskError::msg(format!("it kept ending: restart limit of {limit} reached"));
+                self.board.set_task_error(self.index, error.clone());
+                TaskOutcome::Failed(error)
             }
         })
     }
@@ -260,14 +261,18 @@ impl Supervisor {
     /// Records the task's end for good; a critical task failing asks the app to stop.
     fn end(&self, outcome: TaskOutcome) -> TaskOutcome {
         if self.options.critical {
-            if let TaskOutcome::Failed(message) | TaskOutcome::Panicked(message) = &outcome {
+            let error = match &outcome {
+                TaskOutcome::Failed(error) => Some(error.clone()),
+                TaskOutcome::Panicked(message) => Some(panicked(message)),
+                _ => None,
+            };
+            if let Some(error) = error {
                 let entry = self.board.plan.task(self.index);
                 tracing::error!(
                     "critical lifespan task `{}` failed for good: shutting the app down",
                     entry.label()
                 );
-                self.app
-                    .fail_critically(entry.name.clone(), message.clone());
+                self.app.fail_critically(entry.name.clone(), error);
             }
         }
         outcome
@@ -289,6 +294,11 @@ impl Supervisor {
         let spread = u64::try_from((delay - half).as_nanos()).unwrap_or(u64::MAX);
         half + Duration::from_nanos(random() % spread.saturating_add(1))
     }
+}
+
+/// A critical task's panic, as the error that ends the app's run.
+fn panicked(message: &str) -> TaskError {
+    TaskError::msg(format!("panicked: {message}"))
 }
 
 /// A random number, from the standard library's randomly keyed hasher: enough to spread

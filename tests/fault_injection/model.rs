@@ -64,7 +64,7 @@ impl Expected {
             (Expected::Failed, TaskOutcome::Failed(message)) => message == TASK_FAILURE,
             (Expected::Panicked, TaskOutcome::Panicked(message)) => message == TASK_PANIC,
             (Expected::FailedAtLimit, TaskOutcome::Failed(message)) => {
-                message.contains("restart limit")
+                message.to_string().contains("restart limit")
             }
             _ => false,
         }

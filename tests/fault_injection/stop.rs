@@ -228,7 +228,7 @@ impl Checker<'_> {
         match self.case.contexts[c].cleanup {
             Cleanup::Done(d) if d < timeout => ContextOutcome::CleanedUp,
             Cleanup::Fail(d) if d < timeout => {
-                ContextOutcome::CleanupFailed(CLEANUP_FAILURE.to_owned())
+                ContextOutcome::CleanupFailed(CLEANUP_FAILURE.into())
             }
             Cleanup::Panic(d) if d < timeout => {
                 ContextOutcome::CleanupPanicked(CLEANUP_PANIC.to_owned())
