@@ -1,3 +1,15 @@
+// Layering: each module imports only from the modules below it, never upwards or in a circle.
+//
+//   lib       the entry points
+//   expand    runs the stages and generates the registration
+//   valid     checks the function and its keyword arguments
+//   options   checks `#[lifespan(...)]`
+//   duration  parses the options' durations
+//   suggest   "did you mean" suggestions
+//   ast       parsing, and the `Kind` and `Errors` every stage shares
+//
+// `suggest` and `ast` depend on no other module of the crate.
+
 //! Attribute macros of [`lifespan-core`](https://docs.rs/lifespan-core): `#[lifespan_task]`,
 //! `#[lifespan_context]`, and `#[lifespan(...)]` for their options.
 //!
@@ -10,6 +22,7 @@ mod ast;
 mod duration;
 mod expand;
 mod options;
+mod suggest;
 mod valid;
 
 use proc_macro::TokenStream;

@@ -11,7 +11,7 @@ use syn::{Expr, Ident, Lit, LitStr};
 
 use crate::ast::{Errors, Kind, OptionArg};
 use crate::duration;
-use crate::valid::closest;
+use crate::suggest;
 
 /// The options, checked, in the form expansion passes them to `TaskOptions`.
 #[derive(Default)]
@@ -334,9 +334,7 @@ fn unknown_option(kind: Kind, name: &str, key: &str, params: &[&str]) -> String 
             "unknown option `{key}` for {noun} `{name}`; the only option of a context is `name`"
         ),
     };
-    if let Some(suggestion) = closest(key, &known) {
-        message.push_str(&format!(" (did you mean `{suggestion}`?)"));
-    }
+    suggest::append(&mut message, suggest::did_you_mean(key, &known));
     message
 }
 
@@ -392,9 +390,7 @@ fn restart(errors: &mut Errors, value: &Expr) -> Option<Restart> {
     let mut message = format!(
         "unknown restart policy `{written}`; the policies are `never`, `on_failure` and `always`"
     );
-    if let Some(suggestion) = closest(&written, &known) {
-        message.push_str(&format!(" (did you mean `{suggestion}`?)"));
-    }
+    suggest::append(&mut message, suggest::did_you_mean(&written, &known));
     errors.error(span, message);
     None
 }

@@ -8,6 +8,7 @@ use syn::{Attribute, Expr, FnArg, Ident, Pat, Path, ReturnType, Type};
 
 use crate::ast::{Args, Errors, ItemFn, Kind, OptionArg};
 use crate::options::{self, Options};
+use crate::suggest;
 
 /// What expansion needs, all of it checked.
 pub(crate) struct Model {
@@ -265,50 +266,6 @@ fn unknown_argument(noun: &str, name: &str, key: &str, params: &[Param]) -> Stri
         .join(", ");
     let mut message =
         format!("unknown argument `{key}` for {noun} `{name}`; its parameters are {list}");
-    if let Some(suggestion) = closest(key, &names) {
-        message.push_str(&format!(" (did you mean `{suggestion}`?)"));
-    }
+    suggest::append(&mut message, suggest::did_you_mean(key, &names));
     message
-}
-
-/// The name in `names` that `written` is most likely a typo of, if any is close enough.
-pub(crate) fn closest<'a>(written: &str, names: &[&'a str]) -> Option<&'a str> {
-    names
-        .iter()
-        .map(|n| (edit_distance(written, n), *n))
-        .filter(|(distance, n)| *distance <= (n.len().max(written.len()) / 3).max(1))
-        .min()
-        .map(|(_, name)| name)
-}
-
-/// Levenshtein distance, for suggesting the parameter a typo meant.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1)
-                .min(row[j] + 1)
-                .min(diagonal + usize::from(ca != *cb));
-            diagonal = above;
-        }
-    }
-    row[b.len()]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::edit_distance;
-
-    #[test]
-    fn edit_distance_counts_insertions_deletions_and_substitutions() {
-        assert_eq!(edit_distance("foo", "foo"), 0);
-        assert_eq!(edit_distance("fo", "foo"), 1);
-        assert_eq!(edit_distance("bar", "baz"), 1);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-    }
 }
