@@ -1,5 +1,7 @@
 //! Durations as the options write them: `"250ms"`, `"1.5s"`, `"1m30s"`, `"5 s"`.
 
+use crate::suggest;
+
 /// The units, with their length in nanoseconds, as listed in messages.
 const UNITS: [(&str, u64); 6] = [
     ("ns", 1),
@@ -115,6 +117,7 @@ fn segment(whole: &str, fraction: &str, nanos: u64) -> Option<u128> {
     Some(value)
 }
 
+/// The message for a unit that is none of [`UNITS`], suggesting the unit it may spell.
 fn unknown_unit(unit: &str) -> String {
     let list = UNITS
         .iter()
@@ -122,8 +125,14 @@ fn unknown_unit(unit: &str) -> String {
         .collect::<Vec<_>>()
         .join(", ");
     let mut message = format!("unknown unit `{unit}`; units are {list}");
+    suggest::append(&mut message, meant_unit(unit));
+    message
+}
+
+/// The unit that `unit` is another spelling of: the same in another case, or an alias.
+fn meant_unit(unit: &str) -> Option<&'static str> {
     let lower = unit.to_lowercase();
-    let suggestion = UNITS
+    UNITS
         .iter()
         .map(|(name, _)| *name)
         .find(|name| *name == lower)
@@ -132,11 +141,7 @@ fn unknown_unit(unit: &str) -> String {
                 .iter()
                 .find(|(alias, _)| *alias == lower)
                 .map(|(_, name)| *name)
-        });
-    if let Some(suggestion) = suggestion {
-        message.push_str(&format!(" (did you mean `{suggestion}`?)"));
-    }
-    message
+        })
 }
 
 #[cfg(test)]

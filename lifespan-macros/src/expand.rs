@@ -80,54 +80,18 @@ fn registration(model: &Model) -> TokenStream {
     let cx = Ident::new("__lifespan_cx", Span::mixed_site());
     let prepare = Ident::new("__lifespan_prepare", Span::mixed_site());
 
-    let (inject, kind, check, injected_trait, plain_trait) = match model.kind {
-        Kind::Task => (
-            quote!(inject_task),
-            quote!(Task),
-            "check_task_argument",
-            quote!(TaskArgumentOfInjected),
-            quote!(TaskArgumentOfPlain),
-        ),
-        Kind::Context => (
-            quote!(inject_context),
-            quote!(Context),
-            "check_context_argument",
-            quote!(ContextArgumentOfInjected),
-            quote!(ContextArgumentOfPlain),
-        ),
-    };
-    let mut checks = Vec::new();
-    let mut bindings = Vec::with_capacity(model.params.len());
-    let mut values = Vec::with_capacity(model.params.len());
-    for (index, param) in model.params.iter().enumerate() {
-        let value = format_ident!("__lifespan_arg{}", index, span = Span::mixed_site());
-        let ty = &param.ty;
-        let name = &param.name;
-        bindings.push(match &param.source {
-            // Spanned on the value, so that rustc's type mismatch points at it.
-            // The value is bound to the parameter's type, so that rustc's mismatch points at the
-            // value and at the parameter's type as the expectation.
-            Source::Arg { key, value: expr } => {
-                // Fails, at the key, if the parameter's type is one the app injects.
-                let check = Ident::new(check, Span::call_site().located_at(key.span()));
-                checks.push(quote! {
-                    (&#private::Probe::<#ty>::NEW).#check();
-                });
-                quote! {
-                    let #value = #private::arg(#name, || {
-                        let #value: #ty = #expr;
-                        #private::core::result::Result::Ok(#value)
-                    })?;
-                }
-            }
-            // Spanned on the type, so that "not injectable" points at the parameter.
-            Source::Inject => {
-                let call = quote_spanned!(ty.span()=> #private::#inject::<#ty>);
-                quote! { let #value = #call(#cx, #name)?; }
-            }
-        });
-        values.push(value);
-    }
+    let names = KindNames::of(model.kind);
+    let Bindings {
+        checks,
+        bindings,
+        values,
+    } = bindings(model, &private, &cx, &names);
+    let KindNames {
+        kind,
+        injected_trait,
+        plain_trait,
+        ..
+    } = names;
     let ident = &model.ident;
     // Wholly located at the return type, so that an unaccepted one is reported there.
     let call = respan(
@@ -170,6 +134,93 @@ fn registration(model: &Model) -> TokenStream {
                 #options
             }
         };
+    }
+}
+
+/// The names in the runtime's private API that differ between a task and a context.
+struct KindNames {
+    /// The function that injects a parameter: `inject_task`.
+    inject: TokenStream,
+    /// The variant of the runtime's `Kind`: `Task`.
+    kind: TokenStream,
+    /// The method that fails if an argument's parameter is of a type the app injects.
+    check: &'static str,
+    /// The traits that provide `check` for an injected type and for any other.
+    injected_trait: TokenStream,
+    plain_trait: TokenStream,
+}
+
+impl KindNames {
+    /// The names for `kind`.
+    fn of(kind: Kind) -> Self {
+        match kind {
+            Kind::Task => KindNames {
+                inject: quote!(inject_task),
+                kind: quote!(Task),
+                check: "check_task_argument",
+                injected_trait: quote!(TaskArgumentOfInjected),
+                plain_trait: quote!(TaskArgumentOfPlain),
+            },
+            Kind::Context => KindNames {
+                inject: quote!(inject_context),
+                kind: quote!(Context),
+                check: "check_context_argument",
+                injected_trait: quote!(ContextArgumentOfInjected),
+                plain_trait: quote!(ContextArgumentOfPlain),
+            },
+        }
+    }
+}
+
+/// The body of `prepare`, parameter by parameter.
+struct Bindings {
+    /// For each argument, the check that its parameter is not of a type the app injects.
+    checks: Vec<TokenStream>,
+    /// For each parameter, the statement that binds its value: evaluated or injected.
+    bindings: Vec<TokenStream>,
+    /// The variables bound, in the order of the parameters.
+    values: Vec<Ident>,
+}
+
+/// The checks and bindings of the parameters of `model`, injected through `cx`.
+fn bindings(model: &Model, private: &TokenStream, cx: &Ident, names: &KindNames) -> Bindings {
+    let KindNames { inject, check, .. } = names;
+    let mut checks = Vec::new();
+    let mut bindings = Vec::with_capacity(model.params.len());
+    let mut values = Vec::with_capacity(model.params.len());
+    for (index, param) in model.params.iter().enumerate() {
+        let value = format_ident!("__lifespan_arg{}", index, span = Span::mixed_site());
+        let ty = &param.ty;
+        let name = &param.name;
+        bindings.push(match &param.source {
+            // Spanned on the value, so that rustc's type mismatch points at it.
+            // The value is bound to the parameter's type, so that rustc's mismatch points at the
+            // value and at the parameter's type as the expectation.
+            Source::Arg { key, value: expr } => {
+                // Fails, at the key, if the parameter's type is one the app injects.
+                let check = Ident::new(check, Span::call_site().located_at(key.span()));
+                checks.push(quote! {
+                    (&#private::Probe::<#ty>::NEW).#check();
+                });
+                quote! {
+                    let #value = #private::arg(#name, || {
+                        let #value: #ty = #expr;
+                        #private::core::result::Result::Ok(#value)
+                    })?;
+                }
+            }
+            // Spanned on the type, so that "not injectable" points at the parameter.
+            Source::Inject => {
+                let call = quote_spanned!(ty.span()=> #private::#inject::<#ty>);
+                quote! { let #value = #call(#cx, #name)?; }
+            }
+        });
+        values.push(value);
+    }
+    Bindings {
+        checks,
+        bindings,
+        values,
     }
 }
 

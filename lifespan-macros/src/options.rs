@@ -11,7 +11,7 @@ use syn::{Expr, Ident, Lit, LitStr};
 
 use crate::ast::{Errors, Kind, OptionArg};
 use crate::duration;
-use crate::valid::closest;
+use crate::suggest;
 
 /// The options, checked, in the form expansion passes them to `TaskOptions`.
 #[derive(Default)]
@@ -150,76 +150,120 @@ pub(crate) fn validate(
     // options neither miss it nor report it again.
     let mut given: Vec<(Key, Given)> = Vec::new();
     for arg in args {
-        let key_name = arg.key.unraw().to_string();
-        let Some(&(_, key, _, _)) = KEYS.iter().find(|(known, ..)| *known == key_name) else {
-            errors.error(
-                arg.key.span(),
-                unknown_option(kind, name, &key_name, params),
-            );
+        let Some(key) = accepted_key(errors, kind, name, params, &given, &arg) else {
             continue;
         };
-        if given.iter().any(|(seen, _)| *seen == key) {
-            errors.error(
-                arg.key.span(),
-                format!(
-                    "option `{key_name}` of {} `{name}` is given twice",
-                    kind.noun()
-                ),
-            );
-            continue;
-        }
-        if kind == Kind::Context && key != Key::Name {
-            errors.error(
-                arg.key.span(),
-                format!("`{key_name}` applies to tasks only: a lifespan context is set up once per start"),
-            );
-            continue;
-        }
         let at = Given {
             key: arg.key.span(),
             value: arg.value.as_ref().map_or(arg.key.span(), Spanned::span),
         };
         given.push((key, at));
-        let value = match arg.value {
-            Some(value) => unwrap_group(value),
-            None if key.is_flag() => {
-                set_flag(&mut options, key, true);
-                continue;
-            }
-            None => {
-                let (_, _, _, example) = key.info();
-                errors.error(
-                    at.key,
-                    format!("`{key_name}` needs a value, as in `{example}`"),
-                );
-                continue;
-            }
-        };
-        match key {
-            Key::Name => match string(&value) {
-                Some(lit) => match name_problem(kind, &lit.value()) {
-                    Some(problem) => errors.error(lit.span(), problem),
-                    None => options.name = Some(lit.clone()),
-                },
-                None => errors.error(at.value, key.wrong_value()),
-            },
-            Key::Restart => options.restart = restart(errors, &value),
-            Key::Backoff => options.backoff = backoff(errors, &value),
-            Key::Jitter => match boolean(&value) {
-                Some(jitter) => options.jitter = Some(jitter),
-                None => errors.error(at.value, key.wrong_value()),
-            },
-            Key::MaxRestarts => options.max_restarts = max_restarts(errors, &value),
-            Key::Within => options.within = positive_duration(errors, key, &value),
-            Key::Every => options.every = positive_duration(errors, key, &value),
-            Key::FixedDelay | Key::AtStartup | Key::Critical => match boolean(&value) {
-                Some(on) => set_flag(&mut options, key, on),
-                None => errors.error(at.value, key.wrong_value()),
-            },
+        if let Some(value) = value_to_check(errors, &mut options, key, at, arg.value) {
+            set_option(errors, &mut options, kind, key, at, &value);
         }
     }
     check_together(errors, &options, &given);
     options
+}
+
+/// The key of `arg`, if it is one of the options, not given before, and an option of `kind`;
+/// otherwise reported at the key.
+fn accepted_key(
+    errors: &mut Errors,
+    kind: Kind,
+    name: &str,
+    params: &[&str],
+    given: &[(Key, Given)],
+    arg: &OptionArg,
+) -> Option<Key> {
+    let key_name = arg.key.unraw().to_string();
+    let Some(&(_, key, _, _)) = KEYS.iter().find(|(known, ..)| *known == key_name) else {
+        errors.error(
+            arg.key.span(),
+            unknown_option(kind, name, &key_name, params),
+        );
+        return None;
+    };
+    if given.iter().any(|(seen, _)| *seen == key) {
+        errors.error(
+            arg.key.span(),
+            format!(
+                "option `{key_name}` of {} `{name}` is given twice",
+                kind.noun()
+            ),
+        );
+        return None;
+    }
+    if kind == Kind::Context && key != Key::Name {
+        errors.error(
+            arg.key.span(),
+            format!(
+                "`{key_name}` applies to tasks only: a lifespan context is set up once per start"
+            ),
+        );
+        return None;
+    }
+    Some(key)
+}
+
+/// The value of `key` to check, if one is given. A flag standing alone is set here; any other
+/// key without a value is reported.
+fn value_to_check(
+    errors: &mut Errors,
+    options: &mut Options,
+    key: Key,
+    at: Given,
+    value: Option<Expr>,
+) -> Option<Expr> {
+    match value {
+        Some(value) => Some(unwrap_group(value)),
+        None if key.is_flag() => {
+            set_flag(options, key, true);
+            None
+        }
+        None => {
+            let (key_name, _, _, example) = key.info();
+            errors.error(
+                at.key,
+                format!("`{key_name}` needs a value, as in `{example}`"),
+            );
+            None
+        }
+    }
+}
+
+/// Checks `value` as the value of `key` and sets the option; reported at the value if it is not
+/// of the key's form.
+fn set_option(
+    errors: &mut Errors,
+    options: &mut Options,
+    kind: Kind,
+    key: Key,
+    at: Given,
+    value: &Expr,
+) {
+    match key {
+        Key::Name => match string(value) {
+            Some(lit) => match name_problem(kind, &lit.value()) {
+                Some(problem) => errors.error(lit.span(), problem),
+                None => options.name = Some(lit.clone()),
+            },
+            None => errors.error(at.value, key.wrong_value()),
+        },
+        Key::Restart => options.restart = restart(errors, value),
+        Key::Backoff => options.backoff = backoff(errors, value),
+        Key::Jitter => match boolean(value) {
+            Some(jitter) => options.jitter = Some(jitter),
+            None => errors.error(at.value, key.wrong_value()),
+        },
+        Key::MaxRestarts => options.max_restarts = max_restarts(errors, value),
+        Key::Within => options.within = positive_duration(errors, key, value),
+        Key::Every => options.every = positive_duration(errors, key, value),
+        Key::FixedDelay | Key::AtStartup | Key::Critical => match boolean(value) {
+            Some(on) => set_flag(options, key, on),
+            None => errors.error(at.value, key.wrong_value()),
+        },
+    }
 }
 
 /// What is wrong with the display name `name`, if anything: it is empty, or it holds a
@@ -334,9 +378,7 @@ fn unknown_option(kind: Kind, name: &str, key: &str, params: &[&str]) -> String 
             "unknown option `{key}` for {noun} `{name}`; the only option of a context is `name`"
         ),
     };
-    if let Some(suggestion) = closest(key, &known) {
-        message.push_str(&format!(" (did you mean `{suggestion}`?)"));
-    }
+    suggest::append(&mut message, suggest::did_you_mean(key, &known));
     message
 }
 
@@ -392,9 +434,7 @@ fn restart(errors: &mut Errors, value: &Expr) -> Option<Restart> {
     let mut message = format!(
         "unknown restart policy `{written}`; the policies are `never`, `on_failure` and `always`"
     );
-    if let Some(suggestion) = closest(&written, &known) {
-        message.push_str(&format!(" (did you mean `{suggestion}`?)"));
-    }
+    suggest::append(&mut message, suggest::did_you_mean(&written, &known));
     errors.error(span, message);
     None
 }

@@ -4,10 +4,11 @@
 use proc_macro2::Span;
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
-use syn::{Attribute, Expr, FnArg, Ident, Pat, Path, ReturnType, Type};
+use syn::{Attribute, Expr, FnArg, Ident, Pat, Path, ReturnType, Signature, Type};
 
-use crate::ast::{Args, Errors, ItemFn, Kind, OptionArg};
+use crate::ast::{Arg, Args, Errors, ItemFn, Kind, OptionArg};
 use crate::options::{self, Options};
+use crate::suggest;
 
 /// What expansion needs, all of it checked.
 pub(crate) struct Model {
@@ -41,6 +42,8 @@ pub(crate) enum Source {
     Inject,
 }
 
+/// Checks the function and its arguments and options; every mistake is reported, in the order
+/// of the signature, the parameters, the arguments, the yield point and the options.
 pub(crate) fn validate(
     kind: Kind,
     args: Args,
@@ -49,9 +52,40 @@ pub(crate) fn validate(
 ) -> syn::Result<Model> {
     let mut errors = Errors::default();
     let sig = &item.sig;
-    let noun = kind.noun();
     let name = sig.ident.unraw().to_string();
 
+    check_signature(&mut errors, kind, &name, sig);
+    let mut params = params(&mut errors, kind.noun(), &name, sig);
+    bind_args(&mut errors, kind.noun(), &name, args.args, &mut params);
+    check_yield(&mut errors, kind, &name, &sig.ident, &params);
+    let param_names: Vec<&str> = params.iter().map(|param| param.name.as_str()).collect();
+    let options = options::validate(&mut errors, kind, &name, &param_names, option_args);
+
+    errors.finish()?;
+    let krate = match args.krate {
+        Some((_, path)) => path,
+        None => syn::parse_quote!(::lifespan_core),
+    };
+    let output_span = match &sig.output {
+        ReturnType::Type(_, ty) => ty.span(),
+        ReturnType::Default => sig.ident.span(),
+    };
+    Ok(Model {
+        kind,
+        krate,
+        ident: sig.ident.clone(),
+        name,
+        cfgs: cfgs(item),
+        params,
+        output_span,
+        options,
+    })
+}
+
+/// Rejects the forms of function the app cannot call: not `async`, `const`, `unsafe`, `extern`,
+/// generic, with a `where` clause, variadic.
+fn check_signature(errors: &mut Errors, kind: Kind, name: &str, sig: &Signature) {
+    let noun = kind.noun();
     if sig.asyncness.is_none() {
         errors.error(
             sig.fn_token.span,
@@ -99,7 +133,11 @@ pub(crate) fn validate(
             format!("{noun} `{name}` cannot be variadic"),
         );
     }
+}
 
+/// The parameters, each injected until an argument is bound to it; rejects `self` and the types
+/// that nothing can satisfy.
+fn params(errors: &mut Errors, noun: &str, name: &str, sig: &Signature) -> Vec<Param> {
     let mut params = Vec::with_capacity(sig.inputs.len());
     for (index, input) in sig.inputs.iter().enumerate() {
         match input {
@@ -112,13 +150,18 @@ pub(crate) fn validate(
                     Pat::Ident(pat) => pat.ident.unraw().to_string(),
                     _ => format!("#{}", index + 1),
                 };
-                check_type(&mut errors, noun, &name, &param_name, &typed.ty);
+                check_type(errors, noun, name, &param_name, &typed.ty);
                 params.push(Param { name: param_name, ty: (*typed.ty).clone(), source: Source::Inject });
             }
         }
     }
+    params
+}
 
-    for arg in args.args {
+/// Binds each keyword argument to the parameter of its name; rejects one given twice or naming
+/// no parameter.
+fn bind_args(errors: &mut Errors, noun: &str, name: &str, args: Vec<Arg>, params: &mut [Param]) {
+    for arg in args {
         let key = arg.key.unraw().to_string();
         match params.iter_mut().find(|param| param.name == key) {
             Some(param) if matches!(param.source, Source::Arg { .. }) => errors.error(
@@ -131,40 +174,18 @@ pub(crate) fn validate(
                     value: Box::new(arg.value),
                 };
             }
-            None => errors.error(arg.key.span(), unknown_argument(noun, &name, &key, &params)),
+            None => errors.error(arg.key.span(), unknown_argument(noun, name, &key, params)),
         }
     }
+}
 
-    check_yield(&mut errors, kind, &name, &sig.ident, &params);
-
-    let param_names: Vec<&str> = params.iter().map(|param| param.name.as_str()).collect();
-    let options = options::validate(&mut errors, kind, &name, &param_names, option_args);
-
-    errors.finish()?;
-    let krate = match args.krate {
-        Some((_, path)) => path,
-        None => syn::parse_quote!(::lifespan_core),
-    };
-    let output_span = match &sig.output {
-        ReturnType::Type(_, ty) => ty.span(),
-        ReturnType::Default => sig.ident.span(),
-    };
-    let cfgs = item
-        .attrs
+/// The function's `#[cfg]`s, for the registration to share.
+fn cfgs(item: &ItemFn) -> Vec<Attribute> {
+    item.attrs
         .iter()
         .filter(|attr| attr.path().is_ident("cfg"))
         .cloned()
-        .collect();
-    Ok(Model {
-        kind,
-        krate,
-        ident: sig.ident.clone(),
-        name,
-        cfgs,
-        params,
-        output_span,
-        options,
-    })
+        .collect()
 }
 
 /// A context needs a yield point and a task has none. Types are compared by name here only where
@@ -265,50 +286,6 @@ fn unknown_argument(noun: &str, name: &str, key: &str, params: &[Param]) -> Stri
         .join(", ");
     let mut message =
         format!("unknown argument `{key}` for {noun} `{name}`; its parameters are {list}");
-    if let Some(suggestion) = closest(key, &names) {
-        message.push_str(&format!(" (did you mean `{suggestion}`?)"));
-    }
+    suggest::append(&mut message, suggest::did_you_mean(key, &names));
     message
-}
-
-/// The name in `names` that `written` is most likely a typo of, if any is close enough.
-pub(crate) fn closest<'a>(written: &str, names: &[&'a str]) -> Option<&'a str> {
-    names
-        .iter()
-        .map(|n| (edit_distance(written, n), *n))
-        .filter(|(distance, n)| *distance <= (n.len().max(written.len()) / 3).max(1))
-        .min()
-        .map(|(_, name)| name)
-}
-
-/// Levenshtein distance, for suggesting the parameter a typo meant.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1)
-                .min(row[j] + 1)
-                .min(diagonal + usize::from(ca != *cb));
-            diagonal = above;
-        }
-    }
-    row[b.len()]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::edit_distance;
-
-    #[test]
-    fn edit_distance_counts_insertions_deletions_and_substitutions() {
-        assert_eq!(edit_distance("foo", "foo"), 0);
-        assert_eq!(edit_distance("fo", "foo"), 1);
-        assert_eq!(edit_distance("bar", "baz"), 1);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-    }
 }
