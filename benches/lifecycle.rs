@@ -257,11 +257,11 @@ impl Variant for LifespanChecked {
     const NAME: &'static str = "lifespan, blocking check on";
 
     fn prepare(n: usize, started: Arc<Started>) -> Self {
-        let mut lifespan = Lifespan::prepare(n, started);
-        lifespan.app = lifespan
-            .app
-            .blocking_threshold(Some(Duration::from_millis(100)));
-        LifespanChecked(lifespan)
+        let app = App::builder()
+            .empty()
+            .blocking_threshold(Some(Duration::from_millis(100)))
+            .build();
+        LifespanChecked(Lifespan::with_app(app, n, started))
     }
 
     fn start(&mut self) -> BoxFut<'_, ()> {
@@ -273,11 +273,9 @@ impl Variant for LifespanChecked {
     }
 }
 
-impl Variant for Lifespan {
-    const NAME: &'static str = "lifespan";
-
-    fn prepare(n: usize, started: Arc<Started>) -> Self {
-        let app = App::empty();
+impl Lifespan {
+    /// `app` with `n` tasks registered that mark when they begin, then wait for shutdown.
+    fn with_app(app: App, n: usize, started: Arc<Started>) -> Self {
         for i in 0..n {
             let started = started.clone();
             app.register_task(format!("task{i}"), move |shutdown: Shutdown| {
@@ -290,6 +288,14 @@ impl Variant for Lifespan {
             .unwrap();
         }
         Lifespan { app, report: None }
+    }
+}
+
+impl Variant for Lifespan {
+    const NAME: &'static str = "lifespan";
+
+    fn prepare(n: usize, started: Arc<Started>) -> Self {
+        Lifespan::with_app(App::empty(), n, started)
     }
 
     fn start(&mut self) -> BoxFut<'_, ()> {
@@ -592,7 +598,7 @@ fn polls(quick: bool) {
         })
     }
     fn lifespan(threshold: Option<Duration>) -> Duration {
-        let app = App::empty().blocking_threshold(threshold);
+        let app = App::builder().empty().blocking_threshold(threshold).build();
         let done = Started::new(TASKS);
         for i in 0..TASKS {
             let done = done.clone();

@@ -33,7 +33,10 @@ fn child_blocks_a_thread_at_shutdown() {
         .build()
         .unwrap();
     runtime.block_on(async {
-        let app = App::empty().grace_period(Duration::from_millis(100));
+        let app = App::builder()
+            .empty()
+            .grace_period(Duration::from_millis(100))
+            .build();
         app.register_task("stubborn", |shutdown: Shutdown| async move {
             println!("child: running");
             shutdown.cancelled().await;

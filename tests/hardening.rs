@@ -27,7 +27,7 @@ mod maximum_durations {
 
     #[tokio::test(start_paused = true)]
     async fn a_grace_period_of_duration_max_waits_for_the_tasks_and_the_app_starts_again() {
-        let app = App::empty().grace_period(Duration::MAX);
+        let app = App::builder().empty().grace_period(Duration::MAX).build();
         waiter(&app, "worker", TaskOptions::new());
         for _ in 0..2 {
             app.start().await.unwrap();
@@ -39,9 +39,11 @@ mod maximum_durations {
 
     #[tokio::test(start_paused = true)]
     async fn a_cleanup_timeout_and_blocking_threshold_of_duration_max_are_accepted() {
-        let app = App::empty()
+        let app = App::builder()
+            .empty()
             .cleanup_timeout(Duration::MAX)
-            .blocking_threshold(Some(Duration::MAX));
+            .blocking_threshold(Some(Duration::MAX))
+            .build();
         app.register_context("pool", |lifespan: Yield| async move {
             lifespan.ready().await;
             tokio::time::sleep(Duration::from_secs(60)).await;
@@ -103,7 +105,7 @@ mod maximum_durations {
 
     #[tokio::test]
     async fn a_drain_timeout_of_duration_max_waits_for_the_server_to_drain() {
-        let app = App::empty().drain_timeout(Duration::MAX);
+        let app = App::builder().empty().drain_timeout(Duration::MAX).build();
         waiter(&app, "worker", TaskOptions::new());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let router = axum::Router::new();
@@ -396,7 +398,10 @@ mod startup_timeout {
 
     #[tokio::test(start_paused = true)]
     async fn a_setup_that_never_yields_fails_startup_at_the_timeout_naming_it_and_rolls_back() {
-        let app = App::from_module(module_path!()).startup_timeout(Duration::from_secs(30));
+        let app = App::builder()
+            .module(module_path!())
+            .startup_timeout(Duration::from_secs(30))
+            .build();
         let began = tokio::time::Instant::now();
         let error = bounded("startup", WAIT_LIMIT, app.start())
             .await
@@ -568,7 +573,10 @@ mod blocked_poll {
     async fn a_poll_that_has_not_returned_is_reported_by_task_name_while_it_blocks() {
         let logs = CapturedLogs::default();
         let _logging = tracing::subscriber::set_default(logs.subscriber());
-        let app = App::empty().blocking_threshold(Some(Duration::from_millis(50)));
+        let app = App::builder()
+            .empty()
+            .blocking_threshold(Some(Duration::from_millis(50)))
+            .build();
         let (release_tx, release_rx) = mpsc::channel::<()>();
         let release_rx = std::sync::Mutex::new(Some(release_rx));
         app.register_task("stuck", move || {

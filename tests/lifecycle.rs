@@ -173,7 +173,10 @@ mod grace_then_abort {
     #[tokio::test(start_paused = true)]
     async fn a_task_that_ignores_the_signal_is_aborted_after_the_grace_period_before_cleanup() {
         let grace = Duration::from_secs(2);
-        let app = App::from_module(module_path!()).grace_period(grace);
+        let app = App::builder()
+            .module(module_path!())
+            .grace_period(grace)
+            .build();
         bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
         EVENTS.wait_for_within("stubborn running", WAIT_LIMIT).await;
         let began = Instant::now();
@@ -213,7 +216,10 @@ mod second_request {
 
     #[tokio::test(start_paused = true)]
     async fn a_second_shutdown_request_skips_the_grace_period() {
-        let app = App::from_module(module_path!()).grace_period(Duration::from_secs(3600));
+        let app = App::builder()
+            .module(module_path!())
+            .grace_period(Duration::from_secs(3600))
+            .build();
         let began = Instant::now();
         let running = {
             let app = app.clone();
@@ -539,7 +545,10 @@ mod cleanup_failures {
     #[tokio::test(start_paused = true)]
     async fn a_failed_panicked_or_hung_cleanup_does_not_stop_the_other_cleanups() {
         let timeout = Duration::from_secs(7);
-        let app = App::from_module(module_path!()).cleanup_timeout(timeout);
+        let app = App::builder()
+            .module(module_path!())
+            .cleanup_timeout(timeout)
+            .build();
         bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
         let began = Instant::now();
         let report = bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;

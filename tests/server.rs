@@ -180,7 +180,10 @@ mod drain_timeout {
 
     #[tokio::test(start_paused = true)]
     async fn a_request_still_running_after_the_drain_timeout_is_abandoned_and_cleanup_runs() {
-        let app = App::from_module(module_path!()).drain_timeout(Duration::from_secs(3));
+        let app = App::builder()
+            .module(module_path!())
+            .drain_timeout(Duration::from_secs(3))
+            .build();
         let (serving, addr) = serve(&app, Router::new().route("/", get(hanging))).await;
         let response = tokio::spawn(http_get(addr, "/"));
         EVENTS.wait_for("request started").await;

@@ -105,7 +105,7 @@ mod restarts {
 
     #[tokio::test(start_paused = true)]
     async fn while_backing_off_the_status_says_so_and_shutdown_interrupts_the_wait_at_once() {
-        let app = App::empty().grace_period(10 * S);
+        let app = App::builder().empty().grace_period(10 * S).build();
         let options = TaskOptions::new()
             .restart(Restart::OnFailure)
             .backoff(S * 3600, S * 3600);
@@ -423,7 +423,7 @@ mod periodic {
 
     #[tokio::test(start_paused = true)]
     async fn shutdown_waits_for_the_run_in_progress_and_starts_no_new_one() {
-        let app = App::empty().grace_period(30 * S);
+        let app = App::builder().empty().grace_period(30 * S).build();
         let log = Log::new();
         periodic(&app, &log, TaskOptions::new().every(S), [5 * S]);
         bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
@@ -438,7 +438,7 @@ mod periodic {
 
     #[tokio::test(start_paused = true)]
     async fn a_run_past_the_grace_period_is_aborted() {
-        let app = App::empty().grace_period(2 * S);
+        let app = App::builder().empty().grace_period(2 * S).build();
         let log = Log::new();
         periodic(&app, &log, TaskOptions::new().every(S), [60 * S]);
         bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
@@ -607,11 +607,17 @@ mod blocking {
 
     #[tokio::test(start_paused = true)]
     async fn the_threshold_is_configurable_and_can_be_turned_off() {
-        let app = App::empty().blocking_threshold(Some(500 * MS));
+        let app = App::builder()
+            .empty()
+            .blocking_threshold(Some(500 * MS))
+            .build();
         assert!(warnings(app, 150 * MS).await.is_empty());
-        let app = App::empty().blocking_threshold(Some(20 * MS));
+        let app = App::builder()
+            .empty()
+            .blocking_threshold(Some(20 * MS))
+            .build();
         assert_eq!(warnings(app, 30 * MS).await.len(), 1);
-        let app = App::empty().blocking_threshold(None);
+        let app = App::builder().empty().blocking_threshold(None).build();
         assert!(warnings(app, 150 * MS).await.is_empty());
     }
 
@@ -621,7 +627,7 @@ mod blocking {
     async fn shutdown_does_not_wait_forever_for_a_task_blocking_its_thread() {
         let logs = CapturedLogs::default();
         let _logging = tracing::subscriber::set_global_default(logs.subscriber());
-        let app = App::empty().grace_period(10 * MS);
+        let app = App::builder().empty().grace_period(10 * MS).build();
         let (release, released) = std::sync::mpsc::channel::<()>();
         let released = Arc::new(Mutex::new(released));
         app.register_task("stuck", move |shutdown: Shutdown| {
@@ -659,7 +665,7 @@ mod status {
 
     #[tokio::test(start_paused = true)]
     async fn status_follows_every_task_and_context_through_their_lives() {
-        let app = App::empty().grace_period(10 * S);
+        let app = App::builder().empty().grace_period(10 * S).build();
         assert!(app.status().tasks.is_empty());
         let (setup_began, finish_setup) = (
             Arc::new(tokio::sync::Notify::new()),

@@ -1,37 +1,27 @@
-//! The app handle: configuration, and the calls that start, stop and reload it.
+//! The app handle: the calls that start, stop and reload it.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::builder::Config;
 use crate::error::{StartupError, StartupErrorKind};
 use crate::name::Name;
 use crate::register::{Registry, Selection};
 use crate::report::Report;
 use crate::run::Serving;
-use crate::shutdown::{self, Timeouts};
+use crate::shutdown;
 use crate::startup::{self, Generation};
 use crate::state::{State, StateMap};
 use crate::status::{Board, Status};
 use crate::task_error::TaskError;
 
-/// The default [grace period](App::grace_period): 5 seconds.
-const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(5);
-/// The default [cleanup timeout](App::cleanup_timeout): 5 seconds.
-const DEFAULT_CLEANUP_TIMEOUT: Duration = Duration::from_secs(5);
-/// The default [drain timeout](App::drain_timeout): 5 seconds.
-const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
-/// The [blocking threshold](App::blocking_threshold) when the check is on: 100 ms.
-const DEFAULT_BLOCKING_THRESHOLD: Duration = Duration::from_millis(100);
-/// The environment variable that turns dev mode on in [`App::new`].
-const DEV_MODE_VAR: &str = "LIFESPAN_DEV";
-
 /// A backend's lifespan: its registered tasks and contexts, and the calls that start, stop and
 /// reload them.
 ///
 /// `App` is a cheap handle (an `Arc`); clones refer to the same app. Tasks and contexts can take
-/// it as a parameter.
+/// it as a parameter. Its settings are given once, to the [`AppBuilder`](crate::AppBuilder) that
+/// [`App::builder`] returns, and do not change while it lives.
 ///
 /// ```no_run
 /// use lifespan_core::{lifespan_task, App, Shutdown};
@@ -56,7 +46,8 @@ pub struct App {
 
 struct Inner {
     registry: Mutex<Registry>,
-    config: Mutex<Config>,
+    /// Fixed at `build`.
+    config: Config,
     /// Asked for by `request_shutdown` and stop signals: `exit` first, `force` on the next ask.
     exit: Mutex<ExitSignals>,
     /// What is running now. Start, shutdown and reload take it in turn.
@@ -70,16 +61,6 @@ struct Inner {
     board: Mutex<Option<Arc<Board>>>,
     /// The critical task that failed for good, and its error, if one did since the run began.
     critical: Mutex<Option<(Name, TaskError)>>,
-}
-
-#[derive(Clone, Copy, Debug)]
-struct Config {
-    grace_period: Duration,
-    cleanup_timeout: Duration,
-    dev_mode: bool,
-    drain_timeout: Duration,
-    blocking_threshold: Option<Duration>,
-    startup_timeout: Option<Duration>,
 }
 
 #[derive(Clone, Default)]
@@ -106,37 +87,21 @@ impl Drop for NotRunning<'_> {
     }
 }
 
-impl Default for App {
-    /// Same as [`App::new`].
-    fn default() -> Self {
-        App::new()
-    }
-}
-
 impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("App")
-            .field("config", &*lock(&self.inner.config))
+            .field("config", &self.inner.config)
             .finish_non_exhaustive()
     }
 }
 
 impl App {
-    fn with_selection(selection: Selection) -> Self {
-        let dev_mode = std::env::var(DEV_MODE_VAR).is_ok_and(|v| v == "1" || v == "true");
+    /// The app `builder` builds: its selection, and its settings fixed for its whole life.
+    pub(crate) fn from_parts(selection: Selection, config: Config) -> Self {
         App {
             inner: Arc::new(Inner {
                 registry: Mutex::new(Registry::new(selection)),
-                config: Mutex::new(Config {
-                    grace_period: DEFAULT_GRACE_PERIOD,
-                    cleanup_timeout: DEFAULT_CLEANUP_TIMEOUT,
-                    dev_mode,
-                    drain_timeout: DEFAULT_DRAIN_TIMEOUT,
-                    // On where it costs nothing that matters; see `blocking_threshold`.
-                    blocking_threshold: cfg!(debug_assertions)
-                        .then_some(DEFAULT_BLOCKING_THRESHOLD),
-                    startup_timeout: None,
-                }),
+                config,
                 exit: Mutex::new(ExitSignals::default()),
                 lifecycle: tokio::sync::Mutex::new(None),
                 state: Mutex::new(None),
@@ -147,150 +112,9 @@ impl App {
         }
     }
 
-    /// An app that runs every `#[lifespan_task]` and `#[lifespan_context]` linked into the
-    /// program, plus what is [registered](Self::register_task) on it by hand.
-    ///
-    /// Dev mode is on if the environment variable `LIFESPAN_DEV` is `1` or `true`
-    /// (see [`dev_mode`](Self::dev_mode)).
-    pub fn new() -> Self {
-        App::with_selection(Selection::All)
-    }
-
-    /// An app that runs only what is registered on it by hand.
-    pub fn empty() -> Self {
-        App::with_selection(Selection::None)
-    }
-
-    /// An app that runs the macro registrations in module `prefix` and the modules nested in it,
-    /// so that one binary or test file can hold several apps.
-    ///
-    /// ```
-    /// # use lifespan_core::App;
-    /// mod billing {
-    ///     #[lifespan_core::lifespan_task]
-    ///     async fn send_invoices() {}
-    /// }
-    ///
-    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
-    /// # async fn main() -> Result<(), lifespan_core::StartupError> {
-    /// # // Bounded: the example fails, rather than hangs, if a start or stop never ends.
-    /// # tokio::time::timeout(std::time::Duration::from_secs(3600), async {
-    /// let billing_only = App::from_module(concat!(module_path!(), "::billing"));
-    /// billing_only.start().await?;
-    /// let report = billing_only.shutdown().await;
-    /// assert_eq!(report.tasks.len(), 1);
-    /// assert!(report.tasks[0].name.ends_with("::billing::send_invoices"));
-    /// # Ok(())
-    /// # }).await.expect("the example did not finish within an hour of virtual time")
-    /// # }
-    /// ```
-    pub fn from_module(prefix: impl Into<String>) -> Self {
-        App::with_selection(Selection::Module(prefix.into()))
-    }
-
-    /// An app that runs the macro registrations for which `filter` returns `true`.
-    ///
-    /// ```
-    /// use lifespan_core::{App, Kind};
-    ///
-    /// // Contexts only, no tasks.
-    /// let app = App::with_filter(|registration| registration.kind == Kind::Context);
-    /// assert!(!app.is_running());
-    /// ```
-    pub fn with_filter(
-        filter: impl Fn(&crate::RegistrationInfo<'_>) -> bool + Send + Sync + 'static,
-    ) -> Self {
-        App::with_selection(Selection::Filter(Arc::new(filter)))
-    }
-
-    /// How long shutdown waits for tasks to stop after signalling them before it aborts them.
-    /// Default: 5 seconds. A second shutdown request (a second Ctrl-C, or
-    /// [`request_shutdown`](Self::request_shutdown) during shutdown) ends it at once;
-    /// `Duration::MAX` waits as long as the tasks take.
-    pub fn grace_period(self, grace_period: Duration) -> Self {
-        lock(&self.inner.config).grace_period = grace_period;
-        self
-    }
-
-    /// How long each context's cleanup may take before it is dropped and reported as timed out.
-    /// Default: 5 seconds.
-    pub fn cleanup_timeout(self, cleanup_timeout: Duration) -> Self {
-        lock(&self.inner.config).cleanup_timeout = cleanup_timeout;
-        self
-    }
-
-    /// Dev mode: [`run_until_signal`](Self::run_until_signal) also [reloads](Self::reload) on
-    /// SIGHUP. Default: on if the environment variable `LIFESPAN_DEV` is `1` or `true`.
-    pub fn dev_mode(self, on: bool) -> Self {
-        lock(&self.inner.config).dev_mode = on;
-        self
-    }
-
-    /// How long a server run by the app (`App::serve`, with the `axum` feature) may take, once
-    /// shutdown begins, to finish the requests in flight before they are dropped; tasks are
-    /// stopped only after. Default: 5 seconds.
-    #[cfg(feature = "axum")]
-    pub fn drain_timeout(self, drain_timeout: Duration) -> Self {
-        lock(&self.inner.config).drain_timeout = drain_timeout;
-        self
-    }
-
-    /// A task whose single poll takes longer than `threshold` is reported, by name and with the
-    /// time it took, in a warning: it blocked its thread (with `std::thread::sleep`, blocking
-    /// I/O or a long computation), and every other task on that thread waited. `None` turns the
-    /// check off.
-    ///
-    /// Default: 100 ms in builds with debug assertions (`cargo run`, `cargo test`), off in
-    /// release builds. The check reads the clock twice per poll: about 25 ns, a third more
-    /// time per poll for a task whose poll does almost nothing (see the benchmarks). Turn it on
-    /// in release with `blocking_threshold(Some(..))` where that is worth it.
-    ///
-    /// A poll that has not returned yet is reported too, while it blocks: while the check is on,
-    /// a thread of the app (`lifespan-watchdog`, which sleeps for half the threshold between
-    /// looks, and ends with the shutdown) reads when each task's poll in progress began. It
-    /// logs to the subscriber that was current where the app was started.
-    ///
-    /// ```
-    /// use lifespan_core::App;
-    /// use std::time::Duration;
-    ///
-    /// let app = App::new().blocking_threshold(Some(Duration::from_millis(50)));
-    /// # drop(app);
-    /// ```
-    pub fn blocking_threshold(self, threshold: Option<Duration>) -> Self {
-        lock(&self.inner.config).blocking_threshold = threshold;
-        self
-    }
-
-    /// How long the setups of all contexts may take together, from the first to the last,
-    /// before startup fails with [`StartupErrorKind::SetupTimedOut`] naming the context whose
-    /// setup was running; the contexts already set up are then cleaned up. Default: no limit.
-    ///
-    /// A setup that blocks its thread (rather than awaiting) cannot be interrupted: the
-    /// timeout then takes effect when its poll returns.
-    ///
-    /// ```
-    /// use lifespan_core::{App, StartupErrorKind, Yield};
-    /// use std::time::Duration;
-    ///
-    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
-    /// # async fn main() -> anyhow::Result<()> {
-    /// # // Bounded: the example fails, rather than hangs, if a start or stop never ends.
-    /// # tokio::time::timeout(std::time::Duration::from_secs(3600), async {
-    /// let app = App::empty().startup_timeout(Duration::from_secs(30));
-    /// app.register_context("broker", |lifespan: Yield| async move {
-    ///     std::future::pending::<()>().await; // a connection that never comes
-    ///     lifespan.ready().await;
-    /// })?;
-    /// let error = app.start().await.unwrap_err();
-    /// assert!(matches!(error.kind(), StartupErrorKind::SetupTimedOut { .. }));
-    /// # Ok(())
-    /// # }).await.expect("the example did not finish within an hour of virtual time")
-    /// # }
-    /// ```
-    pub fn startup_timeout(self, startup_timeout: Duration) -> Self {
-        lock(&self.inner.config).startup_timeout = Some(startup_timeout);
-        self
+    /// The settings the app was built with.
+    pub(crate) fn config(&self) -> &Config {
+        &self.inner.config
     }
 
     /// A snapshot of every task and context of the current start of the app, or of the last
@@ -341,10 +165,6 @@ impl App {
         lock(&self.inner.critical).take()
     }
 
-    pub(crate) fn configured_drain_timeout(&self) -> Duration {
-        lock(&self.inner.config).drain_timeout
-    }
-
     pub(crate) async fn set_serving(&self, serving: Serving) {
         *self.inner.serving.lock().await = Some(serving);
     }
@@ -355,18 +175,6 @@ impl App {
         let mut serving = self.inner.serving.lock().await;
         if let Some(server) = serving.take() {
             server.stop().await;
-        }
-    }
-
-    pub(crate) fn is_dev_mode(&self) -> bool {
-        lock(&self.inner.config).dev_mode
-    }
-
-    fn timeouts(&self) -> Timeouts {
-        let config = *lock(&self.inner.config);
-        Timeouts {
-            grace_period: config.grace_period,
-            cleanup_timeout: config.cleanup_timeout,
         }
     }
 
@@ -452,9 +260,9 @@ impl App {
         // unwinding through it) leaves an app that can start again.
         let unwind = NotRunning(self);
         let exit = self.exit_signals().exit;
-        let config = *lock(&self.inner.config);
+        let config = self.config();
         let limits = startup::Limits {
-            timeouts: self.timeouts(),
+            timeouts: config.timeouts(),
             blocking_threshold: config.blocking_threshold,
             startup_timeout: config.startup_timeout,
         };
@@ -467,9 +275,9 @@ impl App {
     }
 
     /// Shuts the app down and says how every task and context ended: signals every task, waits
-    /// up to the [grace period](Self::grace_period), aborts the tasks still running, then cleans
-    /// the contexts up in reverse setup order, each bounded by the
-    /// [cleanup timeout](Self::cleanup_timeout).
+    /// up to the [grace period](crate::AppBuilder::grace_period), aborts the tasks still
+    /// running, then cleans the contexts up in reverse setup order, each bounded by the
+    /// [cleanup timeout](crate::AppBuilder::cleanup_timeout).
     ///
     /// The sequence runs on a task of its own, so it completes even if this future is dropped.
     /// If the app is not running, the report is empty. A call made while another shutdown is
@@ -497,7 +305,7 @@ impl App {
         // Even if the shutdown panics, the app is not left marked running.
         let _stopped = NotRunning(self);
         let force = self.exit_signals().force;
-        let report = shutdown::stop(generation, self.timeouts(), &force).await;
+        let report = shutdown::stop(generation, self.config().timeouts(), &force).await;
         lock(&self.inner.state).take();
         tracing::info!("lifespan shutdown complete");
         report

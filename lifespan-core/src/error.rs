@@ -142,7 +142,7 @@ pub enum StartupErrorKind {
         message: String,
     },
     /// A context's setup did not finish within the
-    /// [startup timeout](crate::App::startup_timeout); the contexts set up before it were
+    /// [startup timeout](crate::AppBuilder::startup_timeout); the contexts set up before it were
     /// cleaned up.
     #[error("setup of lifespan context `{name}` did not finish within the startup timeout of {timeout:?}")]
     SetupTimedOut {

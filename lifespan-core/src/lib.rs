@@ -37,7 +37,7 @@
 //! async fn main() -> anyhow::Result<()> {
 //! # // Bounded: the example fails, rather than hangs, if a start or stop never ends.
 //! # tokio::time::timeout(Duration::from_secs(60), async {
-//!     let app = App::new().grace_period(Duration::from_secs(10));
+//!     let app = App::builder().grace_period(Duration::from_secs(10)).build();
 //!     // A real service calls `app.run_until_signal()`: Ctrl-C or SIGTERM shuts it down.
 //!     // Here the app shuts down as soon as it is up.
 //!     app.start().await?;
@@ -61,11 +61,12 @@
 //!    stop the app. [`App::status`] shows what every task and context is doing.
 //! 3. Shutdown ([`App::shutdown`]): a server run by the app (`App::serve`, feature `axum`) stops
 //!    accepting and drains its requests; tasks are signalled, awaited up to the
-//!    [grace period](App::grace_period), and the rest aborted; then contexts are cleaned up in
-//!    reverse setup order, each bounded by the [cleanup timeout](App::cleanup_timeout). The
-//!    [`Report`] says how each task and context ended.
+//!    [grace period](AppBuilder::grace_period), and the rest aborted; then contexts are cleaned
+//!    up in reverse setup order, each bounded by the
+//!    [cleanup timeout](AppBuilder::cleanup_timeout). The [`Report`] says how each task and
+//!    context ended. Settings are given once, to the [`AppBuilder`] from [`App::builder`].
 //! 4. Reload ([`App::reload`]): shutdown, then startup again, arguments re-evaluated; on SIGHUP in
-//!    [dev mode](App::dev_mode).
+//!    [dev mode](AppBuilder::dev_mode).
 //!
 //! # Logging
 //!
@@ -95,6 +96,7 @@
 #![doc(test(no_crate_inject, attr(deny(warnings))))]
 
 mod app;
+mod builder;
 mod check;
 mod error;
 mod inject;
@@ -121,6 +123,7 @@ mod time;
 mod watchdog;
 
 pub use app::App;
+pub use builder::AppBuilder;
 pub use error::{RegisterError, RunError, StartupError, StartupErrorKind};
 pub use inject::{ContextParam, Shutdown, TaskParam, Yield};
 pub use name::Name;

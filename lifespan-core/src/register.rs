@@ -14,6 +14,7 @@ use crate::running::TaskReturn;
 use crate::App;
 
 /// Which link-time registrations an app runs.
+#[derive(Clone)]
 pub(crate) enum Selection {
     All,
     None,

@@ -51,7 +51,7 @@ impl App {
 
     /// Runs the app until SIGINT (Ctrl-C) or SIGTERM, then shuts it down gracefully and returns
     /// the report. A second signal skips the rest of the grace period. In
-    /// [dev mode](Self::dev_mode), SIGHUP [reloads](Self::reload) the app.
+    /// [dev mode](crate::AppBuilder::dev_mode), SIGHUP [reloads](Self::reload) the app.
     ///
     /// A signal during startup interrupts it: what was set up is cleaned up and the rollback's
     /// report is returned. A failed startup or reload is an error.
@@ -72,7 +72,7 @@ impl App {
         self.reset_exit();
         // Installed before startup, so that a signal during a slow setup is handled.
         let mut stop_signals = StopSignals::install()?;
-        let reload = if self.is_dev_mode() {
+        let reload = if self.config().dev_mode {
             Some(ReloadSignal::install()?)
         } else {
             None
@@ -128,7 +128,7 @@ impl App {
         if let Some(launch) = server {
             // Kept by the app, so that any shutdown (this loop's, or `App::shutdown` called
             // elsewhere) drains it before tasks stop; a reload keeps it serving.
-            self.set_serving(Serving::launch(launch, self.configured_drain_timeout()))
+            self.set_serving(Serving::launch(launch, self.config().drain_timeout))
                 .await;
         }
         let mut outcome: Result<(), RunError> = Ok(());

@@ -22,9 +22,9 @@ use crate::App;
 impl App {
     /// Serves `router` on `listener` while the app runs, until SIGINT (Ctrl-C) or SIGTERM, then
     /// shuts down in order: the server stops accepting and finishes the requests in flight (up
-    /// to the [drain timeout](Self::drain_timeout)), then tasks are stopped, then contexts are
-    /// cleaned up. In [dev mode](Self::dev_mode), SIGHUP [reloads](Self::reload) the app while
-    /// the server keeps serving.
+    /// to the [drain timeout](crate::AppBuilder::drain_timeout)), then tasks are stopped, then
+    /// contexts are cleaned up. In [dev mode](crate::AppBuilder::dev_mode), SIGHUP
+    /// [reloads](Self::reload) the app while the server keeps serving.
     ///
     /// The listener may be bound before: connections wait in its backlog, not accepted, until
     /// every context is set up. If startup fails, nothing is served and the error is returned.

@@ -12,10 +12,12 @@ use crate::drive::{context_name, task_name};
 use crate::record::*;
 
 pub(crate) fn build(case: &Case, log: &Arc<Log>) -> App {
-    let app = App::empty()
+    let app = App::builder()
+        .empty()
         .grace_period(case.grace.get())
         .cleanup_timeout(case.cleanup_timeout.get())
-        .blocking_threshold(case.blocking_threshold.map(Ms::get));
+        .blocking_threshold(case.blocking_threshold.map(Ms::get))
+        .build();
     let (contexts, tasks) = case.registered(0);
     register(case, &app, log, (0..contexts, 0..tasks));
     app

@@ -61,7 +61,10 @@ async fn a_timed_out_cleanup_is_dropped_before_shutdown_returns() {
         }
     }
     let events = events();
-    let app = App::empty().cleanup_timeout(Duration::from_millis(10));
+    let app = App::builder()
+        .empty()
+        .cleanup_timeout(Duration::from_millis(10))
+        .build();
     let log = events.clone();
     app.register_context("stuck", move |lifespan: Yield| {
         let log = log.clone();
@@ -171,10 +174,13 @@ async fn a_restart_that_shutdown_cut_short_is_not_counted() {
 /// with one `IgnoreCancel` task and a grace period of 105 ms. A second `App::shutdown` call is
 /// not a second Ctrl-C: it waits for the shutdown in progress, grace period included, and gets
 /// an empty report; `App::request_shutdown` is what cuts the grace period short (below). The
-/// docs of `App::shutdown` and `App::grace_period` say so.
+/// docs of `App::shutdown` and `AppBuilder::grace_period` say so.
 #[tokio::test(start_paused = true)]
 async fn a_second_shutdown_call_waits_for_the_shutdown_in_progress() {
-    let app = App::empty().grace_period(Duration::from_millis(100));
+    let app = App::builder()
+        .empty()
+        .grace_period(Duration::from_millis(100))
+        .build();
     app.register_task("stubborn", std::future::pending::<()>)
         .unwrap();
     app.start().await.unwrap();
@@ -197,7 +203,10 @@ async fn a_second_shutdown_call_waits_for_the_shutdown_in_progress() {
 /// `App::request_shutdown` during shutdown skips the rest of the grace period: a second Ctrl-C.
 #[tokio::test(start_paused = true)]
 async fn a_request_during_shutdown_skips_the_rest_of_the_grace_period() {
-    let app = App::empty().grace_period(Duration::from_millis(100));
+    let app = App::builder()
+        .empty()
+        .grace_period(Duration::from_millis(100))
+        .build();
     app.register_task("stubborn", std::future::pending::<()>)
         .unwrap();
     app.start().await.unwrap();
