@@ -19,6 +19,33 @@ use std::sync::{Arc, OnceLock};
 use tokio::sync::oneshot;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
+pin_project_lite::pin_project! {
+    /// The future of [`Shutdown::cancelled`]: completes when shutdown begins.
+    #[must_use = "futures do nothing unless awaited"]
+    pub struct Cancelled<'a> {
+        #[pin]
+        inner: WaitForCancellationFuture<'a>,
+    }
+}
+
+impl Future for Cancelled<'_> {
+    type Output = ();
+
+    #[inline]
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        self.project().inner.poll(cx)
+    }
+}
+
+impl fmt::Debug for Cancelled<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cancelled").finish_non_exhaustive()
+    }
+}
+
 use crate::state::{Deps, State, StateMap, StateType};
 use crate::App;
 
@@ -53,8 +80,10 @@ impl Shutdown {
     }
 
     /// Waits until shutdown begins. Returns at once if it already has.
-    pub fn cancelled(&self) -> WaitForCancellationFuture<'_> {
-        self.token.cancelled()
+    pub fn cancelled(&self) -> Cancelled<'_> {
+        Cancelled {
+            inner: self.token.cancelled(),
+        }
     }
 
     /// Whether shutdown has begun.

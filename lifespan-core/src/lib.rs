@@ -125,7 +125,7 @@ mod watchdog;
 pub use app::App;
 pub use builder::AppBuilder;
 pub use error::{RegisterError, RunError, StartupError, StartupErrorKind};
-pub use inject::{ContextParam, Shutdown, TaskParam, Yield};
+pub use inject::{Cancelled, ContextParam, Shutdown, TaskParam, Yield};
 pub use name::Name;
 pub use options::{Restart, Schedule, TaskOptions, DEFAULT_BACKOFF_CAP, DEFAULT_BACKOFF_START};
 pub use register::{ContextFn, TaskFn};

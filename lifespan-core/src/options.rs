@@ -7,6 +7,7 @@ use std::time::Duration;
 
 /// When a task that has ended is run again. See [`TaskOptions::restart`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Restart {
     /// Never: the task's first end is its last. The default.
     #[default]
@@ -19,6 +20,7 @@ pub enum Restart {
 
 /// How a periodic task's runs are spaced. See [`TaskOptions::every`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Schedule {
     /// Runs start on a fixed grid, one period apart. A run that overruns its period makes the
     /// next start as soon as it ends, on the grid's next point: missed points are skipped, never

@@ -344,6 +344,12 @@ fn checked(kind: Kind, name: Name) -> Result<Name, RegisterError> {
 /// A function that can be [registered as a task](App::register_task): an `Fn` whose parameters
 /// (up to four) are all injectable into tasks, returning a `Send` future whose output is `()`
 /// or `Result<(), E>`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be registered as a lifespan task",
+    label = "not a function that can be a task",
+    note = "a task registered by hand is an `Fn` that takes at most four parameters, each injected by its type (`App`, `Shutdown`, `State<T>`), and returns a `Send + 'static` future whose output is `()` or `Result<(), E>`",
+    note = "for more values, capture them in the closure, or use `#[lifespan_task]`, whose keyword arguments have no such limit"
+)]
 pub trait TaskFn<Params>: Send + Sync + 'static {
     #[doc(hidden)]
     fn call(&self, cx: &mut InjectCx<'_>) -> Result<BoxFuture, ArgError>;
@@ -352,6 +358,12 @@ pub trait TaskFn<Params>: Send + Sync + 'static {
 /// A function that can be [registered as a context](App::register_context): an `Fn` whose
 /// parameters (up to four, one of them a [`Yield`](crate::Yield)) are injectable into contexts,
 /// returning a `Send` future whose output is `()` or `Result<(), E>`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be registered as a lifespan context",
+    label = "not a function that can be a context",
+    note = "a context registered by hand is an `Fn` that takes at most four parameters, one of them a `Yield`, each injected by its type (`App`, `Shutdown`, `State<T>`, `Yield<T>`), and returns a `Send + 'static` future whose output is `()` or `Result<(), E>`",
+    note = "for more values, capture them in the closure, or use `#[lifespan_context]`, whose keyword arguments have no such limit"
+)]
 pub trait ContextFn<Params>: Send + Sync + 'static {
     #[doc(hidden)]
     fn call(&self, cx: &mut InjectCx<'_>) -> Result<BoxFuture, ArgError>;

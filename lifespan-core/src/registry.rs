@@ -23,6 +23,7 @@ pub(crate) type DynPrepare =
 
 /// Whether a registration is a task or a context.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Kind {
     /// A `#[lifespan_task]`: runs while the app runs.
     Task,
@@ -85,6 +86,7 @@ inventory::collect!(Registration);
 /// Facts about one registration, for choosing which ones an app runs
 /// (see [`App::with_filter`](crate::App::with_filter)).
 #[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
 pub struct RegistrationInfo<'a> {
     /// Task or context.
     pub kind: Kind,

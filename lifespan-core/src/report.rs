@@ -7,6 +7,7 @@ use crate::task_error::TaskError;
 
 /// How a task ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TaskOutcome {
     /// Returned `()` or `Ok(())` before shutdown began.
     Completed,
@@ -22,6 +23,7 @@ pub enum TaskOutcome {
 
 /// How a context ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ContextOutcome {
     /// Set up, and its cleanup ran to the end.
     CleanedUp,
@@ -35,6 +37,7 @@ pub enum ContextOutcome {
 
 /// One task's line in a [`Report`].
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TaskReport {
     /// The task's name (the function's full path for `#[lifespan_task]`).
     pub name: Name,
@@ -46,6 +49,7 @@ pub struct TaskReport {
 
 /// One context's line in a [`Report`].
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ContextReport {
     /// The context's name (the function's full path for `#[lifespan_context]`).
     pub name: Name,
@@ -55,6 +59,7 @@ pub struct ContextReport {
 
 /// What shutting down found: every task's and every set-up context's outcome.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Report {
     /// Tasks, in the order they were started.
     pub tasks: Vec<TaskReport>,

@@ -19,24 +19,40 @@ use crate::task_error::TaskError;
 /// `Box<dyn std::error::Error + Send + Sync>`: [`anyhow::Error`](https://docs.rs/anyhow), any
 /// `std::error::Error + Send + Sync + 'static`, `Box<dyn Error + Send + Sync>` itself, `String`
 /// or `&'static str`.
+///
+/// Sealed: only these types implement it.
 #[diagnostic::on_unimplemented(
     message = "a lifespan task or context must return `()` or `Result<(), E>`, not `{Self}`",
     label = "this return type is not accepted",
     note = "`E` may be `anyhow::Error`, any `std::error::Error + Send + Sync + 'static`, `Box<dyn Error + Send + Sync>`, `String` or `&'static str`"
 )]
-pub trait TaskReturn {
-    /// The outcome as a result.
-    fn into_result(self) -> Result<(), anyhow::Error>;
+pub trait TaskReturn: sealed::IntoOutcome {}
+
+/// The conversion behind [`TaskReturn`], out of the public API.
+mod sealed {
+    pub trait IntoOutcome {
+        /// The outcome as a result.
+        fn into_result(self) -> Result<(), anyhow::Error>;
+    }
 }
 
-impl TaskReturn for () {
+use sealed::IntoOutcome;
+
+impl TaskReturn for () {}
+
+impl IntoOutcome for () {
     #[inline]
     fn into_result(self) -> Result<(), anyhow::Error> {
         Ok(())
     }
 }
 
-impl<E> TaskReturn for Result<(), E>
+impl<E> TaskReturn for Result<(), E> where
+    E: Into<Box<dyn std::error::Error + Send + Sync + 'static>> + 'static
+{
+}
+
+impl<E> IntoOutcome for Result<(), E>
 where
     E: Into<Box<dyn std::error::Error + Send + Sync + 'static>> + 'static,
 {
@@ -79,7 +95,9 @@ type Never = <fn() -> ! as FnOutput>::Type;
 /// this, `|| async { panic!() }` would depend on the never type falling back to `()`, which
 /// the compiler refuses.
 #[diagnostic::do_not_recommend]
-impl TaskReturn for Never {
+impl TaskReturn for Never {}
+
+impl IntoOutcome for Never {
     #[inline]
     fn into_result(self) -> Result<(), anyhow::Error> {
         self
@@ -110,7 +128,7 @@ where
     type Output = Result<(), anyhow::Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.project().future.poll(cx).map(TaskReturn::into_result)
+        self.project().future.poll(cx).map(IntoOutcome::into_result)
     }
 }
 

@@ -96,6 +96,7 @@ impl fmt::Display for RunState {
 
 /// One task's line in a [`Status`].
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TaskStatus {
     /// The task's name: its function's full path, or what it was registered under.
     pub name: Name,
@@ -114,6 +115,7 @@ pub struct TaskStatus {
 
 /// One context's line in a [`Status`].
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ContextStatus {
     /// The context's name: its function's full path, or what it was registered under.
     pub name: Name,
@@ -130,6 +132,7 @@ pub struct ContextStatus {
 /// A snapshot of every task and context of the app's current (or last) start; see
 /// [`App::status`](crate::App::status).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Status {
     /// Tasks, in start order.
     pub tasks: Vec<TaskStatus>,

@@ -18,6 +18,7 @@ pub(crate) fn outcome_name(outcome: &ContextOutcome) -> &'static str {
         ContextOutcome::CleanupFailed(_) => "CleanupFailed",
         ContextOutcome::CleanupPanicked(_) => "CleanupPanicked",
         ContextOutcome::TimedOut => "TimedOut",
+        other => panic!("an outcome the model does not know: {other:?}"),
     }
 }
 
@@ -26,6 +27,7 @@ pub(crate) fn outcome_state(outcome: &ContextOutcome) -> RunState {
         ContextOutcome::CleanedUp => RunState::Stopped,
         ContextOutcome::CleanupFailed(_) | ContextOutcome::CleanupPanicked(_) => RunState::Failed,
         ContextOutcome::TimedOut => RunState::Aborted,
+        other => panic!("an outcome the model does not know: {other:?}"),
     }
 }
 
