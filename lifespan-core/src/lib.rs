@@ -108,6 +108,8 @@ mod registry;
 mod report;
 mod run;
 mod running;
+#[cfg(feature = "serde")]
+mod serialize;
 #[cfg(feature = "axum")]
 mod serve;
 mod shutdown;

@@ -106,6 +106,33 @@ pub(crate) fn find<'a, T>(
     }
 }
 
+impl TaskOutcome {
+    /// The outcome's name, as in the JSON report: `"completed"`, `"cancelled"`, `"failed"`,
+    /// `"panicked"` or `"aborted"`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            TaskOutcome::Completed => "completed",
+            TaskOutcome::Cancelled => "cancelled",
+            TaskOutcome::Failed(_) => "failed",
+            TaskOutcome::Panicked(_) => "panicked",
+            TaskOutcome::Aborted => "aborted",
+        }
+    }
+}
+
+impl ContextOutcome {
+    /// The outcome's name, as in the JSON report: `"cleaned_up"`, `"cleanup_failed"`,
+    /// `"cleanup_panicked"` or `"timed_out"`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ContextOutcome::CleanedUp => "cleaned_up",
+            ContextOutcome::CleanupFailed(_) => "cleanup_failed",
+            ContextOutcome::CleanupPanicked(_) => "cleanup_panicked",
+            ContextOutcome::TimedOut => "timed_out",
+        }
+    }
+}
+
 impl fmt::Display for TaskOutcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -22,11 +22,6 @@ use crate::watchdog::Polls;
 
 /// What a task or context is doing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(
-    feature = "axum",
-    derive(serde::Serialize),
-    serde(rename_all = "snake_case")
-)]
 #[non_exhaustive]
 pub enum RunState {
     /// A task not started yet (contexts are still being set up); a context being set up.

@@ -1,0 +1,58 @@
+//! `Status` and `Report` serialize (feature `serde`, on with `axum`), with the names of states
+//! and outcomes their `as_str` gives.
+
+use std::time::Duration;
+
+use lifespan_core::{App, Restart, RunState, Shutdown, TaskOptions, TaskOutcome, Yield};
+use lifespan_examples::{bounded, WAIT_LIMIT};
+use serde_json::json;
+
+#[tokio::test(start_paused = true)]
+async fn status_and_report_serialize_with_the_names_of_states_and_outcomes() {
+    let app = App::empty();
+    app.register_context("db", |lifespan: Yield| async move {
+        lifespan.ready().await;
+        Err::<(), _>("flush failed")
+    })
+    .unwrap();
+    app.register_task("worker", |shutdown: Shutdown| async move {
+        shutdown.cancelled().await;
+    })
+    .unwrap();
+    let options = TaskOptions::new()
+        .restart(Restart::OnFailure)
+        .backoff(Duration::from_secs(60), Duration::from_secs(60))
+        .jitter(false);
+    app.register_task_with("flaky", options, || async { Err::<(), _>("down") })
+        .unwrap();
+    bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let status = serde_json::to_value(app.status()).unwrap();
+    assert_eq!(
+        status["tasks"][1],
+        json!({"name": "flaky", "display_name": null, "state": RunState::BackingOff.as_str(),
+               "restarts": 0, "last_error": "down", "in_state_ms": 1000})
+    );
+    assert_eq!(status["tasks"][0]["state"], "running");
+    assert_eq!(status["contexts"][0]["state"], "running");
+
+    let report = bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(
+        json,
+        json!({
+            "tasks": [
+                {"name": "worker", "outcome": {"outcome": "cancelled"}, "restarts": 0},
+                {"name": "flaky", "outcome": {"outcome": "cancelled"}, "restarts": 0},
+            ],
+            "contexts": [
+                {"name": "db", "outcome": {"outcome": "cleanup_failed", "error": "flush failed"}},
+            ],
+        })
+    );
+    assert_eq!(
+        TaskOutcome::Failed("x".into()).as_str(),
+        serde_json::to_value(TaskOutcome::Failed("x".into())).unwrap()["outcome"]
+    );
+}
