@@ -235,6 +235,28 @@ impl App {
     /// The first request ends [`run_until_signal`](Self::run_until_signal) or
     /// [`run_until`](Self::run_until), or interrupts a startup in progress; a second one during
     /// shutdown skips the rest of the grace period.
+    ///
+    /// ```
+    /// use lifespan_core::{App, Shutdown};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> anyhow::Result<()> {
+    /// # // Bounded: the example fails, rather than hangs, if a start or stop never ends.
+    /// # tokio::time::timeout(std::time::Duration::from_secs(3600), async {
+    /// let app = App::empty();
+    /// // A task that decides the app is done.
+    /// app.register_task("migrate", |app: App| async move {
+    ///     // ... run the migrations ...
+    ///     app.request_shutdown();
+    /// })?;
+    /// app.register_task("worker", |shutdown: Shutdown| async move { shutdown.cancelled().await })?;
+    /// // Runs until the request, then shuts down.
+    /// let report = app.run_until(std::future::pending::<()>()).await?;
+    /// assert!(report.is_clean());
+    /// # Ok(())
+    /// # }).await.expect("the example did not finish within an hour of virtual time")
+    /// # }
+    /// ```
     pub fn request_shutdown(&self) {
         let signals = lock(&self.inner.exit);
         if signals.exit.is_cancelled() {
@@ -249,6 +271,28 @@ impl App {
     ///
     /// If anything fails, every context already set up is cleaned up, in reverse order, before
     /// the error is returned. Must be called within a tokio runtime.
+    ///
+    /// ```
+    /// use lifespan_core::{App, ContextOutcome, Yield};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> anyhow::Result<()> {
+    /// # // Bounded: the example fails, rather than hangs, if a start or stop never ends.
+    /// # tokio::time::timeout(std::time::Duration::from_secs(3600), async {
+    /// let app = App::empty();
+    /// app.register_context("pool", |lifespan: Yield| async move {
+    ///     // open the pool ...
+    ///     lifespan.ready().await;
+    ///     // close it ...
+    /// })?;
+    /// app.start().await?;
+    /// assert!(app.is_running());
+    /// let report = app.shutdown().await;
+    /// assert_eq!(report.context("pool"), Some(&ContextOutcome::CleanedUp));
+    /// # Ok(())
+    /// # }).await.expect("the example did not finish within an hour of virtual time")
+    /// # }
+    /// ```
     pub async fn start(&self) -> Result<(), StartupError> {
         self.reset_exit();
         self.start_interruptible().await
@@ -283,6 +327,26 @@ impl App {
     /// If the app is not running, the report is empty. A call made while another shutdown is
     /// in progress waits for it (grace period included: to cut that short, call
     /// [`request_shutdown`](Self::request_shutdown)) and gets an empty report.
+    ///
+    /// ```
+    /// use lifespan_core::{App, Shutdown, TaskOutcome};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> anyhow::Result<()> {
+    /// # // Bounded: the example fails, rather than hangs, if a start or stop never ends.
+    /// # tokio::time::timeout(std::time::Duration::from_secs(3600), async {
+    /// let app = App::empty();
+    /// app.register_task("worker", |shutdown: Shutdown| async move { shutdown.cancelled().await })?;
+    /// app.register_task("stubborn", || std::future::pending::<()>())?;
+    /// app.start().await?;
+    /// let report = app.shutdown().await;
+    /// assert_eq!(report.task("worker"), Some(&TaskOutcome::Cancelled));
+    /// // It ignored the signal: dropped after the grace period (5 s of virtual time here).
+    /// assert_eq!(report.task("stubborn"), Some(&TaskOutcome::Aborted));
+    /// # Ok(())
+    /// # }).await.expect("the example did not finish within an hour of virtual time")
+    /// # }
+    /// ```
     pub async fn shutdown(&self) -> Report {
         self.begin_exit();
         let app = self.clone();
@@ -316,6 +380,31 @@ impl App {
     /// is only started.
     ///
     /// The sequence runs on a task of its own, so it completes even if this future is dropped.
+    ///
+    /// ```
+    /// use lifespan_core::{App, Yield};
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> anyhow::Result<()> {
+    /// # // Bounded: the example fails, rather than hangs, if a start or stop never ends.
+    /// # tokio::time::timeout(std::time::Duration::from_secs(3600), async {
+    /// let app = App::empty();
+    /// let setups = Arc::new(AtomicU32::new(0));
+    /// let counted = setups.clone();
+    /// app.register_context("config", move |lifespan: Yield| {
+    ///     counted.fetch_add(1, Ordering::SeqCst); // read the configuration anew ...
+    ///     async move { lifespan.ready().await }
+    /// })?;
+    /// app.start().await?;
+    /// app.reload().await?;
+    /// assert_eq!(setups.load(Ordering::SeqCst), 2);
+    /// app.shutdown().await;
+    /// # Ok(())
+    /// # }).await.expect("the example did not finish within an hour of virtual time")
+    /// # }
+    /// ```
     pub async fn reload(&self) -> Result<Report, StartupError> {
         let app = self.clone();
         let reloading = tokio::spawn(async move {

@@ -279,6 +279,41 @@ pub enum RegisterError {
 
 /// Why [`App::run_until_signal`](crate::App::run_until_signal) or
 /// [`App::run_until`](crate::App::run_until) stopped with an error.
+///
+/// A service can map it to its exit code, down to the error a critical task returned:
+///
+/// ```
+/// use lifespan_core::{RunError, TaskOptions};
+/// use std::process::ExitCode;
+///
+/// #[derive(Debug, thiserror::Error)]
+/// #[error("the configuration is invalid")]
+/// struct BadConfig;
+///
+/// fn exit_code(result: Result<lifespan_core::Report, RunError>) -> ExitCode {
+///     match result {
+///         Ok(_) => ExitCode::SUCCESS,
+///         Err(RunError::CriticalTaskFailed { error, .. })
+///             if error.downcast_ref::<BadConfig>().is_some() => ExitCode::from(78), // EX_CONFIG
+///         Err(_) => ExitCode::FAILURE,
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() -> anyhow::Result<()> {
+/// let app = lifespan_core::App::empty();
+/// app.register_task_with("config_watch", TaskOptions::new().critical(true), || async {
+///     Err::<(), _>(BadConfig)
+/// })?;
+/// let result = tokio::time::timeout(
+///     std::time::Duration::from_secs(3600),
+///     app.run_until(std::future::pending::<()>()),
+/// )
+/// .await?;
+/// assert_eq!(exit_code(result), ExitCode::from(78));
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RunError {

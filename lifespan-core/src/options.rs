@@ -6,6 +6,14 @@
 use std::time::Duration;
 
 /// When a task that has ended is run again. See [`TaskOptions::restart`].
+///
+/// ```
+/// use lifespan_core::{Restart, TaskOptions};
+///
+/// // A consumer that must always run: restarted after any end, even `Ok`.
+/// let options = TaskOptions::new().restart(Restart::Always);
+/// assert_eq!(options.validate(), Ok(()));
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Restart {
@@ -19,6 +27,17 @@ pub enum Restart {
 }
 
 /// How a periodic task's runs are spaced. See [`TaskOptions::every`].
+///
+/// ```
+/// use lifespan_core::{Schedule, TaskOptions};
+/// use std::time::Duration;
+///
+/// // Each sweep starts a minute after the previous one ended, however long it took.
+/// let options = TaskOptions::new()
+///     .every(Duration::from_secs(60))
+///     .schedule(Schedule::FixedDelay);
+/// assert_eq!(options.validate(), Ok(()));
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Schedule {

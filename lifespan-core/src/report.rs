@@ -6,6 +6,22 @@ use crate::name::Name;
 use crate::task_error::TaskError;
 
 /// How a task ended.
+///
+/// ```
+/// use lifespan_core::TaskOutcome;
+///
+/// fn describe(outcome: &TaskOutcome) -> String {
+///     match outcome {
+///         TaskOutcome::Completed | TaskOutcome::Cancelled => "fine".to_owned(),
+///         TaskOutcome::Failed(error) => format!("failed: {error:#}"),
+///         TaskOutcome::Panicked(message) => format!("panicked: {message}"),
+///         // Aborted, and outcomes added later.
+///         other => other.to_string(),
+///     }
+/// }
+/// assert_eq!(describe(&TaskOutcome::Failed("gone".into())), "failed: gone");
+/// assert_eq!(describe(&TaskOutcome::Aborted), "aborted after the grace period");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum TaskOutcome {
@@ -58,6 +74,26 @@ pub struct ContextReport {
 }
 
 /// What shutting down found: every task's and every set-up context's outcome.
+///
+/// ```
+/// use lifespan_core::{App, Shutdown};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() -> anyhow::Result<()> {
+/// # tokio::time::timeout(std::time::Duration::from_secs(3600), async {
+/// let app = App::empty();
+/// app.register_task("worker", |shutdown: Shutdown| async move { shutdown.cancelled().await })?;
+/// app.start().await?;
+/// let report = app.shutdown().await;
+/// assert!(report.is_clean());
+/// for task in &report.tasks {
+///     tracing::info!("{}: {} ({} restarts)", task.name, task.outcome, task.restarts);
+/// }
+/// assert_eq!(report.to_string(), "task worker: stopped on shutdown\n");
+/// # Ok(())
+/// # }).await.expect("the example did not finish within an hour of virtual time")
+/// # }
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Report {

@@ -60,6 +60,26 @@ impl App {
     /// SIGHUP in dev mode) get back the disposition they had before (the default action,
     /// usually), unless another call of this library still listens. Code of your own that
     /// listens for them with `tokio::signal` meanwhile loses them too.
+    ///
+    /// ```no_run
+    /// use lifespan_core::{lifespan_task, App, Shutdown};
+    ///
+    /// #[lifespan_task]
+    /// async fn heartbeat(shutdown: Shutdown) {
+    ///     let mut ticks = tokio::time::interval(std::time::Duration::from_secs(30));
+    ///     while shutdown.run_until_cancelled(ticks.tick()).await.is_some() {
+    ///         tracing::info!("alive");
+    ///     }
+    /// }
+    ///
+    /// #[tokio::main]
+    /// async fn main() -> anyhow::Result<()> {
+    ///     // Until Ctrl-C or SIGTERM; a startup or critical failure ends `main` with an error.
+    ///     let report = App::new().run_until_signal().await?;
+    ///     tracing::info!(clean = report.is_clean(), "stopped");
+    ///     Ok(())
+    /// }
+    /// ```
     pub async fn run_until_signal(&self) -> Result<Report, RunError> {
         self.run_until_signal_serving(None).await
     }

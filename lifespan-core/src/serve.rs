@@ -60,6 +60,25 @@ impl App {
 
     /// [`serve`](Self::serve) until `stop` completes or [shutdown is
     /// requested](Self::request_shutdown), without listening for signals.
+    ///
+    /// ```
+    /// use axum::{routing::get, Router};
+    /// use lifespan_core::App;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> anyhow::Result<()> {
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    /// let router = Router::new().route("/", get(|| async { "hello" }));
+    /// let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    /// # drop(stop); // here: stop at once
+    /// // Serves until `stop` is sent (or dropped), then drains, stops the tasks, cleans up.
+    /// let app = App::empty();
+    /// let serving = app.serve_until(listener, router, stopped);
+    /// let report = tokio::time::timeout(std::time::Duration::from_secs(60), serving).await??;
+    /// assert!(report.is_clean());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn serve_until<F: Future>(
         &self,
         listener: TcpListener,

@@ -126,6 +126,25 @@ pub struct ContextStatus {
 
 /// A snapshot of every task and context of the app's current (or last) start; see
 /// [`App::status`](crate::App::status).
+///
+/// ```
+/// use lifespan_core::{App, RunState, Shutdown};
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() -> anyhow::Result<()> {
+/// # tokio::time::timeout(std::time::Duration::from_secs(3600), async {
+/// let app = App::empty();
+/// app.register_task("worker", |shutdown: Shutdown| async move { shutdown.cancelled().await })?;
+/// app.start().await?;
+/// let status = app.status();
+/// let stuck: Vec<_> = status.tasks.iter().filter(|t| t.state != RunState::Running).collect();
+/// assert!(stuck.is_empty());
+/// assert_eq!(status.task("worker").map(|t| t.restarts), Some(0));
+/// app.shutdown().await;
+/// # Ok(())
+/// # }).await.expect("the example did not finish within an hour of virtual time")
+/// # }
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Status {
