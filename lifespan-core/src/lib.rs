@@ -80,6 +80,12 @@
 //! task failing, panicking or restarting, a cleanup failing, the progress of startup and
 //! shutdown.
 //!
+//! # Stability
+//!
+//! Every public enum, and every public struct with public fields, is `#[non_exhaustive]`: new
+//! outcomes, states and fields can come in a minor release. Match them with a wildcard arm and
+//! read their fields; the library builds them.
+//!
 //! # Errors
 //!
 //! Every error says what failed in its message and carries the cause as its
