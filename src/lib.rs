@@ -16,6 +16,11 @@ use std::time::Duration;
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
+/// The example of `lifespan-core`'s own README (its page on crates.io), compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../lifespan-core/README.md")]
+pub struct CoreReadmeDoctests;
+
 /// The bound the tests put on each wait on paused time: an hour of virtual time, far more than any
 /// of them needs. The paused clock jumps ahead whenever every task waits, so a wait that would
 /// never end fails at once, and a loop that waits between its rounds (a restart's backoff, a
