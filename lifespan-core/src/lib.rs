@@ -99,6 +99,9 @@
 //! the status as JSON without error messages, and `status_handler_with_errors` with them:
 //! route either only behind your own authentication.
 #![deny(missing_docs)]
+// On docs.rs (`--cfg docsrs`, nightly): badge the items of optional features, such as `axum`.
+// `doc_cfg` derives the badges from the `#[cfg]`s on its own (it absorbed `doc_auto_cfg`).
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(no_crate_inject, attr(deny(warnings))))]
 
 mod app;

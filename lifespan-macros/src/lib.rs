@@ -10,13 +10,21 @@
 //
 // `suggest` and `ast` depend on no other module of the crate.
 
-//! Attribute macros of [`lifespan-core`](https://docs.rs/lifespan-core): `#[lifespan_task]`,
-//! `#[lifespan_context]`, and `#[lifespan(...)]` for their options.
+//! Attribute macros of `lifespan-core`: `#[lifespan_task]`, `#[lifespan_context]`, and
+//! `#[lifespan(...)]` for their options.
 //!
-//! Depend on `lifespan-core`, which re-exports them; the generated code refers to `lifespan-core`
-//! only. The crate works in three stages: `ast` parses the attributes and the function into a
+//! Depend on `lifespan-core`, which re-exports them, and read their documentation there, where its
+//! links lead to the types they name; the generated code refers to `lifespan-core` only. The crate works in three stages: `ast` parses the attributes and the function into a
 //! model, `valid` checks it against the rules (`options` checks the options, with `duration`
 //! parsing their durations), `expand` generates the registration.
+
+// Links from the macros' documentation to the types of `lifespan-core`: this crate does not
+// depend on it, so rustdoc cannot resolve intra-doc links to them, here or where `lifespan-core`
+// inlines the macros (it resolves the links of an item where the item is defined). They are
+// relative URLs instead, `../lifespan_core/struct.App.html`, which work where users read the
+// macros: inlined in `lifespan_core`'s documentation (on docs.rs and from `cargo doc`), and in
+// `lifespan_macros`' own pages when both crates are documented together (`cargo doc`); they do not
+// on this crate's own docs.rs pages, which hold no `lifespan_core`.
 
 // No function over 80 lines (the threshold is in `clippy.toml`): a longer one is split into
 // steps with names.
@@ -40,8 +48,8 @@ use crate::ast::Kind;
 /// name. The value is an expression evaluated at each start of the app (so a reload evaluates it
 /// again) in a context where `?` works on any error; its type is checked by the compiler against
 /// the parameter's. A parameter without an argument is injected by its type:
-/// [`App`](https://docs.rs/lifespan-core/latest/lifespan_core/struct.App.html) or
-/// [`Shutdown`](https://docs.rs/lifespan-core/latest/lifespan_core/struct.Shutdown.html).
+/// [`App`](../lifespan_core/struct.App.html) or
+/// [`Shutdown`](../lifespan_core/struct.Shutdown.html).
 ///
 /// The function returns `()` or `Result<(), E>`, where `E` is `anyhow::Error`, any
 /// `std::error::Error + Send + Sync + 'static`, `Box<dyn Error + Send + Sync>`, `String` or
@@ -130,9 +138,9 @@ pub fn lifespan_task(args: TokenStream, item: TokenStream) -> TokenStream {
 /// task has stopped, in reverse setup order.
 ///
 /// The yield point is a parameter of type
-/// [`Yield`](https://docs.rs/lifespan-core/latest/lifespan_core/struct.Yield.html), injected like
-/// [`App`](https://docs.rs/lifespan-core/latest/lifespan_core/struct.App.html) and
-/// [`Shutdown`](https://docs.rs/lifespan-core/latest/lifespan_core/struct.Shutdown.html):
+/// [`Yield`](../lifespan_core/struct.Yield.html), injected like
+/// [`App`](../lifespan_core/struct.App.html) and
+/// [`Shutdown`](../lifespan_core/struct.Shutdown.html):
 /// `lifespan.ready().await` is the Python `yield`. Keyword arguments and return types are those
 /// of [`lifespan_task`](macro@lifespan_task); of the [options](macro@lifespan), a context takes
 /// only `name`, as it is set up once per start.
@@ -196,7 +204,7 @@ pub fn lifespan_context(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// # Options
 ///
-/// Those of [`TaskOptions`](https://docs.rs/lifespan-core/latest/lifespan_core/struct.TaskOptions.html):
+/// Those of [`TaskOptions`](../lifespan_core/struct.TaskOptions.html):
 ///
 /// - `name = "poller"`: the name shown in logs and status, beside the function's full path.
 ///   The only option of a context.

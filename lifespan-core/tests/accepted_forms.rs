@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use lifespan_core::{lifespan_context, lifespan_task, App, Shutdown, TaskOutcome, Yield};
-use lifespan_examples::{bounded, Events, WAIT_LIMIT};
+use lifespan_test_support::{bounded, Events, WAIT_LIMIT};
 
 static EVENTS: Events = Events::new();
 const FACTOR: u32 = 2;
@@ -66,7 +66,7 @@ mod nested {
         /// A context in a nested module, taking every injectable type.
         #[lifespan_context(events = &super::super::EVENTS)]
         async fn nested_context(
-            events: &'static lifespan_examples::Events,
+            events: &'static lifespan_test_support::Events,
             app: App,
             _shutdown: lifespan_core::Shutdown,
             lifespan: Yield,

@@ -1,6 +1,6 @@
 //! Runtime bugs the fault-injection cases found, each shrunk to a plain test that failed until
 //! the runtime was fixed, and kept so that they stay fixed; those not fixed yet are ignored
-//! (`cargo test --test fault_injection -- --ignored` runs them).
+//! (`cargo test -p lifespan-core --test fault_injection -- --ignored` runs them).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,7 +8,7 @@ use std::time::Duration;
 use lifespan_core::{
     App, ContextOutcome, Restart, RunState, Shutdown, TaskOptions, TaskOutcome, Yield,
 };
-use lifespan_examples::Events;
+use lifespan_test_support::Events;
 use tokio::time::{sleep, Instant};
 
 /// A log of what a test's parts did, shared with them.

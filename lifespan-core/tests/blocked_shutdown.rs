@@ -14,7 +14,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use lifespan_core::{App, Shutdown};
-use lifespan_examples::Process;
+use lifespan_test_support::Process;
 
 const CHILD: &str = "LIFESPAN_TEST_CHILD";
 

@@ -13,7 +13,7 @@ pub const PATIENCE: Duration = Duration::from_secs(60);
 /// it kills the process.
 ///
 /// ```no_run
-/// let mut process = lifespan_examples::Process::spawn(std::process::Command::new("my-server"));
+/// let mut process = lifespan_test_support::Process::spawn(std::process::Command::new("my-server"));
 /// let port = process.expect("listening on 127.0.0.1:");
 /// process.signal("TERM");
 /// let (status, output) = process.finish();

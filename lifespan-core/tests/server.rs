@@ -1,6 +1,9 @@
 //! The server integration, end to end with a real listener on 127.0.0.1 and a real HTTP client:
 //! no request is processed before setup completes; at shutdown requests in flight finish, then
 //! tasks stop, then contexts are cleaned up; a failed setup never serves; reload swaps state.
+//!
+//! Needs the `axum` feature (`cargo test --workspace` enables it, through the examples).
+#![cfg(feature = "axum")]
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -10,7 +13,7 @@ use axum::Router;
 use lifespan_core::{
     lifespan_context, lifespan_task, App, Report, RunError, Shutdown, State, Yield,
 };
-use lifespan_examples::{http_get, Events};
+use lifespan_test_support::{http_get, Events};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;

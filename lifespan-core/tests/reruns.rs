@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use lifespan_core::{App, Shutdown, TaskOptions, TaskOutcome};
-use lifespan_examples::{bounded, Events, WAIT_LIMIT};
+use lifespan_test_support::{bounded, Events, WAIT_LIMIT};
 
 #[tokio::test(start_paused = true)]
 async fn a_task_registered_by_hand_after_a_shutdown_runs_at_the_next_start() {

@@ -39,15 +39,15 @@
 //! 25 by default (about 4 s), at least 10; each bounded by 20 s.
 //!
 //! 1,000 cases run by default (`PROPTEST_CASES` sets the count); a long campaign:
-//! `PROPTEST_CASES=100000 cargo test --release --test fault_injection`. Failures are not
-//! persisted to files: a failing case is printed shrunk, and is kept as a plain test
+//! `PROPTEST_CASES=100000 cargo test -p lifespan-core --release --test fault_injection`. Failures
+//! are not persisted to files: a failing case is printed shrunk, and is kept as a plain test
 //! (`regressions.rs` for the runtime's, ignored while the bug stands).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lifespan_examples::CapturedLogs;
+use lifespan_test_support::CapturedLogs;
 use proptest::prelude::*;
 use tokio::time::Instant;
 

@@ -12,7 +12,7 @@ use lifespan_core::{
     lifespan_context, lifespan_task, App, ContextOutcome, Shutdown, StartupErrorKind, TaskOutcome,
     Yield,
 };
-use lifespan_examples::{bounded, Events, WAIT_LIMIT};
+use lifespan_test_support::{bounded, Events, WAIT_LIMIT};
 use tokio::time::Instant;
 
 /// Records `event` when dropped: shows when a task's future is dropped.
@@ -304,7 +304,7 @@ mod setup_failure {
             "{error:?}"
         );
         assert_eq!(
-            lifespan_examples::chain(&error),
+            lifespan_test_support::chain(&error),
             "setup of lifespan context `lifecycle::setup_failure::broken` failed: the model file is missing"
         );
         assert_eq!(
@@ -430,7 +430,7 @@ mod panic_isolation {
 
     #[tokio::test(start_paused = true)]
     async fn a_failing_or_panicking_task_is_recorded_and_logged_and_the_others_keep_running() {
-        let logs = lifespan_examples::CapturedLogs::default();
+        let logs = lifespan_test_support::CapturedLogs::default();
         let _logging = tracing::subscriber::set_default(logs.subscriber());
         let app = App::from_module(module_path!());
         bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
@@ -836,7 +836,7 @@ mod selection {
 
     #[tokio::test(start_paused = true)]
     async fn an_app_that_selects_nothing_says_so() {
-        let logs = lifespan_examples::CapturedLogs::default();
+        let logs = lifespan_test_support::CapturedLogs::default();
         let _logging = tracing::subscriber::set_default(logs.subscriber());
         let app = App::from_module("no::such::module");
         bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();

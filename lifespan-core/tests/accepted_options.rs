@@ -5,7 +5,7 @@
 use std::sync::Mutex;
 
 use lifespan_core::{lifespan, lifespan_context, lifespan_task, App, Shutdown, Yield};
-use lifespan_examples::{bounded, WAIT_LIMIT};
+use lifespan_test_support::{bounded, WAIT_LIMIT};
 
 /// Below the task attribute, beside a keyword argument: restarts, with every restart option.
 #[lifespan_task(url = String::from("http://localhost"))]

@@ -5,7 +5,7 @@ use lifespan_core::{
     lifespan_context, lifespan_task, App, ContextOutcome, StartupErrorKind, State, TaskOutcome,
     Yield,
 };
-use lifespan_examples::{bounded, Events, WAIT_LIMIT};
+use lifespan_test_support::{bounded, Events, WAIT_LIMIT};
 
 /// A stand-in for a connection pool.
 #[derive(Debug)]

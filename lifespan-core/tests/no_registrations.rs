@@ -1,7 +1,7 @@
 //! A program into which no `#[lifespan_task]` or `#[lifespan_context]` was linked: startup says
 //! so, since link-time collection silently finds nothing on targets where it does not run.
 
-use lifespan_examples::{bounded, CapturedLogs, WAIT_LIMIT};
+use lifespan_test_support::{bounded, CapturedLogs, WAIT_LIMIT};
 
 #[tokio::test(start_paused = true)]
 async fn startup_warns_when_link_time_collection_found_nothing() {

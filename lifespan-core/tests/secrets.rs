@@ -2,7 +2,7 @@
 //! panicking with a connection string shows it with the password masked.
 
 use lifespan_core::{App, ContextOutcome, TaskOutcome, Yield};
-use lifespan_examples::CapturedLogs;
+use lifespan_test_support::CapturedLogs;
 
 const FAILED: &str =
     "connecting to postgres://admin:hunter2@db.internal:5432/prod: password authentication failed";
@@ -162,7 +162,8 @@ mod restart_argument {
             app.shutdown().await
         };
         let report =
-            lifespan_examples::bounded("shutdown", lifespan_examples::WAIT_LIMIT, wait).await;
+            lifespan_test_support::bounded("shutdown", lifespan_test_support::WAIT_LIMIT, wait)
+                .await;
         let expected = format!("evaluating argument `size` failed: {FAILED_MASKED}");
         assert_eq!(
             report.task("pool"),

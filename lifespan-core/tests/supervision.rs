@@ -11,7 +11,7 @@ use std::time::Duration;
 use lifespan_core::{
     App, RegisterError, Restart, RunError, RunState, Schedule, Shutdown, TaskOptions, TaskOutcome,
 };
-use lifespan_examples::{bounded, WAIT_LIMIT};
+use lifespan_test_support::{bounded, WAIT_LIMIT};
 use tokio::time::Instant;
 
 const MS: Duration = Duration::from_millis(1);
@@ -562,7 +562,7 @@ mod critical {
 
 mod blocking {
     use super::*;
-    use lifespan_examples::CapturedLogs;
+    use lifespan_test_support::CapturedLogs;
 
     /// Runs an app with one task that blocks its thread for `block`, and returns the warnings.
     async fn warnings(app: App, block: Duration) -> Vec<String> {
@@ -764,7 +764,7 @@ mod status {
 mod from_the_attribute {
     use super::*;
     use lifespan_core::{lifespan, lifespan_task};
-    use lifespan_examples::Events;
+    use lifespan_test_support::Events;
 
     static EVENTS: Events = Events::new();
     static EVALUATIONS: AtomicU32 = AtomicU32::new(0);

@@ -12,7 +12,7 @@ use lifespan_core::{
     lifespan_context, lifespan_task, App, ContextOutcome, RegisterError, Restart, RunError,
     RunState, Schedule, Shutdown, StartupErrorKind, TaskOptions, TaskOutcome, Yield,
 };
-use lifespan_examples::{bounded, CapturedLogs, Events, WAIT_LIMIT};
+use lifespan_test_support::{bounded, CapturedLogs, Events, WAIT_LIMIT};
 
 /// A task that runs until shutdown.
 fn waiter(app: &App, name: &'static str, options: TaskOptions) {
@@ -103,6 +103,7 @@ mod maximum_durations {
         assert_eq!(report.task("flaky"), Some(&TaskOutcome::Cancelled));
     }
 
+    #[cfg(feature = "axum")]
     #[tokio::test]
     async fn a_drain_timeout_of_duration_max_waits_for_the_server_to_drain() {
         let app = App::builder().empty().drain_timeout(Duration::MAX).build();
