@@ -4,14 +4,15 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::builder::Config;
+use crate::config::Config;
 use crate::error::{StartupError, StartupErrorKind};
+use crate::generation::Generation;
 use crate::name::Name;
 use crate::register::{Registry, Selection};
 use crate::report::Report;
 use crate::run::Serving;
 use crate::shutdown;
-use crate::startup::{self, Generation};
+use crate::startup;
 use crate::state::{State, StateMap};
 use crate::status::{Board, Status};
 use crate::task_error::TaskError;

@@ -98,7 +98,9 @@
 mod app;
 mod builder;
 mod check;
+mod config;
 mod error;
+mod generation;
 mod inject;
 mod name;
 mod options;

@@ -2,14 +2,14 @@
 
 use std::sync::Arc;
 
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+use crate::config::Timeouts;
 use crate::error::{chain, ArgCause, ArgError, StartupError, StartupErrorKind};
+use crate::generation::{Generation, RunningContext};
 use crate::inject::{InjectCx, YieldControl, YieldParts};
 use crate::name::Name;
 use crate::options::TaskOptions;
@@ -17,73 +17,12 @@ use crate::register::Plan;
 use crate::registry::{BoxFuture, Entry, Kind};
 use crate::report::Report;
 use crate::running::{panic_message, poll_catching, TaskFuture};
-use crate::shutdown::{self, Timeouts};
+use crate::shutdown;
 use crate::state::{self, Deps, StateMap};
 use crate::status::{Board, RunState};
 use crate::supervise::supervise;
 use crate::task_error::TaskError;
 use crate::App;
-
-/// Everything one start of the app set running; [`shutdown::stop`] takes it apart.
-pub(crate) struct Generation {
-    pub(crate) shutdown: CancellationToken,
-    /// The state its contexts provide.
-    pub(crate) state: Arc<StateMap>,
-    /// Tracks the tasks, so that shutdown learns at once when the last one has ended.
-    pub(crate) tracker: TaskTracker,
-    /// In start order.
-    pub(crate) tasks: Vec<JoinHandle<()>>,
-    /// What was started (its tasks, in the order of `tasks`, give their names) and how each
-    /// part is doing.
-    pub(crate) board: Arc<Board>,
-    /// In setup order.
-    pub(crate) contexts: Vec<RunningContext>,
-    /// The bounds of its shutdown, for one that runs in the background (see `Drop`).
-    pub(crate) timeouts: Timeouts,
-    /// The runtime it was started on.
-    runtime: tokio::runtime::Handle,
-    /// Set on a generation being stopped in the background: dropping it then only signals.
-    background: bool,
-}
-
-pub(crate) struct RunningContext {
-    pub(crate) name: Name,
-    /// Its index on the status board.
-    pub(crate) index: usize,
-    pub(crate) resume: oneshot::Sender<()>,
-    pub(crate) handle: JoinHandle<Result<(), anyhow::Error>>,
-}
-
-impl Drop for Generation {
-    /// A generation dropped without a shutdown (the last handle of a running app was dropped)
-    /// is shut down in the background, on the runtime it was started on, in the same order as
-    /// by [`App::shutdown`]: tasks first, then contexts in reverse. Never a cleanup while a task
-    /// runs. If that runtime is gone, so are its tasks and contexts.
-    fn drop(&mut self) {
-        if self.background || (self.tasks.is_empty() && self.contexts.is_empty()) {
-            self.shutdown.cancel();
-            return;
-        }
-        tracing::info!("lifespan app dropped while running: shutting it down in the background");
-        let orphan = Generation {
-            shutdown: self.shutdown.clone(),
-            state: self.state.clone(),
-            tracker: self.tracker.clone(),
-            tasks: std::mem::take(&mut self.tasks),
-            board: self.board.clone(),
-            contexts: std::mem::take(&mut self.contexts),
-            timeouts: self.timeouts,
-            runtime: self.runtime.clone(),
-            background: true,
-        };
-        let timeouts = self.timeouts;
-        // If the runtime is shutting down, the future is dropped unpolled: the orphan, marked
-        // `background`, then only signals its tasks, which the runtime drops anyway.
-        drop(self.runtime.spawn(async move {
-            shutdown::stop(orphan, timeouts, &CancellationToken::new()).await;
-        }));
-    }
-}
 
 struct PreparedContext {
     name: Name,
