@@ -10,7 +10,7 @@ use crate::generation::Generation;
 use crate::name::Name;
 use crate::register::{Registry, Selection};
 use crate::report::Report;
-use crate::run::Serving;
+use crate::serving::Serving;
 use crate::shutdown;
 use crate::startup;
 use crate::state::{State, StateMap};

@@ -112,6 +112,7 @@ mod run;
 mod running;
 #[cfg(feature = "axum")]
 mod serve;
+mod serving;
 mod shutdown;
 mod signal;
 mod startup;

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::error::RunError;
 use crate::report::Report;
-use crate::run::Server;
+use crate::serving::Server;
 use crate::state::State;
 use crate::App;
 
