@@ -4,6 +4,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio_util::sync::CancellationToken;
 
+use crate::board::Board;
 use crate::config::Config;
 use crate::error::{StartupError, StartupErrorKind};
 use crate::generation::Generation;
@@ -14,7 +15,7 @@ use crate::serving::Serving;
 use crate::shutdown;
 use crate::startup;
 use crate::state::{State, StateMap};
-use crate::status::{Board, Status};
+use crate::status::Status;
 use crate::task_error::TaskError;
 
 /// A backend's lifespan: its registered tasks and contexts, and the calls that start, stop and

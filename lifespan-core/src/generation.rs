@@ -8,10 +8,10 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::board::Board;
 use crate::config::Timeouts;
 use crate::name::Name;
 use crate::state::StateMap;
-use crate::status::Board;
 
 /// Everything one start of the app set running; `shutdown::stop` takes it apart, and so does
 /// its `Drop` (in `shutdown`) when it is dropped without a shutdown.

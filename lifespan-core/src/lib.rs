@@ -96,6 +96,7 @@
 #![doc(test(no_crate_inject, attr(deny(warnings))))]
 
 mod app;
+mod board;
 mod builder;
 mod check;
 mod config;

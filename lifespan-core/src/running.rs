@@ -9,10 +9,10 @@ use std::task::{Context, Poll};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::board::Board;
 use crate::redact::redact;
 use crate::registry::BoxFuture;
 use crate::report::TaskOutcome;
-use crate::status::Board;
 use crate::task_error::TaskError;
 
 /// What a task or context function may return: `()` or `Result<(), E>` where `E` converts into

@@ -7,11 +7,12 @@ use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, timeout, Instant};
 use tokio_util::sync::CancellationToken;
 
+use crate::board::Board;
 use crate::config::Timeouts;
 use crate::generation::{Generation, RunningContext};
 use crate::report::{ContextOutcome, ContextReport, Report, TaskOutcome, TaskReport};
 use crate::running::panic_message;
-use crate::status::{Board, RunState};
+use crate::status::RunState;
 use crate::task_error::TaskError;
 
 /// Stops everything `generation` started. `force` ends the grace period early.

@@ -7,6 +7,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+use crate::board::Board;
 use crate::config::Timeouts;
 use crate::error::{chain, ArgCause, ArgError, StartupError, StartupErrorKind};
 use crate::generation::{Generation, RunningContext};
@@ -19,7 +20,7 @@ use crate::report::Report;
 use crate::running::{panic_message, poll_catching, TaskFuture};
 use crate::shutdown;
 use crate::state::{self, Deps, StateMap};
-use crate::status::{Board, RunState};
+use crate::status::RunState;
 use crate::supervise::supervise;
 use crate::task_error::TaskError;
 use crate::App;

@@ -13,6 +13,7 @@ use std::time::Duration;
 use tokio::time::{sleep_until, Instant};
 use tracing::Instrument;
 
+use crate::board::Board;
 use crate::error::ArgCause;
 use crate::inject::InjectCx;
 use crate::options::{Restart, Schedule, TaskOptions};
@@ -20,7 +21,6 @@ use crate::registry::BoxFuture;
 use crate::report::TaskOutcome;
 use crate::running::{outcome, poll_body, poll_catching};
 use crate::state::{Deps, StateMap};
-use crate::status::Board;
 use crate::task_error::TaskError;
 use crate::time::after;
 use crate::App;

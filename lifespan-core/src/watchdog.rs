@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use crate::status::Board;
+use crate::board::Board;
 
 /// When the poll in progress of each task began, read by the watchdog.
 pub(crate) struct Polls {
