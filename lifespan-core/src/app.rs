@@ -9,7 +9,7 @@ use crate::config::Config;
 use crate::error::{StartupError, StartupErrorKind};
 use crate::generation::Generation;
 use crate::name::Name;
-use crate::register::{Registry, Selection};
+use crate::plan::{Registry, Selection};
 use crate::report::Report;
 use crate::serving::Serving;
 use crate::shutdown;

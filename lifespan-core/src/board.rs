@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::name::Name;
-use crate::register::Plan;
+use crate::plan::Plan;
 use crate::report::TaskOutcome;
 use crate::status::{ContextStatus, RunState, Status, TaskStatus};
 use crate::task_error::TaskError;

@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::Config;
-use crate::register::Selection;
-use crate::registry::RegistrationInfo;
+use crate::plan::Selection;
+use crate::registration::RegistrationInfo;
 use crate::App;
 
 /// The default [grace period](AppBuilder::grace_period): 5 seconds.

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use crate::name::Name;
-use crate::registry::Kind;
+use crate::registration::Kind;
 use crate::report::Report;
 use crate::task_error::TaskError;
 

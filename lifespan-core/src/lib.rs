@@ -98,6 +98,7 @@
 mod app;
 mod board;
 mod builder;
+mod by_hand;
 mod check;
 mod config;
 mod error;
@@ -105,9 +106,9 @@ mod generation;
 mod inject;
 mod name;
 mod options;
+mod plan;
 mod redact;
-mod register;
-mod registry;
+mod registration;
 mod report;
 mod run;
 mod running;
@@ -128,12 +129,12 @@ mod watchdog;
 
 pub use app::App;
 pub use builder::AppBuilder;
+pub use by_hand::{ContextFn, TaskFn};
 pub use error::{RegisterError, RunError, StartupError, StartupErrorKind};
 pub use inject::{ContextParam, Shutdown, TaskParam, Yield};
 pub use name::Name;
 pub use options::{Restart, Schedule, TaskOptions, DEFAULT_BACKOFF_CAP, DEFAULT_BACKOFF_START};
-pub use register::{ContextFn, TaskFn};
-pub use registry::{Kind, RegistrationInfo};
+pub use registration::{Kind, RegistrationInfo};
 pub use report::{ContextOutcome, ContextReport, Report, TaskOutcome, TaskReport};
 pub use running::TaskReturn;
 pub use state::State;
@@ -158,7 +159,7 @@ pub mod __private {
     pub use crate::error::ArgError;
     pub use crate::inject::{ContextParam, InjectCx, TaskParam};
     pub use crate::options::{Restart, Schedule, TaskOptions};
-    pub use crate::registry::{BoxFuture, Kind, PrepareFn, Registration};
+    pub use crate::registration::{BoxFuture, Kind, PrepareFn, Registration};
     pub use crate::running::{FnOutput, TaskReturn};
 
     /// The error type of an argument expression, so that `?` works on any error.

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::board::Board;
 use crate::redact::redact;
-use crate::registry::BoxFuture;
+use crate::registration::BoxFuture;
 use crate::report::TaskOutcome;
 use crate::task_error::TaskError;
 

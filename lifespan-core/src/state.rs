@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use crate::error::StartupErrorKind;
 use crate::name::Name;
-use crate::registry::Kind;
+use crate::registration::Kind;
 
 type Slot = Arc<OnceLock<Box<dyn Any + Send + Sync>>>;
 

@@ -17,7 +17,7 @@ use crate::board::Board;
 use crate::error::ArgCause;
 use crate::inject::InjectCx;
 use crate::options::{Restart, Schedule, TaskOptions};
-use crate::registry::BoxFuture;
+use crate::registration::BoxFuture;
 use crate::report::TaskOutcome;
 use crate::running::{outcome, poll_body, poll_catching};
 use crate::state::{Deps, StateMap};

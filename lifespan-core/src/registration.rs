@@ -1,4 +1,5 @@
-//! Registrations: what the macros submit at link time and what the app registers by hand.
+//! Registrations: what the macros submit at link time, and the entries an app runs, whether
+//! submitted so or registered by hand.
 
 use std::fmt;
 use std::future::Future;
