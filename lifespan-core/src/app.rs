@@ -1,6 +1,6 @@
 //! The app handle: the calls that start, stop and reload it.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio_util::sync::CancellationToken;
 
@@ -8,6 +8,7 @@ use crate::board::Board;
 use crate::config::Config;
 use crate::error::{StartupError, StartupErrorKind};
 use crate::generation::Generation;
+use crate::lock::lock;
 use crate::name::Name;
 use crate::plan::{Registry, Selection};
 use crate::report::Report;
@@ -69,11 +70,6 @@ struct Inner {
 pub(crate) struct ExitSignals {
     pub(crate) exit: CancellationToken,
     pub(crate) force: CancellationToken,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Nothing panics while holding these locks; if something did, the data is still whole.
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Marks the app not running when dropped: at the end of a shutdown, and when a start does not

@@ -6,12 +6,13 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::lock::lock;
 use crate::name::Name;
 use crate::plan::Plan;
 use crate::report::TaskOutcome;
@@ -82,10 +83,6 @@ pub(crate) struct Board {
     /// The last error of each task that had one, by index: written only on failures.
     errors: Mutex<HashMap<usize, TaskError>>,
     contexts: Mutex<Vec<ContextEntry>>,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Board {

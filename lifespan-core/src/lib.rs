@@ -104,8 +104,10 @@ mod config;
 mod error;
 mod generation;
 mod inject;
+mod lock;
 mod name;
 mod options;
+mod panic;
 mod plan;
 mod redact;
 mod registration;
@@ -171,12 +173,9 @@ pub mod __private {
         argument: &'static str,
         eval: impl FnOnce() -> Result<T, Error>,
     ) -> Result<T, ArgError> {
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(eval)) {
+        match crate::panic::catching(eval) {
             Ok(value) => value.map_err(|error| ArgError::eval(argument, error)),
-            Err(payload) => Err(ArgError::panicked(
-                argument,
-                crate::running::panic_message(&*payload),
-            )),
+            Err(message) => Err(ArgError::panicked(argument, message)),
         }
     }
 

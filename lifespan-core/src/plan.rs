@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::error::{RegisterError, StartupError, StartupErrorKind};
 use crate::name::Name;
 use crate::options::TaskOptions;
+use crate::panic::catching;
 use crate::registration::{collected, Entry, Kind, Order, Prepare, RegistrationInfo};
 use crate::report::Report;
 
@@ -27,10 +28,7 @@ impl Selection {
             Selection::All => Ok(true),
             Selection::None => Ok(false),
             Selection::Module(prefix) => Ok(info.is_within(prefix)),
-            Selection::Filter(filter) => {
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| filter(info)))
-                    .map_err(|payload| crate::running::panic_message(&*payload))
-            }
+            Selection::Filter(filter) => catching(|| filter(info)),
         }
     }
 }

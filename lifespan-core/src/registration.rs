@@ -10,6 +10,7 @@ use crate::error::ArgError;
 use crate::inject::InjectCx;
 use crate::name::Name;
 use crate::options::TaskOptions;
+use crate::panic::catching;
 
 /// A started task's or context's body, type-erased.
 #[doc(hidden)]
@@ -150,15 +151,11 @@ impl Entry {
     /// in a function registered by hand before it returns its future) is an error, never an
     /// unwind through startup or a supervisor.
     pub(crate) fn prepare(&self, cx: &mut InjectCx<'_>) -> Result<BoxFuture, ArgError> {
-        let call = std::panic::AssertUnwindSafe(|| match &self.prepare {
+        let call = || match &self.prepare {
             Prepare::Static(prepare) => prepare(cx),
             Prepare::Dyn(prepare) => prepare(cx),
-        });
-        std::panic::catch_unwind(call).unwrap_or_else(|payload| {
-            Err(ArgError::call_panicked(crate::running::panic_message(
-                &*payload,
-            )))
-        })
+        };
+        catching(call).unwrap_or_else(|message| Err(ArgError::call_panicked(message)))
     }
 }
 

@@ -10,8 +10,8 @@ use tokio_util::sync::CancellationToken;
 use crate::board::Board;
 use crate::config::Timeouts;
 use crate::generation::{Generation, RunningContext};
+use crate::panic;
 use crate::report::{ContextOutcome, ContextReport, Report, TaskOutcome, TaskReport};
-use crate::running::panic_message;
 use crate::status::RunState;
 use crate::task_error::TaskError;
 
@@ -108,7 +108,7 @@ async fn stop_tasks(
         if let Some(Err(join)) = reaped(handle, &what).await {
             if join.is_panic() {
                 // Only a panic outside the wrapper's catch, in the body's drop, comes here.
-                let message = panic_message(&*join.into_panic());
+                let message = panic::message(&*join.into_panic());
                 board.set_task_error(index, TaskError::msg(message.clone()));
                 board.set_ended(index, &TaskOutcome::Panicked(message));
                 continue;
@@ -159,7 +159,7 @@ async fn clean_up(
             }
             Ok(Err(join)) => {
                 let message = if join.is_panic() {
-                    panic_message(&*join.into_panic())
+                    panic::message(&*join.into_panic())
                 } else {
                     "its task was cancelled by the runtime".to_owned()
                 };

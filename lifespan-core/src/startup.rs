@@ -14,10 +14,11 @@ use crate::generation::{Generation, RunningContext};
 use crate::inject::{InjectCx, YieldControl, YieldParts};
 use crate::name::Name;
 use crate::options::TaskOptions;
+use crate::panic::poll_catching;
 use crate::plan::Plan;
 use crate::registration::{BoxFuture, Entry, Kind};
 use crate::report::Report;
-use crate::running::{panic_message, poll_catching, TaskFuture};
+use crate::running::TaskFuture;
 use crate::shutdown;
 use crate::state::{self, Deps, StateMap};
 use crate::status::RunState;
@@ -286,10 +287,7 @@ async fn set_up(
             name,
             source: TaskError::new(error),
         },
-        Err(payload) => StartupErrorKind::SetupPanicked {
-            name,
-            message: panic_message(&*payload),
-        },
+        Err(message) => StartupErrorKind::SetupPanicked { name, message },
     })
 }
 

@@ -17,9 +17,10 @@ use crate::board::Board;
 use crate::error::ArgCause;
 use crate::inject::InjectCx;
 use crate::options::{Restart, Schedule, TaskOptions};
+use crate::panic::poll_catching;
 use crate::registration::BoxFuture;
 use crate::report::TaskOutcome;
-use crate::running::{outcome, poll_body, poll_catching};
+use crate::running::{outcome, poll_body};
 use crate::state::{Deps, StateMap};
 use crate::task_error::TaskError;
 use crate::time::after;
@@ -50,12 +51,9 @@ pub(crate) async fn supervise(
     // is recorded, and a critical task still stops the app. It never ends the task silently.
     let ended = match poll_catching(&mut run).instrument(span.clone()).await {
         Ok(ended) => ended,
-        Err(payload) => {
+        Err(message) => {
             let _entered = span.enter();
-            let message = format!(
-                "its supervisor panicked: {}",
-                crate::running::panic_message(&*payload)
-            );
+            let message = format!("its supervisor panicked: {message}");
             let label = board.plan.task(index).label();
             tracing::error!(error = %message, "lifespan task `{label}` failed");
             board.set_task_error(index, TaskError::msg(message.clone()));
