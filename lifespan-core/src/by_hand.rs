@@ -4,7 +4,8 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use crate::error::{ArgError, RegisterError};
+use crate::arg_error::ArgError;
+use crate::error::RegisterError;
 use crate::inject::{ContextParam, InjectCx, TaskParam};
 use crate::name::{self, Name};
 use crate::options::TaskOptions;

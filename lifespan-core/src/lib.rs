@@ -96,6 +96,7 @@
 #![doc(test(no_crate_inject, attr(deny(warnings))))]
 
 mod app;
+mod arg_error;
 mod board;
 mod builder;
 mod by_hand;
@@ -154,11 +155,11 @@ pub mod __private {
     pub use core;
     pub use inventory;
 
+    pub use crate::arg_error::ArgError;
     pub use crate::check::{
         is_yield, ContextArgumentOfInjected, ContextArgumentOfPlain, Probe, TaskArgumentOfInjected,
         TaskArgumentOfPlain,
     };
-    pub use crate::error::ArgError;
     pub use crate::inject::{ContextParam, InjectCx, TaskParam};
     pub use crate::options::{Restart, Schedule, TaskOptions};
     pub use crate::registration::{BoxFuture, Kind, PrepareFn, Registration};

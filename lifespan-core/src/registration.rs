@@ -6,7 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use crate::error::ArgError;
+use crate::arg_error::ArgError;
 use crate::inject::InjectCx;
 use crate::name::Name;
 use crate::options::TaskOptions;

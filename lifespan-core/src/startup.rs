@@ -7,16 +7,17 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+use crate::arg_error::ArgError;
 use crate::board::Board;
 use crate::config::Timeouts;
-use crate::error::{chain, ArgCause, ArgError, StartupError, StartupErrorKind};
+use crate::error::{chain, StartupError, StartupErrorKind};
 use crate::generation::{Generation, RunningContext};
 use crate::inject::{InjectCx, YieldControl, YieldParts};
 use crate::name::Name;
 use crate::options::TaskOptions;
 use crate::panic::poll_catching;
 use crate::plan::Plan;
-use crate::registration::{BoxFuture, Entry, Kind};
+use crate::registration::{BoxFuture, Entry};
 use crate::report::Report;
 use crate::running::TaskFuture;
 use crate::shutdown;
@@ -291,37 +292,7 @@ async fn set_up(
     })
 }
 
+/// The error startup fails with when an argument of `entry` could not be given.
 fn argument_error(entry: &Entry, error: ArgError) -> StartupError {
-    let name = entry.name.clone();
-    let kind = match error.cause {
-        ArgCause::Eval(source) => StartupErrorKind::Argument {
-            kind: entry.kind,
-            name,
-            argument: error.argument,
-            source: TaskError::new(source),
-        },
-        ArgCause::Panicked(message) => StartupErrorKind::ArgumentPanicked {
-            kind: entry.kind,
-            name,
-            argument: error.argument,
-            message,
-        },
-        ArgCause::CallPanicked(message) => StartupErrorKind::CallPanicked {
-            kind: entry.kind,
-            name,
-            message,
-        },
-        ArgCause::Unavailable => {
-            debug_assert_eq!(
-                entry.kind,
-                Kind::Context,
-                "only a context's `Yield` runs out"
-            );
-            StartupErrorKind::SecondYield {
-                name,
-                argument: error.argument,
-            }
-        }
-    };
-    StartupError::new(kind, Report::default())
+    StartupError::new(error.at_startup(entry.kind, &entry.name), Report::default())
 }

@@ -14,7 +14,6 @@ use tokio::time::{sleep_until, Instant};
 use tracing::Instrument;
 
 use crate::board::Board;
-use crate::error::ArgCause;
 use crate::inject::InjectCx;
 use crate::options::{Restart, Schedule, TaskOptions};
 use crate::panic::poll_catching;
@@ -188,21 +187,7 @@ impl Supervisor {
             deps: Deps::default(),
         };
         entry.prepare(&mut cx).map_err(|error| {
-            let argument = error.argument;
-            let outcome = match error.cause {
-                ArgCause::Eval(source) => TaskOutcome::Failed(TaskError::new(
-                    source.context(format!("evaluating argument `{argument}` failed")),
-                )),
-                ArgCause::Panicked(message) => TaskOutcome::Panicked(format!(
-                    "evaluating argument `{argument}` panicked: {message}"
-                )),
-                ArgCause::CallPanicked(message) => {
-                    TaskOutcome::Panicked(format!("calling the task panicked: {message}"))
-                }
-                ArgCause::Unavailable => TaskOutcome::Failed(TaskError::msg(format!(
-                    "argument `{argument}` is not available"
-                ))),
-            };
+            let outcome = error.on_rerun();
             let error = match &outcome {
                 TaskOutcome::Failed(error) => error.clone(),
                 TaskOutcome::Panicked(message) => TaskError::msg(message.clone()),
