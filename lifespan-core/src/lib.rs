@@ -71,7 +71,9 @@
 //! # Logging
 //!
 //! The library logs through [`tracing`](https://docs.rs/tracing), in spans `lifespan_task` and
-//! `lifespan_context` carrying the name. It never logs argument values.
+//! `lifespan_context` that name their task or context the same way, in a field `task` or
+//! `context`: by its display name if it has one, else by its full name. It never logs argument
+//! values.
 //!
 //! One rule decides what is logged and what is returned: an error that a call returns
 //! ([`StartupError`] from [`App::start`] and [`App::reload`], [`RunError`] from the `run_*` and

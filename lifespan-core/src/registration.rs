@@ -142,9 +142,13 @@ impl Entry {
         self.options.display_name.unwrap_or(&self.name)
     }
 
-    /// The span a task's runs are in.
+    /// The span its runs are in: `lifespan_task` or `lifespan_context`, naming it by its
+    /// [label](Self::label) in a field named for its kind.
     pub(crate) fn span(&self) -> tracing::Span {
-        tracing::info_span!("lifespan_task", task = %self.label())
+        match self.kind {
+            Kind::Task => tracing::info_span!("lifespan_task", task = %self.label()),
+            Kind::Context => tracing::info_span!("lifespan_context", context = %self.label()),
+        }
     }
 
     /// Evaluates the arguments and calls the function. A panic (in an argument's expression, or

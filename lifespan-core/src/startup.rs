@@ -30,6 +30,8 @@ use crate::App;
 struct PreparedContext {
     name: Name,
     options: TaskOptions,
+    /// The span its setup and cleanup run in.
+    span: tracing::Span,
     body: BoxFuture,
     control: YieldControl,
     deps: Deps,
@@ -142,6 +144,7 @@ fn prepare(
         prepared_contexts.push(PreparedContext {
             name: entry.name.clone(),
             options: entry.options,
+            span: entry.span(),
             body,
             control,
             deps: cx.deps,
@@ -244,12 +247,12 @@ async fn set_up(
     let PreparedContext {
         name,
         options: _,
+        span,
         body,
         control,
         deps: _,
     } = context;
     let YieldControl { mut ready, resume } = control;
-    let span = tracing::info_span!("lifespan_context", context = %name);
     let mut body = body.instrument(span);
     let ended = loop {
         tokio::select! {
