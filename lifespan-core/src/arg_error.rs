@@ -3,8 +3,8 @@
 //! ended. Both wordings come from one function, `ArgError::failure`.
 
 use crate::error::StartupErrorKind;
+use crate::kind::Kind;
 use crate::name::Name;
-use crate::registration::Kind;
 use crate::report::TaskOutcome;
 use crate::task_error::TaskError;
 

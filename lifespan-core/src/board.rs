@@ -15,10 +15,10 @@ use tokio_util::sync::CancellationToken;
 use crate::lock::lock;
 use crate::name::Name;
 use crate::plan::Plan;
+use crate::polls::Polls;
 use crate::report::TaskOutcome;
 use crate::status::{ContextStatus, RunState, Status, TaskStatus};
 use crate::task_error::TaskError;
-use crate::watchdog::Polls;
 
 /// What a task's slot holds: its state, and for a task that ended, how.
 mod code {

@@ -4,9 +4,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::Config;
+use crate::handle::App;
 use crate::plan::Selection;
 use crate::registration::RegistrationInfo;
-use crate::App;
 
 /// The default [grace period](AppBuilder::grace_period): 5 seconds.
 const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(5);

@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use crate::arg_error::ArgError;
 use crate::error::RegisterError;
-use crate::inject::{ContextParam, InjectCx, TaskParam};
+use crate::handle::App;
+use crate::inject::{context_param, task_param, ContextParam, InjectCx, TaskParam};
+use crate::kind::Kind;
 use crate::name::{self, Name};
 use crate::options::TaskOptions;
-use crate::registration::{BoxFuture, Kind, Prepare};
-use crate::running::TaskReturn;
-use crate::App;
+use crate::registration::{BoxFuture, Prepare};
+use crate::running::{boxed, TaskReturn};
 
 impl App {
     /// Registers a task by hand: the programmatic form of `#[lifespan_task]`, for closures, tests
@@ -160,8 +161,8 @@ macro_rules! impl_fn_traits {
         {
             #[allow(non_snake_case, unused_variables)]
             fn call(&self, cx: &mut InjectCx<'_>) -> Result<BoxFuture, ArgError> {
-                $(let $param = crate::__private::inject_task::<$param>(cx, $position)?;)*
-                Ok(crate::__private::boxed(self($($param),*)))
+                $(let $param = task_param::<$param>(cx, $position)?;)*
+                Ok(boxed(self($($param),*)))
             }
         }
 
@@ -174,8 +175,8 @@ macro_rules! impl_fn_traits {
         {
             #[allow(non_snake_case, unused_variables)]
             fn call(&self, cx: &mut InjectCx<'_>) -> Result<BoxFuture, ArgError> {
-                $(let $param = crate::__private::inject_context::<$param>(cx, $position)?;)*
-                Ok(crate::__private::boxed(self($($param),*)))
+                $(let $param = context_param::<$param>(cx, $position)?;)*
+                Ok(boxed(self($($param),*)))
             }
         }
     )*};

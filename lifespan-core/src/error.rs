@@ -3,8 +3,8 @@
 
 use std::fmt;
 
+use crate::kind::Kind;
 use crate::name::Name;
-use crate::registration::Kind;
 use crate::report::Report;
 use crate::task_error::TaskError;
 

@@ -19,8 +19,9 @@ use std::sync::{Arc, OnceLock};
 use tokio::sync::oneshot;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
+use crate::arg_error::ArgError;
+use crate::handle::App;
 use crate::state::{Deps, State, StateMap, StateType};
-use crate::App;
 
 /// The signal, given to every task and context, that the app is shutting down.
 ///
@@ -274,4 +275,23 @@ impl<T: Send + Sync + 'static> ContextParam for State<T> {
         cx.deps.needs.push(StateType::of::<T>());
         Some(State::new(cx.state.slot::<T>()))
     }
+}
+
+/// Injects parameter `argument` of a task: `Err` if it has no value to take.
+#[inline]
+pub(crate) fn task_param<T: TaskParam>(
+    cx: &mut InjectCx<'_>,
+    argument: &'static str,
+) -> Result<T, ArgError> {
+    T::inject(cx).ok_or(ArgError::unavailable(argument))
+}
+
+/// Injects parameter `argument` of a context: `Err` if it has no value to take (a second
+/// `Yield`).
+#[inline]
+pub(crate) fn context_param<T: ContextParam>(
+    cx: &mut InjectCx<'_>,
+    argument: &'static str,
+) -> Result<T, ArgError> {
+    T::inject(cx).ok_or(ArgError::unavailable(argument))
 }

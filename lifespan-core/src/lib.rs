@@ -97,6 +97,19 @@
 #![deny(missing_docs)]
 #![doc(test(no_crate_inject, attr(deny(warnings))))]
 
+// The layering of the modules, lowest first. Each module uses only modules of the layers below
+// its own, and within its layer only those listed before it, so that the modules never depend
+// on each other in a circle (`tests/module_graph.rs` checks both against this list):
+//
+// 1. Leaf types: `config`, `kind`, `lock`, `name`, `polls`, `redact`, `serving`, `time`,
+//    `options`, `task_error`, `panic`, `report`, `status`, `error`, `arg_error`, `state`,
+//    `signal`.
+// 2. The handle and what is injected: `handle` (the `App` type, and the part of the app that
+//    the lower layers use), `inject`, `check`.
+// 3. What an app runs and how each part is doing: `registration`, `plan`, `board`.
+// 4. Running a start: `running`, `supervise`, `watchdog`, `generation`, `shutdown`, `startup`.
+// 5. The app's calls: `app`, `by_hand`, `builder`, `run`, `serve`, `status_route`.
+
 mod app;
 mod arg_error;
 mod board;
@@ -106,12 +119,15 @@ mod check;
 mod config;
 mod error;
 mod generation;
+mod handle;
 mod inject;
+mod kind;
 mod lock;
 mod name;
 mod options;
 mod panic;
 mod plan;
+mod polls;
 mod redact;
 mod registration;
 mod report;
@@ -132,14 +148,15 @@ mod task_error;
 mod time;
 mod watchdog;
 
-pub use app::App;
 pub use builder::AppBuilder;
 pub use by_hand::{ContextFn, TaskFn};
 pub use error::{RegisterError, RunError, StartupError, StartupErrorKind};
+pub use handle::App;
 pub use inject::{ContextParam, Shutdown, TaskParam, Yield};
+pub use kind::Kind;
 pub use name::Name;
 pub use options::{Restart, Schedule, TaskOptions, DEFAULT_BACKOFF_CAP, DEFAULT_BACKOFF_START};
-pub use registration::{Kind, RegistrationInfo};
+pub use registration::RegistrationInfo;
 pub use report::{ContextOutcome, ContextReport, Report, TaskOutcome, TaskReport};
 pub use running::TaskReturn;
 pub use state::State;
@@ -163,8 +180,9 @@ pub mod __private {
         TaskArgumentOfPlain,
     };
     pub use crate::inject::{ContextParam, InjectCx, TaskParam};
+    pub use crate::kind::Kind;
     pub use crate::options::{Restart, Schedule, TaskOptions};
-    pub use crate::registration::{BoxFuture, Kind, PrepareFn, Registration};
+    pub use crate::registration::{BoxFuture, PrepareFn, Registration};
     pub use crate::running::{FnOutput, TaskReturn};
 
     /// The error type of an argument expression, so that `?` works on any error.
@@ -188,7 +206,7 @@ pub mod __private {
         cx: &mut InjectCx<'_>,
         argument: &'static str,
     ) -> Result<T, ArgError> {
-        T::inject(cx).ok_or(ArgError::unavailable(argument))
+        crate::inject::task_param(cx, argument)
     }
 
     /// Injects parameter `argument` of a context.
@@ -197,7 +215,7 @@ pub mod __private {
         cx: &mut InjectCx<'_>,
         argument: &'static str,
     ) -> Result<T, ArgError> {
-        T::inject(cx).ok_or(ArgError::unavailable(argument))
+        crate::inject::context_param(cx, argument)
     }
 
     /// Boxes the future of a task or context, checking that it returns `()` or `Result<(), E>`.
@@ -207,6 +225,6 @@ pub mod __private {
         F: core::future::Future + Send + 'static,
         F::Output: TaskReturn,
     {
-        Box::pin(crate::running::IntoResult::new(future))
+        crate::running::boxed(future)
     }
 }

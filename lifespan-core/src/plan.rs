@@ -5,10 +5,11 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use crate::error::{RegisterError, StartupError, StartupErrorKind};
+use crate::kind::Kind;
 use crate::name::Name;
 use crate::options::TaskOptions;
 use crate::panic::catching;
-use crate::registration::{collected, Entry, Kind, Order, Prepare, RegistrationInfo};
+use crate::registration::{collected, Entry, Order, Prepare, RegistrationInfo};
 use crate::report::Report;
 
 /// Which link-time registrations an app runs.

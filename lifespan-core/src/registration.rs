@@ -1,13 +1,13 @@
 //! Registrations: what the macros submit at link time, and the entries an app runs, whether
 //! submitted so or registered by hand.
 
-use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
 use crate::arg_error::ArgError;
 use crate::inject::InjectCx;
+use crate::kind::Kind;
 use crate::name::Name;
 use crate::options::TaskOptions;
 use crate::panic::catching;
@@ -22,24 +22,6 @@ pub type PrepareFn = fn(&mut InjectCx<'_>) -> Result<BoxFuture, ArgError>;
 
 pub(crate) type DynPrepare =
     Arc<dyn Fn(&mut InjectCx<'_>) -> Result<BoxFuture, ArgError> + Send + Sync>;
-
-/// Whether a registration is a task or a context.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Kind {
-    /// A `#[lifespan_task]`: runs while the app runs.
-    Task,
-    /// A `#[lifespan_context]`: set up at startup, cleaned up at shutdown.
-    Context,
-}
-
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Kind::Task => "task",
-            Kind::Context => "context",
-        })
-    }
-}
 
 /// A registration submitted by `#[lifespan_task]` or `#[lifespan_context]`, collected at link time.
 #[doc(hidden)]

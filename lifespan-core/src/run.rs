@@ -3,10 +3,10 @@
 use std::future::Future;
 
 use crate::error::{RunError, StartupErrorKind};
+use crate::handle::App;
 use crate::report::Report;
 use crate::serving::{Server, Serving};
 use crate::signal::{ReloadSignal, StopSignals};
-use crate::App;
 
 impl App {
     /// Starts the app, runs it until `stop` completes or [shutdown is

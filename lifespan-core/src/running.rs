@@ -113,6 +113,16 @@ where
     }
 }
 
+/// Boxes the future of a task or context, its output turned into a result.
+#[inline]
+pub(crate) fn boxed<F>(future: F) -> BoxFuture
+where
+    F: Future + Send + 'static,
+    F::Output: TaskReturn,
+{
+    Box::pin(IntoResult::new(future))
+}
+
 /// How one run of a task's body ended: its result, or a panic's message.
 pub(crate) type Ended = Result<Result<(), anyhow::Error>, String>;
 

@@ -12,6 +12,7 @@ use crate::board::Board;
 use crate::config::Timeouts;
 use crate::error::{chain, StartupError, StartupErrorKind};
 use crate::generation::{Generation, RunningContext};
+use crate::handle::App;
 use crate::inject::{InjectCx, YieldControl, YieldParts};
 use crate::name::Name;
 use crate::options::TaskOptions;
@@ -25,7 +26,6 @@ use crate::state::{self, Deps, StateMap};
 use crate::status::RunState;
 use crate::supervise::supervise;
 use crate::task_error::TaskError;
-use crate::App;
 
 struct PreparedContext {
     name: Name,
@@ -58,33 +58,26 @@ fn in_state_order(
     Ok(order.into_iter().filter_map(|i| slots[i].take()).collect())
 }
 
-/// What the settings say about a start: how to stop it, when to report blocking, how long
-/// its setups may take.
+/// What the settings say about a start: how to stop it, how long its setups may take.
 #[derive(Clone, Copy)]
 pub(crate) struct Limits {
     pub(crate) timeouts: Timeouts,
-    pub(crate) blocking_threshold: Option<std::time::Duration>,
     pub(crate) startup_timeout: Option<std::time::Duration>,
 }
 
-/// Runs startup of what `plan` lists.
+/// Runs startup of what the plan of `board` lists, giving its tasks the board's shutdown
+/// signal.
 pub(crate) async fn start(
     app: &App,
-    plan: &Arc<Plan>,
+    board: Arc<Board>,
     exit: &CancellationToken,
     limits: Limits,
 ) -> Result<Generation, StartupError> {
-    let shutdown = CancellationToken::new();
-    let board = Arc::new(Board::new(
-        plan.clone(),
-        shutdown.clone(),
-        limits.blocking_threshold,
-    ));
-    app.set_board(board.clone());
+    let shutdown = board.shutdown.clone();
     let state = Arc::new(StateMap::default());
 
     // 1. Every argument, before any side effect; injection learns who provides and needs state.
-    let (prepared_contexts, prepared_tasks) = prepare(app, plan, &shutdown, &state)?;
+    let (prepared_contexts, prepared_tasks) = prepare(app, &board.plan, &shutdown, &state)?;
 
     // 2. Contexts, each to its yield point, providers first.
     let mut generation = Generation {

@@ -13,9 +13,9 @@ use std::ops::Deref;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::error::StartupErrorKind;
+use crate::kind::Kind;
 use crate::lock::lock;
 use crate::name::Name;
-use crate::registration::Kind;
 
 type Slot = Arc<OnceLock<Box<dyn Any + Send + Sync>>>;
 

@@ -14,6 +14,7 @@ use tokio::time::{sleep_until, Instant};
 use tracing::Instrument;
 
 use crate::board::Board;
+use crate::handle::App;
 use crate::inject::InjectCx;
 use crate::options::{Restart, Schedule, TaskOptions};
 use crate::panic::poll_catching;
@@ -23,7 +24,6 @@ use crate::running::{outcome, poll_body};
 use crate::state::{Deps, StateMap};
 use crate::task_error::TaskError;
 use crate::time::after;
-use crate::App;
 
 /// Runs task `index` of `board` under its options, starting with `first`, the body prepared at
 /// startup, and records how it ended for good.
