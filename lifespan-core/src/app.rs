@@ -1,77 +1,37 @@
-//! The app handle: the calls that start, stop and reload it.
+//! The app's calls that start, stop and reload it, its status and its state.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::builder::Config;
+use crate::board::Board;
+use crate::config::Config;
 use crate::error::{StartupError, StartupErrorKind};
+use crate::generation::Generation;
+use crate::handle::{App, ExitSignals};
+use crate::lock::lock;
 use crate::name::Name;
-use crate::register::{Registry, Selection};
+use crate::plan::{Registry, Selection};
 use crate::report::Report;
-use crate::run::Serving;
+use crate::serving::Serving;
 use crate::shutdown;
-use crate::startup::{self, Generation};
-use crate::state::{State, StateMap};
-use crate::status::{Board, Status};
+use crate::startup;
+use crate::state::State;
+use crate::status::Status;
 use crate::task_error::TaskError;
 
-/// A backend's lifespan: its registered tasks and contexts, and the calls that start, stop and
-/// reload them.
-///
-/// `App` is a cheap handle (an `Arc`); clones refer to the same app. Tasks and contexts can take
-/// it as a parameter. Its settings are given once, to the [`AppBuilder`](crate::AppBuilder) that
-/// [`App::builder`] returns, and do not change while it lives.
-///
-/// ```no_run
-/// use lifespan_core::{lifespan_task, App, Shutdown};
-///
-/// #[lifespan_task(greeting = "hello")]
-/// async fn greeter(greeting: &'static str, shutdown: Shutdown) {
-///     tracing::info!("{greeting}");
-///     shutdown.cancelled().await;
-/// }
-///
-/// #[tokio::main]
-/// async fn main() -> anyhow::Result<()> {
-///     let report = App::new().run_until_signal().await?;
-///     println!("{report}");
-///     Ok(())
-/// }
-/// ```
-#[derive(Clone)]
-pub struct App {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
+/// `app`'s own part of an [`App`]: what starts, stops and reloads it.
+struct Parts {
     registry: Mutex<Registry>,
     /// Fixed at `build`.
     config: Config,
-    /// Asked for by `request_shutdown` and stop signals: `exit` first, `force` on the next ask.
-    exit: Mutex<ExitSignals>,
     /// What is running now. Start, shutdown and reload take it in turn.
     lifecycle: tokio::sync::Mutex<Option<Generation>>,
-    /// The state of what is running now, for readers outside tasks and contexts.
-    state: Mutex<Option<Arc<StateMap>>>,
     /// The server run by `serve`, if any. Async, held while the server drains, so that every
     /// shutdown waits for the drain, not only the one that started it.
     serving: tokio::sync::Mutex<Option<Serving>>,
     /// The status of the current (or last) start.
     board: Mutex<Option<Arc<Board>>>,
-    /// The critical task that failed for good, and its error, if one did since the run began.
-    critical: Mutex<Option<(Name, TaskError)>>,
-}
-
-#[derive(Clone, Default)]
-pub(crate) struct ExitSignals {
-    pub(crate) exit: CancellationToken,
-    pub(crate) force: CancellationToken,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Nothing panics while holding these locks; if something did, the data is still whole.
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Marks the app not running when dropped: at the end of a shutdown, and when a start does not
@@ -80,7 +40,7 @@ struct NotRunning<'a>(&'a App);
 
 impl Drop for NotRunning<'_> {
     fn drop(&mut self) {
-        if let Some(board) = &*lock(&self.0.inner.board) {
+        if let Some(board) = &*lock(&self.0.own().board) {
             board.startup_failed();
         }
         self.0.registry().end_run();
@@ -90,7 +50,7 @@ impl Drop for NotRunning<'_> {
 impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("App")
-            .field("config", &self.inner.config)
+            .field("config", &self.own().config)
             .finish_non_exhaustive()
     }
 }
@@ -98,23 +58,22 @@ impl std::fmt::Debug for App {
 impl App {
     /// The app `builder` builds: its selection, and its settings fixed for its whole life.
     pub(crate) fn from_parts(selection: Selection, config: Config) -> Self {
-        App {
-            inner: Arc::new(Inner {
-                registry: Mutex::new(Registry::new(selection)),
-                config,
-                exit: Mutex::new(ExitSignals::default()),
-                lifecycle: tokio::sync::Mutex::new(None),
-                state: Mutex::new(None),
-                serving: tokio::sync::Mutex::new(None),
-                board: Mutex::new(None),
-                critical: Mutex::new(None),
-            }),
-        }
+        App::with_parts(Parts {
+            registry: Mutex::new(Registry::new(selection)),
+            config,
+            lifecycle: tokio::sync::Mutex::new(None),
+            serving: tokio::sync::Mutex::new(None),
+            board: Mutex::new(None),
+        })
+    }
+
+    fn own(&self) -> &Parts {
+        self.parts::<Parts>()
     }
 
     /// The settings the app was built with.
     pub(crate) fn config(&self) -> &Config {
-        &self.inner.config
+        &self.own().config
     }
 
     /// A snapshot of every task and context of the current start of the app, or of the last
@@ -139,62 +98,46 @@ impl App {
     /// # }
     /// ```
     pub fn status(&self) -> Status {
-        match &*lock(&self.inner.board) {
+        match &*lock(&self.own().board) {
             Some(board) => board.snapshot(),
             None => Status::default(),
         }
     }
 
-    /// Makes the state of a start that is complete readable through [`state`](Self::state).
-    pub(crate) fn publish_state(&self, state: Arc<StateMap>) {
-        *lock(&self.inner.state) = Some(state);
-    }
-
-    pub(crate) fn set_board(&self, board: Arc<Board>) {
-        *lock(&self.inner.board) = Some(board);
-    }
-
-    /// A critical task failed for good: the app is to stop, and its run to end in an error.
-    pub(crate) fn fail_critically(&self, task: Name, error: TaskError) {
-        lock(&self.inner.critical).get_or_insert((task, error));
-        self.begin_exit();
+    fn set_board(&self, board: Arc<Board>) {
+        *lock(&self.own().board) = Some(board);
     }
 
     /// The critical task that failed since the run began, if one did.
     pub(crate) fn take_critical_failure(&self) -> Option<(Name, TaskError)> {
-        lock(&self.inner.critical).take()
+        lock(&self.shared().critical).take()
     }
 
     pub(crate) async fn set_serving(&self, serving: Serving) {
-        *self.inner.serving.lock().await = Some(serving);
+        *self.own().serving.lock().await = Some(serving);
     }
 
     /// Stops the server run by `serve`, if one runs: it stops accepting and drains. Returns when
     /// the drain is over, also to a caller that comes while another one drains.
     pub(crate) async fn stop_serving(&self) {
-        let mut serving = self.inner.serving.lock().await;
+        let mut serving = self.own().serving.lock().await;
         if let Some(server) = serving.take() {
             server.stop().await;
         }
     }
 
     pub(crate) fn registry(&self) -> MutexGuard<'_, Registry> {
-        lock(&self.inner.registry)
+        lock(&self.own().registry)
     }
 
     pub(crate) fn exit_signals(&self) -> ExitSignals {
-        lock(&self.inner.exit).clone()
+        lock(&self.shared().exit).clone()
     }
 
     /// Forgets earlier shutdown requests; called when a new run begins.
     pub(crate) fn reset_exit(&self) {
-        *lock(&self.inner.exit) = ExitSignals::default();
-        lock(&self.inner.critical).take();
-    }
-
-    /// Marks that the app is to stop, without forcing.
-    pub(crate) fn begin_exit(&self) {
-        lock(&self.inner.exit).exit.cancel();
+        *lock(&self.shared().exit) = ExitSignals::default();
+        lock(&self.shared().critical).take();
     }
 
     /// The state of type `T` that a context of the running app provided, for code that is not a
@@ -221,7 +164,7 @@ impl App {
     /// # }
     /// ```
     pub fn state<T: Send + Sync + 'static>(&self) -> Option<State<T>> {
-        lock(&self.inner.state).as_ref()?.get::<T>()
+        lock(&self.shared().state).as_ref()?.get::<T>()
     }
 
     /// Whether the app is running (started, and not yet shut down).
@@ -258,7 +201,7 @@ impl App {
     /// # }
     /// ```
     pub fn request_shutdown(&self) {
-        let signals = lock(&self.inner.exit);
+        let signals = lock(&self.shared().exit);
         if signals.exit.is_cancelled() {
             signals.force.cancel();
         } else {
@@ -307,10 +250,13 @@ impl App {
         let config = self.config();
         let limits = startup::Limits {
             timeouts: config.timeouts(),
-            blocking_threshold: config.blocking_threshold,
             startup_timeout: config.startup_timeout,
         };
-        let started = startup::start(self, &plan, &exit, limits).await;
+        // The board first, so that the status shows the start from its beginning.
+        let board = Board::new(plan, CancellationToken::new(), config.blocking_threshold);
+        let board = Arc::new(board);
+        self.set_board(board.clone());
+        let started = startup::start(self, board, &exit, limits).await;
         if started.is_ok() {
             // The state was published by startup, before it logged its completion.
             std::mem::forget(unwind);
@@ -353,7 +299,7 @@ impl App {
         let stopping = tokio::spawn(async move {
             // Connections drain before tasks stop; tasks stop before contexts are cleaned up.
             app.stop_serving().await;
-            let mut lifecycle = app.inner.lifecycle.lock().await;
+            let mut lifecycle = app.own().lifecycle.lock().await;
             app.stop_locked(&mut lifecycle).await
         });
         match stopping.await {
@@ -370,7 +316,7 @@ impl App {
         let _stopped = NotRunning(self);
         let force = self.exit_signals().force;
         let report = shutdown::stop(generation, self.config().timeouts(), &force).await;
-        lock(&self.inner.state).take();
+        lock(&self.shared().state).take();
         tracing::info!("lifespan shutdown complete");
         report
     }
@@ -408,7 +354,7 @@ impl App {
     pub async fn reload(&self) -> Result<Report, StartupError> {
         let app = self.clone();
         let reloading = tokio::spawn(async move {
-            let mut lifecycle = app.inner.lifecycle.lock().await;
+            let mut lifecycle = app.own().lifecycle.lock().await;
             tracing::info!("lifespan reload: stopping");
             let report = app.stop_locked(&mut lifecycle).await;
             tracing::info!("lifespan reload: starting");
@@ -423,7 +369,7 @@ impl App {
 
     /// `start` without forgetting a shutdown request made before it.
     pub(crate) async fn start_interruptible(&self) -> Result<(), StartupError> {
-        let mut lifecycle = self.inner.lifecycle.lock().await;
+        let mut lifecycle = self.own().lifecycle.lock().await;
         if lifecycle.is_some() {
             return Err(StartupError::new(
                 StartupErrorKind::AlreadyRunning,

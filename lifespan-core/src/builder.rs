@@ -3,10 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::register::Selection;
-use crate::registry::RegistrationInfo;
-use crate::shutdown::Timeouts;
-use crate::App;
+use crate::config::Config;
+use crate::handle::App;
+use crate::plan::Selection;
+use crate::registration::RegistrationInfo;
 
 /// The default [grace period](AppBuilder::grace_period): 5 seconds.
 const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(5);
@@ -18,26 +18,6 @@ const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 const DEFAULT_BLOCKING_THRESHOLD: Duration = Duration::from_millis(100);
 /// The environment variable that turns dev mode on, read by [`AppBuilder::build`].
 const DEV_MODE_VAR: &str = "LIFESPAN_DEV";
-
-/// The settings of a built app; fixed for its whole life.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Config {
-    pub(crate) grace_period: Duration,
-    pub(crate) cleanup_timeout: Duration,
-    pub(crate) dev_mode: bool,
-    pub(crate) drain_timeout: Duration,
-    pub(crate) blocking_threshold: Option<Duration>,
-    pub(crate) startup_timeout: Option<Duration>,
-}
-
-impl Config {
-    pub(crate) fn timeouts(&self) -> Timeouts {
-        Timeouts {
-            grace_period: self.grace_period,
-            cleanup_timeout: self.cleanup_timeout,
-        }
-    }
-}
 
 /// The settings of an app and the registrations it runs, built once into an [`App`] with
 /// [`build`](Self::build); start from [`App::builder`].

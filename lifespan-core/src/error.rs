@@ -1,61 +1,12 @@
-//! Errors of the library API.
+//! Errors of the library API: why the app could not start, why a registration was refused,
+//! why a run ended in an error.
 
 use std::fmt;
 
+use crate::kind::Kind;
 use crate::name::Name;
-use crate::registry::Kind;
 use crate::report::Report;
 use crate::task_error::TaskError;
-
-/// An argument that could not be given to a task or context. Made by generated code; the runtime
-/// adds the name of the task or context and turns it into a [`StartupError`].
-#[doc(hidden)]
-pub struct ArgError {
-    pub(crate) argument: &'static str,
-    pub(crate) cause: ArgCause,
-}
-
-pub(crate) enum ArgCause {
-    /// The argument's expression failed (its `?`).
-    Eval(anyhow::Error),
-    /// The argument's expression panicked; the panic's message.
-    Panicked(String),
-    /// Calling the function panicked (a closure registered by hand that panics before it
-    /// returns its future); the panic's message. `argument` is empty.
-    CallPanicked(String),
-    /// An injected parameter had no value to take (a second `Yield`).
-    Unavailable,
-}
-
-impl ArgError {
-    pub(crate) fn eval(argument: &'static str, error: anyhow::Error) -> Self {
-        ArgError {
-            argument,
-            cause: ArgCause::Eval(error),
-        }
-    }
-
-    pub(crate) fn panicked(argument: &'static str, message: String) -> Self {
-        ArgError {
-            argument,
-            cause: ArgCause::Panicked(message),
-        }
-    }
-
-    pub(crate) fn call_panicked(message: String) -> Self {
-        ArgError {
-            argument: "",
-            cause: ArgCause::CallPanicked(message),
-        }
-    }
-
-    pub(crate) fn unavailable(argument: &'static str) -> Self {
-        ArgError {
-            argument,
-            cause: ArgCause::Unavailable,
-        }
-    }
-}
 
 /// Why the app could not start. Every context set up before the failure has been cleaned up, in
 /// reverse order, by the time this is returned; [`rollback`](Self::rollback) says how that went.

@@ -19,6 +19,9 @@ use std::sync::{Arc, OnceLock};
 use tokio::sync::oneshot;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
+use crate::arg_error::ArgError;
+use crate::handle::App;
+
 pin_project_lite::pin_project! {
     /// The future of [`Shutdown::cancelled`]: completes when shutdown begins.
     #[must_use = "futures do nothing unless awaited"]
@@ -47,7 +50,6 @@ impl fmt::Debug for Cancelled<'_> {
 }
 
 use crate::state::{Deps, State, StateMap, StateType};
-use crate::App;
 
 /// The signal, given to every task and context, that the app is shutting down.
 ///
@@ -303,4 +305,23 @@ impl<T: Send + Sync + 'static> ContextParam for State<T> {
         cx.deps.needs.push(StateType::of::<T>());
         Some(State::new(cx.state.slot::<T>()))
     }
+}
+
+/// Injects parameter `argument` of a task: `Err` if it has no value to take.
+#[inline]
+pub(crate) fn task_param<T: TaskParam>(
+    cx: &mut InjectCx<'_>,
+    argument: &'static str,
+) -> Result<T, ArgError> {
+    T::inject(cx).ok_or(ArgError::unavailable(argument))
+}
+
+/// Injects parameter `argument` of a context: `Err` if it has no value to take (a second
+/// `Yield`).
+#[inline]
+pub(crate) fn context_param<T: ContextParam>(
+    cx: &mut InjectCx<'_>,
+    argument: &'static str,
+) -> Result<T, ArgError> {
+    T::inject(cx).ok_or(ArgError::unavailable(argument))
 }

@@ -71,7 +71,9 @@
 //! # Logging
 //!
 //! The library logs through [`tracing`](https://docs.rs/tracing), in spans `lifespan_task` and
-//! `lifespan_context` carrying the name. It never logs argument values.
+//! `lifespan_context` that name their task or context the same way, in a field `task` or
+//! `context`: by its display name if it has one, else by its full name. It never logs argument
+//! values.
 //!
 //! One rule decides what is logged and what is returned: an error that a call returns
 //! ([`StartupError`] from [`App::start`] and [`App::reload`], [`RunError`] from the `run_*` and
@@ -104,16 +106,39 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(no_crate_inject, attr(deny(warnings))))]
 
+// The layering of the modules, lowest first. Each module uses only modules of the layers below
+// its own, and within its layer only those listed before it, so that the modules never depend
+// on each other in a circle (`tests/module_graph.rs` checks both against this list):
+//
+// 1. Leaf types: `config`, `kind`, `lock`, `name`, `polls`, `redact`, `serving`, `time`,
+//    `options`, `task_error`, `panic`, `report`, `status`, `serialize`, `error`, `arg_error`,
+//    `state`, `signal`.
+// 2. The handle and what is injected: `handle` (the `App` type, and the part of the app that
+//    the lower layers use), `inject`, `check`.
+// 3. What an app runs and how each part is doing: `registration`, `plan`, `board`.
+// 4. Running a start: `running`, `supervise`, `watchdog`, `generation`, `shutdown`, `startup`.
+// 5. The app's calls: `app`, `by_hand`, `builder`, `run`, `serve`, `status_route`.
+
 mod app;
+mod arg_error;
+mod board;
 mod builder;
+mod by_hand;
 mod check;
+mod config;
 mod error;
+mod generation;
+mod handle;
 mod inject;
+mod kind;
+mod lock;
 mod name;
 mod options;
+mod panic;
+mod plan;
+mod polls;
 mod redact;
-mod register;
-mod registry;
+mod registration;
 mod report;
 mod run;
 mod running;
@@ -121,6 +146,7 @@ mod running;
 mod serialize;
 #[cfg(feature = "axum")]
 mod serve;
+mod serving;
 mod shutdown;
 mod signal;
 mod startup;
@@ -133,14 +159,15 @@ mod task_error;
 mod time;
 mod watchdog;
 
-pub use app::App;
 pub use builder::AppBuilder;
+pub use by_hand::{ContextFn, TaskFn};
 pub use error::{RegisterError, RunError, StartupError, StartupErrorKind};
+pub use handle::App;
 pub use inject::{Cancelled, ContextParam, Shutdown, TaskParam, Yield};
+pub use kind::Kind;
 pub use name::Name;
 pub use options::{Restart, Schedule, TaskOptions, DEFAULT_BACKOFF_CAP, DEFAULT_BACKOFF_START};
-pub use register::{ContextFn, TaskFn};
-pub use registry::{Kind, RegistrationInfo};
+pub use registration::RegistrationInfo;
 pub use report::{ContextOutcome, ContextReport, Report, TaskOutcome, TaskReport};
 pub use running::TaskReturn;
 pub use state::State;
@@ -158,14 +185,15 @@ pub mod __private {
     pub use core;
     pub use inventory;
 
+    pub use crate::arg_error::ArgError;
     pub use crate::check::{
         is_yield, ContextArgumentOfInjected, ContextArgumentOfPlain, Probe, TaskArgumentOfInjected,
         TaskArgumentOfPlain,
     };
-    pub use crate::error::ArgError;
     pub use crate::inject::{ContextParam, InjectCx, TaskParam};
+    pub use crate::kind::Kind;
     pub use crate::options::{Restart, Schedule, TaskOptions};
-    pub use crate::registry::{BoxFuture, Kind, PrepareFn, Registration};
+    pub use crate::registration::{BoxFuture, PrepareFn, Registration};
     pub use crate::running::{FnOutput, TaskReturn};
 
     /// The error type of an argument expression, so that `?` works on any error.
@@ -177,12 +205,9 @@ pub mod __private {
         argument: &'static str,
         eval: impl FnOnce() -> Result<T, Error>,
     ) -> Result<T, ArgError> {
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(eval)) {
+        match crate::panic::catching(eval) {
             Ok(value) => value.map_err(|error| ArgError::eval(argument, error)),
-            Err(payload) => Err(ArgError::panicked(
-                argument,
-                crate::running::panic_message(&*payload),
-            )),
+            Err(message) => Err(ArgError::panicked(argument, message)),
         }
     }
 
@@ -192,7 +217,7 @@ pub mod __private {
         cx: &mut InjectCx<'_>,
         argument: &'static str,
     ) -> Result<T, ArgError> {
-        T::inject(cx).ok_or(ArgError::unavailable(argument))
+        crate::inject::task_param(cx, argument)
     }
 
     /// Injects parameter `argument` of a context.
@@ -201,7 +226,7 @@ pub mod __private {
         cx: &mut InjectCx<'_>,
         argument: &'static str,
     ) -> Result<T, ArgError> {
-        T::inject(cx).ok_or(ArgError::unavailable(argument))
+        crate::inject::context_param(cx, argument)
     }
 
     /// Boxes the future of a task or context, checking that it returns `()` or `Result<(), E>`.
@@ -211,6 +236,6 @@ pub mod __private {
         F: core::future::Future + Send + 'static,
         F::Output: TaskReturn,
     {
-        Box::pin(crate::running::IntoResult::new(future))
+        crate::running::boxed(future)
     }
 }

@@ -1,15 +1,12 @@
 //! Running the app until something asks it to stop: a future, a shutdown request, or a signal.
 
 use std::future::Future;
-use std::time::Duration;
-
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
 use crate::error::{RunError, StartupErrorKind};
+use crate::handle::App;
 use crate::report::Report;
+use crate::serving::{Server, Serving};
 use crate::signal::{ReloadSignal, StopSignals};
-use crate::App;
 
 impl App {
     /// Starts the app, runs it until `stop` completes or [shutdown is
@@ -177,58 +174,6 @@ impl App {
                 report,
             }),
             None => Ok(report),
-        }
-    }
-}
-
-/// Starts serving. Given two signals: on the first the server stops accepting and lets the
-/// requests in flight finish; on the second it abandons those still running.
-pub(crate) type Server =
-    Box<dyn FnOnce(CancellationToken, CancellationToken) -> JoinHandle<()> + Send>;
-
-/// How long the server may take to close its connections once its requests were abandoned.
-const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
-
-/// A server that runs while the app is up.
-pub(crate) struct Serving {
-    handle: JoinHandle<()>,
-    drain: CancellationToken,
-    abandon: CancellationToken,
-    drain_timeout: Duration,
-}
-
-impl Serving {
-    fn launch(server: Server, drain_timeout: Duration) -> Self {
-        let drain = CancellationToken::new();
-        let abandon = CancellationToken::new();
-        let handle = server(drain.clone(), abandon.clone());
-        Serving {
-            handle,
-            drain,
-            abandon,
-            drain_timeout,
-        }
-    }
-
-    /// Stops accepting, waits for the requests in flight up to the drain timeout, and abandons
-    /// those still running after it.
-    pub(crate) async fn stop(mut self) {
-        tracing::info!("lifespan: server stops accepting, draining requests in flight");
-        self.drain.cancel();
-        if tokio::time::timeout(self.drain_timeout, &mut self.handle)
-            .await
-            .is_ok()
-        {
-            tracing::info!("lifespan: server drained");
-            return;
-        }
-        tracing::warn!(drain_timeout = ?self.drain_timeout, "lifespan: requests still in flight after the drain timeout are abandoned");
-        self.abandon.cancel();
-        if tokio::time::timeout(CLOSE_TIMEOUT, &mut self.handle)
-            .await
-            .is_err()
-        {
-            self.handle.abort();
         }
     }
 }

@@ -2,17 +2,16 @@
 
 use std::any::Any;
 use std::future::Future;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::redact::redact;
-use crate::registry::BoxFuture;
+use crate::board::Board;
+use crate::panic::catching;
+use crate::registration::BoxFuture;
 use crate::report::TaskOutcome;
-use crate::status::Board;
 use crate::task_error::TaskError;
 
 /// What a task or context function may return: `()` or `Result<(), E>` where `E` converts into
@@ -132,36 +131,18 @@ where
     }
 }
 
-/// A panic payload's message, with the passwords of URLs [masked](redact).
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
-    let message = if let Some(s) = payload.downcast_ref::<&str>() {
-        s
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.as_str()
-    } else {
-        "a panic with a payload that is not a string"
-    };
-    redact(message).into_owned()
+/// Boxes the future of a task or context, its output turned into a result.
+#[inline]
+pub(crate) fn boxed<F>(future: F) -> BoxFuture
+where
+    F: Future + Send + 'static,
+    F::Output: TaskReturn,
+{
+    Box::pin(IntoResult::new(future))
 }
 
-/// Polls `future` to its end, catching a panic.
-pub(crate) async fn poll_catching<F: Future + Unpin>(
-    future: &mut F,
-) -> Result<F::Output, Box<dyn std::any::Any + Send>> {
-    std::future::poll_fn(|cx| {
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            std::pin::Pin::new(&mut *future).poll(cx)
-        })) {
-            Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
-            Ok(std::task::Poll::Ready(output)) => std::task::Poll::Ready(Ok(output)),
-            Err(payload) => std::task::Poll::Ready(Err(payload)),
-        }
-    })
-    .await
-}
-
-/// How one run of a task's body ended: its result, or a panic's payload.
-pub(crate) type Ended = Result<Result<(), anyhow::Error>, Box<dyn Any + Send>>;
+/// How one run of a task's body ended: its result, or a panic's message.
+pub(crate) type Ended = Result<Result<(), anyhow::Error>, String>;
 
 /// Polls a task's body once, catching a panic, and reports the poll if it took longer than the
 /// board's blocking threshold: a task that blocks its thread (`std::thread::sleep`, blocking
@@ -175,13 +156,13 @@ pub(crate) fn poll_body(
 ) -> Poll<Ended> {
     let body = body.as_mut();
     let polled = match board.blocking_threshold {
-        None => catch_unwind(AssertUnwindSafe(|| body.poll(cx))),
+        None => catching(|| body.poll(cx)),
         Some(threshold) => {
             let began = std::time::Instant::now();
             if let Some(polls) = &board.polls {
                 polls.begin(index, began);
             }
-            let polled = catch_unwind(AssertUnwindSafe(|| body.poll(cx)));
+            let polled = catching(|| body.poll(cx));
             if let Some(polls) = &board.polls {
                 polls.end(index);
             }
@@ -195,7 +176,7 @@ pub(crate) fn poll_body(
     match polled {
         Ok(Poll::Pending) => Poll::Pending,
         Ok(Poll::Ready(result)) => Poll::Ready(Ok(result)),
-        Err(payload) => Poll::Ready(Err(payload)),
+        Err(message) => Poll::Ready(Err(message)),
     }
 }
 
@@ -230,8 +211,7 @@ pub(crate) fn outcome(board: &Board, index: usize, ended: Ended) -> TaskOutcome 
             board.set_task_error(index, error.clone());
             TaskOutcome::Failed(error)
         }
-        Err(payload) => {
-            let message = panic_message(&*payload);
+        Err(message) => {
             let label = board.plan.task(index).label();
             tracing::error!(panic = %message, "lifespan task `{label}` panicked");
             board.set_task_error(index, TaskError::msg(message.clone()));

@@ -14,10 +14,10 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::RunError;
+use crate::handle::App;
 use crate::report::Report;
-use crate::run::Server;
+use crate::serving::Server;
 use crate::state::State;
-use crate::App;
 
 impl App {
     /// Serves `router` on `listener` while the app runs, until SIGINT (Ctrl-C) or SIGTERM, then

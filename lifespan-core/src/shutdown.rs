@@ -1,5 +1,5 @@
 //! Shutdown: signal the tasks, wait out the grace period, abort the rest, then clean up the
-//! contexts in reverse setup order.
+//! contexts in reverse setup order; in the background for a generation dropped while running.
 
 use std::time::Duration;
 
@@ -7,18 +7,13 @@ use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, timeout, Instant};
 use tokio_util::sync::CancellationToken;
 
+use crate::board::Board;
+use crate::config::Timeouts;
+use crate::generation::{Generation, RunningContext};
+use crate::panic;
 use crate::report::{ContextOutcome, ContextReport, Report, TaskOutcome, TaskReport};
-use crate::running::panic_message;
-use crate::startup::{Generation, RunningContext};
-use crate::status::{Board, RunState};
+use crate::status::RunState;
 use crate::task_error::TaskError;
-
-/// The bounds of a shutdown.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Timeouts {
-    pub(crate) grace_period: Duration,
-    pub(crate) cleanup_timeout: Duration,
-}
 
 /// Stops everything `generation` started. `force` ends the grace period early.
 pub(crate) async fn stop(
@@ -34,6 +29,37 @@ pub(crate) async fn stop(
         polls.finish();
     }
     Report { tasks, contexts }
+}
+
+impl Drop for Generation {
+    /// A generation dropped without a shutdown (the last handle of a running app was dropped)
+    /// is shut down in the background, on the runtime it was started on, in the same order as
+    /// by [`App::shutdown`](crate::App::shutdown): tasks first, then contexts in reverse. Never a cleanup while a task
+    /// runs. If that runtime is gone, so are its tasks and contexts.
+    fn drop(&mut self) {
+        if self.background || (self.tasks.is_empty() && self.contexts.is_empty()) {
+            self.shutdown.cancel();
+            return;
+        }
+        tracing::info!("lifespan app dropped while running: shutting it down in the background");
+        let orphan = Generation {
+            shutdown: self.shutdown.clone(),
+            state: self.state.clone(),
+            tracker: self.tracker.clone(),
+            tasks: std::mem::take(&mut self.tasks),
+            board: self.board.clone(),
+            contexts: std::mem::take(&mut self.contexts),
+            timeouts: self.timeouts,
+            runtime: self.runtime.clone(),
+            background: true,
+        };
+        let timeouts = self.timeouts;
+        // If the runtime is shutting down, the future is dropped unpolled: the orphan, marked
+        // `background`, then only signals its tasks, which the runtime drops anyway.
+        drop(self.runtime.spawn(async move {
+            stop(orphan, timeouts, &CancellationToken::new()).await;
+        }));
+    }
 }
 
 /// Signals the tasks, waits for them up to the grace period, aborts the rest, and says how
@@ -82,7 +108,7 @@ async fn stop_tasks(
         if let Some(Err(join)) = reaped(handle, &what).await {
             if join.is_panic() {
                 // Only a panic outside the wrapper's catch, in the body's drop, comes here.
-                let message = panic_message(&*join.into_panic());
+                let message = panic::message(&*join.into_panic());
                 board.set_task_error(index, TaskError::msg(message.clone()));
                 board.set_ended(index, &TaskOutcome::Panicked(message));
                 continue;
@@ -133,7 +159,7 @@ async fn clean_up(
             }
             Ok(Err(join)) => {
                 let message = if join.is_panic() {
-                    panic_message(&*join.into_panic())
+                    panic::message(&*join.into_panic())
                 } else {
                     "its task was cancelled by the runtime".to_owned()
                 };

@@ -2,92 +2,36 @@
 
 use std::sync::Arc;
 
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use crate::error::{chain, ArgCause, ArgError, StartupError, StartupErrorKind};
+use crate::arg_error::ArgError;
+use crate::board::Board;
+use crate::config::Timeouts;
+use crate::error::{chain, StartupError, StartupErrorKind};
+use crate::generation::{Generation, RunningContext};
+use crate::handle::App;
 use crate::inject::{InjectCx, YieldControl, YieldParts};
 use crate::name::Name;
 use crate::options::TaskOptions;
-use crate::register::Plan;
-use crate::registry::{BoxFuture, Entry, Kind};
+use crate::panic::poll_catching;
+use crate::plan::Plan;
+use crate::registration::{BoxFuture, Entry};
 use crate::report::Report;
-use crate::running::{panic_message, poll_catching, TaskFuture};
-use crate::shutdown::{self, Timeouts};
+use crate::running::TaskFuture;
+use crate::shutdown;
 use crate::state::{self, Deps, StateMap};
-use crate::status::{Board, RunState};
+use crate::status::RunState;
 use crate::supervise::supervise;
 use crate::task_error::TaskError;
-use crate::App;
-
-/// Everything one start of the app set running; [`shutdown::stop`] takes it apart.
-pub(crate) struct Generation {
-    pub(crate) shutdown: CancellationToken,
-    /// The state its contexts provide.
-    pub(crate) state: Arc<StateMap>,
-    /// Tracks the tasks, so that shutdown learns at once when the last one has ended.
-    pub(crate) tracker: TaskTracker,
-    /// In start order.
-    pub(crate) tasks: Vec<JoinHandle<()>>,
-    /// What was started (its tasks, in the order of `tasks`, give their names) and how each
-    /// part is doing.
-    pub(crate) board: Arc<Board>,
-    /// In setup order.
-    pub(crate) contexts: Vec<RunningContext>,
-    /// The bounds of its shutdown, for one that runs in the background (see `Drop`).
-    pub(crate) timeouts: Timeouts,
-    /// The runtime it was started on.
-    runtime: tokio::runtime::Handle,
-    /// Set on a generation being stopped in the background: dropping it then only signals.
-    background: bool,
-}
-
-pub(crate) struct RunningContext {
-    pub(crate) name: Name,
-    /// Its index on the status board.
-    pub(crate) index: usize,
-    pub(crate) resume: oneshot::Sender<()>,
-    pub(crate) handle: JoinHandle<Result<(), anyhow::Error>>,
-}
-
-impl Drop for Generation {
-    /// A generation dropped without a shutdown (the last handle of a running app was dropped)
-    /// is shut down in the background, on the runtime it was started on, in the same order as
-    /// by [`App::shutdown`]: tasks first, then contexts in reverse. Never a cleanup while a task
-    /// runs. If that runtime is gone, so are its tasks and contexts.
-    fn drop(&mut self) {
-        if self.background || (self.tasks.is_empty() && self.contexts.is_empty()) {
-            self.shutdown.cancel();
-            return;
-        }
-        tracing::info!("lifespan app dropped while running: shutting it down in the background");
-        let orphan = Generation {
-            shutdown: self.shutdown.clone(),
-            state: self.state.clone(),
-            tracker: self.tracker.clone(),
-            tasks: std::mem::take(&mut self.tasks),
-            board: self.board.clone(),
-            contexts: std::mem::take(&mut self.contexts),
-            timeouts: self.timeouts,
-            runtime: self.runtime.clone(),
-            background: true,
-        };
-        let timeouts = self.timeouts;
-        // If the runtime is shutting down, the future is dropped unpolled: the orphan, marked
-        // `background`, then only signals its tasks, which the runtime drops anyway.
-        drop(self.runtime.spawn(async move {
-            shutdown::stop(orphan, timeouts, &CancellationToken::new()).await;
-        }));
-    }
-}
 
 struct PreparedContext {
     name: Name,
     options: TaskOptions,
+    /// The span its setup and cleanup run in.
+    span: tracing::Span,
     body: BoxFuture,
     control: YieldControl,
     deps: Deps,
@@ -114,33 +58,26 @@ fn in_state_order(
     Ok(order.into_iter().filter_map(|i| slots[i].take()).collect())
 }
 
-/// What the settings say about a start: how to stop it, when to report blocking, how long
-/// its setups may take.
+/// What the settings say about a start: how to stop it, how long its setups may take.
 #[derive(Clone, Copy)]
 pub(crate) struct Limits {
     pub(crate) timeouts: Timeouts,
-    pub(crate) blocking_threshold: Option<std::time::Duration>,
     pub(crate) startup_timeout: Option<std::time::Duration>,
 }
 
-/// Runs startup of what `plan` lists.
+/// Runs startup of what the plan of `board` lists, giving its tasks the board's shutdown
+/// signal.
 pub(crate) async fn start(
     app: &App,
-    plan: &Arc<Plan>,
+    board: Arc<Board>,
     exit: &CancellationToken,
     limits: Limits,
 ) -> Result<Generation, StartupError> {
-    let shutdown = CancellationToken::new();
-    let board = Arc::new(Board::new(
-        plan.clone(),
-        shutdown.clone(),
-        limits.blocking_threshold,
-    ));
-    app.set_board(board.clone());
+    let shutdown = board.shutdown.clone();
     let state = Arc::new(StateMap::default());
 
     // 1. Every argument, before any side effect; injection learns who provides and needs state.
-    let (prepared_contexts, prepared_tasks) = prepare(app, plan, &shutdown, &state)?;
+    let (prepared_contexts, prepared_tasks) = prepare(app, &board.plan, &shutdown, &state)?;
 
     // 2. Contexts, each to its yield point, providers first.
     let mut generation = Generation {
@@ -200,6 +137,7 @@ fn prepare(
         prepared_contexts.push(PreparedContext {
             name: entry.name.clone(),
             options: entry.options,
+            span: entry.span(),
             body,
             control,
             deps: cx.deps,
@@ -302,12 +240,12 @@ async fn set_up(
     let PreparedContext {
         name,
         options: _,
+        span,
         body,
         control,
         deps: _,
     } = context;
     let YieldControl { mut ready, resume } = control;
-    let span = tracing::info_span!("lifespan_context", context = %name);
     let mut body = body.instrument(span);
     let ended = loop {
         tokio::select! {
@@ -346,44 +284,11 @@ async fn set_up(
             name,
             source: TaskError::new(error),
         },
-        Err(payload) => StartupErrorKind::SetupPanicked {
-            name,
-            message: panic_message(&*payload),
-        },
+        Err(message) => StartupErrorKind::SetupPanicked { name, message },
     })
 }
 
+/// The error startup fails with when an argument of `entry` could not be given.
 fn argument_error(entry: &Entry, error: ArgError) -> StartupError {
-    let name = entry.name.clone();
-    let kind = match error.cause {
-        ArgCause::Eval(source) => StartupErrorKind::Argument {
-            kind: entry.kind,
-            name,
-            argument: error.argument,
-            source: TaskError::new(source),
-        },
-        ArgCause::Panicked(message) => StartupErrorKind::ArgumentPanicked {
-            kind: entry.kind,
-            name,
-            argument: error.argument,
-            message,
-        },
-        ArgCause::CallPanicked(message) => StartupErrorKind::CallPanicked {
-            kind: entry.kind,
-            name,
-            message,
-        },
-        ArgCause::Unavailable => {
-            debug_assert_eq!(
-                entry.kind,
-                Kind::Context,
-                "only a context's `Yield` runs out"
-            );
-            StartupErrorKind::SecondYield {
-                name,
-                argument: error.argument,
-            }
-        }
-    };
-    StartupError::new(kind, Report::default())
+    StartupError::new(error.at_startup(entry.kind, &entry.name), Report::default())
 }

@@ -10,11 +10,12 @@ use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Deref;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::error::StartupErrorKind;
+use crate::kind::Kind;
+use crate::lock::lock;
 use crate::name::Name;
-use crate::registry::Kind;
 
 type Slot = Arc<OnceLock<Box<dyn Any + Send + Sync>>>;
 
@@ -26,13 +27,13 @@ pub(crate) struct StateMap {
 
 impl StateMap {
     pub(crate) fn slot<T: 'static>(&self) -> Slot {
-        let mut slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut slots = lock(&self.slots);
         slots.entry(TypeId::of::<T>()).or_default().clone()
     }
 
     /// The value of type `T`, if a context has provided it.
     pub(crate) fn get<T: Send + Sync + 'static>(&self) -> Option<State<T>> {
-        let slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        let slots = lock(&self.slots);
         let slot = slots.get(&TypeId::of::<T>())?;
         slot.get()?;
         Some(State::new(slot.clone()))

@@ -6,9 +6,9 @@ use std::borrow::Cow;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::handle::App;
 use crate::redact::redact;
 use crate::status::{RunState, Status};
-use crate::App;
 
 /// A handler that answers with the app's [status](App::status) as JSON, without error
 /// messages: opt in to the route by routing to it, **behind your own authentication**.

@@ -13,17 +13,17 @@ use std::time::Duration;
 use tokio::time::{sleep_until, Instant};
 use tracing::Instrument;
 
-use crate::error::ArgCause;
+use crate::board::Board;
+use crate::handle::App;
 use crate::inject::InjectCx;
 use crate::options::{Restart, Schedule, TaskOptions};
-use crate::registry::BoxFuture;
+use crate::panic::poll_catching;
+use crate::registration::BoxFuture;
 use crate::report::TaskOutcome;
-use crate::running::{outcome, poll_body, poll_catching};
+use crate::running::{outcome, poll_body};
 use crate::state::{Deps, StateMap};
-use crate::status::Board;
 use crate::task_error::TaskError;
 use crate::time::after;
-use crate::App;
 
 /// Runs task `index` of `board` under its options, starting with `first`, the body prepared at
 /// startup, and records how it ended for good.
@@ -50,12 +50,9 @@ pub(crate) async fn supervise(
     // is recorded, and a critical task still stops the app. It never ends the task silently.
     let ended = match poll_catching(&mut run).instrument(span.clone()).await {
         Ok(ended) => ended,
-        Err(payload) => {
+        Err(message) => {
             let _entered = span.enter();
-            let message = format!(
-                "its supervisor panicked: {}",
-                crate::running::panic_message(&*payload)
-            );
+            let message = format!("its supervisor panicked: {message}");
             let label = board.plan.task(index).label();
             tracing::error!(error = %message, "lifespan task `{label}` failed");
             board.set_task_error(index, TaskError::msg(message.clone()));
@@ -190,21 +187,7 @@ impl Supervisor {
             deps: Deps::default(),
         };
         entry.prepare(&mut cx).map_err(|error| {
-            let argument = error.argument;
-            let outcome = match error.cause {
-                ArgCause::Eval(source) => TaskOutcome::Failed(TaskError::new(
-                    source.context(format!("evaluating argument `{argument}` failed")),
-                )),
-                ArgCause::Panicked(message) => TaskOutcome::Panicked(format!(
-                    "evaluating argument `{argument}` panicked: {message}"
-                )),
-                ArgCause::CallPanicked(message) => {
-                    TaskOutcome::Panicked(format!("calling the task panicked: {message}"))
-                }
-                ArgCause::Unavailable => TaskOutcome::Failed(TaskError::msg(format!(
-                    "argument `{argument}` is not available"
-                ))),
-            };
+            let outcome = error.on_rerun();
             let error = match &outcome {
                 TaskOutcome::Failed(error) => error.clone(),
                 TaskOutcome::Panicked(message) => TaskError::msg(message.clone()),

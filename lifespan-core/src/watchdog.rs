@@ -8,50 +8,10 @@
 //! poll that has run past the threshold, by task name, while it is still running.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::status::Board;
-
-/// When the poll in progress of each task began, read by the watchdog.
-pub(crate) struct Polls {
-    epoch: Instant,
-    /// Nanoseconds from the epoch to the start of the poll in progress, plus one; zero when the
-    /// task is not being polled.
-    began: Box<[AtomicU64]>,
-    /// Set when the app's shutdown is over: the watchdog stops.
-    over: AtomicBool,
-}
-
-impl Polls {
-    pub(crate) fn new(tasks: usize) -> Self {
-        Polls {
-            epoch: Instant::now(),
-            began: (0..tasks).map(|_| AtomicU64::new(0)).collect(),
-            over: AtomicBool::new(false),
-        }
-    }
-
-    /// Task `index` is polled from `now` on.
-    #[inline]
-    pub(crate) fn begin(&self, index: usize, now: Instant) {
-        let nanos = now.saturating_duration_since(self.epoch).as_nanos();
-        let stamp = u64::try_from(nanos).unwrap_or(u64::MAX - 1) + 1;
-        self.began[index].store(stamp, Ordering::Relaxed);
-    }
-
-    /// Task `index`'s poll returned.
-    #[inline]
-    pub(crate) fn end(&self, index: usize) {
-        self.began[index].store(0, Ordering::Relaxed);
-    }
-
-    /// Shutdown is over: nothing of this start is watched any more.
-    pub(crate) fn finish(&self) {
-        self.over.store(true, Ordering::Relaxed);
-    }
-}
+use crate::board::Board;
 
 /// Starts the watchdog of `board`'s tasks, if the blocking check is on and there are tasks. It
 /// logs to the subscriber of the thread that starts it, and ends when shutdown is over or the
@@ -83,13 +43,12 @@ fn run(board: &Weak<Board>, threshold: Duration, period: Duration) {
         std::thread::sleep(period);
         let Some(board) = board.upgrade() else { return };
         let Some(polls) = &board.polls else { return };
-        if polls.over.load(Ordering::Relaxed) {
+        if polls.is_over() {
             return;
         }
-        let now = polls.epoch.elapsed();
-        for (index, began) in polls.began.iter().enumerate() {
-            let stamp = began.load(Ordering::Relaxed);
-            if stamp == 0 || reported.get(&index) == Some(&stamp) {
+        let now = polls.elapsed();
+        for (index, stamp) in polls.in_progress() {
+            if reported.get(&index) == Some(&stamp) {
                 continue;
             }
             let blocked = now.saturating_sub(Duration::from_nanos(stamp - 1));

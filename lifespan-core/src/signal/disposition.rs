@@ -9,9 +9,11 @@
 //! action, usually), and tokio's handler is parked, to be put back when it listens again.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard};
 
 use libc::c_int;
+
+use crate::lock::lock;
 
 /// One signal's bookkeeping.
 struct Held {
@@ -26,7 +28,7 @@ struct Held {
 static HELD: Mutex<Option<HashMap<c_int, Held>>> = Mutex::new(None);
 
 fn held() -> MutexGuard<'static, Option<HashMap<c_int, Held>>> {
-    HELD.lock().unwrap_or_else(PoisonError::into_inner)
+    lock(&HELD)
 }
 
 /// Reads the disposition of `signal`, replacing it with `new` if given; `None` if the signal

@@ -1,14 +1,16 @@
-//! Registrations: what the macros submit at link time and what the app registers by hand.
+//! Registrations: what the macros submit at link time, and the entries an app runs, whether
+//! submitted so or registered by hand.
 
-use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use crate::error::ArgError;
+use crate::arg_error::ArgError;
 use crate::inject::InjectCx;
+use crate::kind::Kind;
 use crate::name::Name;
 use crate::options::TaskOptions;
+use crate::panic::catching;
 
 /// A started task's or context's body, type-erased.
 #[doc(hidden)]
@@ -20,25 +22,6 @@ pub type PrepareFn = fn(&mut InjectCx<'_>) -> Result<BoxFuture, ArgError>;
 
 pub(crate) type DynPrepare =
     Arc<dyn Fn(&mut InjectCx<'_>) -> Result<BoxFuture, ArgError> + Send + Sync>;
-
-/// Whether a registration is a task or a context.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Kind {
-    /// A `#[lifespan_task]`: runs while the app runs.
-    Task,
-    /// A `#[lifespan_context]`: set up at startup, cleaned up at shutdown.
-    Context,
-}
-
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Kind::Task => "task",
-            Kind::Context => "context",
-        })
-    }
-}
 
 /// A registration submitted by `#[lifespan_task]` or `#[lifespan_context]`, collected at link time.
 #[doc(hidden)]
@@ -142,24 +125,24 @@ impl Entry {
         self.options.display_name.unwrap_or(&self.name)
     }
 
-    /// The span a task's runs are in.
+    /// The span its runs are in: `lifespan_task` or `lifespan_context`, naming it by its
+    /// [label](Self::label) in a field named for its kind.
     pub(crate) fn span(&self) -> tracing::Span {
-        tracing::info_span!("lifespan_task", task = %self.label())
+        match self.kind {
+            Kind::Task => tracing::info_span!("lifespan_task", task = %self.label()),
+            Kind::Context => tracing::info_span!("lifespan_context", context = %self.label()),
+        }
     }
 
     /// Evaluates the arguments and calls the function. A panic (in an argument's expression, or
     /// in a function registered by hand before it returns its future) is an error, never an
     /// unwind through startup or a supervisor.
     pub(crate) fn prepare(&self, cx: &mut InjectCx<'_>) -> Result<BoxFuture, ArgError> {
-        let call = std::panic::AssertUnwindSafe(|| match &self.prepare {
+        let call = || match &self.prepare {
             Prepare::Static(prepare) => prepare(cx),
             Prepare::Dyn(prepare) => prepare(cx),
-        });
-        std::panic::catch_unwind(call).unwrap_or_else(|payload| {
-            Err(ArgError::call_panicked(crate::running::panic_message(
-                &*payload,
-            )))
-        })
+        };
+        catching(call).unwrap_or_else(|message| Err(ArgError::call_panicked(message)))
     }
 }
 
