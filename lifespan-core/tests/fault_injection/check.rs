@@ -31,6 +31,37 @@ pub(crate) fn outcome_state(outcome: &ContextOutcome) -> RunState {
     }
 }
 
+/// A checker of `case`, once the run saw no violation and logged one generation per start.
+impl<'a> Checker<'a> {
+    pub(crate) fn for_case(
+        case: &'a Case,
+        records: &'a [Record],
+        observed: &Observed,
+    ) -> Result<Self, String> {
+        if let Some(violation) = observed.violations.first() {
+            return Err(violation.clone());
+        }
+        let generations = records.iter().map(|r| r.generation + 1).max().unwrap_or(0);
+        let registered = !case.contexts.is_empty() || !case.tasks.is_empty();
+        let attempted = if registered {
+            observed.attempts.len()
+        } else {
+            0
+        };
+        ensure!(
+            generations == attempted,
+            "{generations} starts in the log, {attempted} attempted"
+        );
+        Ok(Checker {
+            case,
+            records,
+            origin: observed.began,
+            runs_of: observed.attempts.iter().map(|a| a.run).collect(),
+            seen: RefCell::default(),
+        })
+    }
+}
+
 pub(crate) struct Checker<'a> {
     pub(crate) case: &'a Case,
     pub(crate) records: &'a [Record],
@@ -216,27 +247,7 @@ pub(crate) fn check(
     observed: &Observed,
     logs: &[String],
 ) -> Result<BTreeSet<String>, String> {
-    let checker = Checker {
-        case,
-        records,
-        origin: observed.began,
-        runs_of: observed.attempts.iter().map(|a| a.run).collect(),
-        seen: RefCell::default(),
-    };
-    if let Some(violation) = observed.violations.first() {
-        return Err(violation.clone());
-    }
-    let generations = records.iter().map(|r| r.generation + 1).max().unwrap_or(0);
-    let registered = !case.contexts.is_empty() || !case.tasks.is_empty();
-    let attempted = if registered {
-        observed.attempts.len()
-    } else {
-        0
-    };
-    ensure!(
-        generations == attempted,
-        "{generations} starts in the log, {attempted} attempted"
-    );
+    let checker = Checker::for_case(case, records, observed)?;
     for (generation, attempt) in observed.attempts.iter().enumerate() {
         checker
             .check_attempt(generation, attempt, observed, logs)

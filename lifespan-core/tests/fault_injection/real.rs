@@ -4,7 +4,6 @@
 //! within [`SLACK`]; outcomes are read from what the log shows, or predicted only where the
 //! case keeps every duration [`MARGIN`] away from the bound it meets.
 
-use std::cell::RefCell;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -24,27 +23,7 @@ pub(crate) fn check_real(
     records: &[Record],
     observed: &Observed,
 ) -> Result<BTreeSet<String>, String> {
-    let checker = Checker {
-        case,
-        records,
-        origin: observed.began,
-        runs_of: observed.attempts.iter().map(|a| a.run).collect(),
-        seen: RefCell::default(),
-    };
-    if let Some(violation) = observed.violations.first() {
-        return Err(violation.clone());
-    }
-    let generations = records.iter().map(|r| r.generation + 1).max().unwrap_or(0);
-    let registered = !case.contexts.is_empty() || !case.tasks.is_empty();
-    let attempted = if registered {
-        observed.attempts.len()
-    } else {
-        0
-    };
-    ensure!(
-        generations == attempted,
-        "{generations} starts in the log, {attempted} attempted"
-    );
+    let checker = Checker::for_case(case, records, observed)?;
     for (generation, attempt) in observed.attempts.iter().enumerate() {
         checker
             .check_real_attempt(generation, attempt)
