@@ -191,7 +191,7 @@ impl Supervisor {
             let error = match &outcome {
                 TaskOutcome::Failed(error) => error.clone(),
                 TaskOutcome::Panicked(message) => TaskError::msg(message.clone()),
-                _ => unreachable!("a failure"),
+                other => TaskError::msg(other.to_string()),
             };
             tracing::error!(error = %format_args!("{error:#}"), "lifespan task `{}` could not be run again", entry.label());
             self.board.set_task_error(self.index, error);
