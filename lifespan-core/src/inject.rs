@@ -49,7 +49,7 @@ impl fmt::Debug for Cancelled<'_> {
     }
 }
 
-use crate::state::{Deps, State, StateMap, StateType};
+use crate::state::{Deps, Slot, State, StateMap, StateType};
 
 /// The signal, given to every task and context, that the app is shutting down.
 ///
@@ -189,13 +189,48 @@ impl Yield<()> {
 impl<T: Send + Sync + 'static> Yield<T> {
     /// Ends the setup handing `value` over as the state of type `T`, which tasks, later contexts
     /// and HTTP handlers receive as [`State<T>`](crate::State); returns when it is time to clean
-    /// up, after everything that could use the value has stopped.
+    /// up, after everything that could use the value has stopped. To close at cleanup what it
+    /// handed out, use [`ready_sharing`](Self::ready_sharing).
     pub async fn ready_with(self, value: T) {
-        if let Some(slot) = &self.slot {
-            // Each start gives a fresh slot to exactly one provider, so it is empty.
-            let _ = slot.set(Box::new(value));
-        }
+        self.ready_sharing(value).await;
+    }
+
+    /// [`ready_with`](Self::ready_with), returning at cleanup with the value it handed over, so
+    /// that the cleanup can close it.
+    ///
+    /// ```
+    /// use lifespan_core::{lifespan_context, Yield};
+    ///
+    /// struct Pool;
+    ///
+    /// impl Pool {
+    ///     async fn close(&self) { /* close every connection ... */ }
+    /// }
+    ///
+    /// #[lifespan_context]
+    /// async fn pool(lifespan: Yield<Pool>) {
+    ///     let pool = lifespan.ready_sharing(Pool).await;
+    ///     pool.close().await;
+    /// }
+    /// # fn main() {}
+    /// ```
+    pub async fn ready_sharing(self, value: T) -> State<T> {
+        let slot = self.slot.unwrap_or_default();
+        // Each start gives a fresh slot to exactly one provider, so it is empty.
+        let _ = slot.set(Box::new(value));
         self.parts.ready().await;
+        State::new(slot)
+    }
+}
+
+impl<T> Yield<T> {
+    /// A yield point with the slot its value goes to: for contexts run on their own, in tests.
+    pub(crate) fn detached(parts: YieldParts, slot: Slot) -> Self {
+        Yield {
+            parts,
+            slot: Some(slot),
+            _provides: PhantomData,
+        }
     }
 }
 

@@ -114,7 +114,7 @@
 //    `options`, `task_error`, `panic`, `report`, `status`, `serialize`, `error`, `arg_error`,
 //    `state`, `signal`.
 // 2. The handle and what is injected: `handle` (the `App` type, and the part of the app that
-//    the lower layers use), `inject`, `check`.
+//    the lower layers use), `inject`, `check`, `testing` (injected values made by hand).
 // 3. What an app runs and how each part is doing: `registration`, `plan`, `board`.
 // 4. Running a start: `running`, `supervise`, `watchdog`, `generation`, `shutdown`, `startup`.
 // 5. The app's calls: `app`, `by_hand`, `builder`, `run`, `serve`, `status_route`.
@@ -156,6 +156,7 @@ mod status;
 mod status_route;
 mod supervise;
 mod task_error;
+mod testing;
 mod time;
 mod watchdog;
 
@@ -175,6 +176,7 @@ pub use status::{ContextStatus, RunState, Status, TaskStatus};
 #[cfg(feature = "axum")]
 pub use status_route::{status_handler, status_handler_with_errors};
 pub use task_error::TaskError;
+pub use testing::{ShutdownTrigger, YieldDriver};
 
 #[doc(inline)]
 pub use lifespan_macros::{lifespan, lifespan_context, lifespan_task};

@@ -17,7 +17,7 @@ use crate::kind::Kind;
 use crate::lock::lock;
 use crate::name::Name;
 
-type Slot = Arc<OnceLock<Box<dyn Any + Send + Sync>>>;
+pub(crate) type Slot = Arc<OnceLock<Box<dyn Any + Send + Sync>>>;
 
 /// The state of one start of the app: a slot per type, filled by the context that provides it.
 #[derive(Default)]
