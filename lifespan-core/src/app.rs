@@ -15,6 +15,7 @@ use crate::plan::{Registry, Selection};
 use crate::report::Report;
 use crate::serving::Serving;
 use crate::shutdown;
+use crate::shutdown_signal::ShutdownSignal;
 use crate::startup;
 use crate::state::State;
 use crate::status::Status;
@@ -134,10 +135,53 @@ impl App {
         lock(&self.shared().exit).clone()
     }
 
-    /// Forgets earlier shutdown requests; called when a new run begins.
+    /// Forgets the shutdown of an earlier run; called when a run ends and when a new one
+    /// begins. Signals that have not fired are kept, so that a
+    /// [`shutdown_signal`](Self::shutdown_signal) taken before a run (to hand to a server)
+    /// belongs to it.
     pub(crate) fn reset_exit(&self) {
-        *lock(&self.shared().exit) = ExitSignals::default();
+        self.renew_exit();
         lock(&self.shared().critical).take();
+    }
+
+    /// Fresh exit signals if the current ones have fired.
+    fn renew_exit(&self) {
+        let mut exit = lock(&self.shared().exit);
+        if exit.exit.is_cancelled() {
+            *exit = ExitSignals::default();
+        }
+    }
+
+    /// A future that completes when this run's shutdown begins, for any reason: a signal,
+    /// [`request_shutdown`](Self::request_shutdown), [`shutdown`](Self::shutdown), a critical
+    /// task failing for good. Hand it to a server that the app does not run itself, so that it
+    /// stops when the app does. Taken before a run (also between two runs), it belongs to that
+    /// run; taken once its shutdown began, it has completed.
+    ///
+    /// ```
+    /// use lifespan_core::{App, TaskOptions};
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> anyhow::Result<()> {
+    /// let app = App::empty();
+    /// // A critical task that fails for good: the app shuts down, and so does the server.
+    /// app.register_task_with("feed", TaskOptions::new().critical(true), || async {
+    ///     Err::<(), _>("the feed is gone")
+    /// })?;
+    /// // With axum: `axum::serve(listener, router).with_graceful_shutdown(app.shutdown_signal())`.
+    /// let signal = app.shutdown_signal();
+    /// let server = tokio::spawn(async move {
+    ///     signal.await; // stop accepting, drain ...
+    /// });
+    /// let run = app.run_until(std::future::pending::<()>());
+    /// let result = tokio::time::timeout(std::time::Duration::from_secs(60), run).await?;
+    /// assert!(result.is_err(), "the critical failure ends the run");
+    /// tokio::time::timeout(std::time::Duration::from_secs(60), server).await??;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn shutdown_signal(&self) -> ShutdownSignal {
+        ShutdownSignal::new(lock(&self.shared().exit).exit.clone())
     }
 
     /// The state of type `T` that a context of the running app provided, for code that is not a
@@ -300,7 +344,11 @@ impl App {
             // Connections drain before tasks stop; tasks stop before contexts are cleaned up.
             app.stop_serving().await;
             let mut lifecycle = app.own().lifecycle.lock().await;
-            app.stop_locked(&mut lifecycle).await
+            let report = app.stop_locked(&mut lifecycle).await;
+            // The run is over: a shutdown signal taken from now on belongs to the next one (the
+            // critical failure, if any, stays for the run to report).
+            app.renew_exit();
+            report
         });
         match stopping.await {
             Ok(report) => report,

@@ -111,7 +111,7 @@
 // on each other in a circle (`tests/module_graph.rs` checks both against this list):
 //
 // 1. Leaf types: `config`, `kind`, `lock`, `name`, `polls`, `redact`, `serving`, `time`,
-//    `options`, `task_error`, `panic`, `report`, `status`, `serialize`, `error`, `arg_error`,
+//    `options`, `task_error`, `shutdown_signal`, `panic`, `report`, `status`, `serialize`, `error`, `arg_error`,
 //    `state`, `signal`.
 // 2. The handle and what is injected: `handle` (the `App` type, and the part of the app that
 //    the lower layers use), `inject`, `check`, `testing` (injected values made by hand).
@@ -148,6 +148,7 @@ mod serialize;
 mod serve;
 mod serving;
 mod shutdown;
+mod shutdown_signal;
 mod signal;
 mod startup;
 mod state;
@@ -171,6 +172,7 @@ pub use options::{Restart, Schedule, TaskOptions, DEFAULT_BACKOFF_CAP, DEFAULT_B
 pub use registration::RegistrationInfo;
 pub use report::{ContextOutcome, ContextReport, Report, TaskOutcome, TaskReport};
 pub use running::TaskReturn;
+pub use shutdown_signal::ShutdownSignal;
 pub use state::State;
 pub use status::{ContextStatus, RunState, Status, TaskStatus};
 #[cfg(feature = "axum")]

@@ -137,6 +137,7 @@ impl App {
             Ok(()) => {}
             // Startup logged the interruption.
             Err(error) if matches!(error.kind(), StartupErrorKind::Interrupted { .. }) => {
+                self.reset_exit();
                 return Ok(error.rollback().clone());
             }
             Err(error) => return Err(error.into()),

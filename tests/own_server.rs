@@ -1,0 +1,86 @@
+//! A service that keeps its own `axum::serve` call: the app's shutdown signal stops it, for a
+//! signal, a request or a critical task failing for good, and a signal taken before the run
+//! belongs to that run.
+
+use std::time::Duration;
+
+use axum::{routing::get, Router};
+use lifespan_core::{App, RunError, Shutdown, TaskOptions};
+use lifespan_examples::{bounded, http_get};
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+#[tokio::test]
+async fn a_critical_failure_stops_a_server_the_app_does_not_run() {
+    let app = App::empty();
+    let (fail_tx, fail_rx) = tokio::sync::oneshot::channel::<()>();
+    let fail_rx = std::sync::Mutex::new(Some(fail_rx));
+    app.register_task_with("feed", TaskOptions::new().critical(true), move || {
+        let fail = fail_rx.lock().unwrap().take();
+        async move {
+            if let Some(fail) = fail {
+                let _ = fail.await;
+            }
+            Err::<(), _>("the feed is gone")
+        }
+    })
+    .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = Router::new().route("/", get(|| async { "hello" }));
+    // Taken before the run: it belongs to the run.
+    let signal = app.shutdown_signal();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(signal)
+            .await
+    });
+    let run = tokio::spawn({
+        let app = app.clone();
+        async move { app.run_until(std::future::pending::<()>()).await }
+    });
+    // The server answers while the app runs.
+    let (status, body) = bounded("a request", LIMIT, http_get(addr, "/"))
+        .await
+        .unwrap();
+    assert_eq!((status, body.as_str()), (200, "hello"));
+    fail_tx.send(()).unwrap();
+    let result = bounded("the run", LIMIT, run).await.unwrap();
+    assert!(
+        matches!(result, Err(RunError::CriticalTaskFailed { .. })),
+        "{result:?}"
+    );
+    bounded("the server's graceful shutdown", LIMIT, server)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        http_get(addr, "/").await.is_err(),
+        "nothing listens any more"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_signal_completes_on_any_shutdown_and_a_later_run_has_its_own() {
+    let app = App::empty();
+    app.register_task("worker", |shutdown: Shutdown| async move {
+        shutdown.cancelled().await;
+    })
+    .unwrap();
+    let first = app.shutdown_signal();
+    assert!(!first.has_begun());
+    app.start().await.unwrap();
+    let waiting = tokio::spawn(first.clone());
+    app.request_shutdown();
+    bounded("the first signal", LIMIT, waiting).await.unwrap();
+    bounded("shutdown", LIMIT, app.shutdown()).await;
+    assert!(first.has_begun());
+
+    // Taken between two runs, a signal belongs to the next one.
+    let second = app.shutdown_signal();
+    assert!(!second.has_begun(), "the earlier run's shutdown is over");
+    app.start().await.unwrap();
+    let waiting = tokio::spawn(second);
+    bounded("shutdown", LIMIT, app.shutdown()).await;
+    bounded("the second signal", LIMIT, waiting).await.unwrap();
+}
