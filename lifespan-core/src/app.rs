@@ -11,6 +11,7 @@ use crate::generation::Generation;
 use crate::handle::{App, ExitSignals};
 use crate::lock::lock;
 use crate::name::Name;
+use crate::phase::{Phase, PhaseCell, Phases};
 use crate::plan::{Registry, Selection};
 use crate::report::Report;
 use crate::serving::Serving;
@@ -33,6 +34,8 @@ struct Parts {
     serving: tokio::sync::Mutex<Option<Serving>>,
     /// The status of the current (or last) start.
     board: Mutex<Option<Arc<Board>>>,
+    /// Where the app is in its lifecycle.
+    phase: PhaseCell,
 }
 
 /// Marks the app not running when dropped: at the end of a shutdown, and when a start does not
@@ -45,6 +48,7 @@ impl Drop for NotRunning<'_> {
             board.startup_failed();
         }
         self.0.registry().end_run();
+        self.0.own().phase.set(Phase::Stopped);
     }
 }
 
@@ -65,7 +69,53 @@ impl App {
             lifecycle: tokio::sync::Mutex::new(None),
             serving: tokio::sync::Mutex::new(None),
             board: Mutex::new(None),
+            phase: PhaseCell::new(),
         })
+    }
+
+    /// Where the app is in its lifecycle now.
+    ///
+    /// ```
+    /// use lifespan_core::{App, Phase};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> anyhow::Result<()> {
+    /// # tokio::time::timeout(std::time::Duration::from_secs(3600), async {
+    /// let app = App::empty();
+    /// assert_eq!(app.phase(), Phase::Stopped);
+    /// app.start().await?;
+    /// assert_eq!(app.phase(), Phase::Running);
+    /// app.shutdown().await;
+    /// assert_eq!(app.phase(), Phase::Stopped);
+    /// # Ok(())
+    /// # }).await.expect("the example did not finish within an hour of virtual time")
+    /// # }
+    /// ```
+    pub fn phase(&self) -> Phase {
+        self.own().phase.get()
+    }
+
+    /// Follows the app's phase: wait for a change, or for a given phase, from other code (a
+    /// health check, a supervisor protocol, a metrics exporter).
+    ///
+    /// ```
+    /// use lifespan_core::{App, Phase};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> anyhow::Result<()> {
+    /// # tokio::time::timeout(std::time::Duration::from_secs(3600), async {
+    /// let app = App::empty();
+    /// let mut phases = app.phases();
+    /// let running = tokio::spawn(async move { phases.wait_for(Phase::Running).await });
+    /// app.start().await?;
+    /// assert!(running.await?);
+    /// app.shutdown().await;
+    /// # Ok(())
+    /// # }).await.expect("the example did not finish within an hour of virtual time")
+    /// # }
+    /// ```
+    pub fn phases(&self) -> Phases {
+        self.own().phase.follow()
     }
 
     fn own(&self) -> &Parts {
@@ -123,7 +173,8 @@ impl App {
     pub(crate) async fn stop_serving(&self) {
         let mut serving = self.own().serving.lock().await;
         if let Some(server) = serving.take() {
-            server.stop().await;
+            self.own().phase.set(Phase::Draining);
+            server.stop(&self.exit_signals().force).await;
         }
     }
 
@@ -290,6 +341,7 @@ impl App {
         // Whatever happens from here, a start that does not complete (an error, or a panic
         // unwinding through it) leaves an app that can start again.
         let unwind = NotRunning(self);
+        self.own().phase.set(Phase::Starting);
         let exit = self.exit_signals().exit;
         let config = self.config();
         let limits = startup::Limits {
@@ -304,6 +356,7 @@ impl App {
         if started.is_ok() {
             // The state was published by startup, before it logged its completion.
             std::mem::forget(unwind);
+            self.own().phase.set(Phase::Running);
         }
         started
     }
@@ -362,6 +415,7 @@ impl App {
         };
         // Even if the shutdown panics, the app is not left marked running.
         let _stopped = NotRunning(self);
+        self.own().phase.set(Phase::Stopping);
         let force = self.exit_signals().force;
         let report = shutdown::stop(generation, self.config().timeouts(), &force).await;
         lock(&self.shared().state).take();

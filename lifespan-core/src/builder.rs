@@ -42,6 +42,7 @@ pub struct AppBuilder {
     grace_period: Duration,
     cleanup_timeout: Duration,
     drain_timeout: Duration,
+    drain_delay: Duration,
     blocking_threshold: Option<Duration>,
     startup_timeout: Option<Duration>,
     /// `None`: read from `LIFESPAN_DEV` at `build`.
@@ -65,6 +66,7 @@ impl std::fmt::Debug for AppBuilder {
             .field("grace_period", &self.grace_period)
             .field("cleanup_timeout", &self.cleanup_timeout)
             .field("drain_timeout", &self.drain_timeout)
+            .field("drain_delay", &self.drain_delay)
             .field("blocking_threshold", &self.blocking_threshold)
             .field("startup_timeout", &self.startup_timeout)
             .field("dev_mode", &self.dev_mode)
@@ -108,6 +110,7 @@ impl App {
             grace_period: DEFAULT_GRACE_PERIOD,
             cleanup_timeout: DEFAULT_CLEANUP_TIMEOUT,
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+            drain_delay: Duration::ZERO,
             // On where it costs nothing that matters; see `blocking_threshold`.
             blocking_threshold: cfg!(debug_assertions).then_some(DEFAULT_BLOCKING_THRESHOLD),
             startup_timeout: None,
@@ -261,6 +264,30 @@ impl AppBuilder {
         self
     }
 
+    /// How long a server run by the app ([`App::serve`]) keeps serving once shutdown begins,
+    /// before it stops accepting and drains. Default: none.
+    ///
+    /// Under Kubernetes, a pod being terminated gets SIGTERM while the load balancers still
+    /// send it traffic for a few seconds, until they see it removed from the endpoints. With a
+    /// drain delay, [readiness](crate::readiness_handler) fails at once, so the pod leaves the
+    /// endpoints, while requests that still arrive are served rather than refused. A few
+    /// seconds (longer than the readiness probe's period) is typical; keep
+    /// `terminationGracePeriodSeconds` above the delay, the drain timeout, the grace period and
+    /// the cleanups together. A second shutdown request (a second SIGTERM) cuts it short.
+    ///
+    /// ```
+    /// use lifespan_core::App;
+    /// use std::time::Duration;
+    ///
+    /// let app = App::builder().drain_delay(Duration::from_secs(5)).build();
+    /// # drop(app);
+    /// ```
+    #[cfg(feature = "axum")]
+    pub fn drain_delay(mut self, drain_delay: Duration) -> Self {
+        self.drain_delay = drain_delay;
+        self
+    }
+
     /// A task whose single poll takes longer than `threshold` is reported, by name and with the
     /// time it took, in a warning: it blocked its thread (with `std::thread::sleep`, blocking
     /// I/O or a long computation), and every other task on that thread waited. `None` turns the
@@ -366,6 +393,7 @@ impl AppBuilder {
             cleanup_timeout: self.cleanup_timeout,
             dev_mode,
             drain_timeout: self.drain_timeout,
+            drain_delay: self.drain_delay,
             blocking_threshold: self.blocking_threshold,
             startup_timeout: self.startup_timeout,
         };

@@ -9,6 +9,8 @@ pub(crate) struct Config {
     pub(crate) cleanup_timeout: Duration,
     pub(crate) dev_mode: bool,
     pub(crate) drain_timeout: Duration,
+    /// How long a server run by the app keeps serving once shutdown began.
+    pub(crate) drain_delay: Duration,
     pub(crate) blocking_threshold: Option<Duration>,
     pub(crate) startup_timeout: Option<Duration>,
 }

@@ -111,13 +111,13 @@
 // on each other in a circle (`tests/module_graph.rs` checks both against this list):
 //
 // 1. Leaf types: `config`, `kind`, `lock`, `name`, `polls`, `redact`, `serving`, `time`,
-//    `options`, `task_error`, `shutdown_signal`, `panic`, `report`, `status`, `serialize`, `error`, `arg_error`,
+//    `options`, `phase`, `task_error`, `shutdown_signal`, `panic`, `report`, `status`, `serialize`, `error`, `arg_error`,
 //    `state`, `signal`.
 // 2. The handle and what is injected: `handle` (the `App` type, and the part of the app that
 //    the lower layers use), `inject`, `check`, `testing` (injected values made by hand).
 // 3. What an app runs and how each part is doing: `registration`, `plan`, `board`.
 // 4. Running a start: `running`, `supervise`, `watchdog`, `generation`, `shutdown`, `startup`.
-// 5. The app's calls: `app`, `by_hand`, `builder`, `run`, `serve`, `status_route`.
+// 5. The app's calls: `app`, `by_hand`, `builder`, `run`, `serve`, `status_route`, `probes`.
 
 mod app;
 mod arg_error;
@@ -135,8 +135,11 @@ mod lock;
 mod name;
 mod options;
 mod panic;
+mod phase;
 mod plan;
 mod polls;
+#[cfg(feature = "axum")]
+mod probes;
 mod redact;
 mod registration;
 mod report;
@@ -169,6 +172,9 @@ pub use inject::{Cancelled, ContextParam, Shutdown, TaskParam, Yield};
 pub use kind::Kind;
 pub use name::Name;
 pub use options::{Restart, Schedule, TaskOptions, DEFAULT_BACKOFF_CAP, DEFAULT_BACKOFF_START};
+pub use phase::{Phase, Phases};
+#[cfg(feature = "axum")]
+pub use probes::{liveness_handler, readiness_handler};
 pub use registration::RegistrationInfo;
 pub use report::{ContextOutcome, ContextReport, Report, TaskOutcome, TaskReport};
 pub use running::TaskReturn;

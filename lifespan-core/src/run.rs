@@ -146,8 +146,12 @@ impl App {
         if let Some(launch) = server {
             // Kept by the app, so that any shutdown (this loop's, or `App::shutdown` called
             // elsewhere) drains it before tasks stop; a reload keeps it serving.
-            self.set_serving(Serving::launch(launch, self.config().drain_timeout))
-                .await;
+            self.set_serving(Serving::launch(
+                launch,
+                self.config().drain_timeout,
+                self.config().drain_delay,
+            ))
+            .await;
         }
         let mut outcome: Result<(), RunError> = Ok(());
         loop {

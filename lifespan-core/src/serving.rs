@@ -21,10 +21,11 @@ pub(crate) struct Serving {
     drain: CancellationToken,
     abandon: CancellationToken,
     drain_timeout: Duration,
+    drain_delay: Duration,
 }
 
 impl Serving {
-    pub(crate) fn launch(server: Server, drain_timeout: Duration) -> Self {
+    pub(crate) fn launch(server: Server, drain_timeout: Duration, drain_delay: Duration) -> Self {
         let drain = CancellationToken::new();
         let abandon = CancellationToken::new();
         let handle = server(drain.clone(), abandon.clone());
@@ -33,12 +34,21 @@ impl Serving {
             drain,
             abandon,
             drain_timeout,
+            drain_delay,
         }
     }
 
-    /// Stops accepting, waits for the requests in flight up to the drain timeout, and abandons
-    /// those still running after it.
-    pub(crate) async fn stop(mut self) {
+    /// After the drain delay (cut short by `force`, a second shutdown request), stops
+    /// accepting, waits for the requests in flight up to the drain timeout, and abandons those
+    /// still running after it.
+    pub(crate) async fn stop(mut self, force: &CancellationToken) {
+        if !self.drain_delay.is_zero() {
+            tracing::info!(drain_delay = ?self.drain_delay, "lifespan: still serving for the drain delay, while readiness fails");
+            tokio::select! {
+                () = tokio::time::sleep(self.drain_delay) => {}
+                () = force.cancelled() => {}
+            }
+        }
         tracing::info!("lifespan: server stops accepting, draining requests in flight");
         self.drain.cancel();
         if tokio::time::timeout(self.drain_timeout, &mut self.handle)
