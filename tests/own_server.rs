@@ -84,3 +84,110 @@ async fn a_signal_completes_on_any_shutdown_and_a_later_run_has_its_own() {
     bounded("shutdown", LIMIT, app.shutdown()).await;
     bounded("the second signal", LIMIT, waiting).await.unwrap();
 }
+
+mod run_server {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+    use tokio::sync::Notify;
+
+    #[tokio::test]
+    async fn the_server_drains_before_tasks_stop_and_contexts_clean_up() {
+        let order = Arc::new(Mutex::new(Vec::<&'static str>::new()));
+        let app = App::empty();
+        let in_context = order.clone();
+        app.register_context("pool", move |lifespan: lifespan_core::Yield| {
+            let order = in_context.clone();
+            async move {
+                lifespan.ready().await;
+                order.lock().unwrap().push("pool cleaned up");
+            }
+        })
+        .unwrap();
+        let in_task = order.clone();
+        app.register_task("worker", move |shutdown: Shutdown| {
+            let order = in_task.clone();
+            async move {
+                shutdown.cancelled().await;
+                order.lock().unwrap().push("worker stopped");
+            }
+        })
+        .unwrap();
+        let entered = Arc::new(Notify::new());
+        let release = Arc::new(Notify::new());
+        let (handler_entered, handler_release, in_handler) =
+            (entered.clone(), release.clone(), order.clone());
+        let router = Router::new().route(
+            "/slow",
+            get(move || async move {
+                handler_entered.notify_one();
+                handler_release.notified().await;
+                in_handler.lock().unwrap().push("request finished");
+                "slow"
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let run = tokio::spawn({
+            let app = app.clone();
+            async move {
+                let server = move |stop_accepting| async move {
+                    axum::serve(listener, router)
+                        .with_graceful_shutdown(stop_accepting)
+                        .await
+                };
+                app.run_server_until(server, stop_rx).await
+            }
+        });
+        let request = tokio::spawn(http_get(addr, "/slow"));
+        bounded(
+            "the request to reach its handler",
+            LIMIT,
+            entered.notified(),
+        )
+        .await;
+        let mut phases = app.phases();
+        stop_tx.send(()).unwrap();
+        let draining = phases.wait_for(lifespan_core::Phase::Draining);
+        assert!(bounded("the drain", LIMIT, draining).await);
+        // The request in flight holds the drain: the order below shows tasks stopped after it.
+        release.notify_one();
+        let (status, body) = bounded("the request", LIMIT, request)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((status, body.as_str()), (200, "slow"));
+        let report = bounded("the run", LIMIT, run).await.unwrap().unwrap();
+        assert!(report.is_clean(), "{report}");
+        assert_eq!(
+            *order.lock().unwrap(),
+            ["request finished", "worker stopped", "pool cleaned up"]
+        );
+    }
+
+    #[tokio::test]
+    async fn the_servers_own_error_ends_the_app_with_that_error() {
+        let app = App::empty();
+        app.register_task("worker", |shutdown: Shutdown| async move {
+            shutdown.cancelled().await;
+        })
+        .unwrap();
+        let server =
+            |_stop_accepting| async { Err::<(), _>(std::io::Error::other("the port is taken")) };
+        let run = app.run_server_until(server, std::future::pending::<()>());
+        let result = bounded("the run", LIMIT, run).await;
+        let Err(RunError::ServerFailed { error, report }) = result else {
+            panic!("expected the server's failure, got {result:?}")
+        };
+        assert_eq!(
+            error
+                .downcast_ref::<std::io::Error>()
+                .map(ToString::to_string),
+            Some("the port is taken".to_owned())
+        );
+        assert_eq!(
+            report.task("worker"),
+            Some(&lifespan_core::TaskOutcome::Cancelled)
+        );
+    }
+}

@@ -164,6 +164,17 @@ impl App {
         lock(&self.shared().critical).take()
     }
 
+    /// A server run by the app failed: the app is to stop, and its run to end in that error.
+    pub(crate) fn fail_server(&self, error: TaskError) {
+        lock(&self.shared().server).get_or_insert(error);
+        self.begin_exit();
+    }
+
+    /// The error a server run by the app ended with since the run began, if it did.
+    pub(crate) fn take_server_failure(&self) -> Option<TaskError> {
+        lock(&self.shared().server).take()
+    }
+
     pub(crate) async fn set_serving(&self, serving: Serving) {
         *self.own().serving.lock().await = Some(serving);
     }
@@ -193,6 +204,7 @@ impl App {
     pub(crate) fn reset_exit(&self) {
         self.renew_exit();
         lock(&self.shared().critical).take();
+        lock(&self.shared().server).take();
     }
 
     /// Fresh exit signals if the current ones have fired.

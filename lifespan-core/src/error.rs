@@ -284,6 +284,16 @@ pub enum RunError {
         /// The shutdown's report.
         report: Report,
     },
+    /// The server run by the app ([`App::run_server_until`](crate::App::run_server_until) and
+    /// the like) failed, so the app was shut down; the shutdown went through to the end.
+    #[error("the server run by the app failed")]
+    ServerFailed {
+        /// What the server returned.
+        #[source]
+        error: TaskError,
+        /// The shutdown's report.
+        report: Report,
+    },
     /// A signal handler could not be installed.
     #[error("could not listen for {signal}")]
     Signal {

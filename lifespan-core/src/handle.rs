@@ -56,6 +56,8 @@ pub(crate) struct Shared {
     pub(crate) state: Mutex<Option<Arc<StateMap>>>,
     /// The critical task that failed for good, and its error, if one did since the run began.
     pub(crate) critical: Mutex<Option<(Name, TaskError)>>,
+    /// The error a server run by the app ended with, if one did since the run began.
+    pub(crate) server: Mutex<Option<TaskError>>,
 }
 
 #[derive(Clone, Default)]
@@ -73,6 +75,7 @@ impl App {
                 exit: Mutex::new(ExitSignals::default()),
                 state: Mutex::new(None),
                 critical: Mutex::new(None),
+                server: Mutex::new(None),
             },
             parts,
         });

@@ -117,7 +117,7 @@
 //    the lower layers use), `inject`, `check`, `testing` (injected values made by hand).
 // 3. What an app runs and how each part is doing: `registration`, `plan`, `board`.
 // 4. Running a start: `running`, `supervise`, `watchdog`, `generation`, `shutdown`, `startup`.
-// 5. The app's calls: `app`, `by_hand`, `builder`, `run`, `serve`, `status_route`, `probes`.
+// 5. The app's calls: `app`, `by_hand`, `builder`, `run`, `run_server`, `serve`, `status_route`, `probes`.
 
 mod app;
 mod arg_error;
@@ -144,6 +144,7 @@ mod redact;
 mod registration;
 mod report;
 mod run;
+mod run_server;
 mod running;
 #[cfg(feature = "serde")]
 mod serialize;

@@ -172,6 +172,9 @@ impl App {
             return Err(error);
         }
         let report = self.shutdown().await;
+        if let Some(error) = self.take_server_failure() {
+            return Err(RunError::ServerFailed { error, report });
+        }
         match self.take_critical_failure() {
             Some((task, error)) => Err(RunError::CriticalTaskFailed {
                 task,
