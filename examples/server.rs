@@ -163,7 +163,7 @@ async fn main() -> anyhow::Result<()> {
         .route("/stats", get(show_stats))
         .merge(operator_routes());
 
-    let report = App::new().serve(listener, router).await?;
+    let report = App::new().serve_until_signal(listener, router).await?;
     for line in report.to_string().lines() {
         tracing::info!("{line}");
     }

@@ -191,3 +191,39 @@ mod run_server {
         );
     }
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn serve_takes_a_unix_listener() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let folder = std::env::temp_dir().join(format!("lifespan-unix-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    let path = folder.join("app.sock");
+    let _ = std::fs::remove_file(&path);
+    let listener = tokio::net::UnixListener::bind(&path).unwrap();
+    let app = App::empty();
+    let router = Router::new().route("/", get(|| async { "over a unix socket" }));
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn({
+        let app = app.clone();
+        async move { app.serve_until(listener, router, stop_rx).await }
+    });
+    let ask = async {
+        let mut stream = tokio::net::UnixStream::connect(&path).await.unwrap();
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nHost: app\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.unwrap();
+        response
+    };
+    let response = bounded("a request over the unix socket", LIMIT, ask).await;
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.ends_with("over a unix socket"), "{response}");
+    stop_tx.send(()).unwrap();
+    let report = bounded("serving", LIMIT, serving).await.unwrap().unwrap();
+    assert!(report.is_clean());
+    let _ = std::fs::remove_dir_all(&folder);
+}

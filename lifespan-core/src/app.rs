@@ -29,7 +29,7 @@ struct Parts {
     config: Config,
     /// What is running now. Start, shutdown and reload take it in turn.
     lifecycle: tokio::sync::Mutex<Option<Generation>>,
-    /// The server run by `serve`, if any. Async, held while the server drains, so that every
+    /// The server run by `serve_until_signal`, if any. Async, held while the server drains, so that every
     /// shutdown waits for the drain, not only the one that started it.
     serving: tokio::sync::Mutex<Option<Serving>>,
     /// The status of the current (or last) start.
@@ -179,7 +179,7 @@ impl App {
         *self.own().serving.lock().await = Some(serving);
     }
 
-    /// Stops the server run by `serve`, if one runs: it stops accepting and drains. Returns when
+    /// Stops the server run by `serve_until_signal`, if one runs: it stops accepting and drains. Returns when
     /// the drain is over, also to a caller that comes while another one drains.
     pub(crate) async fn stop_serving(&self) {
         let mut serving = self.own().serving.lock().await;

@@ -247,7 +247,7 @@ impl AppBuilder {
         self
     }
 
-    /// How long a server run by the app ([`App::serve`]) may take, once shutdown begins, to
+    /// How long a server run by the app ([`App::serve_until_signal`]) may take, once shutdown begins, to
     /// finish the requests in flight before they are dropped; tasks are stopped only after.
     /// Default: 5 seconds.
     ///
@@ -264,7 +264,7 @@ impl AppBuilder {
         self
     }
 
-    /// How long a server run by the app ([`App::serve`]) keeps serving once shutdown begins,
+    /// How long a server run by the app ([`App::serve_until_signal`]) keeps serving once shutdown begins,
     /// before it stops accepting and drains. Default: none.
     ///
     /// Under Kubernetes, a pod being terminated gets SIGTERM while the load balancers still

@@ -59,7 +59,7 @@
 //!    affected, unless the task has options (`#[lifespan(...)]`, [`TaskOptions`]): it may be
 //!    restarted with backoff ([`Restart`]), run periodically ([`Schedule`]), or be critical and
 //!    stop the app. [`App::status`] shows what every task and context is doing.
-//! 3. Shutdown ([`App::shutdown`]): a server run by the app (`App::serve`, feature `axum`) stops
+//! 3. Shutdown ([`App::shutdown`]): a server run by the app (`App::serve_until_signal`, feature `axum`) stops
 //!    accepting and drains its requests; tasks are signalled, awaited up to the
 //!    [grace period](AppBuilder::grace_period), and the rest aborted; then contexts are cleaned
 //!    up in reverse setup order, each bounded by the

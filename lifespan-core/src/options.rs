@@ -186,7 +186,7 @@ impl TaskOptions {
 
     /// Whether the task failing for good (an error or panic it is not restarted after) shuts
     /// the whole app down: [`App::run_until_signal`](crate::App::run_until_signal) and the
-    /// other `run`/`serve` calls then return
+    /// other `run_*`/`serve_*` calls then return
     /// [`RunError::CriticalTaskFailed`](crate::RunError::CriticalTaskFailed) once shutdown is
     /// over, so that the process exits with an error.
     pub const fn critical(mut self, critical: bool) -> Self {

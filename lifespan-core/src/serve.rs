@@ -9,8 +9,8 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::serve::Listener;
 use axum::{Extension, Router};
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::RunError;
@@ -20,7 +20,8 @@ use crate::serving::Server;
 use crate::state::State;
 
 impl App {
-    /// Serves `router` on `listener` while the app runs, until SIGINT (Ctrl-C) or SIGTERM, then
+    /// Serves `router` on `listener` (any axum [`Listener`]: TCP, Unix, your own) while the
+    /// app runs, until SIGINT (Ctrl-C) or SIGTERM (this form listens for them), then
     /// shuts down in order: the server stops accepting and finishes the requests in flight (up
     /// to the [drain timeout](crate::AppBuilder::drain_timeout)), then tasks are stopped, then
     /// contexts are cleaned up. In [dev mode](crate::AppBuilder::dev_mode), SIGHUP
@@ -29,6 +30,8 @@ impl App {
     /// The listener may be bound before: connections wait in its backlog, not accepted, until
     /// every context is set up. If startup fails, nothing is served and the error is returned.
     /// Handlers reach the app and its state through the [`App`] and [`State<T>`] extractors.
+    /// For connect info, another make-service or another server, use
+    /// [`run_server_until_signal`](Self::run_server_until_signal).
     ///
     /// ```no_run
     /// use axum::{routing::get, Router};
@@ -49,16 +52,24 @@ impl App {
     /// async fn main() -> anyhow::Result<()> {
     ///     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
     ///     let router = Router::new().route("/", get(hello));
-    ///     App::new().serve(listener, router).await?;
+    ///     App::new().serve_until_signal(listener, router).await?;
     ///     Ok(())
     /// }
     /// ```
-    pub async fn serve(&self, listener: TcpListener, router: Router) -> Result<Report, RunError> {
+    pub async fn serve_until_signal<L>(
+        &self,
+        listener: L,
+        router: Router,
+    ) -> Result<Report, RunError>
+    where
+        L: Listener,
+        L::Addr: std::fmt::Debug,
+    {
         self.run_until_signal_serving(Some(self.server(listener, router)))
             .await
     }
 
-    /// [`serve`](Self::serve) until `stop` completes or [shutdown is
+    /// [`serve_until_signal`](Self::serve_until_signal) until `stop` completes or [shutdown is
     /// requested](Self::request_shutdown), without listening for signals.
     ///
     /// ```
@@ -79,18 +90,27 @@ impl App {
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn serve_until<F: Future>(
+    pub async fn serve_until<L, F>(
         &self,
-        listener: TcpListener,
+        listener: L,
         router: Router,
         stop: F,
-    ) -> Result<Report, RunError> {
+    ) -> Result<Report, RunError>
+    where
+        L: Listener,
+        L::Addr: std::fmt::Debug,
+        F: Future,
+    {
         self.reset_exit();
         let server = self.server(listener, router);
         self.run(stop, None, Some(server)).await
     }
 
-    fn server(&self, listener: TcpListener, router: Router) -> Server {
+    fn server<L>(&self, listener: L, router: Router) -> Server
+    where
+        L: Listener,
+        L::Addr: std::fmt::Debug,
+    {
         let app = self.clone();
         Box::new(move |drain, abandon| {
             let router = router
@@ -120,19 +140,19 @@ async fn abandonable(request: Request, next: Next, abandon: CancellationToken) -
     }
 }
 
-/// The app, in a handler of a router served by [`App::serve`].
+/// The app, in a handler of a router served by [`App::serve_until_signal`].
 impl<S: Send + Sync> FromRequestParts<S> for App {
     type Rejection = (StatusCode, &'static str);
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         parts.extensions.get::<App>().cloned().ok_or((
             StatusCode::INTERNAL_SERVER_ERROR,
-            "the lifespan app is not in this request's extensions: serve the router with `App::serve`, or add `.layer(Extension(app))` to it",
+            "the lifespan app is not in this request's extensions: serve the router with `App::serve_until_signal` or `App::serve_until`, or add `.layer(Extension(app))` to it",
         ))
     }
 }
 
-/// A context's state, in a handler of a router served by [`App::serve`]: the value of the
+/// A context's state, in a handler of a router served by [`App::serve_until_signal`]: the value of the
 /// current start of the app (after a reload, the new one). While the app is not running, or if
 /// no context provides a `T`, the request is answered `503 Service Unavailable`.
 impl<S: Send + Sync, T: Send + Sync + 'static> FromRequestParts<S> for State<T> {

@@ -1,4 +1,4 @@
-//! A server run beside the app (`App::serve`, feature `axum`): launched once startup is
+//! A server run beside the app (`App::serve_until_signal`, feature `axum`): launched once startup is
 //! complete, drained at shutdown before the tasks stop. Without the feature nothing launches
 //! one, but the run loop still carries the slot for it.
 
