@@ -18,6 +18,10 @@
 //!
 //! `LISTEN=127.0.0.1:0` picks a free port (the log says which). Stop it with Ctrl-C or SIGTERM;
 //! with `LIFESPAN_DEV=1`, SIGHUP reloads the model and restarts the task while it keeps serving.
+//!
+//! `/ready` and `/live` are the probes of an orchestrator. Under Kubernetes, set a drain delay
+//! (`DRAIN_DELAY_MS=5000`): on SIGTERM, readiness fails at once while the server keeps serving
+//! for the delay, so that the load balancers stop sending requests before it stops accepting.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -161,9 +165,16 @@ async fn main() -> anyhow::Result<()> {
     let router = Router::new()
         .route("/predict", get(predict))
         .route("/stats", get(show_stats))
+        .route("/ready", get(lifespan_core::readiness_handler))
+        .route("/live", get(lifespan_core::liveness_handler))
         .merge(operator_routes());
 
-    let report = App::new().serve_until_signal(listener, router).await?;
+    let drain_delay = match std::env::var("DRAIN_DELAY_MS") {
+        Ok(ms) => Duration::from_millis(ms.parse()?),
+        Err(_) => Duration::ZERO,
+    };
+    let app = App::builder().drain_delay(drain_delay).build();
+    let report = app.serve_until_signal(listener, router).await?;
     for line in report.to_string().lines() {
         tracing::info!("{line}");
     }

@@ -30,6 +30,7 @@ fn start(name: &str, envs: &[(&str, &str)]) -> Process {
         .env_remove("MODEL_FACTOR")
         .env_remove("FEED_DOWN")
         .env_remove("STATUS_TOKEN")
+        .env_remove("DRAIN_DELAY_MS")
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1")
         .env("LISTEN", "127.0.0.1:0");
@@ -260,4 +261,42 @@ fn the_supervised_example_refreshes_on_schedule_and_stops_cleanly_on_sigterm() {
     let disconnected = position(&lines, "feed disconnected");
     let closed = position(&lines, "pool closed");
     assert!(disconnected < closed, "{}", lines.join("\n"));
+}
+
+#[test]
+fn on_sigterm_readiness_fails_at_once_while_the_server_serves_through_the_drain_delay() {
+    let mut process = start("server", &[("DRAIN_DELAY_MS", "3000")]);
+    let addr = process.expect("listening on ").trim().to_owned();
+    process.expect("lifespan startup complete");
+    assert_eq!(request(&addr, "/ready", "").0, 200);
+    assert_eq!(request(&addr, "/live", "").0, 200);
+    let asked = std::time::Instant::now();
+    process.signal("TERM");
+    // The signal is handled on the app's own time: ask until readiness fails (bounded).
+    let mut polls = 0;
+    while request(&addr, "/ready", "").0 == 200 {
+        polls += 1;
+        assert!(polls < 500, "readiness still 200 after the signal");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    let failed_after = asked.elapsed();
+    // Within the drain delay: normal routes and liveness still answer.
+    assert_eq!(request(&addr, "/stats", "").0, 200);
+    assert_eq!(request(&addr, "/live", "").0, 200);
+    assert!(
+        asked.elapsed() < std::time::Duration::from_millis(3000),
+        "the checks took longer than the drain delay ({:?}); readiness failed after {failed_after:?}",
+        asked.elapsed()
+    );
+    process.expect("server stops accepting");
+    let (status, lines) = process.finish();
+    assert!(status.success(), "{}", lines.join("\n"));
+    assert!(
+        asked.elapsed() >= std::time::Duration::from_millis(3000),
+        "it stopped accepting before the drain delay"
+    );
+    assert!(
+        std::net::TcpStream::connect(&addr).is_err(),
+        "nothing listens any more"
+    );
 }
