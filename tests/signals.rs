@@ -31,6 +31,9 @@ fn start(name: &str, envs: &[(&str, &str)]) -> Process {
         .env_remove("FEED_DOWN")
         .env_remove("STATUS_TOKEN")
         .env_remove("DRAIN_DELAY_MS")
+        .env_remove("NOTIFY_SOCKET")
+        .env_remove("WATCHDOG_USEC")
+        .env_remove("WATCHDOG_PID")
         .env("RUST_LOG", "info")
         .env("NO_COLOR", "1")
         .env("LISTEN", "127.0.0.1:0");
@@ -298,5 +301,91 @@ fn on_sigterm_readiness_fails_at_once_while_the_server_serves_through_the_drain_
     assert!(
         std::net::TcpStream::connect(&addr).is_err(),
         "nothing listens any more"
+    );
+}
+
+/// The messages the example sends to a notification socket, watchdog pings apart.
+struct NotifySocket {
+    socket: std::os::unix::net::UnixDatagram,
+    folder: PathBuf,
+    watchdog_pings: usize,
+}
+
+impl NotifySocket {
+    fn bind() -> Self {
+        let folder = std::env::temp_dir().join(format!("lifespan-notify-{}", std::process::id()));
+        std::fs::create_dir_all(&folder).unwrap();
+        let path = folder.join("notify.sock");
+        let _ = std::fs::remove_file(&path);
+        let socket = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        socket.set_read_timeout(Some(PATIENCE)).unwrap();
+        NotifySocket {
+            socket,
+            folder,
+            watchdog_pings: 0,
+        }
+    }
+
+    fn path(&self) -> String {
+        self.folder.join("notify.sock").display().to_string()
+    }
+
+    /// The next message that is not a watchdog ping, its lines joined with `|`.
+    fn next(&mut self) -> String {
+        let mut buffer = [0u8; 4096];
+        loop {
+            let length = self
+                .socket
+                .recv(&mut buffer)
+                .unwrap_or_else(|error| panic!("no notification within {PATIENCE:?}: {error}"));
+            let message = String::from_utf8_lossy(&buffer[..length])
+                .trim()
+                .replace('\n', "|");
+            if message == "WATCHDOG=1" {
+                self.watchdog_pings += 1;
+                continue;
+            }
+            return message;
+        }
+    }
+}
+
+impl Drop for NotifySocket {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.folder);
+    }
+}
+
+#[test]
+fn under_systemd_the_example_notifies_ready_reloading_stopping_and_the_watchdog() {
+    let mut notify = NotifySocket::bind();
+    let socket = notify.path();
+    let mut process = start(
+        "server",
+        &[
+            ("NOTIFY_SOCKET", socket.as_str()),
+            ("WATCHDOG_USEC", "100000"),
+            ("LIFESPAN_DEV", "1"),
+        ],
+    );
+    assert_eq!(notify.next(), "STATUS=starting");
+    assert_eq!(notify.next(), "READY=1|STATUS=running");
+    process.expect("lifespan startup complete");
+    process.signal("HUP");
+    let reloading = notify.next();
+    assert!(
+        reloading.starts_with("RELOADING=1|MONOTONIC_USEC="),
+        "{reloading}"
+    );
+    assert!(reloading.ends_with("|STATUS=reloading"), "{reloading}");
+    assert_eq!(notify.next(), "READY=1|STATUS=running");
+    process.signal("TERM");
+    assert_eq!(notify.next(), "STOPPING=1|STATUS=stopping");
+    assert_eq!(notify.next(), "STATUS=stopped");
+    let (status, lines) = process.finish();
+    assert!(status.success(), "{}", lines.join("\n"));
+    assert!(
+        notify.watchdog_pings > 0,
+        "no WATCHDOG=1 at half of WATCHDOG_USEC"
     );
 }

@@ -6,7 +6,7 @@ use crate::error::{RunError, StartupErrorKind};
 use crate::handle::App;
 use crate::report::Report;
 use crate::serving::{Server, Serving};
-use crate::signal::{ReloadSignal, StopSignals};
+use crate::signal::{Notifier, ReloadSignal, StopSignals};
 
 impl App {
     /// Starts the app, runs it until `stop` completes or [shutdown is
@@ -43,7 +43,7 @@ impl App {
     /// ```
     pub async fn run_until<F: Future>(&self, stop: F) -> Result<Report, RunError> {
         self.reset_exit();
-        self.run(stop, None, None).await
+        self.run(stop, None, None, None).await
     }
 
     /// Runs the app until SIGINT (Ctrl-C) or SIGTERM, then shuts it down gracefully and returns
@@ -102,7 +102,18 @@ impl App {
                 app.request_shutdown();
             }
         });
-        let result = self.run(std::future::pending::<()>(), reload, server).await;
+        let notifier = Notifier::from_env();
+        let result = self
+            .run(
+                std::future::pending::<()>(),
+                reload,
+                server,
+                notifier.as_ref(),
+            )
+            .await;
+        if let Some(notifier) = notifier {
+            notifier.stopped();
+        }
         listener.abort();
         // Waited for, so that nothing the run started outlives it.
         let _ = listener.await;
@@ -116,6 +127,7 @@ impl App {
         stop: F,
         mut reload: Option<ReloadSignal>,
         server: Option<Server>,
+        notifier: Option<&Notifier>,
     ) -> Result<Report, RunError> {
         let exit = self.exit_signals().exit;
         let mut stop = std::pin::pin!(stop);
@@ -153,19 +165,31 @@ impl App {
             ))
             .await;
         }
+        if let Some(notifier) = notifier {
+            notifier.ready();
+        }
         let mut outcome: Result<(), RunError> = Ok(());
         loop {
             tokio::select! {
-                _ = &mut stop, if !stopped => break,
-                _ = exit.cancelled() => break,
-                _ = async { reload.as_mut().expect("guarded").recv().await }, if reload.is_some() => {
-                    tracing::info!(signal = "SIGHUP", "lifespan: reload requested");
-                    if let Err(error) = self.reload().await {
-                        outcome = Err(error.into());
-                        break;
+                    _ = &mut stop, if !stopped => break,
+                    _ = exit.cancelled() => break,
+                    _ = async { reload.as_mut().expect("guarded").recv().await }, if reload.is_some() => {
+                        tracing::info!(signal = "SIGHUP", "lifespan: reload requested");
+                        if let Some(notifier) = notifier {
+                notifier.reloading();
+            }
+                        if let Err(error) = self.reload().await {
+                            outcome = Err(error.into());
+                            break;
+                        }
+                        if let Some(notifier) = notifier {
+                notifier.ready();
+            }
                     }
                 }
-            }
+        }
+        if let Some(notifier) = notifier {
+            notifier.stopping();
         }
         if let Err(error) = outcome {
             self.stop_serving().await;

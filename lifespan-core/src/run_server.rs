@@ -94,7 +94,7 @@ async fn main() -> anyhow::Result<()> {
     {
         self.reset_exit();
         let server = self.server_of(server);
-        self.run(stop, None, Some(server)).await
+        self.run(stop, None, Some(server), None).await
     }
 
     /// The launch of a server of the user's: it stops accepting on the drain signal; its end

@@ -103,7 +103,7 @@ impl App {
     {
         self.reset_exit();
         let server = self.server(listener, router);
-        self.run(stop, None, Some(server)).await
+        self.run(stop, None, Some(server), None).await
     }
 
     fn server<L>(&self, listener: L, router: Router) -> Server

@@ -5,6 +5,26 @@
 
 #[cfg(unix)]
 mod disposition;
+#[cfg(unix)]
+mod notify;
+
+#[cfg(unix)]
+pub(crate) use notify::Notifier;
+
+/// Where there is no systemd, nothing to notify.
+#[cfg(not(unix))]
+pub(crate) struct Notifier;
+
+#[cfg(not(unix))]
+impl Notifier {
+    pub(crate) fn from_env() -> Option<Self> {
+        None
+    }
+    pub(crate) fn ready(&self) {}
+    pub(crate) fn reloading(&self) {}
+    pub(crate) fn stopping(&self) {}
+    pub(crate) fn stopped(self) {}
+}
 
 use crate::error::RunError;
 
