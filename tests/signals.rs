@@ -389,3 +389,24 @@ fn under_systemd_the_example_notifies_ready_reloading_stopping_and_the_watchdog(
         "no WATCHDOG=1 at half of WATCHDOG_USEC"
     );
 }
+
+#[test]
+fn the_own_serve_example_serves_with_its_own_axum_serve_and_stops_in_order_on_sigterm() {
+    let mut process = start("own_serve", &[]);
+    let addr = process.expect("listening on ").trim().to_owned();
+    process.expect("lifespan startup complete");
+    assert_eq!(get(&addr, "/"), "hello from the app's own server");
+    assert_eq!(request(&addr, "/ready", "").0, 200);
+    process.signal("TERM");
+    let (status, lines) = process.finish();
+    assert!(status.success(), "{}", lines.join("\n"));
+    // The server drains, then the task stops, then the context is cleaned up.
+    let drained = position(&lines, "server stops accepting");
+    let stopped = position(&lines, "heartbeat stopped");
+    let released = position(&lines, "greeting released");
+    assert!(
+        drained < stopped && stopped < released,
+        "{}",
+        lines.join("\n")
+    );
+}
