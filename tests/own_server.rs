@@ -227,3 +227,37 @@ async fn serve_takes_a_unix_listener() {
     assert!(report.is_clean());
     let _ = std::fs::remove_dir_all(&folder);
 }
+
+#[tokio::test]
+async fn a_server_under_the_app_can_use_connect_info() {
+    use axum::extract::ConnectInfo;
+    use std::net::SocketAddr;
+
+    let app = App::empty();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = Router::new().route(
+        "/",
+        get(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move { peer.ip().to_string() }),
+    );
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let run = tokio::spawn({
+        let app = app.clone();
+        async move {
+            let server = move |stop_accepting| async move {
+                let service = router.into_make_service_with_connect_info::<SocketAddr>();
+                axum::serve(listener, service)
+                    .with_graceful_shutdown(stop_accepting)
+                    .await
+            };
+            app.run_server_until(server, stop_rx).await
+        }
+    });
+    let (status, body) = bounded("a request", LIMIT, http_get(addr, "/"))
+        .await
+        .unwrap();
+    assert_eq!((status, body.as_str()), (200, "127.0.0.1"));
+    stop_tx.send(()).unwrap();
+    let report = bounded("the run", LIMIT, run).await.unwrap().unwrap();
+    assert!(report.is_clean());
+}
