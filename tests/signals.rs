@@ -410,3 +410,68 @@ fn the_own_serve_example_serves_with_its_own_axum_serve_and_stops_in_order_on_si
         lines.join("\n")
     );
 }
+
+/// The service of `examples/grpc.rs`, as its generated client sees it.
+mod greeter {
+    tonic::include_proto!("greeter");
+}
+
+#[test]
+fn the_grpc_example_answers_a_generated_client_and_finishes_a_call_in_flight_at_sigterm() {
+    use greeter::greeter_client::GreeterClient;
+    use greeter::HelloRequest;
+
+    let mut process = start("grpc", &[]);
+    let addr = process.expect("listening on ").trim().to_owned();
+    process.expect("lifespan startup complete");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    // Timers are made here, outside `block_on`: within the runtime's context.
+    let _entered = runtime.enter();
+    let mut client = runtime
+        .block_on(tokio::time::timeout(
+            PATIENCE,
+            GreeterClient::connect(format!("http://{addr}")),
+        ))
+        .expect("connected in time")
+        .unwrap();
+    let hello = |name: &str, delay_ms| HelloRequest {
+        name: name.into(),
+        delay_ms,
+    };
+    let reply = runtime
+        .block_on(tokio::time::timeout(
+            PATIENCE,
+            client.say_hello(hello("test", 0)),
+        ))
+        .expect("answered in time")
+        .unwrap();
+    assert_eq!(reply.into_inner().message, "hello, test");
+
+    // A slow call in flight when SIGTERM comes: the drain lets it finish.
+    let mut slow_client = client.clone();
+    let slow = runtime.spawn(async move {
+        tokio::time::timeout(PATIENCE, slow_client.say_hello(hello("drain", 1000))).await
+    });
+    process.expect("call received name=drain");
+    process.signal("TERM");
+    let reply = runtime
+        .block_on(slow)
+        .unwrap()
+        .expect("answered in time")
+        .unwrap();
+    assert_eq!(reply.into_inner().message, "hello, drain");
+    let (status, lines) = process.finish();
+    assert!(status.success(), "{}", lines.join("\n"));
+    let drained = position(&lines, "server stops accepting");
+    let stopped = position(&lines, "heartbeat stopped");
+    let released = position(&lines, "salutation released");
+    assert!(
+        drained < stopped && stopped < released,
+        "{}",
+        lines.join("\n")
+    );
+}
