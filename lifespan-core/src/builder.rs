@@ -12,7 +12,7 @@ use crate::registration::RegistrationInfo;
 const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(5);
 /// The default [cleanup timeout](AppBuilder::cleanup_timeout): 5 seconds.
 const DEFAULT_CLEANUP_TIMEOUT: Duration = Duration::from_secs(5);
-/// The default drain timeout (`AppBuilder::drain_timeout`, feature `axum`): 5 seconds.
+/// The default drain timeout (`AppBuilder::drain_timeout`): 5 seconds.
 const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// The [blocking threshold](AppBuilder::blocking_threshold) when the check is on: 100 ms.
 const DEFAULT_BLOCKING_THRESHOLD: Duration = Duration::from_millis(100);
@@ -247,7 +247,8 @@ impl AppBuilder {
         self
     }
 
-    /// How long a server run by the app ([`App::serve_until_signal`]) may take, once shutdown begins, to
+    /// How long a server run by the app ([`App::run_server_until_signal`],
+    /// `App::serve_until_signal` with the `axum` feature) may take, once shutdown begins, to
     /// finish the requests in flight before they are dropped; tasks are stopped only after.
     /// Default: 5 seconds.
     ///
@@ -258,19 +259,20 @@ impl AppBuilder {
     /// let app = App::builder().drain_timeout(Duration::from_secs(20)).build();
     /// # drop(app);
     /// ```
-    #[cfg(feature = "axum")]
     pub fn drain_timeout(mut self, drain_timeout: Duration) -> Self {
         self.drain_timeout = drain_timeout;
         self
     }
 
-    /// How long a server run by the app ([`App::serve_until_signal`]) keeps serving once shutdown begins,
+    /// How long a server run by the app ([`App::run_server_until_signal`],
+    /// `App::serve_until_signal` with the `axum` feature) keeps serving once shutdown begins,
     /// before it stops accepting and drains. Default: none.
     ///
     /// Under Kubernetes, a pod being terminated gets SIGTERM while the load balancers still
     /// send it traffic for a few seconds, until they see it removed from the endpoints. With a
-    /// drain delay, [readiness](crate::readiness_handler) fails at once, so the pod leaves the
-    /// endpoints, while requests that still arrive are served rather than refused. A few
+    /// drain delay, readiness (`readiness_handler`, feature `axum`) fails at once, so the pod
+    /// leaves the endpoints, while requests that still arrive are served rather than refused.
+    /// A few
     /// seconds (longer than the readiness probe's period) is typical; keep
     /// `terminationGracePeriodSeconds` above the delay, the drain timeout, the grace period and
     /// the cleanups together. A second shutdown request (a second SIGTERM) cuts it short.
@@ -282,7 +284,6 @@ impl AppBuilder {
     /// let app = App::builder().drain_delay(Duration::from_secs(5)).build();
     /// # drop(app);
     /// ```
-    #[cfg(feature = "axum")]
     pub fn drain_delay(mut self, drain_delay: Duration) -> Self {
         self.drain_delay = drain_delay;
         self
