@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use lifespan_core::{App, Shutdown, State, Yield};
+use lifespan_core::{App, AppBuilder, Shutdown, State, Yield};
 use tokio::time::sleep;
 
 use crate::case::*;
@@ -12,12 +12,21 @@ use crate::drive::{context_name, task_name};
 use crate::record::*;
 
 pub(crate) fn build(case: &Case, log: &Arc<Log>) -> App {
-    let app = App::builder()
+    build_with(case, log, |builder| builder)
+}
+
+/// [`build`], with more settings given to the builder by `configure`.
+pub(crate) fn build_with(
+    case: &Case,
+    log: &Arc<Log>,
+    configure: impl FnOnce(AppBuilder) -> AppBuilder,
+) -> App {
+    let builder = App::builder()
         .empty()
         .grace_period(case.grace.get())
         .cleanup_timeout(case.cleanup_timeout.get())
-        .blocking_threshold(case.blocking_threshold.map(Ms::get))
-        .build();
+        .blocking_threshold(case.blocking_threshold.map(Ms::get));
+    let app = configure(builder).build();
     let (contexts, tasks) = case.registered(0);
     register(case, &app, log, (0..contexts, 0..tasks));
     app

@@ -195,7 +195,7 @@ fn cleanup() -> impl Strategy<Value = Cleanup> {
     ]
 }
 
-fn context() -> impl Strategy<Value = ContextCase> {
+pub(crate) fn context() -> impl Strategy<Value = ContextCase> {
     (
         proptest::collection::vec(setup(), 1..=4),
         cleanup(),
@@ -253,7 +253,7 @@ fn supervision() -> impl Strategy<Value = Supervision> {
     ]
 }
 
-fn task() -> impl Strategy<Value = TaskCase> {
+pub(crate) fn task() -> impl Strategy<Value = TaskCase> {
     (
         behaviour(),
         supervision(),

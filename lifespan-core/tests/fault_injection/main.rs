@@ -38,6 +38,14 @@
 //! real time, mostly waiting, so it runs one case for every 40 of the current-thread property:
 //! 25 by default (about 4 s), at least 10; each bounded by 20 s.
 //!
+//! `serving_random_apps_drains_before_tasks_stop` (`serving.rs`, feature `axum`) serves a router
+//! with `App::serve_until` on a loopback listener while a reduced random app runs, sends it a
+//! few requests, some slower than the drain timeout, and requests shutdown at a random moment:
+//! no handler runs before startup completes, requests are done (finished, or answered 503 after
+//! the drain timeout) before any task stops, tasks stop before any cleanup, and the port is
+//! closed afterwards. Real time again: 30 cases by default (three for every hundred of the
+//! current-thread property, at least 10), a few seconds in all.
+//!
 //! 1,000 cases run by default (`PROPTEST_CASES` sets the count); a long campaign:
 //! `PROPTEST_CASES=100000 cargo test -p lifespan-core --release --test fault_injection`. Failures
 //! are not persisted to files: a failing case is printed shrunk, and is kept as a plain test
@@ -69,6 +77,8 @@ mod real;
 mod real_case;
 mod record;
 mod regressions;
+#[cfg(feature = "axum")]
+mod serving;
 mod start;
 mod status;
 mod stop;
