@@ -196,9 +196,18 @@ fn cleanup() -> impl Strategy<Value = Cleanup> {
 }
 
 pub(crate) fn context() -> impl Strategy<Value = ContextCase> {
+    context_of(setup(), 4, cleanup())
+}
+
+/// A context with 1 to `max_setups` setups (one per start) drawn from `setup`, and a cleanup.
+pub(crate) fn context_of(
+    setup: impl Strategy<Value = Setup>,
+    max_setups: usize,
+    cleanup: impl Strategy<Value = Cleanup>,
+) -> impl Strategy<Value = ContextCase> {
     (
-        proptest::collection::vec(setup(), 1..=4),
-        cleanup(),
+        proptest::collection::vec(setup, 1..=max_setups),
+        cleanup,
         any::<bool>(),
     )
         .prop_map(|(setups, cleanup, reads_state)| ContextCase {

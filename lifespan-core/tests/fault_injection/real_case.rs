@@ -36,16 +36,7 @@ fn context() -> impl Strategy<Value = ContextCase> {
         1 => ms(0..=20).prop_map(Cleanup::Panic),
         1 => Just(Cleanup::Hang),
     ];
-    (
-        proptest::collection::vec(setup, 1..=2),
-        cleanup,
-        any::<bool>(),
-    )
-        .prop_map(|(setups, cleanup, reads_state)| ContextCase {
-            setups,
-            cleanup,
-            reads_state,
-        })
+    context_of(setup, 2, cleanup)
 }
 
 fn task() -> impl Strategy<Value = TaskCase> {
