@@ -112,7 +112,7 @@
 //
 // 1. Leaf types: `config`, `kind`, `lock`, `name`, `polls`, `redact`, `serving`, `time`,
 //    `options`, `phase`, `task_error`, `shutdown_signal`, `panic`, `report`, `status`, `serialize`, `error`, `arg_error`,
-//    `state`, `signal`.
+//    `state`, `signal`, `coordinate`.
 // 2. The handle and what is injected: `handle` (the `App` type, and the part of the app that
 //    the lower layers use), `inject`, `check`, `testing` (injected values made by hand).
 // 3. What an app runs and how each part is doing: `registration`, `plan`, `board`.
@@ -126,6 +126,7 @@ mod builder;
 mod by_hand;
 mod check;
 mod config;
+mod coordinate;
 mod error;
 mod generation;
 mod handle;
@@ -167,6 +168,11 @@ mod watchdog;
 
 pub use builder::AppBuilder;
 pub use by_hand::{ContextFn, TaskFn};
+pub use coordinate::{
+    Acquired, Coordinator, CoordinatorError, CoordinatorFuture, Holder, InProcess,
+    InvalidLeaseSettings, Lease, LeaseControl, LeaseLost, LeaseRequest, LeaseSettings, PointClaim,
+    PointRequest, Term,
+};
 pub use error::{RegisterError, RunError, StartupError, StartupErrorKind};
 pub use handle::App;
 pub use inject::{Cancelled, ContextParam, Shutdown, TaskParam, Yield};
@@ -201,6 +207,7 @@ pub mod __private {
         is_yield, ContextArgumentOfInjected, ContextArgumentOfPlain, Probe, TaskArgumentOfInjected,
         TaskArgumentOfPlain,
     };
+    pub use crate::coordinate::LeaseSettings;
     pub use crate::inject::{ContextParam, InjectCx, TaskParam};
     pub use crate::kind::Kind;
     pub use crate::options::{Restart, Schedule, TaskOptions};

@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use crate::coordinate::LeaseSettings;
+
 /// When a task that has ended is run again. See [`TaskOptions::restart`].
 ///
 /// ```
@@ -87,6 +89,11 @@ pub struct TaskOptions {
     pub(crate) schedule: Schedule,
     pub(crate) at_startup: bool,
     pub(crate) critical: bool,
+    pub(crate) singleton: bool,
+    pub(crate) once_per_point: bool,
+    /// The lease settings of a singleton; `None`: the app's.
+    pub(crate) lease: Option<LeaseSettings>,
+    pub(crate) hold: Duration,
 }
 
 impl Default for TaskOptions {
@@ -110,6 +117,10 @@ impl TaskOptions {
             schedule: Schedule::FixedRate,
             at_startup: false,
             critical: false,
+            singleton: false,
+            once_per_point: false,
+            lease: None,
+            hold: Duration::ZERO,
         }
     }
 
@@ -194,6 +205,49 @@ impl TaskOptions {
         self
     }
 
+    /// Whether at most one replica runs the task at any moment, among all the processes that
+    /// share the app's [coordinator](crate::AppBuilder::coordinator). The others wait as
+    /// standby ([`RunState::Standby`](crate::RunState::Standby)) and take over when the holder
+    /// dies, loses its connection to the coordinator, or shuts down. The task can receive its
+    /// [`Lease`](crate::Lease), with the fencing token. With the default, in-process
+    /// coordinator the task runs at once, as without the option.
+    ///
+    /// A singleton's function is called for each term of its lease (after a takeover, a fresh
+    /// [`Shutdown`](crate::Shutdown) and lease); its arguments are checked at startup.
+    pub const fn singleton(mut self, singleton: bool) -> Self {
+        self.singleton = singleton;
+        self
+    }
+
+    /// The lease settings of a singleton, in place of the app's
+    /// ([`AppBuilder::lease`](crate::AppBuilder::lease)).
+    pub const fn lease(mut self, settings: LeaseSettings) -> Self {
+        self.lease = Some(settings);
+        self
+    }
+
+    /// Whether each point of a periodic task's schedule runs on exactly one replica, among all
+    /// the processes that share the app's coordinator (ShedLock's model): every replica wakes at
+    /// each point, and the coordinator gives the point to one of them. The points are the
+    /// multiples of the period since the Unix epoch, *on the coordinator's clock*, so the
+    /// replicas' clocks do not matter, and a point is never given twice. With the default,
+    /// in-process coordinator the task runs on its local schedule, as without the option.
+    pub const fn once_per_point(mut self, once_per_point: bool) -> Self {
+        self.once_per_point = once_per_point;
+        self
+    }
+
+    /// For a once-per-point task: how long a claimed point keeps the next ones from being
+    /// claimed, at least (ShedLock's "lock at least for"). The points are numbered on the
+    /// coordinator's clock and none is given twice, so a fast run on one replica cannot let a
+    /// replica with a slow clock run the same point again, hold or not; a hold also spaces runs
+    /// at least that far apart when a replica claims a point late. It must be shorter than the
+    /// period: a hold as long as the period would skip every other point. Default: none.
+    pub const fn hold(mut self, hold: Duration) -> Self {
+        self.hold = hold;
+        self
+    }
+
     /// Checks that the options make sense together; [`App::register_task_with`] does too.
     ///
     /// [`App::register_task_with`]: crate::App::register_task_with
@@ -238,6 +292,9 @@ impl TaskOptions {
         if self.every.is_some() && self.restart == Restart::Always {
             return Err("a periodic task runs again after every run that succeeds: restart it `OnFailure`, not `Always`");
         }
+        if let Some(problem) = self.coordination_problem() {
+            return Err(problem);
+        }
         if self.every.is_none() && (self.at_startup || self.schedule != Schedule::FixedRate) {
             return Err(
                 "`at_startup` and the schedule apply to periodic tasks: give a period with `every`",
@@ -246,8 +303,37 @@ impl TaskOptions {
         Ok(())
     }
 
+    /// What is wrong with the options of replicas, if anything.
+    fn coordination_problem(&self) -> Option<&'static str> {
+        if self.singleton && self.once_per_point {
+            return Some("a task is either a `singleton` (one replica runs it) or `once_per_point` (one replica runs each point), not both");
+        }
+        if self.once_per_point && self.every.is_none() {
+            return Some("`once_per_point` applies to periodic tasks: give a period with `every`");
+        }
+        if self.lease.is_some() && !self.singleton {
+            return Some("lease settings apply to singleton tasks: add `singleton`");
+        }
+        if let Some(settings) = &self.lease {
+            if settings.problem().is_some() {
+                return Some("invalid lease settings: the renew deadline must be shorter than the lease, and the retry period shorter than the renew deadline");
+            }
+        }
+        if !self.hold.is_zero() {
+            if !self.once_per_point {
+                return Some("`hold` applies to once-per-point tasks: add `once_per_point`");
+            }
+            if self.every.is_some_and(|period| self.hold >= period) {
+                return Some(
+                    "`hold` must be shorter than the period `every`, or points would be skipped",
+                );
+            }
+        }
+        None
+    }
+
     /// Whether a task with these options runs under a supervisor rather than as a plain task.
     pub(crate) fn is_supervised(&self) -> bool {
-        self.restart != Restart::Never || self.every.is_some() || self.critical
+        self.restart != Restart::Never || self.every.is_some() || self.critical || self.singleton
     }
 }
