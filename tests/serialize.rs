@@ -32,7 +32,7 @@ async fn status_and_report_serialize_with_the_names_of_states_and_outcomes() {
     assert_eq!(
         status["tasks"][1],
         json!({"name": "flaky", "display_name": null, "state": RunState::BackingOff.as_str(),
-               "restarts": 0, "last_error": "down", "in_state_ms": 1000})
+               "restarts": 0, "last_error": "down", "in_state_ms": 1000, "lease": null})
     );
     assert_eq!(status["tasks"][0]["state"], "running");
     assert_eq!(status["contexts"][0]["state"], "running");
@@ -43,8 +43,8 @@ async fn status_and_report_serialize_with_the_names_of_states_and_outcomes() {
         json,
         json!({
             "tasks": [
-                {"name": "worker", "outcome": {"outcome": "cancelled"}, "restarts": 0},
-                {"name": "flaky", "outcome": {"outcome": "cancelled"}, "restarts": 0},
+                {"name": "worker", "outcome": {"outcome": "cancelled"}, "restarts": 0, "terms": 0},
+                {"name": "flaky", "outcome": {"outcome": "cancelled"}, "restarts": 0, "terms": 0},
             ],
             "contexts": [
                 {"name": "db", "outcome": {"outcome": "cleanup_failed", "error": "flush failed"}},

@@ -6,6 +6,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::board::Board;
 use crate::config::Config;
+use crate::coordinate::Coordination;
 use crate::error::{StartupError, StartupErrorKind};
 use crate::generation::Generation;
 use crate::handle::{App, ExitSignals};
@@ -27,6 +28,8 @@ struct Parts {
     registry: Mutex<Registry>,
     /// Fixed at `build`.
     config: Config,
+    /// Fixed at `build`.
+    coordination: Coordination,
     /// What is running now. Start, shutdown and reload take it in turn.
     lifecycle: tokio::sync::Mutex<Option<Generation>>,
     /// The server run by `serve_until_signal`, if any. Async, held while the server drains, so that every
@@ -62,10 +65,15 @@ impl std::fmt::Debug for App {
 
 impl App {
     /// The app `builder` builds: its selection, and its settings fixed for its whole life.
-    pub(crate) fn from_parts(selection: Selection, config: Config) -> Self {
+    pub(crate) fn from_parts(
+        selection: Selection,
+        config: Config,
+        coordination: Coordination,
+    ) -> Self {
         App::with_parts(Parts {
             registry: Mutex::new(Registry::new(selection)),
             config,
+            coordination,
             lifecycle: tokio::sync::Mutex::new(None),
             serving: tokio::sync::Mutex::new(None),
             board: Mutex::new(None),
@@ -361,7 +369,12 @@ impl App {
             startup_timeout: config.startup_timeout,
         };
         // The board first, so that the status shows the start from its beginning.
-        let board = Board::new(plan, CancellationToken::new(), config.blocking_threshold);
+        let board = Board::new(
+            plan,
+            CancellationToken::new(),
+            config.blocking_threshold,
+            self.own().coordination.clone(),
+        );
         let board = Arc::new(board);
         self.set_board(board.clone());
         let started = startup::start(self, board, &exit, limits).await;

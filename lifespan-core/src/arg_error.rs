@@ -129,13 +129,17 @@ impl ArgError {
             (ArgCause::CallPanicked(message), Stage::Rerun) => Failure::Rerun(
                 TaskOutcome::Panicked(format!("calling the task panicked: {message}")),
             ),
-            (ArgCause::Unavailable, Stage::Startup { kind, name }) => {
-                debug_assert_eq!(kind, Kind::Context, "only a context's `Yield` runs out");
-                Failure::Startup(StartupErrorKind::SecondYield {
+            // A context's second `Yield`; for a task, a `Lease` outside a singleton.
+            (ArgCause::Unavailable, Stage::Startup { kind, name }) => match kind {
+                Kind::Context => Failure::Startup(StartupErrorKind::SecondYield {
                     name: name.clone(),
                     argument,
-                })
-            }
+                }),
+                Kind::Task => Failure::Startup(StartupErrorKind::LeaseOutsideSingleton {
+                    name: name.clone(),
+                    argument,
+                }),
+            },
             (ArgCause::Unavailable, Stage::Rerun) => Failure::Rerun(TaskOutcome::Failed(
                 TaskError::msg(format!("argument `{argument}` is not available")),
             )),

@@ -12,12 +12,13 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use crate::coordinate::{Coordination, Holder};
 use crate::lock::lock;
 use crate::name::Name;
 use crate::plan::Plan;
 use crate::polls::Polls;
 use crate::report::TaskOutcome;
-use crate::status::{ContextStatus, RunState, Status, TaskStatus};
+use crate::status::{ContextStatus, LeaseStatus, RunState, Status, TaskStatus};
 use crate::task_error::TaskError;
 
 /// What a task's slot holds: its state, and for a task that ended, how.
@@ -32,6 +33,8 @@ mod code {
     pub(super) const ABORTED: u8 = 7;
     /// Startup failed before the task was started.
     pub(super) const NEVER_STARTED: u8 = 8;
+    /// A singleton waiting for its lease.
+    pub(super) const STANDBY: u8 = 9;
 }
 
 /// The state a slot's code shows.
@@ -43,6 +46,7 @@ fn run_state(value: u8) -> RunState {
         code::COMPLETED | code::CANCELLED => RunState::Stopped,
         code::FAILED | code::PANICKED => RunState::Failed,
         code::NEVER_STARTED => RunState::Stopped,
+        code::STANDBY => RunState::Standby,
         _ => RunState::Aborted,
     }
 }
@@ -76,6 +80,8 @@ pub(crate) struct Board {
     pub(crate) blocking_threshold: Option<Duration>,
     /// When each task's poll in progress began, if the blocking check is on.
     pub(crate) polls: Option<Polls>,
+    /// Who the app's replicas ask for leases and points.
+    pub(crate) coordination: Coordination,
     epoch: Instant,
     tasks: Box<[TaskSlot]>,
     /// Nanoseconds from the epoch to the start of shutdown; `u64::MAX` before.
@@ -83,6 +89,8 @@ pub(crate) struct Board {
     /// The last error of each task that had one, by index: written only on failures.
     errors: Mutex<HashMap<usize, TaskError>>,
     contexts: Mutex<Vec<ContextEntry>>,
+    /// The lease of each singleton task, by index: written only when a lease changes hands.
+    leases: Mutex<HashMap<usize, LeaseStatus>>,
 }
 
 impl Board {
@@ -90,6 +98,7 @@ impl Board {
         plan: Arc<Plan>,
         shutdown: CancellationToken,
         blocking_threshold: Option<Duration>,
+        coordination: Coordination,
     ) -> Self {
         let tasks: Box<[TaskSlot]> = (0..plan.task_count())
             .map(|_| TaskSlot {
@@ -103,11 +112,13 @@ impl Board {
             shutdown,
             blocking_threshold,
             polls: blocking_threshold.map(|_| Polls::new(tasks.len())),
+            coordination,
             epoch: Instant::now(),
             tasks,
             shutdown_at: AtomicU64::new(u64::MAX),
             errors: Mutex::new(HashMap::new()),
             contexts: Mutex::new(Vec::new()),
+            leases: Mutex::new(HashMap::new()),
         }
     }
 
@@ -140,6 +151,48 @@ impl Board {
                 slot.state.store(code::NEVER_STARTED, Ordering::Release);
             }
         }
+    }
+
+    /// Singleton `index` waits for its lease, held by `holder` if known.
+    pub(crate) fn set_standby(&self, index: usize, holder: Option<Holder>) {
+        let mut leases = lock(&self.leases);
+        let lease = leases.entry(index).or_insert_with(|| LeaseStatus {
+            holder: None,
+            held_here: false,
+            terms: 0,
+        });
+        lease.holder = holder;
+        lease.held_here = false;
+        drop(leases);
+        if self.tasks[index].state.load(Ordering::Acquire) != code::STANDBY {
+            self.set_code(index, code::STANDBY, self.now());
+        }
+    }
+
+    /// Singleton `index` holds its lease in a new term, as `holder`.
+    pub(crate) fn set_term(&self, index: usize, holder: Holder) {
+        let mut leases = lock(&self.leases);
+        let lease = leases.entry(index).or_insert_with(|| LeaseStatus {
+            holder: None,
+            held_here: false,
+            terms: 0,
+        });
+        lease.holder = Some(holder);
+        lease.held_here = true;
+        lease.terms = lease.terms.saturating_add(1);
+    }
+
+    /// Singleton `index` no longer holds its lease (given up on shutdown, or at its end).
+    pub(crate) fn end_term(&self, index: usize) {
+        if let Some(lease) = lock(&self.leases).get_mut(&index) {
+            lease.held_here = false;
+            lease.holder = None;
+        }
+    }
+
+    /// How many terms singleton `index` held; 0 for other tasks.
+    pub(crate) fn terms(&self, index: usize) -> u32 {
+        lock(&self.leases).get(&index).map_or(0, |lease| lease.terms)
     }
 
     /// Task `index` waits to be restarted.
@@ -248,6 +301,7 @@ impl Board {
         let now = Instant::now();
         let shutdown_at = self.shutdown_at.load(Ordering::Relaxed);
         let errors = lock(&self.errors);
+        let leases = lock(&self.leases);
         let tasks = self
             .plan
             .tasks()
@@ -274,9 +328,17 @@ impl Board {
                     restarts: slot.restarts.load(Ordering::Relaxed),
                     last_error: errors.get(&index).map(|error| format!("{error:#}")),
                     in_state,
+                    lease: leases.get(&index).cloned().or_else(|| {
+                        entry.options.singleton.then_some(LeaseStatus {
+                            holder: None,
+                            held_here: false,
+                            terms: 0,
+                        })
+                    }),
                 }
             })
             .collect();
+        drop(leases);
         drop(errors);
         let contexts = lock(&self.contexts)
             .iter()

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::Config;
+use crate::coordinate::{Coordination, Coordinator, InProcess, LeaseSettings};
 use crate::handle::App;
 use crate::plan::Selection;
 use crate::registration::RegistrationInfo;
@@ -47,6 +48,10 @@ pub struct AppBuilder {
     startup_timeout: Option<Duration>,
     /// `None`: read from `LIFESPAN_DEV` at `build`.
     dev_mode: Option<bool>,
+    coordinator: Option<Arc<dyn Coordinator>>,
+    /// `None`: `host:pid`, read at `build`.
+    instance: Option<String>,
+    lease: LeaseSettings,
 }
 
 impl std::fmt::Debug for AppBuilder {
@@ -70,6 +75,12 @@ impl std::fmt::Debug for AppBuilder {
             .field("blocking_threshold", &self.blocking_threshold)
             .field("startup_timeout", &self.startup_timeout)
             .field("dev_mode", &self.dev_mode)
+            .field(
+                "coordinator",
+                &self.coordinator.as_ref().map(|c| c.describe()),
+            )
+            .field("instance", &self.instance)
+            .field("lease", &self.lease)
             .finish()
     }
 }
@@ -115,6 +126,9 @@ impl App {
             blocking_threshold: cfg!(debug_assertions).then_some(DEFAULT_BLOCKING_THRESHOLD),
             startup_timeout: None,
             dev_mode: None,
+            coordinator: None,
+            instance: None,
+            lease: LeaseSettings::DEFAULT,
         }
     }
 
@@ -370,6 +384,59 @@ impl AppBuilder {
         self
     }
 
+    /// Where this app's replicas agree on who runs a singleton task and each point of a
+    /// once-per-point task: a PostgreSQL database with `lifespan_postgres::PgCoordinator`, say.
+    /// Every replica of the app is given a coordinator for the same place. Default: the
+    /// [`InProcess`] coordinator, for an app that runs as one process (every lease granted to
+    /// it). The coordinator is prepared (connected, its tables created) at every startup of an
+    /// app that has a singleton or once-per-point task; if that fails, so does the startup.
+    ///
+    /// ```
+    /// use lifespan_core::{App, InProcess};
+    ///
+    /// // Two apps sharing one in-process coordinator behave like two replicas.
+    /// let coordinator = InProcess::new();
+    /// let first = App::builder().empty().coordinator(coordinator.clone()).instance("first").build();
+    /// let second = App::builder().empty().coordinator(coordinator).instance("second").build();
+    /// # drop((first, second));
+    /// ```
+    pub fn coordinator(mut self, coordinator: impl Coordinator) -> Self {
+        self.coordinator = Some(Arc::new(coordinator));
+        self
+    }
+
+    /// The name this replica is known by to the coordinator and in the status: unique among the
+    /// replicas. Default: `host:pid` (the host name, then the process id). A control character
+    /// in it (a newline, say) is replaced by `?`: the name is written into logs.
+    pub fn instance(mut self, instance: impl Into<String>) -> Self {
+        let instance: String = instance.into();
+        self.instance = Some(
+            instance
+                .chars()
+                .map(|c| if crate::name::forbidden(c) { '?' } else { c })
+                .collect(),
+        );
+        self
+    }
+
+    /// The lease settings of the singleton tasks that have none of their own. Default:
+    /// [`LeaseSettings::DEFAULT`] (a lease of 15 s, a renew deadline of 10 s, a retry period of
+    /// 2 s).
+    ///
+    /// ```
+    /// use lifespan_core::{App, LeaseSettings};
+    /// use std::time::Duration;
+    ///
+    /// let settings = LeaseSettings::new(Duration::from_secs(5), Duration::from_secs(3), Duration::from_secs(1))?;
+    /// let app = App::builder().lease(settings).build();
+    /// # drop(app);
+    /// # Ok::<(), lifespan_core::InvalidLeaseSettings>(())
+    /// ```
+    pub fn lease(mut self, settings: LeaseSettings) -> Self {
+        self.lease = settings;
+        self
+    }
+
     /// Builds the app. Its settings are fixed from here on; the builder (or a clone of it) may
     /// build more apps, each with its own registrations and its own run.
     ///
@@ -398,6 +465,16 @@ impl AppBuilder {
             blocking_threshold: self.blocking_threshold,
             startup_timeout: self.startup_timeout,
         };
-        App::from_parts(self.selection, config)
+        let coordination = Coordination {
+            coordinator: self
+                .coordinator
+                .unwrap_or_else(|| Arc::new(InProcess::new())),
+            instance: self
+                .instance
+                .unwrap_or_else(crate::coordinate::default_instance)
+                .into(),
+            lease: self.lease,
+        };
+        App::from_parts(self.selection, config, coordination)
     }
 }

@@ -110,6 +110,25 @@ pub enum StartupErrorKind {
         /// The parameter that got no value.
         argument: &'static str,
     },
+    /// A task that is no singleton takes a `Lease` parameter: only singletons hold a lease.
+    #[error("lifespan task `{name}` takes a `Lease` parameter `{argument}`, but only singleton tasks hold a lease: add `#[lifespan(singleton)]` or `TaskOptions::singleton(true)`")]
+    LeaseOutsideSingleton {
+        /// The task's name.
+        name: Name,
+        /// The `Lease` parameter.
+        argument: &'static str,
+    },
+    /// The coordinator could not be prepared (reached, its tables created): the app has a
+    /// singleton or once-per-point task, which cannot run unguarded.
+    #[error("the coordinator ({coordinator}) could not be prepared")]
+    Coordinator {
+        /// What and where the coordinator is: `PostgreSQL at db.internal:5432/app`, never a
+        /// password.
+        coordinator: String,
+        /// Why.
+        #[source]
+        source: crate::coordinate::CoordinatorError,
+    },
     /// A context takes no `Yield` parameter, so it could never hand control back.
     #[error(
         "lifespan context `{name}` takes no `Yield` parameter, so it can never finish its setup"

@@ -9,6 +9,7 @@
 //! | [`Shutdown`] | yes | yes | the signal that shutdown has begun |
 //! | [`Yield`], [`Yield<T>`](Yield) | no | yes (exactly one) | where a context hands control back after its setup, with a `T` |
 //! | [`State<T>`](State) | yes | yes | the `T` a context handed over at its yield point |
+//! | [`Lease`] | singleton tasks | no | the lease of the term, with its fencing token |
 
 use std::any::{Any, TypeId};
 use std::fmt;
@@ -20,6 +21,7 @@ use tokio::sync::oneshot;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
 use crate::arg_error::ArgError;
+use crate::coordinate::Lease;
 use crate::handle::App;
 
 pin_project_lite::pin_project! {
@@ -253,6 +255,8 @@ pub struct InjectCx<'a> {
     pub(crate) shutdown: &'a CancellationToken,
     pub(crate) yield_parts: Option<YieldParts>,
     pub(crate) state: &'a StateMap,
+    /// The lease of a singleton's term; `None` for other tasks.
+    pub(crate) lease: Option<&'a Lease>,
     /// The state types the parameters injected so far need and provide.
     pub(crate) deps: Deps,
 }
@@ -262,7 +266,7 @@ pub struct InjectCx<'a> {
     message = "`{Self}` is not injected into lifespan tasks, so this parameter needs a keyword argument",
     label = "no argument in the attribute gives this parameter a value",
     note = "add `name = <expression>` for this parameter to the `#[lifespan_task(...)]` attribute",
-    note = "the injected types are `lifespan_core::App`, `lifespan_core::Shutdown` and `lifespan_core::State<T>`"
+    note = "the injected types are `lifespan_core::App`, `lifespan_core::Shutdown`, `lifespan_core::State<T>` and, into singleton tasks, `lifespan_core::Lease`"
 )]
 pub trait TaskParam: Sized {
     #[doc(hidden)]
@@ -325,6 +329,12 @@ impl<T: Send + Sync + 'static> ContextParam for Yield<T> {
             slot,
             _provides: PhantomData,
         })
+    }
+}
+
+impl TaskParam for Lease {
+    fn inject(cx: &mut InjectCx<'_>) -> Option<Self> {
+        cx.lease.cloned()
     }
 }
 

@@ -111,12 +111,12 @@
 // on each other in a circle (`tests/module_graph.rs` checks both against this list):
 //
 // 1. Leaf types: `config`, `kind`, `lock`, `name`, `polls`, `redact`, `serving`, `time`,
-//    `options`, `phase`, `task_error`, `shutdown_signal`, `panic`, `report`, `status`, `serialize`, `error`, `arg_error`,
-//    `state`, `signal`, `coordinate`.
+//    `coordinate`, `options`, `phase`, `task_error`, `shutdown_signal`, `panic`, `report`, `status`, `serialize`, `error`, `arg_error`,
+//    `state`, `signal`.
 // 2. The handle and what is injected: `handle` (the `App` type, and the part of the app that
 //    the lower layers use), `inject`, `check`, `testing` (injected values made by hand).
 // 3. What an app runs and how each part is doing: `registration`, `plan`, `board`.
-// 4. Running a start: `running`, `supervise`, `watchdog`, `generation`, `shutdown`, `startup`.
+// 4. Running a start: `running`, `term`, `points`, `supervise`, `watchdog`, `generation`, `shutdown`, `startup`.
 // 5. The app's calls: `app`, `by_hand`, `builder`, `run`, `run_server`, `serve`, `status_route`, `probes`.
 
 mod app;
@@ -138,6 +138,7 @@ mod options;
 mod panic;
 mod phase;
 mod plan;
+mod points;
 mod polls;
 #[cfg(feature = "axum")]
 mod probes;
@@ -162,6 +163,7 @@ mod status;
 mod status_route;
 mod supervise;
 mod task_error;
+mod term;
 mod testing;
 mod time;
 mod watchdog;
@@ -187,7 +189,7 @@ pub use report::{ContextOutcome, ContextReport, Report, TaskOutcome, TaskReport}
 pub use running::TaskReturn;
 pub use shutdown_signal::ShutdownSignal;
 pub use state::State;
-pub use status::{ContextStatus, RunState, Status, TaskStatus};
+pub use status::{ContextStatus, LeaseStatus, RunState, Status, TaskStatus};
 #[cfg(feature = "axum")]
 pub use status_route::{status_handler, status_handler_with_errors};
 pub use task_error::TaskError;

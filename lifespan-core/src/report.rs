@@ -61,6 +61,9 @@ pub struct TaskReport {
     pub outcome: TaskOutcome,
     /// How many times it was restarted (see [`TaskOptions::restart`](crate::TaskOptions::restart)).
     pub restarts: u32,
+    /// For a singleton task: how many terms of its lease this instance held (0 for a task
+    /// that is no singleton).
+    pub terms: u32,
 }
 
 /// One context's line in a [`Report`].

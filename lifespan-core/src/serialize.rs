@@ -10,7 +10,8 @@ use serde::ser::{SerializeMap, SerializeStruct};
 use serde::{Serialize, Serializer};
 
 use crate::report::{ContextOutcome, ContextReport, Report, TaskOutcome, TaskReport};
-use crate::status::{ContextStatus, RunState, Status, TaskStatus};
+use crate::coordinate::Holder;
+use crate::status::{ContextStatus, LeaseStatus, RunState, Status, TaskStatus};
 
 impl Serialize for RunState {
     /// As its name: `"running"`, `"backing_off"`, ...
@@ -25,13 +26,40 @@ fn millis(duration: std::time::Duration) -> u64 {
 
 impl Serialize for TaskStatus {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut line = serializer.serialize_struct("TaskStatus", 6)?;
+        let mut line = serializer.serialize_struct("TaskStatus", 7)?;
         line.serialize_field("name", self.name.as_str())?;
         line.serialize_field("display_name", &self.display_name)?;
         line.serialize_field("state", &self.state)?;
         line.serialize_field("restarts", &self.restarts)?;
         line.serialize_field("last_error", &self.last_error)?;
         line.serialize_field("in_state_ms", &millis(self.in_state))?;
+        line.serialize_field("lease", &self.lease)?;
+        line.end()
+    }
+}
+
+impl Serialize for LeaseStatus {
+    /// `{"holder": {"instance": "web-2:4181", "token": 7, "since_unix_ms": ...}, "held_here":
+    /// false, "terms": 0}`; `"holder"` is `null` when not known.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut line = serializer.serialize_struct("LeaseStatus", 3)?;
+        line.serialize_field("holder", &self.holder)?;
+        line.serialize_field("held_here", &self.held_here)?;
+        line.serialize_field("terms", &self.terms)?;
+        line.end()
+    }
+}
+
+impl Serialize for Holder {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let since = self
+            .since
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| millis(since));
+        let mut line = serializer.serialize_struct("Holder", 3)?;
+        line.serialize_field("instance", &self.instance)?;
+        line.serialize_field("token", &self.token)?;
+        line.serialize_field("since_unix_ms", &since)?;
         line.end()
     }
 }
@@ -97,12 +125,13 @@ fn outcome<S: Serializer>(
 }
 
 impl Serialize for TaskReport {
-    /// `{"name": "...", "outcome": {...}, "restarts": 0}`.
+    /// `{"name": "...", "outcome": {...}, "restarts": 0, "terms": 0}`.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut line = serializer.serialize_struct("TaskReport", 3)?;
+        let mut line = serializer.serialize_struct("TaskReport", 4)?;
         line.serialize_field("name", self.name.as_str())?;
         line.serialize_field("outcome", &self.outcome)?;
         line.serialize_field("restarts", &self.restarts)?;
+        line.serialize_field("terms", &self.terms)?;
         line.end()
     }
 }

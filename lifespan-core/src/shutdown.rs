@@ -130,6 +130,7 @@ async fn stop_tasks(
             name: entry.name.clone(),
             outcome: board.ended(index).unwrap_or(TaskOutcome::Aborted),
             restarts: board.restarts(index),
+            terms: board.terms(index),
         })
         .collect();
     release(handles).await;

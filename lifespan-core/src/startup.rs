@@ -10,6 +10,7 @@ use tracing::Instrument;
 use crate::arg_error::ArgError;
 use crate::board::Board;
 use crate::config::Timeouts;
+use crate::coordinate::{CoordinatorError, Lease};
 use crate::error::{chain, StartupError, StartupErrorKind};
 use crate::generation::{Generation, RunningContext};
 use crate::handle::App;
@@ -79,7 +80,12 @@ pub(crate) async fn start(
     // 1. Every argument, before any side effect; injection learns who provides and needs state.
     let (prepared_contexts, prepared_tasks) = prepare(app, &board.plan, &shutdown, &state)?;
 
-    // 2. Contexts, each to its yield point, providers first.
+    // 2. The coordinator of singleton and once-per-point tasks: reachable, its tables there.
+    if board.plan.tasks().any(|t| t.options.singleton || t.options.once_per_point) {
+        prepare_coordinator(&board, exit, limits.startup_timeout).await?;
+    }
+
+    // 3. Contexts, each to its yield point, providers first.
     let mut generation = Generation {
         shutdown,
         state,
@@ -93,9 +99,9 @@ pub(crate) async fn start(
     };
     generation = set_up_all(generation, prepared_contexts, exit, limits).await?;
 
-    // 3. Startup is complete: its state readable, then logged before any task runs, so that
+    // 4. Startup is complete: its state readable, then logged before any task runs, so that
     // logs show the real order;
-    // 4. the tasks start.
+    // 5. the tasks start.
     app.publish_state(generation.state.clone());
     tracing::info!(
         tasks = prepared_tasks.len(),
@@ -123,6 +129,7 @@ fn prepare(
             shutdown,
             yield_parts: Some(parts),
             state,
+            lease: None,
             deps: Deps::default(),
         };
         let body = entry
@@ -145,12 +152,21 @@ fn prepare(
     }
     let mut prepared_tasks = Vec::with_capacity(plan.task_count());
     let mut task_deps = Vec::new();
+    // A singleton's body prepared here only checks its arguments: it is called anew, with the
+    // term's lease, once it holds one.
+    let placeholder = Lease::new(
+        0,
+        std::time::SystemTime::UNIX_EPOCH,
+        std::sync::Arc::from(""),
+        CancellationToken::new(),
+    );
     for entry in plan.tasks() {
         let mut cx = InjectCx {
             app,
             shutdown,
             yield_parts: None,
             state,
+            lease: entry.options.singleton.then_some(&placeholder),
             deps: Deps::default(),
         };
         let body = entry
@@ -163,6 +179,44 @@ fn prepare(
     }
     let prepared_contexts = in_state_order(prepared_contexts, &task_deps)?;
     Ok((prepared_contexts, prepared_tasks))
+}
+
+/// Prepares the app's coordinator, within the startup timeout and until a shutdown request.
+async fn prepare_coordinator(
+    board: &Board,
+    exit: &CancellationToken,
+    timeout: Option<std::time::Duration>,
+) -> Result<(), StartupError> {
+    let coordinator = &board.coordination.coordinator;
+    let described = coordinator.describe();
+    tracing::debug!(coordinator = %described, "preparing the coordinator");
+    let limit = async {
+        match timeout {
+            Some(timeout) => tokio::time::sleep(timeout).await,
+            None => std::future::pending().await,
+        }
+    };
+    let failed = |source| {
+        let kind = StartupErrorKind::Coordinator {
+            coordinator: described.clone(),
+            source,
+        };
+        Err(StartupError::new(kind, Report::default()))
+    };
+    tokio::select! {
+        biased;
+        () = exit.cancelled() => failed(CoordinatorError::msg(
+            "startup was interrupted by a shutdown request while preparing it",
+        )),
+        () = limit => failed(CoordinatorError::msg(format!(
+            "it did not answer within the startup timeout of {:?}",
+            timeout.unwrap_or_default()
+        ))),
+        prepared = coordinator.prepare() => match prepared {
+            Ok(()) => Ok(()),
+            Err(error) => failed(error),
+        },
+    }
 }
 
 /// Sets the contexts up one after the other; if one fails, rolls back those set up.

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::coordinate::Holder;
 use crate::name::Name;
 use crate::report::find;
 
@@ -18,6 +19,9 @@ pub enum RunState {
     Running,
     /// A task waiting to be restarted after it ended.
     BackingOff,
+    /// A singleton task waiting for its lease: another replica holds it (see
+    /// [`TaskStatus::lease`]), or the coordinator cannot be reached.
+    Standby,
     /// Shutdown has begun: a task asked to stop and not yet ended; a context being cleaned up.
     Stopping,
     /// A task that ended without error, or stopped on shutdown; a context cleaned up.
@@ -36,6 +40,7 @@ impl RunState {
             RunState::Starting => "starting",
             RunState::Running => "running",
             RunState::BackingOff => "backing_off",
+            RunState::Standby => "standby",
             RunState::Stopping => "stopping",
             RunState::Stopped => "stopped",
             RunState::Failed => "failed",
@@ -67,6 +72,22 @@ pub struct TaskStatus {
     pub last_error: Option<String>,
     /// How long it has been in `state`.
     pub in_state: Duration,
+    /// For a singleton task: who holds its lease.
+    pub lease: Option<LeaseStatus>,
+}
+
+/// Who holds a singleton task's lease, as this replica last saw it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LeaseStatus {
+    /// The holder, with its fencing token and since when: this instance while it holds the
+    /// lease, another one while this one is in standby; `None` when not known (the lease is
+    /// free, or the coordinator could not be reached).
+    pub holder: Option<Holder>,
+    /// Whether this instance holds the lease.
+    pub held_here: bool,
+    /// How many terms this instance has held in this start of the app.
+    pub terms: u32,
 }
 
 /// One context's line in a [`Status`].

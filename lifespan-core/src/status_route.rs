@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::handle::App;
 use crate::redact::redact;
-use crate::status::{RunState, Status};
+use crate::status::{LeaseStatus, RunState, Status};
 
 /// A handler that answers with the app's [status](App::status) as JSON, without error
 /// messages: opt in to the route by routing to it, **behind your own authentication**.
@@ -150,6 +150,9 @@ struct Line<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     last_error: Option<Option<Cow<'a, str>>>,
     in_state_ms: u64,
+    /// Singleton tasks only: who holds the lease.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lease: Option<&'a LeaseStatus>,
 }
 
 impl<'a> Line<'a> {
@@ -170,6 +173,7 @@ impl<'a> Line<'a> {
             // Masked here too: the messages of failed setups are recorded before masking.
             last_error: (errors == Errors::Shown).then(|| error.map(redact)),
             in_state_ms: u64::try_from(in_state.as_millis()).unwrap_or(u64::MAX),
+            lease: None,
         }
     }
 }
@@ -180,6 +184,7 @@ fn json(status: &Status, errors: Errors) -> Response {
         .iter()
         .map(|task| Line {
             restarts: Some(task.restarts),
+            lease: task.lease.as_ref(),
             ..Line::new(
                 &task.name,
                 task.display_name,

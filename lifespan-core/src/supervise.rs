@@ -10,7 +10,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::time::{sleep_until, Instant};
+use tokio::time::{sleep_until, timeout_at, Instant};
 use tracing::Instrument;
 
 use crate::board::Board;
@@ -22,7 +22,9 @@ use crate::registration::BoxFuture;
 use crate::report::TaskOutcome;
 use crate::running::{outcome, poll_body};
 use crate::state::{Deps, StateMap};
+use crate::points::Points;
 use crate::task_error::TaskError;
+use crate::term::{release, HeldTerm, Singleton};
 use crate::time::after;
 
 /// Runs task `index` of `board` under its options, starting with `first`, the body prepared at
@@ -36,6 +38,16 @@ pub(crate) async fn supervise(
 ) {
     let span = board.plan.task(index).span();
     let options = board.plan.task(index).options;
+    let singleton = options.singleton.then(|| {
+        let settings = options.lease.unwrap_or(board.coordination.lease);
+        Singleton::new(&board, index, settings)
+    });
+    let points = match options.every {
+        Some(period) if options.once_per_point && board.coordination.coordinator.is_shared() => {
+            Some(Points::new(&board, index, period, options.hold))
+        }
+        _ => None,
+    };
     let supervisor = Supervisor {
         options,
         app: app.clone(),
@@ -44,6 +56,9 @@ pub(crate) async fn supervise(
         index,
         restarts: VecDeque::new(),
         consecutive: 0,
+        singleton,
+        term: None,
+        points,
     };
     let mut run = std::pin::pin!(supervisor.run(first));
     // A panic outside the body (in the supervisor itself) is the task's failure for good: it
@@ -76,38 +91,92 @@ struct Supervisor {
     restarts: VecDeque<Instant>,
     /// Restarts since the task last ran well, for the backoff's exponent.
     consecutive: u32,
+    /// A singleton's lease requests; `None` for other tasks.
+    singleton: Option<Singleton>,
+    /// The term a singleton holds now.
+    term: Option<HeldTerm>,
+    /// A once-per-point task's claims, with a shared coordinator.
+    points: Option<Points>,
+}
+
+/// How one run of the body ended.
+enum RunEnd {
+    Ended(TaskOutcome),
+    /// The singleton's lease was lost during the run: the run is over, and so is the term.
+    Lost,
+}
+
+/// What ended a wait between two runs.
+enum Waited {
+    Due,
+    Shutdown,
+    Lost,
 }
 
 impl Supervisor {
     async fn run(mut self, first: BoxFuture) -> TaskOutcome {
-        let mut body = Some(first);
+        let outcome = self.run_terms(first).await;
+        if let Some(held) = self.term.take() {
+            let retry = self.singleton.as_ref().map_or(Duration::ZERO, |s| s.settings.retry());
+            release(&self.board, self.index, held, retry).await;
+        }
+        outcome
+    }
+
+    /// Runs the task to its end for good; a singleton, in as many terms as it takes.
+    async fn run_terms(&mut self, first: BoxFuture) -> TaskOutcome {
+        // A singleton's first body only checked its arguments: each term calls it anew.
+        let mut body = self.singleton.is_none().then_some(first);
         let periodic = self.options.every;
-        let mut next_run = periodic.map(|period| {
-            if self.options.at_startup {
-                Instant::now()
-            } else {
-                after(Instant::now(), period)
-            }
-        });
+        let mut next_run = None;
+        let mut starting = true;
         loop {
+            if self.singleton.is_some() && self.term.is_none() {
+                if !self.acquire().await {
+                    return self.end(TaskOutcome::Cancelled);
+                }
+                starting = true;
+            }
+            if std::mem::take(&mut starting) {
+                next_run = self.first_run().await;
+            }
             self.board.set_running(self.index, self.board.now());
             if let Some(at) = next_run {
-                tokio::select! {
-                    biased;
-                    () = self.board.shutdown.cancelled() => return self.end(TaskOutcome::Cancelled),
-                    () = sleep_until(at) => {}
+                match self.wait(sleep_until(at)).await {
+                    Waited::Due => {}
+                    Waited::Shutdown => return self.end(TaskOutcome::Cancelled),
+                    Waited::Lost => {
+                        self.lose_term().await;
+                        continue;
+                    }
                 }
             }
             if self.board.shutdown.is_cancelled() {
                 return self.end(TaskOutcome::Cancelled);
+            }
+            let mut claimed_next = None;
+            if let Some(points) = &mut self.points {
+                let (won, next) = points.claim().await;
+                if !won {
+                    next_run = Some(next);
+                    continue;
+                }
+                claimed_next = Some(next);
             }
             let began = Instant::now();
             let ended = match body.take() {
                 Some(body) => self.run_once(body).await,
                 None => match self.prepare() {
                     Ok(body) => self.run_once(body).await,
-                    Err(failure) => failure,
+                    Err(failure) => RunEnd::Ended(failure),
                 },
+            };
+            let ended = match ended {
+                RunEnd::Ended(ended) => ended,
+                RunEnd::Lost => {
+                    self.lose_term().await;
+                    continue;
+                }
             };
             if began.elapsed() >= self.options.backoff_cap {
                 // It ran well for a while: the next restart waits the shortest delay again.
@@ -119,38 +188,102 @@ impl Supervisor {
             let failed = matches!(ended, TaskOutcome::Failed(_) | TaskOutcome::Panicked(_));
             if let (Some(period), false) = (periodic, failed) {
                 self.consecutive = 0;
-                next_run = Some(self.next_run(next_run.expect("periodic"), period));
+                next_run = Some(match claimed_next {
+                    Some(next) => next.max(Instant::now()),
+                    None => self.next_run(next_run.unwrap_or_else(Instant::now), period),
+                });
                 continue;
             }
-            let restart = match self.options.restart {
-                Restart::Never => false,
-                Restart::OnFailure => failed,
-                Restart::Always => true,
-            };
-            if !restart {
-                return self.end(ended);
+            match self.after_end(ended).await {
+                Ok(()) => {}
+                Err(Some(outcome)) => return outcome,
+                Err(None) => {
+                    self.lose_term().await;
+                    continue;
+                }
             }
-            if let Some(gave_up) = self.over_limit(&ended) {
-                return self.end(gave_up);
-            }
-            let delay = self.delay();
-            self.consecutive = self.consecutive.saturating_add(1);
-            self.board.set_backing_off(self.index);
-            tracing::warn!(
-                delay_ms = delay.as_millis() as u64,
-                "lifespan task `{}` {}: restarting in {delay:?}",
-                self.board.plan.task(self.index).label(),
-                ended,
-            );
-            tokio::select! {
-                biased;
-                () = self.board.shutdown.cancelled() => return self.end(TaskOutcome::Cancelled),
-                () = tokio::time::sleep(delay) => {}
-            }
-            // Counted as it happens: a restart that shutdown cut short is none.
-            self.board.count_restart(self.index);
             // A periodic task runs at once after its delay; its schedule goes on from there.
             next_run = periodic.map(|_| Instant::now());
+        }
+    }
+
+    /// After a run that ended (not on a schedule): `Ok` once the restart delay has passed,
+    /// `Err(Some(outcome))` if the task ends for good, `Err(None)` if its lease was lost.
+    async fn after_end(&mut self, ended: TaskOutcome) -> Result<(), Option<TaskOutcome>> {
+        let failed = matches!(ended, TaskOutcome::Failed(_) | TaskOutcome::Panicked(_));
+        let restart = match self.options.restart {
+            Restart::Never => false,
+            Restart::OnFailure => failed,
+            Restart::Always => true,
+        };
+        if !restart {
+            return Err(Some(self.end(ended)));
+        }
+        if let Some(gave_up) = self.over_limit(&ended) {
+            return Err(Some(self.end(gave_up)));
+        }
+        let delay = self.delay();
+        self.consecutive = self.consecutive.saturating_add(1);
+        self.board.set_backing_off(self.index);
+        tracing::warn!(
+            delay_ms = delay.as_millis() as u64,
+            "lifespan task `{}` {}: restarting in {delay:?}",
+            self.board.plan.task(self.index).label(),
+            ended,
+        );
+        match self.wait(tokio::time::sleep(delay)).await {
+            Waited::Due => {}
+            Waited::Shutdown => return Err(Some(self.end(TaskOutcome::Cancelled))),
+            Waited::Lost => return Err(None),
+        }
+        // Counted as it happens: a restart that shutdown cut short is none.
+        self.board.count_restart(self.index);
+        Ok(())
+    }
+
+    /// Waits for `until`, unless shutdown begins or the lease is lost first.
+    async fn wait(&self, until: impl std::future::Future<Output = ()>) -> Waited {
+        let lost = async {
+            match &self.term {
+                Some(held) => held.lost.cancelled().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            () = self.board.shutdown.cancelled() => Waited::Shutdown,
+            () = lost => Waited::Lost,
+            () = until => Waited::Due,
+        }
+    }
+
+    /// When a periodic task first runs in this start (or this term): `None` if it is not
+    /// periodic.
+    async fn first_run(&mut self) -> Option<Instant> {
+        let period = self.options.every?;
+        if self.options.at_startup {
+            return Some(Instant::now());
+        }
+        Some(match &mut self.points {
+            Some(points) => points.first().await,
+            None => after(Instant::now(), period),
+        })
+    }
+
+    /// Waits in standby for a singleton's lease: `false` if shutdown began first.
+    async fn acquire(&mut self) -> bool {
+        let Some(singleton) = &mut self.singleton else {
+            return true;
+        };
+        self.term = singleton.acquire(&self.board, self.index).await;
+        self.term.is_some()
+    }
+
+    /// The lease was lost: give it up (at once, if the coordinator still has it), then standby.
+    async fn lose_term(&mut self) {
+        if let Some(held) = self.term.take() {
+            let retry = self.singleton.as_ref().map_or(Duration::ZERO, |s| s.settings.retry());
+            release(&self.board, self.index, held, retry).await;
         }
     }
 
@@ -178,12 +311,16 @@ impl Supervisor {
     /// Evaluates the arguments anew and calls the function, with a fresh shutdown signal.
     fn prepare(&self) -> Result<BoxFuture, TaskOutcome> {
         let entry = self.board.plan.task(self.index);
-        let shutdown = self.board.shutdown.child_token();
+        let shutdown = match &self.term {
+            Some(held) => held.shutdown.child_token(),
+            None => self.board.shutdown.child_token(),
+        };
         let mut cx = InjectCx {
             app: &self.app,
             shutdown: &shutdown,
             yield_parts: None,
             state: &self.state,
+            lease: self.term.as_ref().map(|held| &held.lease),
             deps: Deps::default(),
         };
         entry.prepare(&mut cx).map_err(|error| {
@@ -199,10 +336,38 @@ impl Supervisor {
         })
     }
 
-    /// Runs one body to its end.
-    async fn run_once(&self, mut body: BoxFuture) -> TaskOutcome {
-        let ended = poll_fn(|cx| poll_body(&mut body, &self.board, self.index, cx)).await;
-        outcome(&self.board, self.index, ended)
+    /// Runs one body to its end. A singleton's body whose lease is lost has until the lease
+    /// expires to stop on its signal; then it is dropped.
+    async fn run_once(&self, mut body: BoxFuture) -> RunEnd {
+        let mut running = std::pin::pin!(poll_fn(|cx| poll_body(
+            &mut body,
+            &self.board,
+            self.index,
+            cx
+        )));
+        let Some(held) = &self.term else {
+            return RunEnd::Ended(outcome(&self.board, self.index, running.await));
+        };
+        let ended = tokio::select! {
+            biased;
+            ended = &mut running => ended,
+            () = held.lost.cancelled() => match timeout_at(held.expiry(), &mut running).await {
+                Ok(ended) => ended,
+                Err(_) => {
+                    tracing::warn!(
+                        "lifespan task `{}` did not stop before its lost lease expired: dropped",
+                        self.board.plan.task(self.index).label()
+                    );
+                    return RunEnd::Lost;
+                }
+            },
+        };
+        let ended = outcome(&self.board, self.index, ended);
+        if held.lost.is_cancelled() && !self.board.shutdown.is_cancelled() {
+            RunEnd::Lost
+        } else {
+            RunEnd::Ended(ended)
+        }
     }
 
     /// `None` if one more restart is within the limit (and counts it), else how the task ends.

@@ -20,7 +20,7 @@ use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 /// lower than one it has seen:
 ///
 /// ```no_run
-/// use lifespan_core::{lifespan, lifespan_task, Lease, Shutdown};
+/// use lifespan_core::{lifespan_task, Lease, Shutdown};
 ///
 /// # struct Db;
 /// # impl Db { async fn execute(&self, _sql: &str, _token: i64) -> anyhow::Result<u64> { Ok(1) } }

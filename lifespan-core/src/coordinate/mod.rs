@@ -232,3 +232,48 @@ impl CoordinatorError {
         }
     }
 }
+
+/// An app's coordination: its coordinator, its instance name, its default lease settings.
+#[derive(Clone)]
+pub(crate) struct Coordination {
+    pub(crate) coordinator: std::sync::Arc<dyn Coordinator>,
+    pub(crate) instance: std::sync::Arc<str>,
+    pub(crate) lease: LeaseSettings,
+}
+
+impl std::fmt::Debug for Coordination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Coordination")
+            .field("coordinator", &self.coordinator.describe())
+            .field("instance", &self.instance)
+            .field("lease", &self.lease)
+            .finish()
+    }
+}
+
+/// This process's default instance name: `host:pid`.
+pub(crate) fn default_instance() -> String {
+    format!("{}:{}", host_name(), std::process::id())
+}
+
+#[cfg(unix)]
+fn host_name() -> String {
+    let mut buffer = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname writes at most that many bytes.
+    let result = unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) };
+    if result != 0 {
+        return "localhost".into();
+    }
+    let end = buffer.iter().position(|b| *b == 0).unwrap_or(buffer.len());
+    let name = String::from_utf8_lossy(&buffer[..end]);
+    if name.is_empty() || name.chars().any(crate::name::forbidden) {
+        "localhost".into()
+    } else {
+        name.into_owned()
+    }
+}
+
+#[cfg(not(unix))]
+fn host_name() -> String {
+    std::env::var("COMPUTERNAME").unwrap_or_else(|_| "localhost".into())
+}

@@ -1,0 +1,94 @@
+//! A once-per-point task's schedule: the points of its period on the coordinator's clock, each
+//! claimed before it runs.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::{timeout, Instant};
+
+use crate::board::Board;
+use crate::coordinate::{Coordinator, PointRequest};
+use crate::time::after;
+
+/// A margin added to each wake-up, so that a replica never asks for a point just before the
+/// coordinator's clock reaches it.
+const MARGIN: Duration = Duration::from_millis(1);
+
+/// What a once-per-point task needs to claim its points.
+pub(crate) struct Points {
+    coordinator: Arc<dyn Coordinator>,
+    request: PointRequest,
+    label: String,
+    /// Whether the coordinator failed on the last call, so that an outage is logged once.
+    failing: bool,
+}
+
+impl Points {
+    pub(crate) fn new(board: &Board, index: usize, period: Duration, hold: Duration) -> Self {
+        let entry = board.plan.task(index);
+        Points {
+            coordinator: board.coordination.coordinator.clone(),
+            request: PointRequest {
+                task: entry.name.to_string(),
+                instance: board.coordination.instance.to_string(),
+                period,
+                hold,
+            },
+            label: entry.label().to_string(),
+            failing: false,
+        }
+    }
+
+    /// When the first point is due: the next one on the coordinator's clock.
+    pub(crate) async fn first(&mut self) -> Instant {
+        let period = self.request.period;
+        match timeout(period, self.coordinator.until_next_point(period)).await {
+            Ok(Ok(until_next)) => {
+                self.answered();
+                after(Instant::now(), until_next + MARGIN)
+            }
+            Ok(Err(error)) => self.unanswered(&format!("{error:#}")),
+            Err(_) => self.unanswered(&format!("no answer within {period:?}")),
+        }
+    }
+
+    /// Claims the point due now: whether this replica won it, and when the next one is due.
+    /// A point that cannot be claimed (the coordinator does not answer) is not run.
+    pub(crate) async fn claim(&mut self) -> (bool, Instant) {
+        let period = self.request.period;
+        match timeout(period, self.coordinator.claim_point(&self.request)).await {
+            Ok(Ok(claim)) => {
+                self.answered();
+                if let Some(point) = claim.won {
+                    tracing::debug!(point, "claimed the point");
+                }
+                let next = after(Instant::now(), claim.until_next + MARGIN);
+                (claim.won.is_some(), next)
+            }
+            Ok(Err(error)) => (false, self.unanswered(&format!("{error:#}"))),
+            Err(_) => (false, self.unanswered(&format!("no answer within {period:?}"))),
+        }
+    }
+
+    fn answered(&mut self) {
+        if std::mem::take(&mut self.failing) {
+            tracing::info!(
+                "the coordinator answers again: lifespan task `{}` claims its points",
+                self.label
+            );
+        }
+    }
+
+    /// The coordinator failed: logged once per outage; the next try is a period from now.
+    fn unanswered(&mut self, why: &str) -> Instant {
+        if !std::mem::replace(&mut self.failing, true) {
+            tracing::warn!(
+                coordinator = %self.coordinator.describe(),
+                error = %crate::redact::redact(why),
+                "lifespan task `{}` cannot claim its points: none runs on this replica until the coordinator answers",
+                self.label
+            );
+        }
+        after(Instant::now(), self.request.period)
+    }
+}

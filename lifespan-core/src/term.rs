@@ -1,0 +1,256 @@
+//! A singleton's terms: standby until its lease is granted, the lease kept by renewing it, and
+//! given up at the end, or lost.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tokio::time::{sleep, timeout, timeout_at, Instant};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::board::Board;
+use crate::coordinate::{Acquired, Coordinator, Lease, LeaseRequest, LeaseSettings, Term};
+use crate::lock::lock;
+use crate::time::after;
+
+/// The term a singleton holds: its lease, the signal its bodies get, the keeper renewing it.
+pub(crate) struct HeldTerm {
+    pub(crate) term: Term,
+    /// Injected into the bodies run in this term.
+    pub(crate) lease: Lease,
+    /// The signal of the bodies run in this term: the app's shutdown, or the lease lost.
+    pub(crate) shutdown: CancellationToken,
+    /// Fires when the lease is lost.
+    pub(crate) lost: CancellationToken,
+    /// When the lease expires for the other replicas at the earliest, on this process's clock:
+    /// a lease period after the last successful renewal was *sent*.
+    expiry: Arc<Mutex<Instant>>,
+    keeper: JoinHandle<()>,
+}
+
+impl HeldTerm {
+    /// When the lease expires at the earliest, on this process's clock.
+    pub(crate) fn expiry(&self) -> Instant {
+        *lock(&self.expiry)
+    }
+}
+
+impl Drop for HeldTerm {
+    fn drop(&mut self) {
+        self.keeper.abort();
+    }
+}
+
+/// What a singleton knows about itself while it asks for and keeps its lease.
+pub(crate) struct Singleton {
+    pub(crate) settings: LeaseSettings,
+    request: LeaseRequest,
+    /// Whether the coordinator failed on the last call, so that an outage is logged once.
+    failing: bool,
+    /// Whether the standby state was logged since the last term.
+    announced: bool,
+}
+
+impl Singleton {
+    pub(crate) fn new(board: &Board, index: usize, settings: LeaseSettings) -> Self {
+        Singleton {
+            settings,
+            request: LeaseRequest {
+                task: board.plan.task(index).name.to_string(),
+                instance: board.coordination.instance.to_string(),
+                lease: settings.lease(),
+            },
+            failing: false,
+            announced: false,
+        }
+    }
+
+    /// Waits as standby until the lease of task `index` is granted; `None` if shutdown began
+    /// first.
+    pub(crate) async fn acquire(&mut self, board: &Arc<Board>, index: usize) -> Option<HeldTerm> {
+        let coordinator = board.coordination.coordinator.clone();
+        let label = board.plan.task(index).label();
+        loop {
+            if board.shutdown.is_cancelled() {
+                return None;
+            }
+            let sent = Instant::now();
+            let answer = tokio::select! {
+                biased;
+                () = board.shutdown.cancelled() => return None,
+                answer = timeout(self.settings.renew_deadline(), coordinator.acquire(&self.request)) => answer,
+            };
+            match answer {
+                Ok(Ok(Acquired::Granted(term))) => {
+                    self.recovered(&label);
+                    self.announced = false;
+                    tracing::info!(
+                        token = term.token,
+                        instance = %term.instance,
+                        "lifespan task `{label}` holds its lease: running it on this replica"
+                    );
+                    board.set_term(index, term.holder());
+                    return Some(self.hold(board, index, term, sent));
+                }
+                Ok(Ok(Acquired::Held(holder))) => {
+                    self.recovered(&label);
+                    if !self.announced {
+                        self.announced = true;
+                        match &holder {
+                            Some(holder) => tracing::info!(
+                                holder = %holder.instance,
+                                token = holder.token,
+                                "lifespan task `{label}` is in standby: another replica holds its lease"
+                            ),
+                            None => tracing::info!("lifespan task `{label}` is in standby: another replica holds its lease"),
+                        }
+                    }
+                    board.set_standby(index, holder);
+                }
+                Ok(Err(error)) => {
+                    self.failed(&label, &coordinator, &error.to_string());
+                    board.set_standby(index, None);
+                }
+                Err(_) => {
+                    let why = format!("no answer within {:?}", self.settings.renew_deadline());
+                    self.failed(&label, &coordinator, &why);
+                    board.set_standby(index, None);
+                }
+            }
+            tokio::select! {
+                biased;
+                () = board.shutdown.cancelled() => return None,
+                () = sleep(self.settings.retry()) => {}
+            }
+        }
+    }
+
+    /// The coordinator answered again after failing.
+    fn recovered(&mut self, label: &str) {
+        if std::mem::take(&mut self.failing) {
+            tracing::info!("the coordinator answers again: lifespan task `{label}` asks for its lease");
+        }
+    }
+
+    /// The coordinator failed to answer; logged once per outage.
+    fn failed(&mut self, label: &str, coordinator: &Arc<dyn Coordinator>, why: &str) {
+        if !std::mem::replace(&mut self.failing, true) {
+            tracing::warn!(
+                coordinator = %coordinator.describe(),
+                error = %crate::redact::redact(why),
+                "lifespan task `{label}` cannot ask for its lease: in standby until the coordinator answers"
+            );
+        }
+        self.announced = false;
+    }
+
+    /// Holds `term`, granted by a request sent at `sent`: the keeper renews it from now on.
+    fn hold(&self, board: &Arc<Board>, index: usize, term: Term, sent: Instant) -> HeldTerm {
+        let lost = CancellationToken::new();
+        let shutdown = board.shutdown.child_token();
+        let expiry = Arc::new(Mutex::new(after(sent, self.settings.lease())));
+        let lease = Lease::new(
+            term.token,
+            term.since,
+            board.coordination.instance.clone(),
+            lost.clone(),
+        );
+        let keeper = Keeper {
+            coordinator: board.coordination.coordinator.clone(),
+            term: term.clone(),
+            settings: self.settings,
+            lost: lost.clone(),
+            shutdown: shutdown.clone(),
+            expiry: expiry.clone(),
+            label: board.plan.task(index).label().to_string(),
+        };
+        let keeper = tokio::spawn(keeper.keep(sent).instrument(board.plan.task(index).span()));
+        HeldTerm {
+            term,
+            lease,
+            shutdown,
+            lost,
+            expiry,
+            keeper,
+        }
+    }
+}
+
+/// Renews a term every retry period; fires its signals when it cannot.
+struct Keeper {
+    coordinator: Arc<dyn Coordinator>,
+    term: Term,
+    settings: LeaseSettings,
+    lost: CancellationToken,
+    shutdown: CancellationToken,
+    expiry: Arc<Mutex<Instant>>,
+    label: String,
+}
+
+impl Keeper {
+    /// Renews until the lease is lost; `renewed` is when the grant's request was sent.
+    async fn keep(self, mut renewed: Instant) {
+        let mut failing = false;
+        loop {
+            sleep(self.settings.retry()).await;
+            let deadline = after(renewed, self.settings.renew_deadline());
+            let sent = Instant::now();
+            if sent >= deadline {
+                return self.lose("it was not renewed within the renew deadline (was this process paused?)");
+            }
+            let renewal = timeout_at(deadline, self.coordinator.renew(&self.term, self.settings.lease()));
+            match renewal.await {
+                Ok(Ok(true)) => {
+                    renewed = sent;
+                    *lock(&self.expiry) = after(sent, self.settings.lease());
+                    if std::mem::take(&mut failing) {
+                        tracing::info!("lifespan task `{}` renewed its lease again", self.label);
+                    }
+                }
+                Ok(Ok(false)) => {
+                    return self.lose("the coordinator no longer has it as the current term (it expired, or its connection ended)");
+                }
+                Ok(Err(error)) => {
+                    if !std::mem::replace(&mut failing, true) {
+                        tracing::warn!(
+                            error = %format_args!("{error:#}"),
+                            "lifespan task `{}` could not renew its lease: retrying until the renew deadline",
+                            self.label
+                        );
+                    }
+                }
+                Err(_) => return self.lose("it was not renewed within the renew deadline"),
+            }
+        }
+    }
+
+    fn lose(&self, why: &str) {
+        tracing::warn!(
+            token = self.term.token,
+            "lifespan task `{}` lost its lease: {why}; stopping it, then standby",
+            self.label
+        );
+        self.lost.cancel();
+        self.shutdown.cancel();
+    }
+}
+
+/// Gives `held` up: at once if it is still current, so that a standby takes over within one
+/// retry period. Bounded by the retry period: a coordinator that does not answer lets the
+/// lease expire instead.
+pub(crate) async fn release(board: &Board, index: usize, held: HeldTerm, retry: Duration) {
+    held.keeper.abort();
+    board.end_term(index);
+    let label = board.plan.task(index).label();
+    match timeout(retry, board.coordination.coordinator.release(&held.term)).await {
+        Ok(Ok(())) => tracing::debug!(token = held.term.token, "lifespan task `{label}` released its lease"),
+        Ok(Err(error)) => tracing::warn!(
+            error = %format_args!("{error:#}"),
+            "lifespan task `{label}` could not release its lease: it expires on its own"
+        ),
+        Err(_) => tracing::warn!(
+            "lifespan task `{label}` could not release its lease within {retry:?}: it expires on its own"
+        ),
+    }
+}
