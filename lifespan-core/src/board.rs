@@ -192,7 +192,9 @@ impl Board {
 
     /// How many terms singleton `index` held; 0 for other tasks.
     pub(crate) fn terms(&self, index: usize) -> u32 {
-        lock(&self.leases).get(&index).map_or(0, |lease| lease.terms)
+        lock(&self.leases)
+            .get(&index)
+            .map_or(0, |lease| lease.terms)
     }
 
     /// Task `index` waits to be restarted.

@@ -66,7 +66,10 @@ impl Points {
                 (claim.won.is_some(), next)
             }
             Ok(Err(error)) => (false, self.unanswered(&format!("{error:#}"))),
-            Err(_) => (false, self.unanswered(&format!("no answer within {period:?}"))),
+            Err(_) => (
+                false,
+                self.unanswered(&format!("no answer within {period:?}")),
+            ),
         }
     }
 

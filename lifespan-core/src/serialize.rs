@@ -9,8 +9,8 @@
 use serde::ser::{SerializeMap, SerializeStruct};
 use serde::{Serialize, Serializer};
 
-use crate::report::{ContextOutcome, ContextReport, Report, TaskOutcome, TaskReport};
 use crate::coordinate::Holder;
+use crate::report::{ContextOutcome, ContextReport, Report, TaskOutcome, TaskReport};
 use crate::status::{ContextStatus, LeaseStatus, RunState, Status, TaskStatus};
 
 impl Serialize for RunState {

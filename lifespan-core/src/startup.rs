@@ -81,7 +81,11 @@ pub(crate) async fn start(
     let (prepared_contexts, prepared_tasks) = prepare(app, &board.plan, &shutdown, &state)?;
 
     // 2. The coordinator of singleton and once-per-point tasks: reachable, its tables there.
-    if board.plan.tasks().any(|t| t.options.singleton || t.options.once_per_point) {
+    if board
+        .plan
+        .tasks()
+        .any(|t| t.options.singleton || t.options.once_per_point)
+    {
         prepare_coordinator(&board, exit, limits.startup_timeout).await?;
     }
 

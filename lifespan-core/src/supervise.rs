@@ -18,11 +18,11 @@ use crate::handle::App;
 use crate::inject::InjectCx;
 use crate::options::{Restart, Schedule, TaskOptions};
 use crate::panic::poll_catching;
+use crate::points::Points;
 use crate::registration::BoxFuture;
 use crate::report::TaskOutcome;
 use crate::running::{outcome, poll_body};
 use crate::state::{Deps, StateMap};
-use crate::points::Points;
 use crate::task_error::TaskError;
 use crate::term::{release, HeldTerm, Singleton};
 use crate::time::after;
@@ -117,7 +117,10 @@ impl Supervisor {
     async fn run(mut self, first: BoxFuture) -> TaskOutcome {
         let outcome = self.run_terms(first).await;
         if let Some(held) = self.term.take() {
-            let retry = self.singleton.as_ref().map_or(Duration::ZERO, |s| s.settings.retry());
+            let retry = self
+                .singleton
+                .as_ref()
+                .map_or(Duration::ZERO, |s| s.settings.retry());
             release(&self.board, self.index, held, retry).await;
         }
         outcome
@@ -281,8 +284,14 @@ impl Supervisor {
 
     /// The lease was lost: give it up (at once, if the coordinator still has it), then standby.
     async fn lose_term(&mut self) {
+        if let Some(singleton) = &mut self.singleton {
+            singleton.lost();
+        }
         if let Some(held) = self.term.take() {
-            let retry = self.singleton.as_ref().map_or(Duration::ZERO, |s| s.settings.retry());
+            let retry = self
+                .singleton
+                .as_ref()
+                .map_or(Duration::ZERO, |s| s.settings.retry());
             release(&self.board, self.index, held, retry).await;
         }
     }

@@ -50,6 +50,9 @@ pub(crate) struct Singleton {
     failing: bool,
     /// Whether the standby state was logged since the last term.
     announced: bool,
+    /// Whether the last term was lost: the next request waits a retry period, so that the
+    /// replica that lost the lease does not take it straight back from the others.
+    lost: bool,
 }
 
 impl Singleton {
@@ -63,7 +66,13 @@ impl Singleton {
             },
             failing: false,
             announced: false,
+            lost: false,
         }
+    }
+
+    /// The term was lost: the next request for the lease waits a retry period.
+    pub(crate) fn lost(&mut self) {
+        self.lost = true;
     }
 
     /// Waits as standby until the lease of task `index` is granted; `None` if shutdown began
@@ -71,6 +80,13 @@ impl Singleton {
     pub(crate) async fn acquire(&mut self, board: &Arc<Board>, index: usize) -> Option<HeldTerm> {
         let coordinator = board.coordination.coordinator.clone();
         let label = board.plan.task(index).label();
+        if std::mem::take(&mut self.lost) {
+            tokio::select! {
+                biased;
+                () = board.shutdown.cancelled() => return None,
+                () = sleep(self.settings.retry()) => {}
+            }
+        }
         loop {
             if board.shutdown.is_cancelled() {
                 return None;
@@ -129,7 +145,9 @@ impl Singleton {
     /// The coordinator answered again after failing.
     fn recovered(&mut self, label: &str) {
         if std::mem::take(&mut self.failing) {
-            tracing::info!("the coordinator answers again: lifespan task `{label}` asks for its lease");
+            tracing::info!(
+                "the coordinator answers again: lifespan task `{label}` asks for its lease"
+            );
         }
     }
 
@@ -197,9 +215,14 @@ impl Keeper {
             let deadline = after(renewed, self.settings.renew_deadline());
             let sent = Instant::now();
             if sent >= deadline {
-                return self.lose("it was not renewed within the renew deadline (was this process paused?)");
+                return self.lose(
+                    "it was not renewed within the renew deadline (was this process paused?)",
+                );
             }
-            let renewal = timeout_at(deadline, self.coordinator.renew(&self.term, self.settings.lease()));
+            let renewal = timeout_at(
+                deadline,
+                self.coordinator.renew(&self.term, self.settings.lease()),
+            );
             match renewal.await {
                 Ok(Ok(true)) => {
                     renewed = sent;

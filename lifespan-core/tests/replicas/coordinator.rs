@@ -1,0 +1,204 @@
+//! A coordinator for tests: in memory, on tokio's (virtual) clock, shared by the apps of one
+//! test as if they were replicas, with faults switched on and off: renewals that fail, hang or
+//! are refused, and an outage of every call.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use lifespan_core::{
+    Acquired, Coordinator, CoordinatorError, CoordinatorFuture, Holder, LeaseRequest, PointClaim,
+    PointRequest, Term,
+};
+use tokio::time::Instant;
+
+/// The faults, each off by default.
+#[derive(Default)]
+pub struct Faults {
+    /// Every call fails: the database is gone.
+    pub down: AtomicBool,
+    /// `renew` fails (the lease is kept until the renew deadline).
+    pub renew_fails: AtomicBool,
+    /// `renew` never answers.
+    pub renew_hangs: AtomicBool,
+    /// `renew` answers that the term is no longer current.
+    pub renew_refused: AtomicBool,
+    /// Extra delay before each answer, in milliseconds of virtual time.
+    pub delay_ms: AtomicU64,
+}
+
+#[derive(Clone, Default)]
+pub struct TestCoordinator {
+    inner: Arc<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    faults: Faults,
+    state: Mutex<State>,
+    prepare_error: Mutex<Option<String>>,
+}
+
+#[derive(Default)]
+struct State {
+    leases: HashMap<String, Lease>,
+    points: HashMap<String, i64>,
+    /// When the clock started: point `n` of a period `p` is due at `epoch + n × p`.
+    epoch: Option<Instant>,
+}
+
+struct Lease {
+    instance: String,
+    token: i64,
+    expires: Instant,
+}
+
+impl TestCoordinator {
+    pub fn new() -> Self {
+        TestCoordinator::default()
+    }
+
+    pub fn faults(&self) -> &Faults {
+        &self.inner.faults
+    }
+
+    /// `prepare` fails with `message`.
+    pub fn fail_prepare(&self, message: &str) {
+        *self.inner.prepare_error.lock().unwrap() = Some(message.into());
+    }
+
+    /// The holder of `task`'s lease now, if it has not expired.
+    pub fn holder(&self, task: &str) -> Option<(String, i64)> {
+        let state = self.inner.state.lock().unwrap();
+        let lease = state.leases.get(task)?;
+        (lease.expires > Instant::now()).then(|| (lease.instance.clone(), lease.token))
+    }
+
+    async fn fault(&self) -> Result<(), CoordinatorError> {
+        let delay = self.inner.faults.delay_ms.load(Ordering::Relaxed);
+        if delay > 0 {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+        }
+        if self.inner.faults.down.load(Ordering::Relaxed) {
+            return Err(CoordinatorError::msg("the test database is down"));
+        }
+        Ok(())
+    }
+}
+
+impl Coordinator for TestCoordinator {
+    fn describe(&self) -> String {
+        "the test coordinator".into()
+    }
+
+    fn prepare(&self) -> CoordinatorFuture<'_, ()> {
+        Box::pin(async move {
+            self.fault().await?;
+            match self.inner.prepare_error.lock().unwrap().clone() {
+                Some(message) => Err(CoordinatorError::msg(message)),
+                None => Ok(()),
+            }
+        })
+    }
+
+    fn acquire<'a>(&'a self, request: &'a LeaseRequest) -> CoordinatorFuture<'a, Acquired> {
+        Box::pin(async move {
+            self.fault().await?;
+            let now = Instant::now();
+            let mut state = self.inner.state.lock().unwrap();
+            let lease = state.leases.entry(request.task.clone()).or_insert(Lease {
+                instance: String::new(),
+                token: 0,
+                expires: now,
+            });
+            if lease.expires > now {
+                return Ok(Acquired::Held(Some(Holder::new(
+                    lease.instance.clone(),
+                    lease.token,
+                    SystemTime::UNIX_EPOCH,
+                ))));
+            }
+            lease.token += 1;
+            lease.instance.clone_from(&request.instance);
+            lease.expires = now + request.lease;
+            Ok(Acquired::Granted(Term::new(
+                &request.task,
+                &request.instance,
+                lease.token,
+                SystemTime::UNIX_EPOCH,
+            )))
+        })
+    }
+
+    fn renew<'a>(&'a self, term: &'a Term, lease: Duration) -> CoordinatorFuture<'a, bool> {
+        Box::pin(async move {
+            self.fault().await?;
+            let faults = &self.inner.faults;
+            if faults.renew_hangs.load(Ordering::Relaxed) {
+                std::future::pending::<()>().await;
+            }
+            if faults.renew_fails.load(Ordering::Relaxed) {
+                return Err(CoordinatorError::msg("renewal failed"));
+            }
+            let now = Instant::now();
+            let mut state = self.inner.state.lock().unwrap();
+            match state.leases.get_mut(&term.task) {
+                Some(held)
+                    if held.token == term.token
+                        && held.expires > now
+                        && !faults.renew_refused.load(Ordering::Relaxed) =>
+                {
+                    held.expires = now + lease;
+                    Ok(true)
+                }
+                _ => Ok(false),
+            }
+        })
+    }
+
+    fn release<'a>(&'a self, term: &'a Term) -> CoordinatorFuture<'a, ()> {
+        Box::pin(async move {
+            self.fault().await?;
+            let mut state = self.inner.state.lock().unwrap();
+            if let Some(held) = state.leases.get_mut(&term.task) {
+                if held.token == term.token && held.expires > Instant::now() {
+                    held.expires = Instant::now();
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn claim_point<'a>(&'a self, request: &'a PointRequest) -> CoordinatorFuture<'a, PointClaim> {
+        Box::pin(async move {
+            self.fault().await?;
+            let mut state = self.inner.state.lock().unwrap();
+            let (point, until_next) = point_now(&mut state, request.period);
+            let last = state.points.entry(request.task.clone()).or_insert(-1);
+            let won = (*last < point).then(|| {
+                *last = point;
+                point
+            });
+            Ok(PointClaim::new(won, until_next))
+        })
+    }
+
+    fn until_next_point(&self, period: Duration) -> CoordinatorFuture<'_, Duration> {
+        Box::pin(async move {
+            self.fault().await?;
+            let mut state = self.inner.state.lock().unwrap();
+            Ok(point_now(&mut state, period).1)
+        })
+    }
+}
+
+/// The point due now on the virtual clock, and the time to the next one.
+fn point_now(state: &mut State, period: Duration) -> (i64, Duration) {
+    let epoch = *state.epoch.get_or_insert_with(Instant::now);
+    let elapsed = Instant::now().duration_since(epoch).as_nanos();
+    let period = period.as_nanos();
+    let point = (elapsed / period) as i64;
+    let until_next = Duration::from_nanos((period - elapsed % period) as u64);
+    (point, until_next)
+}

@@ -1,0 +1,367 @@
+//! Singleton and once-per-point tasks across replicas: apps in one process sharing a test
+//! coordinator, in virtual time (a current-thread runtime with paused time). Every wait is
+//! bounded by an hour of virtual time.
+
+mod coordinator;
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use coordinator::TestCoordinator;
+use lifespan_core::{
+    App, InProcess, Lease, LeaseSettings, RunState, Shutdown, StartupErrorKind, TaskOptions,
+    TaskOutcome,
+};
+use lifespan_test_support::{bounded, WAIT_LIMIT};
+use tokio::time::{sleep, Instant};
+
+const MS: Duration = Duration::from_millis(1);
+const S: Duration = Duration::from_secs(1);
+
+/// A lease of 3 s, a renew deadline of 2 s, a retry period of 500 ms.
+fn fast() -> LeaseSettings {
+    LeaseSettings::new(3 * S, 2 * S, 500 * MS).unwrap()
+}
+
+/// Events with the virtual time they happened at.
+#[derive(Clone)]
+struct Log {
+    epoch: Instant,
+    events: Arc<Mutex<Vec<(Duration, String)>>>,
+}
+
+impl Log {
+    fn new() -> Self {
+        Log {
+            epoch: Instant::now(),
+            events: Arc::default(),
+        }
+    }
+
+    fn push(&self, event: String) {
+        self.events
+            .lock()
+            .unwrap()
+            .push((self.epoch.elapsed(), event));
+    }
+
+    fn events(&self) -> Vec<(Duration, String)> {
+        self.events.lock().unwrap().clone()
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.events().into_iter().map(|(_, event)| event).collect()
+    }
+}
+
+/// A replica: an app named `instance` on `coordinator`, running the singleton `sweep`, which
+/// logs its start and stop with its token and runs until its signal.
+fn replica(instance: &'static str, coordinator: impl lifespan_core::Coordinator, log: &Log) -> App {
+    let app = App::builder()
+        .empty()
+        .coordinator(coordinator)
+        .instance(instance)
+        .lease(fast())
+        .build();
+    let log = log.clone();
+    app.register_task_with(
+        "sweep",
+        TaskOptions::new().singleton(true),
+        move |lease: Lease, shutdown: Shutdown| {
+            let log = log.clone();
+            async move {
+                log.push(format!("{instance} start {}", lease.token()));
+                shutdown.cancelled().await;
+                log.push(format!(
+                    "{instance} stop {} lost={}",
+                    lease.token(),
+                    lease.is_lost()
+                ));
+            }
+        },
+    )
+    .unwrap();
+    app
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn one_replica_runs_a_singleton_and_a_standby_takes_over_within_a_retry_of_a_shutdown() {
+    let coordinator = InProcess::new();
+    let log = Log::new();
+    let a = replica("a", coordinator.clone(), &log);
+    let b = replica("b", coordinator.clone(), &log);
+    bounded("start a", WAIT_LIMIT, a.start()).await.unwrap();
+    sleep(10 * MS).await;
+    bounded("start b", WAIT_LIMIT, b.start()).await.unwrap();
+    sleep(10 * S).await;
+    assert_eq!(
+        log.names(),
+        ["a start 1"],
+        "only a runs it, renewing its lease"
+    );
+
+    let standby = b.status();
+    let task = standby.task("sweep").unwrap();
+    assert_eq!(task.state, RunState::Standby);
+    let lease = task.lease.as_ref().unwrap();
+    assert!(!lease.held_here);
+    let holder = lease.holder.as_ref().unwrap();
+    assert_eq!((holder.instance.as_str(), holder.token), ("a", 1));
+    let held = a.status();
+    let lease = held.task("sweep").unwrap().lease.clone().unwrap();
+    assert!(lease.held_here && lease.terms == 1);
+
+    let stopped = Instant::now();
+    let report = bounded("shutdown a", WAIT_LIMIT, a.shutdown()).await;
+    assert_eq!(report.tasks[0].terms, 1);
+    bounded("b takes over", WAIT_LIMIT, async {
+        while b.status().task("sweep").unwrap().state != RunState::Running {
+            sleep(10 * MS).await;
+        }
+    })
+    .await;
+    let handover = stopped.elapsed();
+    assert!(
+        handover <= 500 * MS + 10 * MS,
+        "handover took {handover:?}, more than a retry period"
+    );
+    sleep(MS).await;
+    assert_eq!(
+        log.names(),
+        ["a start 1", "a stop 1 lost=false", "b start 2"]
+    );
+    let report = bounded("shutdown b", WAIT_LIMIT, b.shutdown()).await;
+    assert_eq!(report.task("sweep"), Some(&TaskOutcome::Cancelled));
+    assert_eq!(report.tasks[0].terms, 1);
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_holder_that_cannot_renew_stops_its_task_at_the_renew_deadline_before_the_lease_expires()
+{
+    for fault in ["fails", "hangs"] {
+        let coordinator = TestCoordinator::new();
+        let log = Log::new();
+        let a = replica("a", coordinator.clone(), &log);
+        let b = replica("b", coordinator.clone(), &log);
+        bounded("start a", WAIT_LIMIT, a.start()).await.unwrap();
+        bounded("start b", WAIT_LIMIT, b.start()).await.unwrap();
+        sleep(5 * S + 250 * MS).await;
+        // a renewed last at 5 s (every 500 ms): its renew deadline is 7 s, its lease 8 s.
+        let flag = match fault {
+            "fails" => &coordinator.faults().renew_fails,
+            _ => &coordinator.faults().renew_hangs,
+        };
+        flag.store(true, Ordering::Relaxed);
+        bounded("the holder stops", WAIT_LIMIT, async {
+            while !log.names().iter().any(|e| e.starts_with("a stop")) {
+                sleep(10 * MS).await;
+            }
+        })
+        .await;
+        let (stopped_at, event) = log.events()[1].clone();
+        assert_eq!(event, "a stop 1 lost=true", "renewal {fault}");
+        assert!(
+            stopped_at <= 7 * S + 10 * MS && stopped_at >= 6 * S,
+            "renewal {fault}: stopped at {stopped_at:?}, not by the renew deadline (7 s)"
+        );
+        flag.store(false, Ordering::Relaxed);
+        bounded("the next term", WAIT_LIMIT, async {
+            while log.events().len() < 3 {
+                sleep(10 * MS).await;
+            }
+        })
+        .await;
+        let (took_over_at, event) = log.events()[2].clone();
+        assert!(event.ends_with("start 2"), "{event}");
+        assert!(
+            took_over_at >= stopped_at,
+            "renewal {fault}: b started at {took_over_at:?} before a stopped at {stopped_at:?}"
+        );
+        bounded("shutdown", WAIT_LIMIT, async {
+            a.shutdown().await;
+            b.shutdown().await;
+        })
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_refused_renewal_loses_the_lease_and_the_replica_competes_again_with_a_new_token() {
+    let coordinator = TestCoordinator::new();
+    let log = Log::new();
+    let a = replica("a", coordinator.clone(), &log);
+    bounded("start", WAIT_LIMIT, a.start()).await.unwrap();
+    sleep(2 * S + 250 * MS).await;
+    // Refused at 2.5 s; asked for again a retry period later, at 3 s, and renewed from then on.
+    coordinator
+        .faults()
+        .renew_refused
+        .store(true, Ordering::Relaxed);
+    sleep(500 * MS).await;
+    coordinator
+        .faults()
+        .renew_refused
+        .store(false, Ordering::Relaxed);
+    bounded("a holds it again", WAIT_LIMIT, async {
+        while !log.names().contains(&"a start 2".to_string()) {
+            sleep(10 * MS).await;
+        }
+    })
+    .await;
+    assert_eq!(
+        log.names(),
+        ["a start 1", "a stop 1 lost=true", "a start 2"]
+    );
+    let report = bounded("shutdown", WAIT_LIMIT, a.shutdown()).await;
+    assert_eq!(report.tasks[0].terms, 2);
+    assert_eq!(report.tasks[0].restarts, 0, "a lost lease is no restart");
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_body_that_ignores_its_lost_lease_is_dropped_when_the_lease_expires() {
+    let coordinator = TestCoordinator::new();
+    let app = App::builder()
+        .empty()
+        .coordinator(coordinator.clone())
+        .instance("a")
+        .lease(fast())
+        .build();
+    let dropped = Arc::new(Mutex::new(None));
+    let epoch = Instant::now();
+    struct OnDrop(Arc<Mutex<Option<Duration>>>, Instant);
+    impl Drop for OnDrop {
+        fn drop(&mut self) {
+            *self.0.lock().unwrap() = Some(self.1.elapsed());
+        }
+    }
+    let seen = dropped.clone();
+    app.register_task_with("stubborn", TaskOptions::new().singleton(true), move || {
+        let seen = seen.clone();
+        async move {
+            // Made in the body: the body called at startup to check the arguments never runs.
+            let _guard = OnDrop(seen, epoch);
+            std::future::pending::<()>().await;
+        }
+    })
+    .unwrap();
+    bounded("start", WAIT_LIMIT, app.start()).await.unwrap();
+    sleep(1 * S + 250 * MS).await;
+    coordinator
+        .faults()
+        .renew_fails
+        .store(true, Ordering::Relaxed);
+    bounded("the body is dropped", WAIT_LIMIT, async {
+        while dropped.lock().unwrap().is_none() {
+            sleep(10 * MS).await;
+        }
+    })
+    .await;
+    let at = dropped.lock().unwrap().unwrap();
+    // Renewed last at 1 s: the renew deadline is at 3 s, the lease expires at 4 s.
+    assert!(
+        at <= 4 * S && at > 3 * S,
+        "dropped at {at:?}, not when the lease expired (4 s)"
+    );
+    assert!(coordinator.holder("stubborn").is_none() || at >= 4 * S);
+    bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_coordinator_outage_keeps_a_standby_in_standby_and_it_takes_over_when_it_ends() {
+    let coordinator = TestCoordinator::new();
+    let log = Log::new();
+    let a = replica("a", coordinator.clone(), &log);
+    bounded("start", WAIT_LIMIT, a.start()).await.unwrap();
+    sleep(10 * MS).await;
+    coordinator.faults().down.store(true, Ordering::Relaxed);
+    sleep(10 * S).await;
+    assert_eq!(
+        log.names(),
+        ["a start 1", "a stop 1 lost=true"],
+        "never unguarded"
+    );
+    let status = a.status();
+    let task = status.task("sweep").unwrap();
+    assert_eq!(task.state, RunState::Standby);
+    assert_eq!(task.lease.as_ref().unwrap().holder, None);
+    coordinator.faults().down.store(false, Ordering::Relaxed);
+    bounded("it comes back", WAIT_LIMIT, async {
+        while a.status().task("sweep").unwrap().state != RunState::Running {
+            sleep(10 * MS).await;
+        }
+    })
+    .await;
+    sleep(MS).await;
+    assert_eq!(log.names().last().unwrap(), "a start 2");
+    bounded("shutdown", WAIT_LIMIT, a.shutdown()).await;
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn each_point_of_a_once_per_point_task_runs_on_exactly_one_replica() {
+    let coordinator = TestCoordinator::new();
+    let runs = Arc::new(Mutex::new(Vec::new()));
+    let epoch = Instant::now();
+    let apps: Vec<App> = ["a", "b", "c"]
+        .into_iter()
+        .map(|instance| {
+            let app = App::builder()
+                .empty()
+                .coordinator(coordinator.clone())
+                .instance(instance)
+                .build();
+            let runs = runs.clone();
+            let options = TaskOptions::new().every(S).once_per_point(true);
+            app.register_task_with("digest", options, move || {
+                let runs = runs.clone();
+                async move {
+                    let at = epoch.elapsed();
+                    runs.lock().unwrap().push((at.as_millis() / 1000, instance));
+                }
+            })
+            .unwrap();
+            app
+        })
+        .collect();
+    for app in &apps {
+        bounded("start", WAIT_LIMIT, app.start()).await.unwrap();
+    }
+    sleep(20 * S + 500 * MS).await;
+    for app in &apps {
+        bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
+    }
+    let runs = runs.lock().unwrap().clone();
+    let points: Vec<u128> = runs.iter().map(|(point, _)| *point).collect();
+    assert_eq!(
+        points,
+        (1..=20).collect::<Vec<_>>(),
+        "each point once: {runs:?}"
+    );
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_lease_outside_a_singleton_and_an_unreachable_coordinator_fail_the_startup() {
+    let app = App::empty();
+    app.register_task("plain", |_lease: Lease| async {})
+        .unwrap();
+    let error = bounded("start", WAIT_LIMIT, app.start()).await.unwrap_err();
+    assert!(matches!(
+        error.kind(),
+        StartupErrorKind::LeaseOutsideSingleton { .. }
+    ));
+    assert!(
+        error.to_string().contains("add `#[lifespan(singleton)]`"),
+        "{error}"
+    );
+
+    let coordinator = TestCoordinator::new();
+    coordinator
+        .fail_prepare("connecting to postgres://admin:hunter2@db.internal:5432/app: refused");
+    let app = App::builder().empty().coordinator(coordinator).build();
+    app.register_task_with("sweep", TaskOptions::new().singleton(true), || async {})
+        .unwrap();
+    let error = bounded("start", WAIT_LIMIT, app.start()).await.unwrap_err();
+    let text = format!("{:#}", anyhow::Error::from(error));
+    assert!(text.starts_with("the coordinator (the test coordinator) could not be prepared: connecting to postgres://admin:***@db.internal"), "{text}");
+    assert!(!text.contains("hunter2"));
+}
