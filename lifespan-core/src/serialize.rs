@@ -55,7 +55,7 @@ impl Serialize for Holder {
         let since = self
             .since
             .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |since| millis(since));
+            .map_or(0, millis);
         let mut line = serializer.serialize_struct("Holder", 3)?;
         line.serialize_field("instance", &self.instance)?;
         line.serialize_field("token", &self.token)?;

@@ -99,7 +99,7 @@ impl Singleton {
             };
             match answer {
                 Ok(Ok(Acquired::Granted(term))) => {
-                    self.recovered(&label);
+                    self.recovered(label);
                     self.announced = false;
                     tracing::info!(
                         token = term.token,
@@ -110,7 +110,7 @@ impl Singleton {
                     return Some(self.hold(board, index, term, sent));
                 }
                 Ok(Ok(Acquired::Held(holder))) => {
-                    self.recovered(&label);
+                    self.recovered(label);
                     if !self.announced {
                         self.announced = true;
                         match &holder {
@@ -125,12 +125,12 @@ impl Singleton {
                     board.set_standby(index, holder);
                 }
                 Ok(Err(error)) => {
-                    self.failed(&label, &coordinator, &error.to_string());
+                    self.failed(label, &coordinator, &error.to_string());
                     board.set_standby(index, None);
                 }
                 Err(_) => {
                     let why = format!("no answer within {:?}", self.settings.renew_deadline());
-                    self.failed(&label, &coordinator, &why);
+                    self.failed(label, &coordinator, &why);
                     board.set_standby(index, None);
                 }
             }
