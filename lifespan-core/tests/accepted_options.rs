@@ -1,10 +1,15 @@
 //! Every option of `#[lifespan(...)]`, in every accepted form and position, under the strictest
-//! lints a user may set: no warning comes from the generated options.
+//! lints a user may set: no warning comes from the generated options. The options built are
+//! compared with those of `TaskOptions`' builder.
 #![deny(warnings, unused, clippy::all)]
 
 use std::sync::Mutex;
+use std::time::Duration;
 
-use lifespan_core::{lifespan, lifespan_context, lifespan_task, App, Shutdown, Yield};
+use lifespan_core::{
+    lifespan, lifespan_context, lifespan_task, App, LeaseSettings, Restart, Shutdown, TaskOptions,
+    Yield,
+};
 use lifespan_test_support::{bounded, WAIT_LIMIT};
 
 /// Below the task attribute, beside a keyword argument: restarts, with every restart option.
@@ -106,7 +111,194 @@ mod renamed {
     async fn above() {}
 }
 
-/// Whether the options arrive is for the runtime's tests; here, that each function is still
+/// One replica runs it, with lease settings of its own; restarted after any end, as a leader
+/// loop is.
+#[lifespan_task]
+#[lifespan(
+    singleton,
+    lease = "30s",
+    renew_deadline = "20s",
+    retry = "5s",
+    restart = always
+)]
+async fn leader(shutdown: Shutdown) {
+    shutdown.cancelled().await;
+}
+
+/// Each point of the schedule on one replica, held for a while; above the task attribute.
+#[lifespan(every = "1m", once_per_point, hold = "10s")]
+#[lifespan_task]
+async fn report() {}
+
+/// The options as built, read back: `crate = path` names this runtime, which is
+/// `lifespan_core`'s but for a `Registration` that keeps them, in a registry of its own.
+mod keeping {
+    pub mod __private {
+        pub use lifespan_core::__private::*;
+
+        pub struct Registration {
+            pub name: &'static str,
+            pub options: TaskOptions,
+        }
+
+        impl Registration {
+            pub const fn new(
+                _kind: Kind,
+                name: &'static str,
+                _module_path: &'static str,
+                _file: &'static str,
+                _line: u32,
+                _prepare: PrepareFn,
+            ) -> Self {
+                Registration {
+                    name,
+                    options: TaskOptions::new(),
+                }
+            }
+
+            pub const fn with_options(mut self, options: TaskOptions) -> Self {
+                self.options = options;
+                self
+            }
+        }
+
+        inventory::collect!(Registration);
+    }
+}
+
+/// Tasks registered through `keeping`, their options compared below.
+mod kept {
+    use lifespan_core::{lifespan, lifespan_task, Shutdown};
+
+    #[lifespan_task(crate = crate::keeping)]
+    #[lifespan(singleton)]
+    async fn singleton() {}
+
+    #[lifespan_task(crate = crate::keeping)]
+    #[lifespan(
+        singleton = true,
+        lease = "30s",
+        renew_deadline = "20s",
+        retry = "5s",
+        restart = always,
+        critical
+    )]
+    async fn singleton_with_lease(shutdown: Shutdown) {
+        shutdown.cancelled().await;
+    }
+
+    #[lifespan_task(crate = crate::keeping)]
+    #[lifespan(singleton, lease = "20s")]
+    async fn lease_only() {}
+
+    #[lifespan_task(crate = crate::keeping)]
+    #[lifespan(singleton, renew_deadline = "5s")]
+    async fn renew_deadline_only() {}
+
+    #[lifespan_task(crate = crate::keeping)]
+    #[lifespan(singleton, retry = "500ms")]
+    async fn retry_only() {}
+
+    #[lifespan(every = "1m", once_per_point, hold = "10s")]
+    #[lifespan_task(crate = crate::keeping)]
+    async fn once_per_point_with_hold() {}
+
+    #[lifespan_task(crate = crate::keeping)]
+    #[lifespan(
+        every = "5s",
+        once_per_point = true,
+        restart = on_failure,
+        singleton = false
+    )]
+    async fn once_per_point() {}
+
+    #[lifespan_task(crate = crate::keeping)]
+    #[lifespan(restart = on_failure, backoff = "1s..1m", name = "restarted")]
+    async fn restarted() {}
+}
+
+/// Each set of options is the one `TaskOptions`' builder makes, which the runtime accepts.
+#[test]
+fn the_options_are_built_as_by_hand() {
+    let secs = Duration::from_secs;
+    let lease =
+        |lease, renew_deadline, retry| LeaseSettings::new(lease, renew_deadline, retry).unwrap();
+    let default = LeaseSettings::DEFAULT;
+    let expected = [
+        ("singleton", TaskOptions::new().singleton(true)),
+        (
+            "singleton_with_lease",
+            TaskOptions::new()
+                .singleton(true)
+                .lease(lease(secs(30), secs(20), secs(5)))
+                .restart(Restart::Always)
+                .critical(true),
+        ),
+        (
+            "lease_only",
+            TaskOptions::new().singleton(true).lease(lease(
+                secs(20),
+                default.renew_deadline(),
+                default.retry(),
+            )),
+        ),
+        (
+            "renew_deadline_only",
+            TaskOptions::new().singleton(true).lease(lease(
+                default.lease(),
+                secs(5),
+                default.retry(),
+            )),
+        ),
+        (
+            "retry_only",
+            TaskOptions::new().singleton(true).lease(lease(
+                default.lease(),
+                default.renew_deadline(),
+                Duration::from_millis(500),
+            )),
+        ),
+        (
+            "once_per_point_with_hold",
+            TaskOptions::new()
+                .every(secs(60))
+                .once_per_point(true)
+                .hold(secs(10)),
+        ),
+        (
+            "once_per_point",
+            TaskOptions::new()
+                .every(secs(5))
+                .once_per_point(true)
+                .restart(Restart::OnFailure),
+        ),
+        (
+            "restarted",
+            TaskOptions::new()
+                .restart(Restart::OnFailure)
+                .backoff(secs(1), secs(60))
+                .display_name("restarted"),
+        ),
+    ];
+    let prefix = concat!(module_path!(), "::kept::");
+    let mut built: Vec<_> =
+        lifespan_core::__private::inventory::iter::<keeping::__private::Registration>
+            .into_iter()
+            .map(|registration| {
+                let name = registration.name.strip_prefix(prefix).unwrap();
+                (name, registration.options)
+            })
+            .collect();
+    built.sort_by_key(|(name, _)| *name);
+    let mut expected = expected.to_vec();
+    expected.sort_by_key(|(name, _)| *name);
+    assert_eq!(built, expected);
+    for (name, options) in built {
+        assert_eq!(options.validate(), Ok(()), "{name}");
+    }
+}
+
+/// What the runtime does with the options is for its own tests; here, that each function is still
 /// registered once, under its path, whatever its display name.
 #[tokio::test(start_paused = true)]
 async fn every_function_with_options_is_registered_under_its_path() {
@@ -129,6 +321,7 @@ async fn every_function_with_options_is_registered_under_its_path() {
             "cache",
             "database",
             "forever",
+            "leader",
             "merged",
             "no_options",
             "periodic_with_retries",
@@ -136,6 +329,7 @@ async fn every_function_with_options_is_registered_under_its_path() {
             "refresh",
             "renamed::above",
             "renamed::below",
+            "report",
             "sweep",
             "ticks"
         ]

@@ -271,6 +271,23 @@ fn options(options: &Options, private: &TokenStream) -> TokenStream {
     if options.critical {
         calls.push(quote!(.critical(true)));
     }
+    if options.is_singleton() {
+        calls.push(quote!(.singleton(true)));
+    }
+    if let Some((lease, renew_deadline, retry)) = options.lease_settings() {
+        let (lease, renew_deadline, retry) =
+            (duration(lease), duration(renew_deadline), duration(retry));
+        calls.push(quote!(.lease(#private::LeaseSettings::checked_by_macro(
+            #lease, #renew_deadline, #retry
+        ))));
+    }
+    if options.is_once_per_point() {
+        calls.push(quote!(.once_per_point(true)));
+    }
+    if let Some(hold) = options.hold {
+        let hold = duration(hold);
+        calls.push(quote!(.hold(#hold)));
+    }
     if calls.is_empty() {
         return TokenStream::new();
     }

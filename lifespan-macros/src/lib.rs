@@ -180,8 +180,8 @@ pub fn lifespan_context(args: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 /// Options of a [`#[lifespan_task]`](macro@lifespan_task): whether and how it restarts, whether
-/// it runs periodically, whether its failure stops the app, the name it is shown under; of a
-/// [`#[lifespan_context]`](macro@lifespan_context): the name only.
+/// it runs periodically, whether its failure stops the app, which replicas run it, the name it is
+/// shown under; of a [`#[lifespan_context]`](macro@lifespan_context): the name only.
 ///
 /// A separate attribute on the same function, so that options never collide with the keyword
 /// arguments of `#[lifespan_task(param = value)]`. It may stand below the task or context
@@ -225,9 +225,25 @@ pub fn lifespan_context(args: TokenStream, item: TokenStream) -> TokenStream {
 ///   - `at_startup`: the first run is at startup rather than one period after it.
 /// - `critical`: if the task fails for good (it is not restarted after an error or a panic), the
 ///   app shuts down and its `run` returns an error.
+/// - `singleton`: at most one replica runs the task, among the processes that share the app's
+///   coordinator; the others wait as standby and take over when the holder goes. With the
+///   default, in-process coordinator the task runs at once, as without the option.
+///   - `lease = "15s"`: how long the singleton's lease lasts after it was granted or renewed.
+///   - `renew_deadline = "10s"`: how long after its last renewal the holder gives up and stops
+///     the task; shorter than the lease.
+///   - `retry = "2s"`: how often the holder renews, and a standby asks for the lease; shorter
+///     than the renew deadline.
 ///
-/// The flags `fixed_delay`, `at_startup` and `critical` may also be given a literal boolean:
-/// `critical = true`, `critical = false`.
+///   Any of the three may be given, in place of the app's lease settings; the others take the
+///   defaults of [`LeaseSettings`](../lifespan_core/struct.LeaseSettings.html), 15 s, 10 s and
+///   2 s.
+/// - `once_per_point`, with `every`: each point of the schedule runs on one replica, among the
+///   processes that share the app's coordinator.
+///   - `hold = "10s"`: a point claimed keeps the next ones from being claimed for at least that
+///     long; shorter than the period.
+///
+/// The flags `fixed_delay`, `at_startup`, `critical`, `singleton` and `once_per_point` may also be
+/// given a literal boolean: `critical = true`, `critical = false`.
 ///
 /// Durations are strings of one or more segments of a number (whole or decimal) and a unit,
 /// `ns`, `us`, `ms`, `s`, `m` or `h`, added up: `"250ms"`, `"1.5s"`, `"1m30s"`, `"5 s"`.
@@ -248,6 +264,17 @@ pub fn lifespan_context(args: TokenStream, item: TokenStream) -> TokenStream {
 /// #[lifespan(every = "500ms", fixed_delay, restart = on_failure, backoff = "1s")]
 /// async fn sweep() {}
 ///
+/// // One replica runs it; a lease of 30 s, renewed every 5 s, given up 20 s after the last
+/// // renewal.
+/// #[lifespan_task]
+/// #[lifespan(singleton, lease = "30s", renew_deadline = "20s", retry = "5s")]
+/// async fn leader() {}
+///
+/// // Each minute on one replica.
+/// #[lifespan_task]
+/// #[lifespan(every = "1m", once_per_point, hold = "10s")]
+/// async fn report() {}
+///
 /// // A context's display name.
 /// #[lifespan_context]
 /// #[lifespan(name = "database")]
@@ -267,8 +294,14 @@ pub fn lifespan_context(args: TokenStream, item: TokenStream) -> TokenStream {
 /// - A periodic task runs again after each run that succeeds, so `restart = always` does not go
 ///   with `every`: use `restart = on_failure` to retry failed runs.
 /// - `fixed_delay` and `at_startup` need `every`.
-/// - `every`, `within` and the first delay of `backoff` are longer than zero; the first delay is
-///   not longer than the longest.
+/// - A task is `singleton` or `once_per_point`, not both; `once_per_point` needs `every`.
+/// - `lease`, `renew_deadline` and `retry` need `singleton`. The renew deadline is shorter than
+///   the lease, and the retry period shorter than the renew deadline, the defaults standing for
+///   those not given: `lease = "5s"` alone is an error, as the renew deadline is 10 s unless
+///   given.
+/// - `hold` needs `once_per_point`, and is shorter than the period `every`.
+/// - `every`, `within`, `lease`, `renew_deadline`, `retry`, `hold` and the first delay of
+///   `backoff` are longer than zero; the first delay is not longer than the longest.
 /// - On a context, only `name`.
 ///
 /// Every rejected form and its message is listed under
@@ -328,6 +361,22 @@ pub fn lifespan_context(args: TokenStream, item: TokenStream) -> TokenStream {
 /// }
 /// # };
 /// # fn main() {}
+/// ```
+///
+/// Lease settings are passed whole, the ones not given filled in with the defaults, as checked at
+/// compile time: `#[lifespan(singleton, lease = "30s")]` adds
+///
+/// ```
+/// # use lifespan_core::__private as lifespan;
+/// # use std::time::Duration;
+/// # let _ = lifespan::TaskOptions::new()
+///     .singleton(true)
+///     .lease(lifespan::LeaseSettings::checked_by_macro(
+///         Duration::from_nanos(30_000_000_000),
+///         Duration::from_nanos(10_000_000_000),
+///         Duration::from_nanos(2_000_000_000),
+///     ))
+/// # ;
 /// ```
 ///
 /// Above the task attribute, it expands first, to the function with the task attribute moved

@@ -27,6 +27,51 @@ pub(crate) struct Options {
     pub(crate) fixed_delay: bool,
     pub(crate) at_startup: bool,
     pub(crate) critical: bool,
+    /// `Some(true)` or `Some(false)` as given; `None` if not given, or given a wrong value
+    /// (reported), so that the options that need it are not reported again.
+    pub(crate) singleton: Option<bool>,
+    /// As `singleton`.
+    pub(crate) once_per_point: Option<bool>,
+    /// The lease settings given, each in nanoseconds; the others take their defaults.
+    pub(crate) lease: Option<u64>,
+    pub(crate) renew_deadline: Option<u64>,
+    pub(crate) retry: Option<u64>,
+    pub(crate) hold: Option<u64>,
+}
+
+/// The defaults of `LeaseSettings` in the runtime, in nanoseconds, for the lease settings that
+/// are not given: a lease of 15 s, a renew deadline of 10 s, a retry period of 2 s. (The runtime's
+/// tests of the accepted options compare them with `LeaseSettings::DEFAULT`.)
+pub(crate) const DEFAULT_LEASE: u64 = 15_000_000_000;
+pub(crate) const DEFAULT_RENEW_DEADLINE: u64 = 10_000_000_000;
+pub(crate) const DEFAULT_RETRY: u64 = 2_000_000_000;
+// In order, as the rules between lease settings take for granted.
+const _: () =
+    assert!(DEFAULT_RETRY < DEFAULT_RENEW_DEADLINE && DEFAULT_RENEW_DEADLINE < DEFAULT_LEASE);
+
+impl Options {
+    /// Whether the task is a singleton.
+    pub(crate) fn is_singleton(&self) -> bool {
+        self.singleton == Some(true)
+    }
+
+    /// Whether each point of the task's schedule runs on one replica.
+    pub(crate) fn is_once_per_point(&self) -> bool {
+        self.once_per_point == Some(true)
+    }
+
+    /// The lease settings, in nanoseconds, if any is given: the lease, the renew deadline and
+    /// the retry period, with the defaults for those not given.
+    pub(crate) fn lease_settings(&self) -> Option<(u64, u64, u64)> {
+        if self.lease.is_none() && self.renew_deadline.is_none() && self.retry.is_none() {
+            return None;
+        }
+        Some((
+            self.lease.unwrap_or(DEFAULT_LEASE),
+            self.renew_deadline.unwrap_or(DEFAULT_RENEW_DEADLINE),
+            self.retry.unwrap_or(DEFAULT_RETRY),
+        ))
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -54,10 +99,16 @@ enum Key {
     FixedDelay,
     AtStartup,
     Critical,
+    Singleton,
+    OncePerPoint,
+    Lease,
+    RenewDeadline,
+    Retry,
+    Hold,
 }
 
 /// Each key as written, what its value is, and an example, for messages.
-const KEYS: [(&str, Key, &str, &str); 10] = [
+const KEYS: [(&str, Key, &str, &str); 16] = [
     ("name", Key::Name, "a string", "name = \"poller\""),
     (
         "restart",
@@ -108,6 +159,37 @@ const KEYS: [(&str, Key, &str, &str); 10] = [
         "`true` or `false`, or stands alone",
         "critical",
     ),
+    (
+        "singleton",
+        Key::Singleton,
+        "`true` or `false`, or stands alone",
+        "singleton",
+    ),
+    (
+        "once_per_point",
+        Key::OncePerPoint,
+        "`true` or `false`, or stands alone",
+        "once_per_point",
+    ),
+    (
+        "lease",
+        Key::Lease,
+        "a duration as a string",
+        "lease = \"15s\"",
+    ),
+    (
+        "renew_deadline",
+        Key::RenewDeadline,
+        "a duration as a string",
+        "renew_deadline = \"10s\"",
+    ),
+    (
+        "retry",
+        Key::Retry,
+        "a duration as a string",
+        "retry = \"2s\"",
+    ),
+    ("hold", Key::Hold, "a duration as a string", "hold = \"1s\""),
 ];
 
 impl Key {
@@ -120,7 +202,10 @@ impl Key {
     }
 
     fn is_flag(self) -> bool {
-        matches!(self, Key::FixedDelay | Key::AtStartup | Key::Critical)
+        matches!(
+            self,
+            Key::FixedDelay | Key::AtStartup | Key::Critical | Key::Singleton | Key::OncePerPoint
+        )
     }
 
     /// "`every` takes a duration as a string, as in `every = "5s"`"
@@ -259,10 +344,16 @@ fn set_option(
         Key::MaxRestarts => options.max_restarts = max_restarts(errors, value),
         Key::Within => options.within = positive_duration(errors, key, value),
         Key::Every => options.every = positive_duration(errors, key, value),
-        Key::FixedDelay | Key::AtStartup | Key::Critical => match boolean(value) {
-            Some(on) => set_flag(options, key, on),
-            None => errors.error(at.value, key.wrong_value()),
-        },
+        Key::Lease => options.lease = positive_duration(errors, key, value),
+        Key::RenewDeadline => options.renew_deadline = positive_duration(errors, key, value),
+        Key::Retry => options.retry = positive_duration(errors, key, value),
+        Key::Hold => options.hold = positive_duration(errors, key, value),
+        Key::FixedDelay | Key::AtStartup | Key::Critical | Key::Singleton | Key::OncePerPoint => {
+            match boolean(value) {
+                Some(on) => set_flag(options, key, on),
+                None => errors.error(at.value, key.wrong_value()),
+            }
+        }
     }
 }
 
@@ -292,18 +383,23 @@ fn set_flag(options: &mut Options, key: Key, on: bool) {
         Key::FixedDelay => options.fixed_delay = on,
         Key::AtStartup => options.at_startup = on,
         Key::Critical => options.critical = on,
+        Key::Singleton => options.singleton = Some(on),
+        Key::OncePerPoint => options.once_per_point = Some(on),
         _ => unreachable!("not a flag"),
     }
 }
 
+/// Where `key` was given, if it was.
+fn given_at(given: &[(Key, Given)], key: Key) -> Option<Given> {
+    given
+        .iter()
+        .find(|(seen, _)| *seen == key)
+        .map(|(_, at)| *at)
+}
+
 /// The rules between options, each reported at the option that breaks it.
 fn check_together(errors: &mut Errors, options: &Options, given: &[(Key, Given)]) {
-    let at = |key: Key| {
-        given
-            .iter()
-            .find(|(seen, _)| *seen == key)
-            .map(|(_, at)| *at)
-    };
+    let at = |key: Key| given_at(given, key);
     // A restart policy given with a wrong value does not also make these unwanted.
     let restarts = at(Key::Restart).is_some() && options.restart != Some(Restart::Never);
     if !restarts {
@@ -337,6 +433,7 @@ fn check_together(errors: &mut Errors, options: &Options, given: &[(Key, Given)]
         let flags = [
             (options.fixed_delay, Key::FixedDelay),
             (options.at_startup, Key::AtStartup),
+            (options.is_once_per_point(), Key::OncePerPoint),
         ];
         for (on, key) in flags {
             if let (true, Some(at)) = (on, at(key)) {
@@ -350,6 +447,165 @@ fn check_together(errors: &mut Errors, options: &Options, given: &[(Key, Given)]
             }
         }
     }
+    check_replicas(errors, options, given);
+}
+
+/// The rules of the options of replicas, those of the runtime's
+/// `TaskOptions::coordination_problem`.
+fn check_replicas(errors: &mut Errors, options: &Options, given: &[(Key, Given)]) {
+    let at = |key: Key| given_at(given, key);
+    if options.is_singleton() && options.is_once_per_point() {
+        // Reported at the one given last: the other was there first.
+        let last = given
+            .iter()
+            .rev()
+            .find(|(key, _)| matches!(key, Key::Singleton | Key::OncePerPoint));
+        if let Some((_, last)) = last {
+            errors.error(
+                last.key,
+                "a task is either `singleton` (one replica runs it) or `once_per_point` (one replica runs each point of its schedule), not both: keep one",
+            );
+        }
+    }
+    // A flag given a wrong value (reported already) does not also make these unwanted.
+    let singleton_off = at(Key::Singleton).is_none() || options.singleton == Some(false);
+    if singleton_off {
+        for key in [Key::Lease, Key::RenewDeadline, Key::Retry] {
+            if let Some(at) = at(key) {
+                errors.error(
+                    at.key,
+                    format!(
+                        "`{}` applies to singleton tasks: add `singleton`",
+                        key.name()
+                    ),
+                );
+            }
+        }
+    } else {
+        check_lease(errors, options, given);
+    }
+    if let Some(hold_at) = at(Key::Hold) {
+        let once_per_point_off =
+            at(Key::OncePerPoint).is_none() || options.once_per_point == Some(false);
+        if once_per_point_off {
+            errors.error(
+                hold_at.key,
+                "`hold` applies to once-per-point tasks: add `once_per_point`",
+            );
+        } else if let (Some(hold), Some(every)) = (options.hold, options.every) {
+            if hold >= every {
+                errors.error(
+                    hold_at.value,
+                    format!(
+                        "`hold` ({}) must be shorter than the period `every` ({}), or points would be skipped: give a shorter `hold`",
+                        shown(hold),
+                        shown(every)
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// One of the lease settings, for the rules between them.
+struct Setting {
+    key: Key,
+    /// How messages call it: "the renew deadline".
+    noun: &'static str,
+    /// Its value, given or the default, in nanoseconds.
+    nanos: u64,
+    default: u64,
+    at: Option<Given>,
+}
+
+/// The lease settings of a singleton: the renew deadline shorter than the lease, the retry period
+/// shorter than the renew deadline, the settings not given taking their defaults. (The runtime
+/// also refuses a lease too long for a database, over 2^62 milliseconds, longer than any duration
+/// written here.)
+fn check_lease(errors: &mut Errors, options: &Options, given: &[(Key, Given)]) {
+    let Some((lease, renew_deadline, retry)) = options.lease_settings() else {
+        return;
+    };
+    let setting = |key: Key, noun, nanos, default, value: Option<u64>| {
+        let at = given_at(given, key);
+        // A value given wrong is reported already: no rule is checked against it.
+        (at.is_none() || value.is_some()).then_some(Setting {
+            key,
+            noun,
+            nanos,
+            default,
+            at,
+        })
+    };
+    let (Some(lease), Some(renew_deadline), Some(retry)) = (
+        setting(Key::Lease, "the lease", lease, DEFAULT_LEASE, options.lease),
+        setting(
+            Key::RenewDeadline,
+            "the renew deadline",
+            renew_deadline,
+            DEFAULT_RENEW_DEADLINE,
+            options.renew_deadline,
+        ),
+        setting(
+            Key::Retry,
+            "the retry period",
+            retry,
+            DEFAULT_RETRY,
+            options.retry,
+        ),
+    ) else {
+        return;
+    };
+    check_shorter(errors, &renew_deadline, &lease, "");
+    check_shorter(
+        errors,
+        &retry,
+        &renew_deadline,
+        ", so that the holder can try to renew at least once",
+    );
+}
+
+/// Reports `shorter` if it is not shorter than `longer`, at the value of the one given, and
+/// suggests changing it; if both are given, at `shorter`.
+fn check_shorter(errors: &mut Errors, shorter: &Setting, longer: &Setting, why: &str) {
+    if shorter.nanos < longer.nanos {
+        return;
+    }
+    let (s, l) = (shorter.key.name(), longer.key.name());
+    let (span, fix) = match (shorter.at, longer.at) {
+        (Some(at), Some(_)) => (at.value, format!("give a shorter `{s}` or a longer `{l}`")),
+        (Some(at), None) => (
+            at.value,
+            format!(
+                "give a shorter `{s}`, or a longer `{l}`, which is {} unless given",
+                shown(longer.default)
+            ),
+        ),
+        (None, Some(at)) => (
+            at.value,
+            format!(
+                "give a shorter `{s}`, which is {} unless given",
+                shown(shorter.default)
+            ),
+        ),
+        // The defaults are in order.
+        (None, None) => return,
+    };
+    errors.error(
+        span,
+        format!(
+            "{} ({}) must be shorter than {} ({}){why}: {fix}",
+            shorter.noun,
+            shown(shorter.nanos),
+            longer.noun,
+            shown(longer.nanos)
+        ),
+    );
+}
+
+/// A duration as the runtime shows it: `10s`, `1.5s`, `250ms`.
+fn shown(nanos: u64) -> String {
+    format!("{:?}", std::time::Duration::from_nanos(nanos))
 }
 
 /// An option key that is none of the options: perhaps a keyword argument, perhaps a typo.
@@ -476,7 +732,7 @@ fn lit_suffix(lit: &Lit) -> &str {
     }
 }
 
-/// `every` and `within`: a duration longer than zero.
+/// `every`, `within`, the lease settings and `hold`: a duration longer than zero.
 fn positive_duration(errors: &mut Errors, key: Key, value: &Expr) -> Option<u64> {
     let (lit, nanos) = duration_of(errors, key, value)?;
     if nanos == 0 {
@@ -552,4 +808,39 @@ fn max_restarts(errors: &mut Errors, value: &Expr) -> Option<u32> {
         Err(error) => errors.push(error),
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{shown, Options, DEFAULT_LEASE, DEFAULT_RENEW_DEADLINE, DEFAULT_RETRY};
+
+    const S: u64 = 1_000_000_000;
+
+    #[test]
+    fn lease_settings_not_given_take_the_defaults() {
+        assert_eq!(Options::default().lease_settings(), None);
+        let options = Options {
+            lease: Some(30 * S),
+            ..Options::default()
+        };
+        assert_eq!(
+            options.lease_settings(),
+            Some((30 * S, DEFAULT_RENEW_DEADLINE, DEFAULT_RETRY))
+        );
+        let options = Options {
+            retry: Some(S),
+            ..Options::default()
+        };
+        assert_eq!(
+            options.lease_settings(),
+            Some((DEFAULT_LEASE, DEFAULT_RENEW_DEADLINE, S))
+        );
+    }
+
+    #[test]
+    fn durations_are_shown_as_the_runtime_shows_them() {
+        assert_eq!(shown(10 * S), "10s");
+        assert_eq!(shown(1_500_000_000), "1.5s");
+        assert_eq!(shown(250_000_000), "250ms");
+    }
 }

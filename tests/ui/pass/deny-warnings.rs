@@ -45,6 +45,18 @@ pub async fn model(path: String, lifespan: Yield) -> Result<(), std::io::Error> 
 #[lifespan_task]
 async fn only_in_tests() {}
 
+/// A singleton with lease settings of its own, the retry period taking its default.
+#[lifespan_task]
+#[lifespan(singleton, lease = "30s", renew_deadline = "20s")]
+pub async fn leader(shutdown: Shutdown) {
+    shutdown.cancelled().await;
+}
+
+/// Each point of its schedule on one replica.
+#[lifespan_task]
+#[lifespan(every = "1m", once_per_point, hold = "10s")]
+pub async fn report() {}
+
 /// The runtime named by path, as a crate that renames `lifespan-core` would.
 mod renamed {
     use lifespan_core as my_lifespan;
