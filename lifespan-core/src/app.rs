@@ -81,6 +81,19 @@ impl App {
         })
     }
 
+    /// The name this replica goes by with its coordinator and in the status: the one given to
+    /// [`AppBuilder::instance`](crate::AppBuilder::instance), else `host:pid`.
+    ///
+    /// ```
+    /// use lifespan_core::App;
+    ///
+    /// let app = App::builder().empty().instance("web-1").build();
+    /// assert_eq!(app.instance(), "web-1");
+    /// ```
+    pub fn instance(&self) -> &str {
+        &self.own().coordination.instance
+    }
+
     /// Where the app is in its lifecycle now.
     ///
     /// ```
