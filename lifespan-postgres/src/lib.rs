@@ -94,7 +94,7 @@ const MAX_MICROS: i64 = 100 * 366 * 24 * 3600 * 1_000_000;
 /// tables, the statements and why a lease table rather than advisory locks.
 ///
 /// ```no_run
-/// use lifespan_core::{Acquired, Coordinator, LeaseRequest};
+/// use lifespan_core::Coordinator;
 /// use lifespan_postgres::PgCoordinator;
 ///
 /// # async fn example(pool: sqlx::PgPool) -> Result<(), lifespan_core::CoordinatorError> {
