@@ -1,12 +1,16 @@
 //! Support code for the tests of the lifespan workspace: bounded waits, an ordered log of events,
-//! captured `tracing` lines, a minimal HTTP client, error chains and child processes.
+//! captured `tracing` lines, a minimal HTTP client, error chains, child processes and a PostgreSQL
+//! database.
 //!
 //! It uses none of `lifespan-core`'s types, so that `lifespan-core`'s own tests can use it as a
 //! dev-dependency without a second copy of the runtime in their build.
 #![deny(missing_docs)]
 
+mod postgres;
 #[cfg(unix)]
 mod process;
+
+pub use postgres::{test_database, unique_name, TestDatabase, DATABASE_URL_VARIABLE, SKIP_MESSAGE};
 
 #[cfg(unix)]
 pub use process::{Process, PATIENCE};
