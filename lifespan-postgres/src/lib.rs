@@ -493,34 +493,6 @@ impl Coordinator for PgCoordinator {
     }
 }
 
-/// Calls with the arguments of the requests, whose types cannot be built outside
-/// `lifespan-core` yet: for this crate's integration tests only. Not public API.
-#[doc(hidden)]
-pub mod __private {
-    use super::*;
-
-    /// [`Coordinator::acquire`] of `task` for `instance`, for `lease`.
-    pub async fn acquire(
-        coordinator: &PgCoordinator,
-        task: &str,
-        instance: &str,
-        lease: Duration,
-    ) -> Result<Acquired, CoordinatorError> {
-        coordinator.acquire_lease(task, instance, lease).await
-    }
-
-    /// [`Coordinator::claim_point`] of `task`'s schedule of `period`, holding for `hold`.
-    pub async fn claim_point(
-        coordinator: &PgCoordinator,
-        task: &str,
-        instance: &str,
-        period: Duration,
-        hold: Duration,
-    ) -> Result<PointClaim, CoordinatorError> {
-        coordinator.claim(task, instance, period, hold).await
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

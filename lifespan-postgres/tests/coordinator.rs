@@ -6,8 +6,8 @@ use std::collections::HashSet;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use lifespan_core::{Acquired, Coordinator, Term};
-use lifespan_postgres::{__private, PgCoordinator};
+use lifespan_core::{Acquired, Coordinator, LeaseRequest, PointClaim, PointRequest, Term};
+use lifespan_postgres::PgCoordinator;
 use lifespan_test_support::{bounded, chain, test_database, unique_name, TestDatabase};
 use sqlx::{Connection, PgConnection};
 
@@ -51,9 +51,22 @@ async fn acquire(
     instance: &str,
     lease: Duration,
 ) -> Acquired {
-    __private::acquire(coordinator, task, instance, lease)
+    coordinator
+        .acquire(&LeaseRequest::new(task, instance, lease))
         .await
         .unwrap()
+}
+
+async fn claim_point(
+    coordinator: &PgCoordinator,
+    task: &str,
+    instance: &str,
+    period: Duration,
+    hold: Duration,
+) -> Result<PointClaim, lifespan_core::CoordinatorError> {
+    coordinator
+        .claim_point(&PointRequest::new(task, instance, period, hold))
+        .await
 }
 
 fn granted(acquired: Acquired) -> Term {
@@ -371,7 +384,7 @@ async fn exactly_one_claimant_wins_a_point() {
         ];
         let period = Duration::from_secs(24 * 3600);
         let claim = |i: usize| {
-            __private::claim_point(
+            claim_point(
                 &replicas[i],
                 &task,
                 ["a", "b", "c"][i],
@@ -414,10 +427,9 @@ async fn over_several_periods_each_point_is_won_exactly_once() {
                 let mut until = replica.until_next_point(period).await.unwrap();
                 for _ in 0..rounds {
                     tokio::time::sleep(until).await;
-                    let claim =
-                        __private::claim_point(replica, task, &instance, period, Duration::ZERO)
-                            .await
-                            .unwrap();
+                    let claim = claim_point(replica, task, &instance, period, Duration::ZERO)
+                        .await
+                        .unwrap();
                     won.extend(claim.won);
                     until = claim.until_next;
                 }
@@ -448,17 +460,13 @@ async fn a_hold_keeps_later_points_from_being_claimed_until_it_passes() {
         let a = prepared(database, "lifespan-hold-a").await;
         let b = prepared(database, "lifespan-hold-b").await;
 
-        let first = __private::claim_point(&a, &task, "a", period, hold)
-            .await
-            .unwrap();
+        let first = claim_point(&a, &task, "a", period, hold).await.unwrap();
         let held = first.won.expect("the first claim of a task wins");
         let mut until = first.until_next;
         let deadline = Instant::now() + Duration::from_secs(10);
         let next = loop {
             tokio::time::sleep(until).await;
-            let claim = __private::claim_point(&b, &task, "b", period, hold)
-                .await
-                .unwrap();
+            let claim = claim_point(&b, &task, "b", period, hold).await.unwrap();
             if let Some(point) = claim.won {
                 break point;
             }
@@ -556,7 +564,8 @@ async fn an_unreachable_database_is_named_without_its_password() {
 }
 
 async fn acquire_error(coordinator: &PgCoordinator) -> lifespan_core::CoordinatorError {
-    __private::acquire(coordinator, "task", "a", LONG)
+    coordinator
+        .acquire(&LeaseRequest::new("task", "a", LONG))
         .await
         .unwrap_err()
 }

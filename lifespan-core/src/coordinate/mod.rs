@@ -84,6 +84,18 @@ pub struct LeaseRequest {
     pub lease: Duration,
 }
 
+impl LeaseRequest {
+    /// A request for the lease of `task` on behalf of `instance`, lasting `lease`: for
+    /// coordinators' own tests (the app makes its requests itself).
+    pub fn new(task: impl Into<String>, instance: impl Into<String>, lease: Duration) -> Self {
+        LeaseRequest {
+            task: task.into(),
+            instance: instance.into(),
+            lease,
+        }
+    }
+}
+
 /// What [`Coordinator::acquire`] answered.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -180,6 +192,24 @@ pub struct PointRequest {
     /// How long a point, once claimed, keeps any later point from being claimed (ShedLock's
     /// "lock at least for").
     pub hold: Duration,
+}
+
+impl PointRequest {
+    /// A request of `instance` for the point due now of `task`'s schedule of `period`, held for
+    /// `hold`: for coordinators' own tests.
+    pub fn new(
+        task: impl Into<String>,
+        instance: impl Into<String>,
+        period: Duration,
+        hold: Duration,
+    ) -> Self {
+        PointRequest {
+            task: task.into(),
+            instance: instance.into(),
+            period,
+            hold,
+        }
+    }
 }
 
 /// What [`Coordinator::claim_point`] answered.
