@@ -3,6 +3,8 @@
 #![deny(missing_docs)]
 
 pub use lifespan_test_support::{bounded, chain, http_get, CapturedLogs, Events, WAIT_LIMIT};
+/// A PostgreSQL database for the tests: a throwaway cluster, or `LIFESPAN_TEST_DATABASE_URL`.
+pub use lifespan_test_support::{test_database, unique_name, TestDatabase};
 #[cfg(unix)]
 pub use lifespan_test_support::{Process, PATIENCE};
 

@@ -1,0 +1,373 @@
+//! Three replicas of `examples/replicas.rs` against one PostgreSQL database, killed in every way
+//! a replica dies: each scenario is asserted from what the replicas wrote to the database, and
+//! prints the failover it measured. The database is a throwaway cluster started by the test
+//! support (or `LIFESPAN_TEST_DATABASE_URL`); without either the tests say they were skipped.
+#![cfg(unix)]
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use lifespan_examples::{test_database, unique_name, Process};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::Row;
+
+/// The lease settings of the replicas: short, so that the scenarios take seconds.
+const LEASE: Duration = Duration::from_millis(1500);
+const RENEW_DEADLINE: Duration = Duration::from_millis(1000);
+const RETRY: Duration = Duration::from_millis(250);
+/// Scheduling slack on a loaded machine, added to every bound measured in real time.
+const SLACK: Duration = Duration::from_millis(500);
+/// The heartbeat's period.
+const BEAT: Duration = Duration::from_millis(50);
+/// The longest any wait of these tests lasts.
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// The scenarios share the example's table names: one at a time, each in a schema of its own.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn example() -> PathBuf {
+    let test_binary = std::env::current_exe().unwrap();
+    let profile_dir = test_binary.parent().and_then(|deps| deps.parent()).unwrap();
+    let path = profile_dir.join("examples").join("replicas");
+    assert!(
+        path.exists(),
+        "{} is not built: run the tests with `cargo test --workspace`, which builds the examples",
+        path.display()
+    );
+    path
+}
+
+/// A scenario's database: a schema of its own, and the replicas started on it.
+struct Cluster {
+    url: String,
+    db: PgPool,
+    replicas: Vec<(String, Option<Process>)>,
+}
+
+impl Cluster {
+    /// Starts replicas `a`, `b` and `c`, `a` first, and waits until it holds the lease.
+    async fn start() -> Option<Cluster> {
+        let database = test_database()?;
+        let schema = unique_name("replicas").replace('-', "_");
+        let admin = PgPoolOptions::new()
+            .max_connections(1)
+            .connect(database.url())
+            .await
+            .unwrap();
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&admin)
+            .await
+            .unwrap();
+        admin.close().await;
+        let url = database.url_with("options", &format!("-c%20search_path%3D{schema}"));
+        let db = PgPoolOptions::new()
+            .max_connections(2)
+            .connect(&url)
+            .await
+            .unwrap();
+        let mut cluster = Cluster {
+            url,
+            db,
+            replicas: Vec::new(),
+        };
+        for instance in ["a", "b", "c"] {
+            cluster.spawn(instance);
+            if instance == "a" {
+                let deadline = Instant::now() + LIMIT;
+                while cluster
+                    .holder()
+                    .await
+                    .is_none_or(|(holder, _)| holder != "a")
+                {
+                    assert!(
+                        Instant::now() < deadline,
+                        "a did not get the lease within {LIMIT:?}"
+                    );
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        }
+        Some(cluster)
+    }
+
+    fn spawn(&mut self, instance: &str) {
+        let mut command = Command::new(example());
+        command
+            .env("DATABASE_URL", &self.url)
+            .env("INSTANCE", instance)
+            .env("LEASE_MS", LEASE.as_millis().to_string())
+            .env("RENEW_DEADLINE_MS", RENEW_DEADLINE.as_millis().to_string())
+            .env("RETRY_MS", RETRY.as_millis().to_string())
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1");
+        let mut process = Process::spawn(command);
+        process.expect("lifespan startup complete");
+        self.replicas.retain(|(name, _)| name != instance);
+        self.replicas.push((instance.to_string(), Some(process)));
+    }
+
+    fn process(&mut self, instance: &str) -> &mut Process {
+        self.replicas
+            .iter_mut()
+            .find(|(name, _)| name == instance)
+            .and_then(|(_, process)| process.as_mut())
+            .unwrap_or_else(|| panic!("no replica {instance}"))
+    }
+
+    /// The instance holding the heartbeat's lease and its token, if the lease is current.
+    async fn holder(&self) -> Option<(String, i64)> {
+        sqlx::query(
+            "SELECT holder, token FROM lifespan_leases WHERE task = 'replicas::heartbeat' AND expires_at > now()",
+        )
+        .fetch_optional(&self.db)
+        .await
+        .unwrap()
+        .map(|row| (row.get(0), row.get(1)))
+    }
+
+    /// The heartbeats written so far, in order: (instance, token, accepted, at in µs).
+    async fn beats(&self) -> Vec<(String, i64, bool, i64)> {
+        sqlx::query(
+            "SELECT instance, token, accepted, (extract(epoch FROM at) * 1000000)::bigint
+             FROM replica_beats ORDER BY at",
+        )
+        .fetch_all(&self.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|row| (row.get(0), row.get(1), row.get(2), row.get(3)))
+        .collect()
+    }
+
+    /// The first accepted heartbeat of a token greater than `token`: (instance, token, at µs).
+    async fn first_beat_after(&self, token: i64) -> Option<(String, i64, i64)> {
+        self.beats()
+            .await
+            .into_iter()
+            .find(|(_, t, accepted, _)| *t > token && *accepted)
+            .map(|(instance, token, _, at)| (instance, token, at))
+    }
+
+    /// The database's clock, in µs since the epoch.
+    async fn now(&self) -> i64 {
+        sqlx::query("SELECT (extract(epoch FROM clock_timestamp()) * 1000000)::bigint")
+            .fetch_one(&self.db)
+            .await
+            .unwrap()
+            .get(0)
+    }
+
+    /// Waits until a replica other than `old` writes an accepted heartbeat with a token above
+    /// `token`; returns it.
+    async fn takeover(&self, token: i64) -> (String, i64, i64) {
+        let deadline = Instant::now() + LIMIT;
+        loop {
+            if let Some(beat) = self.first_beat_after(token).await {
+                return beat;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no replica took over within {LIMIT:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Shuts every replica down with SIGTERM and checks the invariants of the whole run:
+    /// one writer at a time, tokens never going back, each point run at most once.
+    async fn finish(mut self) {
+        for (_, process) in &mut self.replicas {
+            if let Some(process) = process.take() {
+                process.signal("TERM");
+                let (status, output) = process.finish();
+                assert!(status.success(), "{}", output.join("\n"));
+            }
+        }
+        let beats = self.beats().await;
+        let accepted: Vec<_> = beats.iter().filter(|beat| beat.2).collect();
+        for pair in accepted.windows(2) {
+            let (before, after) = (pair[0], pair[1]);
+            assert!(
+                after.1 >= before.1,
+                "a token went back: {before:?} then {after:?}"
+            );
+            if after.0 != before.0 {
+                assert!(
+                    after.1 > before.1,
+                    "two writers in one term: {before:?} then {after:?}"
+                );
+            }
+        }
+        let points = self.points().await;
+        println!(
+            "once per point: {} points run, {} missed",
+            points.0, points.1
+        );
+        self.db.close().await;
+    }
+
+    /// The ticks: how many points ran, and how many between the first and the last did not;
+    /// panics if a point ran twice.
+    async fn points(&self) -> (usize, i64) {
+        let rows = sqlx::query(
+            "SELECT floor(extract(epoch FROM at) * 1000 / 200)::bigint, count(*), string_agg(instance, ',')
+             FROM replica_ticks GROUP BY 1 ORDER BY 1",
+        )
+        .fetch_all(&self.db)
+        .await
+        .unwrap();
+        let mut run = Vec::new();
+        for row in rows {
+            let (point, count, instances): (i64, i64, String) =
+                (row.get(0), row.get(1), row.get(2));
+            assert_eq!(count, 1, "point {point} ran {count} times, on {instances}");
+            run.push(point);
+        }
+        let missed = match (run.first(), run.last()) {
+            (Some(first), Some(last)) => last - first + 1 - run.len() as i64,
+            _ => 0,
+        };
+        (run.len(), missed)
+    }
+}
+
+macro_rules! cluster {
+    () => {{
+        let _one = ONE_AT_A_TIME.lock().await;
+        match tokio::time::timeout(LIMIT, Cluster::start())
+            .await
+            .expect("starting the replicas")
+        {
+            Some(cluster) => (cluster, _one),
+            None => return,
+        }
+    }};
+}
+
+fn ms(micros: i64) -> f64 {
+    micros as f64 / 1000.0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn steady_state_has_one_writer_and_a_sigterm_hands_over_within_a_retry_period() {
+    let (mut cluster, _one) = cluster!();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (holder, token) = cluster.holder().await.expect("a holder");
+    assert_eq!(
+        holder, "a",
+        "the first replica keeps the lease in steady state"
+    );
+    let last_old = cluster.now().await;
+    cluster.process("a").signal("TERM");
+    let (instance, new_token, at) = cluster.takeover(token).await;
+    let handover = Duration::from_micros((at - last_old).max(0) as u64);
+    println!("SIGTERM of the holder: {instance} took over (token {new_token}) after {handover:?}");
+    assert!(
+        handover <= RETRY + BEAT + SLACK,
+        "handover after SIGTERM took {handover:?}, more than one retry period ({RETRY:?})"
+    );
+    cluster.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigkilled_holder_is_replaced_within_lease_and_retry() {
+    let (mut cluster, _one) = cluster!();
+    let (_, token) = cluster.holder().await.expect("a holder");
+    let killed = cluster.now().await;
+    cluster.process("a").signal("KILL");
+    let (instance, new_token, at) = cluster.takeover(token).await;
+    let failover = Duration::from_micros((at - killed).max(0) as u64);
+    println!("SIGKILL of the holder: {instance} took over (token {new_token}) after {failover:?}");
+    assert!(
+        failover <= LEASE + RETRY + BEAT + SLACK,
+        "failover after SIGKILL took {failover:?}, more than lease + retry"
+    );
+    cluster.replicas.retain(|(name, _)| name != "a");
+    cluster.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_holder_wakes_up_fenced_out_and_stops() {
+    let (mut cluster, _one) = cluster!();
+    // The holder spends most of each heartbeat preparing its batch, so a pause most likely
+    // leaves a write in flight; a few rounds make sure one is seen.
+    let mut rejected = 0;
+    for _round in 0..4 {
+        let (holder, token) = cluster.holder().await.expect("a holder");
+        let paused = cluster.now().await;
+        cluster.process(&holder).signal("STOP");
+        let (instance, new_token, at) = cluster.takeover(token).await;
+        println!(
+            "SIGSTOP of the holder {holder}: {instance} took over (token {new_token}) after {:.0} ms",
+            ms(at - paused)
+        );
+        // Paused past its lease and then some, while the new holder writes.
+        tokio::time::sleep(LEASE).await;
+        cluster.process(&holder).signal("CONT");
+        cluster.process(&holder).expect("lost its lease");
+        tokio::time::sleep(RETRY * 2).await;
+        let beats = cluster.beats().await;
+        let late: Vec<_> = beats
+            .iter()
+            .filter(|beat| beat.0 == holder && beat.1 == token && beat.3 > at)
+            .collect();
+        assert!(
+            late.iter().all(|beat| !beat.2),
+            "a stale write was accepted: {late:?}"
+        );
+        println!(
+            "SIGCONT: {} late writes of the stale holder, all rejected",
+            late.len()
+        );
+        assert_eq!(
+            cluster.holder().await.map(|h| h.1),
+            Some(new_token),
+            "the new holder keeps it"
+        );
+        rejected += late.len();
+        if rejected > 0 {
+            break;
+        }
+    }
+    assert!(
+        rejected > 0,
+        "no pause left a write in flight in four rounds"
+    );
+    cluster.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_holder_whose_connection_is_killed_stops_before_its_lease_expires() {
+    let (mut cluster, _one) = cluster!();
+    tokio::time::sleep(RETRY * 2).await;
+    let (_, token) = cluster.holder().await.expect("a holder");
+    let killed = cluster.now().await;
+    let terminated: i64 = sqlx::query(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'lifespan a'",
+    )
+    .fetch_one(&cluster.db)
+    .await
+    .unwrap()
+    .get(0);
+    assert_eq!(terminated, 1, "the holder's coordinator connection");
+    cluster.process("a").expect("lost its lease");
+    let (instance, new_token, at) = cluster.takeover(token).await;
+    let beats = cluster.beats().await;
+    let last_old = beats
+        .iter()
+        .filter(|beat| beat.1 == token && beat.2)
+        .map(|beat| beat.3)
+        .max()
+        .unwrap();
+    let stopped = Duration::from_micros((last_old - killed).max(0) as u64);
+    println!(
+        "connection of the holder killed: it stopped writing after {stopped:?}; {instance} took over (token {new_token}) after {:.0} ms",
+        ms(at - killed)
+    );
+    assert!(
+        stopped < LEASE,
+        "the holder wrote {stopped:?} after losing its connection, past its lease"
+    );
+    cluster.finish().await;
+}
