@@ -58,7 +58,8 @@
 //! 2. Running: a task that fails or panics is logged with its name and recorded; nothing else is
 //!    affected, unless the task has options (`#[lifespan(...)]`, [`TaskOptions`]): it may be
 //!    restarted with backoff ([`Restart`]), run periodically ([`Schedule`]), or be critical and
-//!    stop the app. [`App::status`] shows what every task and context is doing.
+//!    stop the app; it may run on one replica only ([replicas](#replicas)). [`App::status`]
+//!    shows what every task and context is doing.
 //! 3. Shutdown ([`App::shutdown`]): a server run by the app (`App::serve_until_signal`, feature `axum`) stops
 //!    accepting and drains its requests; tasks are signalled, awaited up to the
 //!    [grace period](AppBuilder::grace_period), and the rest aborted; then contexts are cleaned
@@ -67,6 +68,45 @@
 //!    context ended. Settings are given once, to the [`AppBuilder`] from [`App::builder`].
 //! 4. Reload ([`App::reload`]): shutdown, then startup again, arguments re-evaluated; on SIGHUP in
 //!    [dev mode](AppBuilder::dev_mode).
+//!
+//! # Replicas
+//!
+//! A task marked `#[lifespan(singleton)]` runs on at most one of the processes that share the
+//! app's [`Coordinator`] ([`AppBuilder::coordinator`]): the others wait in
+//! [standby](RunState::Standby) and take over when the holder stops, dies or loses its lease. It
+//! receives its [`Lease`], whose fencing token guards its writes. `#[lifespan(every = "1m",
+//! once_per_point)]` runs each point of a schedule on exactly one replica. The default
+//! coordinator, [`InProcess`], grants every lease to the one process; `lifespan-postgres`
+//! coordinates through PostgreSQL.
+//!
+//! ```
+//! use lifespan_core::{App, InProcess, Lease, RunState, Shutdown, TaskOptions};
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() -> anyhow::Result<()> {
+//! # tokio::time::timeout(std::time::Duration::from_secs(3600), async {
+//! // Two apps sharing one coordinator, as two replicas would share a database.
+//! let coordinator = InProcess::new();
+//! let mut replicas = Vec::new();
+//! for instance in ["a", "b"] {
+//!     let app = App::builder().empty().coordinator(coordinator.clone()).instance(instance).build();
+//!     app.register_task_with("sweep", TaskOptions::new().singleton(true), |lease: Lease, shutdown: Shutdown| async move {
+//!         tracing::info!(token = lease.token(), "sweeping");
+//!         shutdown.cancelled().await;
+//!     })?;
+//!     app.start().await?;
+//!     replicas.push(app);
+//! }
+//! tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+//! assert_eq!(replicas[0].status().task("sweep").unwrap().state, RunState::Running);
+//! assert_eq!(replicas[1].status().task("sweep").unwrap().state, RunState::Standby);
+//! for app in &replicas {
+//!     app.shutdown().await;
+//! }
+//! # Ok::<(), anyhow::Error>(())
+//! # }).await.expect("the example did not finish within an hour of virtual time")
+//! # }
+//! ```
 //!
 //! # Logging
 //!
