@@ -345,8 +345,8 @@ impl Supervisor {
         })
     }
 
-    /// Runs one body to its end. A singleton's body whose lease is lost has until the lease
-    /// expires to stop on its signal; then it is dropped.
+    /// Runs one body to its end. A singleton's body whose lease is lost has until just before
+    /// the lease expires to stop on its signal; then it is dropped.
     async fn run_once(&self, mut body: BoxFuture) -> RunEnd {
         let mut running = std::pin::pin!(poll_fn(|cx| poll_body(
             &mut body,
@@ -360,7 +360,7 @@ impl Supervisor {
         let ended = tokio::select! {
             biased;
             ended = &mut running => ended,
-            () = held.lost.cancelled() => match timeout_at(held.expiry(), &mut running).await {
+            () = held.lost.cancelled() => match timeout_at(before(held.expiry()), &mut running).await {
                 Ok(ended) => ended,
                 Err(_) => {
                     tracing::warn!(
@@ -451,6 +451,15 @@ impl Supervisor {
         let spread = u64::try_from((delay - half).as_nanos()).unwrap_or(u64::MAX);
         half + Duration::from_nanos(random() % spread.saturating_add(1))
     }
+}
+
+/// The timer's resolution: a millisecond.
+const TICK: Duration = Duration::from_millis(1);
+
+/// The last tick before `expiry`: at the expiry itself another replica may already be granted
+/// the lease (it is held until its expiry, not through it), so a body must be gone by then.
+fn before(expiry: Instant) -> Instant {
+    expiry.checked_sub(TICK).unwrap_or(expiry)
 }
 
 /// A critical task's panic, as the error that ends the app's run.

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
-use tokio::time::{sleep, timeout, timeout_at, Instant};
+use tokio::time::{sleep, sleep_until, timeout, timeout_at, Instant};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -27,6 +27,8 @@ pub(crate) struct HeldTerm {
     /// a lease period after the last successful renewal was *sent*.
     expiry: Arc<Mutex<Instant>>,
     keeper: JoinHandle<()>,
+    /// The coordinator and the retry period, until the term is given up by [`release`].
+    unreleased: Option<(Arc<dyn Coordinator>, Duration)>,
 }
 
 impl HeldTerm {
@@ -39,6 +41,17 @@ impl HeldTerm {
 impl Drop for HeldTerm {
     fn drop(&mut self) {
         self.keeper.abort();
+        // Dropped without `release`: its task was aborted (the grace period was over), its body
+        // with it. The lease is given up all the same, so that a standby takes over within a
+        // retry period rather than when it expires; bounded like `release`.
+        if let Some((coordinator, retry)) = self.unreleased.take() {
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                let term = self.term.clone();
+                runtime.spawn(async move {
+                    let _ = timeout(retry, coordinator.release(&term)).await;
+                });
+            }
+        }
     }
 }
 
@@ -191,6 +204,10 @@ impl Singleton {
             lost,
             expiry,
             keeper,
+            unreleased: Some((
+                board.coordination.coordinator.clone(),
+                self.settings.retry(),
+            )),
         }
     }
 }
@@ -211,13 +228,17 @@ impl Keeper {
     async fn keep(self, mut renewed: Instant) {
         let mut failing = false;
         loop {
-            sleep(self.settings.retry()).await;
+            // Never past the deadline: a retry after a failed renewal may end beyond it, and
+            // beyond the lease, when the retry period is longer than their difference.
             let deadline = after(renewed, self.settings.renew_deadline());
+            sleep_until(after(Instant::now(), self.settings.retry()).min(deadline)).await;
             let sent = Instant::now();
             if sent >= deadline {
-                return self.lose(
-                    "it was not renewed within the renew deadline (was this process paused?)",
-                );
+                return self.lose(if sent > deadline {
+                    "it was not renewed within the renew deadline (was this process paused?)"
+                } else {
+                    "it was not renewed within the renew deadline"
+                });
             }
             let renewal = timeout_at(
                 deadline,
@@ -262,7 +283,8 @@ impl Keeper {
 /// Gives `held` up: at once if it is still current, so that a standby takes over within one
 /// retry period. Bounded by the retry period: a coordinator that does not answer lets the
 /// lease expire instead.
-pub(crate) async fn release(board: &Board, index: usize, held: HeldTerm, retry: Duration) {
+pub(crate) async fn release(board: &Board, index: usize, mut held: HeldTerm, retry: Duration) {
+    held.unreleased = None;
     held.keeper.abort();
     board.end_term(index);
     let label = board.plan.task(index).label();

@@ -71,12 +71,17 @@ macro_rules! ensure {
 mod build;
 mod case;
 mod check;
+/// The test coordinator of `tests/replicas/`, shared by the replicas property.
+#[allow(dead_code)]
+#[path = "../replicas/coordinator.rs"]
+mod coordinator;
 mod drive;
 mod model;
 mod real;
 mod real_case;
 mod record;
 mod regressions;
+mod replicas;
 #[cfg(feature = "axum")]
 mod serving;
 mod start;

@@ -58,11 +58,21 @@ impl Log {
 /// A replica: an app named `instance` on `coordinator`, running the singleton `sweep`, which
 /// logs its start and stop with its token and runs until its signal.
 fn replica(instance: &'static str, coordinator: impl lifespan_core::Coordinator, log: &Log) -> App {
+    replica_with(instance, coordinator, log, fast())
+}
+
+/// A replica as [`replica`] makes, with lease settings `settings`.
+fn replica_with(
+    instance: &'static str,
+    coordinator: impl lifespan_core::Coordinator,
+    log: &Log,
+    settings: LeaseSettings,
+) -> App {
     let app = App::builder()
         .empty()
         .coordinator(coordinator)
         .instance(instance)
-        .lease(fast())
+        .lease(settings)
         .build();
     let log = log.clone();
     app.register_task_with(
@@ -186,6 +196,62 @@ async fn a_holder_that_cannot_renew_stops_its_task_at_the_renew_deadline_before_
     }
 }
 
+/// Found by the replicas property: a holder whose renewals fail at once tried again a whole
+/// retry period after each failure, and noticed the renew deadline only at its first try past
+/// it: up to a retry period late. With a retry period longer than the margin between the renew
+/// deadline and the lease, its task still ran after the lease had expired on the coordinator,
+/// and another replica held it.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_holder_whose_renewals_fail_stops_its_task_at_the_renew_deadline_not_a_retry_later() {
+    // A margin of 100 ms between the renew deadline and the lease, a retry of 600 ms.
+    let settings = LeaseSettings::new(1100 * MS, 1000 * MS, 600 * MS).unwrap();
+    let coordinator = TestCoordinator::new();
+    let log = Log::new();
+    let a = replica_with("a", coordinator.clone(), &log, settings);
+    let b = replica_with("b", coordinator.clone(), &log, settings);
+    bounded("start a", WAIT_LIMIT, a.start()).await.unwrap();
+    // a renews at 600 ms, then fails from 700 ms: its renew deadline is 1.6 s, its lease
+    // expires at 1.7 s. b asks at 1.15 s, then every 600 ms: at 1.75 s it gets the lease.
+    sleep(700 * MS).await;
+    coordinator
+        .faults()
+        .renew_fails
+        .store(true, Ordering::Relaxed);
+    sleep(450 * MS).await;
+    bounded("start b", WAIT_LIMIT, b.start()).await.unwrap();
+    bounded("a stops and b holds it", WAIT_LIMIT, async {
+        let names = || log.names();
+        while !(names().contains(&"b start 2".to_string())
+            && names().contains(&"a stop 1 lost=true".to_string()))
+        {
+            sleep(10 * MS).await;
+        }
+    })
+    .await;
+    let events = log.events();
+    let at = |wanted: &str| {
+        events
+            .iter()
+            .find(|(_, event)| event == wanted)
+            .map(|(at, _)| *at)
+            .unwrap_or_else(|| panic!("no {wanted:?} in {events:?}"))
+    };
+    let (stopped, took_over) = (at("a stop 1 lost=true"), at("b start 2"));
+    assert!(
+        stopped <= 1600 * MS,
+        "a stopped at {stopped:?}, after its renew deadline (1.6 s): {events:?}"
+    );
+    assert!(
+        took_over >= stopped,
+        "b started at {took_over:?} while a still ran: {events:?}"
+    );
+    bounded("shutdown", WAIT_LIMIT, async {
+        a.shutdown().await;
+        b.shutdown().await;
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "current_thread", start_paused = true)]
 async fn a_refused_renewal_loses_the_lease_and_the_replica_competes_again_with_a_new_token() {
     let coordinator = TestCoordinator::new();
@@ -265,6 +331,116 @@ async fn a_body_that_ignores_its_lost_lease_is_dropped_when_the_lease_expires() 
     );
     assert!(coordinator.holder("stubborn").is_none() || at >= 4 * S);
     bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
+}
+
+/// Found by the replicas property: a body that ignores its lost lease was dropped *at* the
+/// lease's local expiry, the instant at which the coordinator may already grant the lease to
+/// another replica (a lease is held until, not through, its expiry). When the coordinator
+/// answers at once, the local expiry is the coordinator's own, and a standby asking at that
+/// instant started its body while the old one still existed (on several workers, while it may
+/// still be polled).
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_body_that_ignores_its_lost_lease_is_gone_before_a_standby_can_take_the_lease() {
+    let coordinator = TestCoordinator::new();
+    let log = Log::new();
+    let apps: Vec<App> = ["a", "b"]
+        .into_iter()
+        .map(|instance| {
+            let app = App::builder()
+                .empty()
+                .coordinator(coordinator.clone())
+                .instance(instance)
+                .lease(fast())
+                .build();
+            let log = log.clone();
+            app.register_task_with(
+                "stubborn",
+                TaskOptions::new().singleton(true),
+                move |lease: Lease| {
+                    let log = log.clone();
+                    async move {
+                        struct OnDrop(Log, String);
+                        impl Drop for OnDrop {
+                            fn drop(&mut self) {
+                                self.0.push(std::mem::take(&mut self.1));
+                            }
+                        }
+                        log.push(format!("{instance} start {}", lease.token()));
+                        let _guard = OnDrop(log, format!("{instance} dropped {}", lease.token()));
+                        std::future::pending::<()>().await;
+                    }
+                },
+            )
+            .unwrap();
+            app
+        })
+        .collect();
+    for app in &apps {
+        bounded("start", WAIT_LIMIT, app.start()).await.unwrap();
+    }
+    // a renews every 500 ms, b asks every 500 ms, in step. a renews last at 1 s: its renew
+    // deadline is at 3 s, its lease expires at 4 s, and b asks at 4 s.
+    sleep(1250 * MS).await;
+    coordinator
+        .faults()
+        .renew_fails
+        .store(true, Ordering::Relaxed);
+    bounded("b holds it", WAIT_LIMIT, async {
+        while !log.names().contains(&"b start 2".to_string()) {
+            sleep(10 * MS).await;
+        }
+    })
+    .await;
+    let names = log.names();
+    let position = |wanted: &str| names.iter().position(|name| name == wanted);
+    assert!(
+        position("a dropped 1").is_some_and(|dropped| Some(dropped) < position("b start 2")),
+        "b started while a's body still existed: {:?}",
+        log.events()
+    );
+    let (dropped_at, _) = log.events()[1].clone();
+    assert!(
+        dropped_at < 4 * S && dropped_at > 3 * S,
+        "a's body dropped at {dropped_at:?}, not just before its lease expired (4 s)"
+    );
+    for app in &apps {
+        bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
+    }
+}
+
+/// Found by the replicas property: a singleton whose body ignores the app's shutdown is
+/// aborted at the end of the grace period, and its lease was left to expire (up to a lease
+/// period) instead of being given up, although the body was gone: a standby waited for the
+/// expiry, as after a crash.
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_singleton_aborted_at_the_end_of_the_grace_period_gives_its_lease_up() {
+    let coordinator = TestCoordinator::new();
+    let app = App::builder()
+        .empty()
+        .coordinator(coordinator.clone())
+        .instance("a")
+        .lease(fast())
+        .grace_period(100 * MS)
+        .build();
+    app.register_task_with("stubborn", TaskOptions::new().singleton(true), || {
+        std::future::pending::<()>()
+    })
+    .unwrap();
+    bounded("start", WAIT_LIMIT, app.start()).await.unwrap();
+    sleep(S).await;
+    assert_eq!(coordinator.holder("stubborn"), Some(("a".to_string(), 1)));
+    let report = bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
+    assert_eq!(report.task("stubborn"), Some(&TaskOutcome::Aborted));
+    tokio::task::yield_now().await;
+    assert_eq!(
+        coordinator.holder("stubborn"),
+        None,
+        "the lease outlives the app"
+    );
+    let alive = tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks();
+    assert_eq!(alive, 0, "tasks left behind");
 }
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
