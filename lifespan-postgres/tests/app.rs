@@ -1,0 +1,119 @@
+//! Apps on `PgCoordinator`, as users run them: a startup against an unreachable database, and
+//! two replicas in one process sharing a real database, their status showing the holder.
+
+use std::time::{Duration, SystemTime};
+
+use lifespan_core::{App, Lease, RunState, Shutdown, StartupErrorKind, TaskOptions};
+use lifespan_postgres::PgCoordinator;
+use lifespan_test_support::{bounded, chain, test_database, unique_name};
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+#[tokio::test]
+async fn an_unreachable_database_fails_the_startup_naming_the_host_never_the_password() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("postgres://app:s3cr3t-pw@127.0.0.1:{port}/billing");
+    let app = App::builder()
+        .empty()
+        .coordinator(PgCoordinator::new(&url).unwrap())
+        .build();
+    app.register_task_with("sweep", TaskOptions::new().singleton(true), || async {})
+        .unwrap();
+    let error = bounded("the startup", LIMIT, app.start())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error.kind(), StartupErrorKind::Coordinator { .. }),
+        "{error}"
+    );
+    let text = chain(&error);
+    assert!(
+        text.starts_with(&format!(
+            "the coordinator (PostgreSQL at 127.0.0.1:{port}/billing) could not be prepared: connecting to PostgreSQL at 127.0.0.1:{port}/billing"
+        )),
+        "{text}"
+    );
+    assert!(
+        !text.contains("s3cr3t") && !format!("{error:?}").contains("s3cr3t"),
+        "{text}"
+    );
+    assert!(!app.is_running());
+}
+
+#[tokio::test]
+async fn two_replicas_share_a_singleton_and_their_status_shows_the_holder() {
+    let Some(database) = test_database() else {
+        return;
+    };
+    bounded("two replicas", LIMIT, async {
+        let task = unique_name("app-singleton");
+        let replicas: Vec<App> = ["a", "b"]
+            .into_iter()
+            .map(|instance| {
+                let coordinator = PgCoordinator::new(database.url()).unwrap();
+                let app = App::builder()
+                    .empty()
+                    .coordinator(coordinator)
+                    .instance(instance)
+                    .build();
+                app.register_task_with(
+                    task.clone(),
+                    TaskOptions::new().singleton(true),
+                    |lease: Lease, shutdown: Shutdown| async move {
+                        assert!(lease.token() >= 1);
+                        shutdown.cancelled().await;
+                    },
+                )
+                .unwrap();
+                app
+            })
+            .collect();
+        let started = SystemTime::now();
+        replicas[0].start().await.unwrap();
+        while replicas[0].status().tasks[0].state != RunState::Running {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        replicas[1].start().await.unwrap();
+        while replicas[1].status().tasks[0].state != RunState::Standby {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let status = replicas[1].status();
+        let lease = status.tasks[0].lease.as_ref().unwrap();
+        let holder = lease.holder.as_ref().unwrap();
+        assert_eq!(
+            (holder.instance.as_str(), holder.token, lease.held_here),
+            ("a", 1, false)
+        );
+        let skew = holder
+            .since
+            .duration_since(started)
+            .unwrap_or_else(|early| early.duration());
+        assert!(
+            skew < Duration::from_secs(5),
+            "since, on the database's clock: {skew:?} off"
+        );
+
+        // A graceful shutdown hands over within a retry period (2 s by default).
+        let report = replicas[0].shutdown().await;
+        assert_eq!(report.tasks[0].terms, 1);
+        let handed = std::time::Instant::now();
+        while replicas[1].status().tasks[0].state != RunState::Running {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(
+            handed.elapsed() <= Duration::from_millis(2500),
+            "{:?}",
+            handed.elapsed()
+        );
+        let status = replicas[1].status();
+        let lease = status.tasks[0].lease.as_ref().unwrap();
+        assert!(lease.held_here && lease.terms == 1);
+        assert_eq!(lease.holder.as_ref().map(|h| h.token), Some(2));
+        replicas[1].shutdown().await;
+    })
+    .await;
+}
