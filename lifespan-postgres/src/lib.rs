@@ -66,27 +66,26 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod coordinator;
+mod session;
 mod sql;
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use lifespan_core::{
-    Acquired, Coordinator, CoordinatorError, CoordinatorFuture, Holder, LeaseRequest, PointClaim,
-    PointRequest, Term,
-};
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool};
-use sqlx::{ConnectOptions, Row};
-use tokio::sync::{Mutex, MutexGuard};
+// The trait the docs link to.
+#[cfg(doc)]
+use lifespan_core::Coordinator;
+use lifespan_core::CoordinatorError;
+use sqlx::postgres::{PgConnectOptions, PgPool};
+use sqlx::ConnectOptions;
+use tokio::sync::Mutex;
+
+use session::Slot;
 
 /// The `application_name` of the coordinator's connection when its options set none.
 const APPLICATION_NAME: &str = "lifespan";
-
-/// The longest duration sent to the database: a century. Longer ones are cut to it, so that
-/// `now() + lease` stays a valid timestamp.
-const MAX_MICROS: i64 = 100 * 366 * 24 * 3600 * 1_000_000;
 
 /// A [`Coordinator`] backed by a PostgreSQL database shared by every replica of an app.
 ///
@@ -123,13 +122,6 @@ struct Inner {
 enum Source {
     Options(Box<PgConnectOptions>),
     Pool(PgPool),
-}
-
-#[derive(Default)]
-struct Slot {
-    connection: Option<PgConnection>,
-    /// Incremented on each connection: 0 before the first.
-    session: u64,
 }
 
 impl PgCoordinator {
@@ -179,117 +171,6 @@ impl PgCoordinator {
     pub fn queries(&self) -> u64 {
         self.inner.queries.load(Ordering::Relaxed)
     }
-
-    /// [`Coordinator::acquire`] of `task` for `instance`, for `lease`.
-    async fn acquire_lease(
-        &self,
-        task: &str,
-        instance: &str,
-        lease: Duration,
-    ) -> Result<Acquired, CoordinatorError> {
-        let what = || format!("acquiring the lease of `{task}`");
-        let mut session = self.session().await?;
-        let id = session.id();
-        let result = sqlx::query(sql::ACQUIRE)
-            .bind(task)
-            .bind(instance)
-            .bind(micros(lease))
-            .fetch_optional(session.send())
-            .await;
-        session.finish(&result);
-        let Some(row) = result.map_err(|error| self.error(&what(), error))? else {
-            return Ok(Acquired::Held(None));
-        };
-        let read = || -> Result<_, sqlx::Error> {
-            Ok((
-                row.try_get::<String, _>(0)?,
-                row.try_get::<i64, _>(1)?,
-                row.try_get::<i64, _>(2)?,
-                row.try_get::<bool, _>(3)?,
-            ))
-        };
-        let (holder, token, since, granted) = read().map_err(|error| self.error(&what(), error))?;
-        Ok(if granted {
-            Acquired::Granted(Term::new(task, holder, token, time(since)).with_session(id))
-        } else {
-            Acquired::Held(Some(Holder::new(holder, token, time(since))))
-        })
-    }
-
-    /// [`Coordinator::claim_point`] of `task`'s schedule of `period` for `instance`, holding
-    /// later points off for `hold`.
-    async fn claim(
-        &self,
-        task: &str,
-        instance: &str,
-        period: Duration,
-        hold: Duration,
-    ) -> Result<PointClaim, CoordinatorError> {
-        let what = || format!("claiming a point of `{task}`");
-        let mut session = self.session().await?;
-        let result = sqlx::query(sql::CLAIM_POINT)
-            .bind(task)
-            .bind(instance)
-            .bind(micros(period).max(1))
-            .bind(micros(hold))
-            .fetch_one(session.send())
-            .await;
-        session.finish(&result);
-        let row = result.map_err(|error| self.error(&what(), error))?;
-        let read = || -> Result<_, sqlx::Error> {
-            Ok((row.try_get::<Option<i64>, _>(0)?, row.try_get::<i64, _>(1)?))
-        };
-        let (won, until_next) = read().map_err(|error| self.error(&what(), error))?;
-        Ok(PointClaim::new(won, duration(until_next)))
-    }
-
-    /// The connection of the current session, connecting if there is none.
-    async fn session(&self) -> Result<Session<'_>, CoordinatorError> {
-        let slot = self.inner.slot.lock().await;
-        self.open(slot).await
-    }
-
-    /// The connection of the current session in `slot`, connecting if there is none.
-    async fn open<'a>(
-        &'a self,
-        mut slot: MutexGuard<'a, Slot>,
-    ) -> Result<Session<'a>, CoordinatorError> {
-        let connection = match slot.connection.take() {
-            Some(connection) => connection,
-            None => {
-                let connection = self.connect().await.map_err(|error| {
-                    CoordinatorError::new(
-                        format!("connecting to {}", self.inner.description),
-                        error,
-                    )
-                })?;
-                slot.session += 1;
-                tracing::debug!(
-                    coordinator = %self.inner.description,
-                    session = slot.session,
-                    "connected"
-                );
-                connection
-            }
-        };
-        Ok(Session {
-            slot,
-            connection: Some(connection),
-            queries: &self.inner.queries,
-        })
-    }
-
-    async fn connect(&self) -> Result<PgConnection, sqlx::Error> {
-        match &self.inner.source {
-            Source::Options(options) => options.connect().await,
-            Source::Pool(pool) => Ok(pool.acquire().await?.detach()),
-        }
-    }
-
-    /// The error of `operation` (`renewing the lease of `x``) caused by `error`.
-    fn error(&self, operation: &str, error: sqlx::Error) -> CoordinatorError {
-        CoordinatorError::new(format!("{operation} on {}", self.inner.description), error)
-    }
 }
 
 impl fmt::Debug for PgCoordinator {
@@ -298,72 +179,6 @@ impl fmt::Debug for PgCoordinator {
             .field("database", &self.inner.description)
             .field("queries", &self.queries())
             .finish_non_exhaustive()
-    }
-}
-
-/// The connection of a session, taken out of its slot for one statement. It goes back only
-/// through [`finish`](Session::finish) with an answer that leaves the connection usable:
-/// dropped before (the caller's future dropped mid-query) or after a connection-level error,
-/// the connection is dropped too, since its protocol state is unknown, and the next call
-/// connects again in a new session.
-struct Session<'a> {
-    slot: MutexGuard<'a, Slot>,
-    connection: Option<PgConnection>,
-    queries: &'a AtomicU64,
-}
-
-impl Session<'_> {
-    /// The connection, for one more statement.
-    fn send(&mut self) -> &mut PgConnection {
-        self.queries.fetch_add(1, Ordering::Relaxed);
-        self.connection
-            .as_mut()
-            .expect("a session keeps its connection until it finishes")
-    }
-
-    fn id(&self) -> u64 {
-        self.slot.session
-    }
-
-    /// Puts the connection back unless `result` says it is broken.
-    fn finish<T>(mut self, result: &Result<T, sqlx::Error>) {
-        match result {
-            Err(error) if is_connection_error(error) => {
-                tracing::warn!(session = self.slot.session, %error, "connection to PostgreSQL lost");
-            }
-            _ => self.slot.connection = self.connection.take(),
-        }
-    }
-}
-
-impl Drop for Session<'_> {
-    fn drop(&mut self) {
-        if self.connection.is_some() {
-            tracing::debug!(
-                session = self.slot.session,
-                "a statement was cut short: dropping its connection"
-            );
-        }
-    }
-}
-
-/// Whether `error` means the connection can no longer be trusted: lost, closed, shut down by
-/// the server (SQLSTATE classes 08 and 57: `pg_terminate_backend` is 57P01), or anything not
-/// known to leave the session as it was.
-fn is_connection_error(error: &sqlx::Error) -> bool {
-    match error {
-        sqlx::Error::Database(error) => match error.code() {
-            Some(code) => code.starts_with("08") || code.starts_with("57"),
-            None => true,
-        },
-        sqlx::Error::RowNotFound
-        | sqlx::Error::TypeNotFound { .. }
-        | sqlx::Error::ColumnIndexOutOfBounds { .. }
-        | sqlx::Error::ColumnNotFound(_)
-        | sqlx::Error::ColumnDecode { .. }
-        | sqlx::Error::Encode(_)
-        | sqlx::Error::Decode(_) => false,
-        _ => true,
     }
 }
 
@@ -380,121 +195,10 @@ fn describe(options: &PgConnectOptions) -> String {
     }
 }
 
-/// `duration` in microseconds, as sent to the database.
-fn micros(duration: Duration) -> i64 {
-    i64::try_from(duration.as_micros())
-        .unwrap_or(i64::MAX)
-        .min(MAX_MICROS)
-}
-
-/// The time `micros` microseconds since the Unix epoch.
-fn time(micros: i64) -> SystemTime {
-    let offset = Duration::from_micros(micros.unsigned_abs());
-    if micros >= 0 {
-        UNIX_EPOCH + offset
-    } else {
-        UNIX_EPOCH - offset
-    }
-}
-
-/// A duration in microseconds read from the database.
-fn duration(micros: i64) -> Duration {
-    Duration::from_micros(u64::try_from(micros).unwrap_or(0))
-}
-
-impl Coordinator for PgCoordinator {
-    fn describe(&self) -> String {
-        self.inner.description.clone()
-    }
-
-    fn prepare(&self) -> CoordinatorFuture<'_, ()> {
-        Box::pin(async move {
-            let what = || "creating the tables".to_owned();
-            let mut session = self.session().await?;
-            // No arguments: sent as one simple query, whose statements run as one transaction.
-            let result = sqlx::Executor::execute(session.send(), sql::PREPARE).await;
-            session.finish(&result);
-            result.map_err(|error| self.error(&what(), error))?;
-            Ok(())
-        })
-    }
-
-    fn acquire<'a>(&'a self, request: &'a LeaseRequest) -> CoordinatorFuture<'a, Acquired> {
-        Box::pin(self.acquire_lease(&request.task, &request.instance, request.lease))
-    }
-
-    fn renew<'a>(&'a self, term: &'a Term, lease: Duration) -> CoordinatorFuture<'a, bool> {
-        Box::pin(async move {
-            let slot = self.inner.slot.lock().await;
-            if slot.connection.is_none() || slot.session != term.session {
-                // The session the term was granted on has ended: so has the term.
-                return Ok(false);
-            }
-            let what = || format!("renewing the lease of `{}`", term.task);
-            let mut session = self.open(slot).await?;
-            let result = sqlx::query(sql::RENEW)
-                .bind(&term.task)
-                .bind(term.token)
-                .bind(micros(lease))
-                .execute(session.send())
-                .await;
-            session.finish(&result);
-            match result {
-                Ok(done) => Ok(done.rows_affected() == 1),
-                Err(error) if is_connection_error(&error) => {
-                    tracing::warn!(
-                        task = %term.task,
-                        token = term.token,
-                        "the lease's session ended: the lease is lost"
-                    );
-                    Ok(false)
-                }
-                Err(error) => Err(self.error(&what(), error)),
-            }
-        })
-    }
-
-    fn release<'a>(&'a self, term: &'a Term) -> CoordinatorFuture<'a, ()> {
-        Box::pin(async move {
-            let what = || format!("releasing the lease of `{}`", term.task);
-            let mut session = self.session().await?;
-            let result = sqlx::query(sql::RELEASE)
-                .bind(&term.task)
-                .bind(term.token)
-                .execute(session.send())
-                .await;
-            session.finish(&result);
-            result.map_err(|error| self.error(&what(), error))?;
-            Ok(())
-        })
-    }
-
-    fn claim_point<'a>(&'a self, request: &'a PointRequest) -> CoordinatorFuture<'a, PointClaim> {
-        Box::pin(self.claim(
-            &request.task,
-            &request.instance,
-            request.period,
-            request.hold,
-        ))
-    }
-
-    fn until_next_point(&self, period: Duration) -> CoordinatorFuture<'_, Duration> {
-        Box::pin(async move {
-            let what = || "reading the time until the next point".to_owned();
-            let mut session = self.session().await?;
-            let result = sqlx::query_scalar::<_, i64>(sql::UNTIL_NEXT_POINT)
-                .bind(micros(period).max(1))
-                .fetch_one(session.send())
-                .await;
-            session.finish(&result);
-            let until_next = result.map_err(|error| self.error(&what(), error))?;
-            Ok(duration(until_next))
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use lifespan_core::Coordinator;
+
     use super::*;
 
     #[test]
@@ -519,25 +223,5 @@ mod tests {
         }
         assert!(text.starts_with("parsing the PostgreSQL URL"), "{text}");
         assert!(!text.contains("hunter2"), "{text}");
-    }
-
-    #[test]
-    fn durations_and_times_convert() {
-        assert_eq!(micros(Duration::from_millis(1500)), 1_500_000);
-        assert_eq!(micros(Duration::MAX), MAX_MICROS);
-        assert_eq!(time(1_000_000), UNIX_EPOCH + Duration::from_secs(1));
-        assert_eq!(time(-1_000_000), UNIX_EPOCH - Duration::from_secs(1));
-        assert_eq!(duration(-5), Duration::ZERO);
-        assert_eq!(duration(2_000), Duration::from_millis(2));
-    }
-
-    #[test]
-    fn classifies_errors() {
-        assert!(is_connection_error(&sqlx::Error::PoolClosed));
-        assert!(is_connection_error(&sqlx::Error::Protocol("eof".into())));
-        assert!(is_connection_error(&sqlx::Error::Io(std::io::Error::from(
-            std::io::ErrorKind::ConnectionReset
-        ))));
-        assert!(!is_connection_error(&sqlx::Error::RowNotFound));
     }
 }

@@ -82,6 +82,8 @@ mod real_case;
 mod record;
 mod regressions;
 mod replicas;
+mod replicas_case;
+mod replicas_check;
 #[cfg(feature = "axum")]
 mod serving;
 mod start;
