@@ -116,13 +116,7 @@ enum Waited {
 impl Supervisor {
     async fn run(mut self, first: BoxFuture) -> TaskOutcome {
         let outcome = self.run_terms(first).await;
-        if let Some(held) = self.term.take() {
-            let retry = self
-                .singleton
-                .as_ref()
-                .map_or(Duration::ZERO, |s| s.settings.retry());
-            release(&self.board, self.index, held, retry).await;
-        }
+        self.give_up_term().await;
         outcome
     }
 
@@ -287,6 +281,11 @@ impl Supervisor {
         if let Some(singleton) = &mut self.singleton {
             singleton.lost();
         }
+        self.give_up_term().await;
+    }
+
+    /// Releases the term held, if any (at once, if the coordinator still has it).
+    async fn give_up_term(&mut self) {
         if let Some(held) = self.term.take() {
             let retry = self
                 .singleton

@@ -32,6 +32,19 @@ struct Entry {
     last_point: i64,
 }
 
+impl Entry {
+    /// A task never leased nor claimed.
+    fn new() -> Self {
+        Entry {
+            instance: String::new(),
+            token: 0,
+            since: SystemTime::now(),
+            expires: None,
+            last_point: i64::MIN,
+        }
+    }
+}
+
 impl InProcess {
     /// A coordinator for this process alone.
     pub fn new() -> Self {
@@ -51,13 +64,9 @@ impl Coordinator for InProcess {
     fn acquire<'a>(&'a self, request: &'a LeaseRequest) -> CoordinatorFuture<'a, Acquired> {
         let now = Instant::now();
         let mut leases = lock(&self.leases);
-        let entry = leases.entry(request.task.clone()).or_insert(Entry {
-            instance: String::new(),
-            token: 0,
-            since: SystemTime::now(),
-            expires: None,
-            last_point: i64::MIN,
-        });
+        let entry = leases
+            .entry(request.task.clone())
+            .or_insert_with(Entry::new);
         let answer = if entry.expires.is_some_and(|at| at > now) {
             Acquired::Held(Some(super::Holder::new(
                 entry.instance.clone(),
@@ -106,13 +115,9 @@ impl Coordinator for InProcess {
     fn claim_point<'a>(&'a self, request: &'a PointRequest) -> CoordinatorFuture<'a, PointClaim> {
         let (point, until_next) = point_now(request.period);
         let mut leases = lock(&self.leases);
-        let entry = leases.entry(request.task.clone()).or_insert(Entry {
-            instance: String::new(),
-            token: 0,
-            since: SystemTime::now(),
-            expires: None,
-            last_point: i64::MIN,
-        });
+        let entry = leases
+            .entry(request.task.clone())
+            .or_insert_with(Entry::new);
         let won = (entry.last_point < point).then(|| {
             entry.last_point = point;
             point

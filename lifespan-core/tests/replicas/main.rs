@@ -55,6 +55,26 @@ impl Log {
     }
 }
 
+/// Waits, 10 ms of virtual time at a time, while `condition` holds; fails after an hour.
+async fn wait_while(what: &str, condition: impl Fn() -> bool) {
+    bounded(what, WAIT_LIMIT, async {
+        while condition() {
+            sleep(10 * MS).await;
+        }
+    })
+    .await;
+}
+
+/// Shuts `apps` down, one after the other.
+async fn shut_down(apps: &[&App]) {
+    bounded("shutdown", WAIT_LIMIT, async {
+        for app in apps {
+            app.shutdown().await;
+        }
+    })
+    .await;
+}
+
 /// A replica: an app named `instance` on `coordinator`, running the singleton `sweep`, which
 /// logs its start and stop with its token and runs until its signal.
 fn replica(instance: &'static str, coordinator: impl lifespan_core::Coordinator, log: &Log) -> App {
@@ -125,10 +145,8 @@ async fn one_replica_runs_a_singleton_and_a_standby_takes_over_within_a_retry_of
     let stopped = Instant::now();
     let report = bounded("shutdown a", WAIT_LIMIT, a.shutdown()).await;
     assert_eq!(report.tasks[0].terms, 1);
-    bounded("b takes over", WAIT_LIMIT, async {
-        while b.status().task("sweep").unwrap().state != RunState::Running {
-            sleep(10 * MS).await;
-        }
+    wait_while("b takes over", || {
+        b.status().task("sweep").unwrap().state != RunState::Running
     })
     .await;
     let handover = stopped.elapsed();
@@ -163,10 +181,8 @@ async fn a_holder_that_cannot_renew_stops_its_task_at_the_renew_deadline_before_
             _ => &coordinator.faults().renew_hangs,
         };
         flag.store(true, Ordering::Relaxed);
-        bounded("the holder stops", WAIT_LIMIT, async {
-            while !log.names().iter().any(|e| e.starts_with("a stop")) {
-                sleep(10 * MS).await;
-            }
+        wait_while("the holder stops", || {
+            !log.names().iter().any(|e| e.starts_with("a stop"))
         })
         .await;
         let (stopped_at, event) = log.events()[1].clone();
@@ -176,23 +192,14 @@ async fn a_holder_that_cannot_renew_stops_its_task_at_the_renew_deadline_before_
             "renewal {fault}: stopped at {stopped_at:?}, not by the renew deadline (7 s)"
         );
         flag.store(false, Ordering::Relaxed);
-        bounded("the next term", WAIT_LIMIT, async {
-            while log.events().len() < 3 {
-                sleep(10 * MS).await;
-            }
-        })
-        .await;
+        wait_while("the next term", || log.events().len() < 3).await;
         let (took_over_at, event) = log.events()[2].clone();
         assert!(event.ends_with("start 2"), "{event}");
         assert!(
             took_over_at >= stopped_at,
             "renewal {fault}: b started at {took_over_at:?} before a stopped at {stopped_at:?}"
         );
-        bounded("shutdown", WAIT_LIMIT, async {
-            a.shutdown().await;
-            b.shutdown().await;
-        })
-        .await;
+        shut_down(&[&a, &b]).await;
     }
 }
 
@@ -245,11 +252,7 @@ async fn a_holder_whose_renewals_fail_stops_its_task_at_the_renew_deadline_not_a
         took_over >= stopped,
         "b started at {took_over:?} while a still ran: {events:?}"
     );
-    bounded("shutdown", WAIT_LIMIT, async {
-        a.shutdown().await;
-        b.shutdown().await;
-    })
-    .await;
+    shut_down(&[&a, &b]).await;
 }
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
@@ -269,10 +272,8 @@ async fn a_refused_renewal_loses_the_lease_and_the_replica_competes_again_with_a
         .faults()
         .renew_refused
         .store(false, Ordering::Relaxed);
-    bounded("a holds it again", WAIT_LIMIT, async {
-        while !log.names().contains(&"a start 2".to_string()) {
-            sleep(10 * MS).await;
-        }
+    wait_while("a holds it again", || {
+        !log.names().contains(&"a start 2".to_string())
     })
     .await;
     assert_eq!(
@@ -317,12 +318,7 @@ async fn a_body_that_ignores_its_lost_lease_is_dropped_when_the_lease_expires() 
         .faults()
         .renew_fails
         .store(true, Ordering::Relaxed);
-    bounded("the body is dropped", WAIT_LIMIT, async {
-        while dropped.lock().unwrap().is_none() {
-            sleep(10 * MS).await;
-        }
-    })
-    .await;
+    wait_while("the body is dropped", || dropped.lock().unwrap().is_none()).await;
     let at = dropped.lock().unwrap().unwrap();
     // Renewed last at 1 s: the renew deadline is at 3 s, the lease expires at 4 s.
     assert!(
@@ -385,10 +381,8 @@ async fn a_body_that_ignores_its_lost_lease_is_gone_before_a_standby_can_take_th
         .faults()
         .renew_fails
         .store(true, Ordering::Relaxed);
-    bounded("b holds it", WAIT_LIMIT, async {
-        while !log.names().contains(&"b start 2".to_string()) {
-            sleep(10 * MS).await;
-        }
+    wait_while("b holds it", || {
+        !log.names().contains(&"b start 2".to_string())
     })
     .await;
     let names = log.names();
@@ -462,10 +456,8 @@ async fn a_coordinator_outage_keeps_a_standby_in_standby_and_it_takes_over_when_
     assert_eq!(task.state, RunState::Standby);
     assert_eq!(task.lease.as_ref().unwrap().holder, None);
     coordinator.faults().down.store(false, Ordering::Relaxed);
-    bounded("it comes back", WAIT_LIMIT, async {
-        while a.status().task("sweep").unwrap().state != RunState::Running {
-            sleep(10 * MS).await;
-        }
+    wait_while("it comes back", || {
+        a.status().task("sweep").unwrap().state != RunState::Running
     })
     .await;
     sleep(MS).await;
