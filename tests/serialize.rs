@@ -56,3 +56,45 @@ async fn status_and_report_serialize_with_the_names_of_states_and_outcomes() {
         serde_json::to_value(TaskOutcome::Failed("x".into())).unwrap()["outcome"]
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_singleton_serializes_its_holder_token_and_terms() {
+    let coordinator = lifespan_core::InProcess::new();
+    let replicas: Vec<App> = ["web-1", "web-2"]
+        .into_iter()
+        .map(|instance| {
+            let app = App::builder()
+                .empty()
+                .coordinator(coordinator.clone())
+                .instance(instance)
+                .build();
+            app.register_task_with(
+                "sweep",
+                TaskOptions::new().singleton(true),
+                |shutdown: Shutdown| async move { shutdown.cancelled().await },
+            )
+            .unwrap();
+            app
+        })
+        .collect();
+    for app in &replicas {
+        bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let holder = serde_json::to_value(replicas[0].status()).unwrap();
+    let lease = &holder["tasks"][0]["lease"];
+    assert_eq!(lease["held_here"], true);
+    assert_eq!(lease["terms"], 1);
+    assert_eq!(lease["holder"]["instance"], "web-1");
+    assert_eq!(lease["holder"]["token"], 1);
+    assert!(lease["holder"]["since_unix_ms"].as_u64().unwrap() > 1_700_000_000_000);
+    let standby = serde_json::to_value(replicas[1].status()).unwrap();
+    assert_eq!(standby["tasks"][0]["state"], "standby");
+    assert_eq!(standby["tasks"][0]["lease"]["held_here"], false);
+    assert_eq!(standby["tasks"][0]["lease"]["holder"]["instance"], "web-1");
+
+    let report = bounded("shutdown", WAIT_LIMIT, replicas[0].shutdown()).await;
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["tasks"][0]["terms"], 1);
+    bounded("shutdown", WAIT_LIMIT, replicas[1].shutdown()).await;
+}
