@@ -213,7 +213,10 @@ impl TaskOptions {
     /// coordinator the task runs at once, as without the option.
     ///
     /// A singleton's function is called for each term of its lease (after a takeover, a fresh
-    /// [`Shutdown`](crate::Shutdown) and lease); its arguments are checked at startup.
+    /// [`Shutdown`](crate::Shutdown) and lease); its arguments are checked at startup. A
+    /// singleton that ends for good (it completes, or fails and is not restarted) releases its
+    /// lease, and a standby replica then runs it anew: a singleton is for work that lasts as
+    /// long as the app, restarted if it may end (`restart = always`).
     pub const fn singleton(mut self, singleton: bool) -> Self {
         self.singleton = singleton;
         self
