@@ -212,7 +212,7 @@ impl Board {
             TaskOutcome::Panicked(_) => code::PANICKED,
             TaskOutcome::Aborted => code::ABORTED,
         };
-        let at = if self.shutdown.is_cancelled() {
+        let at = if self.is_stopping() {
             SINCE_SHUTDOWN
         } else {
             self.now()
@@ -267,8 +267,22 @@ impl Board {
 
     /// Shutdown begins now.
     pub(crate) fn begin_shutdown(&self) {
-        self.shutdown_at.store(self.now(), Ordering::Relaxed);
+        // The first call stamps the start; a later one (a generation dropped after its stop)
+        // keeps it.
+        let _ = self.shutdown_at.compare_exchange(
+            u64::MAX,
+            self.now(),
+            Ordering::Release,
+            Ordering::Relaxed,
+        );
         self.shutdown.cancel();
+    }
+
+    /// Whether shutdown has begun: what the tasks' signal says, read without the lock that
+    /// asking the signal takes (every task ending on shutdown asks).
+    #[inline]
+    pub(crate) fn is_stopping(&self) -> bool {
+        self.shutdown_at.load(Ordering::Acquire) != u64::MAX
     }
 
     /// A context's setup begins; returns its index on the board.

@@ -194,7 +194,7 @@ fn report_blocking(board: &Board, index: usize, took: Duration, threshold: Durat
 /// The outcome of a run that ended, logged, recorded on the board as the task's last error if
 /// it is one. `stopping` says whether shutdown had begun.
 pub(crate) fn outcome(board: &Board, index: usize, ended: Ended) -> TaskOutcome {
-    let stopping = board.shutdown.is_cancelled();
+    let stopping = board.is_stopping();
     match ended {
         Ok(Ok(())) if stopping => {
             tracing::debug!("task stopped on shutdown");

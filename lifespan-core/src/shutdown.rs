@@ -38,7 +38,7 @@ impl Drop for Generation {
     /// runs. If that runtime is gone, so are its tasks and contexts.
     fn drop(&mut self) {
         if self.background || (self.tasks.is_empty() && self.contexts.is_empty()) {
-            self.shutdown.cancel();
+            self.board.begin_shutdown();
             return;
         }
         tracing::info!("lifespan app dropped while running: shutting it down in the background");

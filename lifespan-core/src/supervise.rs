@@ -148,7 +148,7 @@ impl Supervisor {
                     }
                 }
             }
-            if self.board.shutdown.is_cancelled() {
+            if self.board.is_stopping() {
                 return self.end(TaskOutcome::Cancelled);
             }
             let mut claimed_next = None;
@@ -179,7 +179,7 @@ impl Supervisor {
                 // It ran well for a while: the next restart waits the shortest delay again.
                 self.consecutive = 0;
             }
-            if self.board.shutdown.is_cancelled() {
+            if self.board.is_stopping() {
                 return self.end(ended);
             }
             let failed = matches!(ended, TaskOutcome::Failed(_) | TaskOutcome::Panicked(_));
@@ -371,7 +371,7 @@ impl Supervisor {
             },
         };
         let ended = outcome(&self.board, self.index, ended);
-        if held.lost.is_cancelled() && !self.board.shutdown.is_cancelled() {
+        if held.lost.is_cancelled() && !self.board.is_stopping() {
             RunEnd::Lost
         } else {
             RunEnd::Ended(ended)

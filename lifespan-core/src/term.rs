@@ -101,7 +101,7 @@ impl Singleton {
             }
         }
         loop {
-            if board.shutdown.is_cancelled() {
+            if board.is_stopping() {
                 return None;
             }
             let sent = Instant::now();
