@@ -75,6 +75,9 @@ impl Linked {
 
     /// The registrations named `name`, in link-time iteration order.
     pub(crate) fn named(&'static self, name: &str) -> &'static [&'static Registration] {
+        if self.by_name.is_empty() {
+            return &[];
+        }
         if !self.several.is_empty() {
             if let Some(registrations) = self.several.get(name) {
                 return registrations;
