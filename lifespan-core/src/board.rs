@@ -339,13 +339,13 @@ impl Board {
                     .map_or(Duration::ZERO, Duration::from_nanos);
                 TaskStatus {
                     name: entry.name.clone(),
-                    display_name: entry.options.display_name,
+                    display_name: entry.options().display_name,
                     state,
                     restarts: slot.restarts.load(Ordering::Relaxed),
                     last_error: errors.get(&index).map(|error| format!("{error:#}")),
                     in_state,
                     lease: leases.get(&index).cloned().or_else(|| {
-                        entry.options.singleton.then_some(LeaseStatus {
+                        entry.options().singleton.then_some(LeaseStatus {
                             holder: None,
                             held_here: false,
                             terms: 0,

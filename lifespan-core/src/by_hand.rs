@@ -11,7 +11,7 @@ use crate::inject::{context_param, task_param, ContextParam, InjectCx, TaskParam
 use crate::kind::Kind;
 use crate::name::{self, Name};
 use crate::options::TaskOptions;
-use crate::registration::{BoxFuture, Prepare};
+use crate::registration::BoxFuture;
 use crate::running::{boxed, TaskReturn};
 
 impl App {
@@ -91,7 +91,7 @@ impl App {
         if let Err(reason) = options.validate() {
             return Err(RegisterError::InvalidOptions { name, reason });
         }
-        let prepare = Prepare::Dyn(Arc::new(move |cx: &mut InjectCx<'_>| task.call(cx)));
+        let prepare = Arc::new(move |cx: &mut InjectCx<'_>| task.call(cx));
         self.registry().register(Kind::Task, name, prepare, options)
     }
 
@@ -119,7 +119,7 @@ impl App {
         context: F,
     ) -> Result<(), RegisterError> {
         let name = checked(Kind::Context, name.into())?;
-        let prepare = Prepare::Dyn(Arc::new(move |cx: &mut InjectCx<'_>| context.call(cx)));
+        let prepare = Arc::new(move |cx: &mut InjectCx<'_>| context.call(cx));
         self.registry()
             .register(Kind::Context, name, prepare, TaskOptions::new())
     }

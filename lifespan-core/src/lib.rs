@@ -155,7 +155,7 @@
 //    `state`, `signal`.
 // 2. The handle and what is injected: `handle` (the `App` type, and the part of the app that
 //    the lower layers use), `inject`, `check`, `testing` (injected values made by hand).
-// 3. What an app runs and how each part is doing: `registration`, `plan`, `board`.
+// 3. What an app runs and how each part is doing: `registration`, `linked`, `plan`, `board`.
 // 4. Running a start: `running`, `term`, `points`, `supervise`, `watchdog`, `generation`, `shutdown`, `startup`.
 // 5. The app's calls: `app`, `by_hand`, `builder`, `run`, `run_server`, `serve`, `status_route`, `probes`.
 
@@ -172,6 +172,7 @@ mod generation;
 mod handle;
 mod inject;
 mod kind;
+mod linked;
 mod lock;
 mod name;
 mod options;

@@ -1,15 +1,15 @@
 //! Which registrations an app runs and in which order: its selection, the plan of a start, and
 //! the registry that keeps what was registered by hand.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use crate::error::{RegisterError, StartupError, StartupErrorKind};
 use crate::kind::Kind;
-use crate::name::Name;
+use crate::linked::Linked;
+use crate::name::{Name, NameIndex};
 use crate::options::TaskOptions;
 use crate::panic::catching;
-use crate::registration::{collected, Entry, Order, Prepare, RegistrationInfo};
+use crate::registration::{DynPrepare, Entry, RegistrationInfo};
 use crate::report::Report;
 
 /// Which link-time registrations an app runs.
@@ -32,13 +32,30 @@ impl Selection {
             Selection::Filter(filter) => catching(|| filter(info)),
         }
     }
+
+    /// The link-time entries the selection may select, in the order apps run them.
+    fn candidates(&self, linked: &'static Linked) -> &'static [Entry] {
+        match self {
+            Selection::None => &[],
+            Selection::Module(prefix) => linked.around_module(prefix),
+            Selection::All | Selection::Filter(_) => linked.in_order(),
+        }
+    }
 }
 
 /// What a start runs, in order: contexts in setup order, tasks in start order. The entries
 /// registered by hand are shared with the registry, not copied.
 pub(crate) struct Plan {
-    linked: ByKind,
+    linked: Picked,
     by_hand: Arc<ByKind>,
+}
+
+/// The link-time entries a plan runs, split by kind, each in its order; the entries are the
+/// process's own (see [`Linked`]).
+#[derive(Default)]
+struct Picked {
+    contexts: Vec<&'static Entry>,
+    tasks: Vec<&'static Entry>,
 }
 
 /// Entries split by kind, each in its order.
@@ -59,12 +76,35 @@ impl ByKind {
     fn len(&self) -> usize {
         self.contexts.len() + self.tasks.len()
     }
+
+    /// What [`NameIndex`] keeps of the entry that `push` adds next: its position, with the top
+    /// bit set for a task.
+    fn next_code(&self, kind: Kind) -> u32 {
+        match kind {
+            Kind::Context => self.contexts.len() as u32,
+            Kind::Task => self.tasks.len() as u32 | TASK_BIT,
+        }
+    }
+
+    /// The name of the entry of `code` (see [`next_code`](Self::next_code)).
+    fn name_of(&self, code: u32) -> &str {
+        let position = (code & !TASK_BIT) as usize;
+        if code & TASK_BIT == 0 {
+            &self.contexts[position].name
+        } else {
+            &self.tasks[position].name
+        }
+    }
 }
+
+/// The bit of a [code](ByKind::next_code) that says the entry is a task.
+const TASK_BIT: u32 = 1 << 31;
 
 impl Plan {
     /// Contexts, in setup order before state needs are taken into account.
     pub(crate) fn contexts(&self) -> impl Iterator<Item = &Entry> {
-        self.linked.contexts.iter().chain(&self.by_hand.contexts)
+        let linked = self.linked.contexts.iter().copied();
+        linked.chain(&self.by_hand.contexts)
     }
 
     pub(crate) fn context_count(&self) -> usize {
@@ -73,14 +113,15 @@ impl Plan {
 
     /// Tasks, in start order.
     pub(crate) fn tasks(&self) -> impl Iterator<Item = &Entry> {
-        self.linked.tasks.iter().chain(&self.by_hand.tasks)
+        let linked = self.linked.tasks.iter().copied();
+        linked.chain(&self.by_hand.tasks)
     }
 
     /// Task `index`, in start order.
     pub(crate) fn task(&self, index: usize) -> &Entry {
         let linked = self.linked.tasks.len();
         if index < linked {
-            &self.linked.tasks[index]
+            self.linked.tasks[index]
         } else {
             &self.by_hand.tasks[index - linked]
         }
@@ -96,7 +137,7 @@ pub(crate) struct Registry {
     /// Registered by hand, in registration order.
     by_hand: Arc<ByKind>,
     /// The names registered by hand, to refuse a second registration under one.
-    by_hand_names: HashSet<Name>,
+    names: NameIndex,
     running: bool,
     /// Built at the first start, and again after a registration by hand.
     plan: Option<Arc<Plan>>,
@@ -107,7 +148,7 @@ impl Registry {
         Registry {
             selection,
             by_hand: Arc::default(),
-            by_hand_names: HashSet::new(),
+            names: NameIndex::default(),
             running: false,
             plan: None,
         }
@@ -147,30 +188,34 @@ impl Registry {
         self.running = false;
     }
 
-    fn build_plan(&self) -> Result<Plan, String> {
-        let mut any_linked = false;
-        let mut entries: Vec<Entry> = Vec::new();
-        for registration in collected() {
-            any_linked = true;
+    fn build_plan(&mut self) -> Result<Plan, String> {
+        let linked = Linked::get();
+        let mut picked = Picked::default();
+        for entry in self.selection.candidates(linked) {
+            let Some(registration) = entry.registration() else {
+                continue;
+            };
             if self.selection.selects(&registration.info())? {
-                entries.push(registration.entry());
+                match entry.kind {
+                    Kind::Context => picked.contexts.push(entry),
+                    Kind::Task => picked.tasks.push(entry),
+                }
             }
         }
-        if entries.is_empty() && self.by_hand.len() == 0 {
-            if any_linked {
-                tracing::warn!("this app's selection matched none of the lifespan tasks and contexts linked into the program: it runs nothing");
-            } else {
+        if picked.contexts.is_empty() && picked.tasks.is_empty() && self.by_hand.len() == 0 {
+            if linked.in_order().is_empty() {
                 tracing::warn!("no lifespan tasks or contexts were registered: the link-time collection found none (it does not run on every target) and none were registered by hand");
+            } else {
+                tracing::warn!("this app's selection matched none of the lifespan tasks and contexts linked into the program: it runs nothing");
             }
         }
-        // Never the link-time iteration order: the source order within a module, modules by path.
-        entries.sort_by(|a, b| a.order.cmp(&b.order).then_with(|| a.name.cmp(&b.name)));
-        let mut linked = ByKind::default();
-        for entry in entries {
-            linked.push(entry);
+        // Registering by hand is over until the app stops: give back what growing kept spare.
+        if let Some(by_hand) = Arc::get_mut(&mut self.by_hand) {
+            by_hand.contexts.shrink_to_fit();
+            by_hand.tasks.shrink_to_fit();
         }
         Ok(Plan {
-            linked,
+            linked: picked,
             by_hand: self.by_hand.clone(),
         })
     }
@@ -180,40 +225,41 @@ impl Registry {
         &mut self,
         kind: Kind,
         name: Name,
-        prepare: Prepare,
+        prepare: DynPrepare,
         options: TaskOptions,
     ) -> Result<(), RegisterError> {
         if self.running {
             return Err(RegisterError::AlreadyStarted { kind, name });
         }
-        let mut taken = self.by_hand_names.contains(&name);
-        for registration in collected().filter(|r| name == r.info().name) {
-            if taken {
-                break;
-            }
-            taken = self
-                .selection
-                .selects(&registration.info())
-                .map_err(|message| RegisterError::SelectionPanicked {
-                    kind,
-                    name: name.clone(),
-                    message,
-                })?;
-        }
-        if taken {
+        if self.is_taken(kind, &name)? {
             return Err(RegisterError::Duplicate { kind, name });
         }
-        let order = Order::Registered(self.by_hand.len() as u64);
-        self.by_hand_names.insert(name.clone());
+        let code = self.by_hand.next_code(kind);
         // Copies the entries only if a plan built before still shares them.
-        Arc::make_mut(&mut self.by_hand).push(Entry {
-            kind,
-            name,
-            order,
-            prepare,
-            options,
-        });
+        let by_hand = Arc::make_mut(&mut self.by_hand);
+        by_hand.push(Entry::by_hand(kind, name, prepare, options));
+        self.names.insert(code, |code| by_hand.name_of(code));
         self.plan = None;
         Ok(())
+    }
+
+    /// Whether `name` is registered by hand already, or names a link-time registration that
+    /// the app's selection selects.
+    fn is_taken(&self, kind: Kind, name: &Name) -> Result<bool, RegisterError> {
+        if self.names.contains(name, |code| self.by_hand.name_of(code)) {
+            return Ok(true);
+        }
+        for registration in Linked::get().named(name) {
+            let selected = self.selection.selects(&registration.info());
+            let selected = selected.map_err(|message| RegisterError::SelectionPanicked {
+                kind,
+                name: name.clone(),
+                message,
+            })?;
+            if selected {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 }

@@ -92,37 +92,67 @@ impl RegistrationInfo<'_> {
     }
 }
 
-#[derive(Clone)]
-pub(crate) enum Prepare {
-    Static(PrepareFn),
-    Dyn(DynPrepare),
-}
-
 /// One thing the app will run: a link-time registration or one made by hand.
+///
+/// Small, since an app keeps one per task registered by hand: a link-time registration's
+/// function and options stay in its static, and a registration by hand keeps its options only
+/// if they are not the defaults.
 #[derive(Clone)]
 pub(crate) struct Entry {
     pub(crate) kind: Kind,
     pub(crate) name: Name,
-    /// Sort key among link-time registrations; hand registrations keep their order after them.
-    pub(crate) order: Order,
-    pub(crate) prepare: Prepare,
-    pub(crate) options: TaskOptions,
+    body: Body,
 }
 
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Order {
-    Static {
-        module_path: &'static str,
-        file: &'static str,
-        line: u32,
+/// What an entry calls, and where its options are.
+#[derive(Clone)]
+enum Body {
+    Linked(&'static Registration),
+    ByHand {
+        prepare: DynPrepare,
+        /// `None`: the defaults.
+        options: Option<Arc<TaskOptions>>,
     },
-    Registered(u64),
 }
+
+/// The options of every entry registered by hand without any.
+static DEFAULT_OPTIONS: TaskOptions = TaskOptions::new();
 
 impl Entry {
+    /// A task or context registered by hand.
+    pub(crate) fn by_hand(
+        kind: Kind,
+        name: Name,
+        prepare: DynPrepare,
+        options: TaskOptions,
+    ) -> Self {
+        let options = (options != DEFAULT_OPTIONS).then(|| Arc::new(options));
+        Entry {
+            kind,
+            name,
+            body: Body::ByHand { prepare, options },
+        }
+    }
+
+    /// How the entry is supervised (for a context, only its display name).
+    pub(crate) fn options(&self) -> &TaskOptions {
+        match &self.body {
+            Body::Linked(registration) => &registration.options,
+            Body::ByHand { options, .. } => options.as_deref().unwrap_or(&DEFAULT_OPTIONS),
+        }
+    }
+
+    /// The link-time registration the entry was made from, if any.
+    pub(crate) fn registration(&self) -> Option<&'static Registration> {
+        match self.body {
+            Body::Linked(registration) => Some(registration),
+            Body::ByHand { .. } => None,
+        }
+    }
+
     /// The name logs show: the display name if one was given, else the full name.
     pub(crate) fn label(&self) -> &str {
-        self.options.display_name.unwrap_or(&self.name)
+        self.options().display_name.unwrap_or(&self.name)
     }
 
     /// The span its runs are in: `lifespan_task` or `lifespan_context`, naming it by its
@@ -138,9 +168,9 @@ impl Entry {
     /// in a function registered by hand before it returns its future) is an error, never an
     /// unwind through startup or a supervisor.
     pub(crate) fn prepare(&self, cx: &mut InjectCx<'_>) -> Result<BoxFuture, ArgError> {
-        let call = || match &self.prepare {
-            Prepare::Static(prepare) => prepare(cx),
-            Prepare::Dyn(prepare) => prepare(cx),
+        let call = || match &self.body {
+            Body::Linked(registration) => (registration.prepare)(cx),
+            Body::ByHand { prepare, .. } => prepare(cx),
         };
         catching(call).unwrap_or_else(|message| Err(ArgError::call_panicked(message)))
     }
@@ -160,17 +190,38 @@ impl Registration {
         }
     }
 
-    pub(crate) fn entry(&self) -> Entry {
+    /// The entry an app runs for the registration.
+    pub(crate) fn entry(&'static self) -> Entry {
         Entry {
             kind: self.kind,
             name: Name::from(self.name),
-            order: Order::Static {
-                module_path: self.module_path,
-                file: self.file,
-                line: self.line,
-            },
-            prepare: Prepare::Static(self.prepare),
-            options: self.options,
+            body: Body::Linked(self),
         }
+    }
+
+    /// Where the registration is in the source: module, file, line.
+    pub(crate) fn place(&self) -> (&'static str, &'static str, u32) {
+        (self.module_path, self.file, self.line)
+    }
+
+    /// The function's full path.
+    pub(crate) fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An app keeps an entry per task registered by hand, and the process one per link-time
+    /// registration.
+    #[test]
+    fn an_entry_is_small() {
+        assert!(
+            std::mem::size_of::<Entry>() <= 56,
+            "{}",
+            std::mem::size_of::<Entry>()
+        );
     }
 }

@@ -84,7 +84,7 @@ pub(crate) async fn start(
     if board
         .plan
         .tasks()
-        .any(|t| t.options.singleton || t.options.once_per_point)
+        .any(|t| t.options().singleton || t.options().once_per_point)
     {
         prepare_coordinator(&board, exit, limits.startup_timeout).await?;
     }
@@ -147,7 +147,7 @@ fn prepare(
         }
         prepared_contexts.push(PreparedContext {
             name: entry.name.clone(),
-            options: entry.options,
+            options: *entry.options(),
             span: entry.span(),
             body,
             control,
@@ -170,7 +170,7 @@ fn prepare(
             shutdown,
             yield_parts: None,
             state,
-            lease: entry.options.singleton.then_some(&placeholder),
+            lease: entry.options().singleton.then_some(&placeholder),
             deps: Deps::default(),
         };
         let body = entry
@@ -266,7 +266,7 @@ fn start_tasks(app: &App, generation: &mut Generation, bodies: Vec<BoxFuture>) {
     let now = board.now();
     for (index, body) in bodies.into_iter().enumerate() {
         board.set_running(index, now);
-        let handle = if board.plan.task(index).options.is_supervised() {
+        let handle = if board.plan.task(index).options().is_supervised() {
             let supervised = supervise(
                 app.clone(),
                 board.clone(),

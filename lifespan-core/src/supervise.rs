@@ -37,7 +37,7 @@ pub(crate) async fn supervise(
     first: BoxFuture,
 ) {
     let span = board.plan.task(index).span();
-    let options = board.plan.task(index).options;
+    let options = *board.plan.task(index).options();
     let singleton = options.singleton.then(|| {
         let settings = options.lease.unwrap_or(board.coordination.lease);
         Singleton::new(&board, index, settings)
