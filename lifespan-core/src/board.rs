@@ -192,6 +192,10 @@ impl Board {
 
     /// How many terms singleton `index` held; 0 for other tasks.
     pub(crate) fn terms(&self, index: usize) -> u32 {
+        // No lock for the tasks that are no singleton: shutdown asks for every task.
+        if !self.plan.task(index).options().singleton {
+            return 0;
+        }
         lock(&self.leases)
             .get(&index)
             .map_or(0, |lease| lease.terms)
