@@ -19,7 +19,10 @@
 //!
 //! Sections, each in a child process of its own (select with `LIFESPAN_BENCH_SECTIONS`, a comma
 //! list; all by default):
-//! - `warm`: the variants above in one process;
+//! - `warm`: the variants above in one process, with tokio-graceful-shutdown, `JoinSet`, and the
+//!   hand-written code started and stopped from a spawned task (lifespan's shutdown runs on a
+//!   task of its own, on a worker; the plain hand-written code cancels from the thread that
+//!   blocks on the runtime, whose wake-ups go through the runtime's shared queue);
 //! - `trim`: the same with glibc's heap trimming off (`GLIBC_TUNABLES`), so that memory freed at
 //!   the end of one sample is not returned to the system and faulted back in by the next;
 //! - `fmt`: an INFO `tracing_subscriber::fmt` subscriber installed, writing to a sink, against
@@ -51,7 +54,7 @@ use std::time::Duration;
 
 use measure::{Kind, RegisterTask, Sample, Tracker};
 use stats::{Row, Spread};
-use variants::{GracefulShutdown, JoinSetAbort, TrackerSpan};
+use variants::{GracefulShutdown, JoinSetAbort, TrackerOnWorker, TrackerSpan};
 
 /// Set in the child that runs the `fmt` section: it installs the subscriber first.
 const FMT: &str = "LIFESPAN_BENCH_FMT";
@@ -63,6 +66,7 @@ fn kinds() -> Vec<Kind> {
     vec![
         Kind::new("tracker", Tracker::new),
         Kind::new("tracker_span", TrackerSpan::new),
+        Kind::new("tracker_on_worker", TrackerOnWorker::new),
         Kind::new("joinset", JoinSetAbort::new),
         Kind::new("graceful", GracefulShutdown::new),
         Kind::new("register_task", RegisterTask::new),
@@ -76,6 +80,9 @@ fn label(key: &str) -> &'static str {
     match key {
         "tracker" => "hand-written `CancellationToken` + `TaskTracker`",
         "tracker_span" => "hand-written `TaskTracker`, one `info_span!` per task",
+        "tracker_on_worker" => {
+            "hand-written `TaskTracker`, started and stopped from a spawned task"
+        }
         "joinset" => "hand-written `JoinSet` + `abort_all`",
         "graceful" => "tokio-graceful-shutdown",
         "register_task" => "lifespan `register_task`",
@@ -229,12 +236,13 @@ struct Measured {
 fn warm(exe: &Path, quick: bool, measured: &mut Measured) {
     let variants = [
         "tracker",
+        "tracker_on_worker",
         "joinset",
         "graceful",
         "register_task",
         "register_task_checked",
     ];
-    let sizes = Sizes::new(quick, [41, 21, 21]);
+    let sizes = Sizes::new(quick, [201, 61, 25]);
     eprintln!("warm ...");
     let samples = run_child(exe, &variants, &sizes.spec(), &[]);
     println!("### In one process, interleaved\n");
@@ -243,7 +251,7 @@ fn warm(exe: &Path, quick: bool, measured: &mut Measured) {
 
 fn trim(exe: &Path, quick: bool) {
     let variants = ["tracker", "joinset", "register_task"];
-    let sizes = Sizes::new(quick, [21, 11, 11]);
+    let sizes = Sizes::new(quick, [101, 31, 15]);
     eprintln!("trim ...");
     let samples = run_child(
         exe,
@@ -257,7 +265,7 @@ fn trim(exe: &Path, quick: bool) {
 
 fn fmt(exe: &Path, quick: bool, measured: &mut Measured) {
     let variants = ["tracker", "tracker_span", "register_task"];
-    let sizes = Sizes::new(quick, [21, 11, 11]);
+    let sizes = Sizes::new(quick, [101, 31, 15]);
     eprintln!("fmt ...");
     let samples = run_child(exe, &variants, &sizes.spec(), &[(FMT, "1")]);
     println!(
@@ -272,19 +280,19 @@ fn annotated(bins: &Path, quick: bool, measured: &mut Measured) {
             "linked_0",
             "0 annotated functions linked",
             &["tracker", "register_task"],
-            Sizes::new(quick, [31, 15, 9]),
+            Sizes::new(quick, [101, 31, 15]),
         ),
         (
             "linked_1k",
             "1,000 annotated functions linked; the app selects all of them",
             &["tracker", "register_task", "annotated"],
-            Sizes::new(quick, [31, 15, 9]).up_to(1_000),
+            Sizes::new(quick, [101, 31, 15]).up_to(1_000),
         ),
         (
             "linked_10k",
             "10,000 annotated functions linked; the app selects 1,000 (one module) or all",
             &["tracker", "register_task", "annotated"],
-            Sizes::new(quick, [31, 15, 9]).up_to(10_000),
+            Sizes::new(quick, [101, 31, 15]).up_to(10_000),
         ),
     ];
     for (bin, title, variants, sizes) in runs {
@@ -292,7 +300,7 @@ fn annotated(bins: &Path, quick: bool, measured: &mut Measured) {
         let mut samples = run_child(&bins.join(bin), variants, &sizes.spec(), &[]);
         if bin == "linked_1k" {
             // `register_task` at 10,000 too, for the registration by what is linked.
-            let more = Sizes::new(quick, [0, 15, 0]);
+            let more = Sizes::new(quick, [0, 31, 0]);
             let more = Sizes(more.0.into_iter().filter(|(n, _)| *n == 10_000).collect());
             samples.extend(run_child(
                 &bins.join(bin),
@@ -335,13 +343,13 @@ fn annotated(bins: &Path, quick: bool, measured: &mut Measured) {
 }
 
 fn cold(exe: &Path, bins: Option<&Path>, quick: bool, measured: &mut Measured) {
-    let rounds = if quick { 2 } else { 9 };
+    let rounds = if quick { 2 } else { 21 };
     let sizes: &[usize] = if quick {
         &[1_000, 10_000]
     } else {
         &[1_000, 10_000, 100_000]
     };
-    let variants = ["tracker", "joinset", "register_task"];
+    let variants = ["tracker", "tracker_on_worker", "joinset", "register_task"];
     let annotated_variants = ["tracker", "register_task", "annotated"];
     let linked_10k = bins.map(|bins| bins.join("linked_10k"));
     let mut samples = Vec::new();

@@ -153,3 +153,58 @@ impl Variant for GracefulShutdown {
         })
     }
 }
+
+/// Hand-written `CancellationToken` + `TaskTracker`, started and stopped from a task of its own
+/// (on a worker thread) rather than from the thread that blocks on the runtime: as lifespan's
+/// shutdown does, which runs on a task of its own.
+pub struct TrackerOnWorker {
+    n: usize,
+    token: CancellationToken,
+    tracker: TaskTracker,
+}
+
+impl TrackerOnWorker {
+    pub fn new() -> Self {
+        TrackerOnWorker {
+            n: 0,
+            token: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+        }
+    }
+}
+
+impl Variant for TrackerOnWorker {
+    fn register(&mut self, n: usize) {
+        self.n = n;
+    }
+
+    fn start(&mut self) -> BoxFut<'_, ()> {
+        let (n, token, tracker) = (self.n, self.token.clone(), self.tracker.clone());
+        Box::pin(async move {
+            tokio::spawn(async move {
+                for _ in 0..n {
+                    let token = token.clone();
+                    tracker.spawn(async move {
+                        begin();
+                        token.cancelled().await;
+                    });
+                }
+            })
+            .await
+            .unwrap();
+        })
+    }
+
+    fn stop(&mut self) -> BoxFut<'_, ()> {
+        let (token, tracker) = (self.token.clone(), self.tracker.clone());
+        Box::pin(async move {
+            tokio::spawn(async move {
+                token.cancel();
+                tracker.close();
+                tracker.wait().await;
+            })
+            .await
+            .unwrap();
+        })
+    }
+}
