@@ -1,0 +1,5 @@
+//! No annotated function linked.
+
+fn main() {
+    lifespan_bench_annotated::main(concat!(module_path!(), "::annotated"), 0);
+}
