@@ -16,6 +16,13 @@ pub(crate) struct Linked {
     /// An entry per registration, in the order apps run them: modules by path, then source
     /// order within a module (file, line), then name; never the link-time iteration order.
     in_order: Vec<Entry>,
+    /// The registrations by name, built at the first registration by hand: an app that only
+    /// runs what is linked never hashes a name.
+    names: OnceLock<Names>,
+}
+
+/// The link-time registrations by name.
+struct Names {
     /// The registration of each name (the first in link-time iteration order).
     by_name: HashMap<&'static str, &'static Registration>,
     /// Every registration of each name that has several (two versions of a crate), in
@@ -23,18 +30,11 @@ pub(crate) struct Linked {
     several: HashMap<&'static str, Vec<&'static Registration>>,
 }
 
-impl Linked {
-    /// The index, built on the first call.
-    pub(crate) fn get() -> &'static Linked {
-        static LINKED: OnceLock<Linked> = OnceLock::new();
-        LINKED.get_or_init(Linked::index)
-    }
-
-    fn index() -> Linked {
-        let mut in_order: Vec<&'static Registration> = collected().collect();
-        let mut by_name = HashMap::with_capacity(in_order.len());
+impl Names {
+    fn index() -> Names {
+        let mut by_name = HashMap::new();
         let mut several: HashMap<_, Vec<_>> = HashMap::new();
-        for &registration in &in_order {
+        for registration in collected() {
             let name = registration.name();
             if let Some(&first) = by_name.get(name) {
                 several
@@ -45,12 +45,36 @@ impl Linked {
                 by_name.insert(name, registration);
             }
         }
-        // Stable: registrations equal in all of these stay in link-time iteration order.
-        in_order.sort_by(|a, b| source_order(a, b));
+        Names { by_name, several }
+    }
+}
+
+impl Linked {
+    /// The index, built on the first call.
+    pub(crate) fn get() -> &'static Linked {
+        static LINKED: OnceLock<Linked> = OnceLock::new();
+        LINKED.get_or_init(Linked::index)
+    }
+
+    fn index() -> Linked {
+        let registrations: Vec<&'static Registration> = collected().collect();
+        let ranks = place_ranks(&registrations);
+        let mut in_order: Vec<(u32, &'static Registration)> =
+            ranks.into_iter().zip(registrations).collect();
+        // Stable: registrations equal in all of these stay in link-time iteration order. The
+        // strings are compared once per place (module and file), not once per comparison.
+        in_order.sort_by(|(a_rank, a), (b_rank, b)| {
+            a_rank
+                .cmp(b_rank)
+                .then(a.place().2.cmp(&b.place().2))
+                .then_with(|| same_or(a.name(), b.name()))
+        });
         Linked {
-            in_order: in_order.into_iter().map(Registration::entry).collect(),
-            by_name,
-            several,
+            in_order: in_order
+                .into_iter()
+                .map(|(_, registration)| Registration::entry(registration))
+                .collect(),
+            names: OnceLock::new(),
         }
     }
 
@@ -75,26 +99,66 @@ impl Linked {
 
     /// The registrations named `name`, in link-time iteration order.
     pub(crate) fn named(&'static self, name: &str) -> &'static [&'static Registration] {
-        if self.by_name.is_empty() {
+        if self.in_order.is_empty() {
             return &[];
         }
-        if !self.several.is_empty() {
-            if let Some(registrations) = self.several.get(name) {
+        let names = self.names.get_or_init(Names::index);
+        if !names.several.is_empty() {
+            if let Some(registrations) = names.several.get(name) {
                 return registrations;
             }
         }
-        self.by_name.get(name).map_or(&[], std::slice::from_ref)
+        names.by_name.get(name).map_or(&[], std::slice::from_ref)
     }
 }
 
-/// The order apps run registrations in: by module path, file, line, then name.
-fn source_order(a: &Registration, b: &Registration) -> Ordering {
-    let (a_module, a_file, a_line) = a.place();
-    let (b_module, b_file, b_line) = b.place();
-    same_or(a_module, b_module)
-        .then_with(|| same_or(a_file, b_file))
-        .then(a_line.cmp(&b_line))
-        .then_with(|| same_or(a.name(), b.name()))
+/// The rank of each registration's place (its module path, then its file) among the places of
+/// all: registrations with equal places get equal ranks. The registrations of one module are
+/// usually adjacent and share their strings, so each place is looked up once per run of them.
+fn place_ranks(registrations: &[&'static Registration]) -> Vec<u32> {
+    type Place = (&'static str, &'static str);
+    let key = |(module, file): Place| (module.as_ptr(), module.len(), file.as_ptr(), file.len());
+    let mut places: Vec<Place> = Vec::new();
+    let mut ids = HashMap::new();
+    let mut last: Option<(Place, u32)> = None;
+    let of_each: Vec<u32> = registrations
+        .iter()
+        .map(|registration| {
+            let (module, file, _) = registration.place();
+            let place = (module, file);
+            if let Some((seen, id)) = last {
+                if key(seen) == key(place) {
+                    return id;
+                }
+            }
+            let id = *ids.entry(key(place)).or_insert_with(|| {
+                places.push(place);
+                places.len() as u32 - 1
+            });
+            last = Some((place, id));
+            id
+        })
+        .collect();
+    // Places sorted by their text; equal texts (one string at two addresses) share a rank.
+    let mut sorted: Vec<u32> = (0..places.len() as u32).collect();
+    sorted.sort_by(|&a, &b| compare_places(places[a as usize], places[b as usize]));
+    let mut rank_of = vec![0u32; places.len()];
+    let mut rank = 0;
+    for (position, &id) in sorted.iter().enumerate() {
+        if position > 0 {
+            let before = places[sorted[position - 1] as usize];
+            if compare_places(before, places[id as usize]) != Ordering::Equal {
+                rank += 1;
+            }
+        }
+        rank_of[id as usize] = rank;
+    }
+    of_each.into_iter().map(|id| rank_of[id as usize]).collect()
+}
+
+/// Two places in the order apps run registrations: by module path, then file.
+fn compare_places(a: (&str, &str), b: (&str, &str)) -> Ordering {
+    same_or(a.0, b.0).then_with(|| same_or(a.1, b.1))
 }
 
 /// `a` against `b`, without reading them if they are one string (the module paths and files

@@ -190,12 +190,30 @@ impl Registry {
 
     fn build_plan(&mut self) -> Result<Plan, String> {
         let linked = Linked::get();
-        let mut picked = Picked::default();
-        for entry in self.selection.candidates(linked) {
+        let candidates = self.selection.candidates(linked);
+        let mut picked = Picked {
+            contexts: Vec::new(),
+            tasks: Vec::with_capacity(candidates.len()),
+        };
+        // A module selection decides per module: the registrations of a module are adjacent,
+        // and usually share one string for its path.
+        let mut last_module: Option<(&'static str, bool)> = None;
+        for entry in candidates {
             let Some(registration) = entry.registration() else {
                 continue;
             };
-            if self.selection.selects(&registration.info())? {
+            let info = registration.info();
+            let selected = match last_module {
+                Some((module, selected)) if std::ptr::eq(module, info.module_path) => selected,
+                _ => {
+                    let selected = self.selection.selects(&info)?;
+                    if let Selection::Module(_) = self.selection {
+                        last_module = Some((info.module_path, selected));
+                    }
+                    selected
+                }
+            };
+            if selected {
                 match entry.kind {
                     Kind::Context => picked.contexts.push(entry),
                     Kind::Task => picked.tasks.push(entry),
