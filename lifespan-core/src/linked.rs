@@ -59,20 +59,33 @@ impl Linked {
     fn index() -> Linked {
         let registrations: Vec<&'static Registration> = collected().collect();
         let ranks = place_ranks(&registrations);
-        let mut in_order: Vec<(u32, &'static Registration)> =
-            ranks.into_iter().zip(registrations).collect();
-        // Stable: registrations equal in all of these stay in link-time iteration order. The
-        // strings are compared once per place (module and file), not once per comparison.
-        in_order.sort_by(|(a_rank, a), (b_rank, b)| {
-            a_rank
-                .cmp(b_rank)
-                .then(a.place().2.cmp(&b.place().2))
+        // Place and line packed in one key; the position in link-time iteration order breaks
+        // the last ties, so that the unstable sort orders as a stable one would.
+        let mut in_order: Vec<(u64, u32, &'static Registration)> = ranks
+            .into_iter()
+            .zip(registrations)
+            .enumerate()
+            .map(|(position, (rank, registration))| {
+                let key = (u64::from(rank) << 32) | u64::from(registration.place().2);
+                (key, position as u32, registration)
+            })
+            .collect();
+        // The strings are compared once per place (module and file), not once per comparison.
+        let order = |(a_key, a_position, a): &(u64, u32, &Registration),
+                     (b_key, b_position, b): &(u64, u32, &Registration)| {
+            a_key
+                .cmp(b_key)
                 .then_with(|| same_or(a.name(), b.name()))
-        });
+                .then(a_position.cmp(b_position))
+        };
+        // Link-time iteration is often the source order, or its reverse: then no sort is needed.
+        if !in_order.is_sorted_by(|a, b| order(a, b).is_le()) {
+            in_order.sort_unstable_by(order);
+        }
         Linked {
             in_order: in_order
                 .into_iter()
-                .map(|(_, registration)| Registration::entry(registration))
+                .map(|(_, _, registration)| Registration::entry(registration))
                 .collect(),
             names: OnceLock::new(),
         }
