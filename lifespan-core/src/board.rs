@@ -5,7 +5,7 @@
 //! short list of contexts under a lock (contexts change state a few times per start).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -91,6 +91,8 @@ pub(crate) struct Board {
     contexts: Mutex<Vec<ContextEntry>>,
     /// The lease of each singleton task, by index: written only when a lease changes hands.
     leases: Mutex<HashMap<usize, LeaseStatus>>,
+    /// Whether `leases` has an entry.
+    leased: AtomicBool,
 }
 
 impl Board {
@@ -119,6 +121,7 @@ impl Board {
             errors: Mutex::new(HashMap::new()),
             contexts: Mutex::new(Vec::new()),
             leases: Mutex::new(HashMap::new()),
+            leased: AtomicBool::new(false),
         }
     }
 
@@ -163,6 +166,7 @@ impl Board {
         });
         lease.holder = holder;
         lease.held_here = false;
+        self.leased.store(true, Ordering::Release);
         drop(leases);
         if self.tasks[index].state.load(Ordering::Acquire) != code::STANDBY {
             self.set_code(index, code::STANDBY, self.now());
@@ -180,6 +184,7 @@ impl Board {
         lease.holder = Some(holder);
         lease.held_here = true;
         lease.terms = lease.terms.saturating_add(1);
+        self.leased.store(true, Ordering::Release);
     }
 
     /// Singleton `index` no longer holds its lease (given up on shutdown, or at its end).
@@ -192,8 +197,9 @@ impl Board {
 
     /// How many terms singleton `index` held; 0 for other tasks.
     pub(crate) fn terms(&self, index: usize) -> u32 {
-        // No lock for the tasks that are no singleton: shutdown asks for every task.
-        if !self.plan.task(index).options().singleton {
+        // No lock, and no look at the task's options, in an app whose singletons never asked
+        // for a lease: shutdown asks for every task.
+        if !self.leased.load(Ordering::Acquire) {
             return 0;
         }
         lock(&self.leases)

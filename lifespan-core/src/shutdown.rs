@@ -81,21 +81,27 @@ async fn stop_tasks(
     // 1–2. Wait for the tasks up to the grace period, then abort the rest. The tracker wakes
     // this once, when the last task ends, rather than once per task.
     generation.tracker.close();
-    tokio::select! {
+    let all_ended = tokio::select! {
         biased;
-        () = generation.tracker.wait() => {}
+        () = generation.tracker.wait() => true,
         () = force.cancelled() => {
             tracing::warn!("lifespan shutdown requested again: skipping the grace period");
+            false
         }
         () = sleep_until(crate::time::after(Instant::now(), timeouts.grace_period)) => {
             tracing::warn!(grace_period = ?timeouts.grace_period, "lifespan grace period over: aborting the tasks still running");
+            false
         }
-    }
+    };
     let board = generation.board.clone();
     let mut handles = tasks;
-    for handle in &handles {
-        if !handle.is_finished() {
-            handle.abort();
+    // When every task has ended, no handle is read here: each read would load its task's
+    // memory, one miss per task.
+    if !all_ended {
+        for handle in &handles {
+            if !handle.is_finished() {
+                handle.abort();
+            }
         }
     }
     // Each task records how it ended on the board; one without a record was aborted (dropped
