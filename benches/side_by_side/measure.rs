@@ -1,5 +1,5 @@
 //! The measurement shared by `benches/side_by_side.rs` and the binaries of `benches/annotated`:
-//! a counting allocator, the counter of tasks that have begun, the variants every process has
+//! the counting allocator installed, the counter of tasks that have begun, the variants every process has
 //! (hand-written `CancellationToken` + `TaskTracker`, lifespan's `register_task`), one sample,
 //! and the rounds a child process runs and prints, one line per sample.
 //!
@@ -8,10 +8,11 @@
 //! variant once, in an order rotated by one each round, and prints one line per sample (see
 //! [`Sample::line`]).
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use lifespan_test_support::Counting;
 use std::time::{Duration, Instant};
 
 use lifespan_core::{App, Report, Shutdown};
@@ -19,37 +20,12 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-/// Counts the bytes currently allocated, to measure heap per task.
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(
-            new_size as isize - layout.size() as isize,
-            Ordering::Relaxed,
-        );
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
 /// Bytes currently allocated through the global allocator.
 pub fn live_heap() -> isize {
-    LIVE.load(Ordering::Relaxed)
+    lifespan_test_support::live()
 }
 
 /// Minor page faults of this process so far, all threads.

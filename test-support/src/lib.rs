@@ -1,15 +1,17 @@
 //! Support code for the tests of the lifespan workspace: bounded waits, an ordered log of events,
-//! captured `tracing` lines, a minimal HTTP client, error chains, child processes and a PostgreSQL
-//! database.
+//! captured `tracing` lines, a minimal HTTP client, error chains, child processes, a PostgreSQL
+//! database, and a counting allocator for the benchmarks.
 //!
 //! It uses none of `lifespan-core`'s types, so that `lifespan-core`'s own tests can use it as a
 //! dev-dependency without a second copy of the runtime in their build.
 #![deny(missing_docs)]
 
+mod alloc;
 mod postgres;
 #[cfg(unix)]
 mod process;
 
+pub use alloc::{live, Counting};
 pub use postgres::{test_database, unique_name, TestDatabase, DATABASE_URL_VARIABLE, SKIP_MESSAGE};
 
 #[cfg(unix)]
