@@ -153,7 +153,15 @@ impl Supervisor {
             }
             let mut claimed_next = None;
             if let Some(points) = &mut self.points {
-                let (won, next) = points.claim().await;
+                // A coordinator that does not answer holds up no shutdown.
+                let claimed = tokio::select! {
+                    biased;
+                    () = self.board.shutdown.cancelled() => None,
+                    claimed = points.claim() => Some(claimed),
+                };
+                let Some((won, next)) = claimed else {
+                    return self.end(TaskOutcome::Cancelled);
+                };
                 if !won {
                     next_run = Some(next);
                     continue;
@@ -262,7 +270,11 @@ impl Supervisor {
             return Some(Instant::now());
         }
         Some(match &mut self.points {
-            Some(points) => points.first().await,
+            Some(points) => tokio::select! {
+                biased;
+                () = self.board.shutdown.cancelled() => Instant::now(),
+                at = points.first() => at,
+            },
             None => after(Instant::now(), period),
         })
     }

@@ -533,3 +533,31 @@ async fn a_lease_outside_a_singleton_and_an_unreachable_coordinator_fail_the_sta
     assert!(text.starts_with("the coordinator (the test coordinator) could not be prepared: connecting to postgres://admin:***@db.internal"), "{text}");
     assert!(!text.contains("hunter2"));
 }
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_coordinator_that_stops_answering_holds_up_no_shutdown_of_a_once_per_point_task() {
+    let coordinator = TestCoordinator::new();
+    let app = App::builder()
+        .empty()
+        .coordinator(coordinator.clone())
+        .build();
+    let options = TaskOptions::new().every(60 * S).once_per_point(true);
+    app.register_task_with("digest", options, || async {})
+        .unwrap();
+    bounded("start", WAIT_LIMIT, app.start()).await.unwrap();
+    sleep(S).await;
+    // From now on every answer takes ten minutes: the claim at 60 s hangs.
+    coordinator
+        .faults()
+        .delay_ms
+        .store(600_000, Ordering::Relaxed);
+    sleep(61 * S).await;
+    let began = Instant::now();
+    let report = bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
+    assert_eq!(report.task("digest"), Some(&TaskOutcome::Cancelled));
+    assert!(
+        began.elapsed() < S,
+        "shutdown waited {:?} for a claim",
+        began.elapsed()
+    );
+}
