@@ -16,9 +16,36 @@ pub(crate) struct Linked {
     /// An entry per registration, in the order apps run them: modules by path, then source
     /// order within a module (file, line), then name; never the link-time iteration order.
     in_order: Vec<Entry>,
+    /// The modules of `in_order`, in order: a module selection reads these rather than each
+    /// registration.
+    modules: Vec<Module>,
     /// The registrations by name, built at the first registration by hand: an app that only
     /// runs what is linked never hashes a name.
     names: OnceLock<Names>,
+}
+
+/// A module's path, and the range of its entries in the order apps run them.
+pub(crate) struct Module {
+    pub(crate) path: &'static str,
+    pub(crate) entries: std::ops::Range<usize>,
+}
+
+/// The runs of one module path in `registrations`, which are sorted by it.
+fn module_runs(registrations: impl Iterator<Item = &'static Registration>) -> Vec<Module> {
+    let mut modules: Vec<Module> = Vec::new();
+    for (index, registration) in registrations.enumerate() {
+        let path = registration.info().module_path;
+        match modules.last_mut() {
+            Some(last) if same_or(last.path, path) == Ordering::Equal => {
+                last.entries.end = index + 1
+            }
+            _ => modules.push(Module {
+                path,
+                entries: index..index + 1,
+            }),
+        }
+    }
+    modules
 }
 
 /// The link-time registrations by name.
@@ -82,32 +109,25 @@ impl Linked {
         if !in_order.is_sorted_by(|a, b| order(a, b).is_le()) {
             in_order.sort_unstable_by(order);
         }
+        let modules = module_runs(in_order.iter().map(|(_, _, registration)| *registration));
         Linked {
             in_order: in_order
                 .into_iter()
                 .map(|(_, _, registration)| Registration::entry(registration))
                 .collect(),
+            modules,
             names: OnceLock::new(),
         }
+    }
+
+    /// The modules, in order, each with the range of its entries in [`in_order`](Self::in_order).
+    pub(crate) fn modules(&'static self) -> &'static [Module] {
+        &self.modules
     }
 
     /// Every registration's entry, in the order apps run them.
     pub(crate) fn in_order(&'static self) -> &'static [Entry] {
         &self.in_order
-    }
-
-    /// The entries that may be in module `prefix` or in a module nested in it: those whose
-    /// module path starts with `prefix` (which `a::bc` does for `a::b`: check each with
-    /// [`RegistrationInfo::is_within`](crate::registration::RegistrationInfo::is_within)).
-    pub(crate) fn around_module(&'static self, prefix: &str) -> &'static [Entry] {
-        let prefix = prefix.trim_end_matches("::");
-        let module = |entry: &Entry| entry.registration().map_or("", |r| r.info().module_path);
-        // Sorted by module path first: the paths that start with `prefix` are contiguous.
-        let start = self
-            .in_order
-            .partition_point(|entry| module(entry) < prefix);
-        let rest = &self.in_order[start..];
-        &rest[..rest.partition_point(|entry| module(entry).starts_with(prefix))]
     }
 
     /// The registrations named `name`, in link-time iteration order.

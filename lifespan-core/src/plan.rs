@@ -32,15 +32,6 @@ impl Selection {
             Selection::Filter(filter) => catching(|| filter(info)),
         }
     }
-
-    /// The link-time entries the selection may select, in the order apps run them.
-    fn candidates(&self, linked: &'static Linked) -> &'static [Entry] {
-        match self {
-            Selection::None => &[],
-            Selection::Module(prefix) => linked.around_module(prefix),
-            Selection::All | Selection::Filter(_) => linked.in_order(),
-        }
-    }
 }
 
 /// What a start runs, in order: contexts in setup order, tasks in start order. The entries
@@ -56,6 +47,19 @@ pub(crate) struct Plan {
 struct Picked {
     contexts: Vec<&'static Entry>,
     tasks: Vec<&'static Entry>,
+}
+
+impl Picked {
+    /// Adds `entries`, each to the list of its kind, in order.
+    fn extend(&mut self, entries: &'static [Entry]) {
+        self.tasks.reserve(entries.len());
+        for entry in entries {
+            match entry.kind {
+                Kind::Context => self.contexts.push(entry),
+                Kind::Task => self.tasks.push(entry),
+            }
+        }
+    }
 }
 
 /// Entries split by kind, each in its order.
@@ -190,33 +194,31 @@ impl Registry {
 
     fn build_plan(&mut self) -> Result<Plan, String> {
         let linked = Linked::get();
-        let candidates = self.selection.candidates(linked);
-        let mut picked = Picked {
-            contexts: Vec::new(),
-            tasks: Vec::with_capacity(candidates.len()),
-        };
-        // A module selection decides per module: the registrations of a module are adjacent,
-        // and usually share one string for its path.
-        let mut last_module: Option<(&'static str, bool)> = None;
-        for entry in candidates {
-            let Some(registration) = entry.registration() else {
-                continue;
-            };
-            let info = registration.info();
-            let selected = match last_module {
-                Some((module, selected)) if std::ptr::eq(module, info.module_path) => selected,
-                _ => {
-                    let selected = self.selection.selects(&info)?;
-                    if let Selection::Module(_) = self.selection {
-                        last_module = Some((info.module_path, selected));
+        let mut picked = Picked::default();
+        match &self.selection {
+            Selection::None => {}
+            // No registration is read: the index has what a plan needs.
+            Selection::All => picked.extend(linked.in_order()),
+            // Decided per module, never per registration.
+            Selection::Module(prefix) => {
+                for module in linked.modules() {
+                    let info = RegistrationInfo {
+                        kind: Kind::Task,
+                        name: "",
+                        module_path: module.path,
+                    };
+                    if info.is_within(prefix) {
+                        picked.extend(&linked.in_order()[module.entries.clone()]);
                     }
-                    selected
                 }
-            };
-            if selected {
-                match entry.kind {
-                    Kind::Context => picked.contexts.push(entry),
-                    Kind::Task => picked.tasks.push(entry),
+            }
+            Selection::Filter(_) => {
+                for entry in linked.in_order() {
+                    if let Some(registration) = entry.registration() {
+                        if self.selection.selects(&registration.info())? {
+                            picked.extend(std::slice::from_ref(entry));
+                        }
+                    }
                 }
             }
         }

@@ -100,6 +100,8 @@ impl RegistrationInfo<'_> {
 #[derive(Clone)]
 pub(crate) struct Entry {
     pub(crate) kind: Kind,
+    /// Whether its options are the defaults (most are): then they are not looked up.
+    plain: bool,
     pub(crate) name: Name,
     body: Body,
 }
@@ -107,7 +109,13 @@ pub(crate) struct Entry {
 /// What an entry calls, and where its options are.
 #[derive(Clone)]
 enum Body {
-    Linked(&'static Registration),
+    /// A link-time registration, with what a start reads of it copied beside it: the entries
+    /// of the process's index sit side by side, while the registrations are statics scattered
+    /// through the binary, one read each per start otherwise.
+    Linked {
+        registration: &'static Registration,
+        prepare: PrepareFn,
+    },
     ByHand {
         prepare: DynPrepare,
         /// `None`: the defaults.
@@ -129,6 +137,7 @@ impl Entry {
         let options = (options != DEFAULT_OPTIONS).then(|| Arc::new(options));
         Entry {
             kind,
+            plain: options.is_none(),
             name,
             body: Body::ByHand { prepare, options },
         }
@@ -136,8 +145,11 @@ impl Entry {
 
     /// How the entry is supervised (for a context, only its display name).
     pub(crate) fn options(&self) -> &TaskOptions {
+        if self.plain {
+            return &DEFAULT_OPTIONS;
+        }
         match &self.body {
-            Body::Linked(registration) => &registration.options,
+            Body::Linked { registration, .. } => &registration.options,
             Body::ByHand { options, .. } => options.as_deref().unwrap_or(&DEFAULT_OPTIONS),
         }
     }
@@ -145,7 +157,7 @@ impl Entry {
     /// The link-time registration the entry was made from, if any.
     pub(crate) fn registration(&self) -> Option<&'static Registration> {
         match self.body {
-            Body::Linked(registration) => Some(registration),
+            Body::Linked { registration, .. } => Some(registration),
             Body::ByHand { .. } => None,
         }
     }
@@ -169,7 +181,7 @@ impl Entry {
     /// unwind through startup or a supervisor.
     pub(crate) fn prepare(&self, cx: &mut InjectCx<'_>) -> Result<BoxFuture, ArgError> {
         let call = || match &self.body {
-            Body::Linked(registration) => (registration.prepare)(cx),
+            Body::Linked { prepare, .. } => prepare(cx),
             Body::ByHand { prepare, .. } => prepare(cx),
         };
         catching(call).unwrap_or_else(|message| Err(ArgError::call_panicked(message)))
@@ -194,8 +206,12 @@ impl Registration {
     pub(crate) fn entry(&'static self) -> Entry {
         Entry {
             kind: self.kind,
+            plain: self.options == DEFAULT_OPTIONS,
             name: Name::from(self.name),
-            body: Body::Linked(self),
+            body: Body::Linked {
+                registration: self,
+                prepare: self.prepare,
+            },
         }
     }
 
