@@ -205,19 +205,30 @@ proptest! {
 /// On its own runner: the `proptest!` macro would let `PROPTEST_CASES` set its case count.
 #[test]
 fn random_apps_keep_the_lifecycle_invariants_on_two_workers() {
-    let mut runner = proptest::test_runner::TestRunner::new(real_config());
-    let result = runner.run(&real_case(), |case| {
-        run_real(&case).map(drop).map_err(TestCaseError::fail)
-    });
+    run_on_own_runner(real_config(), real_case(), |case| run_real(case).map(drop));
+}
+
+/// Runs `test` on the cases of `strategy` under `config`, failing with the shrunk case.
+pub(crate) fn run_on_own_runner<S: Strategy>(
+    config: ProptestConfig,
+    strategy: S,
+    test: impl Fn(&S::Value) -> Result<(), String>,
+) {
+    let mut runner = proptest::test_runner::TestRunner::new(config);
+    let result = runner.run(&strategy, |case| test(&case).map_err(TestCaseError::fail));
     if let Err(error) = result {
         panic!("{error}");
     }
 }
 
-/// The generator is worth something only if its cases go through every situation the checks
-/// are about: a fixed sample of cases must reach each one.
-#[test]
-fn generated_cases_reach_every_situation() {
+/// Runs `samples` cases of `strategy`, drawn from a fixed seed, through `run`, which says which
+/// situations each reached; fails naming every one of `required` that none reached.
+pub(crate) fn assert_reaches<S: Strategy, R: IntoIterator<Item: Into<String>>>(
+    strategy: S,
+    samples: usize,
+    run: impl Fn(&S::Value) -> Result<R, String>,
+    required: &[&str],
+) {
     use proptest::strategy::ValueTree;
     use proptest::test_runner::{RngAlgorithm, TestRng, TestRunner};
 
@@ -226,12 +237,26 @@ fn generated_cases_reach_every_situation() {
         TestRng::deterministic_rng(RngAlgorithm::ChaCha),
     );
     let mut counts = std::collections::BTreeMap::<String, u32>::new();
-    for _ in 0..1000 {
-        let case = case().new_tree(&mut runner).unwrap().current();
+    for _ in 0..samples {
+        let case = strategy.new_tree(&mut runner).unwrap().current();
         for situation in run(&case).unwrap_or_else(|violation| panic!("{case:#?}\n{violation}")) {
-            *counts.entry(situation).or_default() += 1;
+            *counts.entry(situation.into()).or_default() += 1;
         }
     }
+    let missing: Vec<_> = required
+        .iter()
+        .filter(|situation| !counts.contains_key(**situation))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "never reached: {missing:?}\nreached: {counts:#?}"
+    );
+}
+
+/// The generator is worth something only if its cases go through every situation the checks
+/// are about: a fixed sample of cases must reach each one.
+#[test]
+fn generated_cases_reach_every_situation() {
     let required = [
         "start succeeded",
         "start SetupFailed",
@@ -273,12 +298,5 @@ fn generated_cases_reach_every_situation() {
         "a restart cut short by shutdown",
         "task restarted after a jittered delay",
     ];
-    let missing: Vec<_> = required
-        .iter()
-        .filter(|situation| !counts.contains_key(**situation))
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "never reached: {missing:?}\nreached: {counts:#?}"
-    );
+    assert_reaches(case(), 1000, run, &required);
 }

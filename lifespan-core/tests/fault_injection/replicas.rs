@@ -36,7 +36,7 @@
 //! instant a replica claims a point (1 ms past a point, the periods being multiples of 10 ms).
 //! A case runs on a current-thread runtime with paused time; every wait is bounded.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -537,35 +537,15 @@ fn replicas_config() -> ProptestConfig {
 /// On its own runner: the `proptest!` macro would let `PROPTEST_CASES` set its case count.
 #[test]
 fn replicas_keep_one_holder_and_each_point_once() {
-    let mut runner = proptest::test_runner::TestRunner::new(replicas_config());
-    let result = runner.run(&replicas_case(), |case| {
-        run_replicas(&case).map(drop).map_err(TestCaseError::fail)
+    crate::run_on_own_runner(replicas_config(), replicas_case(), |case| {
+        run_replicas(case).map(drop)
     });
-    if let Err(error) = result {
-        panic!("{error}");
-    }
 }
 
 /// The generator is worth something only if its cases go through every situation the checks
 /// are about: a fixed sample of cases must reach each one.
 #[test]
 fn replicas_cases_reach_every_situation() {
-    use proptest::strategy::ValueTree;
-    use proptest::test_runner::{RngAlgorithm, TestRng, TestRunner};
-
-    let mut runner = TestRunner::new_with_rng(
-        ProptestConfig::default(),
-        TestRng::deterministic_rng(RngAlgorithm::ChaCha),
-    );
-    let mut counts = BTreeMap::<&str, u32>::new();
-    for _ in 0..120 {
-        let case = replicas_case().new_tree(&mut runner).unwrap().current();
-        let situations =
-            run_replicas(&case).unwrap_or_else(|violation| panic!("{case:#?}\n{violation}"));
-        for situation in situations {
-            *counts.entry(situation).or_default() += 1;
-        }
-    }
     let required = [
         "a takeover",
         "three terms or more",
@@ -577,12 +557,5 @@ fn replicas_cases_reach_every_situation() {
         "a replica started again",
         "a start failed (the coordinator down)",
     ];
-    let missing: Vec<_> = required
-        .iter()
-        .filter(|situation| !counts.contains_key(**situation))
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "never reached: {missing:?}\nreached: {counts:#?}"
-    );
+    crate::assert_reaches(replicas_case(), 120, run_replicas, &required);
 }
