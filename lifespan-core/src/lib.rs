@@ -150,13 +150,13 @@
 // its own, and within its layer only those listed before it, so that the modules never depend
 // on each other in a circle (`tests/module_graph.rs` checks both against this list):
 //
-// 1. Leaf types: `config`, `kind`, `lock`, `name`, `polls`, `redact`, `serving`, `time`,
+// 1. Leaf types: `config`, `kind`, `lock`, `meter`, `name`, `polls`, `redact`, `serving`, `spawn`, `time`,
 //    `coordinate`, `options`, `phase`, `task_error`, `shutdown_signal`, `panic`, `report`, `status`, `serialize`, `error`, `arg_error`,
 //    `state`, `signal`.
 // 2. The handle and what is injected: `handle` (the `App` type, and the part of the app that
 //    the lower layers use), `inject`, `check`, `testing` (injected values made by hand).
-// 3. What an app runs and how each part is doing: `registration`, `linked`, `plan`, `board`.
-// 4. Running a start: `running`, `term`, `points`, `supervise`, `watchdog`, `generation`, `shutdown`, `startup`.
+// 3. What an app runs and how each part is doing: `registration`, `linked`, `plan`, `history`, `board`.
+// 4. Running a start: `running`, `term`, `points`, `observe`, `supervise`, `watchdog`, `generation`, `shutdown`, `startup`.
 // 5. The app's calls: `app`, `by_hand`, `builder`, `run`, `run_server`, `serve`, `status_route`, `probes`.
 
 mod app;
@@ -170,11 +170,14 @@ mod coordinate;
 mod error;
 mod generation;
 mod handle;
+mod history;
 mod inject;
 mod kind;
 mod linked;
 mod lock;
+mod meter;
 mod name;
+mod observe;
 mod options;
 mod panic;
 mod phase;
@@ -197,6 +200,7 @@ mod serving;
 mod shutdown;
 mod shutdown_signal;
 mod signal;
+mod spawn;
 mod startup;
 mod state;
 mod status;
@@ -230,7 +234,7 @@ pub use report::{ContextOutcome, ContextReport, Report, TaskOutcome, TaskReport}
 pub use running::TaskReturn;
 pub use shutdown_signal::ShutdownSignal;
 pub use state::State;
-pub use status::{ContextStatus, LeaseStatus, RunState, Status, TaskStatus};
+pub use status::{ContextStatus, LastRun, LeaseStatus, RunOutcome, RunState, Status, TaskStatus};
 #[cfg(feature = "axum")]
 pub use status_route::{status_handler, status_handler_with_errors};
 pub use task_error::TaskError;
