@@ -110,10 +110,39 @@
 //!
 //! # Logging
 //!
-//! The library logs through [`tracing`](https://docs.rs/tracing), in spans `lifespan_task` and
-//! `lifespan_context` that name their task or context the same way, in a field `task` or
+//! The library logs through [`tracing`](https://docs.rs/tracing), in spans `lifespan.task` and
+//! `lifespan.context` that name their task or context the same way, in a field `task` or
 //! `context`: by its display name if it has one, else by its full name. It never logs argument
-//! values.
+//! values. Within a supervised task's span, each run of a periodic task is a `lifespan.run`
+//! span (fields `task`, `run`: its number, from 1; `outcome` and `duration_ms`, recorded when it
+//! ends), and each attempt of another supervised task a `lifespan.attempt` span (field
+//! `attempt`): closed when the run ends, so that an exporter that sends spans as they close sees
+//! each run as it ends. A failure is logged with its error as an error value (field `error`, a
+//! [`TaskError`], whose messages have the passwords of URLs masked). Built with
+//! `--cfg tokio_unstable`, the spawned tokio tasks carry the names of their tasks and contexts,
+//! for tokio-console.
+//!
+//! [`App::status`] shows each supervised task's run history: [`TaskStatus::runs`],
+//! [`TaskStatus::last_run`] and [`TaskStatus::next_run`].
+//!
+//! # Metrics
+//!
+//! With the feature `metrics`, the library records through the
+//! [`metrics`](https://docs.rs/metrics) facade, to whichever recorder the app installs (a
+//! Prometheus exporter, ...), labelled with the task's name (`task`: its display name, else its
+//! full name) and nothing else:
+//!
+//! | name | kind | what |
+//! |---|---|---|
+//! | `lifespan_task_starts_total` | counter | runs of a task's body begun: a plain task's one run, each run or attempt of a supervised task |
+//! | `lifespan_task_failures_total` | counter | runs that returned an error |
+//! | `lifespan_task_panics_total` | counter | runs that panicked |
+//! | `lifespan_task_restarts_total` | counter | restarts after a run ended |
+//! | `lifespan_task_run_duration_seconds` | histogram | how long each run took |
+//! | `lifespan_tasks_running` | gauge | tasks started and not ended for good (a periodic task between two runs counts) |
+//!
+//! They are described (`metrics::describe_*`) when an app starts. Without the feature, none of
+//! this is compiled.
 //!
 //! One rule decides what is logged and what is returned: an error that a call returns
 //! ([`StartupError`] from [`App::start`] and [`App::reload`], [`RunError`] from the `run_*` and

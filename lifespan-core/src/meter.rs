@@ -3,14 +3,7 @@
 //! labelled with the task's name only. Without the feature, every call here is empty and every
 //! type holds nothing: the compiler removes them.
 //!
-//! | name | kind | what |
-//! |---|---|---|
-//! | `lifespan_task_starts_total` | counter | runs of a task's body begun |
-//! | `lifespan_task_failures_total` | counter | runs that returned `Err` |
-//! | `lifespan_task_panics_total` | counter | runs that panicked |
-//! | `lifespan_task_restarts_total` | counter | restarts after a run ended |
-//! | `lifespan_task_run_duration_seconds` | histogram | how long each run took |
-//! | `lifespan_tasks_running` | gauge | tasks started and not ended for good |
+//! The names and what they count are in the crate's documentation (`lib.rs`, "Metrics").
 
 #[cfg(feature = "metrics")]
 pub(crate) use on::*;
