@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use lifespan_core::{App, Restart, RunState, Shutdown, TaskOptions, TaskOutcome, Yield};
+use lifespan_core::{
+    App, Restart, RunOutcome, RunState, Shutdown, TaskOptions, TaskOutcome, Yield,
+};
 use lifespan_examples::{bounded, WAIT_LIMIT};
 use serde_json::json;
 
@@ -28,12 +30,25 @@ async fn status_and_report_serialize_with_the_names_of_states_and_outcomes() {
     bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
     tokio::time::sleep(Duration::from_secs(1)).await;
 
-    let status = serde_json::to_value(app.status()).unwrap();
+    let mut status = serde_json::to_value(app.status()).unwrap();
+    // Wall-clock times: the last run started at startup, the next one a backoff later.
+    let started = status["tasks"][1]["last_run"]["started_unix_ms"].take();
+    let next = status["tasks"][1]["next_run_unix_ms"].take();
+    let (started, next) = (started.as_u64().unwrap(), next.as_u64().unwrap());
+    assert_eq!(next - started, 60_000);
     assert_eq!(
         status["tasks"][1],
         json!({"name": "flaky", "display_name": null, "state": RunState::BackingOff.as_str(),
-               "restarts": 0, "last_error": "down", "in_state_ms": 1000, "lease": null})
+               "restarts": 0, "last_error": "down", "in_state_ms": 1000, "lease": null,
+               "runs": 1,
+               "last_run": {"started_unix_ms": null, "duration_ms": 0, "outcome": RunOutcome::Failed.as_str()},
+               "next_run_unix_ms": null})
     );
+    assert_eq!(
+        status["tasks"][0]["runs"], 0,
+        "a plain task keeps no run history"
+    );
+    assert_eq!(status["tasks"][0]["last_run"], json!(null));
     assert_eq!(status["tasks"][0]["state"], "running");
     assert_eq!(status["contexts"][0]["state"], "running");
 

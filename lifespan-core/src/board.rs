@@ -2,7 +2,8 @@
 //! tasks' wrappers, supervisors, startup and shutdown, read into a [`Status`].
 //!
 //! A slot of three atomics per task, written by the task's wrapper when it changes state, and a
-//! short list of contexts under a lock (contexts change state a few times per start).
+//! short list of contexts under a lock (contexts change state a few times per start). The run
+//! history of supervised tasks is kept aside ([`Histories`]), only for them.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
@@ -13,12 +14,13 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::coordinate::{Coordination, Holder};
+use crate::history::{self, Histories, WallClock};
 use crate::lock::lock;
 use crate::name::Name;
 use crate::plan::Plan;
 use crate::polls::Polls;
 use crate::report::TaskOutcome;
-use crate::status::{ContextStatus, LeaseStatus, RunState, Status, TaskStatus};
+use crate::status::{ContextStatus, LastRun, LeaseStatus, RunState, Status, TaskStatus};
 use crate::task_error::TaskError;
 
 /// What a task's slot holds: its state, and for a task that ended, how.
@@ -93,6 +95,10 @@ pub(crate) struct Board {
     leases: Mutex<HashMap<usize, LeaseStatus>>,
     /// Whether `leases` has an entry.
     leased: AtomicBool,
+    /// The run history of the tasks whose supervisor keeps one.
+    pub(crate) histories: Histories,
+    /// The wall-clock times of the status, from the runtime's clock.
+    clock: WallClock,
 }
 
 impl Board {
@@ -109,19 +115,22 @@ impl Board {
                 since: AtomicU64::new(0),
             })
             .collect();
+        let epoch = Instant::now();
         Board {
             plan,
             shutdown,
             blocking_threshold,
             polls: blocking_threshold.map(|_| Polls::new(tasks.len())),
             coordination,
-            epoch: Instant::now(),
+            epoch,
             tasks,
             shutdown_at: AtomicU64::new(u64::MAX),
             errors: Mutex::new(HashMap::new()),
             contexts: Mutex::new(Vec::new()),
             leases: Mutex::new(HashMap::new()),
             leased: AtomicBool::new(false),
+            histories: Histories::default(),
+            clock: WallClock::new(epoch),
         }
     }
 
@@ -264,6 +273,7 @@ impl Board {
 
     pub(crate) fn count_restart(&self, index: usize) {
         self.tasks[index].restarts.fetch_add(1, Ordering::Relaxed);
+        crate::meter::restarted(self.plan.task(index).label());
     }
 
     pub(crate) fn restarts(&self, index: usize) -> u32 {
@@ -328,6 +338,7 @@ impl Board {
         let shutdown_at = self.shutdown_at.load(Ordering::Relaxed);
         let errors = lock(&self.errors);
         let leases = lock(&self.leases);
+        let histories = self.histories.read();
         let tasks = self
             .plan
             .tasks()
@@ -347,6 +358,9 @@ impl Board {
                     .nanos(now)
                     .checked_sub(since)
                     .map_or(Duration::ZERO, Duration::from_nanos);
+                let record = histories.as_ref().and_then(|h| h.get(&index));
+                let (runs, last, next) =
+                    record.map_or((0, None, None), |record| history::read(record, &self.clock));
                 TaskStatus {
                     name: entry.name.clone(),
                     display_name: entry.options().display_name,
@@ -361,9 +375,17 @@ impl Board {
                             terms: 0,
                         })
                     }),
+                    runs,
+                    last_run: last.map(|ran| LastRun {
+                        started: self.clock.at(ran.started),
+                        duration: ran.duration,
+                        outcome: ran.outcome,
+                    }),
+                    next_run: next.filter(|_| shutdown_at == u64::MAX),
                 }
             })
             .collect();
+        drop(histories);
         drop(leases);
         drop(errors);
         let contexts = lock(&self.contexts)

@@ -110,10 +110,39 @@
 //!
 //! # Logging
 //!
-//! The library logs through [`tracing`](https://docs.rs/tracing), in spans `lifespan_task` and
-//! `lifespan_context` that name their task or context the same way, in a field `task` or
+//! The library logs through [`tracing`](https://docs.rs/tracing), in spans `lifespan.task` and
+//! `lifespan.context` that name their task or context the same way, in a field `task` or
 //! `context`: by its display name if it has one, else by its full name. It never logs argument
-//! values.
+//! values. Within a supervised task's span, each run of a periodic task is a `lifespan.run`
+//! span (fields `task`, `run`: its number, from 1; `outcome` and `duration_ms`, recorded when it
+//! ends), and each attempt of another supervised task a `lifespan.attempt` span (field
+//! `attempt`): closed when the run ends, so that an exporter that sends spans as they close sees
+//! each run as it ends. A failure is logged with its error as an error value (field `error`, a
+//! [`TaskError`], whose messages have the passwords of URLs masked). Built with
+//! `--cfg tokio_unstable`, the spawned tokio tasks carry the names of their tasks and contexts,
+//! for tokio-console.
+//!
+//! [`App::status`] shows each supervised task's run history: [`TaskStatus::runs`],
+//! [`TaskStatus::last_run`] and [`TaskStatus::next_run`].
+//!
+//! # Metrics
+//!
+//! With the feature `metrics`, the library records through the
+//! [`metrics`](https://docs.rs/metrics) facade, to whichever recorder the app installs (a
+//! Prometheus exporter, ...), labelled with the task's name (`task`: its display name, else its
+//! full name) and nothing else:
+//!
+//! | name | kind | what |
+//! |---|---|---|
+//! | `lifespan_task_starts_total` | counter | runs of a task's body begun: a plain task's one run, each run or attempt of a supervised task |
+//! | `lifespan_task_failures_total` | counter | runs that returned an error |
+//! | `lifespan_task_panics_total` | counter | runs that panicked |
+//! | `lifespan_task_restarts_total` | counter | restarts after a run ended |
+//! | `lifespan_task_run_duration_seconds` | histogram | how long each run took |
+//! | `lifespan_tasks_running` | gauge | tasks started and not ended for good (a periodic task between two runs counts) |
+//!
+//! They are described (`metrics::describe_*`) when an app starts. Without the feature, none of
+//! this is compiled.
 //!
 //! One rule decides what is logged and what is returned: an error that a call returns
 //! ([`StartupError`] from [`App::start`] and [`App::reload`], [`RunError`] from the `run_*` and
@@ -150,13 +179,13 @@
 // its own, and within its layer only those listed before it, so that the modules never depend
 // on each other in a circle (`tests/module_graph.rs` checks both against this list):
 //
-// 1. Leaf types: `config`, `kind`, `lock`, `name`, `polls`, `redact`, `serving`, `time`,
+// 1. Leaf types: `config`, `kind`, `lock`, `meter`, `name`, `polls`, `redact`, `serving`, `spawn`, `time`,
 //    `coordinate`, `options`, `phase`, `task_error`, `shutdown_signal`, `panic`, `report`, `status`, `serialize`, `error`, `arg_error`,
 //    `state`, `signal`.
 // 2. The handle and what is injected: `handle` (the `App` type, and the part of the app that
 //    the lower layers use), `inject`, `check`, `testing` (injected values made by hand).
-// 3. What an app runs and how each part is doing: `registration`, `linked`, `plan`, `board`.
-// 4. Running a start: `running`, `term`, `points`, `supervise`, `watchdog`, `generation`, `shutdown`, `startup`.
+// 3. What an app runs and how each part is doing: `registration`, `linked`, `plan`, `history`, `board`.
+// 4. Running a start: `running`, `term`, `points`, `observe`, `supervise`, `watchdog`, `generation`, `shutdown`, `startup`.
 // 5. The app's calls: `app`, `by_hand`, `builder`, `run`, `run_server`, `serve`, `status_route`, `probes`.
 
 mod app;
@@ -170,11 +199,14 @@ mod coordinate;
 mod error;
 mod generation;
 mod handle;
+mod history;
 mod inject;
 mod kind;
 mod linked;
 mod lock;
+mod meter;
 mod name;
+mod observe;
 mod options;
 mod panic;
 mod phase;
@@ -197,6 +229,7 @@ mod serving;
 mod shutdown;
 mod shutdown_signal;
 mod signal;
+mod spawn;
 mod startup;
 mod state;
 mod status;
@@ -230,7 +263,7 @@ pub use report::{ContextOutcome, ContextReport, Report, TaskOutcome, TaskReport}
 pub use running::TaskReturn;
 pub use shutdown_signal::ShutdownSignal;
 pub use state::State;
-pub use status::{ContextStatus, LeaseStatus, RunState, Status, TaskStatus};
+pub use status::{ContextStatus, LastRun, LeaseStatus, RunOutcome, RunState, Status, TaskStatus};
 #[cfg(feature = "axum")]
 pub use status_route::{status_handler, status_handler_with_errors};
 pub use task_error::TaskError;

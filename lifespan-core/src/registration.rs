@@ -167,12 +167,12 @@ impl Entry {
         self.options().display_name.unwrap_or(&self.name)
     }
 
-    /// The span its runs are in: `lifespan_task` or `lifespan_context`, naming it by its
+    /// The span its runs are in: `lifespan.task` or `lifespan.context`, naming it by its
     /// [label](Self::label) in a field named for its kind.
     pub(crate) fn span(&self) -> tracing::Span {
         match self.kind {
-            Kind::Task => tracing::info_span!("lifespan_task", task = %self.label()),
-            Kind::Context => tracing::info_span!("lifespan_context", context = %self.label()),
+            Kind::Task => tracing::info_span!("lifespan.task", task = %self.label()),
+            Kind::Context => tracing::info_span!("lifespan.context", context = %self.label()),
         }
     }
 

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::board::Board;
+use crate::meter;
 use crate::panic::catching;
 use crate::registration::BoxFuture;
 use crate::report::TaskOutcome;
@@ -207,13 +208,19 @@ pub(crate) fn outcome(board: &Board, index: usize, ended: Ended) -> TaskOutcome 
         Ok(Err(error)) => {
             let error = TaskError::new(error);
             let label = board.plan.task(index).label();
-            tracing::error!(error = %format_args!("{error:#}"), "lifespan task `{label}` failed");
+            // As an error value, which subscribers can walk; its messages are masked.
+            tracing::error!(
+                error = &error as &(dyn std::error::Error + 'static),
+                "lifespan task `{label}` failed"
+            );
+            meter::failed(label);
             board.set_task_error(index, error.clone());
             TaskOutcome::Failed(error)
         }
         Err(message) => {
             let label = board.plan.task(index).label();
             tracing::error!(panic = %message, "lifespan task `{label}` panicked");
+            meter::panicked(label);
             board.set_task_error(index, TaskError::msg(message.clone()));
             TaskOutcome::Panicked(message)
         }
@@ -230,16 +237,21 @@ pub(crate) struct TaskFuture {
     board: Arc<Board>,
     index: usize,
     span: tracing::Span,
+    /// Nothing without the `metrics` feature.
+    meter: meter::Plain,
 }
 
 impl TaskFuture {
     pub(crate) fn new(board: Arc<Board>, index: usize, body: BoxFuture) -> Self {
-        let span = board.plan.task(index).span();
+        let entry = board.plan.task(index);
+        let span = entry.span();
+        let meter = meter::Plain::start(entry.label());
         TaskFuture {
             body,
             board,
             index,
             span,
+            meter,
         }
     }
 }
@@ -253,6 +265,7 @@ impl Future for TaskFuture {
         let this = self.get_mut();
         let _entered = this.span.enter();
         let ended = std::task::ready!(poll_body(&mut this.body, &this.board, this.index, cx));
+        this.meter.ended();
         let outcome = outcome(&this.board, this.index, ended);
         this.board.set_ended(this.index, &outcome);
         Poll::Ready(())

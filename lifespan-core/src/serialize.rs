@@ -2,7 +2,8 @@
 //! feature turns on).
 //!
 //! Names of states and outcomes come from their `as_str`, defined once. Durations are whole
-//! milliseconds (`in_state_ms`). Error messages are included, with the passwords of URLs
+//! milliseconds (`in_state_ms`), wall-clock times whole milliseconds since the Unix epoch
+//! (`next_run_unix_ms`). Error messages are included, with the passwords of URLs
 //! masked: serialize a `Status` only where its readers may see them (the status route serves
 //! them only on request: see `status_handler`).
 
@@ -11,10 +12,19 @@ use serde::{Serialize, Serializer};
 
 use crate::coordinate::Holder;
 use crate::report::{ContextOutcome, ContextReport, Report, TaskOutcome, TaskReport};
-use crate::status::{ContextStatus, LeaseStatus, RunState, Status, TaskStatus};
+use crate::status::{
+    ContextStatus, LastRun, LeaseStatus, RunOutcome, RunState, Status, TaskStatus,
+};
 
 impl Serialize for RunState {
     /// As its name: `"running"`, `"backing_off"`, ...
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl Serialize for RunOutcome {
+    /// As its name: `"succeeded"`, `"timed_out"`, ...
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
     }
@@ -24,9 +34,26 @@ fn millis(duration: std::time::Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
-impl Serialize for TaskStatus {
+/// Milliseconds since the Unix epoch; 0 before it.
+pub(crate) fn unix_millis(at: std::time::SystemTime) -> u64 {
+    at.duration_since(std::time::UNIX_EPOCH).map_or(0, millis)
+}
+
+impl Serialize for LastRun {
+    /// `{"started_unix_ms": ..., "duration_ms": 2000, "outcome": "succeeded"}`.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut line = serializer.serialize_struct("TaskStatus", 7)?;
+        let mut line = serializer.serialize_struct("LastRun", 3)?;
+        line.serialize_field("started_unix_ms", &unix_millis(self.started))?;
+        line.serialize_field("duration_ms", &millis(self.duration))?;
+        line.serialize_field("outcome", &self.outcome)?;
+        line.end()
+    }
+}
+
+impl Serialize for TaskStatus {
+    /// Its fields; `last_run` as [`LastRun`] serializes, `next_run` as `next_run_unix_ms`.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut line = serializer.serialize_struct("TaskStatus", 10)?;
         line.serialize_field("name", self.name.as_str())?;
         line.serialize_field("display_name", &self.display_name)?;
         line.serialize_field("state", &self.state)?;
@@ -34,6 +61,9 @@ impl Serialize for TaskStatus {
         line.serialize_field("last_error", &self.last_error)?;
         line.serialize_field("in_state_ms", &millis(self.in_state))?;
         line.serialize_field("lease", &self.lease)?;
+        line.serialize_field("runs", &self.runs)?;
+        line.serialize_field("last_run", &self.last_run)?;
+        line.serialize_field("next_run_unix_ms", &self.next_run.map(unix_millis))?;
         line.end()
     }
 }
@@ -52,10 +82,7 @@ impl Serialize for LeaseStatus {
 
 impl Serialize for Holder {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let since = self
-            .since
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, millis);
+        let since = unix_millis(self.since);
         let mut line = serializer.serialize_struct("Holder", 3)?;
         line.serialize_field("instance", &self.instance)?;
         line.serialize_field("token", &self.token)?;

@@ -161,7 +161,7 @@ async fn clean_up(
             }
             Ok(Ok(Err(error))) => {
                 let error = TaskError::new(error);
-                tracing::error!(context = %context.name, error = %format_args!("{error:#}"), "cleanup of lifespan context `{}` failed", context.name);
+                tracing::error!(context = %context.name, error = &error as &(dyn std::error::Error + 'static), "cleanup of lifespan context `{}` failed", context.name);
                 ContextOutcome::CleanupFailed(error)
             }
             Ok(Err(join)) => {

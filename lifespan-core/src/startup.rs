@@ -23,6 +23,7 @@ use crate::registration::{BoxFuture, Entry};
 use crate::report::Report;
 use crate::running::TaskFuture;
 use crate::shutdown;
+use crate::spawn;
 use crate::state::{self, Deps, StateMap};
 use crate::status::RunState;
 use crate::supervise::supervise;
@@ -264,9 +265,11 @@ async fn set_up_all(
 fn start_tasks(app: &App, generation: &mut Generation, bodies: Vec<BoxFuture>) {
     let board = generation.board.clone();
     let now = board.now();
+    crate::meter::describe();
     for (index, body) in bodies.into_iter().enumerate() {
         board.set_running(index, now);
-        let handle = if board.plan.task(index).options().is_supervised() {
+        let entry = board.plan.task(index);
+        let handle = if entry.options().is_supervised() {
             let supervised = supervise(
                 app.clone(),
                 board.clone(),
@@ -274,11 +277,10 @@ fn start_tasks(app: &App, generation: &mut Generation, bodies: Vec<BoxFuture>) {
                 index,
                 body,
             );
-            generation.tracker.spawn(Box::pin(supervised))
+            spawn::tracked(&generation.tracker, entry.label(), Box::pin(supervised))
         } else {
-            generation
-                .tracker
-                .spawn(TaskFuture::new(board.clone(), index, body))
+            let task = TaskFuture::new(board.clone(), index, body);
+            spawn::tracked(&generation.tracker, entry.label(), task)
         };
         generation.tasks.push(handle);
     }
@@ -310,7 +312,7 @@ async fn set_up(
             biased;
             ready_result = &mut ready, if !ready.is_terminated() => match ready_result {
                 Ok(()) => {
-                    let handle = tokio::spawn(body);
+                    let handle = spawn::spawn(&name, body);
                     return Ok(RunningContext { name, index, resume, handle });
                 }
                 // The `Yield` was dropped without `ready`: the body's end says why.
@@ -321,14 +323,14 @@ async fn set_up(
                 // The setup may have yielded in the very poll that asked for the stop: then it
                 // is set up, and its cleanup runs with the others'.
                 if ready.try_recv().is_ok() {
-                    let handle = tokio::spawn(body);
+                    let handle = spawn::spawn(&name, body);
                     return Ok(RunningContext { name, index, resume, handle });
                 }
                 return Err(StartupErrorKind::Interrupted { name });
             }
             () = async { sleep_until(deadline.expect("guarded").0).await }, if deadline.is_some() => {
                 if ready.try_recv().is_ok() {
-                    let handle = tokio::spawn(body);
+                    let handle = spawn::spawn(&name, body);
                     return Ok(RunningContext { name, index, resume, handle });
                 }
                 let timeout = deadline.expect("guarded").1;

@@ -2,7 +2,7 @@
 //! with [`App::status`](crate::App::status) into a [`Status`].
 
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use crate::coordinate::Holder;
 use crate::name::Name;
@@ -74,6 +74,97 @@ pub struct TaskStatus {
     pub in_state: Duration,
     /// For a singleton task: who holds its lease.
     pub lease: Option<LeaseStatus>,
+    /// How many runs of its body have ended in this start of the app: the runs of a periodic
+    /// task, the attempts of a task that is restarted. 0 for a plain task (no options), whose
+    /// one run is its life: its `state` tells.
+    pub runs: u64,
+    /// The last run that ended (see [`runs`](Self::runs)): when it started, how long it took,
+    /// how it ended. `None` before the first one ends, and for a plain task.
+    pub last_run: Option<LastRun>,
+    /// When it runs next, by the wall clock: the next point of a periodic task's schedule, the
+    /// end of a restarted task's backoff. `None` while a run is in progress, when no run is
+    /// planned, and once shutdown has begun.
+    pub next_run: Option<SystemTime>,
+}
+
+/// How one run of a task's body ended, in [`LastRun`]. The message of a failure or a panic is
+/// the task's [`last_error`](TaskStatus::last_error).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RunOutcome {
+    /// Returned `()` or `Ok(())`.
+    Succeeded,
+    /// Returned `Err`.
+    Failed,
+    /// Panicked.
+    Panicked,
+    /// Stopped on the app's shutdown signal, or on the loss of a singleton's lease.
+    Cancelled,
+    /// Still running when its time for one run was up, so it was dropped.
+    TimedOut,
+}
+
+impl RunOutcome {
+    /// The outcome's name, as in the JSON status: `"succeeded"`, `"timed_out"`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunOutcome::Succeeded => "succeeded",
+            RunOutcome::Failed => "failed",
+            RunOutcome::Panicked => "panicked",
+            RunOutcome::Cancelled => "cancelled",
+            RunOutcome::TimedOut => "timed_out",
+        }
+    }
+}
+
+impl fmt::Display for RunOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The last run of a task that ended, in [`TaskStatus::last_run`].
+///
+/// ```
+/// use lifespan_core::{App, RunOutcome, TaskOptions};
+/// use std::time::Duration;
+///
+/// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+/// # async fn main() -> anyhow::Result<()> {
+/// # tokio::time::timeout(Duration::from_secs(3600), async {
+/// let app = App::empty();
+/// let every_minute = TaskOptions::new().every(Duration::from_secs(60));
+/// app.register_task_with("sweep", every_minute, || async {
+///     tokio::time::sleep(Duration::from_secs(2)).await;
+/// })?;
+/// app.start().await?;
+/// tokio::time::sleep(Duration::from_secs(3 * 60 + 30)).await;
+///
+/// let status = app.status();
+/// let sweep = status.task("sweep").unwrap();
+/// assert_eq!(sweep.runs, 3);
+/// let last = sweep.last_run.as_ref().unwrap();
+/// assert_eq!((last.duration, last.outcome), (Duration::from_secs(2), RunOutcome::Succeeded));
+/// // The next point of the schedule: a period after the last run started.
+/// assert_eq!(sweep.next_run, Some(last.started + Duration::from_secs(60)));
+/// app.shutdown().await;
+/// # Ok::<(), anyhow::Error>(())
+/// # }).await.expect("the example did not finish within an hour of virtual time")
+/// # }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LastRun {
+    /// When it started, by the wall clock.
+    ///
+    /// The wall-clock times of the status are read from the runtime's clock, anchored once per
+    /// start of the app: they advance with paused time in tests, and do not jump when the
+    /// system's clock is set.
+    pub started: SystemTime,
+    /// How long it took.
+    pub duration: Duration,
+    /// How it ended.
+    pub outcome: RunOutcome,
 }
 
 /// Who holds a singleton task's lease, as this replica last saw it.

@@ -8,17 +8,23 @@ use serde::Serialize;
 
 use crate::handle::App;
 use crate::redact::redact;
-use crate::status::{LeaseStatus, RunState, Status};
+use crate::serialize::unix_millis;
+use crate::status::{LastRun, LeaseStatus, RunState, Status};
 
 /// A handler that answers with the app's [status](App::status) as JSON, without error
 /// messages: opt in to the route by routing to it, **behind your own authentication**.
 ///
 /// The answer lists every task and context with its state (`"running"`, `"backing_off"`, ...),
-/// restarts, whether it had an error, and milliseconds in that state:
+/// restarts, whether it had an error, and milliseconds in that state; for a task, its runs (see
+/// [`TaskStatus`](crate::TaskStatus)): how many ended, the last one's start, duration and
+/// outcome, and when the next is due (`null` when none is planned). Outcomes are names, never
+/// messages:
 ///
 /// ```json
 /// {"tasks":[{"name":"my_service::jobs::poll","display_name":"poller","state":"running",
-///   "restarts":0,"has_error":false,"in_state_ms":1520}],
+///   "restarts":0,"has_error":false,"in_state_ms":1520,"runs":3,
+///   "last_run":{"started_unix_ms":1767225600000,"duration_ms":212,"outcome":"succeeded"},
+///   "next_run_unix_ms":1767225660000}],
 ///  "contexts":[{"name":"my_service::db::pool","display_name":null,"state":"running",
 ///   "has_error":false,"in_state_ms":1530}]}
 /// ```
@@ -153,6 +159,15 @@ struct Line<'a> {
     /// Singleton tasks only: who holds the lease.
     #[serde(skip_serializing_if = "Option::is_none")]
     lease: Option<&'a LeaseStatus>,
+    /// Tasks only: the runs that ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    runs: Option<u64>,
+    /// Tasks only: `null` or the last run (its outcome's name, no message).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_run: Option<Option<&'a LastRun>>,
+    /// Tasks only: `null` or when the next run is due.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_run_unix_ms: Option<Option<u64>>,
 }
 
 impl<'a> Line<'a> {
@@ -174,6 +189,9 @@ impl<'a> Line<'a> {
             last_error: (errors == Errors::Shown).then(|| error.map(redact)),
             in_state_ms: u64::try_from(in_state.as_millis()).unwrap_or(u64::MAX),
             lease: None,
+            runs: None,
+            last_run: None,
+            next_run_unix_ms: None,
         }
     }
 }
@@ -185,6 +203,9 @@ fn json(status: &Status, errors: Errors) -> Response {
         .map(|task| Line {
             restarts: Some(task.restarts),
             lease: task.lease.as_ref(),
+            runs: Some(task.runs),
+            last_run: Some(task.last_run.as_ref()),
+            next_run_unix_ms: Some(task.next_run.map(unix_millis)),
             ..Line::new(
                 &task.name,
                 task.display_name,

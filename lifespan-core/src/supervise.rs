@@ -16,6 +16,8 @@ use tracing::Instrument;
 use crate::board::Board;
 use crate::handle::App;
 use crate::inject::InjectCx;
+use crate::meter;
+use crate::observe::Runs;
 use crate::options::{Restart, Schedule, TaskOptions};
 use crate::panic::poll_catching;
 use crate::points::Points;
@@ -38,6 +40,7 @@ pub(crate) async fn supervise(
 ) {
     let span = board.plan.task(index).span();
     let options = *board.plan.task(index).options();
+    let _running = meter::Running::start(board.plan.task(index).label());
     let singleton = options.singleton.then(|| {
         let settings = options.lease.unwrap_or(board.coordination.lease);
         Singleton::new(&board, index, settings)
@@ -59,6 +62,7 @@ pub(crate) async fn supervise(
         singleton,
         term: None,
         points,
+        runs: Runs::new(board.clone(), index, options.every.is_some()),
     };
     let mut run = std::pin::pin!(supervisor.run(first));
     // A panic outside the body (in the supervisor itself) is the task's failure for good: it
@@ -69,8 +73,12 @@ pub(crate) async fn supervise(
             let _entered = span.enter();
             let message = format!("its supervisor panicked: {message}");
             let label = board.plan.task(index).label();
-            tracing::error!(error = %message, "lifespan task `{label}` failed");
-            board.set_task_error(index, TaskError::msg(message.clone()));
+            let error = TaskError::msg(message.clone());
+            tracing::error!(
+                error = &error as &(dyn std::error::Error + 'static),
+                "lifespan task `{label}` failed"
+            );
+            board.set_task_error(index, error);
             if options.critical {
                 let name = board.plan.task(index).name.clone();
                 app.fail_critically(name, panicked(&message));
@@ -97,6 +105,8 @@ struct Supervisor {
     term: Option<HeldTerm>,
     /// A once-per-point task's claims, with a shared coordinator.
     points: Option<Points>,
+    /// What each run shows: its span, the task's run history, metrics.
+    runs: Runs,
 }
 
 /// How one run of the body ended.
@@ -138,6 +148,7 @@ impl Supervisor {
                 next_run = self.first_run().await;
             }
             self.board.set_running(self.index, self.board.now());
+            self.runs.planned(next_run);
             if let Some(at) = next_run {
                 match self.wait(sleep_until(at)).await {
                     Waited::Due => {}
@@ -230,6 +241,7 @@ impl Supervisor {
         let delay = self.delay();
         self.consecutive = self.consecutive.saturating_add(1);
         self.board.set_backing_off(self.index);
+        self.runs.planned(Some(after(Instant::now(), delay)));
         tracing::warn!(
             delay_ms = delay.as_millis() as u64,
             "lifespan task `{}` {}: restarting in {delay:?}",
@@ -350,15 +362,31 @@ impl Supervisor {
                 TaskOutcome::Panicked(message) => TaskError::msg(message.clone()),
                 other => TaskError::msg(other.to_string()),
             };
-            tracing::error!(error = %format_args!("{error:#}"), "lifespan task `{}` could not be run again", entry.label());
+            tracing::error!(
+                error = &error as &(dyn std::error::Error + 'static),
+                "lifespan task `{}` could not be run again",
+                entry.label()
+            );
             self.board.set_task_error(self.index, error);
             outcome
         })
     }
 
+    /// Runs one body to its end, in a span of its own, and records the run (see [`Runs`]).
+    async fn run_once(&mut self, body: BoxFuture) -> RunEnd {
+        let run = self.runs.begin();
+        let ended = self.run_body(body).instrument(run.span().clone()).await;
+        let outcome = match &ended {
+            RunEnd::Ended(outcome) => Some(outcome),
+            RunEnd::Lost => None,
+        };
+        self.runs.end(run, outcome);
+        ended
+    }
+
     /// Runs one body to its end. A singleton's body whose lease is lost has until just before
     /// the lease expires to stop on its signal; then it is dropped.
-    async fn run_once(&self, mut body: BoxFuture) -> RunEnd {
+    async fn run_body(&self, mut body: BoxFuture) -> RunEnd {
         let mut running = std::pin::pin!(poll_fn(|cx| poll_body(
             &mut body,
             &self.board,

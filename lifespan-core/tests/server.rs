@@ -314,8 +314,8 @@ mod status_route {
             body,
             concat!(
                 r#"{"tasks":["#,
-                r#"{"name":"poller","display_name":"the poller","state":"running","restarts":0,"has_error":false,"in_state_ms":1000},"#,
-                r#"{"name":"broken","display_name":null,"state":"failed","restarts":0,"has_error":true,"in_state_ms":1000}"#,
+                r#"{"name":"poller","display_name":"the poller","state":"running","restarts":0,"has_error":false,"in_state_ms":1000,"runs":0,"last_run":null,"next_run_unix_ms":null},"#,
+                r#"{"name":"broken","display_name":null,"state":"failed","restarts":0,"has_error":true,"in_state_ms":1000,"runs":0,"last_run":null,"next_run_unix_ms":null}"#,
                 r#"],"contexts":["#,
                 r#"{"name":"pool","display_name":null,"state":"running","has_error":false,"in_state_ms":1000}"#,
                 r#"]}"#
@@ -332,8 +332,8 @@ mod status_route {
             body,
             concat!(
                 r#"{"tasks":["#,
-                r#"{"name":"poller","display_name":"the poller","state":"running","restarts":0,"has_error":false,"last_error":null,"in_state_ms":1000},"#,
-                r#"{"name":"broken","display_name":null,"state":"failed","restarts":0,"has_error":true,"last_error":"no \"config\" at postgres://admin:***@db.internal:5432/prod","in_state_ms":1000}"#,
+                r#"{"name":"poller","display_name":"the poller","state":"running","restarts":0,"has_error":false,"last_error":null,"in_state_ms":1000,"runs":0,"last_run":null,"next_run_unix_ms":null},"#,
+                r#"{"name":"broken","display_name":null,"state":"failed","restarts":0,"has_error":true,"last_error":"no \"config\" at postgres://admin:***@db.internal:5432/prod","in_state_ms":1000,"runs":0,"last_run":null,"next_run_unix_ms":null}"#,
                 r#"],"contexts":["#,
                 r#"{"name":"pool","display_name":null,"state":"running","has_error":false,"last_error":null,"in_state_ms":1000}"#,
                 r#"]}"#

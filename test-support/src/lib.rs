@@ -153,18 +153,60 @@ impl Events {
     }
 }
 
-/// Log lines captured from `tracing`, for tests that check what the library logs.
+/// Log lines captured from `tracing`, for tests that check what the library logs, with the
+/// spans that closed and the fields recorded as error values.
 ///
 /// ```
 /// let logs = lifespan_test_support::CapturedLogs::default();
-/// tracing::subscriber::with_default(logs.subscriber(), || tracing::warn!(task = "t", "hello"));
-/// assert!(logs.lines().iter().any(|line| line == "WARN hello task=t"));
+/// tracing::subscriber::with_default(logs.subscriber(), || {
+///     let span = tracing::info_span!("work", run = 1, outcome = tracing::field::Empty);
+///     span.record("outcome", "succeeded");
+///     let error = std::io::Error::other("gone");
+///     span.in_scope(|| tracing::warn!(task = "t", error = &error as &(dyn std::error::Error + 'static), "hello"));
+/// });
+/// assert!(logs.lines().iter().any(|line| line == "WARN hello task=t error=gone"));
+/// assert_eq!(logs.error_values(), ["error=gone"]);
+/// let spans = logs.closed_spans();
+/// assert_eq!(spans[0].name, "work");
+/// assert_eq!(spans[0].field("run"), Some("1"));
+/// assert_eq!(spans[0].field("outcome"), Some("succeeded"));
 /// ```
 #[derive(Clone, Default, Debug)]
-pub struct CapturedLogs(Arc<Mutex<Vec<String>>>);
+pub struct CapturedLogs(Arc<Captured>);
+
+#[derive(Default, Debug)]
+struct Captured {
+    lines: Mutex<Vec<String>>,
+    /// The fields of events recorded as `&dyn Error`, as `field=message: cause: ...`.
+    errors: Mutex<Vec<String>>,
+    /// Spans open now, by id.
+    open: Mutex<std::collections::HashMap<u64, ClosedSpan>>,
+    closed: Mutex<Vec<ClosedSpan>>,
+}
+
+/// A span that closed, as [`CapturedLogs`] saw it: its name and the fields it was given, when
+/// it was made and later with `record`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClosedSpan {
+    /// The span's name.
+    pub name: &'static str,
+    /// Its fields, by name, as text, in the order they were first given a value.
+    pub fields: Vec<(&'static str, String)>,
+}
+
+impl ClosedSpan {
+    /// The value of field `name`, if it was given one.
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(field, _)| *field == name)
+            .map(|(_, value)| value.as_str())
+    }
+}
 
 impl CapturedLogs {
-    /// A subscriber that records every event as `LEVEL message field=value ...`.
+    /// A subscriber that records every event as `LEVEL message field=value ...`, and every span
+    /// when it closes.
     pub fn subscriber(&self) -> impl tracing::Subscriber + Send + Sync {
         use tracing_subscriber::layer::SubscriberExt;
         keep_every_callsite_enabled();
@@ -173,7 +215,18 @@ impl CapturedLogs {
 
     /// The lines recorded so far.
     pub fn lines(&self) -> Vec<String> {
-        self.0.lock().unwrap().clone()
+        self.0.lines.lock().unwrap().clone()
+    }
+
+    /// The fields of events that were recorded as error values (`&dyn std::error::Error`), not
+    /// as text: `field=message: cause: ...`.
+    pub fn error_values(&self) -> Vec<String> {
+        self.0.errors.lock().unwrap().clone()
+    }
+
+    /// The spans that closed so far, in the order they closed.
+    pub fn closed_spans(&self) -> Vec<ClosedSpan> {
+        self.0.closed.lock().unwrap().clone()
     }
 }
 
@@ -200,7 +253,65 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for CaptureLayer {
             visitor.message,
             visitor.fields
         );
-        (self.0).0.lock().unwrap().push(line);
+        let captured = &(self.0).0;
+        captured.lines.lock().unwrap().push(line);
+        captured.errors.lock().unwrap().extend(visitor.errors);
+    }
+
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        _: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        let mut span = ClosedSpan {
+            name: attrs.metadata().name(),
+            fields: Vec::new(),
+        };
+        attrs.record(&mut SpanVisitor(&mut span));
+        (self.0).0.open.lock().unwrap().insert(id.into_u64(), span);
+    }
+
+    fn on_record(
+        &self,
+        id: &tracing::span::Id,
+        values: &tracing::span::Record<'_>,
+        _: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        if let Some(span) = (self.0).0.open.lock().unwrap().get_mut(&id.into_u64()) {
+            values.record(&mut SpanVisitor(span));
+        }
+    }
+
+    fn on_close(&self, id: tracing::span::Id, _: tracing_subscriber::layer::Context<'_, S>) {
+        let captured = &(self.0).0;
+        let span = captured.open.lock().unwrap().remove(&id.into_u64());
+        if let Some(span) = span {
+            captured.closed.lock().unwrap().push(span);
+        }
+    }
+}
+
+/// Records the fields of a span into it.
+struct SpanVisitor<'a>(&'a mut ClosedSpan);
+
+impl tracing::field::Visit for SpanVisitor<'_> {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.record_text(field, format!("{value:?}"));
+    }
+
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        self.record_text(field, value.to_owned());
+    }
+}
+
+impl SpanVisitor<'_> {
+    fn record_text(&mut self, field: &tracing::field::Field, value: String) {
+        let fields = &mut self.0.fields;
+        match fields.iter_mut().find(|(name, _)| *name == field.name()) {
+            Some((_, old)) => *old = value,
+            None => fields.push((field.name(), value)),
+        }
     }
 }
 
@@ -208,6 +319,7 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for CaptureLayer {
 struct LineVisitor {
     message: String,
     fields: String,
+    errors: Vec<String>,
 }
 
 impl tracing::field::Visit for LineVisitor {
@@ -226,6 +338,18 @@ impl tracing::field::Visit for LineVisitor {
         } else {
             self.fields.push_str(&format!(" {}={value}", field.name()));
         }
+    }
+
+    /// An error value, shown with its causes as `anyhow`'s `{:#}` shows them.
+    fn record_error(
+        &mut self,
+        field: &tracing::field::Field,
+        value: &(dyn std::error::Error + 'static),
+    ) {
+        let text = format!("{}={}", field.name(), chain(value));
+        self.fields.push(' ');
+        self.fields.push_str(&text);
+        self.errors.push(text);
     }
 }
 

@@ -1,0 +1,82 @@
+//! The tasks' metrics (feature `metrics` of lifespan-core) scraped by Prometheus: a sync that
+//! runs every 200 ms and fails one run in three, restarted after its backoff, with the counters
+//! of its starts, failures and restarts, its run durations and the running tasks served at
+//! `/metrics` in the Prometheus text format.
+//!
+//! ```text
+//! cargo run --example metrics                  # serves http://127.0.0.1:9000/metrics
+//! cargo run --example metrics -- 127.0.0.1:0   # on a free port: the log says which
+//! curl -s http://127.0.0.1:9000/metrics | grep lifespan_
+//! ```
+//!
+//! The address is the first argument, else `LISTEN`, else `127.0.0.1:9000`. Stop it with Ctrl-C
+//! or SIGTERM.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::{routing::get, Router};
+use lifespan_core::{lifespan_task, App, TaskOptions};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+/// Runs of the sync so far.
+static SYNCS: AtomicU64 = AtomicU64::new(0);
+
+/// Syncs an inventory every 200 ms; one run in three fails, as an upstream that sometimes
+/// refuses would make it, and is restarted after 100 ms.
+#[lifespan_task]
+#[lifespan(every = "200ms", restart = on_failure, backoff = "100ms..1s", name = "inventory sync")]
+async fn sync_inventory() -> anyhow::Result<()> {
+    let run = SYNCS.fetch_add(1, Ordering::Relaxed) + 1;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    anyhow::ensure!(!run.is_multiple_of(3), "the upstream refused the sync");
+    tracing::info!(run, "inventory synced");
+    Ok(())
+}
+
+/// The address to serve on: the first argument, else `LISTEN`, else port 9000 on loopback.
+fn address() -> String {
+    std::env::args()
+        .nth(1)
+        .or_else(|| std::env::var("LISTEN").ok())
+        .unwrap_or_else(|| "127.0.0.1:9000".into())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+
+    // The recorder first: the app describes its metrics to it when it starts.
+    let prometheus = PrometheusBuilder::new().install_recorder()?;
+    let listener = tokio::net::TcpListener::bind(address()).await?;
+    tracing::info!(
+        "serving metrics on http://{}/metrics",
+        listener.local_addr()?
+    );
+
+    let app = App::new();
+    // The exporter drains its histograms now and then: a periodic task of the app does it.
+    let upkeep = prometheus.clone();
+    app.register_task_with(
+        "metrics upkeep",
+        TaskOptions::new().every(Duration::from_secs(5)),
+        move || {
+            let upkeep = upkeep.clone();
+            async move { upkeep.run_upkeep() }
+        },
+    )?;
+    let render = move || {
+        let prometheus: PrometheusHandle = prometheus.clone();
+        async move { prometheus.render() }
+    };
+    let router = Router::new().route("/metrics", get(render));
+    let report = app.serve_until_signal(listener, router).await?;
+    for line in report.to_string().lines() {
+        tracing::info!("{line}");
+    }
+    Ok(())
+}

@@ -1,0 +1,168 @@
+//! The metrics of the tasks (feature `metrics`), read back from a debugging recorder: starts,
+//! failures, panics and restarts counted per task, run durations, running tasks.
+#![cfg(feature = "metrics")]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use lifespan_core::{App, Restart, Shutdown, TaskOptions};
+use lifespan_test_support::{bounded, WAIT_LIMIT};
+use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
+use metrics_util::{CompositeKey, MetricKind};
+
+/// One reading of the recorder (reading resets its counters and gauges to zero, and empties
+/// its histograms: each reading shows what changed since the last).
+struct Reading(Vec<(CompositeKey, DebugValue)>);
+
+impl Reading {
+    fn take(snapshotter: &Snapshotter) -> Self {
+        let values = snapshotter.snapshot().into_vec();
+        Reading(
+            values
+                .into_iter()
+                .map(|(key, _, _, value)| (key, value))
+                .collect(),
+        )
+    }
+
+    /// The value of metric `name` of `kind` for task `task`, if it was recorded.
+    fn value(&self, kind: MetricKind, name: &str, task: &str) -> Option<&DebugValue> {
+        self.0
+            .iter()
+            .find(|(key, _)| {
+                key.kind() == kind
+                    && key.key().name() == name
+                    && key
+                        .key()
+                        .labels()
+                        .all(|label| label.key() == "task" && label.value() == task)
+            })
+            .map(|(_, value)| value)
+    }
+
+    fn counter(&self, name: &str, task: &str) -> u64 {
+        match self.value(MetricKind::Counter, name, task) {
+            Some(DebugValue::Counter(count)) => *count,
+            None => 0,
+            Some(other) => panic!("{name} is not a counter: {other:?}"),
+        }
+    }
+
+    fn gauge(&self, name: &str, task: &str) -> Option<f64> {
+        match self.value(MetricKind::Gauge, name, task) {
+            Some(DebugValue::Gauge(level)) => Some(level.into_inner()),
+            _ => None,
+        }
+    }
+}
+
+/// An app with a task every 10 s whose second run fails, a task that panics once, and a plain
+/// task; restarts after 1 s.
+fn app() -> App {
+    let app = App::empty();
+    let restarted = TaskOptions::new()
+        .restart(Restart::OnFailure)
+        .backoff(Duration::from_secs(1), Duration::from_secs(1))
+        .jitter(false);
+    let runs = Arc::new(AtomicU32::new(0));
+    app.register_task_with(
+        "sweep",
+        restarted.every(Duration::from_secs(10)),
+        move || {
+            let run = runs.fetch_add(1, Ordering::SeqCst) + 1;
+            async move {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                if run == 2 {
+                    return Err("the second run fails");
+                }
+                Ok(())
+            }
+        },
+    )
+    .unwrap();
+    let attempts = Arc::new(AtomicU32::new(0));
+    app.register_task_with("crash", restarted, move |shutdown: Shutdown| {
+        let attempt = attempts.fetch_add(1, Ordering::SeqCst) + 1;
+        async move {
+            assert!(attempt > 1, "the first attempt panics");
+            shutdown.cancelled().await;
+        }
+    })
+    .unwrap();
+    app.register_task("plain", |shutdown: Shutdown| async move {
+        shutdown.cancelled().await
+    })
+    .unwrap();
+    app
+}
+
+#[test]
+fn starts_failures_panics_restarts_durations_and_running_tasks_are_recorded_per_task() {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    metrics::with_local_recorder(&recorder, || {
+        runtime.block_on(async {
+            let app = app();
+            bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
+            // sweep: runs at 10 s, 20 s (fails), 21 s (after the restart), 31 s.
+            tokio::time::sleep(Duration::from_secs(35)).await;
+            check_while_running(&Reading::take(&snapshotter));
+            bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
+        })
+    });
+    // Each task counted itself out once as it ended for good.
+    let stopped = Reading::take(&snapshotter);
+    for task in ["sweep", "crash", "plain"] {
+        assert_eq!(
+            stopped.gauge("lifespan_tasks_running", task),
+            Some(-1.0),
+            "{task}"
+        );
+    }
+    assert_eq!(stopped.counter("lifespan_task_starts_total", "sweep"), 0);
+}
+
+fn check_while_running(reading: &Reading) {
+    let starts = |task| reading.counter("lifespan_task_starts_total", task);
+    assert_eq!(
+        (starts("sweep"), starts("crash"), starts("plain")),
+        (4, 2, 1)
+    );
+    let failures = |task| reading.counter("lifespan_task_failures_total", task);
+    assert_eq!((failures("sweep"), failures("crash")), (1, 0));
+    let panics = |task| reading.counter("lifespan_task_panics_total", task);
+    assert_eq!((panics("sweep"), panics("crash")), (0, 1));
+    let restarts = |task| reading.counter("lifespan_task_restarts_total", task);
+    assert_eq!(
+        (restarts("sweep"), restarts("crash"), restarts("plain")),
+        (1, 1, 0)
+    );
+    let durations = reading.value(
+        MetricKind::Histogram,
+        "lifespan_task_run_duration_seconds",
+        "sweep",
+    );
+    match durations {
+        Some(DebugValue::Histogram(seconds)) => {
+            assert_eq!(seconds.len(), 4);
+            assert!(
+                seconds.iter().all(|s| s.into_inner() == 0.25),
+                "{seconds:?}"
+            );
+        }
+        other => panic!("no run durations: {other:?}"),
+    }
+    for task in ["sweep", "crash", "plain"] {
+        assert_eq!(
+            reading.gauge("lifespan_tasks_running", task),
+            Some(1.0),
+            "{task}"
+        );
+    }
+}

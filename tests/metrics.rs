@@ -1,0 +1,115 @@
+//! The metrics example as a real process: `/metrics` on loopback serves the tasks' counters in
+//! the Prometheus text format, and they move between two scrapes.
+#![cfg(unix)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use lifespan_examples::{bounded, http_get, Process, PATIENCE};
+
+/// The task the example runs every 200 ms, failing one run in three.
+const TASK: &str = "inventory sync";
+
+/// An example's binary, which `cargo build --examples` builds.
+fn example(name: &str) -> PathBuf {
+    let test_binary = std::env::current_exe().unwrap();
+    let profile_dir = test_binary.parent().and_then(|deps| deps.parent()).unwrap();
+    let path = profile_dir.join("examples").join(name);
+    assert!(
+        path.exists(),
+        "{} is not built: run `cargo build --examples` first",
+        path.display()
+    );
+    path
+}
+
+/// The value of `metric` for the task, from a scrape: `name{task="..."} value`.
+fn value(scrape: &str, metric: &str) -> Option<f64> {
+    let labels = format!("{{task=\"{TASK}\"}}");
+    scrape
+        .lines()
+        .find(|line| line.starts_with(metric) && line[metric.len()..].starts_with(&labels))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok())
+}
+
+/// The counters of the task in one scrape: starts, failures, restarts.
+fn counters(scrape: &str) -> Option<[f64; 3]> {
+    Some([
+        value(scrape, "lifespan_task_starts_total")?,
+        value(scrape, "lifespan_task_failures_total")?,
+        value(scrape, "lifespan_task_restarts_total")?,
+    ])
+}
+
+/// Scrapes `/metrics` until `done` holds for the task's counters; at most 200 scrapes, 50 ms
+/// apart (10 s: the task runs 5 times a second), each bounded.
+fn scrape_until(
+    runtime: &tokio::runtime::Runtime,
+    addr: SocketAddr,
+    done: impl Fn(&[f64; 3]) -> bool,
+) -> (String, [f64; 3]) {
+    let mut last = String::new();
+    for _ in 0..200 {
+        let (status, body) = runtime
+            .block_on(bounded("a scrape", PATIENCE, http_get(addr, "/metrics")))
+            .unwrap();
+        assert_eq!(status, 200, "{body}");
+        if let Some(counters) = counters(&body).filter(|counters| done(counters)) {
+            return (body, counters);
+        }
+        last = body;
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("the counters never got there; last scrape:\n{last}");
+}
+
+#[test]
+fn the_counters_of_a_periodic_task_that_sometimes_fails_move_between_two_scrapes() {
+    let mut command = Command::new(example("metrics"));
+    command
+        .arg("127.0.0.1:0")
+        .env_remove("LISTEN")
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1");
+    let mut process = Process::spawn(command);
+    let served = process.expect("serving metrics on http://");
+    let addr: SocketAddr = served.trim_end_matches("/metrics").parse().unwrap();
+    assert!(addr.ip().is_loopback());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+
+    let (first, before) = scrape_until(&runtime, addr, |[starts, _, _]| *starts >= 1.0);
+    assert!(
+        first.contains("# TYPE lifespan_task_starts_total counter"),
+        "{first}"
+    );
+    assert!(
+        first.contains("# TYPE lifespan_tasks_running gauge"),
+        "{first}"
+    );
+    let (second, after) = scrape_until(&runtime, addr, |[starts, failures, restarts]| {
+        *starts > before[0] && *failures > before[1] && *restarts > before[2]
+    });
+    assert!(after[0] > before[0], "{first}\n{second}");
+    assert!(
+        value(&second, "lifespan_tasks_running") == Some(1.0),
+        "{second}"
+    );
+    assert!(
+        second.contains("lifespan_task_run_duration_seconds"),
+        "{second}"
+    );
+
+    process.signal("TERM");
+    let (status, lines) = process.finish();
+    assert!(
+        status.success(),
+        "exit status {status}:\n{}",
+        lines.join("\n")
+    );
+}
