@@ -151,7 +151,7 @@
 // on each other in a circle (`tests/module_graph.rs` checks both against this list):
 //
 // 1. Leaf types: `config`, `kind`, `lock`, `name`, `polls`, `redact`, `serving`, `time`,
-//    `coordinate`, `options`, `phase`, `task_error`, `shutdown_signal`, `panic`, `report`, `status`, `serialize`, `error`, `arg_error`,
+//    `wall`, `cron`, `coordinate`, `options`, `timing`, `cadence`, `phase`, `task_error`, `shutdown_signal`, `panic`, `report`, `status`, `serialize`, `error`, `arg_error`,
 //    `state`, `signal`.
 // 2. The handle and what is injected: `handle` (the `App` type, and the part of the app that
 //    the lower layers use), `inject`, `check`, `testing` (injected values made by hand).
@@ -164,9 +164,12 @@ mod arg_error;
 mod board;
 mod builder;
 mod by_hand;
+mod cadence;
 mod check;
 mod config;
 mod coordinate;
+#[cfg(feature = "cron")]
+mod cron;
 mod error;
 mod generation;
 mod handle;
@@ -207,6 +210,9 @@ mod task_error;
 mod term;
 mod testing;
 mod time;
+mod timing;
+#[cfg(feature = "cron")]
+mod wall;
 mod watchdog;
 
 pub use builder::AppBuilder;
@@ -216,6 +222,8 @@ pub use coordinate::{
     InvalidLeaseSettings, Lease, LeaseControl, LeaseLost, LeaseRequest, LeaseSettings, PointClaim,
     PointRequest, Term,
 };
+#[cfg(feature = "cron")]
+pub use cron::CronError;
 pub use error::{RegisterError, RunError, StartupError, StartupErrorKind};
 pub use handle::App;
 pub use inject::{Cancelled, ContextParam, Shutdown, TaskParam, Yield};

@@ -6,17 +6,17 @@
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
-use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::time::{sleep_until, timeout_at, Instant};
+use tokio::time::{timeout_at, Instant};
 use tracing::Instrument;
 
 use crate::board::Board;
+use crate::cadence::{Due, Timing};
 use crate::handle::App;
 use crate::inject::InjectCx;
-use crate::options::{Restart, Schedule, TaskOptions};
+use crate::options::{Restart, TaskOptions};
 use crate::panic::poll_catching;
 use crate::points::Points;
 use crate::registration::BoxFuture;
@@ -25,7 +25,7 @@ use crate::running::{outcome, poll_body};
 use crate::state::{Deps, StateMap};
 use crate::task_error::TaskError;
 use crate::term::{release, HeldTerm, Singleton};
-use crate::time::after;
+use crate::time::random;
 
 /// Runs task `index` of `board` under its options, starting with `first`, the body prepared at
 /// startup, and records how it ended for good.
@@ -37,19 +37,37 @@ pub(crate) async fn supervise(
     first: BoxFuture,
 ) {
     let span = board.plan.task(index).span();
-    let options = *board.plan.task(index).options();
+    let options = board.plan.task(index).options().clone();
+    let timing = match Timing::new(&options) {
+        Ok(timing) => timing,
+        Err(error) => {
+            let _entered = span.enter();
+            let error = TaskError::msg(format!("its cron schedule is not valid: {error}"));
+            tracing::error!(error = %error, "lifespan task `{}` failed", board.plan.task(index).label());
+            board.set_task_error(index, error.clone());
+            board.set_ended(index, &TaskOutcome::Failed(error));
+            return;
+        }
+    };
     let singleton = options.singleton.then(|| {
         let settings = options.lease.unwrap_or(board.coordination.lease);
         Singleton::new(&board, index, settings)
     });
-    let points = match options.every {
-        Some(period) if options.once_per_point && board.coordination.coordinator.is_shared() => {
-            Some(Points::new(&board, index, period, options.hold))
-        }
-        _ => None,
-    };
+    let points = (options.is_periodic()
+        && options.once_per_point
+        && board.coordination.coordinator.is_shared())
+    .then(|| {
+        Points::new(
+            &board,
+            index,
+            options.every.unwrap_or_default(),
+            options.hold,
+        )
+    });
+    let critical = options.critical;
     let supervisor = Supervisor {
         options,
+        timing,
         app: app.clone(),
         board: board.clone(),
         state,
@@ -71,7 +89,7 @@ pub(crate) async fn supervise(
             let label = board.plan.task(index).label();
             tracing::error!(error = %message, "lifespan task `{label}` failed");
             board.set_task_error(index, TaskError::msg(message.clone()));
-            if options.critical {
+            if critical {
                 let name = board.plan.task(index).name.clone();
                 app.fail_critically(name, panicked(&message));
             }
@@ -83,6 +101,8 @@ pub(crate) async fn supervise(
 
 struct Supervisor {
     options: TaskOptions,
+    /// When a periodic task's runs are due; `None` for other tasks.
+    timing: Option<Timing>,
     app: App,
     board: Arc<Board>,
     state: Arc<StateMap>,
@@ -124,8 +144,7 @@ impl Supervisor {
     async fn run_terms(&mut self, first: BoxFuture) -> TaskOutcome {
         // A singleton's first body only checked its arguments: each term calls it anew.
         let mut body = self.singleton.is_none().then_some(first);
-        let periodic = self.options.every;
-        let mut next_run = None;
+        let mut next_run: Option<Due> = None;
         let mut starting = true;
         loop {
             if self.singleton.is_some() && self.term.is_none() {
@@ -138,8 +157,8 @@ impl Supervisor {
                 next_run = self.first_run().await;
             }
             self.board.set_running(self.index, self.board.now());
-            if let Some(at) = next_run {
-                match self.wait(sleep_until(at)).await {
+            if let (Some(due), Some(timing)) = (&next_run, &self.timing) {
+                match self.wait(timing.sleep(due)).await {
                     Waited::Due => {}
                     Waited::Shutdown => return self.end(TaskOutcome::Cancelled),
                     Waited::Lost => {
@@ -152,27 +171,22 @@ impl Supervisor {
                 return self.end(TaskOutcome::Cancelled);
             }
             let mut claimed_next = None;
-            if let Some(points) = &mut self.points {
+            if self.points.is_some() {
                 // A coordinator that does not answer holds up no shutdown.
-                let claimed = tokio::select! {
-                    biased;
-                    () = self.board.shutdown.cancelled() => None,
-                    claimed = points.claim() => Some(claimed),
-                };
-                let Some((won, next)) = claimed else {
+                let Some((won, next)) = self.claim(next_run.as_ref()).await else {
                     return self.end(TaskOutcome::Cancelled);
                 };
                 if !won {
-                    next_run = Some(next);
+                    next_run = next;
                     continue;
                 }
-                claimed_next = Some(next);
+                claimed_next = next;
             }
             let began = Instant::now();
             let ended = match body.take() {
-                Some(body) => self.run_once(body).await,
+                Some(body) => self.run_limited(body).await,
                 None => match self.prepare() {
-                    Ok(body) => self.run_once(body).await,
+                    Ok(body) => self.run_limited(body).await,
                     Err(failure) => RunEnd::Ended(failure),
                 },
             };
@@ -191,11 +205,11 @@ impl Supervisor {
                 return self.end(ended);
             }
             let failed = matches!(ended, TaskOutcome::Failed(_) | TaskOutcome::Panicked(_));
-            if let (Some(period), false) = (periodic, failed) {
+            if let (Some(timing), false) = (&self.timing, failed) {
                 self.consecutive = 0;
                 next_run = Some(match claimed_next {
-                    Some(next) => next.max(Instant::now()),
-                    None => self.next_run(next_run.unwrap_or_else(Instant::now), period),
+                    Some(next) => next.not_before_now(),
+                    None => timing.next(next_run.as_ref()),
                 });
                 continue;
             }
@@ -208,7 +222,10 @@ impl Supervisor {
                 }
             }
             // A periodic task runs at once after its delay; its schedule goes on from there.
-            next_run = periodic.map(|_| Instant::now());
+            next_run = self
+                .timing
+                .as_ref()
+                .map(|timing| timing.retry(next_run.as_ref()));
         }
     }
 
@@ -264,19 +281,54 @@ impl Supervisor {
 
     /// When a periodic task first runs in this start (or this term): `None` if it is not
     /// periodic.
-    async fn first_run(&mut self) -> Option<Instant> {
-        let period = self.options.every?;
+    async fn first_run(&mut self) -> Option<Due> {
+        let timing = self.timing.as_ref()?;
         if self.options.at_startup {
-            return Some(Instant::now());
+            return Some(Due::now());
         }
         Some(match &mut self.points {
-            Some(points) => tokio::select! {
-                biased;
-                () = self.board.shutdown.cancelled() => Instant::now(),
-                at = points.first() => at,
-            },
-            None => after(Instant::now(), period),
+            Some(points) if !timing.is_cron() => {
+                let delay = timing.initial_delay().unwrap_or_default();
+                tokio::select! {
+                    biased;
+                    () = self.board.shutdown.cancelled() => Due::now(),
+                    at = async {
+                        tokio::time::sleep(delay).await;
+                        points.first().await
+                    } => timing.at(at),
+                }
+            }
+            _ => timing.first(),
         })
+    }
+
+    /// Claims the point due (`due`) for a once-per-point task: `None` if shutdown began first,
+    /// else whether this replica won it, and when the next run is due if that is known now.
+    async fn claim(&mut self, due: Option<&Due>) -> Option<(bool, Option<Due>)> {
+        let (Some(points), Some(timing)) = (&mut self.points, &self.timing) else {
+            return Some((true, None));
+        };
+        let claiming = async {
+            if !timing.is_cron() {
+                let (won, next) = points.claim().await;
+                return (won, Some(timing.at(next)));
+            }
+            // A cron occurrence is claimed by its time, within the time to the next one.
+            let next = timing.next(due);
+            #[cfg(feature = "cron")]
+            if let Some(point) = due.and_then(Due::point) {
+                let patience = next.patience();
+                if points.claim_explicit(point, patience).await {
+                    return (true, None);
+                }
+            }
+            (false, Some(next))
+        };
+        tokio::select! {
+            biased;
+            () = self.board.shutdown.cancelled() => None,
+            claimed = claiming => Some(claimed),
+        }
     }
 
     /// Waits in standby for a singleton's lease: `false` if shutdown began first.
@@ -307,27 +359,6 @@ impl Supervisor {
         }
     }
 
-    /// When a periodic task runs next, after a run that succeeded and was due at `due`.
-    fn next_run(&self, due: Instant, period: Duration) -> Instant {
-        let now = Instant::now();
-        match self.options.schedule {
-            Schedule::FixedDelay => after(now, period),
-            Schedule::FixedRate => {
-                let next = after(due, period);
-                if next >= now {
-                    return next;
-                }
-                // It overran: skip the points already passed, start at the first one not before
-                // now (now itself, if the run ended on one).
-                let behind = now.duration_since(next).as_nanos();
-                let skipped = behind.div_ceil(period.as_nanos());
-                tracing::debug!(skipped, "periodic run overran its period");
-                let skipped = u32::try_from(skipped).unwrap_or(u32::MAX);
-                after(next, period.saturating_mul(skipped))
-            }
-        }
-    }
-
     /// Evaluates the arguments anew and calls the function, with a fresh shutdown signal.
     fn prepare(&self) -> Result<BoxFuture, TaskOutcome> {
         let entry = self.board.plan.task(self.index);
@@ -354,6 +385,21 @@ impl Supervisor {
             self.board.set_task_error(self.index, error);
             outcome
         })
+    }
+
+    /// Runs one body to its end, within the task's `timeout` if it has one: a run still going
+    /// then is dropped, and fails with "run timed out after ...".
+    async fn run_limited(&self, body: BoxFuture) -> RunEnd {
+        let Some(limit) = self.options.timeout else {
+            return self.run_once(body).await;
+        };
+        match tokio::time::timeout(limit, self.run_once(body)).await {
+            Ok(ended) => ended,
+            Err(_) => {
+                let error = anyhow::anyhow!("run timed out after {limit:?}");
+                RunEnd::Ended(outcome(&self.board, self.index, Ok(Err(error))))
+            }
+        }
     }
 
     /// Runs one body to its end. A singleton's body whose lease is lost has until just before
@@ -476,12 +522,4 @@ fn before(expiry: Instant) -> Instant {
 /// A critical task's panic, as the error that ends the app's run.
 fn panicked(message: &str) -> TaskError {
     TaskError::msg(format!("panicked: {message}"))
-}
-
-/// A random number, from the standard library's randomly keyed hasher: enough to spread
-/// restarts apart, without a dependency.
-fn random() -> u64 {
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u64(0);
-    hasher.finish()
 }
