@@ -288,6 +288,23 @@ fn options(options: &Options, private: &TokenStream) -> TokenStream {
         let hold = duration(hold);
         calls.push(quote!(.hold(#hold)));
     }
+    if let Some(cron) = &options.cron {
+        let zone = match &options.time_zone {
+            Some(zone) => quote!(#private::core::option::Option::Some(#zone)),
+            None => quote!(#private::core::option::Option::None),
+        };
+        calls.push(quote!(.cron_checked_by_macro(#cron, #zone)));
+    }
+    for (value, method) in [
+        (options.initial_delay, quote!(initial_delay)),
+        (options.timeout, quote!(timeout)),
+        (options.run_jitter, quote!(run_jitter)),
+    ] {
+        if let Some(nanos) = value {
+            let nanos = duration(nanos);
+            calls.push(quote!(.#method(#nanos)));
+        }
+    }
     if calls.is_empty() {
         return TokenStream::new();
     }

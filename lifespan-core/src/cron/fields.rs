@@ -100,7 +100,11 @@ fn reason(field: &str, low: u32, high: u32, names: &str, parsed: &str) -> String
         let (values, step) = part.split_once('/').unwrap_or((part, ""));
         if let Ok(step) = step.parse::<u64>() {
             if step == 0 {
-                return format!("has a step of 0 in `{part}`: a step is at least 1");
+                return if part == field {
+                    "has a step of 0: a step is at least 1".to_owned()
+                } else {
+                    format!("has a step of 0 in `{part}`: a step is at least 1")
+                };
             }
         }
         for token in values
