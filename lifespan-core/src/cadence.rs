@@ -23,7 +23,7 @@ enum Cadence {
     },
     #[cfg(feature = "cron")]
     Cron {
-        schedule: CronSchedule,
+        schedule: Box<CronSchedule>,
         clock: WallClock,
     },
 }
@@ -104,8 +104,10 @@ impl Timing {
             },
             #[cfg(feature = "cron")]
             (None, Some(expression)) => Cadence::Cron {
-                schedule: CronSchedule::parse(expression, options.time_zone.as_deref())
-                    .map_err(|error| error.to_string())?,
+                schedule: Box::new(
+                    CronSchedule::parse(expression, options.time_zone.as_deref())
+                        .map_err(|error| error.to_string())?,
+                ),
                 clock: WallClock::new(),
             },
             _ => return Ok(None),

@@ -79,10 +79,7 @@ impl TaskOptions {
         zone: Option<&'static str>,
     ) -> Self {
         // Built on the macro's fresh options, which hold no owned text: nothing is leaked.
-        std::mem::forget(std::mem::replace(
-            &mut self.cron,
-            Some(Cow::Borrowed(expression)),
-        ));
+        std::mem::forget(self.cron.replace(Cow::Borrowed(expression)));
         let zone = match zone {
             Some(zone) => Some(Cow::Borrowed(zone)),
             None => None,

@@ -460,7 +460,8 @@ async fn a_named_point_goes_to_exactly_one_claimant_and_only_later_points_after_
             prepared(database, "lifespan-named-b").await,
             prepared(database, "lifespan-named-c").await,
         ];
-        let request = |i: usize| PointRequest::new(&task, ["a", "b", "c"][i], Duration::ZERO, Duration::ZERO);
+        let request =
+            |i: usize| PointRequest::new(&task, ["a", "b", "c"][i], Duration::ZERO, Duration::ZERO);
         let requests = [request(0), request(1), request(2)];
         let claim = |i: usize, point: i64| replicas[i].claim_explicit_point(&requests[i], point);
         // A cron occurrence, by its Unix time in milliseconds.
@@ -474,7 +475,10 @@ async fn a_named_point_goes_to_exactly_one_claimant_and_only_later_points_after_
         // The same point again, or an earlier one: nobody; the next one: granted.
         assert_eq!(claim(1, point).await.unwrap().won, None);
         assert_eq!(claim(2, point - 60_000).await.unwrap().won, None);
-        assert_eq!(claim(2, point + 60_000).await.unwrap().won, Some(point + 60_000));
+        assert_eq!(
+            claim(2, point + 60_000).await.unwrap().won,
+            Some(point + 60_000)
+        );
     })
     .await;
 }
@@ -491,17 +495,26 @@ async fn a_hold_keeps_a_later_named_point_from_being_claimed_until_it_passes() {
             PointRequest::new(&task, "b", Duration::ZERO, hold),
         );
         let began = Instant::now();
-        assert_eq!(a.claim_explicit_point(&for_a, 1_000).await.unwrap().won, Some(1_000));
+        assert_eq!(
+            a.claim_explicit_point(&for_a, 1_000).await.unwrap().won,
+            Some(1_000)
+        );
         // On the database's clock: asked again until the hold has passed, within ten seconds.
         let won_after = loop {
             if let Some(point) = b.claim_explicit_point(&for_b, 2_000).await.unwrap().won {
                 assert_eq!(point, 2_000);
                 break began.elapsed();
             }
-            assert!(began.elapsed() < Duration::from_secs(10), "the hold never passed");
+            assert!(
+                began.elapsed() < Duration::from_secs(10),
+                "the hold never passed"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         };
-        assert!(won_after >= hold, "granted {won_after:?} after the claim, within its hold");
+        assert!(
+            won_after >= hold,
+            "granted {won_after:?} after the claim, within its hold"
+        );
     })
     .await;
 }

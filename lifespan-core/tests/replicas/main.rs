@@ -603,9 +603,13 @@ async fn each_occurrence_of_a_cron_schedule_runs_on_exactly_one_replica() {
     assert!(runs.len() >= 9, "{runs:?}");
     for pair in runs.windows(2) {
         let gap = pair[1].0 - pair[0].0;
-        assert!(gap.abs_diff(2 * S) <= 5 * MS, "each occurrence once: {runs:?}");
+        assert!(
+            gap.abs_diff(2 * S) <= 5 * MS,
+            "each occurrence once: {runs:?}"
+        );
     }
-    let instances: std::collections::BTreeSet<_> = runs.iter().map(|(_, instance)| *instance).collect();
+    let instances: std::collections::BTreeSet<_> =
+        runs.iter().map(|(_, instance)| *instance).collect();
     assert!(!instances.is_empty());
 }
 
