@@ -58,7 +58,7 @@
 //! 2. Running: a task that fails or panics is logged with its name and recorded; nothing else is
 //!    affected, unless the task has options (`#[lifespan(...)]`, [`TaskOptions`]): it may be
 //!    restarted with backoff ([`Restart`]), run periodically ([`Schedule`], or a cron schedule
-//!    with the `cron` feature: [`TaskOptions::cron`]), or be critical and
+//!    with the `cron` feature: `TaskOptions::cron`), or be critical and
 //!    stop the app; it may run on one replica only ([replicas](#replicas)). [`App::status`]
 //!    shows what every task and context is doing.
 //! 3. Shutdown ([`App::shutdown`]): a server run by the app (`App::serve_until_signal`, feature `axum`) stops
