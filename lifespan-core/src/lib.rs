@@ -57,7 +57,8 @@
 //!    in reverse, and names the context.
 //! 2. Running: a task that fails or panics is logged with its name and recorded; nothing else is
 //!    affected, unless the task has options (`#[lifespan(...)]`, [`TaskOptions`]): it may be
-//!    restarted with backoff ([`Restart`]), run periodically ([`Schedule`]), or be critical and
+//!    restarted with backoff ([`Restart`]), run periodically ([`Schedule`], or a cron schedule
+//!    with the `cron` feature: `TaskOptions::cron`), or be critical and
 //!    stop the app; it may run on one replica only ([replicas](#replicas)). [`App::status`]
 //!    shows what every task and context is doing.
 //! 3. Shutdown ([`App::shutdown`]): a server run by the app (`App::serve_until_signal`, feature `axum`) stops
@@ -180,7 +181,7 @@
 // on each other in a circle (`tests/module_graph.rs` checks both against this list):
 //
 // 1. Leaf types: `config`, `kind`, `lock`, `meter`, `name`, `polls`, `redact`, `serving`, `spawn`, `time`,
-//    `coordinate`, `options`, `phase`, `task_error`, `shutdown_signal`, `panic`, `report`, `status`, `serialize`, `error`, `arg_error`,
+//    `wall`, `cron`, `coordinate`, `options`, `timing`, `cadence`, `phase`, `task_error`, `shutdown_signal`, `panic`, `report`, `status`, `serialize`, `error`, `arg_error`,
 //    `state`, `signal`.
 // 2. The handle and what is injected: `handle` (the `App` type, and the part of the app that
 //    the lower layers use), `inject`, `check`, `testing` (injected values made by hand).
@@ -193,9 +194,12 @@ mod arg_error;
 mod board;
 mod builder;
 mod by_hand;
+mod cadence;
 mod check;
 mod config;
 mod coordinate;
+#[cfg(feature = "cron")]
+mod cron;
 mod error;
 mod generation;
 mod handle;
@@ -240,6 +244,9 @@ mod task_error;
 mod term;
 mod testing;
 mod time;
+mod timing;
+#[cfg(feature = "cron")]
+mod wall;
 mod watchdog;
 
 pub use builder::AppBuilder;
@@ -249,6 +256,8 @@ pub use coordinate::{
     InvalidLeaseSettings, Lease, LeaseControl, LeaseLost, LeaseRequest, LeaseSettings, PointClaim,
     PointRequest, Term,
 };
+#[cfg(feature = "cron")]
+pub use cron::CronError;
 pub use error::{RegisterError, RunError, StartupError, StartupErrorKind};
 pub use handle::App;
 pub use inject::{Cancelled, ContextParam, Shutdown, TaskParam, Yield};

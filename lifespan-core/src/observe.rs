@@ -92,9 +92,11 @@ impl Runs {
         }
     }
 
-    /// `run` ended so (`None`: stopped because a singleton's lease was lost). Closes its span.
-    pub(crate) fn end(&self, run: Run, ended: Option<&TaskOutcome>) {
+    /// `run` ended so (`None`: stopped because a singleton's lease was lost; `timed_out`: it
+    /// was dropped at its time limit). Closes its span.
+    pub(crate) fn end(&self, run: Run, ended: Option<&TaskOutcome>, timed_out: bool) {
         let outcome = match ended {
+            _ if timed_out => RunOutcome::TimedOut,
             Some(TaskOutcome::Completed) => RunOutcome::Succeeded,
             Some(TaskOutcome::Failed(_)) => RunOutcome::Failed,
             Some(TaskOutcome::Panicked(_)) => RunOutcome::Panicked,

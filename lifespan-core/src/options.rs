@@ -3,6 +3,7 @@
 //! `#[lifespan(...)]` under `#[lifespan_task]` builds these at compile time; tasks registered by
 //! hand take them through [`App::register_task_with`](crate::App::register_task_with).
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use crate::coordinate::LeaseSettings;
@@ -76,7 +77,7 @@ pub const DEFAULT_BACKOFF_CAP: Duration = Duration::from_secs(30);
 ///     .critical(true);
 /// assert_eq!(options.validate(), Ok(()));
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TaskOptions {
     pub(crate) display_name: Option<&'static str>,
     pub(crate) restart: Restart,
@@ -94,6 +95,14 @@ pub struct TaskOptions {
     /// The lease settings of a singleton; `None`: the app's.
     pub(crate) lease: Option<LeaseSettings>,
     pub(crate) hold: Duration,
+    /// A cron expression, checked (by the macro or [`TaskOptions::cron`]).
+    pub(crate) cron: Option<Cow<'static, str>>,
+    /// The cron schedule's IANA time zone, checked; `None`: UTC.
+    pub(crate) time_zone: Option<Cow<'static, str>>,
+    pub(crate) initial_delay: Option<Duration>,
+    pub(crate) timeout: Option<Duration>,
+    /// Zero: none.
+    pub(crate) run_jitter: Duration,
 }
 
 impl Default for TaskOptions {
@@ -121,6 +130,11 @@ impl TaskOptions {
             once_per_point: false,
             lease: None,
             hold: Duration::ZERO,
+            cron: None,
+            time_zone: None,
+            initial_delay: None,
+            timeout: None,
+            run_jitter: Duration::ZERO,
         }
     }
 
@@ -292,18 +306,21 @@ impl TaskOptions {
         if self.within == Some(Duration::ZERO) {
             return Err("the window `within` must be longer than zero");
         }
-        if self.every.is_some() && self.restart == Restart::Always {
+        if self.is_periodic() && self.restart == Restart::Always {
             return Err("a periodic task runs again after every run that succeeds: restart it `OnFailure`, not `Always`");
         }
         if let Some(problem) = self.coordination_problem() {
             return Err(problem);
         }
-        if self.every.is_none() && (self.at_startup || self.schedule != Schedule::FixedRate) {
+        if !self.is_periodic() && (self.at_startup || self.schedule != Schedule::FixedRate) {
             return Err(
                 "`at_startup` and the schedule apply to periodic tasks: give a period with `every`",
             );
         }
-        Ok(())
+        match self.timing_problem() {
+            Some(problem) => Err(problem),
+            None => Ok(()),
+        }
     }
 
     /// What is wrong with the options of replicas, if anything.
@@ -311,8 +328,8 @@ impl TaskOptions {
         if self.singleton && self.once_per_point {
             return Some("a task is either a `singleton` (one replica runs it) or `once_per_point` (one replica runs each point), not both");
         }
-        if self.once_per_point && self.every.is_none() {
-            return Some("`once_per_point` applies to periodic tasks: give a period with `every`");
+        if self.once_per_point && !self.is_periodic() {
+            return Some("`once_per_point` applies to periodic tasks: give a period with `every` or a schedule with `cron`");
         }
         if self.lease.is_some() && !self.singleton {
             return Some("lease settings apply to singleton tasks: add `singleton`");
@@ -337,6 +354,6 @@ impl TaskOptions {
 
     /// Whether a task with these options runs under a supervisor rather than as a plain task.
     pub(crate) fn is_supervised(&self) -> bool {
-        self.restart != Restart::Never || self.every.is_some() || self.critical || self.singleton
+        self.restart != Restart::Never || self.is_periodic() || self.critical || self.singleton
     }
 }

@@ -1,5 +1,5 @@
-//! A once-per-point task's schedule: the points of its period on the coordinator's clock, each
-//! claimed before it runs.
+//! A once-per-point task's schedule: the points of its period on the coordinator's clock, or
+//! the occurrences of its cron schedule, each claimed before it runs.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -70,6 +70,30 @@ impl Points {
                 false,
                 self.unanswered(&format!("no answer within {period:?}")),
             ),
+        }
+    }
+
+    /// Claims the cron occurrence `point` (its Unix time in milliseconds): whether this replica
+    /// won it. A coordinator that does not answer within `patience` gives no point.
+    #[cfg(feature = "cron")]
+    pub(crate) async fn claim_explicit(&mut self, point: i64, patience: Duration) -> bool {
+        let claiming = self.coordinator.claim_explicit_point(&self.request, point);
+        match timeout(patience, claiming).await {
+            Ok(Ok(claim)) => {
+                self.answered();
+                if claim.won.is_some() {
+                    tracing::debug!(point, "claimed the occurrence");
+                }
+                claim.won == Some(point)
+            }
+            Ok(Err(error)) => {
+                self.unanswered(&format!("{error:#}"));
+                false
+            }
+            Err(_) => {
+                self.unanswered(&format!("no answer within {patience:?}"));
+                false
+            }
         }
     }
 

@@ -148,7 +148,7 @@ fn prepare(
         }
         prepared_contexts.push(PreparedContext {
             name: entry.name.clone(),
-            options: *entry.options(),
+            options: entry.options().clone(),
             span: entry.span(),
             body,
             control,

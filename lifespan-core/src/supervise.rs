@@ -6,19 +6,19 @@
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
-use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::time::{sleep_until, timeout_at, Instant};
+use tokio::time::{timeout_at, Instant};
 use tracing::Instrument;
 
 use crate::board::Board;
+use crate::cadence::{Due, Timing};
 use crate::handle::App;
 use crate::inject::InjectCx;
 use crate::meter;
 use crate::observe::Runs;
-use crate::options::{Restart, Schedule, TaskOptions};
+use crate::options::{Restart, TaskOptions};
 use crate::panic::poll_catching;
 use crate::points::Points;
 use crate::registration::BoxFuture;
@@ -27,7 +27,7 @@ use crate::running::{outcome, poll_body};
 use crate::state::{Deps, StateMap};
 use crate::task_error::TaskError;
 use crate::term::{release, HeldTerm, Singleton};
-use crate::time::after;
+use crate::time::{after, random};
 
 /// Runs task `index` of `board` under its options, starting with `first`, the body prepared at
 /// startup, and records how it ended for good.
@@ -39,20 +39,43 @@ pub(crate) async fn supervise(
     first: BoxFuture,
 ) {
     let span = board.plan.task(index).span();
-    let options = *board.plan.task(index).options();
+    let options = board.plan.task(index).options().clone();
+    let timing = match Timing::new(&options) {
+        Ok(timing) => timing,
+        Err(error) => {
+            let _entered = span.enter();
+            let error = TaskError::msg(format!("its cron schedule is not valid: {error}"));
+            tracing::error!(
+                error = &error as &(dyn std::error::Error + 'static),
+                "lifespan task `{}` failed",
+                board.plan.task(index).label()
+            );
+            board.set_task_error(index, error.clone());
+            board.set_ended(index, &TaskOutcome::Failed(error));
+            return;
+        }
+    };
     let _running = meter::Running::start(board.plan.task(index).label());
     let singleton = options.singleton.then(|| {
         let settings = options.lease.unwrap_or(board.coordination.lease);
         Singleton::new(&board, index, settings)
     });
-    let points = match options.every {
-        Some(period) if options.once_per_point && board.coordination.coordinator.is_shared() => {
-            Some(Points::new(&board, index, period, options.hold))
-        }
-        _ => None,
-    };
+    let points = (options.is_periodic()
+        && options.once_per_point
+        && board.coordination.coordinator.is_shared())
+    .then(|| {
+        Points::new(
+            &board,
+            index,
+            options.every.unwrap_or_default(),
+            options.hold,
+        )
+    });
+    let critical = options.critical;
+    let runs = Runs::new(board.clone(), index, options.is_periodic());
     let supervisor = Supervisor {
         options,
+        timing,
         app: app.clone(),
         board: board.clone(),
         state,
@@ -62,7 +85,7 @@ pub(crate) async fn supervise(
         singleton,
         term: None,
         points,
-        runs: Runs::new(board.clone(), index, options.every.is_some()),
+        runs,
     };
     let mut run = std::pin::pin!(supervisor.run(first));
     // A panic outside the body (in the supervisor itself) is the task's failure for good: it
@@ -79,7 +102,7 @@ pub(crate) async fn supervise(
                 "lifespan task `{label}` failed"
             );
             board.set_task_error(index, error);
-            if options.critical {
+            if critical {
                 let name = board.plan.task(index).name.clone();
                 app.fail_critically(name, panicked(&message));
             }
@@ -91,6 +114,8 @@ pub(crate) async fn supervise(
 
 struct Supervisor {
     options: TaskOptions,
+    /// When a periodic task's runs are due; `None` for other tasks.
+    timing: Option<Timing>,
     app: App,
     board: Arc<Board>,
     state: Arc<StateMap>,
@@ -134,8 +159,7 @@ impl Supervisor {
     async fn run_terms(&mut self, first: BoxFuture) -> TaskOutcome {
         // A singleton's first body only checked its arguments: each term calls it anew.
         let mut body = self.singleton.is_none().then_some(first);
-        let periodic = self.options.every;
-        let mut next_run = None;
+        let mut next_run: Option<Due> = None;
         let mut starting = true;
         loop {
             if self.singleton.is_some() && self.term.is_none() {
@@ -148,9 +172,9 @@ impl Supervisor {
                 next_run = self.first_run().await;
             }
             self.board.set_running(self.index, self.board.now());
-            self.runs.planned(next_run);
-            if let Some(at) = next_run {
-                match self.wait(sleep_until(at)).await {
+            self.runs.planned(next_run.as_ref().map(Due::wake));
+            if let (Some(due), Some(timing)) = (&next_run, &self.timing) {
+                match self.wait(timing.sleep(due)).await {
                     Waited::Due => {}
                     Waited::Shutdown => return self.end(TaskOutcome::Cancelled),
                     Waited::Lost => {
@@ -163,50 +187,33 @@ impl Supervisor {
                 return self.end(TaskOutcome::Cancelled);
             }
             let mut claimed_next = None;
-            if let Some(points) = &mut self.points {
+            if self.points.is_some() {
                 // A coordinator that does not answer holds up no shutdown.
-                let claimed = tokio::select! {
-                    biased;
-                    () = self.board.shutdown.cancelled() => None,
-                    claimed = points.claim() => Some(claimed),
-                };
-                let Some((won, next)) = claimed else {
+                let Some((won, next)) = self.claim(next_run.as_ref()).await else {
                     return self.end(TaskOutcome::Cancelled);
                 };
                 if !won {
-                    next_run = Some(next);
+                    next_run = next;
                     continue;
                 }
-                claimed_next = Some(next);
+                claimed_next = next;
             }
-            let began = Instant::now();
-            let ended = match body.take() {
-                Some(body) => self.run_once(body).await,
-                None => match self.prepare() {
-                    Ok(body) => self.run_once(body).await,
-                    Err(failure) => RunEnd::Ended(failure),
-                },
-            };
-            let ended = match ended {
+            let ended = match self.run_next(&mut body).await {
                 RunEnd::Ended(ended) => ended,
                 RunEnd::Lost => {
                     self.lose_term().await;
                     continue;
                 }
             };
-            if began.elapsed() >= self.options.backoff_cap {
-                // It ran well for a while: the next restart waits the shortest delay again.
-                self.consecutive = 0;
-            }
             if self.board.is_stopping() {
                 return self.end(ended);
             }
             let failed = matches!(ended, TaskOutcome::Failed(_) | TaskOutcome::Panicked(_));
-            if let (Some(period), false) = (periodic, failed) {
+            if let (Some(timing), false) = (&self.timing, failed) {
                 self.consecutive = 0;
                 next_run = Some(match claimed_next {
-                    Some(next) => next.max(Instant::now()),
-                    None => self.next_run(next_run.unwrap_or_else(Instant::now), period),
+                    Some(next) => next.not_before_now(),
+                    None => timing.next(next_run.as_ref()),
                 });
                 continue;
             }
@@ -219,8 +226,28 @@ impl Supervisor {
                 }
             }
             // A periodic task runs at once after its delay; its schedule goes on from there.
-            next_run = periodic.map(|_| Instant::now());
+            next_run = self
+                .timing
+                .as_ref()
+                .map(|timing| timing.retry(next_run.as_ref()));
         }
+    }
+
+    /// Runs the body prepared at startup if it is still there, else calls the function anew.
+    async fn run_next(&mut self, first: &mut Option<BoxFuture>) -> RunEnd {
+        let began = Instant::now();
+        let ended = match first.take() {
+            Some(body) => self.run_once(body).await,
+            None => match self.prepare() {
+                Ok(body) => self.run_once(body).await,
+                Err(failure) => RunEnd::Ended(failure),
+            },
+        };
+        if matches!(ended, RunEnd::Ended(_)) && began.elapsed() >= self.options.backoff_cap {
+            // It ran well for a while: the next restart waits the shortest delay again.
+            self.consecutive = 0;
+        }
+        ended
     }
 
     /// After a run that ended (not on a schedule): `Ok` once the restart delay has passed,
@@ -276,19 +303,54 @@ impl Supervisor {
 
     /// When a periodic task first runs in this start (or this term): `None` if it is not
     /// periodic.
-    async fn first_run(&mut self) -> Option<Instant> {
-        let period = self.options.every?;
+    async fn first_run(&mut self) -> Option<Due> {
+        let timing = self.timing.as_ref()?;
         if self.options.at_startup {
-            return Some(Instant::now());
+            return Some(Due::now());
         }
         Some(match &mut self.points {
-            Some(points) => tokio::select! {
-                biased;
-                () = self.board.shutdown.cancelled() => Instant::now(),
-                at = points.first() => at,
-            },
-            None => after(Instant::now(), period),
+            Some(points) if !timing.is_cron() => {
+                let delay = timing.initial_delay().unwrap_or_default();
+                tokio::select! {
+                    biased;
+                    () = self.board.shutdown.cancelled() => Due::now(),
+                    at = async {
+                        tokio::time::sleep(delay).await;
+                        points.first().await
+                    } => timing.at(at),
+                }
+            }
+            _ => timing.first(),
         })
+    }
+
+    /// Claims the point due (`due`) for a once-per-point task: `None` if shutdown began first,
+    /// else whether this replica won it, and when the next run is due if that is known now.
+    async fn claim(&mut self, due: Option<&Due>) -> Option<(bool, Option<Due>)> {
+        let (Some(points), Some(timing)) = (&mut self.points, &self.timing) else {
+            return Some((true, None));
+        };
+        let claiming = async {
+            if !timing.is_cron() {
+                let (won, next) = points.claim().await;
+                return (won, Some(timing.at(next)));
+            }
+            // A cron occurrence is claimed by its time, within the time to the next one.
+            let next = timing.next(due);
+            #[cfg(feature = "cron")]
+            if let Some(point) = due.and_then(Due::point) {
+                let patience = next.patience();
+                if points.claim_explicit(point, patience).await {
+                    return (true, None);
+                }
+            }
+            (false, Some(next))
+        };
+        tokio::select! {
+            biased;
+            () = self.board.shutdown.cancelled() => None,
+            claimed = claiming => Some(claimed),
+        }
     }
 
     /// Waits in standby for a singleton's lease: `false` if shutdown began first.
@@ -316,27 +378,6 @@ impl Supervisor {
                 .as_ref()
                 .map_or(Duration::ZERO, |s| s.settings.retry());
             release(&self.board, self.index, held, retry).await;
-        }
-    }
-
-    /// When a periodic task runs next, after a run that succeeded and was due at `due`.
-    fn next_run(&self, due: Instant, period: Duration) -> Instant {
-        let now = Instant::now();
-        match self.options.schedule {
-            Schedule::FixedDelay => after(now, period),
-            Schedule::FixedRate => {
-                let next = after(due, period);
-                if next >= now {
-                    return next;
-                }
-                // It overran: skip the points already passed, start at the first one not before
-                // now (now itself, if the run ended on one).
-                let behind = now.duration_since(next).as_nanos();
-                let skipped = behind.div_ceil(period.as_nanos());
-                tracing::debug!(skipped, "periodic run overran its period");
-                let skipped = u32::try_from(skipped).unwrap_or(u32::MAX);
-                after(next, period.saturating_mul(skipped))
-            }
         }
     }
 
@@ -375,13 +416,29 @@ impl Supervisor {
     /// Runs one body to its end, in a span of its own, and records the run (see [`Runs`]).
     async fn run_once(&mut self, body: BoxFuture) -> RunEnd {
         let run = self.runs.begin();
-        let ended = self.run_body(body).instrument(run.span().clone()).await;
+        let (ended, timed_out) = self.run_limited(body).instrument(run.span().clone()).await;
         let outcome = match &ended {
             RunEnd::Ended(outcome) => Some(outcome),
             RunEnd::Lost => None,
         };
-        self.runs.end(run, outcome);
+        self.runs.end(run, outcome, timed_out);
         ended
+    }
+
+    /// Runs one body to its end, within the task's `timeout` if it has one: a run still going
+    /// then is dropped, and fails with "run timed out after ..." (`true`: it timed out).
+    async fn run_limited(&self, body: BoxFuture) -> (RunEnd, bool) {
+        let Some(limit) = self.options.timeout else {
+            return (self.run_body(body).await, false);
+        };
+        match tokio::time::timeout(limit, self.run_body(body)).await {
+            Ok(ended) => (ended, false),
+            Err(_) => {
+                let error = anyhow::anyhow!("run timed out after {limit:?}");
+                let ended = outcome(&self.board, self.index, Ok(Err(error)));
+                (RunEnd::Ended(ended), true)
+            }
+        }
     }
 
     /// Runs one body to its end. A singleton's body whose lease is lost has until just before
@@ -504,12 +561,4 @@ fn before(expiry: Instant) -> Instant {
 /// A critical task's panic, as the error that ends the app's run.
 fn panicked(message: &str) -> TaskError {
     TaskError::msg(format!("panicked: {message}"))
-}
-
-/// A random number, from the standard library's randomly keyed hasher: enough to spread
-/// restarts apart, without a dependency.
-fn random() -> u64 {
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u64(0);
-    hasher.finish()
 }

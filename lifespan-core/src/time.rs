@@ -1,5 +1,7 @@
-//! Deadlines that never overflow: every duration setting works at its maximum.
+//! Deadlines that never overflow (every duration setting works at its maximum), and random
+//! delays.
 
+use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -12,6 +14,14 @@ const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
 pub(crate) fn after(at: Instant, duration: Duration) -> Instant {
     at.checked_add(duration)
         .unwrap_or_else(|| at.checked_add(FAR_FUTURE).unwrap_or(at))
+}
+
+/// A random number, from the standard library's randomly keyed hasher: enough to spread
+/// restarts and runs apart, without a dependency.
+pub(crate) fn random() -> u64 {
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(0);
+    hasher.finish()
 }
 
 #[cfg(test)]

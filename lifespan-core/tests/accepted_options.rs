@@ -157,7 +157,8 @@ mod keeping {
             }
 
             pub const fn with_options(mut self, options: TaskOptions) -> Self {
-                self.options = options;
+                // The defaults replaced own nothing; a `const fn` cannot drop them.
+                std::mem::forget(std::mem::replace(&mut self.options, options));
                 self
             }
         }
@@ -215,6 +216,10 @@ mod kept {
     #[lifespan_task(crate = crate::keeping)]
     #[lifespan(restart = on_failure, backoff = "1s..1m", name = "restarted")]
     async fn restarted() {}
+
+    #[lifespan_task(crate = crate::keeping)]
+    #[lifespan(every = "1m", initial_delay = "5s", timeout = "10s", run_jitter = "1s")]
+    async fn timed() {}
 }
 
 /// Each set of options is the one `TaskOptions`' builder makes, which the runtime accepts.
@@ -279,6 +284,14 @@ fn the_options_are_built_as_by_hand() {
                 .backoff(secs(1), secs(60))
                 .display_name("restarted"),
         ),
+        (
+            "timed",
+            TaskOptions::new()
+                .every(secs(60))
+                .initial_delay(secs(5))
+                .timeout(secs(10))
+                .run_jitter(secs(1)),
+        ),
     ];
     let prefix = concat!(module_path!(), "::kept::");
     let mut built: Vec<_> =
@@ -286,7 +299,7 @@ fn the_options_are_built_as_by_hand() {
             .into_iter()
             .map(|registration| {
                 let name = registration.name.strip_prefix(prefix).unwrap();
-                (name, registration.options)
+                (name, registration.options.clone())
             })
             .collect();
     built.sort_by_key(|(name, _)| *name);

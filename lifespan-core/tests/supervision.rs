@@ -211,7 +211,7 @@ mod restarts {
             .max_restarts(2)
             .within(60 * S);
         // Fails every 10 s: the third restart within a minute is one too many.
-        let fast = slow.backoff(10 * S, 10 * S);
+        let fast = slow.clone().backoff(10 * S, 10 * S);
         for (name, options) in [("slow", slow), ("fast", fast)] {
             let task_log = log.clone();
             app.register_task_with(name, options, move || {

@@ -288,10 +288,36 @@ fn options(options: &Options, private: &TokenStream) -> TokenStream {
         let hold = duration(hold);
         calls.push(quote!(.hold(#hold)));
     }
+    calls.extend(timing_options(options, private));
     if calls.is_empty() {
         return TokenStream::new();
     }
     quote!(.with_options(#private::TaskOptions::new() #(#calls)*))
+}
+
+/// The calls for the options that time a periodic task's runs: its cron schedule, its first
+/// delay, its time limit and its jitter per run.
+fn timing_options(options: &Options, private: &TokenStream) -> Vec<TokenStream> {
+    let mut calls = Vec::new();
+    if let Some(cron) = &options.cron {
+        let zone = match &options.time_zone {
+            Some(zone) => quote!(#private::core::option::Option::Some(#zone)),
+            None => quote!(#private::core::option::Option::None),
+        };
+        calls.push(quote!(.cron_checked_by_macro(#cron, #zone)));
+    }
+    for (value, method) in [
+        (options.initial_delay, quote!(initial_delay)),
+        (options.timeout, quote!(timeout)),
+        (options.run_jitter, quote!(run_jitter)),
+    ] {
+        if let Some(nanos) = value {
+            let nanos = Literal::u64_suffixed(nanos);
+            let nanos = quote!(#private::core::time::Duration::from_nanos(#nanos));
+            calls.push(quote!(.#method(#nanos)));
+        }
+    }
+    calls
 }
 
 /// For a context none of whose injected parameters is spelled `Yield`, a check on their types

@@ -31,6 +31,8 @@
 #![warn(clippy::too_many_lines)]
 
 mod ast;
+#[cfg(feature = "cron")]
+mod cron;
 mod duration;
 mod expand;
 mod options;

@@ -37,6 +37,13 @@ pub(crate) struct Options {
     pub(crate) renew_deadline: Option<u64>,
     pub(crate) retry: Option<u64>,
     pub(crate) hold: Option<u64>,
+    /// A cron expression and its zone, checked.
+    pub(crate) cron: Option<LitStr>,
+    pub(crate) time_zone: Option<LitStr>,
+    /// In nanoseconds, as the other durations.
+    pub(crate) initial_delay: Option<u64>,
+    pub(crate) timeout: Option<u64>,
+    pub(crate) run_jitter: Option<u64>,
 }
 
 /// The defaults of `LeaseSettings` in the runtime, in nanoseconds, for the lease settings that
@@ -105,10 +112,15 @@ enum Key {
     RenewDeadline,
     Retry,
     Hold,
+    Cron,
+    TimeZone,
+    InitialDelay,
+    Timeout,
+    RunJitter,
 }
 
 /// Each key as written, what its value is, and an example, for messages.
-const KEYS: [(&str, Key, &str, &str); 16] = [
+const KEYS: [(&str, Key, &str, &str); 21] = [
     ("name", Key::Name, "a string", "name = \"poller\""),
     (
         "restart",
@@ -190,6 +202,36 @@ const KEYS: [(&str, Key, &str, &str); 16] = [
         "retry = \"2s\"",
     ),
     ("hold", Key::Hold, "a duration as a string", "hold = \"1s\""),
+    (
+        "cron",
+        Key::Cron,
+        "a cron expression as a string",
+        "cron = \"0 */5 * * * *\"",
+    ),
+    (
+        "time_zone",
+        Key::TimeZone,
+        "an IANA time zone as a string",
+        "time_zone = \"Europe/Berlin\"",
+    ),
+    (
+        "initial_delay",
+        Key::InitialDelay,
+        "a duration as a string",
+        "initial_delay = \"30s\"",
+    ),
+    (
+        "timeout",
+        Key::Timeout,
+        "a duration as a string",
+        "timeout = \"10s\"",
+    ),
+    (
+        "run_jitter",
+        Key::RunJitter,
+        "a duration as a string",
+        "run_jitter = \"5s\"",
+    ),
 ];
 
 impl Key {
@@ -348,12 +390,41 @@ fn set_option(
         Key::RenewDeadline => options.renew_deadline = positive_duration(errors, key, value),
         Key::Retry => options.retry = positive_duration(errors, key, value),
         Key::Hold => options.hold = positive_duration(errors, key, value),
+        Key::InitialDelay => options.initial_delay = positive_duration(errors, key, value),
+        Key::Timeout => options.timeout = positive_duration(errors, key, value),
+        Key::RunJitter => options.run_jitter = positive_duration(errors, key, value),
+        Key::Cron | Key::TimeZone => match string(value) {
+            Some(lit) => match cron_problem(key, &lit.value()) {
+                Some(problem) => errors.error(lit.span(), problem),
+                None if key == Key::Cron => options.cron = Some(lit.clone()),
+                None => options.time_zone = Some(lit.clone()),
+            },
+            None => errors.error(at.value, key.wrong_value()),
+        },
         Key::FixedDelay | Key::AtStartup | Key::Critical | Key::Singleton | Key::OncePerPoint => {
             match boolean(value) {
                 Some(on) => set_flag(options, key, on),
                 None => errors.error(at.value, key.wrong_value()),
             }
         }
+    }
+}
+
+/// What is wrong with the cron expression or the time zone `text`, if anything; without the
+/// feature `cron`, that it needs the feature.
+fn cron_problem(key: Key, text: &str) -> Option<String> {
+    #[cfg(feature = "cron")]
+    return match key {
+        Key::Cron => crate::cron::expression_problem(text),
+        _ => crate::cron::zone_problem(text),
+    };
+    #[cfg(not(feature = "cron"))]
+    {
+        let _ = text;
+        Some(format!(
+            "`{}` needs the `cron` feature of lifespan-core: enable it in Cargo.toml, as in `lifespan-core = {{ version = \"0.1\", features = [\"cron\"] }}`",
+            key.name()
+        ))
     }
 }
 
@@ -421,15 +492,16 @@ fn check_together(errors: &mut Errors, options: &Options, given: &[(Key, Given)]
             "`within` needs `max_restarts`: the number of restarts allowed within it, as in `max_restarts = 5`",
         );
     }
+    let periodic = at(Key::Every).or(at(Key::Cron));
     if let (Some(Restart::Always), Some(_), Some(restart)) =
-        (options.restart, at(Key::Every), at(Key::Restart))
+        (options.restart, periodic, at(Key::Restart))
     {
         errors.error(
             restart.value,
             "a periodic task runs again after every run that succeeds: use `restart = on_failure`",
         );
     }
-    if at(Key::Every).is_none() {
+    if periodic.is_none() {
         let flags = [
             (options.fixed_delay, Key::FixedDelay),
             (options.at_startup, Key::AtStartup),
@@ -437,17 +509,86 @@ fn check_together(errors: &mut Errors, options: &Options, given: &[(Key, Given)]
         ];
         for (on, key) in flags {
             if let (true, Some(at)) = (on, at(key)) {
-                errors.error(
-                    at.key,
-                    format!(
-                        "`{}` applies to periodic tasks: give a period, as in `every = \"5s\"`",
-                        key.name()
-                    ),
-                );
+                errors.error(at.key, needs_periodic(key));
             }
         }
     }
+    check_timing(errors, options, given);
     check_replicas(errors, options, given);
+}
+
+/// "`timeout` applies to periodic tasks: ..."
+fn needs_periodic(key: Key) -> String {
+    format!(
+        "`{}` applies to periodic tasks: give a period, as in `every = \"5s\"`, or a schedule, as in `cron = \"0 */5 * * * *\"`",
+        key.name()
+    )
+}
+
+/// The rules of the options that time a periodic task's runs, those of the runtime's
+/// `TaskOptions::timing_problem`.
+fn check_timing(errors: &mut Errors, options: &Options, given: &[(Key, Given)]) {
+    let at = |key: Key| given_at(given, key);
+    if let (Some(_), Some(_)) = (at(Key::Every), at(Key::Cron)) {
+        // Reported at the one given last: the other was there first.
+        let last = given
+            .iter()
+            .rev()
+            .find(|(key, _)| matches!(key, Key::Every | Key::Cron))
+            .map(|(_, at)| *at);
+        let Some(last) = last else { return };
+        errors.error(
+            last.key,
+            "a task runs either `every` period or on a `cron` schedule, not both: keep one",
+        );
+    }
+    if at(Key::Cron).is_some() {
+        if let (true, Some(fixed)) = (options.fixed_delay, at(Key::FixedDelay)) {
+            errors.error(
+                fixed.key,
+                "`fixed_delay` applies to `every`: a cron schedule runs at its occurrences",
+            );
+        }
+        if let (true, true, Some(startup)) = (
+            options.is_once_per_point(),
+            options.at_startup,
+            at(Key::AtStartup),
+        ) {
+            errors.error(startup.key, "with `cron`, `once_per_point` runs each occurrence on one replica: `at_startup` would run outside the occurrences, on every replica; leave it out");
+        }
+    } else if let Some(zone) = at(Key::TimeZone) {
+        errors.error(
+            zone.key,
+            "`time_zone` applies to cron schedules: give one, as in `cron = \"0 0 3 * * *\"`",
+        );
+    }
+    let periodic = at(Key::Every).is_some() || at(Key::Cron).is_some();
+    for key in [Key::InitialDelay, Key::Timeout, Key::RunJitter] {
+        match at(key) {
+            Some(given) if !periodic => errors.error(given.key, needs_periodic(key)),
+            _ => {}
+        }
+    }
+    if let (true, Some(delay)) = (options.at_startup, at(Key::InitialDelay)) {
+        errors.error(
+            delay.key,
+            "`initial_delay` and `at_startup` both say when the first run is: keep one",
+        );
+    }
+    if let (Some(jitter), Some(every), Some(jitter_at)) =
+        (options.run_jitter, options.every, at(Key::RunJitter))
+    {
+        if jitter >= every {
+            errors.error(
+                jitter_at.value,
+                format!(
+                    "`run_jitter` ({}) must be shorter than the period `every` ({}), or runs would drift into the next period",
+                    shown(jitter),
+                    shown(every)
+                ),
+            );
+        }
+    }
 }
 
 /// The rules of the options of replicas, those of the runtime's

@@ -79,6 +79,27 @@ impl PgCoordinator {
         Ok(PointClaim::new(won, duration(until_next)))
     }
 
+    /// [`Coordinator::claim_explicit_point`] `point` of `task` for `instance`, holding later
+    /// points off for `hold`.
+    async fn claim_named(
+        &self,
+        request: &PointRequest,
+        point: i64,
+    ) -> Result<PointClaim, CoordinatorError> {
+        let what = || format!("claiming the occurrence {point} of `{}`", request.task);
+        let mut session = self.session().await?;
+        let result = sqlx::query_scalar::<_, i64>(sql::CLAIM_EXPLICIT_POINT)
+            .bind(&request.task)
+            .bind(&request.instance)
+            .bind(point)
+            .bind(micros(request.hold))
+            .fetch_optional(session.send())
+            .await;
+        session.finish(&result);
+        let won = result.map_err(|error| self.error(&what(), error))?;
+        Ok(PointClaim::new(won, Duration::ZERO))
+    }
+
     /// The error of `operation` (`renewing the lease of `x``) caused by `error`.
     fn error(&self, operation: &str, error: sqlx::Error) -> CoordinatorError {
         CoordinatorError::new(format!("{operation} on {}", self.inner.description), error)
@@ -179,6 +200,14 @@ impl Coordinator for PgCoordinator {
             request.period,
             request.hold,
         ))
+    }
+
+    fn claim_explicit_point<'a>(
+        &'a self,
+        request: &'a PointRequest,
+        point: i64,
+    ) -> CoordinatorFuture<'a, PointClaim> {
+        Box::pin(self.claim_named(request, point))
     }
 
     fn until_next_point(&self, period: Duration) -> CoordinatorFuture<'_, Duration> {

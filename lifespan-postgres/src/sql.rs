@@ -86,6 +86,21 @@ WITH clock AS (
 )
 SELECT (SELECT last_point FROM claimed), $3 - now_us % $3 FROM clock";
 
+/// Claims for instance `$2` the point `$3` of task `$1` that the caller names (a cron
+/// occurrence, by its Unix time in milliseconds), holding later points off for `$4` µs: won
+/// only if it is later than the last point claimed and that one's hold has passed. Returns one
+/// row, the point, if won; none otherwise.
+pub(crate) const CLAIM_EXPLICIT_POINT: &str = "\
+INSERT INTO lifespan_points AS p (task, last_point, held_until, claimed_by, claimed_at)
+VALUES ($1, $3, now() + $4 * interval '1 microsecond', $2, now())
+ON CONFLICT (task) DO UPDATE SET
+    last_point = EXCLUDED.last_point,
+    held_until = EXCLUDED.held_until,
+    claimed_by = EXCLUDED.claimed_by,
+    claimed_at = EXCLUDED.claimed_at
+WHERE p.last_point < EXCLUDED.last_point AND p.held_until <= now()
+RETURNING p.last_point";
+
 /// The µs until the next point of a schedule of period `$1` µs.
 pub(crate) const UNTIL_NEXT_POINT: &str = "\
 SELECT $1 - (extract(epoch FROM now()) * 1000000)::bigint % $1";

@@ -452,6 +452,74 @@ async fn over_several_periods_each_point_is_won_exactly_once() {
 }
 
 #[tokio::test]
+async fn a_named_point_goes_to_exactly_one_claimant_and_only_later_points_after_it() {
+    with_database("named points", |database| async move {
+        let task = unique_name("named-points");
+        let replicas = [
+            prepared(database, "lifespan-named-a").await,
+            prepared(database, "lifespan-named-b").await,
+            prepared(database, "lifespan-named-c").await,
+        ];
+        let request =
+            |i: usize| PointRequest::new(&task, ["a", "b", "c"][i], Duration::ZERO, Duration::ZERO);
+        let requests = [request(0), request(1), request(2)];
+        let claim = |i: usize, point: i64| replicas[i].claim_explicit_point(&requests[i], point);
+        // A cron occurrence, by its Unix time in milliseconds.
+        let point = 1_767_225_600_000;
+        let before = replicas[0].queries();
+        let (a, b, c) = tokio::join!(claim(0, point), claim(1, point), claim(2, point));
+        assert_eq!(replicas[0].queries() - before, 1, "one statement per claim");
+        let claims = [a.unwrap(), b.unwrap(), c.unwrap()];
+        let winners: Vec<i64> = claims.iter().filter_map(|claim| claim.won).collect();
+        assert_eq!(winners, [point], "{claims:?}");
+        // The same point again, or an earlier one: nobody; the next one: granted.
+        assert_eq!(claim(1, point).await.unwrap().won, None);
+        assert_eq!(claim(2, point - 60_000).await.unwrap().won, None);
+        assert_eq!(
+            claim(2, point + 60_000).await.unwrap().won,
+            Some(point + 60_000)
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_hold_keeps_a_later_named_point_from_being_claimed_until_it_passes() {
+    with_database("named hold", |database| async move {
+        let task = unique_name("named-hold");
+        let hold = Duration::from_millis(300);
+        let a = prepared(database, "lifespan-named-hold-a").await;
+        let b = prepared(database, "lifespan-named-hold-b").await;
+        let (for_a, for_b) = (
+            PointRequest::new(&task, "a", Duration::ZERO, hold),
+            PointRequest::new(&task, "b", Duration::ZERO, hold),
+        );
+        let began = Instant::now();
+        assert_eq!(
+            a.claim_explicit_point(&for_a, 1_000).await.unwrap().won,
+            Some(1_000)
+        );
+        // On the database's clock: asked again until the hold has passed, within ten seconds.
+        let won_after = loop {
+            if let Some(point) = b.claim_explicit_point(&for_b, 2_000).await.unwrap().won {
+                assert_eq!(point, 2_000);
+                break began.elapsed();
+            }
+            assert!(
+                began.elapsed() < Duration::from_secs(10),
+                "the hold never passed"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        assert!(
+            won_after >= hold,
+            "granted {won_after:?} after the claim, within its hold"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_hold_keeps_later_points_from_being_claimed_until_it_passes() {
     with_database("hold", |database| async move {
         let task = unique_name("hold");

@@ -30,6 +30,8 @@ struct Entry {
     /// `None` once released.
     expires: Option<Instant>,
     last_point: i64,
+    /// Until when the last point claimed by name holds the next ones off.
+    held_until: Option<Instant>,
 }
 
 impl Entry {
@@ -41,6 +43,7 @@ impl Entry {
             since: SystemTime::now(),
             expires: None,
             last_point: i64::MIN,
+            held_until: None,
         }
     }
 }
@@ -123,6 +126,25 @@ impl Coordinator for InProcess {
             point
         });
         Box::pin(async move { Ok(PointClaim::new(won, until_next)) })
+    }
+
+    fn claim_explicit_point<'a>(
+        &'a self,
+        request: &'a PointRequest,
+        point: i64,
+    ) -> CoordinatorFuture<'a, PointClaim> {
+        let now = Instant::now();
+        let mut leases = lock(&self.leases);
+        let entry = leases
+            .entry(request.task.clone())
+            .or_insert_with(Entry::new);
+        let held = entry.held_until.is_some_and(|until| until > now);
+        let won = (entry.last_point < point && !held).then(|| {
+            entry.last_point = point;
+            entry.held_until = Some(crate::time::after(now, request.hold));
+            point
+        });
+        Box::pin(async move { Ok(PointClaim::new(won, Duration::ZERO)) })
     }
 
     fn until_next_point(&self, period: Duration) -> CoordinatorFuture<'_, Duration> {

@@ -35,7 +35,9 @@ pub type CoordinatorFuture<'a, T> =
 ///   not expired;
 /// - [`release`](Self::release) ends the term at once if it is still current, and does nothing
 ///   otherwise;
-/// - [`claim_point`](Self::claim_point) grants each point of a schedule to exactly one caller.
+/// - [`claim_point`](Self::claim_point) grants each point of a schedule to exactly one caller,
+///   and so does [`claim_explicit_point`](Self::claim_explicit_point) for the points the callers
+///   name (a cron schedule's occurrences).
 ///
 /// [`AppBuilder::coordinator`]: crate::AppBuilder::coordinator
 pub trait Coordinator: Send + Sync + 'static {
@@ -64,6 +66,29 @@ pub trait Coordinator: Send + Sync + 'static {
 
     /// How long until the next point of a schedule of `period`, on the coordinator's clock.
     fn until_next_point(&self, period: Duration) -> CoordinatorFuture<'_, Duration>;
+
+    /// Claims point `point` of `request.task`'s schedule, named by the caller rather than
+    /// computed on the coordinator's clock: a cron schedule's occurrence, numbered by its Unix
+    /// time in milliseconds, which every replica computes on its own clock. Granted (`won:
+    /// Some(point)`) only if `point` is later than the last point claimed for the task and that
+    /// point's hold (`request.hold`) has passed; `until_next` is not used. `request.period` is
+    /// zero.
+    ///
+    /// The default implementation answers an error: a coordinator written before cron
+    /// schedules existed gives no occurrence, and the app logs why.
+    fn claim_explicit_point<'a>(
+        &'a self,
+        request: &'a PointRequest,
+        point: i64,
+    ) -> CoordinatorFuture<'a, PointClaim> {
+        let _ = (request, point);
+        Box::pin(async move {
+            Err(CoordinatorError::msg(format!(
+                "{} cannot claim the occurrences of a cron schedule (it does not implement `claim_explicit_point`)",
+                self.describe()
+            )))
+        })
+    }
 
     /// Whether other processes share this coordinator. `false` for [`InProcess`]: a
     /// once-per-point task then runs on its local schedule, exactly like a periodic task.
@@ -187,7 +212,9 @@ pub struct PointRequest {
     pub task: String,
     /// Who asks.
     pub instance: String,
-    /// The schedule's period: point `n` is due at `n × period` since the Unix epoch.
+    /// The schedule's period: point `n` is due at `n × period` since the Unix epoch. Zero for
+    /// a cron schedule, whose points the replicas name
+    /// ([`Coordinator::claim_explicit_point`]).
     pub period: Duration,
     /// How long a point, once claimed, keeps any later point from being claimed (ShedLock's
     /// "lock at least for").

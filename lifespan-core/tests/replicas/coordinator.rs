@@ -184,6 +184,23 @@ impl Coordinator for TestCoordinator {
         })
     }
 
+    fn claim_explicit_point<'a>(
+        &'a self,
+        request: &'a PointRequest,
+        point: i64,
+    ) -> CoordinatorFuture<'a, PointClaim> {
+        Box::pin(async move {
+            self.fault().await?;
+            let mut state = self.inner.state.lock().unwrap();
+            let last = state.points.entry(request.task.clone()).or_insert(-1);
+            let won = (*last < point).then(|| {
+                *last = point;
+                point
+            });
+            Ok(PointClaim::new(won, Duration::ZERO))
+        })
+    }
+
     fn until_next_point(&self, period: Duration) -> CoordinatorFuture<'_, Duration> {
         Box::pin(async move {
             self.fault().await?;

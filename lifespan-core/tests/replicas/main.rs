@@ -561,3 +561,78 @@ async fn a_coordinator_that_stops_answering_holds_up_no_shutdown_of_a_once_per_p
         began.elapsed()
     );
 }
+
+#[cfg(feature = "cron")]
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn each_occurrence_of_a_cron_schedule_runs_on_exactly_one_replica() {
+    let coordinator = TestCoordinator::new();
+    let runs = Arc::new(Mutex::new(Vec::new()));
+    let epoch = Instant::now();
+    let apps: Vec<App> = ["a", "b", "c"]
+        .into_iter()
+        .map(|instance| {
+            let app = App::builder()
+                .empty()
+                .coordinator(coordinator.clone())
+                .instance(instance)
+                .build();
+            let runs = runs.clone();
+            let options = TaskOptions::new()
+                .cron("*/2 * * * * *")
+                .unwrap()
+                .once_per_point(true);
+            app.register_task_with("digest", options, move || {
+                let runs = runs.clone();
+                async move {
+                    runs.lock().unwrap().push((epoch.elapsed(), instance));
+                }
+            })
+            .unwrap();
+            app
+        })
+        .collect();
+    for app in &apps {
+        bounded("start", WAIT_LIMIT, app.start()).await.unwrap();
+    }
+    sleep(20 * S).await;
+    for app in &apps {
+        bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
+    }
+    let runs = runs.lock().unwrap().clone();
+    // One run per occurrence, 2 s apart, whichever replica won it.
+    assert!(runs.len() >= 9, "{runs:?}");
+    for pair in runs.windows(2) {
+        let gap = pair[1].0 - pair[0].0;
+        assert!(
+            gap.abs_diff(2 * S) <= 5 * MS,
+            "each occurrence once: {runs:?}"
+        );
+    }
+    let instances: std::collections::BTreeSet<_> =
+        runs.iter().map(|(_, instance)| *instance).collect();
+    assert!(!instances.is_empty());
+}
+
+#[cfg(feature = "cron")]
+#[test]
+fn the_in_process_coordinator_grants_a_named_point_once_and_after_its_hold() {
+    use lifespan_core::{Coordinator, PointRequest};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let coordinator = InProcess::new();
+        let request = PointRequest::new("digest", "a", Duration::ZERO, 5 * S);
+        let claim = |point| coordinator.claim_explicit_point(&request, point);
+        assert_eq!(claim(1_000).await.unwrap().won, Some(1_000));
+        // The same point again, and an earlier one: not granted.
+        assert_eq!(claim(1_000).await.unwrap().won, None);
+        assert_eq!(claim(500).await.unwrap().won, None);
+        // A later one within the hold: not granted; after it: granted.
+        assert_eq!(claim(2_000).await.unwrap().won, None);
+        sleep(5 * S).await;
+        assert_eq!(claim(2_000).await.unwrap().won, Some(2_000));
+    });
+}
