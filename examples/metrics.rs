@@ -1,7 +1,7 @@
 //! The tasks' metrics (feature `metrics` of lifespan-core) scraped by Prometheus: a sync that
-//! runs every 200 ms and fails one run in three, restarted after its backoff, with the counters
-//! of its starts, failures and restarts, its run durations and the running tasks served at
-//! `/metrics` in the Prometheus text format.
+//! runs every 200 ms and fails one run in three, restarted after its backoff, and a report on a
+//! cron schedule (feature `cron`), with the counters of their starts, failures and restarts,
+//! their run durations and the running tasks served at `/metrics` in the Prometheus text format.
 //!
 //! ```text
 //! cargo run --example metrics                  # serves http://127.0.0.1:9000/metrics
@@ -32,6 +32,15 @@ async fn sync_inventory() -> anyhow::Result<()> {
     anyhow::ensure!(!run.is_multiple_of(3), "the upstream refused the sync");
     tracing::info!(run, "inventory synced");
     Ok(())
+}
+
+/// Writes a report at every even second, as a crontab line would (feature `cron`): its runs
+/// show in the status (`runs`, `last_run`, `next_run`), as `lifespan.run` spans, and here in
+/// the metrics; a run still going after a second is cut and counted as failed.
+#[lifespan_task]
+#[lifespan(cron = "*/2 * * * * *", timeout = "1s", name = "report")]
+async fn write_report() {
+    tracing::info!("report written");
 }
 
 /// The address to serve on: the first argument, else `LISTEN`, else port 9000 on loopback.

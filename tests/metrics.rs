@@ -25,9 +25,14 @@ fn example(name: &str) -> PathBuf {
     path
 }
 
-/// The value of `metric` for the task, from a scrape: `name{task="..."} value`.
+/// The value of `metric` for the sync task, from a scrape: `name{task="..."} value`.
 fn value(scrape: &str, metric: &str) -> Option<f64> {
-    let labels = format!("{{task=\"{TASK}\"}}");
+    value_of(scrape, metric, TASK)
+}
+
+/// The value of `metric` for `task`, from a scrape.
+fn value_of(scrape: &str, metric: &str, task: &str) -> Option<f64> {
+    let labels = format!("{{task=\"{task}\"}}");
     scrape
         .lines()
         .find(|line| line.starts_with(metric) && line[metric.len()..].starts_with(&labels))
@@ -44,21 +49,21 @@ fn counters(scrape: &str) -> Option<[f64; 3]> {
     ])
 }
 
-/// Scrapes `/metrics` until `done` holds for the task's counters; at most 200 scrapes, 50 ms
-/// apart (10 s: the task runs 5 times a second), each bounded.
+/// Scrapes `/metrics` until `done` holds for a scrape, and returns it; at most 200 scrapes,
+/// 50 ms apart (10 s: the sync runs 5 times a second, the report every 2 s), each bounded.
 fn scrape_until(
     runtime: &tokio::runtime::Runtime,
     addr: SocketAddr,
-    done: impl Fn(&[f64; 3]) -> bool,
-) -> (String, [f64; 3]) {
+    done: impl Fn(&str) -> bool,
+) -> String {
     let mut last = String::new();
     for _ in 0..200 {
         let (status, body) = runtime
             .block_on(bounded("a scrape", PATIENCE, http_get(addr, "/metrics")))
             .unwrap();
         assert_eq!(status, 200, "{body}");
-        if let Some(counters) = counters(&body).filter(|counters| done(counters)) {
-            return (body, counters);
+        if done(&body) {
+            return body;
         }
         last = body;
         std::thread::sleep(Duration::from_millis(50));
@@ -83,7 +88,10 @@ fn the_counters_of_a_periodic_task_that_sometimes_fails_move_between_two_scrapes
         .build()
         .unwrap();
 
-    let (first, before) = scrape_until(&runtime, addr, |[starts, _, _]| *starts >= 1.0);
+    let first = scrape_until(&runtime, addr, |scrape| {
+        counters(scrape).is_some_and(|[starts, _, _]| starts >= 1.0)
+    });
+    let before = counters(&first).unwrap();
     assert!(
         first.contains("# TYPE lifespan_task_starts_total counter"),
         "{first}"
@@ -92,9 +100,12 @@ fn the_counters_of_a_periodic_task_that_sometimes_fails_move_between_two_scrapes
         first.contains("# TYPE lifespan_tasks_running gauge"),
         "{first}"
     );
-    let (second, after) = scrape_until(&runtime, addr, |[starts, failures, restarts]| {
-        *starts > before[0] && *failures > before[1] && *restarts > before[2]
+    let second = scrape_until(&runtime, addr, |scrape| {
+        counters(scrape).is_some_and(|[starts, failures, restarts]| {
+            starts > before[0] && failures > before[1] && restarts > before[2]
+        })
     });
+    let after = counters(&second).unwrap();
     assert!(after[0] > before[0], "{first}\n{second}");
     assert!(
         value(&second, "lifespan_tasks_running") == Some(1.0),
@@ -104,6 +115,13 @@ fn the_counters_of_a_periodic_task_that_sometimes_fails_move_between_two_scrapes
         second.contains("lifespan_task_run_duration_seconds"),
         "{second}"
     );
+    // The report on its cron schedule (every even second) runs too, and its starts move.
+    let reports = |scrape: &str| value_of(scrape, "lifespan_task_starts_total", "report");
+    let first_reports = reports(&second).unwrap_or(0.0);
+    let third = scrape_until(&runtime, addr, |scrape| {
+        reports(scrape).is_some_and(|count| count > first_reports)
+    });
+    assert!(third.contains("task=\"report\""), "{third}");
 
     process.signal("TERM");
     let (status, lines) = process.finish();

@@ -68,7 +68,7 @@ fn app() -> App {
     let runs = Arc::new(AtomicU32::new(0));
     app.register_task_with(
         "sweep",
-        restarted.every(Duration::from_secs(10)),
+        restarted.clone().every(Duration::from_secs(10)),
         move || {
             let run = runs.fetch_add(1, Ordering::SeqCst) + 1;
             async move {

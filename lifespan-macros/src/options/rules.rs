@@ -1,0 +1,292 @@
+//! The rules between options: each reported at the option that breaks it.
+
+use super::*;
+
+/// Where `key` was given, if it was.
+fn given_at(given: &[(Key, Given)], key: Key) -> Option<Given> {
+    given
+        .iter()
+        .find(|(seen, _)| *seen == key)
+        .map(|(_, at)| *at)
+}
+
+/// The rules between options, each reported at the option that breaks it.
+pub(super) fn check_together(errors: &mut Errors, options: &Options, given: &[(Key, Given)]) {
+    let at = |key: Key| given_at(given, key);
+    // A restart policy given with a wrong value does not also make these unwanted.
+    let restarts = at(Key::Restart).is_some() && options.restart != Some(Restart::Never);
+    if !restarts {
+        for key in [Key::Backoff, Key::Jitter, Key::MaxRestarts, Key::Within] {
+            if let Some(at) = at(key) {
+                errors.error(
+                    at.key,
+                    format!(
+                        "`{}` has no effect without `restart = on_failure` or `restart = always`",
+                        key.name()
+                    ),
+                );
+            }
+        }
+    }
+    if let (Some(within), None) = (at(Key::Within), at(Key::MaxRestarts)) {
+        errors.error(
+            within.key,
+            "`within` needs `max_restarts`: the number of restarts allowed within it, as in `max_restarts = 5`",
+        );
+    }
+    let periodic = at(Key::Every).or(at(Key::Cron));
+    if let (Some(Restart::Always), Some(_), Some(restart)) =
+        (options.restart, periodic, at(Key::Restart))
+    {
+        errors.error(
+            restart.value,
+            "a periodic task runs again after every run that succeeds: use `restart = on_failure`",
+        );
+    }
+    if periodic.is_none() {
+        let flags = [
+            (options.fixed_delay, Key::FixedDelay),
+            (options.at_startup, Key::AtStartup),
+            (options.is_once_per_point(), Key::OncePerPoint),
+        ];
+        for (on, key) in flags {
+            if let (true, Some(at)) = (on, at(key)) {
+                errors.error(at.key, needs_periodic(key));
+            }
+        }
+    }
+    check_timing(errors, options, given);
+    check_replicas(errors, options, given);
+}
+
+/// "`timeout` applies to periodic tasks: ..."
+fn needs_periodic(key: Key) -> String {
+    format!(
+        "`{}` applies to periodic tasks: give a period, as in `every = \"5s\"`, or a schedule, as in `cron = \"0 */5 * * * *\"`",
+        key.name()
+    )
+}
+
+/// The rules of the options that time a periodic task's runs, those of the runtime's
+/// `TaskOptions::timing_problem`.
+fn check_timing(errors: &mut Errors, options: &Options, given: &[(Key, Given)]) {
+    let at = |key: Key| given_at(given, key);
+    if let (Some(_), Some(_)) = (at(Key::Every), at(Key::Cron)) {
+        // Reported at the one given last: the other was there first.
+        let last = given
+            .iter()
+            .rev()
+            .find(|(key, _)| matches!(key, Key::Every | Key::Cron))
+            .map(|(_, at)| *at);
+        let Some(last) = last else { return };
+        errors.error(
+            last.key,
+            "a task runs either `every` period or on a `cron` schedule, not both: keep one",
+        );
+    }
+    if at(Key::Cron).is_some() {
+        if let (true, Some(fixed)) = (options.fixed_delay, at(Key::FixedDelay)) {
+            errors.error(
+                fixed.key,
+                "`fixed_delay` applies to `every`: a cron schedule runs at its occurrences",
+            );
+        }
+        if let (true, true, Some(startup)) = (
+            options.is_once_per_point(),
+            options.at_startup,
+            at(Key::AtStartup),
+        ) {
+            errors.error(startup.key, "with `cron`, `once_per_point` runs each occurrence on one replica: `at_startup` would run outside the occurrences, on every replica; leave it out");
+        }
+    } else if let Some(zone) = at(Key::TimeZone) {
+        errors.error(
+            zone.key,
+            "`time_zone` applies to cron schedules: give one, as in `cron = \"0 0 3 * * *\"`",
+        );
+    }
+    let periodic = at(Key::Every).is_some() || at(Key::Cron).is_some();
+    for key in [Key::InitialDelay, Key::Timeout, Key::RunJitter] {
+        match at(key) {
+            Some(given) if !periodic => errors.error(given.key, needs_periodic(key)),
+            _ => {}
+        }
+    }
+    if let (true, Some(delay)) = (options.at_startup, at(Key::InitialDelay)) {
+        errors.error(
+            delay.key,
+            "`initial_delay` and `at_startup` both say when the first run is: keep one",
+        );
+    }
+    if let (Some(jitter), Some(every), Some(jitter_at)) =
+        (options.run_jitter, options.every, at(Key::RunJitter))
+    {
+        if jitter >= every {
+            errors.error(
+                jitter_at.value,
+                format!(
+                    "`run_jitter` ({}) must be shorter than the period `every` ({}), or runs would drift into the next period",
+                    shown(jitter),
+                    shown(every)
+                ),
+            );
+        }
+    }
+}
+
+/// The rules of the options of replicas, those of the runtime's
+/// `TaskOptions::coordination_problem`.
+fn check_replicas(errors: &mut Errors, options: &Options, given: &[(Key, Given)]) {
+    let at = |key: Key| given_at(given, key);
+    if options.is_singleton() && options.is_once_per_point() {
+        // Reported at the one given last: the other was there first.
+        let last = given
+            .iter()
+            .rev()
+            .find(|(key, _)| matches!(key, Key::Singleton | Key::OncePerPoint));
+        if let Some((_, last)) = last {
+            errors.error(
+                last.key,
+                "a task is either `singleton` (one replica runs it) or `once_per_point` (one replica runs each point of its schedule), not both: keep one",
+            );
+        }
+    }
+    // A flag given a wrong value (reported already) does not also make these unwanted.
+    let singleton_off = at(Key::Singleton).is_none() || options.singleton == Some(false);
+    if singleton_off {
+        for key in [Key::Lease, Key::RenewDeadline, Key::Retry] {
+            if let Some(at) = at(key) {
+                errors.error(
+                    at.key,
+                    format!(
+                        "`{}` applies to singleton tasks: add `singleton`",
+                        key.name()
+                    ),
+                );
+            }
+        }
+    } else {
+        check_lease(errors, options, given);
+    }
+    if let Some(hold_at) = at(Key::Hold) {
+        let once_per_point_off =
+            at(Key::OncePerPoint).is_none() || options.once_per_point == Some(false);
+        if once_per_point_off {
+            errors.error(
+                hold_at.key,
+                "`hold` applies to once-per-point tasks: add `once_per_point`",
+            );
+        } else if let (Some(hold), Some(every)) = (options.hold, options.every) {
+            if hold >= every {
+                errors.error(
+                    hold_at.value,
+                    format!(
+                        "`hold` ({}) must be shorter than the period `every` ({}), or points would be skipped: give a shorter `hold`",
+                        shown(hold),
+                        shown(every)
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// One of the lease settings, for the rules between them.
+struct Setting {
+    key: Key,
+    /// How messages call it: "the renew deadline".
+    noun: &'static str,
+    /// Its value, given or the default, in nanoseconds.
+    nanos: u64,
+    default: u64,
+    at: Option<Given>,
+}
+
+/// The lease settings of a singleton: the renew deadline shorter than the lease, the retry period
+/// shorter than the renew deadline, the settings not given taking their defaults. (The runtime
+/// also refuses a lease too long for a database, over 2^62 milliseconds, longer than any duration
+/// written here.)
+fn check_lease(errors: &mut Errors, options: &Options, given: &[(Key, Given)]) {
+    let Some((lease, renew_deadline, retry)) = options.lease_settings() else {
+        return;
+    };
+    let setting = |key: Key, noun, nanos, default, value: Option<u64>| {
+        let at = given_at(given, key);
+        // A value given wrong is reported already: no rule is checked against it.
+        (at.is_none() || value.is_some()).then_some(Setting {
+            key,
+            noun,
+            nanos,
+            default,
+            at,
+        })
+    };
+    let (Some(lease), Some(renew_deadline), Some(retry)) = (
+        setting(Key::Lease, "the lease", lease, DEFAULT_LEASE, options.lease),
+        setting(
+            Key::RenewDeadline,
+            "the renew deadline",
+            renew_deadline,
+            DEFAULT_RENEW_DEADLINE,
+            options.renew_deadline,
+        ),
+        setting(
+            Key::Retry,
+            "the retry period",
+            retry,
+            DEFAULT_RETRY,
+            options.retry,
+        ),
+    ) else {
+        return;
+    };
+    check_shorter(errors, &renew_deadline, &lease, "");
+    check_shorter(
+        errors,
+        &retry,
+        &renew_deadline,
+        ", so that the holder can try to renew at least once",
+    );
+}
+
+/// Reports `shorter` if it is not shorter than `longer`, at the value of the one given, and
+/// suggests changing it; if both are given, at `shorter`.
+fn check_shorter(errors: &mut Errors, shorter: &Setting, longer: &Setting, why: &str) {
+    if shorter.nanos < longer.nanos {
+        return;
+    }
+    let (s, l) = (shorter.key.name(), longer.key.name());
+    let (span, fix) = match (shorter.at, longer.at) {
+        (Some(at), Some(_)) => (at.value, format!("give a shorter `{s}` or a longer `{l}`")),
+        (Some(at), None) => (
+            at.value,
+            format!(
+                "give a shorter `{s}`, or a longer `{l}`, which is {} unless given",
+                shown(longer.default)
+            ),
+        ),
+        (None, Some(at)) => (
+            at.value,
+            format!(
+                "give a shorter `{s}`, which is {} unless given",
+                shown(shorter.default)
+            ),
+        ),
+        // The defaults are in order.
+        (None, None) => return,
+    };
+    errors.error(
+        span,
+        format!(
+            "{} ({}) must be shorter than {} ({}){why}: {fix}",
+            shorter.noun,
+            shown(shorter.nanos),
+            longer.noun,
+            shown(longer.nanos)
+        ),
+    );
+}
+
+/// A duration as the runtime shows it: `10s`, `1.5s`, `250ms`.
+pub(super) fn shown(nanos: u64) -> String {
+    format!("{:?}", std::time::Duration::from_nanos(nanos))
+}
