@@ -1,6 +1,6 @@
 //! Start and stop cost of lifespan against the hand-written tokio it replaces, side by side.
 //!
-//! `cargo bench --bench side_by_side` runs, for N = 1,000 / 10,000 / 100,000 tasks that each wait
+//! `cargo bench --bench side_by_side --no-default-features` runs, for N = 1,000 / 10,000 / 100,000 tasks that each wait
 //! for the shutdown signal, every variant in one process, interleaved: for each N, round after
 //! round, each variant once, in an order rotated by one each round. A sample builds a fresh
 //! 2-worker multi-thread runtime (not timed), so that no variant inherits another's runtime
@@ -31,7 +31,7 @@
 //!   functions linked (the binaries of `benches/annotated`, built here in release), and
 //!   `register_task`'s registration time in each;
 //! - `cold`: a fresh process per sample (as a server that starts once), variants and N
-//!   interleaved and rotated across processes; `cargo bench --bench side_by_side -- --cold` runs
+//!   interleaved and rotated across processes; `cargo bench --bench side_by_side --no-default-features -- --cold` runs
 //!   only this section;
 //! - `other`: contexts, reload and polls, one variant after the other in this process.
 //!
@@ -582,6 +582,13 @@ fn main() {
         })
         .unwrap_or_default();
     println!("## lifespan side by side\n");
+    if cfg!(feature = "metrics") {
+        // lifespan-core's default build has no metrics; with them, each task start registers
+        // its metrics with the (here absent) recorder, which these rows would count.
+        println!(
+            "**Built with the `metrics` feature: lifespan's rows include a metric registration per task. Run `cargo bench --bench side_by_side --no-default-features` to measure lifespan-core as built by default.**\n"
+        );
+    }
     println!(
         "Machine: {}, {} cores{memory}; {}; {}; {}. Times per task are medians over the rounds; a ratio is the median of the per-round ratios to the hand-written baseline of the same round, with their range. Faults are minor page faults per 1,000 tasks in each phase.\n",
         command_line("uname", &["-m"]),

@@ -37,7 +37,8 @@ const CLAIMS: &str = "
     CREATE TABLE replica_claims (point bigint NOT NULL, instance text NOT NULL);
     CREATE FUNCTION record_claim() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-        INSERT INTO replica_claims VALUES (NEW.last_point, NEW.claimed_by);
+        -- The point's number: its time in µs over the tick's period of 200 ms.
+        INSERT INTO replica_claims VALUES (NEW.last_point / 200000, NEW.claimed_by);
         RETURN NEW;
     END $$;
     CREATE TRIGGER record_claim AFTER INSERT OR UPDATE ON lifespan_points

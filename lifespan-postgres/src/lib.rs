@@ -42,6 +42,10 @@
 //! );
 //! ```
 //!
+//! `last_point` is the time of the last point claimed, in µs since the Unix epoch (a point of
+//! `every` or a cron occurrence alike), so that a schedule changed between deploys claims its
+//! next point after the last one run.
+//!
 //! Rows are never deleted: a task's lease row keeps its last token, so the next term's token is
 //! greater than every earlier one (it starts at 1). Every time is the database's `now()`; the
 //! replicas only send durations, so their clocks do not matter.

@@ -21,6 +21,7 @@ pub(crate) const PREPARE: &str = concat!(
     ");\n",
     "CREATE TABLE IF NOT EXISTS lifespan_points (\n",
     "    task text PRIMARY KEY,\n",
+    // The time of the last point claimed, in µs since the Unix epoch.
     "    last_point bigint NOT NULL,\n",
     "    held_until timestamptz NOT NULL,\n",
     "    claimed_by text NOT NULL,\n",
@@ -70,12 +71,17 @@ WHERE task = $1 AND token = $2 AND expires_at > now()";
 /// now, holding later points off for `$4` µs: won only if it is later than the last point
 /// claimed and that one's hold has passed. Returns the point won (or NULL) and the µs until
 /// the next point.
+///
+/// A point is kept by its time (µs since the epoch), not its number, so that points of
+/// different schedules compare: a task whose period or cron schedule changed between deploys
+/// claims its next point after the last one run, rather than waiting for its point numbers to
+/// catch up with the old ones.
 pub(crate) const CLAIM_POINT: &str = "\
 WITH clock AS (
     SELECT (extract(epoch FROM now()) * 1000000)::bigint AS now_us
 ), claimed AS (
     INSERT INTO lifespan_points AS p (task, last_point, held_until, claimed_by, claimed_at)
-    SELECT $1, now_us / $3, now() + $4 * interval '1 microsecond', $2, now() FROM clock
+    SELECT $1, now_us - now_us % $3, now() + $4 * interval '1 microsecond', $2, now() FROM clock
     ON CONFLICT (task) DO UPDATE SET
         last_point = EXCLUDED.last_point,
         held_until = EXCLUDED.held_until,
@@ -84,22 +90,23 @@ WITH clock AS (
     WHERE p.last_point < EXCLUDED.last_point AND p.held_until <= now()
     RETURNING p.last_point
 )
-SELECT (SELECT last_point FROM claimed), $3 - now_us % $3 FROM clock";
+SELECT (SELECT last_point / $3 FROM claimed), $3 - now_us % $3 FROM clock";
 
 /// Claims for instance `$2` the point `$3` of task `$1` that the caller names (a cron
 /// occurrence, by its Unix time in milliseconds), holding later points off for `$4` µs: won
 /// only if it is later than the last point claimed and that one's hold has passed. Returns one
-/// row, the point, if won; none otherwise.
+/// row, the point, if won; none otherwise. Kept by its time in µs, as [`CLAIM_POINT`] keeps
+/// its points.
 pub(crate) const CLAIM_EXPLICIT_POINT: &str = "\
 INSERT INTO lifespan_points AS p (task, last_point, held_until, claimed_by, claimed_at)
-VALUES ($1, $3, now() + $4 * interval '1 microsecond', $2, now())
+VALUES ($1, $3 * 1000, now() + $4 * interval '1 microsecond', $2, now())
 ON CONFLICT (task) DO UPDATE SET
     last_point = EXCLUDED.last_point,
     held_until = EXCLUDED.held_until,
     claimed_by = EXCLUDED.claimed_by,
     claimed_at = EXCLUDED.claimed_at
 WHERE p.last_point < EXCLUDED.last_point AND p.held_until <= now()
-RETURNING p.last_point";
+RETURNING p.last_point / 1000";
 
 /// The µs until the next point of a schedule of period `$1` µs.
 pub(crate) const UNTIL_NEXT_POINT: &str = "\

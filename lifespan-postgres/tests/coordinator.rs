@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use lifespan_core::{Acquired, Coordinator, LeaseRequest, PointClaim, PointRequest, Term};
 use lifespan_postgres::PgCoordinator;
@@ -479,6 +479,57 @@ async fn a_named_point_goes_to_exactly_one_claimant_and_only_later_points_after_
             claim(2, point + 60_000).await.unwrap().won,
             Some(point + 60_000)
         );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_schedule_changed_between_deploys_claims_its_next_point() {
+    with_database("changed schedule", |database| async move {
+        let task = unique_name("changed-schedule");
+        let coordinator = prepared(database, "lifespan-changed-schedule").await;
+        let now_ms = || {
+            let since = SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap();
+            i64::try_from(since.as_millis()).unwrap()
+        };
+        // A cron schedule ran its occurrence of 5 s ago; the task now runs `every` second
+        // instead: its point of now is later, and is won.
+        let cron = PointRequest::new(&task, "a", Duration::ZERO, Duration::ZERO);
+        let occurrence = now_ms() - 5_000;
+        let claimed = coordinator.claim_explicit_point(&cron, occurrence).await;
+        assert_eq!(claimed.unwrap().won, Some(occurrence));
+        let second = Duration::from_secs(1);
+        let claim = claim_point(&coordinator, &task, "a", second, Duration::ZERO).await;
+        assert!(
+            claim.unwrap().won.is_some(),
+            "the every-second point after a cron run"
+        );
+        // Then a period of 1 ms becomes one of an hour, then of a second: the current hour
+        // began before the last run, so its point is not won; the next second's is.
+        let milli = Duration::from_millis(1);
+        let claim = claim_point(&coordinator, &task, "a", milli, Duration::ZERO).await;
+        assert!(claim.unwrap().won.is_some(), "a shorter period's point");
+        let hour = Duration::from_secs(3600);
+        let claim = claim_point(&coordinator, &task, "a", hour, Duration::ZERO).await;
+        assert_eq!(
+            claim.unwrap().won,
+            None,
+            "the hour began before the last run"
+        );
+        let claim = claim_point(&coordinator, &task, "a", second, Duration::ZERO)
+            .await
+            .unwrap();
+        if claim.won.is_none() {
+            tokio::time::sleep(claim.until_next + Duration::from_millis(5)).await;
+            let claim = claim_point(&coordinator, &task, "a", second, Duration::ZERO).await;
+            assert!(claim.unwrap().won.is_some(), "the next second's point");
+        }
+        // And back to cron: an occurrence after the last point is won.
+        let later = now_ms() + 1_000;
+        let claimed = coordinator.claim_explicit_point(&cron, later).await;
+        assert_eq!(claimed.unwrap().won, Some(later));
     })
     .await;
 }
