@@ -8,6 +8,23 @@ pub use lifespan_test_support::{test_database, unique_name, TestDatabase};
 #[cfg(unix)]
 pub use lifespan_test_support::{Process, PATIENCE};
 
+/// The binary of example `name`, which `cargo test --workspace` builds beside the test binary
+/// that calls this; panics, naming the command, if it is not built.
+pub fn example(name: &str) -> std::path::PathBuf {
+    let test_binary = std::env::current_exe().expect("the test binary's path");
+    let profile_dir = test_binary
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("the test binary is in target/<profile>/deps");
+    let path = profile_dir.join("examples").join(name);
+    assert!(
+        path.exists(),
+        "{} is not built: run the tests with `cargo test --workspace`, which builds the examples",
+        path.display()
+    );
+    path
+}
+
 /// The README's examples, compiled as doctests so that they stay true.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

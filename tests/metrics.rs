@@ -3,27 +3,13 @@
 #![cfg(unix)]
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use lifespan_examples::{bounded, http_get, Process, PATIENCE};
+use lifespan_examples::{bounded, example, http_get, Process, PATIENCE};
 
 /// The task the example runs every 200 ms, failing one run in three.
 const TASK: &str = "inventory sync";
-
-/// An example's binary, which `cargo build --examples` builds.
-fn example(name: &str) -> PathBuf {
-    let test_binary = std::env::current_exe().unwrap();
-    let profile_dir = test_binary.parent().and_then(|deps| deps.parent()).unwrap();
-    let path = profile_dir.join("examples").join(name);
-    assert!(
-        path.exists(),
-        "{} is not built: run `cargo build --examples` first",
-        path.display()
-    );
-    path
-}
 
 /// The value of `metric` for the sync task, from a scrape: `name{task="..."} value`.
 fn value(scrape: &str, metric: &str) -> Option<f64> {

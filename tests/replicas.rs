@@ -4,11 +4,10 @@
 //! support (or `LIFESPAN_TEST_DATABASE_URL`); without either the tests say they were skipped.
 #![cfg(unix)]
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use lifespan_examples::{test_database, unique_name, Process};
+use lifespan_examples::{example, test_database, unique_name, Process};
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::Row;
 
@@ -47,18 +46,6 @@ const CLAIMS: &str = "
 
 /// The scenarios share the example's table names: one at a time, each in a schema of its own.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-fn example() -> PathBuf {
-    let test_binary = std::env::current_exe().unwrap();
-    let profile_dir = test_binary.parent().and_then(|deps| deps.parent()).unwrap();
-    let path = profile_dir.join("examples").join("replicas");
-    assert!(
-        path.exists(),
-        "{} is not built: run the tests with `cargo test --workspace`, which builds the examples",
-        path.display()
-    );
-    path
-}
 
 /// A scenario's database: a schema of its own, and the replicas started on it.
 struct Cluster {
@@ -115,7 +102,7 @@ impl Cluster {
     }
 
     fn spawn(&mut self, instance: &str) {
-        let mut command = Command::new(example());
+        let mut command = Command::new(example("replicas"));
         command
             .env("DATABASE_URL", &self.url)
             .env("INSTANCE", instance)

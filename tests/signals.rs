@@ -6,20 +6,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use lifespan_examples::{Process, PATIENCE};
-
-/// An example's binary, which `cargo test` builds with the tests.
-fn example(name: &str) -> PathBuf {
-    let test_binary = std::env::current_exe().unwrap();
-    let profile_dir = test_binary.parent().and_then(|deps| deps.parent()).unwrap();
-    let path = profile_dir.join("examples").join(name);
-    assert!(
-        path.exists(),
-        "{} is not built: run the tests with `cargo test --workspace`, which builds the examples",
-        path.display()
-    );
-    path
-}
+use lifespan_examples::{example, Process, PATIENCE};
 
 /// Starts example `name` with a clean environment plus `envs`, logging at info level.
 fn start(name: &str, envs: &[(&str, &str)]) -> Process {
