@@ -249,6 +249,9 @@ impl TaskOptions {
     /// multiples of the period since the Unix epoch, *on the coordinator's clock*, so the
     /// replicas' clocks do not matter, and a point is never given twice. With the default,
     /// in-process coordinator the task runs on its local schedule, as without the option.
+    ///
+    /// A run that fails is retried under the task's [`restart`](Self::restart) policy by the
+    /// replica that claimed its point, without claiming it again; the schedule then goes on.
     pub const fn once_per_point(mut self, once_per_point: bool) -> Self {
         self.once_per_point = once_per_point;
         self

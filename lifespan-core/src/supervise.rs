@@ -85,6 +85,7 @@ pub(crate) async fn supervise(
         singleton,
         term: None,
         points,
+        retry_claimed: false,
         runs,
     };
     let mut run = std::pin::pin!(supervisor.run(first));
@@ -130,6 +131,8 @@ struct Supervisor {
     term: Option<HeldTerm>,
     /// A once-per-point task's claims, with a shared coordinator.
     points: Option<Points>,
+    /// Whether the next run retries the run of a point this replica claimed.
+    retry_claimed: bool,
     /// What each run shows: its span, the task's run history, metrics.
     runs: Runs,
 }
@@ -218,7 +221,8 @@ impl Supervisor {
                 continue;
             }
             match self.after_end(ended).await {
-                Ok(()) => {}
+                // A point's run is retried by the replica that claimed it, without a new claim.
+                Ok(()) => self.retry_claimed = self.points.is_some(),
                 Err(Some(outcome)) => return outcome,
                 Err(None) => {
                     self.lose_term().await;
@@ -330,6 +334,9 @@ impl Supervisor {
         let (Some(points), Some(timing)) = (&mut self.points, &self.timing) else {
             return Some((true, None));
         };
+        if std::mem::take(&mut self.retry_claimed) {
+            return Some((true, None));
+        }
         let claiming = async {
             if !timing.is_cron() {
                 let (won, next) = points.claim().await;

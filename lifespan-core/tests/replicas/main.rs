@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use coordinator::TestCoordinator;
 use lifespan_core::{
-    App, InProcess, Lease, LeaseSettings, RunState, Shutdown, StartupErrorKind, TaskOptions,
-    TaskOutcome,
+    App, InProcess, Lease, LeaseSettings, Restart, RunState, Shutdown, StartupErrorKind,
+    TaskOptions, TaskOutcome,
 };
 use lifespan_test_support::{bounded, WAIT_LIMIT};
 use tokio::time::{sleep, Instant};
@@ -505,6 +505,59 @@ async fn each_point_of_a_once_per_point_task_runs_on_exactly_one_replica() {
         (1..=20).collect::<Vec<_>>(),
         "each point once: {runs:?}"
     );
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_failed_run_of_a_point_is_retried_by_the_replica_that_claimed_it() {
+    let coordinator = TestCoordinator::new();
+    let runs = Arc::new(Mutex::new(Vec::new()));
+    let epoch = Instant::now();
+    let apps: Vec<App> = ["a", "b"]
+        .into_iter()
+        .map(|instance| {
+            let app = App::builder()
+                .empty()
+                .coordinator(coordinator.clone())
+                .instance(instance)
+                .build();
+            let runs = runs.clone();
+            // Each point's first try fails; the restart 100 ms later, within the point, works.
+            let options = TaskOptions::new()
+                .every(10 * S)
+                .once_per_point(true)
+                .restart(Restart::OnFailure)
+                .backoff(100 * MS, 100 * MS)
+                .jitter(false);
+            app.register_task_with("digest", options, move || {
+                let runs = runs.clone();
+                async move {
+                    let mut runs = runs.lock().unwrap();
+                    let tries = runs.len();
+                    runs.push((epoch.elapsed(), instance));
+                    anyhow::ensure!(tries % 2 == 1, "the first try of a point fails");
+                    Ok(())
+                }
+            })
+            .unwrap();
+            app
+        })
+        .collect();
+    for app in &apps {
+        bounded("start", WAIT_LIMIT, app.start()).await.unwrap();
+    }
+    sleep(35 * S).await;
+    for app in &apps {
+        bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
+    }
+    let runs = runs.lock().unwrap().clone();
+    // Points at 10, 20 and 30 s: each tried, failed, and tried again 100 ms later by the
+    // replica that claimed it.
+    assert_eq!(runs.len(), 6, "{runs:?}");
+    for pair in runs.chunks(2) {
+        assert_eq!(pair[0].1, pair[1].1, "retried by the claimant: {runs:?}");
+        let gap = pair[1].0 - pair[0].0;
+        assert!(gap.abs_diff(100 * MS) <= 5 * MS, "{runs:?}");
+    }
 }
 
 #[tokio::test(flavor = "current_thread", start_paused = true)]
