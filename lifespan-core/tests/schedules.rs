@@ -350,3 +350,33 @@ mod cron {
         );
     }
 }
+
+/// No input makes the cron parser panic: every expression and zone is a schedule or a
+/// `CronError`.
+#[cfg(feature = "cron")]
+mod any_input {
+    use lifespan_core::TaskOptions;
+    use proptest::prelude::*;
+
+    /// Fields built from what cron expressions are made of, and some of what they are not.
+    fn field() -> impl Strategy<Value = String> {
+        proptest::string::string_regex("[0-9*/,\\-LW#?A-Za-z]{1,8}").unwrap()
+    }
+
+    proptest! {
+        #[test]
+        fn an_expression_of_any_fields_is_a_schedule_or_an_error(
+            fields in proptest::collection::vec(field(), 0..8),
+            zone in "[A-Za-z/_+\\-0-9]{0,20}",
+        ) {
+            let expression = fields.join(" ");
+            let _ = TaskOptions::new().cron(&expression);
+            let _ = TaskOptions::new().time_zone(&zone);
+        }
+
+        #[test]
+        fn any_string_is_a_schedule_or_an_error(expression in any::<String>()) {
+            let _ = TaskOptions::new().cron(&expression);
+        }
+    }
+}
