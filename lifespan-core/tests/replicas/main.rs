@@ -465,32 +465,49 @@ async fn a_coordinator_outage_keeps_a_standby_in_standby_and_it_takes_over_when_
     bounded("shutdown", WAIT_LIMIT, a.shutdown()).await;
 }
 
-#[tokio::test(flavor = "current_thread", start_paused = true)]
-async fn each_point_of_a_once_per_point_task_runs_on_exactly_one_replica() {
-    let coordinator = TestCoordinator::new();
-    let runs = Arc::new(Mutex::new(Vec::new()));
-    let epoch = Instant::now();
-    let apps: Vec<App> = ["a", "b", "c"]
-        .into_iter()
-        .map(|instance| {
+/// Replicas `instances` on `coordinator`, each running `digest` with `options`; `body` makes
+/// a run's future for the replica named.
+fn point_replicas<F, Fut>(
+    coordinator: &TestCoordinator,
+    instances: &[&'static str],
+    options: &TaskOptions,
+    body: F,
+) -> Vec<App>
+where
+    F: Fn(&'static str) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send + 'static,
+{
+    instances
+        .iter()
+        .map(|&instance| {
             let app = App::builder()
                 .empty()
                 .coordinator(coordinator.clone())
                 .instance(instance)
                 .build();
-            let runs = runs.clone();
-            let options = TaskOptions::new().every(S).once_per_point(true);
-            app.register_task_with("digest", options, move || {
-                let runs = runs.clone();
-                async move {
-                    let at = epoch.elapsed();
-                    runs.lock().unwrap().push((at.as_millis() / 1000, instance));
-                }
-            })
-            .unwrap();
+            let body = body.clone();
+            app.register_task_with("digest", options.clone(), move || body(instance))
+                .unwrap();
             app
         })
-        .collect();
+        .collect()
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn each_point_of_a_once_per_point_task_runs_on_exactly_one_replica() {
+    let coordinator = TestCoordinator::new();
+    let runs = Arc::new(Mutex::new(Vec::new()));
+    let epoch = Instant::now();
+    let options = TaskOptions::new().every(S).once_per_point(true);
+    let log = runs.clone();
+    let apps = point_replicas(&coordinator, &["a", "b", "c"], &options, move |instance| {
+        let runs = log.clone();
+        async move {
+            let at = epoch.elapsed();
+            runs.lock().unwrap().push((at.as_millis() / 1000, instance));
+            Ok(())
+        }
+    });
     for app in &apps {
         bounded("start", WAIT_LIMIT, app.start()).await.unwrap();
     }
@@ -512,36 +529,24 @@ async fn a_failed_run_of_a_point_is_retried_by_the_replica_that_claimed_it() {
     let coordinator = TestCoordinator::new();
     let runs = Arc::new(Mutex::new(Vec::new()));
     let epoch = Instant::now();
-    let apps: Vec<App> = ["a", "b"]
-        .into_iter()
-        .map(|instance| {
-            let app = App::builder()
-                .empty()
-                .coordinator(coordinator.clone())
-                .instance(instance)
-                .build();
-            let runs = runs.clone();
-            // Each point's first try fails; the restart 100 ms later, within the point, works.
-            let options = TaskOptions::new()
-                .every(10 * S)
-                .once_per_point(true)
-                .restart(Restart::OnFailure)
-                .backoff(100 * MS, 100 * MS)
-                .jitter(false);
-            app.register_task_with("digest", options, move || {
-                let runs = runs.clone();
-                async move {
-                    let mut runs = runs.lock().unwrap();
-                    let tries = runs.len();
-                    runs.push((epoch.elapsed(), instance));
-                    anyhow::ensure!(tries % 2 == 1, "the first try of a point fails");
-                    Ok(())
-                }
-            })
-            .unwrap();
-            app
-        })
-        .collect();
+    // Each point's first try fails; the restart 100 ms later, within the point, works.
+    let options = TaskOptions::new()
+        .every(10 * S)
+        .once_per_point(true)
+        .restart(Restart::OnFailure)
+        .backoff(100 * MS, 100 * MS)
+        .jitter(false);
+    let log = runs.clone();
+    let apps = point_replicas(&coordinator, &["a", "b"], &options, move |instance| {
+        let runs = log.clone();
+        async move {
+            let mut runs = runs.lock().unwrap();
+            let tries = runs.len();
+            runs.push((epoch.elapsed(), instance));
+            anyhow::ensure!(tries % 2 == 1, "the first try of a point fails");
+            Ok(())
+        }
+    });
     for app in &apps {
         bounded("start", WAIT_LIMIT, app.start()).await.unwrap();
     }
@@ -621,29 +626,18 @@ async fn each_occurrence_of_a_cron_schedule_runs_on_exactly_one_replica() {
     let coordinator = TestCoordinator::new();
     let runs = Arc::new(Mutex::new(Vec::new()));
     let epoch = Instant::now();
-    let apps: Vec<App> = ["a", "b", "c"]
-        .into_iter()
-        .map(|instance| {
-            let app = App::builder()
-                .empty()
-                .coordinator(coordinator.clone())
-                .instance(instance)
-                .build();
-            let runs = runs.clone();
-            let options = TaskOptions::new()
-                .cron("*/2 * * * * *")
-                .unwrap()
-                .once_per_point(true);
-            app.register_task_with("digest", options, move || {
-                let runs = runs.clone();
-                async move {
-                    runs.lock().unwrap().push((epoch.elapsed(), instance));
-                }
-            })
-            .unwrap();
-            app
-        })
-        .collect();
+    let options = TaskOptions::new()
+        .cron("*/2 * * * * *")
+        .unwrap()
+        .once_per_point(true);
+    let log = runs.clone();
+    let apps = point_replicas(&coordinator, &["a", "b", "c"], &options, move |instance| {
+        let runs = log.clone();
+        async move {
+            runs.lock().unwrap().push((epoch.elapsed(), instance));
+            Ok(())
+        }
+    });
     for app in &apps {
         bounded("start", WAIT_LIMIT, app.start()).await.unwrap();
     }
