@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::coordinate::{Coordination, Holder};
-use crate::history::{self, Histories, WallClock};
+use crate::history::{self, Histories};
 use crate::lock::lock;
 use crate::name::Name;
 use crate::plan::Plan;
@@ -22,6 +22,7 @@ use crate::polls::Polls;
 use crate::report::TaskOutcome;
 use crate::status::{ContextStatus, LastRun, LeaseStatus, RunState, Status, TaskStatus};
 use crate::task_error::TaskError;
+use crate::wall::WallClock;
 
 /// What a task's slot holds: its state, and for a task that ended, how.
 mod code {
@@ -130,7 +131,7 @@ impl Board {
             leases: Mutex::new(HashMap::new()),
             leased: AtomicBool::new(false),
             histories: Histories::default(),
-            clock: WallClock::new(epoch),
+            clock: WallClock::new(),
         }
     }
 

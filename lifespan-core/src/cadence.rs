@@ -65,13 +65,11 @@ impl Due {
     }
 
     /// The same run, due no earlier than now.
-    pub(crate) fn not_before_now(self) -> Self {
+    pub(crate) fn not_before_now(mut self) -> Self {
         let now = Instant::now();
-        Due {
-            at: self.at.max(now),
-            wake: self.wake.max(now),
-            ..self
-        }
+        self.at = self.at.max(now);
+        self.wake = self.wake.max(now);
+        self
     }
 
     /// How long a claim of the point before this run may take: until this run is due, at

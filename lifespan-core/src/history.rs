@@ -12,6 +12,7 @@ use tokio::time::Instant;
 
 use crate::lock::lock;
 use crate::status::RunOutcome;
+use crate::wall::WallClock;
 
 /// One task's runs, on the runtime's clock.
 #[derive(Default)]
@@ -95,31 +96,4 @@ pub(crate) fn read(record: &Record, clock: &WallClock) -> (u64, Option<Ran>, Opt
         history.last,
         history.next.map(|next| clock.at(next)),
     )
-}
-
-/// The wall clock, read from the runtime's: anchored once, so that the times it gives advance
-/// with paused time, and two of them differ by what the runtime measured.
-#[derive(Clone, Copy)]
-pub(crate) struct WallClock {
-    instant: Instant,
-    wall: SystemTime,
-}
-
-impl WallClock {
-    pub(crate) fn new(instant: Instant) -> Self {
-        WallClock {
-            instant,
-            wall: SystemTime::now(),
-        }
-    }
-
-    /// The wall-clock time of `at`; the anchor itself if it is out of range.
-    pub(crate) fn at(&self, at: Instant) -> SystemTime {
-        let moved = if at >= self.instant {
-            self.wall.checked_add(at.duration_since(self.instant))
-        } else {
-            self.wall.checked_sub(self.instant.duration_since(at))
-        };
-        moved.unwrap_or(self.wall)
-    }
 }

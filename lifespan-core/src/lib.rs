@@ -245,7 +245,6 @@ mod term;
 mod testing;
 mod time;
 mod timing;
-#[cfg(feature = "cron")]
 mod wall;
 mod watchdog;
 

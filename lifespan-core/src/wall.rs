@@ -9,6 +9,10 @@
 //! clock and on the monotonic clock since the clock was made. In real time the two elapsed
 //! times are the same and this is exactly the system's clock (an NTP step included); under
 //! paused time it is the system's time at the start plus the virtual time that has passed.
+//!
+//! The status shows its times ([`WallClock::at`]) by the anchor alone: the system's time when
+//! the clock was made, plus the runtime's time since, so that two times shown differ by exactly
+//! what the runtime measured between them.
 
 use std::time::{Duration, SystemTime};
 
@@ -18,7 +22,10 @@ use tokio::time::Instant;
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct WallClock {
     tokio_start: Instant,
+    /// Read by the cron schedule's [`now`](Self::now) only.
+    #[cfg_attr(not(feature = "cron"), allow(dead_code))]
     real_start: std::time::Instant,
+    system_start: SystemTime,
 }
 
 impl WallClock {
@@ -27,10 +34,12 @@ impl WallClock {
         WallClock {
             tokio_start: Instant::now(),
             real_start: std::time::Instant::now(),
+            system_start: SystemTime::now(),
         }
     }
 
     /// The wall-clock time now.
+    #[cfg_attr(not(feature = "cron"), allow(dead_code))]
     pub(crate) fn now(&self) -> SystemTime {
         let system = SystemTime::now();
         let on_tokio = self.tokio_start.elapsed();
@@ -42,7 +51,21 @@ impl WallClock {
         }
     }
 
+    /// The wall-clock time of the runtime's instant `at`, from the anchor (the anchor itself if
+    /// it is out of range).
+    pub(crate) fn at(&self, at: Instant) -> SystemTime {
+        let moved = if at >= self.tokio_start {
+            self.system_start
+                .checked_add(at.duration_since(self.tokio_start))
+        } else {
+            self.system_start
+                .checked_sub(self.tokio_start.duration_since(at))
+        };
+        moved.unwrap_or(self.system_start)
+    }
+
     /// How long from now until the wall-clock time `at`: zero if it has passed.
+    #[cfg_attr(not(feature = "cron"), allow(dead_code))]
     pub(crate) fn until(&self, at: SystemTime) -> Duration {
         at.duration_since(self.now()).unwrap_or_default()
     }

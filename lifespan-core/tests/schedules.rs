@@ -34,7 +34,8 @@ impl Runs {
         self.at.lock().unwrap().clone()
     }
 
-    /// The time between each run and the next.
+    /// The time between each run and the next (for the cron schedules' tests).
+    #[cfg_attr(not(feature = "cron"), allow(dead_code))]
     fn gaps(&self) -> Vec<Duration> {
         self.at().windows(2).map(|w| w[1] - w[0]).collect()
     }
