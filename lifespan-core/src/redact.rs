@@ -10,11 +10,16 @@ const MASK: &str = "***";
 /// `text` with the password of every URL masked: `scheme://user:password@host` becomes
 /// `scheme://user:***@host`, and `scheme://:password@host` becomes `scheme://:***@host`.
 ///
-/// A URL is recognised by its `scheme://`; its credentials are what precedes the last `@` of
-/// its authority, which ends at the first `/`, `?`, `#`, whitespace, control character or
-/// quote. So `user:password@host` without a scheme is left alone, as is an `@` in a path or a
-/// query. A user name without a password is kept. Borrows `text` when nothing is masked; never
-/// panics: it only cuts `text` at ASCII characters, which are always on a character boundary.
+/// A URL is recognised by its `scheme://`, and runs to the first whitespace, control character,
+/// quote or angle bracket. Its credentials are a user name (no `/`, `?`, `#`, `@` or `:`), a
+/// `:`, and a password that runs to the last `@` of the URL: so a password holding `/`, `?`,
+/// `#`, `:` or `@` that was not percent-encoded (`audit:12345/S3cretPw@host`, which a URL
+/// parser reads as a host and a path) is masked whole. The price is that an `@` in a path or a
+/// query after a `:` that looks like a port (`https://host:8080/users/@me`) masks what stands
+/// between them: a leak would cost more. `user:password@host` without a scheme is left alone, as
+/// is an `@` in a path when no `:` precedes it (`https://host/users/@me?q=a:b@c`). A user name
+/// without a password is kept. Borrows `text` when nothing is masked; never panics: it only
+/// cuts `text` at ASCII characters, which are always on a character boundary.
 pub(crate) fn redact(text: &str) -> Cow<'_, str> {
     let bytes = text.as_bytes();
     let mut masked: Option<String> = None;
@@ -27,7 +32,7 @@ pub(crate) fn redact(text: &str) -> Cow<'_, str> {
         let end = authority
             + bytes[authority..]
                 .iter()
-                .position(|&b| ends_authority(b))
+                .position(|&b| ends_url(b))
                 .unwrap_or(bytes.len() - authority);
         from = authority;
         if !has_scheme(&bytes[..separator]) {
@@ -44,6 +49,8 @@ pub(crate) fn redact(text: &str) -> Cow<'_, str> {
         out.push_str(&text[copied..start]);
         out.push_str(MASK);
         copied = stop;
+        // A `://` within the password is part of it, not another URL.
+        from = stop;
     }
     match masked {
         None => Cow::Borrowed(text),
@@ -61,9 +68,9 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
         .position(|window| window == needle)
 }
 
-/// Whether a URL's authority (host, port and credentials) ends before `byte`.
-fn ends_authority(byte: u8) -> bool {
-    matches!(byte, b'/' | b'?' | b'#' | b'"' | b'\'' | b'`' | b'<' | b'>')
+/// Whether a URL ends before `byte`.
+fn ends_url(byte: u8) -> bool {
+    matches!(byte, b'"' | b'\'' | b'`' | b'<' | b'>')
         || byte.is_ascii_whitespace()
         || byte.is_ascii_control()
 }
@@ -81,11 +88,18 @@ fn has_scheme(before: &[u8]) -> bool {
         .any(u8::is_ascii_alphabetic)
 }
 
-/// The password's span within `authority` (`user:password@host:port`): from after the first
-/// `:` of the credentials to their end, the last `@`. `None` without credentials or password.
-fn password(authority: &[u8]) -> Option<(usize, usize)> {
-    let at = authority.iter().rposition(|&b| b == b'@')?;
-    let colon = authority[..at].iter().position(|&b| b == b':')?;
+/// The password's span within `url`, the URL after its `scheme://`
+/// (`user:password@host:port/path`): from after the first `:`, if only a user name precedes
+/// it, to the last `@`. `None` without credentials or password.
+fn password(url: &[u8]) -> Option<(usize, usize)> {
+    let colon = url.iter().position(|&b| b == b':')?;
+    if url[..colon]
+        .iter()
+        .any(|&b| matches!(b, b'/' | b'?' | b'#' | b'@'))
+    {
+        return None;
+    }
+    let at = url.iter().rposition(|&b| b == b'@')?;
     (colon + 1 < at).then_some((colon + 1, at))
 }
 
@@ -120,9 +134,29 @@ mod tests {
             masked("proxy http://h/?to=https://u:p@inner"),
             "proxy http://h/?to=https://u:***@inner"
         );
-        assert_eq!(masked("a://b://c:d@e"), "a://b://c:***@e");
+        assert_eq!(masked("a://b://c:d@e"), "a://b:***@e");
         assert_eq!(masked("\"s3://k:v@bucket\""), "\"s3://k:***@bucket\"");
         assert_eq!(masked("dé db://ü:ö@ä"), "dé db://ü:***@ä");
+    }
+
+    /// A password that was not percent-encoded, holding what ends an authority: a URL parser
+    /// reads `audit:12345` as a host and port, and the rest as a path, but the password is
+    /// still masked whole.
+    #[test]
+    fn masks_a_password_holding_slashes_question_marks_hashes_or_at_signs() {
+        assert_eq!(
+            masked("PostgreSQL at postgres://audit:12345/S3cretPw@127.0.0.1:5432/db failed"),
+            "PostgreSQL at postgres://audit:***@127.0.0.1:5432/db failed"
+        );
+        assert_eq!(masked("redis://:a?b#c@cache/0"), "redis://:***@cache/0");
+        assert_eq!(masked("pg://u:p@ss/w?rd@h:1/d?x=1"), "pg://u:***@h:1/d?x=1");
+        assert_eq!(
+            masked("pg://u:p/a@h pg://v:q#b@i"),
+            "pg://u:***@h pg://v:***@i"
+        );
+        // An `@` in a path after something that looks like a port: masked, as it could be a
+        // password.
+        assert_eq!(masked("https://host:8080/users/@me"), "https://host:***@me");
     }
 
     #[test]
@@ -216,6 +250,23 @@ mod tests {
             ) {
                 let url = format!("{scheme}://{user}:{password}@{host}");
                 let text = format!("{before}{url}{after}");
+                let out = masked(&text);
+                let expected = format!("{before}{scheme}://{user}:***@{host}{after}");
+                prop_assert_eq!(out, expected);
+            }
+
+            /// A password of any characters a URL can hold unencoded (`/`, `?`, `#`, `@`, `:`
+            /// among them) never appears in the masked text.
+            #[test]
+            fn a_password_holding_any_url_character_is_masked(
+                before in "([^:/@]{0,12}[ \n(=])?",
+                scheme in "[a-zA-Z][a-zA-Z0-9+.-]{0,8}",
+                user in "[a-zA-Z0-9_.%é-]{0,8}",
+                password in "[^\"'`<>\\s\\x00-\\x1f\\x7f]{0,4}[/?#@:][^\"'`<>\\s\\x00-\\x1f\\x7f]{0,8}",
+                host in "[a-z0-9.-]{1,12}(:[0-9]{1,5})?",
+                after in "([/?#][^ @]{0,8})?( [^@]{0,12})?",
+            ) {
+                let text = format!("{before}{scheme}://{user}:{password}@{host}{after}");
                 let out = masked(&text);
                 let expected = format!("{before}{scheme}://{user}:***@{host}{after}");
                 prop_assert_eq!(out, expected);
