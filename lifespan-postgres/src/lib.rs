@@ -70,6 +70,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod address;
 mod coordinator;
 mod session;
 mod sql;
@@ -132,17 +133,32 @@ impl PgCoordinator {
     /// A coordinator for the database at `url` (`postgres://user:password@host:5432/database`,
     /// with any of the parameters PostgreSQL's URLs take, `sslmode` and `application_name`
     /// among them). Only parses: it connects in [`prepare`](Coordinator::prepare).
+    ///
+    /// A password holding `/`, `?`, `#` or `@` must be percent-encoded (`%2F`, `%3F`, `%23`,
+    /// `%40`): a URL parser would take what follows such a character for the host, the path or
+    /// the query, so a URL with an `@` after its host is refused, with an error that does not
+    /// quote it. A query parameter the driver does not know is dropped with a warning that names
+    /// it, and not its value.
+    ///
+    /// ```
+    /// use lifespan_core::Coordinator;
+    /// use lifespan_postgres::PgCoordinator;
+    ///
+    /// let coordinator = PgCoordinator::new("postgres://app:p%2Fss@db.internal/app").unwrap();
+    /// assert_eq!(coordinator.describe(), "PostgreSQL at db.internal:5432/app");
+    ///
+    /// let error = PgCoordinator::new("postgres://app:123/ss@db.internal/app").unwrap_err();
+    /// assert!(error.to_string().starts_with("parsing the PostgreSQL URL: an `@` follows its host"));
+    /// assert!(!format!("{error:?}").contains("123/ss"));
+    /// ```
     pub fn new(url: &str) -> Result<Self, CoordinatorError> {
-        let options: PgConnectOptions = url
-            .parse()
-            .map_err(|error| CoordinatorError::new("parsing the PostgreSQL URL", error))?;
-        Ok(PgCoordinator::from_options(options))
+        Ok(PgCoordinator::from_options(address::parse(url)?))
     }
 
     /// A coordinator connecting with `options`. Without an `application_name`, its connection
     /// is named `lifespan` in `pg_stat_activity`.
     pub fn from_options(options: PgConnectOptions) -> Self {
-        let description = describe(&options);
+        let description = address::describe(&options);
         let options = match options.get_application_name() {
             Some(_) => options,
             None => options.application_name(APPLICATION_NAME),
@@ -156,7 +172,7 @@ impl PgCoordinator {
     /// itself (detached from the pool), so that it connects with the pool's settings but holds
     /// a session of its own.
     pub fn from_pool(pool: PgPool) -> Self {
-        let description = describe(&pool.connect_options());
+        let description = address::describe(&pool.connect_options());
         PgCoordinator::with_source(Source::Pool(pool), description)
     }
 
@@ -183,19 +199,6 @@ impl fmt::Debug for PgCoordinator {
             .field("database", &self.inner.description)
             .field("queries", &self.queries())
             .finish_non_exhaustive()
-    }
-}
-
-/// `PostgreSQL at host:port/database`: never the user or the password.
-fn describe(options: &PgConnectOptions) -> String {
-    let host = match options.get_socket() {
-        Some(socket) => socket.display().to_string(),
-        None => options.get_host().to_owned(),
-    };
-    let port = options.get_port();
-    match options.get_database() {
-        Some(database) => format!("PostgreSQL at {host}:{port}/{database}"),
-        None => format!("PostgreSQL at {host}:{port}"),
     }
 }
 
