@@ -266,6 +266,7 @@ pub use options::{Restart, Schedule, TaskOptions, DEFAULT_BACKOFF_CAP, DEFAULT_B
 pub use phase::{Phase, Phases};
 #[cfg(feature = "axum")]
 pub use probes::{liveness_handler, readiness_handler};
+pub use redact::redact;
 pub use registration::RegistrationInfo;
 pub use report::{ContextOutcome, ContextReport, Report, TaskOutcome, TaskReport};
 pub use running::TaskReturn;

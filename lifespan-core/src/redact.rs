@@ -20,7 +20,17 @@ const MASK: &str = "***";
 /// is an `@` in a path when no `:` precedes it (`https://host/users/@me?q=a:b@c`). A user name
 /// without a password is kept. Borrows `text` when nothing is masked; never panics: it only
 /// cuts `text` at ASCII characters, which are always on a character boundary.
-pub(crate) fn redact(text: &str) -> Cow<'_, str> {
+///
+/// The library masks what it logs, records and serves with it; a coordinator or an app can
+/// mask its own texts the same way.
+///
+/// ```
+/// assert_eq!(
+///     lifespan_core::redact("connecting to postgres://app:12345/S3cret@db:5432/prod: refused"),
+///     "connecting to postgres://app:***@db:5432/prod: refused"
+/// );
+/// ```
+pub fn redact(text: &str) -> Cow<'_, str> {
     let bytes = text.as_bytes();
     let mut masked: Option<String> = None;
     // Everything before `copied` is in `masked` already.

@@ -1,22 +1,35 @@
 //! The [`Coordinator`] implementation: one statement per call.
 
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lifespan_core::{
     Acquired, Coordinator, CoordinatorError, CoordinatorFuture, Holder, LeaseRequest, PointClaim,
     PointRequest, Term,
 };
+use sqlx::postgres::PgConnection;
 use sqlx::Row;
 
-use crate::session::is_connection_error;
+use crate::failure::Cause;
+use crate::session::{is_connection_error, statement, Failure, Line};
+use crate::tables::{self, TablesError};
 use crate::{sql, PgCoordinator};
 
 /// The longest duration sent to the database: a century. Longer ones are cut to it, so that
 /// `now() + lease` stays a valid timestamp.
 const MAX_MICROS: i64 = 100 * 366 * 24 * 3600 * 1_000_000;
 
+/// A lease row as `ACQUIRE` returns it: holder, token, the term's start (µs since the epoch),
+/// whether it was granted.
+type LeaseRow = (String, i64, i64, bool);
+
 impl PgCoordinator {
     /// [`Coordinator::acquire`] of `task` for `instance`, for `lease`.
+    ///
+    /// A term granted to a call whose caller gave up (a timeout) is remembered, and released
+    /// by the next acquire of that task, before it asks again: nobody runs the task in a term
+    /// its caller never received, and the next term has a new token.
     async fn acquire_lease(
         &self,
         task: &str,
@@ -24,85 +37,168 @@ impl PgCoordinator {
         lease: Duration,
     ) -> Result<Acquired, CoordinatorError> {
         let what = || format!("acquiring the lease of `{task}`");
-        let mut session = self.session().await?;
-        let id = session.id();
-        let result = sqlx::query(sql::ACQUIRE)
-            .bind(task)
-            .bind(instance)
-            .bind(micros(lease))
-            .fetch_optional(session.send())
-            .await;
-        session.finish(&result);
-        let Some(row) = result.map_err(|error| self.error(&what(), error))? else {
-            return Ok(Acquired::Held(None));
+        let (coordinator, orphan) = (self.clone(), task.to_owned());
+        let (task_owned, instance) = (task.to_owned(), instance.to_owned());
+        let statement =
+            statement::<Option<LeaseRow>, _>(move |connection: &mut PgConnection, _| {
+                Box::pin(async move {
+                    coordinator
+                        .release_unclaimed(connection, &task_owned)
+                        .await?;
+                    let row = sqlx::query(sql::ACQUIRE)
+                        .bind(&task_owned)
+                        .bind(&instance)
+                        .bind(micros(lease))
+                        .fetch_optional(&mut *connection)
+                        .await?;
+                    row.map(|row| {
+                        Ok((
+                            row.try_get(0)?,
+                            row.try_get(1)?,
+                            row.try_get(2)?,
+                            row.try_get(3)?,
+                        ))
+                    })
+                    .transpose()
+                })
+            });
+        let unclaimed = move |coordinator: &PgCoordinator, row: Option<LeaseRow>| {
+            if let Some((_, token, _, true)) = row {
+                coordinator.remember_unclaimed(orphan, token);
+            }
         };
-        let read = || -> Result<_, sqlx::Error> {
-            Ok((
-                row.try_get::<String, _>(0)?,
-                row.try_get::<i64, _>(1)?,
-                row.try_get::<i64, _>(2)?,
-                row.try_get::<bool, _>(3)?,
-            ))
-        };
-        let (holder, token, since, granted) = read().map_err(|error| self.error(&what(), error))?;
-        Ok(if granted {
-            Acquired::Granted(Term::new(task, holder, token, time(since)).with_session(id))
-        } else {
-            Acquired::Held(Some(Holder::new(holder, token, time(since))))
+        let answer = self
+            .run(Line::Leases, statement, unclaimed)
+            .await
+            .map_err(|failure| self.error(&what(), failure))?;
+        Ok(match answer.value {
+            None => Acquired::Held(None),
+            Some((holder, token, since, true)) => Acquired::Granted(
+                Term::new(task, holder, token, time(since)).with_session(answer.session),
+            ),
+            Some((holder, token, since, false)) => {
+                Acquired::Held(Some(Holder::new(holder, token, time(since))))
+            }
         })
     }
 
-    /// [`Coordinator::claim_point`] of `task`'s schedule of `period` for `instance`, holding
-    /// later points off for `hold`.
-    async fn claim(
+    /// Remembers that the term `token` of `task` was granted to a caller that gave up.
+    fn remember_unclaimed(&self, task: String, token: i64) {
+        tracing::debug!(task, token, "a term was granted after its caller gave up");
+        self.unclaimed().insert(task, token);
+    }
+
+    /// Releases the term of `task` granted to a caller that gave up, if there is one.
+    async fn release_unclaimed(
         &self,
+        connection: &mut PgConnection,
         task: &str,
-        instance: &str,
-        period: Duration,
-        hold: Duration,
-    ) -> Result<PointClaim, CoordinatorError> {
-        let what = || format!("claiming a point of `{task}`");
-        let mut session = self.session().await?;
-        let result = sqlx::query(sql::CLAIM_POINT)
-            .bind(task)
-            .bind(instance)
-            .bind(micros(period).max(1))
-            .bind(micros(hold))
-            .fetch_one(session.send())
-            .await;
-        session.finish(&result);
-        let row = result.map_err(|error| self.error(&what(), error))?;
-        let read = || -> Result<_, sqlx::Error> {
-            Ok((row.try_get::<Option<i64>, _>(0)?, row.try_get::<i64, _>(1)?))
+    ) -> Result<(), sqlx::Error> {
+        let Some(token) = self.unclaimed().get(task).copied() else {
+            return Ok(());
         };
-        let (won, until_next) = read().map_err(|error| self.error(&what(), error))?;
+        self.inner.queries.fetch_add(1, Ordering::Relaxed);
+        sqlx::query(sql::RELEASE)
+            .bind(task)
+            .bind(token)
+            .execute(connection)
+            .await?;
+        self.unclaimed().remove(task);
+        tracing::debug!(task, token, "released a term its caller never received");
+        Ok(())
+    }
+
+    fn unclaimed(&self) -> std::sync::MutexGuard<'_, HashMap<String, i64>> {
+        self.inner
+            .unclaimed
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// [`Coordinator::claim_point`] of `request`.
+    async fn claim(&self, request: &PointRequest) -> Result<PointClaim, CoordinatorError> {
+        let what = || format!("claiming a point of `{}`", request.task);
+        let (task, instance) = (request.task.clone(), request.instance.clone());
+        let (period, hold) = (micros(request.period).max(1), micros(request.hold));
+        let statement =
+            statement::<(Option<i64>, i64), _>(move |connection: &mut PgConnection, _| {
+                Box::pin(async move {
+                    let row = sqlx::query(sql::CLAIM_POINT)
+                        .bind(&task)
+                        .bind(&instance)
+                        .bind(period)
+                        .bind(hold)
+                        .fetch_one(connection)
+                        .await?;
+                    Ok((row.try_get(0)?, row.try_get(1)?))
+                })
+            });
+        let answer = self
+            .run(Line::Claims, statement, |_, _| {})
+            .await
+            .map_err(|failure| self.error(&what(), failure))?;
+        let (won, until_next) = answer.value;
         Ok(PointClaim::new(won, duration(until_next)))
     }
 
-    /// [`Coordinator::claim_explicit_point`] `point` of `task` for `instance`, holding later
-    /// points off for `hold`.
+    /// [`Coordinator::claim_explicit_point`] `point` of `request`.
     async fn claim_named(
         &self,
         request: &PointRequest,
         point: i64,
     ) -> Result<PointClaim, CoordinatorError> {
         let what = || format!("claiming the occurrence {point} of `{}`", request.task);
-        let mut session = self.session().await?;
-        let result = sqlx::query_scalar::<_, i64>(sql::CLAIM_EXPLICIT_POINT)
-            .bind(&request.task)
-            .bind(&request.instance)
-            .bind(point)
-            .bind(micros(request.hold))
-            .fetch_optional(session.send())
-            .await;
-        session.finish(&result);
-        let won = result.map_err(|error| self.error(&what(), error))?;
-        Ok(PointClaim::new(won, Duration::ZERO))
+        let (task, instance) = (request.task.clone(), request.instance.clone());
+        let hold = micros(request.hold);
+        let statement = statement::<Option<i64>, _>(move |connection: &mut PgConnection, _| {
+            Box::pin(async move {
+                sqlx::query_scalar::<_, i64>(sql::CLAIM_EXPLICIT_POINT)
+                    .bind(&task)
+                    .bind(&instance)
+                    .bind(point)
+                    .bind(hold)
+                    .fetch_optional(connection)
+                    .await
+            })
+        });
+        let answer = self
+            .run(Line::Claims, statement, |_, _| {})
+            .await
+            .map_err(|failure| self.error(&what(), failure))?;
+        Ok(PointClaim::new(answer.value, Duration::ZERO))
     }
 
-    /// The error of `operation` (`renewing the lease of `x``) caused by `error`.
-    fn error(&self, operation: &str, error: sqlx::Error) -> CoordinatorError {
-        CoordinatorError::new(format!("{operation} on {}", self.inner.description), error)
+    /// [`Coordinator::renew`] of `term` by `lease`.
+    async fn renew_term(&self, term: &Term, lease: Duration) -> Result<bool, CoordinatorError> {
+        let (task, token, lease) = (term.task.clone(), term.token, micros(lease));
+        let statement = statement::<u64, _>(move |connection: &mut PgConnection, _| {
+            Box::pin(async move {
+                let done = sqlx::query(sql::RENEW)
+                    .bind(&task)
+                    .bind(token)
+                    .bind(lease)
+                    .execute(connection)
+                    .await?;
+                Ok(done.rows_affected())
+            })
+        });
+        match self.run_in(Line::Leases, term.session, statement).await {
+            // The session the term was granted on has ended: so has the term.
+            Ok(None) => Ok(false),
+            Ok(Some(answer)) => Ok(answer.value == 1),
+            Err(Failure::Statement(error)) if is_connection_error(&error) => {
+                tracing::warn!(
+                    task = %term.task,
+                    token = term.token,
+                    error = %Cause::new(&error),
+                    "the lease's session ended: the lease is lost"
+                );
+                Ok(false)
+            }
+            Err(failure) => {
+                Err(self.error(&format!("renewing the lease of `{}`", term.task), failure))
+            }
+        }
     }
 }
 
@@ -135,13 +231,23 @@ impl Coordinator for PgCoordinator {
 
     fn prepare(&self) -> CoordinatorFuture<'_, ()> {
         Box::pin(async move {
-            let what = || "creating the tables".to_owned();
-            let mut session = self.session().await?;
-            // No arguments: sent as one simple query, whose statements run as one transaction.
-            let result = sqlx::Executor::execute(session.send(), sql::PREPARE).await;
-            session.finish(&result);
-            result.map_err(|error| self.error(&what(), error))?;
-            Ok(())
+            let statement =
+                statement::<Result<(), TablesError>, _>(|connection: &mut PgConnection, _| {
+                    Box::pin(async move {
+                        match tables::prepare(connection).await {
+                            Err(TablesError::Database(error)) => Err(error),
+                            other => Ok(other),
+                        }
+                    })
+                });
+            let what = "preparing the tables";
+            let answer = self
+                .run(Line::Leases, statement, |_, _| {})
+                .await
+                .map_err(|failure| self.error(what, failure))?;
+            answer.value.map_err(|error| {
+                CoordinatorError::new(format!("{what} on {}", self.inner.description), error)
+            })
         })
     }
 
@@ -150,56 +256,32 @@ impl Coordinator for PgCoordinator {
     }
 
     fn renew<'a>(&'a self, term: &'a Term, lease: Duration) -> CoordinatorFuture<'a, bool> {
-        Box::pin(async move {
-            let Some(mut session) = self.resume(term.session).await? else {
-                // The session the term was granted on has ended: so has the term.
-                return Ok(false);
-            };
-            let what = || format!("renewing the lease of `{}`", term.task);
-            let result = sqlx::query(sql::RENEW)
-                .bind(&term.task)
-                .bind(term.token)
-                .bind(micros(lease))
-                .execute(session.send())
-                .await;
-            session.finish(&result);
-            match result {
-                Ok(done) => Ok(done.rows_affected() == 1),
-                Err(error) if is_connection_error(&error) => {
-                    tracing::warn!(
-                        task = %term.task,
-                        token = term.token,
-                        "the lease's session ended: the lease is lost"
-                    );
-                    Ok(false)
-                }
-                Err(error) => Err(self.error(&what(), error)),
-            }
-        })
+        Box::pin(self.renew_term(term, lease))
     }
 
     fn release<'a>(&'a self, term: &'a Term) -> CoordinatorFuture<'a, ()> {
         Box::pin(async move {
             let what = || format!("releasing the lease of `{}`", term.task);
-            let mut session = self.session().await?;
-            let result = sqlx::query(sql::RELEASE)
-                .bind(&term.task)
-                .bind(term.token)
-                .execute(session.send())
-                .await;
-            session.finish(&result);
-            result.map_err(|error| self.error(&what(), error))?;
+            let (task, token) = (term.task.clone(), term.token);
+            let statement = statement::<(), _>(move |connection: &mut PgConnection, _| {
+                Box::pin(async move {
+                    sqlx::query(sql::RELEASE)
+                        .bind(&task)
+                        .bind(token)
+                        .execute(connection)
+                        .await
+                        .map(drop)
+                })
+            });
+            self.run(Line::Leases, statement, |_, _| {})
+                .await
+                .map_err(|failure| self.error(&what(), failure))?;
             Ok(())
         })
     }
 
     fn claim_point<'a>(&'a self, request: &'a PointRequest) -> CoordinatorFuture<'a, PointClaim> {
-        Box::pin(self.claim(
-            &request.task,
-            &request.instance,
-            request.period,
-            request.hold,
-        ))
+        Box::pin(self.claim(request))
     }
 
     fn claim_explicit_point<'a>(
@@ -212,15 +294,20 @@ impl Coordinator for PgCoordinator {
 
     fn until_next_point(&self, period: Duration) -> CoordinatorFuture<'_, Duration> {
         Box::pin(async move {
-            let what = || "reading the time until the next point".to_owned();
-            let mut session = self.session().await?;
-            let result = sqlx::query_scalar::<_, i64>(sql::UNTIL_NEXT_POINT)
-                .bind(micros(period).max(1))
-                .fetch_one(session.send())
-                .await;
-            session.finish(&result);
-            let until_next = result.map_err(|error| self.error(&what(), error))?;
-            Ok(duration(until_next))
+            let period = micros(period).max(1);
+            let statement = statement::<i64, _>(move |connection: &mut PgConnection, _| {
+                Box::pin(async move {
+                    sqlx::query_scalar::<_, i64>(sql::UNTIL_NEXT_POINT)
+                        .bind(period)
+                        .fetch_one(connection)
+                        .await
+                })
+            });
+            let answer = self
+                .run(Line::Claims, statement, |_, _| {})
+                .await
+                .map_err(|failure| self.error("reading the time until the next point", failure))?;
+            Ok(duration(answer.value))
         })
     }
 }

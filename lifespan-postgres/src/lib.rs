@@ -26,7 +26,9 @@
 //! gives all three: a token that only grows, the holder and the time of its term, and expiry on
 //! the database's clock.
 //!
-//! [`PgCoordinator::prepare`](Coordinator::prepare) creates two tables, if they do not exist
+//! # Tables
+//!
+//! [`PgCoordinator::prepare`](Coordinator::prepare) creates three tables, if they do not exist
 //! (in one transaction holding a transaction-level advisory lock, so that replicas starting at
 //! once do not race on the DDL):
 //!
@@ -40,11 +42,24 @@
 //!     task text PRIMARY KEY, last_point bigint NOT NULL, held_until timestamptz NOT NULL,
 //!     claimed_by text NOT NULL, claimed_at timestamptz NOT NULL
 //! );
+//! CREATE TABLE lifespan_schema (version integer NOT NULL);
 //! ```
 //!
 //! `last_point` is the time of the last point claimed, in µs since the Unix epoch (a point of
 //! `every` or a cron occurrence alike), so that a schedule changed between deploys claims its
 //! next point after the last one run.
+//!
+//! `lifespan_schema` holds the version of the tables' layout, now 1. In the same transaction,
+//! `prepare` checks the columns of the tables it finds: a table of one of these names with
+//! other columns fails the startup with an error naming the table and the column
+//! (``the table `lifespan_leases` is not lifespan's: column `task` is integer, not text``), and
+//! so do tables of a later version than this crate knows. The tables of the first release,
+//! which had no `lifespan_schema`, are taken as version 1, rows and all.
+//!
+//! If the tables vanish while the app runs (dropped, or a database restored from an older
+//! backup), the statement that finds one missing (SQLSTATE `42P01`) fails with the database's
+//! reason, the coordinator creates the tables again on the same connection and logs it once, and
+//! the next acquire is granted. The tokens then start over at 1.
 //!
 //! Rows are never deleted: a task's lease row keeps its last token, so the next term's token is
 //! greater than every earlier one (it starts at 1). Every time is the database's `now()`; the
@@ -52,14 +67,19 @@
 //!
 //! # Sessions
 //!
-//! The coordinator holds one dedicated connection. A term is granted on it, and is treated as
-//! lost as soon as that connection ends (killed by the server, a network failure, a query cut
-//! short by a timeout): [`renew`](Coordinator::renew) then answers `false` without asking the
-//! database, the way an advisory lock ends with its session. So a replica that lost its
-//! connection stops its singleton task at once rather than at its renew deadline, while the
-//! lease still protects it from a takeover until it expires. The next call connects again;
-//! [`release`](Coordinator::release) works on the new connection, so that a replica that lost
-//! its connection can still hand over quickly on shutdown.
+//! The coordinator holds two dedicated connections: one for the leases (`acquire`, `renew`,
+//! `release`, `prepare`), one for the claims of points (`claim_point`, `claim_explicit_point`,
+//! `until_next_point`), so that a claim waiting on a slow or locked table never holds up a
+//! renewal. Each opens at its first statement. [`PgCoordinator::connections`] counts the
+//! connections opened.
+//!
+//! A term is granted on the leases' connection, and is treated as lost as soon as that
+//! connection ends (killed by the server, a network failure): [`renew`](Coordinator::renew)
+//! then answers `false` without asking the database, the way an advisory lock ends with its
+//! session. So a replica that lost its connection stops its singleton task at once rather than
+//! at its renew deadline, while the lease still protects it from a takeover until it expires.
+//! The next call connects again; [`release`](Coordinator::release) works on the new connection,
+//! so that a replica that lost its connection can still hand over quickly on shutdown.
 //!
 //! # Statements
 //!
@@ -67,14 +87,33 @@
 //! holder), `renew` and `release` are one `UPDATE` each, `claim_point` is an upsert that wins a
 //! point only if it is later than the last one claimed and the last one's hold has passed.
 //! [`PgCoordinator::queries`] counts them.
+//!
+//! Each statement runs on a tokio task of its own, which holds its connection until the
+//! statement is done: a caller that gives up (the app's timeouts) does not cut the connection
+//! mid-statement, so a slow statement ends no session and costs no new connection. A statement
+//! whose caller gave up before its turn came is not sent. A term granted to an `acquire` whose
+//! caller had given up is remembered by its token and released by the next `acquire` of that
+//! task, before it asks again (one more statement): no lease stays with a replica that never
+//! received it, and the next term has a new token. Tokens, not instance names, identify that
+//! term, so two replicas given the same instance name do not release each other's.
+//!
+//! # URLs and logs
+//!
+//! [`PgCoordinator::new`] parses its URL with a URL parser before the driver sees it: see there
+//! for a password holding `/`, `?`, `#` or `@`. The coordinator's errors carry the driver's
+//! error as their cause (the database's message, such as `relation "lifespan_leases" does not
+//! exist`), with the password of any URL in it masked, and so do the warnings it logs itself.
 #![deny(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod address;
 mod coordinator;
+mod failure;
 mod session;
 mod sql;
+mod tables;
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -94,7 +133,7 @@ const APPLICATION_NAME: &str = "lifespan";
 
 /// A [`Coordinator`] backed by a PostgreSQL database shared by every replica of an app.
 ///
-/// Cheap to clone: clones share one connection. See the [crate documentation](crate) for the
+/// Cheap to clone: clones share its two connections. See the [crate documentation](crate) for the
 /// tables, the statements and why a lease table rather than advisory locks.
 ///
 /// ```no_run
@@ -102,7 +141,7 @@ const APPLICATION_NAME: &str = "lifespan";
 /// use lifespan_postgres::PgCoordinator;
 ///
 /// # async fn example(pool: sqlx::PgPool) -> Result<(), lifespan_core::CoordinatorError> {
-/// // With the pool the service already has: the coordinator takes one connection of its own.
+/// // With the pool the service already has: the coordinator takes two connections of its own.
 /// let coordinator = PgCoordinator::from_pool(pool);
 /// coordinator.prepare().await?;
 /// assert!(coordinator.describe().starts_with("PostgreSQL at "));
@@ -118,10 +157,16 @@ struct Inner {
     source: Source,
     /// `PostgreSQL at host:port/database`.
     description: String,
-    /// The connection of the current session, and the number of that session.
-    slot: Mutex<Slot>,
+    /// The connection for the leases, and the number of its session.
+    leases: Arc<Mutex<Slot>>,
+    /// The connection for the claims of points, and the number of its session.
+    claims: Arc<Mutex<Slot>>,
     /// Statements sent.
     queries: AtomicU64,
+    /// Connections opened.
+    connections: AtomicU64,
+    /// The token of the term of each task granted to a call whose caller had given up.
+    unclaimed: std::sync::Mutex<HashMap<String, i64>>,
 }
 
 enum Source {
@@ -168,9 +213,9 @@ impl PgCoordinator {
         PgCoordinator::with_source(Source::Options(Box::new(options)), description)
     }
 
-    /// A coordinator that takes a connection from `pool` when it needs one and keeps it to
-    /// itself (detached from the pool), so that it connects with the pool's settings but holds
-    /// a session of its own.
+    /// A coordinator that takes its connections (one for the leases, one for the claims of
+    /// points) from `pool` when it needs them and keeps them to itself (detached from the
+    /// pool), so that it connects with the pool's settings but holds sessions of its own.
     pub fn from_pool(pool: PgPool) -> Self {
         let description = address::describe(&pool.connect_options());
         PgCoordinator::with_source(Source::Pool(pool), description)
@@ -181,8 +226,11 @@ impl PgCoordinator {
             inner: Arc::new(Inner {
                 source,
                 description,
-                slot: Mutex::new(Slot::default()),
+                leases: Arc::default(),
+                claims: Arc::default(),
                 queries: AtomicU64::new(0),
+                connections: AtomicU64::new(0),
+                unclaimed: std::sync::Mutex::default(),
             }),
         }
     }
@@ -191,6 +239,12 @@ impl PgCoordinator {
     pub fn queries(&self) -> u64 {
         self.inner.queries.load(Ordering::Relaxed)
     }
+
+    /// How many connections this coordinator (and its clones) opened so far: one for the
+    /// leases and one for the claims of points, and one more each time one of them was lost.
+    pub fn connections(&self) -> u64 {
+        self.inner.connections.load(Ordering::Relaxed)
+    }
 }
 
 impl fmt::Debug for PgCoordinator {
@@ -198,6 +252,7 @@ impl fmt::Debug for PgCoordinator {
         f.debug_struct("PgCoordinator")
             .field("database", &self.inner.description)
             .field("queries", &self.queries())
+            .field("connections", &self.connections())
             .finish_non_exhaustive()
     }
 }

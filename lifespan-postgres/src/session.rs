@@ -1,16 +1,48 @@
-//! The coordinator's session: one dedicated connection, taken out of its slot for each
-//! statement and put back only if the statement left it usable.
+//! The coordinator's sessions: two dedicated connections, one for the leases and one for the
+//! claims of points, so that a slow claim never holds up, or ends, a lease's session.
+//!
+//! Each statement runs on a tokio task of its own, which takes the connection out of its slot,
+//! and puts it back when the statement is done, unless it failed at the connection's level.
+//! The caller only waits for the answer: a caller that gives up (a timeout) leaves its
+//! statement to finish, so the connection is never cut mid-statement and its session goes on.
+//! A statement whose caller gave up before it could start is not sent at all.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use lifespan_core::CoordinatorError;
 use sqlx::postgres::PgConnection;
 use sqlx::ConnectOptions;
-use tokio::sync::MutexGuard;
+use tokio::sync::{oneshot, Mutex, OwnedMutexGuard};
 
 use crate::{PgCoordinator, Source};
 
-/// The connection of the current session, if there is one, and the number of that session.
+/// The future of one statement on a borrowed connection.
+pub(crate) type Statement<'c, T> =
+    Pin<Box<dyn Future<Output = Result<T, sqlx::Error>> + Send + 'c>>;
+
+/// `statement`, as a statement [`PgCoordinator::run`] takes: for the compiler to see that its
+/// future borrows the connection it is given.
+pub(crate) fn statement<T, S>(statement: S) -> S
+where
+    S: for<'c> FnOnce(&'c mut PgConnection, u64) -> Statement<'c, T>,
+{
+    statement
+}
+
+/// Which of the coordinator's two connections a statement runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Line {
+    /// Acquiring, renewing and releasing leases, and creating the tables.
+    Leases,
+    /// Claiming points and reading the time until the next one.
+    Claims,
+}
+
+/// The connection of a line's current session, if there is one, and the number of that
+/// session.
 #[derive(Default)]
 pub(crate) struct Slot {
     connection: Option<PgConnection>,
@@ -18,104 +50,172 @@ pub(crate) struct Slot {
     session: u64,
 }
 
+/// Why a statement gave no answer.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// No connection could be made.
+    Connect(CoordinatorError),
+    /// The statement failed.
+    Statement(sqlx::Error),
+    /// The task running it ended without an answer (the runtime is shutting down).
+    Abandoned,
+}
+
+/// What a statement answered, and the number of the session it ran in.
+pub(crate) struct Answer<T> {
+    pub(crate) value: T,
+    pub(crate) session: u64,
+}
+
 impl PgCoordinator {
-    /// The connection of the current session, connecting if there is none.
-    pub(crate) async fn session(&self) -> Result<Session<'_>, CoordinatorError> {
-        let slot = self.inner.slot.lock().await;
-        self.open(slot).await
-    }
-
-    /// The connection of session `id`, or `None` if that session has ended: never connects.
-    pub(crate) async fn resume(&self, id: u64) -> Result<Option<Session<'_>>, CoordinatorError> {
-        let slot = self.inner.slot.lock().await;
-        if slot.connection.is_none() || slot.session != id {
-            return Ok(None);
+    /// The slot of `line`.
+    fn slot(&self, line: Line) -> Arc<Mutex<Slot>> {
+        match line {
+            Line::Leases => self.inner.leases.clone(),
+            Line::Claims => self.inner.claims.clone(),
         }
-        self.open(slot).await.map(Some)
     }
 
-    /// The connection of the current session in `slot`, connecting if there is none.
-    async fn open<'a>(
-        &'a self,
-        mut slot: MutexGuard<'a, Slot>,
-    ) -> Result<Session<'a>, CoordinatorError> {
-        let connection = match slot.connection.take() {
+    /// Runs `statement` on the connection of `line`, connecting if there is none. If its caller
+    /// gives up once it was sent, `unclaimed` gets its answer, before the next statement on
+    /// that line starts.
+    pub(crate) async fn run<T, S, U>(
+        &self,
+        line: Line,
+        statement: S,
+        unclaimed: U,
+    ) -> Result<Answer<T>, Failure>
+    where
+        T: Send + 'static,
+        S: for<'c> FnOnce(&'c mut PgConnection, u64) -> Statement<'c, T> + Send + 'static,
+        U: FnOnce(&PgCoordinator, T) + Send + 'static,
+    {
+        self.spawn(line, None, statement, unclaimed)
+            .await
+            .and_then(|answer| answer.ok_or(Failure::Abandoned))
+    }
+
+    /// Runs `statement` on the connection of session `session` of `line`; `None` if that
+    /// session has ended: never connects.
+    pub(crate) async fn run_in<T, S>(
+        &self,
+        line: Line,
+        session: u64,
+        statement: S,
+    ) -> Result<Option<Answer<T>>, Failure>
+    where
+        T: Send + 'static,
+        S: for<'c> FnOnce(&'c mut PgConnection, u64) -> Statement<'c, T> + Send + 'static,
+    {
+        self.spawn(line, Some(session), statement, |_, _| {}).await
+    }
+
+    async fn spawn<T, S, U>(
+        &self,
+        line: Line,
+        session: Option<u64>,
+        statement: S,
+        unclaimed: U,
+    ) -> Result<Option<Answer<T>>, Failure>
+    where
+        T: Send + 'static,
+        S: for<'c> FnOnce(&'c mut PgConnection, u64) -> Statement<'c, T> + Send + 'static,
+        U: FnOnce(&PgCoordinator, T) + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let coordinator = self.clone();
+        let slot = self.slot(line);
+        tokio::spawn(async move {
+            let slot = slot.lock_owned().await;
+            if reply.is_closed() {
+                return;
+            }
+            if let Some(session) = session {
+                if slot.connection.is_none() || slot.session != session {
+                    let _ = reply.send(Ok(None));
+                    return;
+                }
+            }
+            coordinator
+                .send(line, slot, statement, reply, unclaimed)
+                .await;
+        });
+        answer.await.unwrap_or(Err(Failure::Abandoned))
+    }
+
+    /// Sends `statement` on the connection in `slot`, puts the connection back unless the
+    /// statement broke it, then answers `reply`, or `unclaimed` if nobody waits any more.
+    async fn send<T, S, U>(
+        &self,
+        line: Line,
+        mut slot: OwnedMutexGuard<Slot>,
+        statement: S,
+        reply: oneshot::Sender<Result<Option<Answer<T>>, Failure>>,
+        unclaimed: U,
+    ) where
+        S: for<'c> FnOnce(&'c mut PgConnection, u64) -> Statement<'c, T>,
+        U: FnOnce(&PgCoordinator, T),
+    {
+        let mut connection = match slot.connection.take() {
             Some(connection) => connection,
-            None => {
-                let connection = self.connect().await.map_err(|error| {
-                    CoordinatorError::new(
-                        format!("connecting to {}", self.inner.description),
-                        error,
-                    )
-                })?;
-                slot.session += 1;
-                tracing::debug!(
+            None => match self.connect(line, &mut slot).await {
+                Ok(connection) => connection,
+                Err(error) => {
+                    let _ = reply.send(Err(Failure::Connect(error)));
+                    return;
+                }
+            },
+        };
+        let session = slot.session;
+        self.inner.queries.fetch_add(1, Ordering::Relaxed);
+        let result = statement(&mut connection, session).await;
+        let result = match result {
+            Err(error) if is_connection_error(&error) => {
+                tracing::warn!(
                     coordinator = %self.inner.description,
-                    session = slot.session,
-                    "connected"
+                    ?line,
+                    session,
+                    error = %crate::failure::Cause::new(&error),
+                    "the connection to PostgreSQL was lost"
                 );
-                connection
+                Err(Failure::Statement(error))
+            }
+            Err(error) => {
+                self.recover(&mut connection, &error).await;
+                slot.connection = Some(connection);
+                Err(Failure::Statement(error))
+            }
+            Ok(value) => {
+                slot.connection = Some(connection);
+                Ok(Some(Answer { value, session }))
             }
         };
-        Ok(Session {
-            slot,
-            connection: Some(connection),
-            queries: &self.inner.queries,
-        })
+        if let Err(Ok(Some(answer))) = reply.send(result) {
+            unclaimed(self, answer.value);
+        }
     }
 
-    async fn connect(&self) -> Result<PgConnection, sqlx::Error> {
-        match &self.inner.source {
+    /// A new connection for `line`, in a new session.
+    async fn connect(&self, line: Line, slot: &mut Slot) -> Result<PgConnection, CoordinatorError> {
+        let connection = match &self.inner.source {
             Source::Options(options) => options.connect().await,
-            Source::Pool(pool) => Ok(pool.acquire().await?.detach()),
+            Source::Pool(pool) => pool.acquire().await.map(|c| c.detach()),
         }
-    }
-}
-
-/// The connection of a session, taken out of its slot for one statement. It goes back only
-/// through [`finish`](Session::finish) with an answer that leaves the connection usable:
-/// dropped before (the caller's future dropped mid-query) or after a connection-level error,
-/// the connection is dropped too, since its protocol state is unknown, and the next call
-/// connects again in a new session.
-pub(crate) struct Session<'a> {
-    slot: MutexGuard<'a, Slot>,
-    connection: Option<PgConnection>,
-    queries: &'a AtomicU64,
-}
-
-impl Session<'_> {
-    /// The connection, for one more statement.
-    pub(crate) fn send(&mut self) -> &mut PgConnection {
-        self.queries.fetch_add(1, Ordering::Relaxed);
-        self.connection
-            .as_mut()
-            .expect("a session keeps its connection until it finishes")
-    }
-
-    /// The number of this session.
-    pub(crate) fn id(&self) -> u64 {
-        self.slot.session
-    }
-
-    /// Puts the connection back unless `result` says it is broken.
-    pub(crate) fn finish<T>(mut self, result: &Result<T, sqlx::Error>) {
-        match result {
-            Err(error) if is_connection_error(error) => {
-                tracing::warn!(session = self.slot.session, %error, "connection to PostgreSQL lost");
-            }
-            _ => self.slot.connection = self.connection.take(),
-        }
-    }
-}
-
-impl Drop for Session<'_> {
-    fn drop(&mut self) {
-        if self.connection.is_some() {
-            tracing::debug!(
-                session = self.slot.session,
-                "a statement was cut short: dropping its connection"
-            );
-        }
+        .map_err(|error| {
+            CoordinatorError::new(
+                format!("connecting to {}", self.inner.description),
+                crate::failure::Cause::new(&error),
+            )
+        })?;
+        slot.session += 1;
+        self.inner.connections.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(
+            coordinator = %self.inner.description,
+            ?line,
+            session = slot.session,
+            "connected"
+        );
+        Ok(connection)
     }
 }
 

@@ -7,8 +7,8 @@
 #[cfg(test)]
 const PREPARE_LOCK: i64 = i64::from_be_bytes(*b"lifespan");
 
-/// Creates the tables, if they do not exist. Sent as one simple query: its statements run as
-/// one transaction, which holds the advisory lock to its end.
+/// Creates the tables, if they do not exist. Sent in a transaction, which holds the advisory
+/// lock to its end (see [`crate::tables::prepare`]).
 pub(crate) const PREPARE: &str = concat!(
     "SELECT pg_advisory_xact_lock(7811887614565310830);\n",
     "CREATE TABLE IF NOT EXISTS lifespan_leases (\n",
@@ -27,6 +27,8 @@ pub(crate) const PREPARE: &str = concat!(
     "    claimed_by text NOT NULL,\n",
     "    claimed_at timestamptz NOT NULL\n",
     ");\n",
+    // The version of the tables' layout: one row, written once.
+    "CREATE TABLE IF NOT EXISTS lifespan_schema (version integer NOT NULL);\n",
 );
 
 /// Takes the lease of task `$1` for instance `$2` for `$3` µs if it is free (no row yet:

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use lifespan_core::{App, Lease, RunState, Shutdown, StartupErrorKind, TaskOptions};
+use lifespan_core::{App, Lease, LeaseSettings, RunState, Shutdown, StartupErrorKind, TaskOptions};
 use lifespan_postgres::PgCoordinator;
 use lifespan_test_support::{bounded, chain, test_database, unique_name};
 
@@ -114,6 +114,61 @@ async fn two_replicas_share_a_singleton_and_their_status_shows_the_holder() {
         assert!(lease.held_here && lease.terms == 1);
         assert_eq!(lease.holder.as_ref().map(|h| h.token), Some(2));
         replicas[1].shutdown().await;
+    })
+    .await;
+}
+
+/// A singleton and a once-per-point task with a tiny period on one coordinator, for 3 s: the
+/// claims, cut off by the app after a period (5 ms) as often as not, never end the singleton's
+/// term, and the coordinator does not connect again and again.
+#[tokio::test]
+async fn claims_cut_off_by_a_tiny_period_never_end_a_singleton_term() {
+    let Some(database) = test_database() else {
+        return;
+    };
+    bounded("a singleton beside a tiny period", LIMIT, async {
+        let singleton = unique_name("app-cut-singleton");
+        let points = unique_name("app-cut-points");
+        let coordinator = PgCoordinator::new(database.url()).unwrap();
+        let settings = LeaseSettings::new(
+            Duration::from_secs(3),
+            Duration::from_secs(2),
+            Duration::from_millis(100),
+        )
+        .unwrap();
+        let app = App::builder()
+            .empty()
+            .coordinator(coordinator.clone())
+            .lease(settings)
+            .build();
+        app.register_task_with(
+            singleton.clone(),
+            TaskOptions::new().singleton(true),
+            |shutdown: Shutdown| async move { shutdown.cancelled().await },
+        )
+        .unwrap();
+        app.register_task_with(
+            points.clone(),
+            TaskOptions::new()
+                .every(Duration::from_millis(5))
+                .once_per_point(true),
+            || async {},
+        )
+        .unwrap();
+        app.start().await.unwrap();
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let report = app.shutdown().await;
+        let terms = report
+            .tasks
+            .iter()
+            .find(|task| task.name.as_ref() == singleton)
+            .map(|task| task.terms);
+        assert_eq!(terms, Some(1), "the singleton's lease was lost: {report:?}");
+        assert!(
+            coordinator.connections() <= 2,
+            "{} connections opened",
+            coordinator.connections()
+        );
     })
     .await;
 }

@@ -341,34 +341,127 @@ async fn a_killed_connection_loses_the_lease_and_the_next_call_reconnects() {
     .await;
 }
 
+/// Locks the row of `task` in `table` in a transaction of its own, until it is rolled back:
+/// statements on that row wait for it, as they would on a stalled database.
+async fn lock_row(database: &TestDatabase, table: &str, task: &str) -> PgConnection {
+    let mut locker = PgConnection::connect(database.url()).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut locker).await.unwrap();
+    sqlx::query(&format!("SELECT 1 FROM {table} WHERE task = $1 FOR UPDATE"))
+        .bind(task)
+        .execute(&mut locker)
+        .await
+        .unwrap();
+    locker
+}
+
+async fn unlock(mut locker: PgConnection) {
+    sqlx::query("ROLLBACK").execute(&mut locker).await.unwrap();
+}
+
 #[tokio::test]
-async fn a_call_cut_short_drops_its_connection_and_its_session() {
+async fn a_renewal_cut_short_still_finishes_and_its_session_goes_on() {
     with_database("cut short", |database| async move {
         let task = unique_name("cut");
-        let name = unique_name("lifespan-cut");
-        let a = prepared(database, &name).await;
+        let a = prepared(database, &unique_name("lifespan-cut")).await;
         let term = granted(acquire(&a, &task, "a", LONG).await);
 
-        // Another transaction locks the lease's row: the renewal waits for it.
-        let mut admin = admin(database).await;
-        let mut locker = PgConnection::connect(database.url()).await.unwrap();
-        let mut transaction = locker.begin().await.unwrap();
-        sqlx::query("SELECT 1 FROM lifespan_leases WHERE task = $1 FOR UPDATE")
-            .bind(&task)
-            .execute(&mut *transaction)
-            .await
-            .unwrap();
+        // Another transaction locks the lease's row: the renewal waits for it, past its
+        // caller's patience.
+        let locker = lock_row(database, "lifespan_leases", &task).await;
         let cut = tokio::time::timeout(Duration::from_millis(200), a.renew(&term, LONG)).await;
         assert!(cut.is_err(), "the renewal should have waited for the lock");
-        transaction.rollback().await.unwrap();
+        unlock(locker).await;
 
-        // Its connection was dropped with it: the term's session is over.
-        until_gone(&mut admin, &name).await;
+        // The statement ran to its end on its own connection: the term's session goes on.
         let before = a.queries();
-        assert!(!a.renew(&term, LONG).await.unwrap());
-        assert_eq!(a.queries(), before);
-        a.release(&term).await.unwrap();
-        assert_eq!(granted(acquire(&a, &task, "a", LONG).await).token, 2);
+        assert!(a.renew(&term, LONG).await.unwrap());
+        assert_eq!(a.queries() - before, 1);
+        assert_eq!(a.connections(), 1);
+        let left = left(database, &task).await;
+        assert!(left > Duration::from_secs(590), "{left:?}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn claims_cut_short_on_a_stalled_table_never_end_a_lease() {
+    with_database("cut claims", |database| async move {
+        let task = unique_name("cut-claims-lease");
+        let points = unique_name("cut-claims-points");
+        let name = unique_name("lifespan-cut-claims");
+        let a = prepared(database, &name).await;
+        let term = granted(acquire(&a, &task, "a", LONG).await);
+        let day = Duration::from_secs(24 * 3600);
+        claim_point(&a, &points, "a", day, Duration::ZERO)
+            .await
+            .unwrap();
+
+        let locker = lock_row(database, "lifespan_points", &points).await;
+        for patience in [200, 5, 1, 20] {
+            let claim = claim_point(&a, &points, "a", day, Duration::ZERO);
+            let cut = tokio::time::timeout(Duration::from_millis(patience), claim).await;
+            assert!(cut.is_err(), "the claim should have waited for the lock");
+            // The lease's session is not the claims': the term goes on.
+            assert!(
+                a.renew(&term, LONG).await.unwrap(),
+                "lost after a cut claim"
+            );
+        }
+        unlock(locker).await;
+
+        // The claims' connection was kept: the next claim answers on it.
+        let claim = claim_point(&a, &points, "a", day, Duration::ZERO).await;
+        assert_eq!(claim.unwrap().won, None);
+        assert!(a.renew(&term, LONG).await.unwrap());
+        let mut admin = admin(database).await;
+        assert_eq!(backends(&mut admin, &name).await, 2);
+        assert_eq!(a.connections(), 2, "one for the leases, one for the claims");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_acquire_cut_short_but_granted_is_released_before_the_next_try() {
+    with_database("cut acquire", |database| async move {
+        let task = unique_name("cut-acquire");
+        let a = prepared(database, "lifespan-cut-acquire-a").await;
+        let b = prepared(database, "lifespan-cut-acquire-b").await;
+        granted(acquire(&a, &task, "a", Duration::from_millis(100)).await);
+        let locker = lock_row(database, "lifespan_leases", &task).await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while left(database, &task).await > Duration::ZERO {
+            assert!(Instant::now() < deadline, "the lease never expired");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // The standby's acquire waits for the lock past its caller's patience...
+        let cut = tokio::time::timeout(
+            Duration::from_millis(200),
+            b.acquire(&LeaseRequest::new(&task, "b", LONG)),
+        )
+        .await;
+        assert!(cut.is_err(), "the acquire should have waited for the lock");
+        // ... and is granted once the lock goes, with nobody to run the task.
+        unlock(locker).await;
+        let mut admin = admin(database).await;
+        loop {
+            let (holder, token): (String, i64) =
+                sqlx::query_as("SELECT holder, token FROM lifespan_leases WHERE task = $1")
+                    .bind(&task)
+                    .fetch_one(&mut admin)
+                    .await
+                    .unwrap();
+            if (holder.as_str(), token) == ("b", 2) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the cut acquire never ended");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // The next try of that replica releases that term and is granted a new one.
+        let next = acquire(&b, &task, "b", LONG).await;
+        assert!(
+            matches!(&next, Acquired::Granted(term) if term.token == 3),
+            "{next:?}"
+        );
     })
     .await;
 }

@@ -1,0 +1,197 @@
+//! The coordinator's tables: their schema version, checked at `prepare`; a table of the same
+//! name that is not the coordinator's refused by name; tables dropped while running created
+//! again. Each test works in a schema of its own (its connections' `search_path`).
+
+use std::time::Duration;
+
+use lifespan_core::{Acquired, Coordinator, LeaseRequest};
+use lifespan_postgres::PgCoordinator;
+use lifespan_test_support::{
+    bounded, chain, test_database, unique_name, CapturedLogs, TestDatabase,
+};
+use sqlx::{Connection, PgConnection};
+
+const LIMIT: Duration = Duration::from_secs(60);
+const LONG: Duration = Duration::from_secs(600);
+
+/// A schema of the test's own, created empty, and an admin connection whose `search_path` is
+/// that schema.
+async fn schema(database: &TestDatabase, prefix: &str) -> (String, PgConnection) {
+    let schema = unique_name(prefix).replace('-', "_");
+    let mut admin = PgConnection::connect(database.url()).await.unwrap();
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    sqlx::query(&format!("SET search_path = {schema}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    (schema, admin)
+}
+
+/// Drops `schema` and what it holds.
+async fn drop_schema(admin: &mut PgConnection, schema: &str) {
+    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+        .execute(admin)
+        .await
+        .unwrap();
+}
+
+/// A coordinator working in `schema`.
+fn coordinator(database: &TestDatabase, schema: &str) -> PgCoordinator {
+    PgCoordinator::new(&database.url_with("options", &format!("-c%20search_path%3D{schema}")))
+        .unwrap()
+}
+
+/// The table layout of the coordinator before its tables had a version.
+const UNVERSIONED: &str = "
+CREATE TABLE lifespan_leases (
+    task text PRIMARY KEY, holder text NOT NULL, token bigint NOT NULL,
+    acquired_at timestamptz NOT NULL, renewed_at timestamptz NOT NULL,
+    expires_at timestamptz NOT NULL
+);
+CREATE TABLE lifespan_points (
+    task text PRIMARY KEY, last_point bigint NOT NULL, held_until timestamptz NOT NULL,
+    claimed_by text NOT NULL, claimed_at timestamptz NOT NULL
+);
+INSERT INTO lifespan_leases VALUES ('kept', 'a', 41, now(), now(), now());
+";
+
+#[tokio::test]
+async fn a_foreign_table_of_the_same_name_fails_the_startup_naming_it() {
+    let Some(database) = test_database() else {
+        return;
+    };
+    bounded("a foreign table", LIMIT, async {
+        let (schema, mut admin) = schema(database, "foreign").await;
+        sqlx::raw_sql("CREATE TABLE lifespan_leases (id serial PRIMARY KEY, task integer)")
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let error = coordinator(database, &schema).prepare().await.unwrap_err();
+        let text = chain(&error);
+        assert!(
+            text.contains("the table `lifespan_leases` is not lifespan's"),
+            "{text}"
+        );
+        assert!(
+            text.contains("column `task` is integer, not text"),
+            "{text}"
+        );
+        drop_schema(&mut admin, &schema).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_unversioned_tables_are_migrated_and_keep_their_rows() {
+    let Some(database) = test_database() else {
+        return;
+    };
+    bounded("a migration", LIMIT, async {
+        let (schema, mut admin) = schema(database, "migrate").await;
+        sqlx::raw_sql(UNVERSIONED)
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let coordinator = coordinator(database, &schema);
+        coordinator.prepare().await.unwrap();
+        let version: i32 = sqlx::query_scalar("SELECT version FROM lifespan_schema")
+            .fetch_one(&mut admin)
+            .await
+            .unwrap();
+        assert_eq!(version, 1);
+        // The old rows are kept: the next term of `kept` has the next token.
+        let granted = coordinator
+            .acquire(&LeaseRequest::new("kept", "b", LONG))
+            .await
+            .unwrap();
+        assert!(
+            matches!(&granted, Acquired::Granted(term) if term.token == 42),
+            "{granted:?}"
+        );
+        // Preparing again changes nothing.
+        coordinator.prepare().await.unwrap();
+        drop_schema(&mut admin, &schema).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn tables_of_a_newer_version_fail_the_startup() {
+    let Some(database) = test_database() else {
+        return;
+    };
+    bounded("a newer version", LIMIT, async {
+        let (schema, mut admin) = schema(database, "newer").await;
+        coordinator(database, &schema).prepare().await.unwrap();
+        sqlx::query("UPDATE lifespan_schema SET version = 7")
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let error = coordinator(database, &schema).prepare().await.unwrap_err();
+        let text = chain(&error);
+        assert!(
+            text.contains("the coordinator's tables are of version 7; this version of lifespan-postgres knows versions up to 1"),
+            "{text}"
+        );
+        drop_schema(&mut admin, &schema).await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn tables_dropped_while_running_are_created_again_and_the_lease_granted_again() {
+    let Some(database) = test_database() else {
+        return;
+    };
+    bounded("dropped tables", LIMIT, async {
+        let (schema, mut admin) = schema(database, "dropped").await;
+        let coordinator = coordinator(database, &schema);
+        coordinator.prepare().await.unwrap();
+        let request = LeaseRequest::new("sweep", "a", LONG);
+        let Acquired::Granted(term) = coordinator.acquire(&request).await.unwrap() else {
+            panic!("the first acquire is granted");
+        };
+        sqlx::raw_sql("DROP TABLE lifespan_leases, lifespan_points, lifespan_schema")
+            .execute(&mut admin)
+            .await
+            .unwrap();
+
+        // The renewal fails with the database's reason, and the tables are created again,
+        // which the log says once, with that reason.
+        let logs = CapturedLogs::default();
+        let logging = tracing::subscriber::set_default(logs.subscriber());
+        let error = coordinator.renew(&term, LONG).await.unwrap_err();
+        let text = chain(&error);
+        assert!(
+            text.contains("relation \"lifespan_leases\" does not exist"),
+            "{text}"
+        );
+        // The term is gone with its row; the next acquire is granted.
+        assert!(!coordinator.renew(&term, LONG).await.unwrap());
+        let again = coordinator.acquire(&request).await.unwrap();
+        assert!(matches!(again, Acquired::Granted(_)), "{again:?}");
+        drop(logging);
+        let warnings: Vec<String> = logs
+            .lines()
+            .into_iter()
+            .filter(|line| line.starts_with("WARN"))
+            .collect();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0]
+                .starts_with("WARN the coordinator's tables were missing: created them again")
+                && warnings[0].contains("relation \"lifespan_leases\" does not exist"),
+            "{warnings:?}"
+        );
+        let version: i32 = sqlx::query_scalar("SELECT version FROM lifespan_schema")
+            .fetch_one(&mut admin)
+            .await
+            .unwrap();
+        assert_eq!(version, 1);
+        drop_schema(&mut admin, &schema).await;
+    })
+    .await;
+}
