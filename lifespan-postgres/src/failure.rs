@@ -54,3 +54,24 @@ pub(crate) fn chain(error: &(dyn std::error::Error + 'static)) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cause_masks_the_password_of_a_url_in_the_driver_error() {
+        let error =
+            sqlx::Error::Configuration("no host in postgres://app:12345/S3cret@db/x".into());
+        let cause = Cause::new(&error);
+        assert_eq!(
+            cause.to_string(),
+            "error with configuration: no host in postgres://app:***@db/x"
+        );
+        let error = CoordinatorError::new("acquiring the lease of `x`", cause);
+        assert_eq!(
+            chain(&error),
+            "acquiring the lease of `x`: error with configuration: no host in postgres://app:***@db/x"
+        );
+    }
+}

@@ -397,6 +397,7 @@ async fn claims_cut_short_on_a_stalled_table_never_end_a_lease() {
             .unwrap();
 
         let locker = lock_row(database, "lifespan_points", &points).await;
+        let before = a.queries();
         for patience in [200, 5, 1, 20] {
             let claim = claim_point(&a, &points, "a", day, Duration::ZERO);
             let cut = tokio::time::timeout(Duration::from_millis(patience), claim).await;
@@ -413,6 +414,9 @@ async fn claims_cut_short_on_a_stalled_table_never_end_a_lease() {
         let claim = claim_point(&a, &points, "a", day, Duration::ZERO).await;
         assert_eq!(claim.unwrap().won, None);
         assert!(a.renew(&term, LONG).await.unwrap());
+        // Sent: the first claim cut short (it was running), not the three whose callers gave
+        // up while it held the connection; five renewals and the last claim.
+        assert_eq!(a.queries() - before, 1 + 5 + 1);
         let mut admin = admin(database).await;
         assert_eq!(backends(&mut admin, &name).await, 2);
         assert_eq!(a.connections(), 2, "one for the leases, one for the claims");
