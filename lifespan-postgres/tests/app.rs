@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 use lifespan_core::{App, Lease, LeaseSettings, RunState, Shutdown, StartupErrorKind, TaskOptions};
 use lifespan_postgres::PgCoordinator;
 use lifespan_test_support::{bounded, chain, test_database, unique_name};
+use sqlx::{Connection, PgConnection};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -169,6 +170,78 @@ async fn claims_cut_off_by_a_tiny_period_never_end_a_singleton_term() {
             "{} connections opened",
             coordinator.connections()
         );
+    })
+    .await;
+}
+
+/// A once-per-point task whose row is locked (a stalled database, for its claims) for many of
+/// its periods: the singleton beside it keeps its term.
+#[tokio::test]
+async fn a_stalled_claim_table_never_ends_a_singleton_term() {
+    let Some(database) = test_database() else {
+        return;
+    };
+    bounded("a singleton beside stalled claims", LIMIT, async {
+        let singleton = unique_name("app-stalled-singleton");
+        let points = unique_name("app-stalled-points");
+        let coordinator = PgCoordinator::new(database.url()).unwrap();
+        let settings = LeaseSettings::new(
+            Duration::from_secs(3),
+            Duration::from_secs(2),
+            Duration::from_millis(100),
+        )
+        .unwrap();
+        let app = App::builder()
+            .empty()
+            .coordinator(coordinator.clone())
+            .lease(settings)
+            .build();
+        app.register_task_with(
+            singleton.clone(),
+            TaskOptions::new().singleton(true),
+            |shutdown: Shutdown| async move { shutdown.cancelled().await },
+        )
+        .unwrap();
+        app.register_task_with(
+            points.clone(),
+            TaskOptions::new()
+                .every(Duration::from_millis(100))
+                .once_per_point(true),
+            || async {},
+        )
+        .unwrap();
+        app.start().await.unwrap();
+        let mut locker = PgConnection::connect(database.url()).await.unwrap();
+        // The task's row, once its first claim made it.
+        loop {
+            let found: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM lifespan_points WHERE task = $1")
+                    .bind(&points)
+                    .fetch_one(&mut locker)
+                    .await
+                    .unwrap();
+            if found == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        sqlx::query("BEGIN").execute(&mut locker).await.unwrap();
+        sqlx::query("SELECT 1 FROM lifespan_points WHERE task = $1 FOR UPDATE")
+            .bind(&points)
+            .execute(&mut locker)
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        sqlx::query("ROLLBACK").execute(&mut locker).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let report = app.shutdown().await;
+        let terms = report
+            .tasks
+            .iter()
+            .find(|task| task.name.as_ref() == singleton)
+            .map(|task| task.terms);
+        assert_eq!(terms, Some(1), "the singleton's lease was lost: {report:?}");
+        assert_eq!(coordinator.connections(), 2);
     })
     .await;
 }

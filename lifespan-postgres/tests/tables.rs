@@ -2,9 +2,11 @@
 //! name that is not the coordinator's refused by name; tables dropped while running created
 //! again. Each test works in a schema of its own (its connections' `search_path`).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use lifespan_core::{Acquired, Coordinator, LeaseRequest};
+use lifespan_core::{
+    Acquired, App, Coordinator, LeaseRequest, LeaseSettings, RunState, Shutdown, TaskOptions,
+};
 use lifespan_postgres::PgCoordinator;
 use lifespan_test_support::{
     bounded, chain, test_database, unique_name, CapturedLogs, TestDatabase,
@@ -191,6 +193,60 @@ async fn tables_dropped_while_running_are_created_again_and_the_lease_granted_ag
             .await
             .unwrap();
         assert_eq!(version, 1);
+        drop_schema(&mut admin, &schema).await;
+    })
+    .await;
+}
+
+/// A singleton running when its tables are dropped: its lease is lost, the tables come back,
+/// and it is granted its lease again and runs, within its renew deadline and a few retries.
+#[tokio::test]
+async fn a_singleton_whose_tables_were_dropped_gets_its_lease_again() {
+    let Some(database) = test_database() else {
+        return;
+    };
+    bounded("a singleton after its tables were dropped", LIMIT, async {
+        let (schema, mut admin) = schema(database, "dropped_app").await;
+        let settings = LeaseSettings::new(
+            Duration::from_secs(3),
+            Duration::from_secs(2),
+            Duration::from_millis(100),
+        )
+        .unwrap();
+        let app = App::builder()
+            .empty()
+            .coordinator(coordinator(database, &schema))
+            .lease(settings)
+            .build();
+        app.register_task_with(
+            "sweep",
+            TaskOptions::new().singleton(true),
+            |shutdown: Shutdown| async move { shutdown.cancelled().await },
+        )
+        .unwrap();
+        app.start().await.unwrap();
+        let terms = || {
+            let status = app.status();
+            let lease = status.tasks[0].lease.clone().unwrap();
+            (status.tasks[0].state, lease.terms)
+        };
+        while terms() != (RunState::Running, 1) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        sqlx::raw_sql("DROP TABLE lifespan_leases, lifespan_points, lifespan_schema")
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while terms() != (RunState::Running, 2) {
+            assert!(
+                Instant::now() < deadline,
+                "never granted again: {:?}",
+                terms()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        app.shutdown().await;
         drop_schema(&mut admin, &schema).await;
     })
     .await;
