@@ -470,6 +470,54 @@ async fn an_acquire_cut_short_but_granted_is_released_before_the_next_try() {
     .await;
 }
 
+/// Two replicas given the same instance name: the term one of them was granted after its
+/// caller gave up is released by its token, so the other's later term of that task is kept.
+#[tokio::test]
+async fn a_term_granted_too_late_is_released_by_its_token_not_its_instance_name() {
+    with_database("same instance", |database| async move {
+        let task = unique_name("same-instance");
+        let a = prepared(database, "lifespan-same-instance-a").await;
+        let b = prepared(database, "lifespan-same-instance-b").await;
+        // No row yet to lock: the table is locked instead.
+        let mut locker = PgConnection::connect(database.url()).await.unwrap();
+        sqlx::query("BEGIN").execute(&mut locker).await.unwrap();
+        sqlx::query("LOCK TABLE lifespan_leases IN EXCLUSIVE MODE")
+            .execute(&mut locker)
+            .await
+            .unwrap();
+        let short = Duration::from_millis(300);
+        let cut = tokio::time::timeout(
+            Duration::from_millis(200),
+            b.acquire(&LeaseRequest::new(&task, "same", short)),
+        )
+        .await;
+        assert!(cut.is_err(), "the acquire should have waited for the lock");
+        unlock(locker).await;
+        let mut admin = admin(database).await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while sqlx::query("SELECT 1 FROM lifespan_leases WHERE task = $1")
+            .bind(&task)
+            .fetch_optional(&mut admin)
+            .await
+            .unwrap()
+            .is_none()
+        {
+            assert!(Instant::now() < deadline, "the cut acquire never ended");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        // b's term 1, which nobody received, expires; a, of the same name, takes term 2.
+        let term = acquire_when_free(&a, &task, "same", LONG).await;
+        assert_eq!(term.token, 2);
+        // b's next acquire releases its own term 1 only: a's term goes on.
+        assert_eq!(
+            acquire(&b, &task, "same", LONG).await,
+            Acquired::Held(Some(term.holder()))
+        );
+        assert!(a.renew(&term, LONG).await.unwrap());
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn exactly_one_claimant_wins_a_point() {
     with_database("one winner", |database| async move {
