@@ -35,6 +35,10 @@ impl PgCoordinator {
         match failure {
             Failure::Connect(error) => error,
             Failure::Statement(error) => CoordinatorError::new(message, Cause::new(&error)),
+            Failure::TimedOut(limit) => CoordinatorError::new(
+                message,
+                format!("no answer within {limit:?}: its connection was dropped"),
+            ),
             Failure::Abandoned => CoordinatorError::new(
                 message,
                 "the statement's task ended without an answer: the runtime is shutting down",

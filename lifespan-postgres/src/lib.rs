@@ -90,8 +90,10 @@
 //!
 //! Each statement runs on a tokio task of its own, which holds its connection until the
 //! statement is done: a caller that gives up (the app's timeouts) does not cut the connection
-//! mid-statement, so a slow statement ends no session and costs no new connection. A statement
-//! whose caller gave up before its turn came is not sent. A term granted to an `acquire` whose
+//! mid-statement, so a slow statement ends no session and costs no new connection. Only a
+//! statement with no answer within [`PgCoordinator::statement_limit`] (30 s by default: a
+//! connection gone silent) fails and has its connection dropped. A statement whose caller gave
+//! up before its turn came is not sent. A term granted to an `acquire` whose
 //! caller had given up is remembered by its token and released by the next `acquire` of that
 //! task, before it asks again (one more statement): no lease stays with a replica that never
 //! received it, and the next term has a new token. Tokens, not instance names, identify that
@@ -117,6 +119,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 // The trait the docs link to.
 #[cfg(doc)]
@@ -130,6 +133,14 @@ use session::Slot;
 
 /// The `application_name` of the coordinator's connection when its options set none.
 const APPLICATION_NAME: &str = "lifespan";
+
+/// The longest a statement may take by default: see [`PgCoordinator::statement_limit`].
+const STATEMENT_LIMIT: Duration = Duration::from_secs(30);
+
+/// `duration` in nanoseconds, saturating.
+fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+}
 
 /// A [`Coordinator`] backed by a PostgreSQL database shared by every replica of an app.
 ///
@@ -165,6 +176,8 @@ struct Inner {
     queries: AtomicU64,
     /// Connections opened.
     connections: AtomicU64,
+    /// The longest a statement may take, in nanoseconds.
+    statement_limit: AtomicU64,
     /// The token of the term of each task granted to a call whose caller had given up.
     unclaimed: std::sync::Mutex<HashMap<String, i64>>,
 }
@@ -230,9 +243,37 @@ impl PgCoordinator {
                 claims: Arc::default(),
                 queries: AtomicU64::new(0),
                 connections: AtomicU64::new(0),
+                statement_limit: AtomicU64::new(nanos(STATEMENT_LIMIT)),
                 unclaimed: std::sync::Mutex::default(),
             }),
         }
+    }
+
+    /// The longest a statement may take (30 s unless set): a statement with no answer by then
+    /// (a connection that went silent, a database that stalls) fails, its connection is
+    /// dropped, and the next call connects again. Its caller may give up sooner, on its own
+    /// timeout: the statement still runs, to its end or to this limit, so that a slow statement
+    /// never cuts a connection that would have answered. Applies to clones too.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use lifespan_postgres::PgCoordinator;
+    ///
+    /// let coordinator = PgCoordinator::new("postgres://app@db.internal/app")
+    ///     .unwrap()
+    ///     .statement_limit(Duration::from_secs(10));
+    /// # let _ = coordinator;
+    /// ```
+    pub fn statement_limit(self, limit: Duration) -> Self {
+        self.inner
+            .statement_limit
+            .store(nanos(limit), Ordering::Relaxed);
+        self
+    }
+
+    /// The limit [`statement_limit`](Self::statement_limit) set.
+    pub(crate) fn limit(&self) -> Duration {
+        Duration::from_nanos(self.inner.statement_limit.load(Ordering::Relaxed))
     }
 
     /// How many statements this coordinator (and its clones) sent to the database so far.

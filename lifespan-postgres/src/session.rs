@@ -11,6 +11,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use lifespan_core::CoordinatorError;
 use sqlx::postgres::PgConnection;
@@ -59,6 +60,8 @@ pub(crate) enum Failure {
     Statement(sqlx::Error),
     /// The task running it ended without an answer (the runtime is shutting down).
     Abandoned,
+    /// No answer within the statement limit: its connection was dropped.
+    TimedOut(Duration),
 }
 
 /// What a statement answered, and the number of the session it ran in.
@@ -168,7 +171,19 @@ impl PgCoordinator {
         };
         let session = slot.session;
         self.inner.queries.fetch_add(1, Ordering::Relaxed);
-        let result = statement(&mut connection, session).await;
+        let limit = self.limit();
+        let Ok(result) = tokio::time::timeout(limit, statement(&mut connection, session)).await
+        else {
+            tracing::warn!(
+                coordinator = %self.inner.description,
+                ?line,
+                session,
+                ?limit,
+                "a statement had no answer within its limit: dropping its connection"
+            );
+            let _ = reply.send(Err(Failure::TimedOut(limit)));
+            return;
+        };
         let result = match result {
             Err(error) if is_connection_error(&error) => {
                 tracing::warn!(

@@ -519,6 +519,43 @@ async fn a_term_granted_too_late_is_released_by_its_token_not_its_instance_name(
 }
 
 #[tokio::test]
+async fn a_statement_past_its_limit_fails_drops_its_connection_and_the_next_call_connects() {
+    with_database("statement limit", |database| async move {
+        let points = unique_name("limit-points");
+        let limit = Duration::from_millis(300);
+        let a = coordinator(database, &unique_name("lifespan-limit")).statement_limit(limit);
+        a.prepare().await.unwrap();
+        let day = Duration::from_secs(24 * 3600);
+        claim_point(&a, &points, "a", day, Duration::ZERO)
+            .await
+            .unwrap();
+        let locker = lock_row(database, "lifespan_points", &points).await;
+        // Its caller waits: the statement gives up at its limit, well before 10 s.
+        let claim = claim_point(&a, &points, "a", day, Duration::ZERO);
+        let error = tokio::time::timeout(Duration::from_secs(10), claim)
+            .await
+            .expect("the statement limit did not end the claim")
+            .unwrap_err();
+        let text = chain(&error);
+        assert!(
+            text.starts_with(&format!("claiming a point of `{points}` on PostgreSQL at ")),
+            "{text}"
+        );
+        assert!(
+            text.ends_with(": no answer within 300ms: its connection was dropped"),
+            "{text}"
+        );
+        unlock(locker).await;
+        // One for the leases, one for the claims, which the next claim opens again.
+        assert_eq!(a.connections(), 2);
+        let claim = claim_point(&a, &points, "a", day, Duration::ZERO).await;
+        assert_eq!(claim.unwrap().won, None);
+        assert_eq!(a.connections(), 3);
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn exactly_one_claimant_wins_a_point() {
     with_database("one winner", |database| async move {
         let task = unique_name("one-winner");
