@@ -251,3 +251,48 @@ async fn a_singleton_whose_tables_were_dropped_gets_its_lease_again() {
     })
     .await;
 }
+
+/// A statement failing for another reason than a missing table does not create the tables
+/// again (nor say so).
+#[tokio::test]
+async fn another_error_does_not_create_the_tables_again() {
+    let Some(database) = test_database() else {
+        return;
+    };
+    bounded("another error", LIMIT, async {
+        let (schema, mut admin) = schema(database, "other_error").await;
+        let coordinator = coordinator(database, &schema);
+        coordinator.prepare().await.unwrap();
+        sqlx::raw_sql(
+            "ALTER TABLE lifespan_leases ADD CONSTRAINT no_x CHECK (holder <> 'x'); \
+             DELETE FROM lifespan_schema",
+        )
+        .execute(&mut admin)
+        .await
+        .unwrap();
+        let logs = CapturedLogs::default();
+        let logging = tracing::subscriber::set_default(logs.subscriber());
+        let error = coordinator
+            .acquire(&LeaseRequest::new("sweep", "x", LONG))
+            .await
+            .unwrap_err();
+        drop(logging);
+        assert!(chain(&error).contains("no_x"), "{}", chain(&error));
+        assert!(
+            !logs
+                .lines()
+                .iter()
+                .any(|line| line.contains("created them again")),
+            "{:?}",
+            logs.lines()
+        );
+        // Had the tables been prepared again, the version would be back.
+        let versions: i64 = sqlx::query_scalar("SELECT count(*) FROM lifespan_schema")
+            .fetch_one(&mut admin)
+            .await
+            .unwrap();
+        assert_eq!(versions, 0);
+        drop_schema(&mut admin, &schema).await;
+    })
+    .await;
+}
