@@ -115,10 +115,55 @@ fn password(url: &[u8]) -> Option<(usize, usize)> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    use std::thread::ThreadId;
+    use std::time::{Duration, Instant};
+
     use super::*;
 
+    /// The longest one call of [`redact`] may take in these tests: microseconds are its due.
+    const CALL_LIMIT: Duration = Duration::from_secs(10);
+
+    /// The calls in flight, by thread, and when each began.
+    static IN_FLIGHT: Mutex<Option<HashMap<ThreadId, Instant>>> = Mutex::new(None);
+
+    /// [`redact`], watched: a call that never returns (a loop that does not advance) cannot be
+    /// stopped from its own thread, so a watchdog thread ends the process, with a message, once
+    /// a call has run for [`CALL_LIMIT`], rather than let the test binary spin for ever.
+    fn guarded(text: &str) -> Cow<'_, str> {
+        static WATCHDOG: OnceLock<()> = OnceLock::new();
+        WATCHDOG.get_or_init(|| {
+            std::thread::spawn(|| loop {
+                std::thread::sleep(Duration::from_millis(100));
+                let in_flight = IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner());
+                let stuck = in_flight
+                    .iter()
+                    .flatten()
+                    .any(|(_, began)| began.elapsed() > CALL_LIMIT);
+                if stuck {
+                    eprintln!(
+                        "a call of redact ran for over {CALL_LIMIT:?}: a loop that never ends"
+                    );
+                    std::process::abort();
+                }
+            });
+        });
+        let me = std::thread::current().id();
+        let begin = |map: &mut Option<HashMap<ThreadId, Instant>>| {
+            map.get_or_insert_with(HashMap::new)
+                .insert(me, Instant::now());
+        };
+        begin(&mut IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner()));
+        let out = redact(text);
+        if let Some(map) = IN_FLIGHT.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            map.remove(&me);
+        }
+        out
+    }
+
     fn masked(text: &str) -> String {
-        redact(text).into_owned()
+        guarded(text).into_owned()
     }
 
     #[test]
@@ -188,7 +233,7 @@ mod tests {
             "é://ü:ö@ä",
         ] {
             assert!(
-                matches!(redact(text), Cow::Borrowed(t) if t == text),
+                matches!(guarded(text), Cow::Borrowed(t) if t == text),
                 "{text:?}"
             );
         }
@@ -219,13 +264,13 @@ mod tests {
     }
 
     fn check(text: &str) {
-        let once = redact(text);
+        let once = guarded(text);
         if let Cow::Owned(out) = &once {
             assert_ne!(out, text, "allocated for nothing: {text:?}");
             assert!(out.contains(MASK), "{text:?} -> {out:?}");
         }
         assert!(
-            matches!(redact(&once), Cow::Borrowed(_)),
+            matches!(guarded(&once), Cow::Borrowed(_)),
             "masking {text:?} twice changed it again: {once:?}"
         );
         if !text.contains("://") {
