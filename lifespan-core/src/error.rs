@@ -313,6 +313,15 @@ pub enum RunError {
         /// The shutdown's report.
         report: Report,
     },
+    /// The server run by the app panicked: its future while serving or draining, or its
+    /// closure when called. The app was shut down; the shutdown went through to the end.
+    #[error("the server run by the app panicked: {message}")]
+    ServerPanicked {
+        /// The panic's message, with the passwords of URLs masked.
+        message: String,
+        /// The shutdown's report.
+        report: Report,
+    },
     /// A signal handler could not be installed.
     #[error("could not listen for {signal}")]
     Signal {
