@@ -272,7 +272,7 @@ fn start_tasks(app: &App, generation: &mut Generation, bodies: Vec<BoxFuture>) {
         let entry = board.plan.task(index);
         let handle = if entry.options().is_supervised() {
             let supervised = supervise(
-                app.clone(),
+                app.downgrade(),
                 board.clone(),
                 generation.state.clone(),
                 index,

@@ -220,6 +220,37 @@ fn the_shutdown_signal_completes_when_the_app_is_dropped() {
 }
 
 #[test]
+fn an_app_with_supervised_tasks_shuts_down_when_dropped_and_its_signal_completes() {
+    use lifespan_core::{Restart, TaskOptions};
+
+    within_real_time(true, || async {
+        let (app, order) = app_with_a_pool_and_a_worker();
+        let periodic = TaskOptions::new().every(Duration::from_secs(1));
+        app.register_task_with("tick", periodic, || async {})
+            .unwrap();
+        let restarted = TaskOptions::new().restart(Restart::Always);
+        app.register_task_with("loop", restarted, |shutdown: Shutdown| async move {
+            shutdown.cancelled().await;
+        })
+        .unwrap();
+        bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
+        let signal = app.shutdown_signal();
+        drop(app);
+        bounded("the shutdown signal", WAIT_LIMIT, signal).await;
+        let cleaned_up = async {
+            while order.lock().unwrap().len() < 3 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        bounded("the background shutdown", WAIT_LIMIT, cleaned_up).await;
+        assert_eq!(
+            *order.lock().unwrap(),
+            ["pool set up", "worker stopped", "pool cleaned up"]
+        );
+    });
+}
+
+#[test]
 fn the_shutdown_signal_of_an_app_dropped_before_it_ran_completes() {
     within_real_time(true, || async {
         let app = App::empty();
