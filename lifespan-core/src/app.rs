@@ -241,7 +241,10 @@ impl App {
     /// [`request_shutdown`](Self::request_shutdown), [`shutdown`](Self::shutdown), a critical
     /// task failing for good. Hand it to a server that the app does not run itself, so that it
     /// stops when the app does. Taken before a run (also between two runs), it belongs to that
-    /// run; taken once its shutdown began, it has completed.
+    /// run; taken once its shutdown began, it has completed. It also completes when the app's
+    /// last handle is dropped (running or not), so that a server waiting on it drains rather
+    /// than serves for ever; a running app then shuts down in the background. (A task or context
+    /// that takes the [`App`] as a parameter holds a handle while it runs.)
     ///
     /// ```
     /// use lifespan_core::{App, TaskOptions};

@@ -1,6 +1,6 @@
 //! Running any server under the app (axum, tonic, hyper, ...): launched once startup is
 //! complete; at shutdown it stops accepting and drains first, then tasks stop, then contexts
-//! are cleaned up; its own error ends the app with that error.
+//! are cleaned up; its own error, or its panic, ends the app with that error.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -25,7 +25,10 @@ impl App {
     ///
     /// If the server returns an error, the app shuts down and this returns
     /// [`RunError::ServerFailed`] with it; if it returns `Ok` before shutdown, the app shuts
-    /// down too (nothing serves any more). This form listens for signals (see
+    /// down too (nothing serves any more). If it panics (its future, while serving or draining,
+    /// or `server` itself when called), the app shuts down in the same order and this returns
+    /// [`RunError::ServerPanicked`] with the panic's message: the panic never unwinds into the
+    /// caller, and the app is never left running without its server. This form listens for signals (see
     /// [`run_until_signal`](Self::run_until_signal)); [`run_server_until`](Self::run_server_until)
     /// does not.
     ///

@@ -350,3 +350,35 @@ fn an_axum_server_under_the_signal_drains_when_the_app_is_dropped() {
         );
     });
 }
+
+#[test]
+fn a_server_that_ends_on_its_own_before_shutdown_shuts_the_app_down() {
+    within_real_time(true, || async {
+        let (app, order) = app_with_a_pool_and_a_worker();
+        let server = |_stop_accepting: ShutdownSignal| async { Ok::<(), std::io::Error>(()) };
+        let run = app.run_server_until(server, std::future::pending::<()>());
+        let report = bounded("the run", WAIT_LIMIT, run).await.unwrap();
+        assert!(report.is_clean(), "{report}");
+        assert_eq!(
+            *order.lock().unwrap(),
+            ["pool set up", "worker stopped", "pool cleaned up"]
+        );
+    });
+}
+
+/// The `*_until_signal` form too; no signal is sent: the server's panic ends the run.
+#[cfg(unix)]
+#[test]
+fn under_the_signal_form_a_server_that_panics_ends_the_run_with_an_error() {
+    within_real_time(true, || async {
+        let (app, order) = app_with_a_pool_and_a_worker();
+        let server = |_stop_accepting: ShutdownSignal| async {
+            panic!("the listener is gone");
+            #[allow(unreachable_code)]
+            Ok::<(), std::io::Error>(())
+        };
+        let run = app.run_server_until_signal(server);
+        let result = bounded("the run", WAIT_LIMIT, run).await;
+        assert_panicked_after_a_full_shutdown(&app, &order, result, "the listener is gone");
+    });
+}
