@@ -382,3 +382,54 @@ fn under_the_signal_form_a_server_that_panics_ends_the_run_with_an_error() {
         assert_panicked_after_a_full_shutdown(&app, &order, result, "the listener is gone");
     });
 }
+
+/// The app's own axum server (`serve_until`): the run dropped, then the app, the server stops
+/// accepting and the port closes.
+#[cfg(feature = "axum")]
+#[test]
+fn the_apps_own_server_closes_its_port_when_the_run_and_the_app_are_dropped() {
+    use axum::{routing::get, Router};
+
+    within_real_time(false, || async {
+        let limit = Duration::from_secs(30);
+        let (app, order) = app_with_a_pool_and_a_worker();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let router = Router::new().route("/", get(|_app: App| async { "hello" }));
+        let mut phases = app.phases();
+        let run = tokio::spawn({
+            let app = app.clone();
+            async move {
+                let _ = app
+                    .serve_until(listener, router, std::future::pending::<()>())
+                    .await;
+            }
+        });
+        assert!(bounded("startup", limit, phases.wait_for(Phase::Running)).await);
+        let answer = bounded(
+            "a request",
+            limit,
+            lifespan_test_support::http_get(addr, "/"),
+        );
+        assert_eq!(answer.await.unwrap(), (200, "hello".to_owned()));
+        run.abort();
+        let _ = run.await;
+        drop(app);
+        // Bounded: at most 300 tries, 10 ms apart.
+        let mut tries = 0;
+        while lifespan_test_support::http_get(addr, "/").await.is_ok() {
+            tries += 1;
+            assert!(
+                tries < 300,
+                "the port still answers 3 s after the app was dropped"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let cleaned_up = async {
+            while order.lock().unwrap().len() < 3 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        bounded("the background shutdown", limit, cleaned_up).await;
+    });
+}
