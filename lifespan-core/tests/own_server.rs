@@ -433,3 +433,25 @@ fn the_apps_own_server_closes_its_port_when_the_run_and_the_app_are_dropped() {
         bounded("the background shutdown", limit, cleaned_up).await;
     });
 }
+
+#[test]
+fn the_server_is_told_to_stop_accepting_once_the_drain_delay_is_over() {
+    within_real_time(true, || async {
+        let app = App::builder()
+            .empty()
+            .drain_delay(Duration::from_secs(5))
+            .build();
+        let (told_tx, told_rx) = tokio::sync::oneshot::channel();
+        let server = move |stop_accepting: ShutdownSignal| async move {
+            stop_accepting.await;
+            let _ = told_tx.send(tokio::time::Instant::now());
+            Ok::<(), std::io::Error>(())
+        };
+        let stop_at = tokio::time::Instant::now() + Duration::from_secs(1);
+        let run = app.run_server_until(server, tokio::time::sleep_until(stop_at));
+        let report = bounded("the run", WAIT_LIMIT, run).await.unwrap();
+        assert!(report.is_clean(), "{report}");
+        let told_at = told_rx.await.unwrap();
+        assert_eq!(told_at - stop_at, Duration::from_secs(5));
+    });
+}
