@@ -255,8 +255,10 @@ fn the_shutdown_signal_of_an_app_dropped_before_it_ran_completes() {
     within_real_time(true, || async {
         let app = App::empty();
         let signal = app.shutdown_signal();
+        assert_eq!(format!("{signal:?}"), "ShutdownSignal { has_begun: false }");
         drop(app);
         assert!(signal.has_begun(), "the app is gone: it will never run");
+        assert_eq!(format!("{signal:?}"), "ShutdownSignal { has_begun: true }");
         bounded("the shutdown signal", WAIT_LIMIT, signal).await;
     });
 }
