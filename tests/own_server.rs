@@ -286,17 +286,15 @@ fn a_process_whose_server_panics_exits_non_zero_after_a_full_shutdown() {
             .position(|line| line.contains(text))
             .unwrap_or_else(|| panic!("no line with {text:?} in:\n{output}"))
     };
+    // The log (stdout) shows the shutdown in order; `main`'s error is on stderr, whose lines
+    // interleave with stdout's in no fixed order here, so only its presence is checked.
+    let panicked = at("the server panicked: shutting the app down");
     let stopped = at("heartbeat stopped");
     let cleaned_up = at("greeting released");
-    let error =
-        at("Error: the server run by the app panicked: the server gave up (SERVER_PANIC is set)");
+    let complete = at("lifespan shutdown complete");
     assert!(
-        stopped < cleaned_up,
-        "the task stops before the cleanup:\n{output}"
+        panicked < stopped && stopped < cleaned_up && cleaned_up < complete,
+        "the server's panic, then the task stops, then the cleanup:\n{output}"
     );
-    assert!(
-        cleaned_up < error,
-        "the error comes after the shutdown:\n{output}"
-    );
-    assert!(at("lifespan shutdown complete") < error, "{output}");
+    at("Error: the server run by the app panicked: the server gave up (SERVER_PANIC is set)");
 }
