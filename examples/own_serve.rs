@@ -8,7 +8,9 @@
 //! curl http://127.0.0.1:3000/          # hello from the app's own server
 //! ```
 //!
-//! `LISTEN=127.0.0.1:0` picks a free port (the log says which).
+//! `LISTEN=127.0.0.1:0` picks a free port (the log says which). `SERVER_PANIC=1` makes the server
+//! panic as soon as it serves: the app then shuts down in order and `main` ends with the error
+//! "the server run by the app panicked: ...", so the process exits non-zero.
 
 use axum::{routing::get, Router};
 use lifespan_core::{lifespan_context, lifespan_task, App, Shutdown, State, Yield};
@@ -57,8 +59,12 @@ async fn main() -> anyhow::Result<()> {
         .layer(axum::Extension(app.clone()));
     // The user's own `axum::serve` call, run under the app: it gets the signal to stop
     // accepting, and shutdown waits for its drain before stopping the tasks.
+    let panics = std::env::var_os("SERVER_PANIC").is_some();
     let report = app
         .run_server_until_signal(move |stop_accepting| async move {
+            if panics {
+                panic!("the server gave up (SERVER_PANIC is set)");
+            }
             axum::serve(listener, router)
                 .with_graceful_shutdown(stop_accepting)
                 .await

@@ -261,3 +261,40 @@ async fn a_server_under_the_app_can_use_connect_info() {
     let report = bounded("the run", LIMIT, run).await.unwrap().unwrap();
     assert!(report.is_clean());
 }
+
+/// The example as a real process whose server panics: the app shuts down in order (the task
+/// stops, then the context is cleaned up), `main` returns the error, the process exits non-zero
+/// saying that the server panicked.
+#[cfg(unix)]
+#[test]
+fn a_process_whose_server_panics_exits_non_zero_after_a_full_shutdown() {
+    use lifespan_examples::{example, Process};
+
+    let mut command = std::process::Command::new(example("own_serve"));
+    command
+        .env_remove("NOTIFY_SOCKET")
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .env("LISTEN", "127.0.0.1:0")
+        .env("SERVER_PANIC", "1");
+    let (status, lines) = Process::spawn(command).finish();
+    let output = lines.join("\n");
+    assert_eq!(status.code(), Some(1), "{output}");
+    let at = |text: &str| {
+        lines
+            .iter()
+            .position(|line| line.contains(text))
+            .unwrap_or_else(|| panic!("no line with {text:?} in:\n{output}"))
+    };
+    // The log (stdout) shows the shutdown in order; `main`'s error is on stderr, whose lines
+    // interleave with stdout's in no fixed order here, so only its presence is checked.
+    let panicked = at("the server panicked: shutting the app down");
+    let stopped = at("heartbeat stopped");
+    let cleaned_up = at("greeting released");
+    let complete = at("lifespan shutdown complete");
+    assert!(
+        panicked < stopped && stopped < cleaned_up && cleaned_up < complete,
+        "the server's panic, then the task stops, then the cleanup:\n{output}"
+    );
+    at("Error: the server run by the app panicked: the server gave up (SERVER_PANIC is set)");
+}

@@ -9,7 +9,7 @@ use crate::config::Config;
 use crate::coordinate::Coordination;
 use crate::error::{StartupError, StartupErrorKind};
 use crate::generation::Generation;
-use crate::handle::{App, ExitSignals};
+use crate::handle::{App, ExitSignals, ServerFailure};
 use crate::lock::lock;
 use crate::name::Name;
 use crate::phase::{Phase, PhaseCell, Phases};
@@ -185,14 +185,15 @@ impl App {
         lock(&self.shared().critical).take()
     }
 
-    /// A server run by the app failed: the app is to stop, and its run to end in that error.
-    pub(crate) fn fail_server(&self, error: TaskError) {
-        lock(&self.shared().server).get_or_insert(error);
+    /// A server run by the app failed: the app is to stop, and its run to end in that error
+    /// (the first one, if the server fails twice).
+    pub(crate) fn fail_server(&self, failure: ServerFailure) {
+        lock(&self.shared().server).get_or_insert(failure);
         self.begin_exit();
     }
 
-    /// The error a server run by the app ended with since the run began, if it did.
-    pub(crate) fn take_server_failure(&self) -> Option<TaskError> {
+    /// How a server run by the app failed since the run began, if it did.
+    pub(crate) fn take_server_failure(&self) -> Option<ServerFailure> {
         lock(&self.shared().server).take()
     }
 
@@ -240,7 +241,10 @@ impl App {
     /// [`request_shutdown`](Self::request_shutdown), [`shutdown`](Self::shutdown), a critical
     /// task failing for good. Hand it to a server that the app does not run itself, so that it
     /// stops when the app does. Taken before a run (also between two runs), it belongs to that
-    /// run; taken once its shutdown began, it has completed.
+    /// run; taken once its shutdown began, it has completed. It also completes when the app's
+    /// last handle is dropped (running or not), so that a server waiting on it drains rather
+    /// than serves for ever; a running app then shuts down in the background. (A task or context
+    /// that takes the [`App`] as a parameter holds a handle while it runs.)
     ///
     /// ```
     /// use lifespan_core::{App, TaskOptions};

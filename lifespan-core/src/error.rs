@@ -32,6 +32,7 @@ impl StartupError {
     }
 }
 
+/// What failed; with `{:#}`, followed by its causes (see [`StartupErrorKind`]).
 impl fmt::Display for StartupError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&self.kind, f)
@@ -49,7 +50,6 @@ impl std::error::Error for StartupError {
 #[non_exhaustive]
 pub enum StartupErrorKind {
     /// An argument's expression failed; nothing had been set up yet.
-    #[error("argument `{argument}` of lifespan {kind} `{name}` could not be evaluated")]
     Argument {
         /// Task or context.
         kind: Kind,
@@ -61,9 +61,6 @@ pub enum StartupErrorKind {
         source: TaskError,
     },
     /// An argument's expression panicked; nothing had been set up yet.
-    #[error(
-        "argument `{argument}` of lifespan {kind} `{name}` panicked when evaluated: {message}"
-    )]
     ArgumentPanicked {
         /// Task or context.
         kind: Kind,
@@ -76,7 +73,6 @@ pub enum StartupErrorKind {
     },
     /// A function registered by hand panicked when called, before it returned its future;
     /// nothing had been set up yet.
-    #[error("calling lifespan {kind} `{name}` panicked: {message}")]
     CallPanicked {
         /// Task or context.
         kind: Kind,
@@ -87,7 +83,6 @@ pub enum StartupErrorKind {
     },
     /// The filter given to [`App::with_filter`](crate::App::with_filter) panicked; nothing was
     /// set up.
-    #[error("the app's selection of lifespan tasks and contexts panicked: {message}")]
     SelectionPanicked {
         /// The panic's message.
         message: String,
@@ -95,7 +90,6 @@ pub enum StartupErrorKind {
     /// A context's setup did not finish within the
     /// [startup timeout](crate::AppBuilder::startup_timeout); the contexts set up before it were
     /// cleaned up.
-    #[error("setup of lifespan context `{name}` did not finish within the startup timeout of {timeout:?}")]
     SetupTimedOut {
         /// The context whose setup was running.
         name: Name,
@@ -103,7 +97,6 @@ pub enum StartupErrorKind {
         timeout: std::time::Duration,
     },
     /// A context takes two `Yield` parameters; only one can be given.
-    #[error("lifespan context `{name}` takes a second `Yield` parameter `{argument}`; a context has one yield point")]
     SecondYield {
         /// The context's name.
         name: Name,
@@ -111,7 +104,6 @@ pub enum StartupErrorKind {
         argument: &'static str,
     },
     /// A task that is no singleton takes a `Lease` parameter: only singletons hold a lease.
-    #[error("lifespan task `{name}` takes a `Lease` parameter `{argument}`, but only singleton tasks hold a lease: add `#[lifespan(singleton)]` or `TaskOptions::singleton(true)`")]
     LeaseOutsideSingleton {
         /// The task's name.
         name: Name,
@@ -120,7 +112,6 @@ pub enum StartupErrorKind {
     },
     /// The coordinator could not be prepared (reached, its tables created): the app has a
     /// singleton or once-per-point task, which cannot run unguarded.
-    #[error("the coordinator ({coordinator}) could not be prepared")]
     Coordinator {
         /// What and where the coordinator is: `PostgreSQL at db.internal:5432/app`, never a
         /// password.
@@ -130,15 +121,11 @@ pub enum StartupErrorKind {
         source: crate::coordinate::CoordinatorError,
     },
     /// A context takes no `Yield` parameter, so it could never hand control back.
-    #[error(
-        "lifespan context `{name}` takes no `Yield` parameter, so it can never finish its setup"
-    )]
     NoYieldParam {
         /// The context's name.
         name: Name,
     },
     /// A context's setup returned an error.
-    #[error("setup of lifespan context `{name}` failed")]
     SetupFailed {
         /// The context's name.
         name: Name,
@@ -146,7 +133,6 @@ pub enum StartupErrorKind {
         source: TaskError,
     },
     /// A context's setup panicked.
-    #[error("setup of lifespan context `{name}` panicked: {message}")]
     SetupPanicked {
         /// The context's name.
         name: Name,
@@ -154,19 +140,16 @@ pub enum StartupErrorKind {
         message: String,
     },
     /// A context returned (or dropped its `Yield`) without calling `Yield::ready`.
-    #[error("lifespan context `{name}` returned without calling `Yield::ready`, so it has no cleanup to wait for")]
     NoYield {
         /// The context's name.
         name: Name,
     },
     /// Shutdown was requested before startup completed.
-    #[error("startup was interrupted by a shutdown request during the setup of lifespan context `{name}`")]
     Interrupted {
         /// The context whose setup was running.
         name: Name,
     },
     /// A task or context takes `State<T>`, and no context provides a `T`; nothing was set up.
-    #[error("{} `State<{type_name}>`, but no lifespan context provides a `{type_name}`: add a context that takes a `Yield<{type_name}>` and calls `ready_with`", consumer_list(.consumers))]
     MissingState {
         /// The state's type.
         type_name: &'static str,
@@ -174,7 +157,6 @@ pub enum StartupErrorKind {
         consumers: Vec<(Kind, Name)>,
     },
     /// Two contexts provide the same state type; nothing was set up.
-    #[error("`{type_name}` is provided by {} lifespan contexts, {}; state is found by its type, so only one context may provide it", .providers.len(), name_list(.providers))]
     DuplicateState {
         /// The state's type.
         type_name: &'static str,
@@ -182,13 +164,11 @@ pub enum StartupErrorKind {
         providers: Vec<Name>,
     },
     /// Contexts need each other's state, so none of them can be set up first; nothing was set up.
-    #[error("lifespan contexts need each other's state, so none of them can be set up first: {}", .cycle.join("; "))]
     StateCycle {
         /// One line per context in the cycle: what it needs and from whom.
         cycle: Vec<String>,
     },
     /// The app is already running.
-    #[error("the app is already running; shut it down or reload it instead of starting it again")]
     AlreadyRunning,
 }
 
@@ -292,7 +272,6 @@ pub enum RunError {
     Startup(#[from] StartupError),
     /// A [critical](crate::TaskOptions::critical) task failed for good, so the app was shut
     /// down; the shutdown went through to the end.
-    #[error("critical lifespan task `{task}` failed")]
     CriticalTaskFailed {
         /// The task's name.
         task: Name,
@@ -305,7 +284,6 @@ pub enum RunError {
     },
     /// The server run by the app ([`App::run_server_until`](crate::App::run_server_until) and
     /// the like) failed, so the app was shut down; the shutdown went through to the end.
-    #[error("the server run by the app failed")]
     ServerFailed {
         /// What the server returned.
         #[source]
@@ -313,8 +291,15 @@ pub enum RunError {
         /// The shutdown's report.
         report: Report,
     },
+    /// The server run by the app panicked: its future while serving or draining, or its
+    /// closure when called. The app was shut down; the shutdown went through to the end.
+    ServerPanicked {
+        /// The panic's message, with the passwords of URLs masked.
+        message: String,
+        /// The shutdown's report.
+        report: Report,
+    },
     /// A signal handler could not be installed.
-    #[error("could not listen for {signal}")]
     Signal {
         /// The signal's name.
         signal: &'static str,
@@ -323,17 +308,118 @@ pub enum RunError {
     },
 }
 
-/// An error and its causes, as `anyhow` shows them with `{:#}` ("what failed: why: why"), with
-/// the passwords of URLs [masked](crate::redact::redact).
-pub(crate) fn chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
+/// What went wrong; with `{:#}`, followed by its causes, joined by `": "`, as `anyhow` prints
+/// an error (the passwords of URLs masked).
+impl fmt::Display for StartupErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        crate::chain::fmt(f, |f| self.message(f), std::error::Error::source(self))
     }
-    crate::redact::redact(&text).into_owned()
+}
+
+impl StartupErrorKind {
+    /// The message of this error alone, without its causes.
+    fn message(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use StartupErrorKind as K;
+        match self {
+            K::Argument { kind, name, argument, .. } => write!(
+                f,
+                "argument `{argument}` of lifespan {kind} `{name}` could not be evaluated"
+            ),
+            K::ArgumentPanicked { kind, name, argument, message } => write!(
+                f,
+                "argument `{argument}` of lifespan {kind} `{name}` panicked when evaluated: {message}"
+            ),
+            K::CallPanicked { kind, name, message } => write!(
+                f,
+                "calling lifespan {kind} `{name}` panicked: {message}"
+            ),
+            K::SelectionPanicked { message } => write!(
+                f,
+                "the app's selection of lifespan tasks and contexts panicked: {message}"
+            ),
+            K::SetupTimedOut { name, timeout } => write!(
+                f,
+                "setup of lifespan context `{name}` did not finish within the startup timeout of {timeout:?}"
+            ),
+            K::Coordinator { coordinator, .. } => write!(
+                f,
+                "the coordinator ({coordinator}) could not be prepared"
+            ),
+            K::SetupFailed { name, .. } => write!(
+                f,
+                "setup of lifespan context `{name}` failed"
+            ),
+            K::SetupPanicked { name, message } => write!(
+                f,
+                "setup of lifespan context `{name}` panicked: {message}"
+            ),
+            K::NoYield { name } => write!(
+                f,
+                "lifespan context `{name}` returned without calling `Yield::ready`, so it has no cleanup to wait for"
+            ),
+            K::Interrupted { name } => write!(
+                f,
+                "startup was interrupted by a shutdown request during the setup of lifespan context `{name}`"
+            ),
+            K::SecondYield { name, argument } => write!(
+                f,
+                "lifespan context `{name}` takes a second `Yield` parameter `{argument}`; a context has one yield point"
+            ),
+            K::LeaseOutsideSingleton { name, argument } => write!(
+                f,
+                "lifespan task `{name}` takes a `Lease` parameter `{argument}`, but only singleton tasks hold a lease: add `#[lifespan(singleton)]` or `TaskOptions::singleton(true)`"
+            ),
+            K::NoYieldParam { name } => write!(
+                f,
+                "lifespan context `{name}` takes no `Yield` parameter, so it can never finish its setup"
+            ),
+            K::MissingState { type_name, consumers } => write!(
+                f,
+                "{} `State<{type_name}>`, but no lifespan context provides a `{type_name}`: add a context that takes a `Yield<{type_name}>` and calls `ready_with`",
+                consumer_list(consumers)
+            ),
+            K::DuplicateState { type_name, providers } => write!(
+                f,
+                "`{type_name}` is provided by {} lifespan contexts, {}; state is found by its type, so only one context may provide it",
+                providers.len(),
+                name_list(providers)
+            ),
+            K::StateCycle { cycle } => write!(
+                f,
+                "lifespan contexts need each other's state, so none of them can be set up first: {}",
+                cycle.join("; ")
+            ),
+            K::AlreadyRunning => f.write_str(
+                "the app is already running; shut it down or reload it instead of starting it again"
+            ),
+        }
+    }
+}
+
+/// Why the run stopped; with `{:#}`, followed by the causes, as
+/// [`StartupErrorKind`]'s `Display` does.
+impl fmt::Display for RunError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        crate::chain::fmt(f, |f| self.message(f), std::error::Error::source(self))
+    }
+}
+
+impl RunError {
+    /// The message of this error alone.
+    fn message(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            // Its own message: its causes are this error's (the variant is transparent).
+            RunError::Startup(error) => write!(f, "{error}"),
+            RunError::CriticalTaskFailed { task, .. } => {
+                write!(f, "critical lifespan task `{task}` failed")
+            }
+            RunError::ServerFailed { .. } => f.write_str("the server run by the app failed"),
+            RunError::ServerPanicked { message, .. } => {
+                write!(f, "the server run by the app panicked: {message}")
+            }
+            RunError::Signal { signal, .. } => write!(f, "could not listen for {signal}"),
+        }
+    }
 }
 
 /// "lifespan task `a` takes" / "lifespan task `a` and lifespan context `b` take".

@@ -5,7 +5,7 @@
 //! the state.
 
 use std::any::Any;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 use tokio_util::sync::CancellationToken;
 
@@ -56,8 +56,43 @@ pub(crate) struct Shared {
     pub(crate) state: Mutex<Option<Arc<StateMap>>>,
     /// The critical task that failed for good, and its error, if one did since the run began.
     pub(crate) critical: Mutex<Option<(Name, TaskError)>>,
-    /// The error a server run by the app ended with, if one did since the run began.
-    pub(crate) server: Mutex<Option<TaskError>>,
+    /// How a server run by the app failed, if one did since the run began.
+    pub(crate) server: Mutex<Option<ServerFailure>>,
+}
+
+/// How a server run by the app failed.
+#[derive(Debug)]
+pub(crate) enum ServerFailure {
+    /// It returned this error.
+    Failed(TaskError),
+    /// It panicked (its future, or its closure when called); the panic's message, masked.
+    Panicked(String),
+}
+
+/// The app's last handle is dropped: its shutdown signals complete, so that a server waiting
+/// on one drains, as the app's parts (what is running, a server it runs) are dropped and shut
+/// down in the background.
+impl<P: ?Sized> Drop for Inner<P> {
+    fn drop(&mut self) {
+        let exit = self
+            .shared
+            .exit
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        exit.exit.cancel();
+    }
+}
+
+/// A handle that does not keep the app alive: for what the app itself owns (the task of a
+/// server it runs), so that dropping the app's last [`App`] drops the app.
+#[derive(Clone)]
+pub(crate) struct WeakApp(Weak<Inner<dyn Any + Send + Sync>>);
+
+impl WeakApp {
+    /// The app, unless its last handle was dropped.
+    pub(crate) fn upgrade(&self) -> Option<App> {
+        self.0.upgrade().map(|inner| App { inner })
+    }
 }
 
 #[derive(Clone, Default)]
@@ -88,6 +123,11 @@ impl App {
             .parts
             .downcast_ref()
             .expect("an app holds the parts it was made with")
+    }
+
+    /// A handle that does not keep the app alive.
+    pub(crate) fn downgrade(&self) -> WeakApp {
+        WeakApp(Arc::downgrade(&self.inner))
     }
 
     pub(crate) fn shared(&self) -> &Shared {

@@ -161,9 +161,33 @@
 //! # Errors
 //!
 //! Every error says what failed in its message and carries the cause as its
-//! [`source`](std::error::Error::source), once: `{:#}` with `anyhow`, or any reporter that
-//! walks the chain, prints "setup of lifespan context `db` failed: connecting to the database:
-//! connection refused". The error a task or context returned is kept as a [`TaskError`], which
+//! [`source`](std::error::Error::source), once. Every public error type prints as `anyhow`
+//! does: `{}` the message alone, `{:#}` the whole chain, joined by `": "`; so does any reporter
+//! that walks the chain:
+//!
+//! ```
+//! use anyhow::Context as _;
+//! use lifespan_core::{App, Yield};
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() {
+//! let app = App::empty();
+//! app.register_context("db", |lifespan: Yield| async move {
+//!     Err(std::io::Error::other("connection refused")).context("connecting to the database")?;
+//!     lifespan.ready().await;
+//!     Ok::<(), anyhow::Error>(())
+//! })
+//! .unwrap();
+//! let error = app.start().await.unwrap_err();
+//! assert_eq!(error.to_string(), "setup of lifespan context `db` failed");
+//! assert_eq!(
+//!     format!("{error:#}"),
+//!     "setup of lifespan context `db` failed: connecting to the database: connection refused"
+//! );
+//! # }
+//! ```
+//!
+//! The error a task or context returned is kept as a [`TaskError`], which
 //! can be downcast to its original type. Passwords in URLs (`postgres://user:***@host`) are
 //! masked in every text the library logs, serves or returns. The messages of task
 //! errors and panics it logs, records and reports have the passwords of URLs masked
@@ -180,7 +204,7 @@
 // its own, and within its layer only those listed before it, so that the modules never depend
 // on each other in a circle (`tests/module_graph.rs` checks both against this list):
 //
-// 1. Leaf types: `config`, `kind`, `lock`, `meter`, `name`, `polls`, `redact`, `serving`, `spawn`, `time`,
+// 1. Leaf types: `config`, `kind`, `lock`, `meter`, `name`, `polls`, `redact`, `chain`, `serving`, `spawn`, `time`,
 //    `wall`, `cron`, `coordinate`, `options`, `timing`, `cadence`, `phase`, `task_error`, `shutdown_signal`, `panic`, `report`, `status`, `serialize`, `error`, `arg_error`,
 //    `state`, `signal`.
 // 2. The handle and what is injected: `handle` (the `App` type, and the part of the app that
@@ -195,6 +219,7 @@ mod board;
 mod builder;
 mod by_hand;
 mod cadence;
+mod chain;
 mod check;
 mod config;
 mod coordinate;

@@ -3,7 +3,7 @@
 use std::future::Future;
 
 use crate::error::{RunError, StartupErrorKind};
-use crate::handle::App;
+use crate::handle::{App, ServerFailure};
 use crate::report::Report;
 use crate::serving::{Server, Serving};
 use crate::signal::{Notifier, ReloadSignal, StopSignals};
@@ -196,8 +196,14 @@ impl App {
             return Err(error);
         }
         let report = self.shutdown().await;
-        if let Some(error) = self.take_server_failure() {
-            return Err(RunError::ServerFailed { error, report });
+        match self.take_server_failure() {
+            Some(ServerFailure::Failed(error)) => {
+                return Err(RunError::ServerFailed { error, report })
+            }
+            Some(ServerFailure::Panicked(message)) => {
+                return Err(RunError::ServerPanicked { message, report })
+            }
+            None => {}
         }
         match self.take_critical_failure() {
             Some((task, error)) => Err(RunError::CriticalTaskFailed {

@@ -1,11 +1,15 @@
 //! Running any server under the app (axum, tonic, hyper, ...): launched once startup is
 //! complete; at shutdown it stops accepting and drains first, then tasks stop, then contexts
-//! are cleaned up; its own error ends the app with that error.
+//! are cleaned up; its own error, or its panic, ends the app with that error.
 
 use std::future::Future;
+use std::pin::Pin;
+
+use tokio_util::sync::CancellationToken;
 
 use crate::error::RunError;
-use crate::handle::App;
+use crate::handle::{App, ServerFailure};
+use crate::panic;
 use crate::report::Report;
 use crate::serving::Server;
 use crate::shutdown_signal::ShutdownSignal;
@@ -21,7 +25,10 @@ impl App {
     ///
     /// If the server returns an error, the app shuts down and this returns
     /// [`RunError::ServerFailed`] with it; if it returns `Ok` before shutdown, the app shuts
-    /// down too (nothing serves any more). This form listens for signals (see
+    /// down too (nothing serves any more). If it panics (its future, while serving or draining,
+    /// or `server` itself when called), the app shuts down in the same order and this returns
+    /// [`RunError::ServerPanicked`] with the panic's message: the panic never unwinds into the
+    /// caller, and the app is never left running without its server. This form listens for signals (see
     /// [`run_until_signal`](Self::run_until_signal)); [`run_server_until`](Self::run_server_until)
     /// does not.
     ///
@@ -98,32 +105,67 @@ async fn main() -> anyhow::Result<()> {
     }
 
     /// The launch of a server of the user's: it stops accepting on the drain signal; its end
-    /// before shutdown, or its error, ends the app.
+    /// before shutdown, its error or its panic (in its closure or its future) ends the app.
     fn server_of<S, F, E>(&self, server: S) -> Server
     where
         S: FnOnce(ShutdownSignal) -> F + Send + 'static,
         F: Future<Output = Result<(), E>> + Send + 'static,
         E: Into<Box<dyn std::error::Error + Send + Sync + 'static>> + 'static,
     {
-        let app = self.clone();
+        // Weak: the server's task must not keep alive the app that owns it.
+        let app = self.downgrade();
         Box::new(move |drain, _abandon| {
-            let serving = server(ShutdownSignal::new(drain.clone()));
+            let signal = ShutdownSignal::new(drain.clone());
+            let serving = match panic::catching(|| server(signal)) {
+                Ok(serving) => Box::pin(serving),
+                Err(message) => {
+                    if let Some(app) = app.upgrade() {
+                        server_panicked(&app, "calling the server", message);
+                    }
+                    return tokio::spawn(async {});
+                }
+            };
             tokio::spawn(async move {
-                match serving.await {
-                    Err(error) => {
-                        let error = TaskError::new(anyhow::Error::from_boxed(error.into()));
-                        tracing::error!(error = %format_args!("{error:#}"), "lifespan: the server failed: shutting the app down");
-                        app.fail_server(error);
-                    }
-                    Ok(()) if !drain.is_cancelled() => {
-                        tracing::warn!(
-                            "lifespan: the server stopped on its own: shutting the app down"
-                        );
-                        app.request_shutdown();
-                    }
-                    Ok(()) => {}
+                let ended = serve(serving).await;
+                if let Some(app) = app.upgrade() {
+                    server_ended(&app, ended, &drain);
                 }
             })
         })
     }
+}
+
+/// Runs the server's future to its end: what it returned, or the message of its panic.
+async fn serve<F, E>(mut serving: Pin<Box<F>>) -> Result<Result<(), E>, String>
+where
+    F: Future<Output = Result<(), E>>,
+{
+    panic::poll_catching(&mut serving).await
+}
+
+/// What the server's end means for the app.
+fn server_ended<E>(app: &App, ended: Result<Result<(), E>, String>, drain: &CancellationToken)
+where
+    E: Into<Box<dyn std::error::Error + Send + Sync + 'static>> + 'static,
+{
+    match ended {
+        Err(message) => server_panicked(app, "the server", message),
+        Ok(Err(error)) => {
+            let error = TaskError::new(anyhow::Error::from_boxed(error.into()));
+            tracing::error!(error = %format_args!("{error:#}"), "lifespan: the server failed: shutting the app down");
+            app.fail_server(ServerFailure::Failed(error));
+        }
+        Ok(Ok(())) if !drain.is_cancelled() => {
+            tracing::warn!("lifespan: the server stopped on its own: shutting the app down");
+            app.request_shutdown();
+        }
+        Ok(Ok(())) => {}
+    }
+}
+
+/// The server panicked (`what`: its closure when called, or its future): the app shuts down,
+/// and its run ends with [`RunError::ServerPanicked`].
+fn server_panicked(app: &App, what: &str, message: String) {
+    tracing::error!(panic = %message, "lifespan: {what} panicked: shutting the app down");
+    app.fail_server(ServerFailure::Panicked(message));
 }

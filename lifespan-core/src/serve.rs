@@ -14,7 +14,7 @@ use axum::{Extension, Router};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::RunError;
-use crate::handle::App;
+use crate::handle::{App, WeakApp};
 use crate::report::Report;
 use crate::serving::Server;
 use crate::state::State;
@@ -111,7 +111,8 @@ impl App {
         L: Listener,
         L::Addr: std::fmt::Debug,
     {
-        let app = self.clone();
+        // Weak: the server the app runs must not keep the app alive.
+        let app = self.downgrade();
         Box::new(move |drain, abandon| {
             let router = router
                 .layer(axum::middleware::from_fn(move |request, next: Next| {
@@ -145,10 +146,19 @@ impl<S: Send + Sync> FromRequestParts<S> for App {
     type Rejection = (StatusCode, &'static str);
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts.extensions.get::<App>().cloned().ok_or((
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "the lifespan app is not in this request's extensions: serve the router with `App::serve_until_signal` or `App::serve_until`, or add `.layer(Extension(app))` to it",
-        ))
+        if let Some(app) = parts.extensions.get::<App>() {
+            return Ok(app.clone());
+        }
+        match parts.extensions.get::<WeakApp>() {
+            Some(app) => app.upgrade().ok_or((
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the lifespan app is gone: it is shutting down",
+            )),
+            None => Err((
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the lifespan app is not in this request's extensions: serve the router with `App::serve_until_signal` or `App::serve_until`, or add `.layer(Extension(app))` to it",
+            )),
+        }
     }
 }
 

@@ -68,3 +68,11 @@ impl Serving {
         }
     }
 }
+
+/// A server dropped without being stopped (the app's last handle was dropped while it served):
+/// it is told to stop accepting, so that it drains on its own instead of serving for ever.
+impl Drop for Serving {
+    fn drop(&mut self) {
+        self.drain.cancel();
+    }
+}

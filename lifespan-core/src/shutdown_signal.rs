@@ -10,8 +10,9 @@ use std::task::{Context, Poll};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 /// Completes when the app's shutdown begins, for any reason: a signal, [`App::request_shutdown`],
-/// [`App::shutdown`], a critical task failing for good. Owned, `'static` and cheap to clone;
-/// every clone completes at the same moment. See [`App::shutdown_signal`].
+/// [`App::shutdown`], a critical task failing for good, or the app's last handle dropped (the
+/// app then shuts down in the background). Owned, `'static` and cheap to clone; every clone
+/// completes at the same moment. See [`App::shutdown_signal`].
 ///
 /// [`App::request_shutdown`]: crate::App::request_shutdown
 /// [`App::shutdown`]: crate::App::shutdown

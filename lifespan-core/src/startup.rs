@@ -9,9 +9,10 @@ use tracing::Instrument;
 
 use crate::arg_error::ArgError;
 use crate::board::Board;
+use crate::chain;
 use crate::config::Timeouts;
 use crate::coordinate::{CoordinatorError, Lease};
-use crate::error::{chain, StartupError, StartupErrorKind};
+use crate::error::{StartupError, StartupErrorKind};
 use crate::generation::{Generation, RunningContext};
 use crate::handle::App;
 use crate::inject::{InjectCx, YieldControl, YieldParts};
@@ -245,7 +246,7 @@ async fn set_up_all(
                 generation.contexts.push(running);
             }
             Err(kind) => {
-                board.set_context(index, RunState::Failed, Some(chain(&kind)));
+                board.set_context(index, RunState::Failed, Some(chain::text(&kind)));
                 // The error is returned, not logged; an interruption is no error, but news.
                 if matches!(kind, StartupErrorKind::Interrupted { .. }) {
                     tracing::info!(context = %name, "{kind}");
@@ -271,7 +272,7 @@ fn start_tasks(app: &App, generation: &mut Generation, bodies: Vec<BoxFuture>) {
         let entry = board.plan.task(index);
         let handle = if entry.options().is_supervised() {
             let supervised = supervise(
-                app.clone(),
+                app.downgrade(),
                 board.clone(),
                 generation.state.clone(),
                 index,

@@ -14,7 +14,7 @@ use tracing::Instrument;
 
 use crate::board::Board;
 use crate::cadence::{Due, Timing};
-use crate::handle::App;
+use crate::handle::WeakApp;
 use crate::inject::InjectCx;
 use crate::meter;
 use crate::observe::Runs;
@@ -32,7 +32,7 @@ use crate::time::{after, random};
 /// Runs task `index` of `board` under its options, starting with `first`, the body prepared at
 /// startup, and records how it ended for good.
 pub(crate) async fn supervise(
-    app: App,
+    app: WeakApp,
     board: Arc<Board>,
     state: Arc<StateMap>,
     index: usize,
@@ -103,7 +103,7 @@ pub(crate) async fn supervise(
                 "lifespan task `{label}` failed"
             );
             board.set_task_error(index, error);
-            if critical {
+            if let Some(app) = app.upgrade().filter(|_| critical) {
                 let name = board.plan.task(index).name.clone();
                 app.fail_critically(name, panicked(&message));
             }
@@ -117,7 +117,9 @@ struct Supervisor {
     options: TaskOptions,
     /// When a periodic task's runs are due; `None` for other tasks.
     timing: Option<Timing>,
-    app: App,
+    /// Weak: a supervised task must not keep alive the app that runs it, so that dropping the
+    /// app's last handle shuts it down.
+    app: WeakApp,
     board: Arc<Board>,
     state: Arc<StateMap>,
     index: usize,
@@ -395,8 +397,12 @@ impl Supervisor {
             Some(held) => held.shutdown.child_token(),
             None => self.board.shutdown.child_token(),
         };
+        // The app is gone: it is shutting down in the background, and so is this task.
+        let Some(app) = self.app.upgrade() else {
+            return Err(TaskOutcome::Cancelled);
+        };
         let mut cx = InjectCx {
-            app: &self.app,
+            app: &app,
             shutdown: &shutdown,
             yield_parts: None,
             state: &self.state,
@@ -532,7 +538,9 @@ impl Supervisor {
                     "critical lifespan task `{}` failed for good: shutting the app down",
                     entry.label()
                 );
-                self.app.fail_critically(entry.name.clone(), error);
+                if let Some(app) = self.app.upgrade() {
+                    app.fail_critically(entry.name.clone(), error);
+                }
             }
         }
         outcome

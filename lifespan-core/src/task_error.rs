@@ -114,19 +114,11 @@ impl TaskError {
 impl fmt::Display for TaskError {
     /// The error's own message; with `{:#}`, followed by its causes, separated by `": "`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if f.alternate() {
-            let mut first = true;
-            for message in self.chain() {
-                if !first {
-                    f.write_str(": ")?;
-                }
-                f.write_str(message)?;
-                first = false;
-            }
-            Ok(())
-        } else {
-            f.write_str(&self.text.message)
-        }
+        crate::chain::fmt(
+            f,
+            |f| f.write_str(&self.text.message),
+            std::error::Error::source(self),
+        )
     }
 }
 

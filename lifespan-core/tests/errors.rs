@@ -177,3 +177,182 @@ fn a_signal_that_cannot_be_listened_for_names_it_and_its_cause_once() {
         "could not listen for SIGTERM: no signal driver"
     );
 }
+
+/// Every public error type prints as `anyhow` does: `{}` its own message, `{:#}` followed by its
+/// causes joined by `": "`, each once, the passwords of URLs masked in every part.
+mod alternate_form {
+    use super::*;
+    use lifespan_core::{CoordinatorError, RegisterError};
+
+    /// `{}` is `top`; `{:#}` is `chain`, which has each message of the error's chain once.
+    fn assert_prints(error: &(dyn std::error::Error + 'static), top: &str, chain: &str) {
+        assert_eq!(error.to_string(), top);
+        assert_eq!(format!("{error:#}"), chain);
+        let mut cause = Some(error);
+        while let Some(error) = cause {
+            let message = error.to_string();
+            assert_eq!(
+                chain.matches(message.as_str()).count(),
+                1,
+                "`{message}` is not printed once in `{chain}`"
+            );
+            cause = error.source();
+        }
+    }
+
+    /// A startup that fails in context `db`: "connecting: refused to <url>".
+    async fn failed_start(url: &'static str) -> lifespan_core::StartupError {
+        let app = App::empty();
+        app.register_context("db", move |lifespan: Yield| async move {
+            Err(std::io::Error::other(format!("refused by {url}"))).context("connecting")?;
+            lifespan.ready().await;
+            Ok::<(), anyhow::Error>(())
+        })
+        .unwrap();
+        tokio::time::timeout(LIMIT, app.start())
+            .await
+            .unwrap()
+            .unwrap_err()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_startup_error_and_its_kind_print_their_chain() {
+        let error = failed_start("postgres://app:hunter2@db.internal/app").await;
+        let top = "setup of lifespan context `db` failed";
+        let chain = "setup of lifespan context `db` failed: connecting: refused by postgres://app:***@db.internal/app";
+        assert_prints(&error, top, chain);
+        assert_prints(error.kind(), top, chain);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_run_error_prints_its_chain() {
+        // Startup: the startup error's chain, once.
+        let app = App::empty();
+        app.register_context("db", |_lifespan: Yield| async {
+            Err::<(), _>(std::io::Error::other("refused")).context("connecting")
+        })
+        .unwrap();
+        let run = app.run_until(std::future::pending::<()>());
+        let error = tokio::time::timeout(LIMIT, run).await.unwrap().unwrap_err();
+        assert_prints(
+            &error,
+            "setup of lifespan context `db` failed",
+            "setup of lifespan context `db` failed: connecting: refused",
+        );
+
+        // A critical task's failure.
+        let app = App::empty();
+        let options = TaskOptions::new().critical(true);
+        app.register_task_with("feed", options, || async {
+            Err::<(), _>(std::io::Error::other("postgres://feed:s3cret@mq/ gone"))
+                .context("reading")
+        })
+        .unwrap();
+        let run = app.run_until(std::future::pending::<()>());
+        let error = tokio::time::timeout(LIMIT, run).await.unwrap().unwrap_err();
+        assert_prints(
+            &error,
+            "critical lifespan task `feed` failed",
+            "critical lifespan task `feed` failed: reading: postgres://feed:***@mq/ gone",
+        );
+
+        // The signal's cause, and a server's panic, which has no cause.
+        let error = RunError::Signal {
+            signal: "SIGTERM",
+            source: std::io::Error::other("no signal driver"),
+        };
+        assert_prints(
+            &error,
+            "could not listen for SIGTERM",
+            "could not listen for SIGTERM: no signal driver",
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_server_failure_prints_the_servers_chain() {
+        let app = App::empty();
+        let server = |_stop_accepting| async {
+            Err::<(), _>(anyhow::Error::from(std::io::Error::other("address in use")))
+                .context("binding 127.0.0.1:80")
+                .map_err(|error| -> Box<dyn std::error::Error + Send + Sync> { error.into() })
+        };
+        let run = app.run_server_until(server, std::future::pending::<()>());
+        let error = tokio::time::timeout(LIMIT, run).await.unwrap().unwrap_err();
+        assert_prints(
+            &error,
+            "the server run by the app failed",
+            "the server run by the app failed: binding 127.0.0.1:80: address in use",
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_server_panic_prints_its_message_in_both_forms() {
+        let app = App::empty();
+        let server = |_stop_accepting| async {
+            panic!("no route");
+            #[allow(unreachable_code)]
+            Ok::<(), std::io::Error>(())
+        };
+        let run = app.run_server_until(server, std::future::pending::<()>());
+        let error = tokio::time::timeout(LIMIT, run).await.unwrap().unwrap_err();
+        let text = "the server run by the app panicked: no route";
+        assert_prints(&error, text, text);
+    }
+
+    #[test]
+    fn a_coordinator_error_prints_its_chain_masked() {
+        let cause = std::io::Error::other("refused by postgres://coord:hunter2@db.internal/app");
+        let error = CoordinatorError::new("renewing the lease of `sweep`", cause);
+        assert_eq!(error.to_string(), "renewing the lease of `sweep`");
+        assert_eq!(
+            format!("{error:#}"),
+            "renewing the lease of `sweep`: refused by postgres://coord:***@db.internal/app"
+        );
+        let alone = CoordinatorError::msg("the answer made no sense");
+        assert_prints(
+            &alone,
+            "the answer made no sense",
+            "the answer made no sense",
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_task_error_prints_its_chain_masked() {
+        let app = App::empty();
+        app.register_task("sync", || async {
+            Err::<(), _>(std::io::Error::other(
+                "refused by postgres://u:hunter2@h/db",
+            ))
+            .context("pulling")
+        })
+        .unwrap();
+        app.start().await.unwrap();
+        tokio::task::yield_now().await;
+        let report = tokio::time::timeout(LIMIT, app.shutdown()).await.unwrap();
+        let Some(TaskOutcome::Failed(error)) = report.task("sync") else {
+            panic!("{report:?}")
+        };
+        assert_prints(
+            error,
+            "pulling",
+            "pulling: refused by postgres://u:***@h/db",
+        );
+    }
+
+    #[test]
+    fn a_registration_error_has_no_cause_and_prints_the_same_in_both_forms() {
+        let app = App::empty();
+        app.register_task("twice", || async {}).unwrap();
+        let error: RegisterError = app.register_task("twice", || async {}).unwrap_err();
+        let text = "cannot register lifespan task `twice`: that name is already registered";
+        assert_prints(&error, text, text);
+    }
+
+    #[cfg(feature = "cron")]
+    #[test]
+    fn a_cron_error_has_no_cause_and_prints_the_same_in_both_forms() {
+        let error = TaskOptions::new().cron("0 61 * * * *").unwrap_err();
+        let text = "the cron expression's minutes field `61` is out of range 0–59";
+        assert_prints(&error, text, text);
+    }
+}

@@ -647,8 +647,12 @@ mod argument_failure {
             .unwrap_err();
         let message = format!("{error:#}");
         assert_eq!(
-            message,
+            error.to_string(),
             "argument `port` of lifespan task `lifecycle::argument_failure::listener` could not be evaluated"
+        );
+        assert_eq!(
+            message,
+            "argument `port` of lifespan task `lifecycle::argument_failure::listener` could not be evaluated: invalid digit found in string"
         );
         let cause = std::error::Error::source(&error).map(ToString::to_string);
         assert_eq!(cause.as_deref(), Some("invalid digit found in string"));

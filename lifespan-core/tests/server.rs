@@ -370,3 +370,64 @@ mod status_route {
         );
     }
 }
+
+/// The pattern documented at `readiness_handler`: the app's own listener accepts nothing during
+/// setup, so the probes are served on a listener of their own, which answers 503 during setup
+/// and 200 once the app runs.
+mod probes_during_setup {
+    use super::*;
+    use axum::Extension;
+    use lifespan_core::{liveness_handler, readiness_handler, Phase};
+    use lifespan_test_support::bounded;
+
+    #[tokio::test]
+    async fn a_separate_probe_listener_answers_503_during_setup_then_200() {
+        let limit = Duration::from_secs(30);
+        let app = App::empty();
+        let release = std::sync::Arc::new(Notify::new());
+        let in_setup = release.clone();
+        app.register_context("model", move |lifespan: Yield| {
+            let release = in_setup.clone();
+            async move {
+                release.notified().await;
+                lifespan.ready().await;
+            }
+        })
+        .unwrap();
+        let probes = Router::new()
+            .route("/ready", get(readiness_handler))
+            .route("/live", get(liveness_handler))
+            .layer(Extension(app.clone()));
+        let (probe_listener, probe_addr) = listener().await;
+        let probing = tokio::spawn(async move { axum::serve(probe_listener, probes).await });
+        let (app_listener, _) = listener().await;
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let mut phases = app.phases();
+        let serving = tokio::spawn({
+            let app = app.clone();
+            let router = Router::new().route("/", get(|| async { "hello" }));
+            async move { app.serve_until(app_listener, router, stop_rx).await }
+        });
+        assert!(bounded("startup to begin", limit, phases.wait_for(Phase::Starting)).await);
+        let during_setup = bounded(
+            "a probe during setup",
+            limit,
+            http_get(probe_addr, "/ready"),
+        );
+        assert_eq!(during_setup.await.unwrap(), (503, "not ready".to_owned()));
+        let live = bounded("a liveness probe", limit, http_get(probe_addr, "/live"));
+        assert_eq!(live.await.unwrap(), (200, "alive".to_owned()));
+        release.notify_one();
+        assert!(bounded("startup", limit, phases.wait_for(Phase::Running)).await);
+        let running = bounded(
+            "a probe once running",
+            limit,
+            http_get(probe_addr, "/ready"),
+        );
+        assert_eq!(running.await.unwrap(), (200, "ready".to_owned()));
+        stop_tx.send(()).unwrap();
+        let report = bounded("the run", limit, serving).await.unwrap().unwrap();
+        assert!(report.is_clean(), "{report}");
+        probing.abort();
+    }
+}

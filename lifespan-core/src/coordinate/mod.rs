@@ -261,8 +261,10 @@ impl PointClaim {
 ///
 /// Its message says what failed ("renewing the lease of `billing::sweep`"); the cause is its
 /// [`source`](std::error::Error::source).
+///
+/// `{}` prints its message, `{:#}` its message then its causes, joined by `": "`, with the
+/// passwords of URLs masked in each.
 #[derive(Debug, thiserror::Error)]
-#[error("{message}")]
 pub struct CoordinatorError {
     message: String,
     #[source]
@@ -287,6 +289,16 @@ impl CoordinatorError {
             message: crate::redact::redact(&message.into()).into_owned(),
             source: None,
         }
+    }
+}
+
+impl std::fmt::Display for CoordinatorError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        crate::chain::fmt(
+            f,
+            |f| f.write_str(&self.message),
+            std::error::Error::source(self),
+        )
     }
 }
 

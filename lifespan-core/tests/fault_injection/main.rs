@@ -46,6 +46,12 @@
 //! closed afterwards. Real time again: 30 cases by default (three for every hundred of the
 //! current-thread property, at least 10), a few seconds in all.
 //!
+//! `servers_that_panic_or_outlive_their_app_end_with_a_full_shutdown` (`serving_ends.rs`,
+//! feature `axum`) ends a server of the user's in the ways the runs above do not: it panics
+//! (before or during its drain), or its app is dropped while it waits on the app's shutdown
+//! signal, or the run and then the app are dropped while the app runs it. Every context set up
+//! is still cleaned up, after every task stopped; the server drains; the port is closed.
+//!
 //! 1,000 cases run by default (`PROPTEST_CASES` sets the count); a long campaign:
 //! `PROPTEST_CASES=100000 cargo test -p lifespan-core --release --test fault_injection`. Failures
 //! are not persisted to files: a failing case is printed shrunk, and is kept as a plain test
@@ -86,6 +92,8 @@ mod replicas_case;
 mod replicas_check;
 #[cfg(feature = "axum")]
 mod serving;
+#[cfg(feature = "axum")]
+mod serving_ends;
 mod start;
 mod status;
 mod stop;

@@ -132,14 +132,14 @@ struct Mark {
 }
 
 /// What the handlers and the stop future did, placed in the order of the app's log.
-struct Marks {
+pub(crate) struct Marks {
     log: Arc<Log>,
     marks: Mutex<Vec<Mark>>,
     began: watch::Sender<usize>,
 }
 
 impl Marks {
-    fn new(log: Arc<Log>) -> Self {
+    pub(crate) fn new(log: Arc<Log>) -> Self {
         Marks {
             log,
             marks: Mutex::new(Vec::new()),
@@ -162,6 +162,17 @@ impl Marks {
 
     fn marks(&self) -> Vec<Mark> {
         self.marks.lock().unwrap().clone()
+    }
+
+    /// The requests whose handler began.
+    pub(crate) fn began_ids(&self) -> Vec<usize> {
+        self.marks()
+            .iter()
+            .filter_map(|mark| match mark.step {
+                Step::Began(id) => Some(id),
+                _ => None,
+            })
+            .collect()
     }
 }
 
@@ -195,7 +206,7 @@ async fn handle(marks: Arc<Marks>, id: usize, takes: Duration) -> &'static str {
     "done"
 }
 
-fn router(marks: &Arc<Marks>) -> Router {
+pub(crate) fn router(marks: &Arc<Marks>) -> Router {
     let (fast, slow) = (marks.clone(), marks.clone());
     Router::new()
         .route(
@@ -208,7 +219,42 @@ fn router(marks: &Arc<Marks>) -> Router {
         )
 }
 
-type Answer = Option<std::io::Result<(u16, String)>>;
+/// A client's answer: `None` if it had none within its limit.
+pub(crate) type Answer = Option<std::io::Result<(u16, String)>>;
+
+/// Sends each request to `addr` at its time, each bounded by the client's limit.
+pub(crate) fn send_requests(
+    requests: &[RequestCase],
+    addr: std::net::SocketAddr,
+) -> Vec<tokio::task::JoinHandle<Answer>> {
+    requests
+        .iter()
+        .enumerate()
+        .map(|(id, request)| {
+            let path = format!("/{}/{id}", if request.slow { "slow" } else { "fast" });
+            let sent_after = request.sent_after.get();
+            tokio::spawn(async move {
+                sleep(sent_after).await;
+                timeout(CLIENT_LIMIT, http_get(addr, &path)).await.ok()
+            })
+        })
+        .collect()
+}
+
+/// The clients' answers, in order; an error if one of them did not end.
+pub(crate) async fn answers(
+    clients: Vec<tokio::task::JoinHandle<Answer>>,
+) -> Result<Vec<Answer>, String> {
+    let mut answers = Vec::new();
+    for client in clients {
+        let answer = timeout(CLIENT_LIMIT + Duration::from_secs(1), client)
+            .await
+            .map_err(|_| "a client did not end".to_owned())?
+            .map_err(|error| format!("a client panicked: {error}"))?;
+        answers.push(answer);
+    }
+    Ok(answers)
+}
 
 /// Runs `case` on a fresh current-thread runtime with real time; returns the situations it
 /// went through.
@@ -229,19 +275,7 @@ pub(crate) fn run_serving(case: &ServeCase) -> Result<BTreeSet<&'static str>, St
             .map_err(|error| format!("binding a loopback listener: {error}"))?;
         let addr = listener.local_addr().unwrap();
         let origin = Instant::now();
-        let clients: Vec<_> = case
-            .requests
-            .iter()
-            .enumerate()
-            .map(|(id, request)| {
-                let path = format!("/{}/{id}", if request.slow { "slow" } else { "fast" });
-                let sent_after = request.sent_after.get();
-                tokio::spawn(async move {
-                    sleep(sent_after).await;
-                    timeout(CLIENT_LIMIT, http_get(addr, &path)).await.ok()
-                })
-            })
-            .collect();
+        let clients = send_requests(&case.requests, addr);
         let stop = {
             let marks = marks.clone();
             let (wanted, extra) = (case.stop_after_begun, case.stop_extra.get());
@@ -263,14 +297,7 @@ pub(crate) fn run_serving(case: &ServeCase) -> Result<BTreeSet<&'static str>, St
         )
         .await
         .map_err(|_| format!("serve_until did not return:\n{}", render(&log.records(), origin)))?;
-        let mut answers: Vec<Answer> = Vec::new();
-        for client in clients {
-            let answer = timeout(CLIENT_LIMIT + Duration::from_secs(1), client)
-                .await
-                .map_err(|_| "a client did not end".to_owned())?
-                .map_err(|error| format!("a client panicked: {error}"))?;
-            answers.push(answer);
-        }
+        let answers = answers(clients).await?;
         let after = timeout(Duration::from_secs(2), http_get(addr, "/fast/0")).await;
         let records = log.records();
         let marks = marks.marks();
@@ -415,26 +442,37 @@ fn check_serving(
     }
 
     // 4. Every run of a task ended or was dropped before the first cleanup began.
-    if let Some(cleanup) = cleanup {
-        for task in 0..case.app.tasks.len() {
-            let before = &records[..cleanup];
-            let runs = before
-                .iter()
-                .filter(|r| r.event == Event::RunBegan(task))
-                .count();
-            let ends = before
-                .iter()
-                .filter(|r| {
-                    matches!(r.event, Event::RunEnded { task: t, .. } | Event::RunDropped(t) if t == task)
-                })
-                .count();
-            ensure!(
-                runs == ends,
-                "task {task}: {runs} runs began but {ends} ended before the first cleanup"
-            );
-        }
-    }
+    check_tasks_before_cleanup(records, case.app.tasks.len())?;
     Ok(situations)
+}
+
+/// Every run of each of `tasks` tasks that began before the first cleanup ended or was dropped
+/// before it.
+pub(crate) fn check_tasks_before_cleanup(records: &[Record], tasks: usize) -> Result<(), String> {
+    let Some(cleanup) = records
+        .iter()
+        .position(|r| matches!(r.event, Event::CleanupBegan(_)))
+    else {
+        return Ok(());
+    };
+    let before = &records[..cleanup];
+    for task in 0..tasks {
+        let runs = before
+            .iter()
+            .filter(|r| r.event == Event::RunBegan(task))
+            .count();
+        let ends = before
+            .iter()
+            .filter(|r| {
+                matches!(r.event, Event::RunEnded { task: t, .. } | Event::RunDropped(t) if t == task)
+            })
+            .count();
+        ensure!(
+            runs == ends,
+            "task {task}: {runs} runs began but {ends} ended before the first cleanup"
+        );
+    }
+    Ok(())
 }
 
 /// Three cases for every hundred of the current-thread property (30 by default), at least 10.
