@@ -79,6 +79,10 @@ mod drive;
 mod model;
 mod real;
 mod real_case;
+/// The bound on real time of the tests on paused time, shared with `tests/replicas/`.
+#[allow(dead_code)]
+#[path = "../replicas/real_time.rs"]
+mod real_time;
 mod record;
 mod regressions;
 mod replicas;

@@ -37,7 +37,7 @@
 //! A case runs on a current-thread runtime with paused time; every wait is bounded.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -51,6 +51,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{sleep, sleep_until, Instant};
 
 use crate::coordinator::TestCoordinator;
+use crate::real_time::paused;
 use crate::replicas_case::{replicas_case, Body, ReplicasCase, Step};
 use crate::replicas_check::{check, render};
 
@@ -345,28 +346,49 @@ pub(crate) struct Observed {
     pub(crate) situations: BTreeSet<&'static str>,
 }
 
-/// Runs `case` on a fresh current-thread runtime with paused time; returns the situations it
-/// went through.
+/// Whether a case did not end within its bound on real time: its thread still spins, and the
+/// cases that proptest then tries while shrinking fail at once rather than each spinning too.
+static HUNG: AtomicBool = AtomicBool::new(false);
+
+/// Runs `case` on a fresh current-thread runtime with paused time, on a thread of its own
+/// bounded by 20 s of real time; returns the situations it went through.
 pub(crate) fn run_replicas(case: &ReplicasCase) -> Result<BTreeSet<&'static str>, String> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let coordinator = Recording {
-            inner: TestCoordinator::new(),
-            rec: Recorder::default(),
-        };
-        let driven = tokio::time::timeout(WAIT_LIMIT, drive(case, &coordinator));
-        let observed = driven
-            .await
-            .map_err(|_| "the case did not end within an hour of virtual time".to_owned())??;
-        let entries = coordinator.rec.entries();
-        check(case, &entries, &observed).map_err(|violation| {
-            format!("{violation}\nlog:\n{}", render(&entries, observed.origin))
-        })
+    if HUNG.load(Ordering::Relaxed) {
+        return Err("an earlier case did not end within 20 s of real time (see above)".into());
+    }
+    let owned = case.clone();
+    let run = std::panic::catch_unwind(|| {
+        paused(
+            "a replicas case",
+            Duration::from_secs(20),
+            move || async move { run_paused(&owned).await },
+        )
+    });
+    run.unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|text| (*text).to_owned()))
+            .unwrap_or_else(|| "the case panicked".into());
+        if message.contains("of real time") {
+            HUNG.store(true, Ordering::Relaxed);
+        }
+        Err(format!("{message}\ncase: {case:?}"))
     })
+}
+
+async fn run_paused(case: &ReplicasCase) -> Result<BTreeSet<&'static str>, String> {
+    let coordinator = Recording {
+        inner: TestCoordinator::new(),
+        rec: Recorder::default(),
+    };
+    let driven = tokio::time::timeout(WAIT_LIMIT, drive(case, &coordinator));
+    let observed = driven
+        .await
+        .map_err(|_| "the case did not end within an hour of virtual time".to_owned())??;
+    let entries = coordinator.rec.entries();
+    check(case, &entries, &observed)
+        .map_err(|violation| format!("{violation}\nlog:\n{}", render(&entries, observed.origin)))
 }
 
 async fn drive(case: &ReplicasCase, coordinator: &Recording) -> Result<Observed, String> {

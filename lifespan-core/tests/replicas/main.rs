@@ -1,8 +1,9 @@
 //! Singleton and once-per-point tasks across replicas: apps in one process sharing a test
 //! coordinator, in virtual time (a current-thread runtime with paused time). Every wait is
-//! bounded by an hour of virtual time.
+//! bounded by an hour of virtual time, and every test by 30 s of real time (`real_time.rs`).
 
 mod coordinator;
+mod real_time;
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -14,6 +15,7 @@ use lifespan_core::{
     TaskOptions, TaskOutcome,
 };
 use lifespan_test_support::{bounded, WAIT_LIMIT};
+use real_time::{paused, REAL_LIMIT};
 use tokio::time::{sleep, Instant};
 
 const MS: Duration = Duration::from_millis(1);
@@ -101,7 +103,8 @@ fn replica_with(
         move |lease: Lease, shutdown: Shutdown| {
             let log = log.clone();
             async move {
-                log.push(format!("{instance} start {}", lease.token()));
+                // The lease's instance, not `instance`: it is the app's.
+                log.push(format!("{} start {}", lease.instance(), lease.token()));
                 shutdown.cancelled().await;
                 log.push(format!(
                     "{instance} stop {} lost={}",
@@ -115,92 +118,103 @@ fn replica_with(
     app
 }
 
-#[tokio::test(flavor = "current_thread", start_paused = true)]
-async fn one_replica_runs_a_singleton_and_a_standby_takes_over_within_a_retry_of_a_shutdown() {
-    let coordinator = InProcess::new();
-    let log = Log::new();
-    let a = replica("a", coordinator.clone(), &log);
-    let b = replica("b", coordinator.clone(), &log);
-    bounded("start a", WAIT_LIMIT, a.start()).await.unwrap();
-    sleep(10 * MS).await;
-    bounded("start b", WAIT_LIMIT, b.start()).await.unwrap();
-    sleep(10 * S).await;
-    assert_eq!(
-        log.names(),
-        ["a start 1"],
-        "only a runs it, renewing its lease"
-    );
+#[test]
+fn one_replica_runs_a_singleton_and_a_standby_takes_over_within_a_retry_of_a_shutdown() {
+    paused(
+        "one_replica_runs_a_singleton_and_a_standby_takes_over_within_a_retry_of_a_shutdown",
+        REAL_LIMIT,
+        || async {
+            let coordinator = InProcess::new();
+            let log = Log::new();
+            let a = replica("a", coordinator.clone(), &log);
+            let b = replica("b", coordinator.clone(), &log);
+            bounded("start a", WAIT_LIMIT, a.start()).await.unwrap();
+            sleep(10 * MS).await;
+            bounded("start b", WAIT_LIMIT, b.start()).await.unwrap();
+            sleep(10 * S).await;
+            assert_eq!(
+                log.names(),
+                ["a start 1"],
+                "only a runs it, renewing its lease"
+            );
 
-    let standby = b.status();
-    let task = standby.task("sweep").unwrap();
-    assert_eq!(task.state, RunState::Standby);
-    let lease = task.lease.as_ref().unwrap();
-    assert!(!lease.held_here);
-    let holder = lease.holder.as_ref().unwrap();
-    assert_eq!((holder.instance.as_str(), holder.token), ("a", 1));
-    let held = a.status();
-    let lease = held.task("sweep").unwrap().lease.clone().unwrap();
-    assert!(lease.held_here && lease.terms == 1);
+            let standby = b.status();
+            let task = standby.task("sweep").unwrap();
+            assert_eq!(task.state, RunState::Standby);
+            let lease = task.lease.as_ref().unwrap();
+            assert!(!lease.held_here);
+            let holder = lease.holder.as_ref().unwrap();
+            assert_eq!((holder.instance.as_str(), holder.token), ("a", 1));
+            let held = a.status();
+            let lease = held.task("sweep").unwrap().lease.clone().unwrap();
+            assert!(lease.held_here && lease.terms == 1);
 
-    let stopped = Instant::now();
-    let report = bounded("shutdown a", WAIT_LIMIT, a.shutdown()).await;
-    assert_eq!(report.tasks[0].terms, 1);
-    wait_while("b takes over", || {
-        b.status().task("sweep").unwrap().state != RunState::Running
-    })
-    .await;
-    let handover = stopped.elapsed();
-    assert!(
-        handover <= 500 * MS + 10 * MS,
-        "handover took {handover:?}, more than a retry period"
+            let stopped = Instant::now();
+            let report = bounded("shutdown a", WAIT_LIMIT, a.shutdown()).await;
+            assert_eq!(report.tasks[0].terms, 1);
+            wait_while("b takes over", || {
+                b.status().task("sweep").unwrap().state != RunState::Running
+            })
+            .await;
+            let handover = stopped.elapsed();
+            assert!(
+                handover <= 500 * MS + 10 * MS,
+                "handover took {handover:?}, more than a retry period"
+            );
+            sleep(MS).await;
+            assert_eq!(
+                log.names(),
+                ["a start 1", "a stop 1 lost=false", "b start 2"]
+            );
+            let report = bounded("shutdown b", WAIT_LIMIT, b.shutdown()).await;
+            assert_eq!(report.task("sweep"), Some(&TaskOutcome::Cancelled));
+            assert_eq!(report.tasks[0].terms, 1);
+        },
     );
-    sleep(MS).await;
-    assert_eq!(
-        log.names(),
-        ["a start 1", "a stop 1 lost=false", "b start 2"]
-    );
-    let report = bounded("shutdown b", WAIT_LIMIT, b.shutdown()).await;
-    assert_eq!(report.task("sweep"), Some(&TaskOutcome::Cancelled));
-    assert_eq!(report.tasks[0].terms, 1);
 }
 
-#[tokio::test(flavor = "current_thread", start_paused = true)]
-async fn a_holder_that_cannot_renew_stops_its_task_at_the_renew_deadline_before_the_lease_expires()
-{
-    for fault in ["fails", "hangs"] {
-        let coordinator = TestCoordinator::new();
-        let log = Log::new();
-        let a = replica("a", coordinator.clone(), &log);
-        let b = replica("b", coordinator.clone(), &log);
-        bounded("start a", WAIT_LIMIT, a.start()).await.unwrap();
-        bounded("start b", WAIT_LIMIT, b.start()).await.unwrap();
-        sleep(5 * S + 250 * MS).await;
-        // a renewed last at 5 s (every 500 ms): its renew deadline is 7 s, its lease 8 s.
-        let flag = match fault {
-            "fails" => &coordinator.faults().renew_fails,
-            _ => &coordinator.faults().renew_hangs,
-        };
-        flag.store(true, Ordering::Relaxed);
-        wait_while("the holder stops", || {
-            !log.names().iter().any(|e| e.starts_with("a stop"))
-        })
-        .await;
-        let (stopped_at, event) = log.events()[1].clone();
-        assert_eq!(event, "a stop 1 lost=true", "renewal {fault}");
-        assert!(
-            stopped_at <= 7 * S + 10 * MS && stopped_at >= 6 * S,
-            "renewal {fault}: stopped at {stopped_at:?}, not by the renew deadline (7 s)"
-        );
-        flag.store(false, Ordering::Relaxed);
-        wait_while("the next term", || log.events().len() < 3).await;
-        let (took_over_at, event) = log.events()[2].clone();
-        assert!(event.ends_with("start 2"), "{event}");
-        assert!(
+#[test]
+fn a_holder_that_cannot_renew_stops_its_task_at_the_renew_deadline_before_the_lease_expires() {
+    paused(
+        "a_holder_that_cannot_renew_stops_its_task_at_the_renew_deadline_before_the_lease_expires",
+        REAL_LIMIT,
+        || async {
+            for fault in ["fails", "hangs"] {
+                let coordinator = TestCoordinator::new();
+                let log = Log::new();
+                let a = replica("a", coordinator.clone(), &log);
+                let b = replica("b", coordinator.clone(), &log);
+                bounded("start a", WAIT_LIMIT, a.start()).await.unwrap();
+                bounded("start b", WAIT_LIMIT, b.start()).await.unwrap();
+                sleep(5 * S + 250 * MS).await;
+                // a renewed last at 5 s (every 500 ms): its renew deadline is 7 s, its lease 8 s.
+                let flag = match fault {
+                    "fails" => &coordinator.faults().renew_fails,
+                    _ => &coordinator.faults().renew_hangs,
+                };
+                flag.store(true, Ordering::Relaxed);
+                wait_while("the holder stops", || {
+                    !log.names().iter().any(|e| e.starts_with("a stop"))
+                })
+                .await;
+                let (stopped_at, event) = log.events()[1].clone();
+                assert_eq!(event, "a stop 1 lost=true", "renewal {fault}");
+                assert!(
+                    stopped_at <= 7 * S + 10 * MS && stopped_at >= 6 * S,
+                    "renewal {fault}: stopped at {stopped_at:?}, not by the renew deadline (7 s)"
+                );
+                flag.store(false, Ordering::Relaxed);
+                wait_while("the next term", || log.events().len() < 3).await;
+                let (took_over_at, event) = log.events()[2].clone();
+                assert!(event.ends_with("start 2"), "{event}");
+                assert!(
             took_over_at >= stopped_at,
             "renewal {fault}: b started at {took_over_at:?} before a stopped at {stopped_at:?}"
         );
-        shut_down(&[&a, &b]).await;
-    }
+                shut_down(&[&a, &b]).await;
+            }
+        },
+    );
 }
 
 /// Found by the replicas property: a holder whose renewals fail at once tried again a whole
@@ -208,125 +222,143 @@ async fn a_holder_that_cannot_renew_stops_its_task_at_the_renew_deadline_before_
 /// it: up to a retry period late. With a retry period longer than the margin between the renew
 /// deadline and the lease, its task still ran after the lease had expired on the coordinator,
 /// and another replica held it.
-#[tokio::test(flavor = "current_thread", start_paused = true)]
-async fn a_holder_whose_renewals_fail_stops_its_task_at_the_renew_deadline_not_a_retry_later() {
-    // A margin of 100 ms between the renew deadline and the lease, a retry of 600 ms.
-    let settings = LeaseSettings::new(1100 * MS, 1000 * MS, 600 * MS).unwrap();
-    let coordinator = TestCoordinator::new();
-    let log = Log::new();
-    let a = replica_with("a", coordinator.clone(), &log, settings);
-    let b = replica_with("b", coordinator.clone(), &log, settings);
-    bounded("start a", WAIT_LIMIT, a.start()).await.unwrap();
-    // a renews at 600 ms, then fails from 700 ms: its renew deadline is 1.6 s, its lease
-    // expires at 1.7 s. b asks at 1.15 s, then every 600 ms: at 1.75 s it gets the lease.
-    sleep(700 * MS).await;
-    coordinator
-        .faults()
-        .renew_fails
-        .store(true, Ordering::Relaxed);
-    sleep(450 * MS).await;
-    bounded("start b", WAIT_LIMIT, b.start()).await.unwrap();
-    bounded("a stops and b holds it", WAIT_LIMIT, async {
-        let names = || log.names();
-        while !(names().contains(&"b start 2".to_string())
-            && names().contains(&"a stop 1 lost=true".to_string()))
-        {
-            sleep(10 * MS).await;
-        }
-    })
-    .await;
-    let events = log.events();
-    let at = |wanted: &str| {
-        events
-            .iter()
-            .find(|(_, event)| event == wanted)
-            .map(|(at, _)| *at)
-            .unwrap_or_else(|| panic!("no {wanted:?} in {events:?}"))
-    };
-    let (stopped, took_over) = (at("a stop 1 lost=true"), at("b start 2"));
-    assert!(
-        stopped <= 1600 * MS,
-        "a stopped at {stopped:?}, after its renew deadline (1.6 s): {events:?}"
+#[test]
+fn a_holder_whose_renewals_fail_stops_its_task_at_the_renew_deadline_not_a_retry_later() {
+    paused(
+        "a_holder_whose_renewals_fail_stops_its_task_at_the_renew_deadline_not_a_retry_later",
+        REAL_LIMIT,
+        || async {
+            // A margin of 100 ms between the renew deadline and the lease, a retry of 600 ms.
+            let settings = LeaseSettings::new(1100 * MS, 1000 * MS, 600 * MS).unwrap();
+            let coordinator = TestCoordinator::new();
+            let log = Log::new();
+            let a = replica_with("a", coordinator.clone(), &log, settings);
+            let b = replica_with("b", coordinator.clone(), &log, settings);
+            bounded("start a", WAIT_LIMIT, a.start()).await.unwrap();
+            // a renews at 600 ms, then fails from 700 ms: its renew deadline is 1.6 s, its lease
+            // expires at 1.7 s. b asks at 1.15 s, then every 600 ms: at 1.75 s it gets the lease.
+            sleep(700 * MS).await;
+            coordinator
+                .faults()
+                .renew_fails
+                .store(true, Ordering::Relaxed);
+            sleep(450 * MS).await;
+            bounded("start b", WAIT_LIMIT, b.start()).await.unwrap();
+            bounded("a stops and b holds it", WAIT_LIMIT, async {
+                let names = || log.names();
+                while !(names().contains(&"b start 2".to_string())
+                    && names().contains(&"a stop 1 lost=true".to_string()))
+                {
+                    sleep(10 * MS).await;
+                }
+            })
+            .await;
+            let events = log.events();
+            let at = |wanted: &str| {
+                events
+                    .iter()
+                    .find(|(_, event)| event == wanted)
+                    .map(|(at, _)| *at)
+                    .unwrap_or_else(|| panic!("no {wanted:?} in {events:?}"))
+            };
+            let (stopped, took_over) = (at("a stop 1 lost=true"), at("b start 2"));
+            assert!(
+                stopped <= 1600 * MS,
+                "a stopped at {stopped:?}, after its renew deadline (1.6 s): {events:?}"
+            );
+            assert!(
+                took_over >= stopped,
+                "b started at {took_over:?} while a still ran: {events:?}"
+            );
+            shut_down(&[&a, &b]).await;
+        },
     );
-    assert!(
-        took_over >= stopped,
-        "b started at {took_over:?} while a still ran: {events:?}"
-    );
-    shut_down(&[&a, &b]).await;
 }
 
-#[tokio::test(flavor = "current_thread", start_paused = true)]
-async fn a_refused_renewal_loses_the_lease_and_the_replica_competes_again_with_a_new_token() {
-    let coordinator = TestCoordinator::new();
-    let log = Log::new();
-    let a = replica("a", coordinator.clone(), &log);
-    bounded("start", WAIT_LIMIT, a.start()).await.unwrap();
-    sleep(2 * S + 250 * MS).await;
-    // Refused at 2.5 s; asked for again a retry period later, at 3 s, and renewed from then on.
-    coordinator
-        .faults()
-        .renew_refused
-        .store(true, Ordering::Relaxed);
-    sleep(500 * MS).await;
-    coordinator
-        .faults()
-        .renew_refused
-        .store(false, Ordering::Relaxed);
-    wait_while("a holds it again", || {
-        !log.names().contains(&"a start 2".to_string())
-    })
-    .await;
-    assert_eq!(
-        log.names(),
-        ["a start 1", "a stop 1 lost=true", "a start 2"]
+#[test]
+fn a_refused_renewal_loses_the_lease_and_the_replica_competes_again_with_a_new_token() {
+    paused(
+        "a_refused_renewal_loses_the_lease_and_the_replica_competes_again_with_a_new_token",
+        REAL_LIMIT,
+        || async {
+            let coordinator = TestCoordinator::new();
+            let log = Log::new();
+            let a = replica("a", coordinator.clone(), &log);
+            bounded("start", WAIT_LIMIT, a.start()).await.unwrap();
+            sleep(2 * S + 250 * MS).await;
+            // Refused at 2.5 s; asked for again a retry period later, at 3 s, and renewed from then on.
+            coordinator
+                .faults()
+                .renew_refused
+                .store(true, Ordering::Relaxed);
+            sleep(500 * MS).await;
+            coordinator
+                .faults()
+                .renew_refused
+                .store(false, Ordering::Relaxed);
+            wait_while("a holds it again", || {
+                !log.names().contains(&"a start 2".to_string())
+            })
+            .await;
+            assert_eq!(
+                log.names(),
+                ["a start 1", "a stop 1 lost=true", "a start 2"]
+            );
+            let report = bounded("shutdown", WAIT_LIMIT, a.shutdown()).await;
+            assert_eq!(report.tasks[0].terms, 2);
+            assert_eq!(report.tasks[0].restarts, 0, "a lost lease is no restart");
+        },
     );
-    let report = bounded("shutdown", WAIT_LIMIT, a.shutdown()).await;
-    assert_eq!(report.tasks[0].terms, 2);
-    assert_eq!(report.tasks[0].restarts, 0, "a lost lease is no restart");
 }
 
-#[tokio::test(flavor = "current_thread", start_paused = true)]
-async fn a_body_that_ignores_its_lost_lease_is_dropped_when_the_lease_expires() {
-    let coordinator = TestCoordinator::new();
-    let app = App::builder()
-        .empty()
-        .coordinator(coordinator.clone())
-        .instance("a")
-        .lease(fast())
-        .build();
-    let dropped = Arc::new(Mutex::new(None));
-    let epoch = Instant::now();
-    struct OnDrop(Arc<Mutex<Option<Duration>>>, Instant);
-    impl Drop for OnDrop {
-        fn drop(&mut self) {
-            *self.0.lock().unwrap() = Some(self.1.elapsed());
-        }
-    }
-    let seen = dropped.clone();
-    app.register_task_with("stubborn", TaskOptions::new().singleton(true), move || {
-        let seen = seen.clone();
-        async move {
-            // Made in the body: the body called at startup to check the arguments never runs.
-            let _guard = OnDrop(seen, epoch);
-            std::future::pending::<()>().await;
-        }
-    })
-    .unwrap();
-    bounded("start", WAIT_LIMIT, app.start()).await.unwrap();
-    sleep(1 * S + 250 * MS).await;
-    coordinator
-        .faults()
-        .renew_fails
-        .store(true, Ordering::Relaxed);
-    wait_while("the body is dropped", || dropped.lock().unwrap().is_none()).await;
-    let at = dropped.lock().unwrap().unwrap();
-    // Renewed last at 1 s: the renew deadline is at 3 s, the lease expires at 4 s.
-    assert!(
-        at <= 4 * S && at > 3 * S,
-        "dropped at {at:?}, not when the lease expired (4 s)"
+#[test]
+fn a_body_that_ignores_its_lost_lease_is_dropped_when_the_lease_expires() {
+    paused(
+        "a_body_that_ignores_its_lost_lease_is_dropped_when_the_lease_expires",
+        REAL_LIMIT,
+        || async {
+            let coordinator = TestCoordinator::new();
+            let app = App::builder()
+                .empty()
+                .coordinator(coordinator.clone())
+                .instance("a")
+                .lease(fast())
+                .build();
+            let dropped = Arc::new(Mutex::new(None));
+            let epoch = Instant::now();
+            struct OnDrop(Arc<Mutex<Option<Duration>>>, Instant);
+            impl Drop for OnDrop {
+                fn drop(&mut self) {
+                    *self.0.lock().unwrap() = Some(self.1.elapsed());
+                }
+            }
+            let seen = dropped.clone();
+            app.register_task_with("stubborn", TaskOptions::new().singleton(true), move || {
+                let seen = seen.clone();
+                async move {
+                    // Made in the body: the body called at startup to check the arguments never runs.
+                    let _guard = OnDrop(seen, epoch);
+                    std::future::pending::<()>().await;
+                }
+            })
+            .unwrap();
+            bounded("start", WAIT_LIMIT, app.start()).await.unwrap();
+            sleep(1 * S + 250 * MS).await;
+            coordinator
+                .faults()
+                .renew_fails
+                .store(true, Ordering::Relaxed);
+            wait_while("the body is dropped", || dropped.lock().unwrap().is_none()).await;
+            let at = dropped.lock().unwrap().unwrap();
+            // Renewed last at 1 s: the renew deadline is at 3 s, the lease expires at 4 s.
+            assert!(
+                at <= 4 * S && at > 3 * S,
+                "dropped at {at:?}, not when the lease expired (4 s)"
+            );
+            assert!(coordinator.holder("stubborn").is_none() || at >= 4 * S);
+            bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
+        },
     );
-    assert!(coordinator.holder("stubborn").is_none() || at >= 4 * S);
-    bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
 }
 
 /// Found by the replicas property: a body that ignores its lost lease was dropped *at* the
@@ -335,134 +367,155 @@ async fn a_body_that_ignores_its_lost_lease_is_dropped_when_the_lease_expires() 
 /// answers at once, the local expiry is the coordinator's own, and a standby asking at that
 /// instant started its body while the old one still existed (on several workers, while it may
 /// still be polled).
-#[tokio::test(flavor = "current_thread", start_paused = true)]
-async fn a_body_that_ignores_its_lost_lease_is_gone_before_a_standby_can_take_the_lease() {
-    let coordinator = TestCoordinator::new();
-    let log = Log::new();
-    let apps: Vec<App> = ["a", "b"]
-        .into_iter()
-        .map(|instance| {
-            let app = App::builder()
-                .empty()
-                .coordinator(coordinator.clone())
-                .instance(instance)
-                .lease(fast())
-                .build();
-            let log = log.clone();
-            app.register_task_with(
-                "stubborn",
-                TaskOptions::new().singleton(true),
-                move |lease: Lease| {
+#[test]
+fn a_body_that_ignores_its_lost_lease_is_gone_before_a_standby_can_take_the_lease() {
+    paused(
+        "a_body_that_ignores_its_lost_lease_is_gone_before_a_standby_can_take_the_lease",
+        REAL_LIMIT,
+        || async {
+            let coordinator = TestCoordinator::new();
+            let log = Log::new();
+            let apps: Vec<App> = ["a", "b"]
+                .into_iter()
+                .map(|instance| {
+                    let app = App::builder()
+                        .empty()
+                        .coordinator(coordinator.clone())
+                        .instance(instance)
+                        .lease(fast())
+                        .build();
                     let log = log.clone();
-                    async move {
-                        struct OnDrop(Log, String);
-                        impl Drop for OnDrop {
-                            fn drop(&mut self) {
-                                self.0.push(std::mem::take(&mut self.1));
+                    app.register_task_with(
+                        "stubborn",
+                        TaskOptions::new().singleton(true),
+                        move |lease: Lease| {
+                            let log = log.clone();
+                            async move {
+                                struct OnDrop(Log, String);
+                                impl Drop for OnDrop {
+                                    fn drop(&mut self) {
+                                        self.0.push(std::mem::take(&mut self.1));
+                                    }
+                                }
+                                // The lease's instance, not `instance`: it is the app's.
+                                log.push(format!("{} start {}", lease.instance(), lease.token()));
+                                let _guard =
+                                    OnDrop(log, format!("{instance} dropped {}", lease.token()));
+                                std::future::pending::<()>().await;
                             }
-                        }
-                        log.push(format!("{instance} start {}", lease.token()));
-                        let _guard = OnDrop(log, format!("{instance} dropped {}", lease.token()));
-                        std::future::pending::<()>().await;
-                    }
-                },
-            )
-            .unwrap();
-            app
-        })
-        .collect();
-    for app in &apps {
-        bounded("start", WAIT_LIMIT, app.start()).await.unwrap();
-    }
-    // a renews every 500 ms, b asks every 500 ms, in step. a renews last at 1 s: its renew
-    // deadline is at 3 s, its lease expires at 4 s, and b asks at 4 s.
-    sleep(1250 * MS).await;
-    coordinator
-        .faults()
-        .renew_fails
-        .store(true, Ordering::Relaxed);
-    wait_while("b holds it", || {
-        !log.names().contains(&"b start 2".to_string())
-    })
-    .await;
-    let names = log.names();
-    let position = |wanted: &str| names.iter().position(|name| name == wanted);
-    assert!(
-        position("a dropped 1").is_some_and(|dropped| Some(dropped) < position("b start 2")),
-        "b started while a's body still existed: {:?}",
-        log.events()
+                        },
+                    )
+                    .unwrap();
+                    app
+                })
+                .collect();
+            for app in &apps {
+                bounded("start", WAIT_LIMIT, app.start()).await.unwrap();
+            }
+            // a renews every 500 ms, b asks every 500 ms, in step. a renews last at 1 s: its renew
+            // deadline is at 3 s, its lease expires at 4 s, and b asks at 4 s.
+            sleep(1250 * MS).await;
+            coordinator
+                .faults()
+                .renew_fails
+                .store(true, Ordering::Relaxed);
+            wait_while("b holds it", || {
+                !log.names().contains(&"b start 2".to_string())
+            })
+            .await;
+            let names = log.names();
+            let position = |wanted: &str| names.iter().position(|name| name == wanted);
+            assert!(
+                position("a dropped 1")
+                    .is_some_and(|dropped| Some(dropped) < position("b start 2")),
+                "b started while a's body still existed: {:?}",
+                log.events()
+            );
+            let (dropped_at, _) = log.events()[1].clone();
+            assert!(
+                dropped_at < 4 * S && dropped_at > 3 * S,
+                "a's body dropped at {dropped_at:?}, not just before its lease expired (4 s)"
+            );
+            for app in &apps {
+                bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
+            }
+        },
     );
-    let (dropped_at, _) = log.events()[1].clone();
-    assert!(
-        dropped_at < 4 * S && dropped_at > 3 * S,
-        "a's body dropped at {dropped_at:?}, not just before its lease expired (4 s)"
-    );
-    for app in &apps {
-        bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
-    }
 }
 
 /// Found by the replicas property: a singleton whose body ignores the app's shutdown is
 /// aborted at the end of the grace period, and its lease was left to expire (up to a lease
 /// period) instead of being given up, although the body was gone: a standby waited for the
 /// expiry, as after a crash.
-#[tokio::test(flavor = "current_thread", start_paused = true)]
-async fn a_singleton_aborted_at_the_end_of_the_grace_period_gives_its_lease_up() {
-    let coordinator = TestCoordinator::new();
-    let app = App::builder()
-        .empty()
-        .coordinator(coordinator.clone())
-        .instance("a")
-        .lease(fast())
-        .grace_period(100 * MS)
-        .build();
-    app.register_task_with("stubborn", TaskOptions::new().singleton(true), || {
-        std::future::pending::<()>()
-    })
-    .unwrap();
-    bounded("start", WAIT_LIMIT, app.start()).await.unwrap();
-    sleep(S).await;
-    assert_eq!(coordinator.holder("stubborn"), Some(("a".to_string(), 1)));
-    let report = bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
-    assert_eq!(report.task("stubborn"), Some(&TaskOutcome::Aborted));
-    tokio::task::yield_now().await;
-    assert_eq!(
-        coordinator.holder("stubborn"),
-        None,
-        "the lease outlives the app"
+#[test]
+fn a_singleton_aborted_at_the_end_of_the_grace_period_gives_its_lease_up() {
+    paused(
+        "a_singleton_aborted_at_the_end_of_the_grace_period_gives_its_lease_up",
+        REAL_LIMIT,
+        || async {
+            let coordinator = TestCoordinator::new();
+            let app = App::builder()
+                .empty()
+                .coordinator(coordinator.clone())
+                .instance("a")
+                .lease(fast())
+                .grace_period(100 * MS)
+                .build();
+            app.register_task_with("stubborn", TaskOptions::new().singleton(true), || {
+                std::future::pending::<()>()
+            })
+            .unwrap();
+            bounded("start", WAIT_LIMIT, app.start()).await.unwrap();
+            sleep(S).await;
+            assert_eq!(coordinator.holder("stubborn"), Some(("a".to_string(), 1)));
+            let report = bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
+            assert_eq!(report.task("stubborn"), Some(&TaskOutcome::Aborted));
+            tokio::task::yield_now().await;
+            assert_eq!(
+                coordinator.holder("stubborn"),
+                None,
+                "the lease outlives the app"
+            );
+            let alive = tokio::runtime::Handle::current()
+                .metrics()
+                .num_alive_tasks();
+            assert_eq!(alive, 0, "tasks left behind");
+        },
     );
-    let alive = tokio::runtime::Handle::current()
-        .metrics()
-        .num_alive_tasks();
-    assert_eq!(alive, 0, "tasks left behind");
 }
 
-#[tokio::test(flavor = "current_thread", start_paused = true)]
-async fn a_coordinator_outage_keeps_a_standby_in_standby_and_it_takes_over_when_it_ends() {
-    let coordinator = TestCoordinator::new();
-    let log = Log::new();
-    let a = replica("a", coordinator.clone(), &log);
-    bounded("start", WAIT_LIMIT, a.start()).await.unwrap();
-    sleep(10 * MS).await;
-    coordinator.faults().down.store(true, Ordering::Relaxed);
-    sleep(10 * S).await;
-    assert_eq!(
-        log.names(),
-        ["a start 1", "a stop 1 lost=true"],
-        "never unguarded"
+#[test]
+fn a_coordinator_outage_keeps_a_standby_in_standby_and_it_takes_over_when_it_ends() {
+    paused(
+        "a_coordinator_outage_keeps_a_standby_in_standby_and_it_takes_over_when_it_ends",
+        REAL_LIMIT,
+        || async {
+            let coordinator = TestCoordinator::new();
+            let log = Log::new();
+            let a = replica("a", coordinator.clone(), &log);
+            bounded("start", WAIT_LIMIT, a.start()).await.unwrap();
+            sleep(10 * MS).await;
+            coordinator.faults().down.store(true, Ordering::Relaxed);
+            sleep(10 * S).await;
+            assert_eq!(
+                log.names(),
+                ["a start 1", "a stop 1 lost=true"],
+                "never unguarded"
+            );
+            let status = a.status();
+            let task = status.task("sweep").unwrap();
+            assert_eq!(task.state, RunState::Standby);
+            assert_eq!(task.lease.as_ref().unwrap().holder, None);
+            coordinator.faults().down.store(false, Ordering::Relaxed);
+            wait_while("it comes back", || {
+                a.status().task("sweep").unwrap().state != RunState::Running
+            })
+            .await;
+            sleep(MS).await;
+            assert_eq!(log.names().last().unwrap(), "a start 2");
+            bounded("shutdown", WAIT_LIMIT, a.shutdown()).await;
+        },
     );
-    let status = a.status();
-    let task = status.task("sweep").unwrap();
-    assert_eq!(task.state, RunState::Standby);
-    assert_eq!(task.lease.as_ref().unwrap().holder, None);
-    coordinator.faults().down.store(false, Ordering::Relaxed);
-    wait_while("it comes back", || {
-        a.status().task("sweep").unwrap().state != RunState::Running
-    })
-    .await;
-    sleep(MS).await;
-    assert_eq!(log.names().last().unwrap(), "a start 2");
-    bounded("shutdown", WAIT_LIMIT, a.shutdown()).await;
 }
 
 /// Replicas `instances` on `coordinator`, each running `digest` with `options`; `body` makes
@@ -493,171 +546,202 @@ where
         .collect()
 }
 
-#[tokio::test(flavor = "current_thread", start_paused = true)]
-async fn each_point_of_a_once_per_point_task_runs_on_exactly_one_replica() {
-    let coordinator = TestCoordinator::new();
-    let runs = Arc::new(Mutex::new(Vec::new()));
-    let epoch = Instant::now();
-    let options = TaskOptions::new().every(S).once_per_point(true);
-    let log = runs.clone();
-    let apps = point_replicas(&coordinator, &["a", "b", "c"], &options, move |instance| {
-        let runs = log.clone();
-        async move {
-            let at = epoch.elapsed();
-            runs.lock().unwrap().push((at.as_millis() / 1000, instance));
-            Ok(())
-        }
-    });
-    for app in &apps {
-        bounded("start", WAIT_LIMIT, app.start()).await.unwrap();
-    }
-    sleep(20 * S + 500 * MS).await;
-    for app in &apps {
-        bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
-    }
-    let runs = runs.lock().unwrap().clone();
-    let points: Vec<u128> = runs.iter().map(|(point, _)| *point).collect();
-    assert_eq!(
-        points,
-        (1..=20).collect::<Vec<_>>(),
-        "each point once: {runs:?}"
+#[test]
+fn each_point_of_a_once_per_point_task_runs_on_exactly_one_replica() {
+    paused(
+        "each_point_of_a_once_per_point_task_runs_on_exactly_one_replica",
+        REAL_LIMIT,
+        || async {
+            let coordinator = TestCoordinator::new();
+            let runs = Arc::new(Mutex::new(Vec::new()));
+            let epoch = Instant::now();
+            let options = TaskOptions::new().every(S).once_per_point(true);
+            let log = runs.clone();
+            let apps = point_replicas(&coordinator, &["a", "b", "c"], &options, move |instance| {
+                let runs = log.clone();
+                async move {
+                    let at = epoch.elapsed();
+                    runs.lock().unwrap().push((at.as_millis() / 1000, instance));
+                    Ok(())
+                }
+            });
+            for app in &apps {
+                bounded("start", WAIT_LIMIT, app.start()).await.unwrap();
+            }
+            sleep(20 * S + 500 * MS).await;
+            for app in &apps {
+                bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
+            }
+            let runs = runs.lock().unwrap().clone();
+            let points: Vec<u128> = runs.iter().map(|(point, _)| *point).collect();
+            assert_eq!(
+                points,
+                (1..=20).collect::<Vec<_>>(),
+                "each point once: {runs:?}"
+            );
+        },
     );
 }
 
-#[tokio::test(flavor = "current_thread", start_paused = true)]
-async fn a_failed_run_of_a_point_is_retried_by_the_replica_that_claimed_it() {
-    let coordinator = TestCoordinator::new();
-    let runs = Arc::new(Mutex::new(Vec::new()));
-    let epoch = Instant::now();
-    // Each point's first try fails; the restart 100 ms later, within the point, works.
-    let options = TaskOptions::new()
-        .every(10 * S)
-        .once_per_point(true)
-        .restart(Restart::OnFailure)
-        .backoff(100 * MS, 100 * MS)
-        .jitter(false);
-    let log = runs.clone();
-    let apps = point_replicas(&coordinator, &["a", "b"], &options, move |instance| {
-        let runs = log.clone();
-        async move {
-            let mut runs = runs.lock().unwrap();
-            let tries = runs.len();
-            runs.push((epoch.elapsed(), instance));
-            anyhow::ensure!(tries % 2 == 1, "the first try of a point fails");
-            Ok(())
-        }
-    });
-    for app in &apps {
-        bounded("start", WAIT_LIMIT, app.start()).await.unwrap();
-    }
-    sleep(35 * S).await;
-    for app in &apps {
-        bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
-    }
-    let runs = runs.lock().unwrap().clone();
-    // Points at 10, 20 and 30 s: each tried, failed, and tried again 100 ms later by the
-    // replica that claimed it.
-    assert_eq!(runs.len(), 6, "{runs:?}");
-    for pair in runs.chunks(2) {
-        assert_eq!(pair[0].1, pair[1].1, "retried by the claimant: {runs:?}");
-        let gap = pair[1].0 - pair[0].0;
-        assert!(gap.abs_diff(100 * MS) <= 5 * MS, "{runs:?}");
-    }
-}
-
-#[tokio::test(flavor = "current_thread", start_paused = true)]
-async fn a_lease_outside_a_singleton_and_an_unreachable_coordinator_fail_the_startup() {
-    let app = App::empty();
-    app.register_task("plain", |_lease: Lease| async {})
-        .unwrap();
-    let error = bounded("start", WAIT_LIMIT, app.start()).await.unwrap_err();
-    assert!(matches!(
-        error.kind(),
-        StartupErrorKind::LeaseOutsideSingleton { .. }
-    ));
-    assert!(
-        error.to_string().contains("add `#[lifespan(singleton)]`"),
-        "{error}"
+#[test]
+fn a_failed_run_of_a_point_is_retried_by_the_replica_that_claimed_it() {
+    paused(
+        "a_failed_run_of_a_point_is_retried_by_the_replica_that_claimed_it",
+        REAL_LIMIT,
+        || async {
+            let coordinator = TestCoordinator::new();
+            let runs = Arc::new(Mutex::new(Vec::new()));
+            let epoch = Instant::now();
+            // Each point's first try fails; the restart 100 ms later, within the point, works.
+            let options = TaskOptions::new()
+                .every(10 * S)
+                .once_per_point(true)
+                .restart(Restart::OnFailure)
+                .backoff(100 * MS, 100 * MS)
+                .jitter(false);
+            let log = runs.clone();
+            let apps = point_replicas(&coordinator, &["a", "b"], &options, move |instance| {
+                let runs = log.clone();
+                async move {
+                    let mut runs = runs.lock().unwrap();
+                    let tries = runs.len();
+                    runs.push((epoch.elapsed(), instance));
+                    anyhow::ensure!(tries % 2 == 1, "the first try of a point fails");
+                    Ok(())
+                }
+            });
+            for app in &apps {
+                bounded("start", WAIT_LIMIT, app.start()).await.unwrap();
+            }
+            sleep(35 * S).await;
+            for app in &apps {
+                bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
+            }
+            let runs = runs.lock().unwrap().clone();
+            // Points at 10, 20 and 30 s: each tried, failed, and tried again 100 ms later by the
+            // replica that claimed it.
+            assert_eq!(runs.len(), 6, "{runs:?}");
+            for pair in runs.chunks(2) {
+                assert_eq!(pair[0].1, pair[1].1, "retried by the claimant: {runs:?}");
+                let gap = pair[1].0 - pair[0].0;
+                assert!(gap.abs_diff(100 * MS) <= 5 * MS, "{runs:?}");
+            }
+        },
     );
-
-    let coordinator = TestCoordinator::new();
-    coordinator
-        .fail_prepare("connecting to postgres://admin:hunter2@db.internal:5432/app: refused");
-    let app = App::builder().empty().coordinator(coordinator).build();
-    app.register_task_with("sweep", TaskOptions::new().singleton(true), || async {})
-        .unwrap();
-    let error = bounded("start", WAIT_LIMIT, app.start()).await.unwrap_err();
-    let text = format!("{:#}", anyhow::Error::from(error));
-    assert!(text.starts_with("the coordinator (the test coordinator) could not be prepared: connecting to postgres://admin:***@db.internal"), "{text}");
-    assert!(!text.contains("hunter2"));
 }
 
-#[tokio::test(flavor = "current_thread", start_paused = true)]
-async fn a_coordinator_that_stops_answering_holds_up_no_shutdown_of_a_once_per_point_task() {
-    let coordinator = TestCoordinator::new();
-    let app = App::builder()
-        .empty()
-        .coordinator(coordinator.clone())
-        .build();
-    let options = TaskOptions::new().every(60 * S).once_per_point(true);
-    app.register_task_with("digest", options, || async {})
-        .unwrap();
-    bounded("start", WAIT_LIMIT, app.start()).await.unwrap();
-    sleep(S).await;
-    // From now on every answer takes ten minutes: the claim at 60 s hangs.
-    coordinator
-        .faults()
-        .delay_ms
-        .store(600_000, Ordering::Relaxed);
-    sleep(61 * S).await;
-    let began = Instant::now();
-    let report = bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
-    assert_eq!(report.task("digest"), Some(&TaskOutcome::Cancelled));
-    assert!(
-        began.elapsed() < S,
-        "shutdown waited {:?} for a claim",
-        began.elapsed()
+#[test]
+fn a_lease_outside_a_singleton_and_an_unreachable_coordinator_fail_the_startup() {
+    paused(
+        "a_lease_outside_a_singleton_and_an_unreachable_coordinator_fail_the_startup",
+        REAL_LIMIT,
+        || async {
+            let app = App::empty();
+            app.register_task("plain", |_lease: Lease| async {})
+                .unwrap();
+            let error = bounded("start", WAIT_LIMIT, app.start()).await.unwrap_err();
+            assert!(matches!(
+                error.kind(),
+                StartupErrorKind::LeaseOutsideSingleton { .. }
+            ));
+            assert!(
+                error.to_string().contains("add `#[lifespan(singleton)]`"),
+                "{error}"
+            );
+
+            let coordinator = TestCoordinator::new();
+            coordinator.fail_prepare(
+                "connecting to postgres://admin:hunter2@db.internal:5432/app: refused",
+            );
+            let app = App::builder().empty().coordinator(coordinator).build();
+            app.register_task_with("sweep", TaskOptions::new().singleton(true), || async {})
+                .unwrap();
+            let error = bounded("start", WAIT_LIMIT, app.start()).await.unwrap_err();
+            let text = format!("{:#}", anyhow::Error::from(error));
+            assert!(text.starts_with("the coordinator (the test coordinator) could not be prepared: connecting to postgres://admin:***@db.internal"), "{text}");
+            assert!(!text.contains("hunter2"));
+        },
+    );
+}
+
+#[test]
+fn a_coordinator_that_stops_answering_holds_up_no_shutdown_of_a_once_per_point_task() {
+    paused(
+        "a_coordinator_that_stops_answering_holds_up_no_shutdown_of_a_once_per_point_task",
+        REAL_LIMIT,
+        || async {
+            let coordinator = TestCoordinator::new();
+            let app = App::builder()
+                .empty()
+                .coordinator(coordinator.clone())
+                .build();
+            let options = TaskOptions::new().every(60 * S).once_per_point(true);
+            app.register_task_with("digest", options, || async {})
+                .unwrap();
+            bounded("start", WAIT_LIMIT, app.start()).await.unwrap();
+            sleep(S).await;
+            // From now on every answer takes ten minutes: the claim at 60 s hangs.
+            coordinator
+                .faults()
+                .delay_ms
+                .store(600_000, Ordering::Relaxed);
+            sleep(61 * S).await;
+            let began = Instant::now();
+            let report = bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
+            assert_eq!(report.task("digest"), Some(&TaskOutcome::Cancelled));
+            assert!(
+                began.elapsed() < S,
+                "shutdown waited {:?} for a claim",
+                began.elapsed()
+            );
+        },
     );
 }
 
 #[cfg(feature = "cron")]
-#[tokio::test(flavor = "current_thread", start_paused = true)]
-async fn each_occurrence_of_a_cron_schedule_runs_on_exactly_one_replica() {
-    let coordinator = TestCoordinator::new();
-    let runs = Arc::new(Mutex::new(Vec::new()));
-    let epoch = Instant::now();
-    let options = TaskOptions::new()
-        .cron("*/2 * * * * *")
-        .unwrap()
-        .once_per_point(true);
-    let log = runs.clone();
-    let apps = point_replicas(&coordinator, &["a", "b", "c"], &options, move |instance| {
-        let runs = log.clone();
-        async move {
-            runs.lock().unwrap().push((epoch.elapsed(), instance));
-            Ok(())
-        }
-    });
-    for app in &apps {
-        bounded("start", WAIT_LIMIT, app.start()).await.unwrap();
-    }
-    sleep(20 * S).await;
-    for app in &apps {
-        bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
-    }
-    let runs = runs.lock().unwrap().clone();
-    // One run per occurrence, 2 s apart, whichever replica won it.
-    assert!(runs.len() >= 9, "{runs:?}");
-    for pair in runs.windows(2) {
-        let gap = pair[1].0 - pair[0].0;
-        assert!(
-            gap.abs_diff(2 * S) <= 5 * MS,
-            "each occurrence once: {runs:?}"
-        );
-    }
-    let instances: std::collections::BTreeSet<_> =
-        runs.iter().map(|(_, instance)| *instance).collect();
-    assert!(!instances.is_empty());
+#[test]
+fn each_occurrence_of_a_cron_schedule_runs_on_exactly_one_replica() {
+    paused(
+        "each_occurrence_of_a_cron_schedule_runs_on_exactly_one_replica",
+        REAL_LIMIT,
+        || async {
+            let coordinator = TestCoordinator::new();
+            let runs = Arc::new(Mutex::new(Vec::new()));
+            let epoch = Instant::now();
+            let options = TaskOptions::new()
+                .cron("*/2 * * * * *")
+                .unwrap()
+                .once_per_point(true);
+            let log = runs.clone();
+            let apps = point_replicas(&coordinator, &["a", "b", "c"], &options, move |instance| {
+                let runs = log.clone();
+                async move {
+                    runs.lock().unwrap().push((epoch.elapsed(), instance));
+                    Ok(())
+                }
+            });
+            for app in &apps {
+                bounded("start", WAIT_LIMIT, app.start()).await.unwrap();
+            }
+            sleep(20 * S).await;
+            for app in &apps {
+                bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
+            }
+            let runs = runs.lock().unwrap().clone();
+            // One run per occurrence, 2 s apart, whichever replica won it.
+            assert!(runs.len() >= 9, "{runs:?}");
+            for pair in runs.windows(2) {
+                let gap = pair[1].0 - pair[0].0;
+                assert!(
+                    gap.abs_diff(2 * S) <= 5 * MS,
+                    "each occurrence once: {runs:?}"
+                );
+            }
+            let instances: std::collections::BTreeSet<_> =
+                runs.iter().map(|(_, instance)| *instance).collect();
+            assert!(!instances.is_empty());
+        },
+    );
 }
 
 #[cfg(feature = "cron")]
@@ -681,5 +765,21 @@ fn the_in_process_coordinator_grants_a_named_point_once_and_after_its_hold() {
         assert_eq!(claim(2_000).await.unwrap().won, None);
         sleep(5 * S).await;
         assert_eq!(claim(2_000).await.unwrap().won, Some(2_000));
+    });
+}
+
+#[test]
+fn the_lost_signal_of_a_lease_completes_when_it_is_lost_and_not_before() {
+    paused("lost signal", REAL_LIMIT, || async {
+        let (lease, control) = Lease::pair(3);
+        assert_eq!(lease.instance(), "test");
+        // Polled once: pending while the lease is held.
+        let held = tokio::time::timeout(Duration::ZERO, lease.lost()).await;
+        assert!(held.is_err(), "`lost` completed while the lease is held");
+        assert!(!lease.is_lost());
+        control.lose();
+        assert!(lease.is_lost());
+        let lost = tokio::time::timeout(Duration::ZERO, lease.lost()).await;
+        assert!(lost.is_ok(), "`lost` still pending after the loss");
     });
 }
