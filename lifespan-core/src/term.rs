@@ -27,14 +27,26 @@ pub(crate) struct HeldTerm {
     /// a lease period after the last successful renewal was *sent*.
     expiry: Arc<Mutex<Instant>>,
     keeper: JoinHandle<()>,
-    /// The coordinator and the retry period, until the term is given up by [`release`].
-    unreleased: Option<(Arc<dyn Coordinator>, Duration)>,
+    settings: LeaseSettings,
+    /// The coordinator, until the term is given up by [`release`].
+    unreleased: Option<Arc<dyn Coordinator>>,
 }
 
 impl HeldTerm {
     /// When the lease expires at the earliest, on this process's clock.
     pub(crate) fn expiry(&self) -> Instant {
         *lock(&self.expiry)
+    }
+
+    /// How long giving the lease up may take: until the lease expires on its own (a release
+    /// answered later gains nothing), at most the renew deadline (the longest the holder waits
+    /// for any answer of the coordinator), and at least the retry period. Not the retry period
+    /// alone: a retry of 1 ms would cut off every release, and the standby would wait for the
+    /// lease to expire.
+    fn release_bound(&self) -> Duration {
+        let left = self.expiry().saturating_duration_since(Instant::now());
+        left.min(self.settings.renew_deadline())
+            .max(self.settings.retry())
     }
 }
 
@@ -44,11 +56,12 @@ impl Drop for HeldTerm {
         // Dropped without `release`: its task was aborted (the grace period was over), its body
         // with it. The lease is given up all the same, so that a standby takes over within a
         // retry period rather than when it expires; bounded like `release`.
-        if let Some((coordinator, retry)) = self.unreleased.take() {
+        if let Some(coordinator) = self.unreleased.take() {
             if let Ok(runtime) = tokio::runtime::Handle::try_current() {
                 let term = self.term.clone();
+                let bound = self.release_bound();
                 runtime.spawn(async move {
-                    let _ = timeout(retry, coordinator.release(&term)).await;
+                    let _ = timeout(bound, coordinator.release(&term)).await;
                 });
             }
         }
@@ -204,10 +217,8 @@ impl Singleton {
             lost,
             expiry,
             keeper,
-            unreleased: Some((
-                board.coordination.coordinator.clone(),
-                self.settings.retry(),
-            )),
+            settings: self.settings,
+            unreleased: Some(board.coordination.coordinator.clone()),
         }
     }
 }
@@ -281,21 +292,22 @@ impl Keeper {
 }
 
 /// Gives `held` up: at once if it is still current, so that a standby takes over within one
-/// retry period. Bounded by the retry period: a coordinator that does not answer lets the
-/// lease expire instead.
-pub(crate) async fn release(board: &Board, index: usize, mut held: HeldTerm, retry: Duration) {
+/// retry period. Bounded by [`HeldTerm::release_bound`]: a coordinator that does not answer by
+/// then lets the lease expire instead.
+pub(crate) async fn release(board: &Board, index: usize, mut held: HeldTerm) {
     held.unreleased = None;
     held.keeper.abort();
     board.end_term(index);
     let label = board.plan.task(index).label();
-    match timeout(retry, board.coordination.coordinator.release(&held.term)).await {
+    let bound = held.release_bound();
+    match timeout(bound, board.coordination.coordinator.release(&held.term)).await {
         Ok(Ok(())) => tracing::debug!(token = held.term.token, "lifespan task `{label}` released its lease"),
         Ok(Err(error)) => tracing::warn!(
             error = %format_args!("{error:#}"),
             "lifespan task `{label}` could not release its lease: it expires on its own"
         ),
         Err(_) => tracing::warn!(
-            "lifespan task `{label}` could not release its lease within {retry:?}: it expires on its own"
+            "lifespan task `{label}` could not release its lease within {bound:?}: it expires on its own"
         ),
     }
 }

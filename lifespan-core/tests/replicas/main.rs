@@ -14,7 +14,7 @@ use lifespan_core::{
     App, InProcess, Lease, LeaseSettings, Restart, RunState, Shutdown, StartupErrorKind,
     TaskOptions, TaskOutcome,
 };
-use lifespan_test_support::{bounded, WAIT_LIMIT};
+use lifespan_test_support::{bounded, CapturedLogs, WAIT_LIMIT};
 use real_time::{paused, REAL_LIMIT};
 use tokio::time::{sleep, Instant};
 
@@ -781,5 +781,51 @@ fn the_lost_signal_of_a_lease_completes_when_it_is_lost_and_not_before() {
         assert!(lease.is_lost());
         let lost = tokio::time::timeout(Duration::ZERO, lease.lost()).await;
         assert!(lost.is_ok(), "`lost` still pending after the loss");
+    });
+}
+
+/// Issue 21, defect 8: the release at shutdown was bounded by the retry period, so with a retry
+/// of 1 ms against a coordinator that takes 5 ms to answer it always timed out, and the standby
+/// waited for the lease to expire. The release has its own bound, and shutdown waits for it.
+#[test]
+fn a_release_is_not_cut_off_by_a_short_retry_period() {
+    paused("release with a short retry", REAL_LIMIT, || async {
+        let logs = CapturedLogs::default();
+        let _capture = tracing::subscriber::set_default(logs.subscriber());
+        let settings = LeaseSettings::new(3 * S, 2 * S, MS).unwrap();
+        let coordinator = TestCoordinator::new();
+        coordinator.faults().delay_ms.store(5, Ordering::Relaxed);
+        let log = Log::new();
+        let a = replica_with("a", coordinator.clone(), &log, settings);
+        let b = replica_with("b", coordinator.clone(), &log, settings);
+        bounded("start a", WAIT_LIMIT, a.start()).await.unwrap();
+        wait_while("a holds it", || log.names().is_empty()).await;
+        bounded("start b", WAIT_LIMIT, b.start()).await.unwrap();
+        sleep(100 * MS).await;
+        let stopped = Instant::now();
+        bounded("shutdown a", WAIT_LIMIT, a.shutdown()).await;
+        // The shutdown waited for the release: the lease is free, and a shows it no more.
+        assert_eq!(
+            coordinator.holder("sweep"),
+            None,
+            "released by the end of the shutdown"
+        );
+        let lease = a.status().task("sweep").unwrap().lease.clone().unwrap();
+        assert!(!lease.held_here, "{lease:?}");
+        wait_while("b takes over", || {
+            !log.names().contains(&"b start 2".to_string())
+        })
+        .await;
+        let handover = stopped.elapsed();
+        assert!(
+            handover < 100 * MS,
+            "handover took {handover:?}: the release was cut off, and b waited for the lease to expire"
+        );
+        let lines = logs.lines();
+        assert!(
+            !lines.iter().any(|line| line.contains("could not release")),
+            "{lines:#?}"
+        );
+        shut_down(&[&b]).await;
     });
 }
