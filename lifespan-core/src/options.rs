@@ -262,7 +262,8 @@ impl TaskOptions {
     /// coordinator's clock and none is given twice, so a fast run on one replica cannot let a
     /// replica with a slow clock run the same point again, hold or not; a hold also spaces runs
     /// at least that far apart when a replica claims a point late. It must be shorter than the
-    /// period: a hold as long as the period would skip every other point. Default: none.
+    /// period, or than the shortest gap between two occurrences of a cron schedule: a hold as
+    /// long as that would skip every other point. Default: none.
     pub const fn hold(mut self, hold: Duration) -> Self {
         self.hold = hold;
         self

@@ -350,6 +350,52 @@ mod cron {
             Ok(())
         );
     }
+
+    /// Issue 21, defect 9: a `run_jitter` longer than a cron schedule's shortest gap was
+    /// accepted (the same jitter is refused with `every`), and `hold` was not checked against
+    /// cron either. Both are refused at registration, naming the task and both values.
+    #[test]
+    fn a_run_jitter_or_hold_as_long_as_the_shortest_cron_gap_is_refused_with_both_values() {
+        use lifespan_core::{App, RegisterError};
+        // Every 10 minutes, and at 00:05: the shortest gap is 5 minutes.
+        let cron = TaskOptions::new()
+            .cron("0 */10,5 0 * * *")
+            .unwrap()
+            .restart(Restart::OnFailure);
+        let app = App::empty();
+        let register = |name: &str, options: TaskOptions| {
+            app.register_task_with(name.to_owned(), options, || async {})
+                .unwrap_err()
+        };
+        let jitter = register("digest", cron.clone().run_jitter(5 * 60 * S));
+        assert!(
+            matches!(jitter, RegisterError::InvalidSchedule { .. }),
+            "{jitter:?}"
+        );
+        assert_eq!(
+            jitter.to_string(),
+            "cannot register lifespan task `digest`: `run_jitter` (300s) must be shorter than the shortest gap between the occurrences of the cron schedule `0 */10,5 0 * * *` (300s), or runs would drift into the next occurrence"
+        );
+        let hold = register("sweep", cron.clone().once_per_point(true).hold(6 * 60 * S));
+        assert_eq!(
+            hold.to_string(),
+            "cannot register lifespan task `sweep`: `hold` (360s) must be shorter than the shortest gap between the occurrences of the cron schedule `0 */10,5 0 * * *` (300s), or occurrences would be skipped"
+        );
+        let problem = |options: TaskOptions| options.validate().unwrap_err();
+        assert!(problem(cron.clone().run_jitter(10 * 60 * S))
+            .starts_with("`run_jitter` must be shorter than the shortest gap"));
+        assert!(problem(cron.clone().once_per_point(true).hold(5 * 60 * S))
+            .starts_with("`hold` must be shorter than the shortest gap"));
+        // Shorter than the gap: accepted.
+        let fine = cron.run_jitter(299 * S).once_per_point(true).hold(299 * S);
+        assert_eq!(fine.validate(), Ok(()));
+        // A gap found only in a year that is not a leap year: Feb 28 to Mar 28, 28 days.
+        let yearly = TaskOptions::new()
+            .cron("0 0 0 28 2,3 *")
+            .unwrap()
+            .run_jitter(28 * 24 * 3600 * S);
+        assert!(problem(yearly).starts_with("`run_jitter` must be shorter"));
+    }
 }
 
 /// No input makes the cron parser panic: every expression and zone is a schedule or a
