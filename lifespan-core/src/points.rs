@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::time::{timeout, Instant};
 
 use crate::board::Board;
-use crate::coordinate::{Coordinator, PointRequest};
+use crate::coordinate::{chain, Coordinator, PointRequest};
 use crate::time::after;
 
 /// A margin added to each wake-up, so that a replica never asks for a point just before the
@@ -47,7 +47,7 @@ impl Points {
                 self.answered();
                 after(Instant::now(), until_next + MARGIN)
             }
-            Ok(Err(error)) => self.unanswered(&format!("{error:#}")),
+            Ok(Err(error)) => self.unanswered(&chain(&error)),
             Err(_) => self.unanswered(&format!("no answer within {period:?}")),
         }
     }
@@ -65,7 +65,7 @@ impl Points {
                 let next = after(Instant::now(), claim.until_next + MARGIN);
                 (claim.won.is_some(), next)
             }
-            Ok(Err(error)) => (false, self.unanswered(&format!("{error:#}"))),
+            Ok(Err(error)) => (false, self.unanswered(&chain(&error))),
             Err(_) => (
                 false,
                 self.unanswered(&format!("no answer within {period:?}")),
@@ -87,7 +87,7 @@ impl Points {
                 claim.won == Some(point)
             }
             Ok(Err(error)) => {
-                self.unanswered(&format!("{error:#}"));
+                self.unanswered(&chain(&error));
                 false
             }
             Err(_) => {

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::board::Board;
-use crate::coordinate::{Acquired, Coordinator, Lease, LeaseRequest, LeaseSettings, Term};
+use crate::coordinate::{chain, Acquired, Coordinator, Lease, LeaseRequest, LeaseSettings, Term};
 use crate::lock::lock;
 use crate::time::after;
 
@@ -151,7 +151,7 @@ impl Singleton {
                     board.set_standby(index, holder);
                 }
                 Ok(Err(error)) => {
-                    self.failed(label, &coordinator, &error.to_string());
+                    self.failed(label, &coordinator, &chain(&error));
                     board.set_standby(index, None);
                 }
                 Err(_) => {
@@ -237,19 +237,17 @@ struct Keeper {
 impl Keeper {
     /// Renews until the lease is lost; `renewed` is when the grant's request was sent.
     async fn keep(self, mut renewed: Instant) {
-        let mut failing = false;
+        // The cause of the last failed renewal, while they fail.
+        let mut failure: Option<String> = None;
         loop {
             // Never past the deadline: a retry after a failed renewal may end beyond it, and
             // beyond the lease, when the retry period is longer than their difference.
             let deadline = after(renewed, self.settings.renew_deadline());
-            sleep_until(after(Instant::now(), self.settings.retry()).min(deadline)).await;
+            let planned = after(Instant::now(), self.settings.retry()).min(deadline);
+            sleep_until(planned).await;
             let sent = Instant::now();
             if sent >= deadline {
-                return self.lose(if sent > deadline {
-                    "it was not renewed within the renew deadline (was this process paused?)"
-                } else {
-                    "it was not renewed within the renew deadline"
-                });
+                return self.lose(&self.missed(planned, sent, failure.as_deref()));
             }
             let renewal = timeout_at(
                 deadline,
@@ -259,7 +257,7 @@ impl Keeper {
                 Ok(Ok(true)) => {
                     renewed = sent;
                     *lock(&self.expiry) = after(sent, self.settings.lease());
-                    if std::mem::take(&mut failing) {
+                    if failure.take().is_some() {
                         tracing::info!("lifespan task `{}` renewed its lease again", self.label);
                     }
                 }
@@ -267,17 +265,37 @@ impl Keeper {
                     return self.lose("the coordinator no longer has it as the current term (it expired, or its connection ended)");
                 }
                 Ok(Err(error)) => {
-                    if !std::mem::replace(&mut failing, true) {
+                    let why = chain(&error);
+                    if failure.is_none() {
                         tracing::warn!(
-                            error = %format_args!("{error:#}"),
+                            error = %why,
                             "lifespan task `{}` could not renew its lease: retrying until the renew deadline",
                             self.label
                         );
                     }
+                    failure = Some(why);
                 }
-                Err(_) => return self.lose("it was not renewed within the renew deadline"),
+                Err(_) => return self.lose("it was not renewed within the renew deadline: the coordinator did not answer the renewal"),
             }
         }
+    }
+
+    /// Why the renew deadline passed, woken at `sent` for a renewal planned at `planned`, the
+    /// last renewal having failed with `failure`, if it did. A pause is guessed only when the
+    /// process woke up later than planned by more than a tenth of the renew deadline: a timer
+    /// is not that late, a stopped or stalled process is.
+    fn missed(&self, planned: Instant, sent: Instant, failure: Option<&str>) -> String {
+        let late = sent.saturating_duration_since(planned);
+        let mut why = String::from("it was not renewed within the renew deadline");
+        if late > self.settings.renew_deadline() / 10 {
+            why.push_str(&format!(
+                ": this process woke up {late:?} after it planned to renew (was this process paused?)"
+            ));
+        }
+        if let Some(failure) = failure {
+            why.push_str(&format!("; the last renewal failed: {failure}"));
+        }
+        why
     }
 
     fn lose(&self, why: &str) {
@@ -303,7 +321,7 @@ pub(crate) async fn release(board: &Board, index: usize, mut held: HeldTerm) {
     match timeout(bound, board.coordination.coordinator.release(&held.term)).await {
         Ok(Ok(())) => tracing::debug!(token = held.term.token, "lifespan task `{label}` released its lease"),
         Ok(Err(error)) => tracing::warn!(
-            error = %format_args!("{error:#}"),
+            error = %chain(&error),
             "lifespan task `{label}` could not release its lease: it expires on its own"
         ),
         Err(_) => tracing::warn!(

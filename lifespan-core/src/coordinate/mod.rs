@@ -290,6 +290,20 @@ impl CoordinatorError {
     }
 }
 
+/// `error` and its causes, joined by `: `, masked: what a log line of a coordinator's failure
+/// shows, so that "acquiring the lease of `x`" comes with "relation ... does not exist".
+// The `{:#}` of public error types is to print the same chain; the log lines then use it.
+pub(crate) fn chain(error: &CoordinatorError) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    crate::redact::redact(&text).into_owned()
+}
+
 /// An app's coordination: its coordinator, its instance name, its default lease settings.
 #[derive(Clone)]
 pub(crate) struct Coordination {

@@ -26,7 +26,13 @@ pub struct Faults {
     pub renew_refused: AtomicBool,
     /// Extra delay before each answer, in milliseconds of virtual time.
     pub delay_ms: AtomicU64,
+    /// Every call fails with an error whose cause says the tables do not exist: they were
+    /// dropped, and the calls succeed again once they are back.
+    pub vanished: AtomicBool,
 }
+
+/// The cause of every failure while the tables are gone.
+pub const VANISHED: &str = "relation \"lifespan_leases\" does not exist";
 
 #[derive(Clone, Default)]
 pub struct TestCoordinator {
@@ -82,6 +88,12 @@ impl TestCoordinator {
         }
         if self.inner.faults.down.load(Ordering::Relaxed) {
             return Err(CoordinatorError::msg("the test database is down"));
+        }
+        if self.inner.faults.vanished.load(Ordering::Relaxed) {
+            return Err(CoordinatorError::new(
+                "running a statement of the test coordinator",
+                std::io::Error::other(VANISHED),
+            ));
         }
         Ok(())
     }

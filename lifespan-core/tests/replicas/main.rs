@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use coordinator::TestCoordinator;
+use coordinator::{TestCoordinator, VANISHED};
 use lifespan_core::{
     App, InProcess, Lease, LeaseSettings, Restart, RunState, Shutdown, StartupErrorKind,
     TaskOptions, TaskOutcome,
@@ -827,5 +827,141 @@ fn a_release_is_not_cut_off_by_a_short_retry_period() {
             "{lines:#?}"
         );
         shut_down(&[&b]).await;
+    });
+}
+
+/// The lines of `logs` that contain `text`.
+fn lines_with(logs: &CapturedLogs, text: &str) -> Vec<String> {
+    logs.lines()
+        .into_iter()
+        .filter(|line| line.contains(text))
+        .collect()
+}
+
+/// Issue 21, defect 6: a coordinator's failures were logged with their top message only
+/// ("running a statement ..."), never the cause ("relation ... does not exist"), and a lease
+/// lost to failed renewals gave no cause at all. Each line of a failure carries its cause, once
+/// per outage, and the recovery is logged once.
+#[test]
+fn coordinator_failures_are_logged_with_their_cause_once_per_outage() {
+    paused("failures logged with their cause", REAL_LIMIT, || async {
+        let logs = CapturedLogs::default();
+        let _capture = tracing::subscriber::set_default(logs.subscriber());
+        let coordinator = TestCoordinator::new();
+        let log = Log::new();
+        let a = replica("a", coordinator.clone(), &log);
+        let b = replica("b", coordinator.clone(), &log);
+        bounded("start a", WAIT_LIMIT, a.start()).await.unwrap();
+        bounded("start b", WAIT_LIMIT, b.start()).await.unwrap();
+        sleep(S).await;
+        // The tables vanish for 800 ms: b asks and a renews once or twice meanwhile, a having
+        // renewed last at 500 ms at the earliest (its renew deadline 2.5 s at the earliest).
+        coordinator.faults().vanished.store(true, Ordering::Relaxed);
+        sleep(800 * MS).await;
+        coordinator
+            .faults()
+            .vanished
+            .store(false, Ordering::Relaxed);
+        sleep(2 * S).await;
+
+        let standby = lines_with(&logs, "`sweep` cannot ask for its lease");
+        assert_eq!(standby.len(), 1, "once per outage: {standby:#?}");
+        assert!(standby[0].contains(VANISHED), "{}", standby[0]);
+        let renewal = lines_with(&logs, "`sweep` could not renew its lease");
+        assert_eq!(renewal.len(), 1, "once per outage: {renewal:#?}");
+        assert!(renewal[0].contains(VANISHED), "{}", renewal[0]);
+        assert_eq!(
+            lines_with(&logs, "`sweep` renewed its lease again").len(),
+            1,
+            "{:#?}",
+            logs.lines()
+        );
+        assert_eq!(
+            lines_with(
+                &logs,
+                "the coordinator answers again: lifespan task `sweep`"
+            )
+            .len(),
+            1
+        );
+        assert_eq!(log.names(), ["a start 1"], "a kept its lease");
+
+        // Now for longer than the renew deadline (2 s): a loses its lease, saying why.
+        coordinator.faults().vanished.store(true, Ordering::Relaxed);
+        wait_while("a loses its lease", || log.names().len() < 2).await;
+        let lost = lines_with(&logs, "`sweep` lost its lease");
+        assert_eq!(lost.len(), 1, "{lost:#?}");
+        assert!(lost[0].contains(VANISHED), "{}", lost[0]);
+        assert!(!lost[0].contains("paused"), "no pause here: {}", lost[0]);
+        coordinator
+            .faults()
+            .vanished
+            .store(false, Ordering::Relaxed);
+        shut_down(&[&a, &b]).await;
+    });
+}
+
+/// A holder that wakes up past its renew deadline, long after it planned to renew, was
+/// paused: its lost lease says so. (Paused time: the clock jumps while the holder sleeps.)
+#[test]
+fn a_holder_woken_past_its_renew_deadline_guesses_it_was_paused() {
+    paused("a pause is guessed", REAL_LIMIT, || async {
+        let logs = CapturedLogs::default();
+        let _capture = tracing::subscriber::set_default(logs.subscriber());
+        let coordinator = TestCoordinator::new();
+        let log = Log::new();
+        let a = replica("a", coordinator.clone(), &log);
+        bounded("start a", WAIT_LIMIT, a.start()).await.unwrap();
+        sleep(S + 100 * MS).await;
+        tokio::time::advance(3 * S).await;
+        wait_while("a loses its lease", || log.names().len() < 2).await;
+        let lost = lines_with(&logs, "`sweep` lost its lease");
+        assert_eq!(lost.len(), 1, "{lost:#?}");
+        assert!(lost[0].contains("was this process paused?"), "{}", lost[0]);
+        shut_down(&[&a]).await;
+    });
+}
+
+/// As for leases: a claim that fails is logged with its cause, once per outage, and the
+/// recovery once; the points of the outage run nowhere, the next ones run again.
+#[test]
+fn claim_failures_are_logged_with_their_cause_once_per_outage() {
+    paused("claim failures logged", REAL_LIMIT, || async {
+        let logs = CapturedLogs::default();
+        let _capture = tracing::subscriber::set_default(logs.subscriber());
+        let coordinator = TestCoordinator::new();
+        let runs = Arc::new(Mutex::new(Vec::new()));
+        let epoch = Instant::now();
+        let options = TaskOptions::new().every(S).once_per_point(true);
+        let log = runs.clone();
+        let apps = point_replicas(&coordinator, &["a"], &options, move |_| {
+            let runs = log.clone();
+            async move {
+                runs.lock()
+                    .unwrap()
+                    .push(epoch.elapsed().as_millis() / 1000);
+                Ok(())
+            }
+        });
+        bounded("start", WAIT_LIMIT, apps[0].start()).await.unwrap();
+        sleep(2 * S + 500 * MS).await;
+        coordinator.faults().vanished.store(true, Ordering::Relaxed);
+        sleep(3 * S).await;
+        coordinator
+            .faults()
+            .vanished
+            .store(false, Ordering::Relaxed);
+        sleep(3 * S).await;
+        bounded("shutdown", WAIT_LIMIT, apps[0].shutdown()).await;
+        let failed = lines_with(&logs, "`digest` cannot claim its points");
+        assert_eq!(failed.len(), 1, "once per outage: {failed:#?}");
+        assert!(failed[0].contains(VANISHED), "{}", failed[0]);
+        let again = lines_with(
+            &logs,
+            "the coordinator answers again: lifespan task `digest`",
+        );
+        assert_eq!(again.len(), 1, "{:#?}", logs.lines());
+        let runs = runs.lock().unwrap().clone();
+        assert_eq!(runs, [1, 2, 6, 7, 8], "none during the outage");
     });
 }
