@@ -965,3 +965,75 @@ fn claim_failures_are_logged_with_their_cause_once_per_outage() {
         assert_eq!(runs, [1, 2, 6, 7, 8], "none during the outage");
     });
 }
+
+/// Issue 21, defect 7: a claim was cut off after one period, so with a period shorter than the
+/// coordinator's answer (5 ms against a real database) no point ever ran. A claim waits for as
+/// long as the app's renew deadline at least: a point claimed late is still given once.
+#[test]
+fn a_coordinator_slower_than_the_period_still_gets_points_claimed() {
+    paused(
+        "a slow coordinator and a short period",
+        REAL_LIMIT,
+        || async {
+            let coordinator = TestCoordinator::new();
+            coordinator.faults().delay_ms.store(50, Ordering::Relaxed);
+            let runs = Arc::new(Mutex::new(0_u32));
+            let options = TaskOptions::new().every(20 * MS).once_per_point(true);
+            let log = runs.clone();
+            let apps = point_replicas(&coordinator, &["a", "b"], &options, move |_| {
+                let runs = log.clone();
+                async move {
+                    *runs.lock().unwrap() += 1;
+                    Ok(())
+                }
+            });
+            for app in &apps {
+                bounded("start", WAIT_LIMIT, app.start()).await.unwrap();
+            }
+            sleep(2 * S).await;
+            for app in &apps {
+                bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
+            }
+            // A claim every 70 ms or so per replica (50 ms to get the next point, then 50 ms to claim it).
+            let runs = *runs.lock().unwrap();
+            assert!(runs >= 10, "{runs} points ran in 2 s");
+        },
+    );
+}
+
+/// A cron occurrence is claimed with the patience of the time to the next one when that is
+/// longer than the app's renew deadline: a coordinator that takes 15 s to answer still gets
+/// each occurrence of a schedule run every minute claimed.
+#[cfg(feature = "cron")]
+#[test]
+fn a_coordinator_slower_than_the_renew_deadline_still_gets_minutely_occurrences_claimed() {
+    paused(
+        "a slow coordinator and a cron schedule",
+        REAL_LIMIT,
+        || async {
+            let coordinator = TestCoordinator::new();
+            coordinator
+                .faults()
+                .delay_ms
+                .store(15_000, Ordering::Relaxed);
+            let runs = Arc::new(Mutex::new(0_u32));
+            let options = TaskOptions::new()
+                .cron("0 * * * * *")
+                .unwrap()
+                .once_per_point(true);
+            let log = runs.clone();
+            let apps = point_replicas(&coordinator, &["a"], &options, move |_| {
+                let runs = log.clone();
+                async move {
+                    *runs.lock().unwrap() += 1;
+                    Ok(())
+                }
+            });
+            bounded("start", WAIT_LIMIT, apps[0].start()).await.unwrap();
+            sleep(5 * 60 * S).await;
+            bounded("shutdown", WAIT_LIMIT, apps[0].shutdown()).await;
+            let runs = *runs.lock().unwrap();
+            assert!(runs >= 4, "{runs} occurrences ran in 5 minutes");
+        },
+    );
+}
