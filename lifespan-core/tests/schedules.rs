@@ -328,6 +328,19 @@ mod cron {
             .starts_with("unknown time zone `Mars/Olympus`"));
     }
 
+    /// A run that ends at the very instant of its occurrence (or within the wall clock's
+    /// tolerance of it) does not run that occurrence again: the next run is the next one.
+    #[tokio::test(start_paused = true)]
+    async fn a_run_ending_at_its_occurrence_does_not_run_it_again() {
+        let runs = Runs::new();
+        let options = TaskOptions::new().cron("*/2 * * * * *").unwrap();
+        let app = app_with(options, &runs, Duration::ZERO, never);
+        run_for(&app, 21 * S).await;
+        let gaps = runs.gaps();
+        assert!(gaps.len() >= 8, "{:?}", runs.at());
+        assert!(gaps.iter().all(|gap| near(*gap, 2 * S)), "{gaps:?}");
+    }
+
     #[test]
     fn the_cron_options_are_validated_as_the_macro_checks_them() {
         let cron = TaskOptions::new().cron("0 * * * * *").unwrap();

@@ -1037,3 +1037,119 @@ fn a_coordinator_slower_than_the_renew_deadline_still_gets_minutely_occurrences_
         },
     );
 }
+
+/// `InProcess`'s docs offer its clones as replicas for tests: its leases and points keep the
+/// coordinator's rules.
+#[test]
+fn the_in_process_coordinator_keeps_the_rules_of_leases_and_points() {
+    use lifespan_core::{Acquired, Coordinator, LeaseRequest, PointRequest};
+    paused("the in-process coordinator's rules", REAL_LIMIT, || async {
+        let coordinator = InProcess::new();
+        let replica = coordinator.clone();
+        let request = |instance: &str| LeaseRequest::new("sweep", instance, 3 * S);
+        let Ok(Acquired::Granted(term)) = coordinator.acquire(&request("a")).await else {
+            panic!("a free lease is granted");
+        };
+        assert_eq!((term.token, term.instance.as_str()), (1, "a"));
+        let Ok(Acquired::Held(Some(holder))) = replica.acquire(&request("b")).await else {
+            panic!("a held lease is not granted");
+        };
+        assert_eq!((holder.instance.as_str(), holder.token), ("a", 1));
+        // Renewed while current, from now on: held 3 s after the renewal, not the grant.
+        sleep(2 * S).await;
+        assert!(coordinator.renew(&term, 3 * S).await.unwrap());
+        sleep(2 * S).await;
+        assert!(matches!(
+            replica.acquire(&request("b")).await,
+            Ok(Acquired::Held(_))
+        ));
+        // Expired: neither renewed nor held.
+        sleep(S).await;
+        assert!(!coordinator.renew(&term, 3 * S).await.unwrap());
+        let Ok(Acquired::Granted(next)) = replica.acquire(&request("b")).await else {
+            panic!("an expired lease is granted");
+        };
+        assert_eq!(next.token, 2);
+        // A stale term's release and renewal change nothing; the current one's release frees it.
+        coordinator.release(&term).await.unwrap();
+        assert!(!coordinator.renew(&term, 3 * S).await.unwrap());
+        assert!(replica.renew(&next, 3 * S).await.unwrap());
+        replica.release(&next).await.unwrap();
+        assert!(!replica.renew(&next, 3 * S).await.unwrap());
+        assert!(matches!(
+            coordinator.acquire(&request("a")).await,
+            Ok(Acquired::Granted(term)) if term.token == 3
+        ));
+
+        // Points: on this machine's clock, each granted once.
+        let period = Duration::from_secs(3600);
+        let points = PointRequest::new("digest", "a", period, Duration::ZERO);
+        let since_epoch = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        let until_next = coordinator.until_next_point(period).await.unwrap();
+        let expected = period - Duration::from_secs(since_epoch.as_secs() % 3600);
+        assert!(
+            until_next <= expected && until_next + 2 * S >= expected,
+            "{until_next:?}, not {expected:?}"
+        );
+        let claim = coordinator.claim_point(&points).await.unwrap();
+        let hour = (since_epoch.as_secs() / 3600) as i64;
+        assert!(
+            claim.won == Some(hour) || claim.won == Some(hour + 1),
+            "{claim:?}, not point {hour}"
+        );
+        assert!(claim.until_next <= period && !claim.until_next.is_zero());
+        let again = replica.claim_point(&points).await.unwrap();
+        assert_eq!(again.won, None, "a point is granted once");
+        assert!(!coordinator.is_shared());
+    });
+}
+
+#[test]
+fn a_lease_too_long_for_a_database_is_refused() {
+    let century = Duration::from_millis(i64::MAX as u64 / 2);
+    let error = LeaseSettings::new(century, 2 * S, S).unwrap_err();
+    assert!(
+        error.to_string().ends_with("is too long for a database"),
+        "{error}"
+    );
+    assert!(LeaseSettings::new(century - MS, 2 * S, S).is_ok());
+}
+
+/// With `once_per_point` and `every`, the replica claims the first point at least the initial
+/// delay after its start.
+#[test]
+fn a_once_per_point_task_claims_its_first_point_after_its_initial_delay() {
+    paused("initial delay of points", REAL_LIMIT, || async {
+        let coordinator = TestCoordinator::new();
+        // Its points are counted from now on.
+        lifespan_core::Coordinator::until_next_point(&coordinator, S)
+            .await
+            .unwrap();
+        let runs = Arc::new(Mutex::new(Vec::new()));
+        let epoch = Instant::now();
+        let options = TaskOptions::new()
+            .every(S)
+            .once_per_point(true)
+            .initial_delay(3500 * MS);
+        let log = runs.clone();
+        let apps = point_replicas(&coordinator, &["a", "b"], &options, move |_| {
+            let runs = log.clone();
+            async move {
+                runs.lock()
+                    .unwrap()
+                    .push(epoch.elapsed().as_millis() / 1000);
+                Ok(())
+            }
+        });
+        for app in &apps {
+            bounded("start", WAIT_LIMIT, app.start()).await.unwrap();
+        }
+        sleep(6 * S + 500 * MS).await;
+        for app in &apps {
+            bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
+        }
+        assert_eq!(*runs.lock().unwrap(), [4, 5, 6]);
+    });
+}
