@@ -40,7 +40,7 @@
 //! A case runs on a current-thread runtime with paused time; every wait is bounded.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -54,7 +54,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{sleep, sleep_until, Instant};
 
 use crate::coordinator::TestCoordinator;
-use crate::real_time::paused;
+use crate::real_time::real_time_case;
 use crate::replicas_case::{replicas_case, Body, ReplicasCase, Step};
 use crate::replicas_check::{check, render};
 
@@ -349,34 +349,17 @@ pub(crate) struct Observed {
     pub(crate) situations: BTreeSet<&'static str>,
 }
 
-/// Whether a case did not end within its bound on real time: its thread still spins, and the
-/// cases that proptest then tries while shrinking fail at once rather than each spinning too.
-static HUNG: AtomicBool = AtomicBool::new(false);
-
 /// Runs `case` on a fresh current-thread runtime with paused time, on a thread of its own
 /// bounded by 20 s of real time; returns the situations it went through.
 pub(crate) fn run_replicas(case: &ReplicasCase) -> Result<BTreeSet<&'static str>, String> {
-    if HUNG.load(Ordering::Relaxed) {
-        return Err("an earlier case did not end within 20 s of real time (see above)".into());
-    }
     let owned = case.clone();
-    let run = std::panic::catch_unwind(|| {
-        paused(
-            "a replicas case",
-            Duration::from_secs(20),
-            move || async move { run_paused(&owned).await },
-        )
-    });
-    run.unwrap_or_else(|panic| {
-        let message = panic
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| panic.downcast_ref::<&str>().map(|text| (*text).to_owned()))
-            .unwrap_or_else(|| "the case panicked".into());
-        if message.contains("of real time") {
-            HUNG.store(true, Ordering::Relaxed);
-        }
-        Err(format!("{message}\ncase: {case:?}"))
+    real_time_case(Duration::from_secs(20), move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        runtime.block_on(run_paused(&owned))
     })
 }
 

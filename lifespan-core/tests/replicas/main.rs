@@ -3,6 +3,8 @@
 //! bounded by an hour of virtual time, and every test by 30 s of real time (`real_time.rs`).
 
 mod coordinator;
+/// The bound on real time; `real_time_case` is for the properties of `fault_injection/`.
+#[allow(dead_code)]
 mod real_time;
 
 use std::sync::atomic::Ordering;
