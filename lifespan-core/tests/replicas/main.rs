@@ -887,6 +887,9 @@ fn coordinator_failures_are_logged_with_their_cause_once_per_outage() {
             1
         );
         assert_eq!(log.names(), ["a start 1"], "a kept its lease");
+        // The standby is announced once, and once again after the outage.
+        let standby = lines_with(&logs, "`sweep` is in standby");
+        assert_eq!(standby.len(), 2, "{standby:#?}");
 
         // Now for longer than the renew deadline (2 s): a loses its lease, saying why.
         coordinator.faults().vanished.store(true, Ordering::Relaxed);
