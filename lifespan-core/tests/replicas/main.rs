@@ -898,10 +898,18 @@ fn coordinator_failures_are_logged_with_their_cause_once_per_outage() {
         assert_eq!(lost.len(), 1, "{lost:#?}");
         assert!(lost[0].contains(VANISHED), "{}", lost[0]);
         assert!(!lost[0].contains("paused"), "no pause here: {}", lost[0]);
+        // A second outage, of several requests each: logged once more by b, once by a.
+        sleep(S).await;
         coordinator
             .faults()
             .vanished
             .store(false, Ordering::Relaxed);
+        let standby = lines_with(&logs, "`sweep` cannot ask for its lease");
+        assert_eq!(
+            standby.len(),
+            3,
+            "once per outage and replica: {standby:#?}"
+        );
         shut_down(&[&a, &b]).await;
     });
 }
