@@ -775,6 +775,11 @@ fn the_lost_signal_of_a_lease_completes_when_it_is_lost_and_not_before() {
     paused("lost signal", REAL_LIMIT, || async {
         let (lease, control) = Lease::pair(3);
         assert_eq!(lease.instance(), "test");
+        assert_eq!(
+            format!("{lease:?}"),
+            "Lease { token: 3, instance: \"test\", lost: false }"
+        );
+        assert_eq!(format!("{:?}", lease.lost()), "LeaseLost { .. }");
         // Polled once: pending while the lease is held.
         let held = tokio::time::timeout(Duration::ZERO, lease.lost()).await;
         assert!(held.is_err(), "`lost` completed while the lease is held");
@@ -1116,6 +1121,8 @@ fn the_in_process_coordinator_keeps_the_rules_of_leases_and_points() {
         let again = replica.claim_point(&points).await.unwrap();
         assert_eq!(again.won, None, "a point is granted once");
         assert!(!coordinator.is_shared());
+        assert_eq!(coordinator.describe(), "the in-process coordinator");
+        coordinator.prepare().await.unwrap();
     });
 }
 
