@@ -89,6 +89,15 @@ impl App {
     ) -> Result<(), RegisterError> {
         let name = checked(Kind::Task, name.into())?;
         if let Err(reason) = options.validate() {
+            #[cfg(feature = "cron")]
+            if let Some((rule, detailed)) = options.cron_gap_problem() {
+                if rule == reason {
+                    return Err(RegisterError::InvalidSchedule {
+                        name,
+                        reason: detailed,
+                    });
+                }
+            }
             return Err(RegisterError::InvalidOptions { name, reason });
         }
         let prepare = Arc::new(move |cx: &mut InjectCx<'_>| task.call(cx));

@@ -72,13 +72,11 @@ impl Due {
         self
     }
 
-    /// How long a claim of the point before this run may take: until this run is due, at
-    /// least a second.
+    /// How long until this run is due: how long a claim of the point before it may take, or
+    /// the app's renew deadline if that is longer (see `Points::claim_explicit`).
     #[cfg(feature = "cron")]
     pub(crate) fn patience(&self) -> Duration {
-        self.at
-            .saturating_duration_since(Instant::now())
-            .max(Duration::from_secs(1))
+        self.at.saturating_duration_since(Instant::now())
     }
 
     /// The cron occurrence's point: its Unix time in milliseconds.

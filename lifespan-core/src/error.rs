@@ -225,6 +225,16 @@ pub enum RegisterError {
         /// What is wrong.
         reason: &'static str,
     },
+    /// The task's timing does not fit its cron schedule: its `run_jitter` or `hold` is not
+    /// shorter than the shortest gap between the schedule's occurrences. The message gives
+    /// both values.
+    #[error("cannot register lifespan task `{name}`: {reason}")]
+    InvalidSchedule {
+        /// The name it was to be registered under.
+        name: Name,
+        /// What is wrong, with the values.
+        reason: String,
+    },
 }
 
 /// Why [`App::run_until_signal`](crate::App::run_until_signal) or

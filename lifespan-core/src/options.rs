@@ -252,6 +252,13 @@ impl TaskOptions {
     ///
     /// A run that fails is retried under the task's [`restart`](Self::restart) policy by the
     /// replica that claimed its point, without claiming it again; the schedule then goes on.
+    ///
+    /// A replica waits for the coordinator's answer to a claim for the period, or for the app's
+    /// renew deadline ([`AppBuilder::lease`](crate::AppBuilder::lease), 10 s by default) if
+    /// that is longer (with a cron schedule, until the next occurrence if that is longer
+    /// still): a coordinator slower than a short period still gives each point to one replica,
+    /// and the run is late rather than lost. Past that, the replica takes the coordinator for
+    /// unreachable, logs why (once per outage) and claims again at the next point.
     pub const fn once_per_point(mut self, once_per_point: bool) -> Self {
         self.once_per_point = once_per_point;
         self
@@ -262,7 +269,8 @@ impl TaskOptions {
     /// coordinator's clock and none is given twice, so a fast run on one replica cannot let a
     /// replica with a slow clock run the same point again, hold or not; a hold also spaces runs
     /// at least that far apart when a replica claims a point late. It must be shorter than the
-    /// period: a hold as long as the period would skip every other point. Default: none.
+    /// period, or than the shortest gap between two occurrences of a cron schedule: a hold as
+    /// long as that would skip every other point. Default: none.
     pub const fn hold(mut self, hold: Duration) -> Self {
         self.hold = hold;
         self

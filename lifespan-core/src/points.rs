@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio::time::{timeout, Instant};
 
 use crate::board::Board;
+use crate::chain;
 use crate::coordinate::{Coordinator, PointRequest};
 use crate::time::after;
 
@@ -14,11 +15,25 @@ use crate::time::after;
 /// coordinator's clock reaches it.
 const MARGIN: Duration = Duration::from_millis(1);
 
+/// How long a call to claim a point (or learn when the next one is due) may take: the period,
+/// or the app's renew deadline ([`AppBuilder::lease`](crate::AppBuilder::lease), 10 s by
+/// default) if that is longer. Not the period alone: a period shorter than the coordinator's
+/// answers (5 ms against a database) would cut off every claim, and no point would run. A point
+/// claimed late is still right: the coordinator gives each point once, and only after the hold
+/// of the one before, whenever the answer arrives; the run is just late, and the points due
+/// meanwhile are skipped. Nor longer than that: past the renew deadline, the app takes the
+/// coordinator for unreachable, as a singleton's holder does.
+fn patience(period: Duration, renew_deadline: Duration) -> Duration {
+    period.max(renew_deadline)
+}
+
 /// What a once-per-point task needs to claim its points.
 pub(crate) struct Points {
     coordinator: Arc<dyn Coordinator>,
     request: PointRequest,
     label: String,
+    /// How long a call may take: see [`Points::patience`].
+    patience: Duration,
     /// Whether the coordinator failed on the last call, so that an outage is logged once.
     failing: bool,
 }
@@ -35,28 +50,29 @@ impl Points {
                 hold,
             },
             label: entry.label().to_string(),
+            patience: patience(period, board.coordination.lease.renew_deadline()),
             failing: false,
         }
     }
 
     /// When the first point is due: the next one on the coordinator's clock.
     pub(crate) async fn first(&mut self) -> Instant {
-        let period = self.request.period;
-        match timeout(period, self.coordinator.until_next_point(period)).await {
+        let (period, patience) = (self.request.period, self.patience);
+        match timeout(patience, self.coordinator.until_next_point(period)).await {
             Ok(Ok(until_next)) => {
                 self.answered();
                 after(Instant::now(), until_next + MARGIN)
             }
-            Ok(Err(error)) => self.unanswered(&format!("{error:#}")),
-            Err(_) => self.unanswered(&format!("no answer within {period:?}")),
+            Ok(Err(error)) => self.unanswered(&chain::text(&error)),
+            Err(_) => self.unanswered(&format!("no answer within {patience:?}")),
         }
     }
 
     /// Claims the point due now: whether this replica won it, and when the next one is due.
     /// A point that cannot be claimed (the coordinator does not answer) is not run.
     pub(crate) async fn claim(&mut self) -> (bool, Instant) {
-        let period = self.request.period;
-        match timeout(period, self.coordinator.claim_point(&self.request)).await {
+        let patience = self.patience;
+        match timeout(patience, self.coordinator.claim_point(&self.request)).await {
             Ok(Ok(claim)) => {
                 self.answered();
                 if let Some(point) = claim.won {
@@ -65,18 +81,20 @@ impl Points {
                 let next = after(Instant::now(), claim.until_next + MARGIN);
                 (claim.won.is_some(), next)
             }
-            Ok(Err(error)) => (false, self.unanswered(&format!("{error:#}"))),
+            Ok(Err(error)) => (false, self.unanswered(&chain::text(&error))),
             Err(_) => (
                 false,
-                self.unanswered(&format!("no answer within {period:?}")),
+                self.unanswered(&format!("no answer within {patience:?}")),
             ),
         }
     }
 
     /// Claims the cron occurrence `point` (its Unix time in milliseconds): whether this replica
-    /// won it. A coordinator that does not answer within `patience` gives no point.
+    /// won it. A coordinator that does not answer within `until_next` (the time to the next
+    /// occurrence), or the app's renew deadline if that is longer, gives no point.
     #[cfg(feature = "cron")]
-    pub(crate) async fn claim_explicit(&mut self, point: i64, patience: Duration) -> bool {
+    pub(crate) async fn claim_explicit(&mut self, point: i64, until_next: Duration) -> bool {
+        let patience = until_next.max(self.patience);
         let claiming = self.coordinator.claim_explicit_point(&self.request, point);
         match timeout(patience, claiming).await {
             Ok(Ok(claim)) => {
@@ -87,7 +105,7 @@ impl Points {
                 claim.won == Some(point)
             }
             Ok(Err(error)) => {
-                self.unanswered(&format!("{error:#}"));
+                self.unanswered(&chain::text(&error));
                 false
             }
             Err(_) => {

@@ -382,11 +382,7 @@ impl Supervisor {
     /// Releases the term held, if any (at once, if the coordinator still has it).
     async fn give_up_term(&mut self) {
         if let Some(held) = self.term.take() {
-            let retry = self
-                .singleton
-                .as_ref()
-                .map_or(Duration::ZERO, |s| s.settings.retry());
-            release(&self.board, self.index, held, retry).await;
+            release(&self.board, self.index, held).await;
         }
     }
 

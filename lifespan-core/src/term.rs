@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::board::Board;
+use crate::chain;
 use crate::coordinate::{Acquired, Coordinator, Lease, LeaseRequest, LeaseSettings, Term};
 use crate::lock::lock;
 use crate::time::after;
@@ -27,14 +28,26 @@ pub(crate) struct HeldTerm {
     /// a lease period after the last successful renewal was *sent*.
     expiry: Arc<Mutex<Instant>>,
     keeper: JoinHandle<()>,
-    /// The coordinator and the retry period, until the term is given up by [`release`].
-    unreleased: Option<(Arc<dyn Coordinator>, Duration)>,
+    settings: LeaseSettings,
+    /// The coordinator, until the term is given up by [`release`].
+    unreleased: Option<Arc<dyn Coordinator>>,
 }
 
 impl HeldTerm {
     /// When the lease expires at the earliest, on this process's clock.
     pub(crate) fn expiry(&self) -> Instant {
         *lock(&self.expiry)
+    }
+
+    /// How long giving the lease up may take: until the lease expires on its own (a release
+    /// answered later gains nothing), at most the renew deadline (the longest the holder waits
+    /// for any answer of the coordinator), and at least the retry period. Not the retry period
+    /// alone: a retry of 1 ms would cut off every release, and the standby would wait for the
+    /// lease to expire.
+    fn release_bound(&self) -> Duration {
+        let left = self.expiry().saturating_duration_since(Instant::now());
+        left.min(self.settings.renew_deadline())
+            .max(self.settings.retry())
     }
 }
 
@@ -44,11 +57,12 @@ impl Drop for HeldTerm {
         // Dropped without `release`: its task was aborted (the grace period was over), its body
         // with it. The lease is given up all the same, so that a standby takes over within a
         // retry period rather than when it expires; bounded like `release`.
-        if let Some((coordinator, retry)) = self.unreleased.take() {
+        if let Some(coordinator) = self.unreleased.take() {
             if let Ok(runtime) = tokio::runtime::Handle::try_current() {
                 let term = self.term.clone();
+                let bound = self.release_bound();
                 runtime.spawn(async move {
-                    let _ = timeout(retry, coordinator.release(&term)).await;
+                    let _ = timeout(bound, coordinator.release(&term)).await;
                 });
             }
         }
@@ -138,7 +152,7 @@ impl Singleton {
                     board.set_standby(index, holder);
                 }
                 Ok(Err(error)) => {
-                    self.failed(label, &coordinator, &error.to_string());
+                    self.failed(label, &coordinator, &chain::text(&error));
                     board.set_standby(index, None);
                 }
                 Err(_) => {
@@ -204,10 +218,8 @@ impl Singleton {
             lost,
             expiry,
             keeper,
-            unreleased: Some((
-                board.coordination.coordinator.clone(),
-                self.settings.retry(),
-            )),
+            settings: self.settings,
+            unreleased: Some(board.coordination.coordinator.clone()),
         }
     }
 }
@@ -226,19 +238,17 @@ struct Keeper {
 impl Keeper {
     /// Renews until the lease is lost; `renewed` is when the grant's request was sent.
     async fn keep(self, mut renewed: Instant) {
-        let mut failing = false;
+        // The cause of the last failed renewal, while they fail.
+        let mut failure: Option<String> = None;
         loop {
             // Never past the deadline: a retry after a failed renewal may end beyond it, and
             // beyond the lease, when the retry period is longer than their difference.
             let deadline = after(renewed, self.settings.renew_deadline());
-            sleep_until(after(Instant::now(), self.settings.retry()).min(deadline)).await;
+            let planned = after(Instant::now(), self.settings.retry()).min(deadline);
+            sleep_until(planned).await;
             let sent = Instant::now();
             if sent >= deadline {
-                return self.lose(if sent > deadline {
-                    "it was not renewed within the renew deadline (was this process paused?)"
-                } else {
-                    "it was not renewed within the renew deadline"
-                });
+                return self.lose(&self.missed(planned, sent, failure.as_deref()));
             }
             let renewal = timeout_at(
                 deadline,
@@ -248,7 +258,7 @@ impl Keeper {
                 Ok(Ok(true)) => {
                     renewed = sent;
                     *lock(&self.expiry) = after(sent, self.settings.lease());
-                    if std::mem::take(&mut failing) {
+                    if failure.take().is_some() {
                         tracing::info!("lifespan task `{}` renewed its lease again", self.label);
                     }
                 }
@@ -256,17 +266,37 @@ impl Keeper {
                     return self.lose("the coordinator no longer has it as the current term (it expired, or its connection ended)");
                 }
                 Ok(Err(error)) => {
-                    if !std::mem::replace(&mut failing, true) {
+                    let why = chain::text(&error);
+                    if failure.is_none() {
                         tracing::warn!(
-                            error = %format_args!("{error:#}"),
+                            error = %why,
                             "lifespan task `{}` could not renew its lease: retrying until the renew deadline",
                             self.label
                         );
                     }
+                    failure = Some(why);
                 }
-                Err(_) => return self.lose("it was not renewed within the renew deadline"),
+                Err(_) => return self.lose("it was not renewed within the renew deadline: the coordinator did not answer the renewal"),
             }
         }
+    }
+
+    /// Why the renew deadline passed, woken at `sent` for a renewal planned at `planned`, the
+    /// last renewal having failed with `failure`, if it did. A pause is guessed only when the
+    /// process woke up later than planned by more than a tenth of the renew deadline: a timer
+    /// is not that late, a stopped or stalled process is.
+    fn missed(&self, planned: Instant, sent: Instant, failure: Option<&str>) -> String {
+        let late = sent.saturating_duration_since(planned);
+        let mut why = String::from("it was not renewed within the renew deadline");
+        if late > self.settings.renew_deadline() / 10 {
+            why.push_str(&format!(
+                ": this process woke up {late:?} after it planned to renew (was this process paused?)"
+            ));
+        }
+        if let Some(failure) = failure {
+            why.push_str(&format!("; the last renewal failed: {failure}"));
+        }
+        why
     }
 
     fn lose(&self, why: &str) {
@@ -281,21 +311,22 @@ impl Keeper {
 }
 
 /// Gives `held` up: at once if it is still current, so that a standby takes over within one
-/// retry period. Bounded by the retry period: a coordinator that does not answer lets the
-/// lease expire instead.
-pub(crate) async fn release(board: &Board, index: usize, mut held: HeldTerm, retry: Duration) {
+/// retry period. Bounded by [`HeldTerm::release_bound`]: a coordinator that does not answer by
+/// then lets the lease expire instead.
+pub(crate) async fn release(board: &Board, index: usize, mut held: HeldTerm) {
     held.unreleased = None;
     held.keeper.abort();
     board.end_term(index);
     let label = board.plan.task(index).label();
-    match timeout(retry, board.coordination.coordinator.release(&held.term)).await {
+    let bound = held.release_bound();
+    match timeout(bound, board.coordination.coordinator.release(&held.term)).await {
         Ok(Ok(())) => tracing::debug!(token = held.term.token, "lifespan task `{label}` released its lease"),
         Ok(Err(error)) => tracing::warn!(
-            error = %format_args!("{error:#}"),
+            error = %chain::text(&error),
             "lifespan task `{label}` could not release its lease: it expires on its own"
         ),
         Err(_) => tracing::warn!(
-            "lifespan task `{label}` could not release its lease within {retry:?}: it expires on its own"
+            "lifespan task `{label}` could not release its lease within {bound:?}: it expires on its own"
         ),
     }
 }

@@ -112,7 +112,22 @@ impl TaskOptions {
     /// (drawn anew for each run), so that replicas or tasks on the same schedule do not all
     /// start at the same instant. The schedule itself does not drift: each run is due at its
     /// point or occurrence, and jittered from there. With `every`, it must be shorter than the
-    /// period. (Not [`jitter`](Self::jitter), which spreads restart delays.) Default: none.
+    /// period; with a cron schedule, shorter than the shortest gap between two of its
+    /// occurrences (looked for over eight years from 2024, or its first 2,000 occurrences).
+    /// (Not [`jitter`](Self::jitter), which spreads restart delays.) Default: none.
+    ///
+    /// ```
+    /// # #[cfg(feature = "cron")] {
+    /// use lifespan_core::{App, TaskOptions};
+    /// use std::time::Duration;
+    ///
+    /// // At :00 and :05 past each hour: the shortest gap is 5 minutes.
+    /// let options = TaskOptions::new().cron("0 0,5 * * * *")?.run_jitter(Duration::from_secs(300));
+    /// let error = App::empty().register_task_with("digest", options, || async {}).unwrap_err();
+    /// assert!(error.to_string().contains("`run_jitter` (300s) must be shorter than the shortest gap between the occurrences of the cron schedule `0 0,5 * * * *` (300s)"));
+    /// # }
+    /// # Ok::<(), lifespan_core::CronError>(())
+    /// ```
     pub const fn run_jitter(mut self, jitter: Duration) -> Self {
         self.run_jitter = jitter;
         self
@@ -164,6 +179,44 @@ impl TaskOptions {
         }
         if self.every.is_some_and(|period| self.run_jitter >= period) {
             return Some("`run_jitter` must be shorter than the period `every`, or runs would drift into the next period");
+        }
+        #[cfg(feature = "cron")]
+        if let Some((problem, _)) = self.cron_gap_problem() {
+            return Some(problem);
+        }
+        None
+    }
+
+    /// What is wrong between the cron schedule's shortest gap between occurrences and
+    /// `run_jitter` or `hold`, if anything: the rule, and the message with the values.
+    #[cfg(feature = "cron")]
+    pub(crate) fn cron_gap_problem(&self) -> Option<(&'static str, String)> {
+        if self.run_jitter.is_zero() && self.hold.is_zero() {
+            return None;
+        }
+        let cron = self.cron.as_deref()?;
+        let schedule = crate::cron::CronSchedule::parse(cron, self.time_zone.as_deref()).ok()?;
+        let gap = schedule.shortest_gap()?;
+        let shortest = format!(
+            "the shortest gap between the occurrences of the cron schedule `{cron}` ({gap:?})"
+        );
+        if self.run_jitter >= gap {
+            return Some((
+                "`run_jitter` must be shorter than the shortest gap between the cron schedule's occurrences, or runs would drift into the next occurrence",
+                format!(
+                    "`run_jitter` ({:?}) must be shorter than {shortest}, or runs would drift into the next occurrence",
+                    self.run_jitter
+                ),
+            ));
+        }
+        if self.hold >= gap {
+            return Some((
+                "`hold` must be shorter than the shortest gap between the cron schedule's occurrences, or occurrences would be skipped",
+                format!(
+                    "`hold` ({:?}) must be shorter than {shortest}, or occurrences would be skipped",
+                    self.hold
+                ),
+            ));
         }
         None
     }

@@ -58,6 +58,42 @@ pub(crate) fn expression_problem(expression: &str) -> Option<String> {
     None
 }
 
+/// The shortest gap between two successive occurrences of `expression` in `zone` (UTC if
+/// `None`), in nanoseconds, found as the runtime's `CronSchedule::shortest_gap` finds it: among
+/// the first 2,000 occurrences from 2024-01-01T00:00:00Z within eight years, a gap of a second
+/// ending the search. `None` if the expression or zone is not valid (reported already), or it
+/// has fewer than two occurrences there.
+pub(crate) fn shortest_gap(expression: &str, zone: Option<&str>) -> Option<u64> {
+    let zone: chrono_tz::Tz = match zone {
+        Some(zone) => zone.parse().ok()?,
+        None => chrono_tz::Tz::UTC,
+    };
+    let cron = parser().parse(expression).ok()?;
+    let start = chrono::DateTime::<chrono::Utc>::from_timestamp(1_704_067_200, 0)?;
+    let end = start + chrono::TimeDelta::seconds(8 * 366 * 24 * 3600);
+    let mut last = cron
+        .find_next_occurrence(&start.with_timezone(&zone), true)
+        .ok()?;
+    let mut shortest: Option<u64> = None;
+    for _ in 0..2_000 {
+        let Some(next) = cron
+            .find_next_occurrence(&last, false)
+            .ok()
+            .filter(|next| *next <= end)
+        else {
+            break;
+        };
+        let gap = (next - last).to_std().ok()?;
+        let gap = u64::try_from(gap.as_nanos()).ok()?;
+        shortest = Some(shortest.map_or(gap, |shortest| shortest.min(gap)));
+        if gap <= 1_000_000_000 {
+            break;
+        }
+        last = next;
+    }
+    shortest
+}
+
 /// What is wrong with the time zone `zone`, if anything, with a suggestion.
 pub(crate) fn zone_problem(zone: &str) -> Option<String> {
     if zone.parse::<chrono_tz::Tz>().is_ok() {

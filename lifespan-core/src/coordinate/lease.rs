@@ -88,9 +88,10 @@ impl Lease {
     /// # async fn main() {
     /// let (lease, control) = Lease::pair(7);
     /// assert_eq!(lease.token(), 7);
+    /// assert!(!lease.is_lost());
     /// control.lose();
-    /// lease.lost().await;
     /// assert!(lease.is_lost());
+    /// lease.lost().await; // at once: the lease is lost
     /// # }
     /// ```
     pub fn pair(token: i64) -> (Lease, LeaseControl) {

@@ -5,7 +5,7 @@
 mod fields;
 
 use std::str::FromStr;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -92,8 +92,46 @@ impl CronSchedule {
 
     /// The first occurrence at or after `time`.
     pub(crate) fn at_or_after(&self, time: SystemTime) -> Option<SystemTime> {
-        let just_before = time.checked_sub(std::time::Duration::from_nanos(1))?;
+        let just_before = time.checked_sub(Duration::from_nanos(1))?;
         self.next_after(just_before)
+    }
+}
+
+/// From when [`CronSchedule::shortest_gap`] looks at the occurrences: 2024-01-01T00:00:00Z, a
+/// fixed date (a schedule is accepted or refused the same way on every day), at the start of a
+/// leap year.
+const GAPS_FROM: Duration = Duration::from_secs(1_704_067_200);
+
+/// How many occurrences [`CronSchedule::shortest_gap`] looks at, at most.
+const GAPS_OCCURRENCES: usize = 2_000;
+
+/// Over how long [`CronSchedule::shortest_gap`] looks at the occurrences, at most: eight years,
+/// two leap days.
+const GAPS_SPAN: Duration = Duration::from_secs(8 * 366 * 24 * 3600);
+
+impl CronSchedule {
+    /// The shortest gap between two successive occurrences, among the first 2,000 from
+    /// 2024-01-01 within eight years (both daylight-saving changes of each year, for a schedule
+    /// that runs at most about once a day; a schedule that runs more often repeats within
+    /// days); `None` if it has fewer than two occurrences there. A gap of a second, the
+    /// shortest there is, ends the search.
+    pub(crate) fn shortest_gap(&self) -> Option<Duration> {
+        let start = SystemTime::UNIX_EPOCH + GAPS_FROM;
+        let end = start + GAPS_SPAN;
+        let mut last = self.at_or_after(start)?;
+        let mut shortest: Option<Duration> = None;
+        for _ in 0..GAPS_OCCURRENCES {
+            let Some(next) = self.next_after(last).filter(|next| *next <= end) else {
+                break;
+            };
+            let gap = next.duration_since(last).unwrap_or_default();
+            shortest = Some(shortest.map_or(gap, |shortest| shortest.min(gap)));
+            if gap <= Duration::from_secs(1) {
+                break;
+            }
+            last = next;
+        }
+        shortest
     }
 }
 

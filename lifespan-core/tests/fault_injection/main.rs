@@ -85,6 +85,10 @@ mod drive;
 mod model;
 mod real;
 mod real_case;
+/// The bound on real time of the tests on paused time, shared with `tests/replicas/`.
+#[allow(dead_code)]
+#[path = "../replicas/real_time.rs"]
+mod real_time;
 mod record;
 mod regressions;
 mod replicas;
@@ -106,9 +110,16 @@ use real::check_real;
 use real_case::real_case;
 use record::{silence_injected_panics, Log, MAX_RECORDS};
 
-/// Runs `case` on a fresh current-thread runtime with paused time.
+/// Runs `case` on a fresh current-thread runtime with paused time, on a thread of its own
+/// bounded by 20 s of real time (a runtime that spins never lets paused time reach its bound).
 fn run(case: &Case) -> Result<BTreeSet<String>, String> {
     silence_injected_panics();
+    let owned = case.clone();
+    real_time::real_time_case(Duration::from_secs(20), move || run_paused(&owned))
+}
+
+/// Runs `case` on a fresh current-thread runtime with paused time.
+fn run_paused(case: &Case) -> Result<BTreeSet<String>, String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .start_paused(true)

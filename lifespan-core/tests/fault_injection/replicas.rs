@@ -1,8 +1,10 @@
 //! Replicas: two to four apps sharing one test coordinator (`tests/replicas/coordinator.rs`,
 //! on tokio's virtual clock), each running the same singleton task `job` and, in some cases,
 //! the same once-per-point task `digest`, under random lease settings, while a random schedule
-//! makes renewals fail, hang or be refused, takes the coordinator down and up, delays its
-//! answers (below and above the retry period), and shuts replicas down and starts them again.
+//! makes renewals fail, hang or be refused, takes the coordinator down and up, makes its tables
+//! vanish and come back, delays its statements or stalls their answers (below and above the
+//! retry period and the once-per-point task's period), and shuts replicas down and starts them
+//! again.
 //! The singleton's bodies stop promptly on their signal, stop slowly, ignore it, return early or
 //! fail, in a random order per replica, and the task restarts never, on failure or always.
 //!
@@ -22,9 +24,10 @@
 //!    sent);
 //! 4. tokens strictly increase: each grant's token is above every earlier one, each body's is
 //!    at least every earlier body's, and a token belongs to one replica;
-//! 5. each point of the once-per-point task runs at most once across replicas, within its own
-//!    period, after a claim that won it; and a point runs whenever, from three periods before it
-//!    to its end, the coordinator was up and answered at once and some replica was running;
+//! 5. each point of the once-per-point task runs at most once across replicas, after a claim
+//!    that won it, never before it is due (late, when the answer to the claim stalled); and a
+//!    point runs whenever, from three periods before it to its end, the coordinator was up and
+//!    answered at once and some replica was running;
 //! 6. once every app is shut down (after the faults are over and a lease and a retry period
 //!    have passed), every body has ended, no tokio task is alive and the coordinator has no
 //!    holder.
@@ -51,6 +54,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{sleep, sleep_until, Instant};
 
 use crate::coordinator::TestCoordinator;
+use crate::real_time::real_time_case;
 use crate::replicas_case::{replicas_case, Body, ReplicasCase, Step};
 use crate::replicas_check::{check, render};
 
@@ -345,28 +349,32 @@ pub(crate) struct Observed {
     pub(crate) situations: BTreeSet<&'static str>,
 }
 
-/// Runs `case` on a fresh current-thread runtime with paused time; returns the situations it
-/// went through.
+/// Runs `case` on a fresh current-thread runtime with paused time, on a thread of its own
+/// bounded by 20 s of real time; returns the situations it went through.
 pub(crate) fn run_replicas(case: &ReplicasCase) -> Result<BTreeSet<&'static str>, String> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let coordinator = Recording {
-            inner: TestCoordinator::new(),
-            rec: Recorder::default(),
-        };
-        let driven = tokio::time::timeout(WAIT_LIMIT, drive(case, &coordinator));
-        let observed = driven
-            .await
-            .map_err(|_| "the case did not end within an hour of virtual time".to_owned())??;
-        let entries = coordinator.rec.entries();
-        check(case, &entries, &observed).map_err(|violation| {
-            format!("{violation}\nlog:\n{}", render(&entries, observed.origin))
-        })
+    let owned = case.clone();
+    real_time_case(Duration::from_secs(20), move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        runtime.block_on(run_paused(&owned))
     })
+}
+
+async fn run_paused(case: &ReplicasCase) -> Result<BTreeSet<&'static str>, String> {
+    let coordinator = Recording {
+        inner: TestCoordinator::new(),
+        rec: Recorder::default(),
+    };
+    let driven = tokio::time::timeout(WAIT_LIMIT, drive(case, &coordinator));
+    let observed = driven
+        .await
+        .map_err(|_| "the case did not end within an hour of virtual time".to_owned())??;
+    let entries = coordinator.rec.entries();
+    check(case, &entries, &observed)
+        .map_err(|violation| format!("{violation}\nlog:\n{}", render(&entries, observed.origin)))
 }
 
 async fn drive(case: &ReplicasCase, coordinator: &Recording) -> Result<Observed, String> {
@@ -383,6 +391,7 @@ async fn drive(case: &ReplicasCase, coordinator: &Recording) -> Result<Observed,
         apps: (0..n).map(|i| replica(case, i, coordinator)).collect(),
         up: vec![false; n],
         stopping: (0..n).map(|_| None).collect(),
+        period: case.digest.map(|(period, _)| period.get()),
     };
     sleep_until(on_grid(origin)).await;
     for (i, app) in replicas.apps.iter().enumerate() {
@@ -428,6 +437,8 @@ struct Replicas {
     up: Vec<bool>,
     /// The shutdowns under way, one per replica at most.
     stopping: Vec<Option<JoinHandle<()>>>,
+    /// The once-per-point task's period, if there is one.
+    period: Option<Duration>,
 }
 
 impl Replicas {
@@ -490,24 +501,43 @@ async fn take_step(
 ) {
     let faults = coordinator.inner.faults();
     let n = replicas.apps.len();
-    let (down, delay) = (
-        faults.down.load(Ordering::Relaxed),
-        faults.delay_ms.load(Ordering::Relaxed),
-    );
+    let was_clear = claims_clear(coordinator);
     match step {
         Step::RenewFails(on) => faults.renew_fails.store(on, Ordering::Relaxed),
         Step::RenewHangs(on) => faults.renew_hangs.store(on, Ordering::Relaxed),
         Step::RenewRefused(on) => faults.renew_refused.store(on, Ordering::Relaxed),
         Step::Down(on) => faults.down.store(on, Ordering::Relaxed),
         Step::Delay(delay) => faults.delay_ms.store(delay.0, Ordering::Relaxed),
+        Step::Vanish(on) => {
+            if !on && faults.vanished.load(Ordering::Relaxed) {
+                situations.insert("the tables vanished and came back");
+            }
+            faults.vanished.store(on, Ordering::Relaxed);
+        }
+        Step::Stall(stall) => {
+            if let Some(period) = replicas.period {
+                if stall.get() > period {
+                    situations.insert("answers stalled past the period");
+                }
+            }
+            faults.stall_ms.store(stall.0, Ordering::Relaxed);
+        }
         Step::Stop(i) => replicas.stop(i % n, coordinator),
         Step::Start(i) => replicas.start(i % n, coordinator, situations).await,
     }
-    let clear =
-        !faults.down.load(Ordering::Relaxed) && faults.delay_ms.load(Ordering::Relaxed) == 0;
-    if clear != (!down && delay == 0) {
+    let clear = claims_clear(coordinator);
+    if clear != was_clear {
         coordinator.rec.push(Rec::Claims { clear });
     }
+}
+
+/// Whether the coordinator answers claims at once, right.
+fn claims_clear(coordinator: &Recording) -> bool {
+    let faults = coordinator.inner.faults();
+    !faults.down.load(Ordering::Relaxed)
+        && !faults.vanished.load(Ordering::Relaxed)
+        && faults.delay_ms.load(Ordering::Relaxed) == 0
+        && faults.stall_ms.load(Ordering::Relaxed) == 0
 }
 
 /// Every fault ends.
@@ -515,6 +545,7 @@ fn end_faults(coordinator: &Recording) {
     let faults = coordinator.inner.faults();
     for flag in [
         &faults.down,
+        &faults.vanished,
         &faults.renew_fails,
         &faults.renew_hangs,
         &faults.renew_refused,
@@ -522,6 +553,7 @@ fn end_faults(coordinator: &Recording) {
         flag.store(false, Ordering::Relaxed);
     }
     faults.delay_ms.store(0, Ordering::Relaxed);
+    faults.stall_ms.store(0, Ordering::Relaxed);
     coordinator.rec.push(Rec::Claims { clear: true });
 }
 
@@ -556,6 +588,9 @@ fn replicas_cases_reach_every_situation() {
         "a point that must run",
         "a replica started again",
         "a start failed (the coordinator down)",
+        "the tables vanished and came back",
+        "answers stalled past the period",
+        "a point ran late",
     ];
     crate::assert_reaches(replicas_case(), 120, run_replicas, &required);
 }

@@ -30,6 +30,10 @@ pub(crate) enum Step {
     Down(bool),
     /// Every answer of the coordinator comes this much later.
     Delay(Ms),
+    /// The coordinator's tables vanish (every call fails with that cause), or are back.
+    Vanish(bool),
+    /// Every statement runs at once, and its answer arrives this much later.
+    Stall(Ms),
     /// Replica `i % n` shuts down (if it runs).
     Stop(usize),
     /// Replica `i % n` starts again (if it is down).
@@ -80,6 +84,10 @@ fn step() -> impl Strategy<Value = Step> {
         1 => Just(Step::Delay(Ms(0))),
         // Below and above the retry period (50 to 500 ms), and the renew deadline.
         2 => ms(1..=150).prop_map(Step::Delay),
+        2 => any::<bool>().prop_map(Step::Vanish),
+        // Up to 1.5 s: below and above the once-per-point task's period (200 ms to 1 s).
+        1 => Just(Step::Stall(Ms(0))),
+        1 => ms(1..=150).prop_map(Step::Stall),
         2 => (0..4usize).prop_map(Step::Stop),
         2 => (0..4usize).prop_map(Step::Start),
     ]

@@ -294,8 +294,10 @@ fn tokens(entries: &[Entry], situations: &mut BTreeSet<&'static str>) -> Result<
     Ok(())
 }
 
-/// The first part of invariant 5, for a task of `period`: each point at most once, within its
-/// period, after a won claim. Returns the points that ran, each with its entry.
+/// The first part of invariant 5, for a task of `period`: each point at most once, after a
+/// claim that won it, never before it is due; late if the answer to the claim came late (a
+/// point claimed at one instant and learnt of later is still given once). Returns the points
+/// that ran, each with its entry.
 fn points_once(
     entries: &[Entry],
     observed: &Observed,
@@ -304,28 +306,38 @@ fn points_once(
 ) -> Result<BTreeMap<i64, usize>, String> {
     let point_of =
         |at: Instant| (at.duration_since(observed.origin).as_nanos() / period.as_nanos()) as i64;
-    let mut won: BTreeMap<(usize, i64), usize> = BTreeMap::new();
+    let mut seen: BTreeSet<(usize, i64)> = BTreeSet::new();
+    // Per replica, the point it won last and has not run yet.
+    let mut won: BTreeMap<usize, i64> = BTreeMap::new();
     let mut ran: BTreeMap<i64, usize> = BTreeMap::new();
     for (seq, entry) in entries.iter().enumerate() {
         match entry.rec {
             Rec::Won { replica, point } => {
                 ensure!(
-                    won.insert((replica, point), seq).is_none(),
+                    seen.insert((replica, point)),
                     "entry {seq}: r{replica} won point {point} twice"
                 );
+                won.insert(replica, point);
             }
             Rec::PointRun { replica } => {
-                let point = point_of(entry.at);
+                let Some(point) = won.remove(&replica) else {
+                    return Err(format!(
+                        "entry {seq}: r{replica} ran a point without winning its claim"
+                    ));
+                };
                 if let Some(other) = ran.insert(point, seq) {
                     return Err(format!(
                         "entry {seq}: point {point} ran a second time (first at entry {other})"
                     ));
                 }
-                let claim = won.remove(&(replica, point));
+                let now = point_of(entry.at);
                 ensure!(
-                    claim.is_some(),
-                    "entry {seq}: r{replica} ran point {point} without winning its claim"
+                    now >= point,
+                    "entry {seq}: r{replica} ran point {point} early, in point {now}"
                 );
+                if now > point {
+                    situations.insert("a point ran late");
+                }
             }
             _ => {}
         }

@@ -26,7 +26,17 @@ pub struct Faults {
     pub renew_refused: AtomicBool,
     /// Extra delay before each answer, in milliseconds of virtual time.
     pub delay_ms: AtomicU64,
+    /// Every call fails with an error whose cause says the tables do not exist: they were
+    /// dropped, and the calls succeed again once they are back.
+    pub vanished: AtomicBool,
+    /// Extra delay after each statement ran, before its answer arrives, in milliseconds of
+    /// virtual time: a statement that stalls, a point claimed at one instant and learnt of
+    /// later.
+    pub stall_ms: AtomicU64,
 }
+
+/// The cause of every failure while the tables are gone.
+pub const VANISHED: &str = "relation \"lifespan_leases\" does not exist";
 
 #[derive(Clone, Default)]
 pub struct TestCoordinator {
@@ -83,7 +93,80 @@ impl TestCoordinator {
         if self.inner.faults.down.load(Ordering::Relaxed) {
             return Err(CoordinatorError::msg("the test database is down"));
         }
+        if self.inner.faults.vanished.load(Ordering::Relaxed) {
+            return Err(CoordinatorError::new(
+                "running a statement of the test coordinator",
+                std::io::Error::other(VANISHED),
+            ));
+        }
         Ok(())
+    }
+}
+
+impl TestCoordinator {
+    /// Holds an answer back by the stall, if there is one.
+    async fn stall(&self) {
+        let stall = self.inner.faults.stall_ms.load(Ordering::Relaxed);
+        if stall > 0 {
+            tokio::time::sleep(Duration::from_millis(stall)).await;
+        }
+    }
+
+    fn acquire_now(&self, request: &LeaseRequest) -> Acquired {
+        let now = Instant::now();
+        let mut state = self.inner.state.lock().unwrap();
+        let lease = state.leases.entry(request.task.clone()).or_insert(Lease {
+            instance: String::new(),
+            token: 0,
+            expires: now,
+        });
+        if lease.expires > now {
+            return Acquired::Held(Some(Holder::new(
+                lease.instance.clone(),
+                lease.token,
+                SystemTime::UNIX_EPOCH,
+            )));
+        }
+        lease.token += 1;
+        lease.instance.clone_from(&request.instance);
+        lease.expires = now + request.lease;
+        Acquired::Granted(Term::new(
+            &request.task,
+            &request.instance,
+            lease.token,
+            SystemTime::UNIX_EPOCH,
+        ))
+    }
+
+    fn renew_now(&self, term: &Term, lease: Duration) -> bool {
+        let faults = &self.inner.faults;
+        let now = Instant::now();
+        let mut state = self.inner.state.lock().unwrap();
+        match state.leases.get_mut(&term.task) {
+            Some(held)
+                if held.token == term.token
+                    && held.expires > now
+                    && !faults.renew_refused.load(Ordering::Relaxed) =>
+            {
+                held.expires = now + lease;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn claim_now(&self, request: &PointRequest, point: Option<i64>) -> PointClaim {
+        let mut state = self.inner.state.lock().unwrap();
+        let (point, until_next) = match point {
+            Some(point) => (point, Duration::ZERO),
+            None => point_now(&mut state, request.period),
+        };
+        let last = state.points.entry(request.task.clone()).or_insert(-1);
+        let won = (*last < point).then(|| {
+            *last = point;
+            point
+        });
+        PointClaim::new(won, until_next)
     }
 }
 
@@ -105,29 +188,9 @@ impl Coordinator for TestCoordinator {
     fn acquire<'a>(&'a self, request: &'a LeaseRequest) -> CoordinatorFuture<'a, Acquired> {
         Box::pin(async move {
             self.fault().await?;
-            let now = Instant::now();
-            let mut state = self.inner.state.lock().unwrap();
-            let lease = state.leases.entry(request.task.clone()).or_insert(Lease {
-                instance: String::new(),
-                token: 0,
-                expires: now,
-            });
-            if lease.expires > now {
-                return Ok(Acquired::Held(Some(Holder::new(
-                    lease.instance.clone(),
-                    lease.token,
-                    SystemTime::UNIX_EPOCH,
-                ))));
-            }
-            lease.token += 1;
-            lease.instance.clone_from(&request.instance);
-            lease.expires = now + request.lease;
-            Ok(Acquired::Granted(Term::new(
-                &request.task,
-                &request.instance,
-                lease.token,
-                SystemTime::UNIX_EPOCH,
-            )))
+            let acquired = self.acquire_now(request);
+            self.stall().await;
+            Ok(acquired)
         })
     }
 
@@ -141,31 +204,24 @@ impl Coordinator for TestCoordinator {
             if faults.renew_fails.load(Ordering::Relaxed) {
                 return Err(CoordinatorError::msg("renewal failed"));
             }
-            let now = Instant::now();
-            let mut state = self.inner.state.lock().unwrap();
-            match state.leases.get_mut(&term.task) {
-                Some(held)
-                    if held.token == term.token
-                        && held.expires > now
-                        && !faults.renew_refused.load(Ordering::Relaxed) =>
-                {
-                    held.expires = now + lease;
-                    Ok(true)
-                }
-                _ => Ok(false),
-            }
+            let renewed = self.renew_now(term, lease);
+            self.stall().await;
+            Ok(renewed)
         })
     }
 
     fn release<'a>(&'a self, term: &'a Term) -> CoordinatorFuture<'a, ()> {
         Box::pin(async move {
             self.fault().await?;
-            let mut state = self.inner.state.lock().unwrap();
-            if let Some(held) = state.leases.get_mut(&term.task) {
-                if held.token == term.token && held.expires > Instant::now() {
-                    held.expires = Instant::now();
+            {
+                let mut state = self.inner.state.lock().unwrap();
+                if let Some(held) = state.leases.get_mut(&term.task) {
+                    if held.token == term.token && held.expires > Instant::now() {
+                        held.expires = Instant::now();
+                    }
                 }
             }
+            self.stall().await;
             Ok(())
         })
     }
@@ -173,14 +229,9 @@ impl Coordinator for TestCoordinator {
     fn claim_point<'a>(&'a self, request: &'a PointRequest) -> CoordinatorFuture<'a, PointClaim> {
         Box::pin(async move {
             self.fault().await?;
-            let mut state = self.inner.state.lock().unwrap();
-            let (point, until_next) = point_now(&mut state, request.period);
-            let last = state.points.entry(request.task.clone()).or_insert(-1);
-            let won = (*last < point).then(|| {
-                *last = point;
-                point
-            });
-            Ok(PointClaim::new(won, until_next))
+            let claim = self.claim_now(request, None);
+            self.stall().await;
+            Ok(claim)
         })
     }
 
@@ -191,21 +242,18 @@ impl Coordinator for TestCoordinator {
     ) -> CoordinatorFuture<'a, PointClaim> {
         Box::pin(async move {
             self.fault().await?;
-            let mut state = self.inner.state.lock().unwrap();
-            let last = state.points.entry(request.task.clone()).or_insert(-1);
-            let won = (*last < point).then(|| {
-                *last = point;
-                point
-            });
-            Ok(PointClaim::new(won, Duration::ZERO))
+            let claim = self.claim_now(request, Some(point));
+            self.stall().await;
+            Ok(claim)
         })
     }
 
     fn until_next_point(&self, period: Duration) -> CoordinatorFuture<'_, Duration> {
         Box::pin(async move {
             self.fault().await?;
-            let mut state = self.inner.state.lock().unwrap();
-            Ok(point_now(&mut state, period).1)
+            let until_next = point_now(&mut self.inner.state.lock().unwrap(), period).1;
+            self.stall().await;
+            Ok(until_next)
         })
     }
 }

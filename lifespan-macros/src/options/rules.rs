@@ -131,6 +131,54 @@ fn check_timing(errors: &mut Errors, options: &Options, given: &[(Key, Given)]) 
             );
         }
     }
+    #[cfg(feature = "cron")]
+    check_cron_gaps(errors, options, given);
+}
+
+/// `run_jitter` and `hold` against the shortest gap between a cron schedule's occurrences,
+/// those of the runtime's `TaskOptions::cron_gap_problem`.
+#[cfg(feature = "cron")]
+fn check_cron_gaps(errors: &mut Errors, options: &Options, given: &[(Key, Given)]) {
+    let at = |key: Key| given_at(given, key);
+    let (Some(cron), true) = (
+        &options.cron,
+        options.run_jitter.is_some() || options.hold.is_some(),
+    ) else {
+        return;
+    };
+    let expression = cron.value();
+    let zone = options.time_zone.as_ref().map(LitStr::value);
+    let Some(gap) = crate::cron::shortest_gap(&expression, zone.as_deref()) else {
+        return;
+    };
+    let shortest = format!(
+        "the shortest gap between the occurrences of the cron schedule `{expression}` ({})",
+        shown(gap)
+    );
+    if let (Some(jitter), Some(jitter_at)) = (options.run_jitter, at(Key::RunJitter)) {
+        if jitter >= gap {
+            errors.error(
+                jitter_at.value,
+                format!(
+                    "`run_jitter` ({}) must be shorter than {shortest}, or runs would drift into the next occurrence",
+                    shown(jitter)
+                ),
+            );
+        }
+    }
+    if let (Some(hold), Some(hold_at), Some(true)) =
+        (options.hold, at(Key::Hold), options.once_per_point)
+    {
+        if hold >= gap {
+            errors.error(
+                hold_at.value,
+                format!(
+                    "`hold` ({}) must be shorter than {shortest}, or occurrences would be skipped",
+                    shown(hold)
+                ),
+            );
+        }
+    }
 }
 
 /// The rules of the options of replicas, those of the runtime's
