@@ -94,6 +94,7 @@ mod regressions;
 mod replicas;
 mod replicas_case;
 mod replicas_check;
+mod replicas_regressions;
 #[cfg(feature = "axum")]
 mod serving;
 #[cfg(feature = "axum")]

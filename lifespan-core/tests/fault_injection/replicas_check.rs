@@ -56,7 +56,14 @@ pub(crate) fn check(
     // 5. Each point at most once, within its period, after a won claim; and when it must run.
     if let Some((period, _)) = case.digest {
         let ran = points_once(entries, observed, period.get(), &mut situations)?;
-        points_run(entries, observed, period.get(), &ran, &mut situations)?;
+        let deadline = case.lease.1.get();
+        points_run(
+            entries,
+            observed,
+            (period.get(), deadline),
+            &ran,
+            &mut situations,
+        )?;
     }
     // 6. Nothing is left.
     ensure!(
@@ -352,12 +359,16 @@ fn points_once(
 fn points_run(
     entries: &[Entry],
     observed: &Observed,
-    period: Duration,
+    (period, deadline): (Duration, Duration),
     ran: &BTreeMap<i64, usize>,
     situations: &mut BTreeSet<&'static str>,
 ) -> Result<(), String> {
-    // Liveness: from three periods before the point to its end, the coordinator answered
-    // claims at once and some replica ran throughout.
+    // Liveness: from three periods and a claim's patience (the longer of the period and the
+    // renew deadline) before the point to its end, the coordinator answered claims at once and
+    // some replica ran throughout. The patience: a claim sent just before the coordinator
+    // answered at once again may still wait that long for its stalled answer, and the points
+    // due meanwhile pass.
+    let lookback = period * 3 + period.max(deadline);
     let mut clear: Vec<(Instant, bool)> = Vec::new();
     let mut ups: BTreeMap<usize, Vec<(Instant, Instant)>> = BTreeMap::new();
     for entry in entries {
@@ -387,7 +398,7 @@ fn points_run(
         if ends > observed.end {
             break;
         }
-        let from = begins - period * 3;
+        let from = begins - lookback;
         let must = clear_over(from, ends)
             && ups
                 .values()
