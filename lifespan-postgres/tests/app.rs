@@ -1,14 +1,14 @@
 //! Apps on `PgCoordinator`, as users run them: a startup against an unreachable database, and
 //! two replicas in one process sharing a real database, their status showing the holder.
 
+mod common;
+
 use std::time::{Duration, SystemTime};
 
-use lifespan_core::{App, Lease, LeaseSettings, RunState, Shutdown, StartupErrorKind, TaskOptions};
+use common::{admin, app_with_a_singleton, lock_row, terms_in, unlock, with_database, LIMIT};
+use lifespan_core::{App, Lease, RunState, Shutdown, StartupErrorKind, TaskOptions};
 use lifespan_postgres::PgCoordinator;
-use lifespan_test_support::{bounded, chain, test_database, unique_name};
-use sqlx::{Connection, PgConnection};
-
-const LIMIT: Duration = Duration::from_secs(60);
+use lifespan_test_support::{bounded, chain, unique_name};
 
 #[tokio::test]
 async fn an_unreachable_database_fails_the_startup_naming_the_host_never_the_password() {
@@ -47,10 +47,7 @@ async fn an_unreachable_database_fails_the_startup_naming_the_host_never_the_pas
 
 #[tokio::test]
 async fn two_replicas_share_a_singleton_and_their_status_shows_the_holder() {
-    let Some(database) = test_database() else {
-        return;
-    };
-    bounded("two replicas", LIMIT, async {
+    with_database("two replicas", |database| async move {
         let task = unique_name("app-singleton");
         let replicas: Vec<App> = ["a", "b"]
             .into_iter()
@@ -124,30 +121,11 @@ async fn two_replicas_share_a_singleton_and_their_status_shows_the_holder() {
 /// term, and the coordinator does not connect again and again.
 #[tokio::test]
 async fn claims_cut_off_by_a_tiny_period_never_end_a_singleton_term() {
-    let Some(database) = test_database() else {
-        return;
-    };
-    bounded("a singleton beside a tiny period", LIMIT, async {
+    with_database("a singleton beside a tiny period", |database| async move {
         let singleton = unique_name("app-cut-singleton");
         let points = unique_name("app-cut-points");
         let coordinator = PgCoordinator::new(database.url()).unwrap();
-        let settings = LeaseSettings::new(
-            Duration::from_secs(3),
-            Duration::from_secs(2),
-            Duration::from_millis(100),
-        )
-        .unwrap();
-        let app = App::builder()
-            .empty()
-            .coordinator(coordinator.clone())
-            .lease(settings)
-            .build();
-        app.register_task_with(
-            singleton.clone(),
-            TaskOptions::new().singleton(true),
-            |shutdown: Shutdown| async move { shutdown.cancelled().await },
-        )
-        .unwrap();
+        let app = app_with_a_singleton(coordinator.clone(), &singleton);
         app.register_task_with(
             points.clone(),
             TaskOptions::new()
@@ -159,12 +137,11 @@ async fn claims_cut_off_by_a_tiny_period_never_end_a_singleton_term() {
         app.start().await.unwrap();
         tokio::time::sleep(Duration::from_secs(3)).await;
         let report = app.shutdown().await;
-        let terms = report
-            .tasks
-            .iter()
-            .find(|task| task.name.as_ref() == singleton)
-            .map(|task| task.terms);
-        assert_eq!(terms, Some(1), "the singleton's lease was lost: {report:?}");
+        assert_eq!(
+            terms_in(&report, &singleton),
+            Some(1),
+            "the singleton's lease was lost: {report:?}"
+        );
         assert!(
             coordinator.connections() <= 2,
             "{} connections opened",
@@ -178,30 +155,11 @@ async fn claims_cut_off_by_a_tiny_period_never_end_a_singleton_term() {
 /// its periods: the singleton beside it keeps its term.
 #[tokio::test]
 async fn a_stalled_claim_table_never_ends_a_singleton_term() {
-    let Some(database) = test_database() else {
-        return;
-    };
-    bounded("a singleton beside stalled claims", LIMIT, async {
+    with_database("a singleton beside stalled claims", |database| async move {
         let singleton = unique_name("app-stalled-singleton");
         let points = unique_name("app-stalled-points");
         let coordinator = PgCoordinator::new(database.url()).unwrap();
-        let settings = LeaseSettings::new(
-            Duration::from_secs(3),
-            Duration::from_secs(2),
-            Duration::from_millis(100),
-        )
-        .unwrap();
-        let app = App::builder()
-            .empty()
-            .coordinator(coordinator.clone())
-            .lease(settings)
-            .build();
-        app.register_task_with(
-            singleton.clone(),
-            TaskOptions::new().singleton(true),
-            |shutdown: Shutdown| async move { shutdown.cancelled().await },
-        )
-        .unwrap();
+        let app = app_with_a_singleton(coordinator.clone(), &singleton);
         app.register_task_with(
             points.clone(),
             TaskOptions::new()
@@ -211,13 +169,13 @@ async fn a_stalled_claim_table_never_ends_a_singleton_term() {
         )
         .unwrap();
         app.start().await.unwrap();
-        let mut locker = PgConnection::connect(database.url()).await.unwrap();
+        let mut admin = admin(database).await;
         // The task's row, once its first claim made it.
         loop {
             let found: i64 =
                 sqlx::query_scalar("SELECT count(*) FROM lifespan_points WHERE task = $1")
                     .bind(&points)
-                    .fetch_one(&mut locker)
+                    .fetch_one(&mut admin)
                     .await
                     .unwrap();
             if found == 1 {
@@ -225,22 +183,16 @@ async fn a_stalled_claim_table_never_ends_a_singleton_term() {
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        sqlx::query("BEGIN").execute(&mut locker).await.unwrap();
-        sqlx::query("SELECT 1 FROM lifespan_points WHERE task = $1 FOR UPDATE")
-            .bind(&points)
-            .execute(&mut locker)
-            .await
-            .unwrap();
+        let locker = lock_row(database, "lifespan_points", &points).await;
         tokio::time::sleep(Duration::from_millis(1500)).await;
-        sqlx::query("ROLLBACK").execute(&mut locker).await.unwrap();
+        unlock(locker).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
         let report = app.shutdown().await;
-        let terms = report
-            .tasks
-            .iter()
-            .find(|task| task.name.as_ref() == singleton)
-            .map(|task| task.terms);
-        assert_eq!(terms, Some(1), "the singleton's lease was lost: {report:?}");
+        assert_eq!(
+            terms_in(&report, &singleton),
+            Some(1),
+            "the singleton's lease was lost: {report:?}"
+        );
         assert_eq!(coordinator.connections(), 2);
     })
     .await;

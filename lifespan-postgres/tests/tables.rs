@@ -2,25 +2,21 @@
 //! name that is not the coordinator's refused by name; tables dropped while running created
 //! again. Each test works in a schema of its own (its connections' `search_path`).
 
+mod common;
+
 use std::time::{Duration, Instant};
 
-use lifespan_core::{
-    Acquired, App, Coordinator, LeaseRequest, LeaseSettings, RunState, Shutdown, TaskOptions,
-};
+use common::{admin, app_with_a_singleton, with_database, LONG};
+use lifespan_core::{Acquired, Coordinator, LeaseRequest, RunState};
 use lifespan_postgres::PgCoordinator;
-use lifespan_test_support::{
-    bounded, chain, test_database, unique_name, CapturedLogs, TestDatabase,
-};
-use sqlx::{Connection, PgConnection};
-
-const LIMIT: Duration = Duration::from_secs(60);
-const LONG: Duration = Duration::from_secs(600);
+use lifespan_test_support::{chain, unique_name, CapturedLogs, TestDatabase};
+use sqlx::PgConnection;
 
 /// A schema of the test's own, created empty, and an admin connection whose `search_path` is
 /// that schema.
 async fn schema(database: &TestDatabase, prefix: &str) -> (String, PgConnection) {
     let schema = unique_name(prefix).replace('-', "_");
-    let mut admin = PgConnection::connect(database.url()).await.unwrap();
+    let mut admin = admin(database).await;
     sqlx::query(&format!("CREATE SCHEMA {schema}"))
         .execute(&mut admin)
         .await
@@ -46,6 +42,22 @@ fn coordinator(database: &TestDatabase, schema: &str) -> PgCoordinator {
         .unwrap()
 }
 
+/// Drops the coordinator's tables, as an operator might while it runs.
+async fn drop_tables(admin: &mut PgConnection) {
+    sqlx::raw_sql("DROP TABLE lifespan_leases, lifespan_points, lifespan_schema")
+        .execute(admin)
+        .await
+        .unwrap();
+}
+
+/// The version `lifespan_schema` records.
+async fn version(admin: &mut PgConnection) -> i32 {
+    sqlx::query_scalar("SELECT version FROM lifespan_schema")
+        .fetch_one(admin)
+        .await
+        .unwrap()
+}
+
 /// The table layout of the coordinator before its tables had a version.
 const UNVERSIONED: &str = "
 CREATE TABLE lifespan_leases (
@@ -62,10 +74,7 @@ INSERT INTO lifespan_leases VALUES ('kept', 'a', 41, now(), now(), now());
 
 #[tokio::test]
 async fn a_foreign_table_of_the_same_name_fails_the_startup_naming_it() {
-    let Some(database) = test_database() else {
-        return;
-    };
-    bounded("a foreign table", LIMIT, async {
+    with_database("a foreign table", |database| async move {
         let (schema, mut admin) = schema(database, "foreign").await;
         sqlx::raw_sql("CREATE TABLE lifespan_leases (id serial PRIMARY KEY, task integer)")
             .execute(&mut admin)
@@ -88,10 +97,7 @@ async fn a_foreign_table_of_the_same_name_fails_the_startup_naming_it() {
 
 #[tokio::test]
 async fn the_unversioned_tables_are_migrated_and_keep_their_rows() {
-    let Some(database) = test_database() else {
-        return;
-    };
-    bounded("a migration", LIMIT, async {
+    with_database("a migration", |database| async move {
         let (schema, mut admin) = schema(database, "migrate").await;
         sqlx::raw_sql(UNVERSIONED)
             .execute(&mut admin)
@@ -99,11 +105,7 @@ async fn the_unversioned_tables_are_migrated_and_keep_their_rows() {
             .unwrap();
         let coordinator = coordinator(database, &schema);
         coordinator.prepare().await.unwrap();
-        let version: i32 = sqlx::query_scalar("SELECT version FROM lifespan_schema")
-            .fetch_one(&mut admin)
-            .await
-            .unwrap();
-        assert_eq!(version, 1);
+        assert_eq!(version(&mut admin).await, 1);
         // The old rows are kept: the next term of `kept` has the next token.
         let granted = coordinator
             .acquire(&LeaseRequest::new("kept", "b", LONG))
@@ -122,10 +124,7 @@ async fn the_unversioned_tables_are_migrated_and_keep_their_rows() {
 
 #[tokio::test]
 async fn tables_of_a_newer_version_fail_the_startup() {
-    let Some(database) = test_database() else {
-        return;
-    };
-    bounded("a newer version", LIMIT, async {
+    with_database("a newer version", |database| async move {
         let (schema, mut admin) = schema(database, "newer").await;
         coordinator(database, &schema).prepare().await.unwrap();
         sqlx::query("UPDATE lifespan_schema SET version = 7")
@@ -145,10 +144,7 @@ async fn tables_of_a_newer_version_fail_the_startup() {
 
 #[tokio::test]
 async fn tables_dropped_while_running_are_created_again_and_the_lease_granted_again() {
-    let Some(database) = test_database() else {
-        return;
-    };
-    bounded("dropped tables", LIMIT, async {
+    with_database("dropped tables", |database| async move {
         let (schema, mut admin) = schema(database, "dropped").await;
         let coordinator = coordinator(database, &schema);
         coordinator.prepare().await.unwrap();
@@ -156,10 +152,7 @@ async fn tables_dropped_while_running_are_created_again_and_the_lease_granted_ag
         let Acquired::Granted(term) = coordinator.acquire(&request).await.unwrap() else {
             panic!("the first acquire is granted");
         };
-        sqlx::raw_sql("DROP TABLE lifespan_leases, lifespan_points, lifespan_schema")
-            .execute(&mut admin)
-            .await
-            .unwrap();
+        drop_tables(&mut admin).await;
 
         // The renewal fails with the database's reason, and the tables are created again,
         // which the log says once, with that reason.
@@ -192,11 +185,7 @@ async fn tables_dropped_while_running_are_created_again_and_the_lease_granted_ag
                 && warnings[0].contains("relation \"lifespan_leases\" does not exist"),
             "{warnings:?}"
         );
-        let version: i32 = sqlx::query_scalar("SELECT version FROM lifespan_schema")
-            .fetch_one(&mut admin)
-            .await
-            .unwrap();
-        assert_eq!(version, 1);
+        assert_eq!(version(&mut admin).await, 1);
         drop_schema(&mut admin, &schema).await;
     })
     .await;
@@ -206,53 +195,34 @@ async fn tables_dropped_while_running_are_created_again_and_the_lease_granted_ag
 /// and it is granted its lease again and runs, within its renew deadline and a few retries.
 #[tokio::test]
 async fn a_singleton_whose_tables_were_dropped_gets_its_lease_again() {
-    let Some(database) = test_database() else {
-        return;
-    };
-    bounded("a singleton after its tables were dropped", LIMIT, async {
-        let (schema, mut admin) = schema(database, "dropped_app").await;
-        let settings = LeaseSettings::new(
-            Duration::from_secs(3),
-            Duration::from_secs(2),
-            Duration::from_millis(100),
-        )
-        .unwrap();
-        let app = App::builder()
-            .empty()
-            .coordinator(coordinator(database, &schema))
-            .lease(settings)
-            .build();
-        app.register_task_with(
-            "sweep",
-            TaskOptions::new().singleton(true),
-            |shutdown: Shutdown| async move { shutdown.cancelled().await },
-        )
-        .unwrap();
-        app.start().await.unwrap();
-        let terms = || {
-            let status = app.status();
-            let lease = status.tasks[0].lease.clone().unwrap();
-            (status.tasks[0].state, lease.terms)
-        };
-        while terms() != (RunState::Running, 1) {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        sqlx::raw_sql("DROP TABLE lifespan_leases, lifespan_points, lifespan_schema")
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while terms() != (RunState::Running, 2) {
-            assert!(
-                Instant::now() < deadline,
-                "never granted again: {:?}",
-                terms()
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        app.shutdown().await;
-        drop_schema(&mut admin, &schema).await;
-    })
+    with_database(
+        "a singleton after its tables were dropped",
+        |database| async move {
+            let (schema, mut admin) = schema(database, "dropped_app").await;
+            let app = app_with_a_singleton(coordinator(database, &schema), "sweep");
+            app.start().await.unwrap();
+            let terms = || {
+                let status = app.status();
+                let lease = status.tasks[0].lease.clone().unwrap();
+                (status.tasks[0].state, lease.terms)
+            };
+            while terms() != (RunState::Running, 1) {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            drop_tables(&mut admin).await;
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while terms() != (RunState::Running, 2) {
+                assert!(
+                    Instant::now() < deadline,
+                    "never granted again: {:?}",
+                    terms()
+                );
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            app.shutdown().await;
+            drop_schema(&mut admin, &schema).await;
+        },
+    )
     .await;
 }
 
@@ -260,10 +230,7 @@ async fn a_singleton_whose_tables_were_dropped_gets_its_lease_again() {
 /// again (nor say so).
 #[tokio::test]
 async fn another_error_does_not_create_the_tables_again() {
-    let Some(database) = test_database() else {
-        return;
-    };
-    bounded("another error", LIMIT, async {
+    with_database("another error", |database| async move {
         let (schema, mut admin) = schema(database, "other_error").await;
         let coordinator = coordinator(database, &schema);
         coordinator.prepare().await.unwrap();

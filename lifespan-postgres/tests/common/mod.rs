@@ -5,7 +5,10 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use lifespan_core::{Acquired, Coordinator, LeaseRequest, PointClaim, PointRequest, Term};
+use lifespan_core::{
+    Acquired, App, Coordinator, LeaseRequest, LeaseSettings, PointClaim, PointRequest, Report,
+    Shutdown, TaskOptions, Term,
+};
 use lifespan_postgres::PgCoordinator;
 use lifespan_test_support::{bounded, test_database, TestDatabase};
 use sqlx::{Connection, PgConnection};
@@ -143,4 +146,41 @@ pub async fn lock_row(database: &TestDatabase, table: &str, task: &str) -> PgCon
 
 pub async fn unlock(mut locker: PgConnection) {
     sqlx::query("ROLLBACK").execute(&mut locker).await.unwrap();
+}
+
+/// Lease settings that notice a lost lease soon: a 3 s lease, renewed 2 s before it ends,
+/// retried every 100 ms.
+pub fn quick_lease() -> LeaseSettings {
+    LeaseSettings::new(
+        Duration::from_secs(3),
+        Duration::from_secs(2),
+        Duration::from_millis(100),
+    )
+    .unwrap()
+}
+
+/// An app on `coordinator` with [`quick_lease`] settings and a singleton task `name` that runs
+/// until shutdown.
+pub fn app_with_a_singleton(coordinator: PgCoordinator, name: &str) -> App {
+    let app = App::builder()
+        .empty()
+        .coordinator(coordinator)
+        .lease(quick_lease())
+        .build();
+    app.register_task_with(
+        name.to_owned(),
+        TaskOptions::new().singleton(true),
+        |shutdown: Shutdown| async move { shutdown.cancelled().await },
+    )
+    .unwrap();
+    app
+}
+
+/// How many terms of its lease the task `name` held, as `report` says.
+pub fn terms_in(report: &Report, name: &str) -> Option<u32> {
+    report
+        .tasks
+        .iter()
+        .find(|task| task.name.as_ref() == name)
+        .map(|task| task.terms)
 }
