@@ -170,10 +170,29 @@ pub(crate) struct Case {
     pub(crate) driver: Driver,
 }
 
+impl Case {
+    /// An app of no contexts and no tasks, with a grace period and a cleanup timeout of 25 ms,
+    /// for the serving cases that must reach one situation: the server alone.
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
+    pub(crate) fn bare() -> Case {
+        Case {
+            contexts: Vec::new(),
+            tasks: Vec::new(),
+            late_contexts: 0,
+            late_tasks: 0,
+            provider: None,
+            grace: Ms(25),
+            cleanup_timeout: Ms(25),
+            blocking_threshold: None,
+            driver: Driver::Manual { runs: Vec::new() },
+        }
+    }
+}
+
 /// `range` in steps of 10 ms. The durations that tasks and cleanups take are multiples of
 /// 10 ms, the grace period and the cleanup timeout are 5 ms off that grid: "just within" and
 /// "just past" a bound never tie.
-fn tens(range: std::ops::RangeInclusive<u64>) -> impl Strategy<Value = Ms> {
+pub(crate) fn tens(range: std::ops::RangeInclusive<u64>) -> impl Strategy<Value = Ms> {
     range.prop_map(|k| Ms(k * 10))
 }
 

@@ -82,6 +82,8 @@ mod check;
 #[path = "../replicas/coordinator.rs"]
 mod coordinator;
 mod drive;
+#[cfg(feature = "axum")]
+mod loopback;
 mod model;
 mod real;
 mod real_case;

@@ -26,13 +26,13 @@ use axum::routing::get;
 use axum::Router;
 use lifespan_test_support::http_get;
 use proptest::prelude::*;
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::time::{sleep, timeout, Instant};
 
 use crate::build::build_with;
 use crate::case::*;
 use crate::check::render;
+use crate::loopback;
 use crate::record::*;
 
 /// A request: sent `sent_after` the case began, to a fast or a slow handler.
@@ -58,25 +58,19 @@ pub(crate) struct ServeCase {
 const FAST: Duration = Duration::from_millis(10);
 /// How long a slow handler takes: longer than any drain timeout.
 const SLOW: Duration = Duration::from_millis(150);
-/// The longest wait of a client for its answer.
-const CLIENT_LIMIT: Duration = Duration::from_secs(3);
-
-fn ms(range: std::ops::RangeInclusive<u64>) -> impl Strategy<Value = Ms> {
-    range.prop_map(|k| Ms(k * 10))
-}
 
 pub(crate) fn serve_case() -> impl Strategy<Value = ServeCase> {
     let grace = prop_oneof![Just(5u64), Just(25), Just(55)].prop_map(Ms);
     let cleanup_timeout = prop_oneof![Just(15u64), Just(25), Just(35)].prop_map(Ms);
     let drain_timeout = prop_oneof![Just(25u64), Just(45)].prop_map(Ms);
-    let request =
-        (ms(0..=8), any::<bool>()).prop_map(|(sent_after, slow)| RequestCase { sent_after, slow });
+    let request = (tens(0..=8), any::<bool>())
+        .prop_map(|(sent_after, slow)| RequestCase { sent_after, slow });
     (
         proptest::collection::vec(context(), 0..=3),
         proptest::collection::vec(task(), 0..=4),
         (grace, cleanup_timeout, drain_timeout),
         proptest::collection::vec(request, 1..=6),
-        (0..=6usize, ms(0..=6), proptest::option::of(0..3usize)),
+        (0..=6usize, tens(0..=6), proptest::option::of(0..3usize)),
     )
         .prop_map(
             |(
@@ -219,63 +213,16 @@ pub(crate) fn router(marks: &Arc<Marks>) -> Router {
         )
 }
 
-/// A client's answer: `None` if it had none within its limit.
-pub(crate) type Answer = Option<std::io::Result<(u16, String)>>;
-
-/// Sends each request to `addr` at its time, each bounded by the client's limit.
-pub(crate) fn send_requests(
-    requests: &[RequestCase],
-    addr: std::net::SocketAddr,
-) -> Vec<tokio::task::JoinHandle<Answer>> {
-    requests
-        .iter()
-        .enumerate()
-        .map(|(id, request)| {
-            let path = format!("/{}/{id}", if request.slow { "slow" } else { "fast" });
-            let sent_after = request.sent_after.get();
-            tokio::spawn(async move {
-                sleep(sent_after).await;
-                timeout(CLIENT_LIMIT, http_get(addr, &path)).await.ok()
-            })
-        })
-        .collect()
-}
-
-/// The clients' answers, in order; an error if one of them did not end.
-pub(crate) async fn answers(
-    clients: Vec<tokio::task::JoinHandle<Answer>>,
-) -> Result<Vec<Answer>, String> {
-    let mut answers = Vec::new();
-    for client in clients {
-        let answer = timeout(CLIENT_LIMIT + Duration::from_secs(1), client)
-            .await
-            .map_err(|_| "a client did not end".to_owned())?
-            .map_err(|error| format!("a client panicked: {error}"))?;
-        answers.push(answer);
-    }
-    Ok(answers)
-}
-
 /// Runs `case` on a fresh current-thread runtime with real time; returns the situations it
 /// went through.
 pub(crate) fn run_serving(case: &ServeCase) -> Result<BTreeSet<&'static str>, String> {
-    silence_injected_panics();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    loopback::on_real_time(|| async {
         let log = Arc::new(Log::default());
         let marks = Arc::new(Marks::new(log.clone()));
         let app = build_with(&case.app, &log, |builder| {
             builder.drain_timeout(case.drain_timeout.get())
         });
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(|error| format!("binding a loopback listener: {error}"))?;
-        let addr = listener.local_addr().unwrap();
-        let origin = Instant::now();
-        let clients = send_requests(&case.requests, addr);
+        let (listener, addr, origin, clients) = loopback::listen_and_send(&case.requests).await?;
         let stop = {
             let marks = marks.clone();
             let (wanted, extra) = (case.stop_after_begun, case.stop_extra.get());
@@ -296,8 +243,13 @@ pub(crate) fn run_serving(case: &ServeCase) -> Result<BTreeSet<&'static str>, St
             app.serve_until(listener, router, stop),
         )
         .await
-        .map_err(|_| format!("serve_until did not return:\n{}", render(&log.records(), origin)))?;
-        let answers = answers(clients).await?;
+        .map_err(|_| {
+            format!(
+                "serve_until did not return:\n{}",
+                render(&log.records(), origin)
+            )
+        })?;
+        let answers = loopback::answers(clients).await?;
         let after = timeout(Duration::from_secs(2), http_get(addr, "/fast/0")).await;
         let records = log.records();
         let marks = marks.marks();
@@ -335,7 +287,7 @@ fn check_serving(
     case: &ServeCase,
     records: &[Record],
     marks: &[Mark],
-    answers: &[Answer],
+    answers: &[loopback::Answer],
 ) -> Result<BTreeSet<&'static str>, String> {
     let mut situations = BTreeSet::new();
     let index = |wanted: &dyn Fn(&Event) -> bool| records.iter().position(|r| wanted(&r.event));
@@ -486,30 +438,15 @@ fn serving_config() -> ProptestConfig {
 /// On its own runner: the `proptest!` macro would let `PROPTEST_CASES` set its case count.
 #[test]
 fn serving_random_apps_drains_before_tasks_stop() {
-    let mut runner = proptest::test_runner::TestRunner::new(serving_config());
-    let result = runner.run(&serve_case(), |case| {
-        run_serving(&case).map(drop).map_err(TestCaseError::fail)
+    crate::run_on_own_runner(serving_config(), serve_case(), |case| {
+        run_serving(case).map(drop)
     });
-    if let Err(error) = result {
-        panic!("{error}");
-    }
 }
 
 /// The two ends of a drain, which random cases reach only by chance: a slow request in flight
 /// at shutdown is dropped and answered 503 once the drain timeout is over; a fast one finishes.
 #[test]
 fn serving_drops_a_slow_request_after_the_drain_timeout_and_finishes_a_fast_one() {
-    let app = Case {
-        contexts: Vec::new(),
-        tasks: Vec::new(),
-        late_contexts: 0,
-        late_tasks: 0,
-        provider: None,
-        grace: Ms(25),
-        cleanup_timeout: Ms(25),
-        blocking_threshold: None,
-        driver: Driver::Manual { runs: Vec::new() },
-    };
     for (slow, expected) in [
         (
             true,
@@ -518,7 +455,7 @@ fn serving_drops_a_slow_request_after_the_drain_timeout_and_finishes_a_fast_one(
         (false, "a request in flight finished during the drain"),
     ] {
         let case = ServeCase {
-            app: app.clone(),
+            app: Case::bare(),
             drain_timeout: Ms(25),
             requests: vec![RequestCase {
                 sent_after: Ms(0),

@@ -23,11 +23,12 @@ use lifespan_core::{App, Phase, RunError, ShutdownSignal};
 use lifespan_test_support::http_get;
 use proptest::prelude::*;
 use tokio::net::TcpListener;
-use tokio::time::{sleep, timeout, Instant};
+use tokio::time::{sleep, timeout};
 
 use crate::build::build_with;
 use crate::case::*;
 use crate::check::render;
+use crate::loopback;
 use crate::record::*;
 use crate::serving::{self, Marks, ServeCase};
 
@@ -50,16 +51,12 @@ pub(crate) struct EndingCase {
     pub(crate) ending: Ending,
 }
 
-fn ms(range: std::ops::RangeInclusive<u64>) -> impl Strategy<Value = Ms> {
-    range.prop_map(|k| Ms(k * 10))
-}
-
 fn ending() -> impl Strategy<Value = Ending> {
     prop_oneof![
-        (ms(0..=10), ms(0..=10))
+        (tens(0..=10), tens(0..=10))
             .prop_map(|(after, stop_after)| Ending::ServerPanics { after, stop_after }),
-        ms(0..=10).prop_map(|after| Ending::AppDropped { after }),
-        ms(0..=10).prop_map(|after| Ending::RunAndAppDropped { after }),
+        tens(0..=10).prop_map(|after| Ending::AppDropped { after }),
+        tens(0..=10).prop_map(|after| Ending::RunAndAppDropped { after }),
     ]
 }
 
@@ -76,21 +73,12 @@ const PANIC: &str = "injected: the server panics";
 /// Runs `case` on a fresh current-thread runtime with real time; returns the situations it
 /// went through.
 pub(crate) fn run_ending(case: &EndingCase) -> Result<BTreeSet<&'static str>, String> {
-    silence_injected_panics();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    loopback::on_real_time(|| async {
         let log = Arc::new(Log::default());
         let marks = Arc::new(Marks::new(log.clone()));
         let app = build_with(&case.serve.app, &log, |builder| builder);
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .map_err(|error| format!("binding a loopback listener: {error}"))?;
-        let addr = listener.local_addr().unwrap();
-        let origin = Instant::now();
-        let clients = serving::send_requests(&case.serve.requests, addr);
+        let (listener, addr, origin, clients) =
+            loopback::listen_and_send(&case.serve.requests).await?;
         let router = serving::router(&marks);
         let mut situations = BTreeSet::new();
         let ended = match case.ending {
@@ -104,7 +92,7 @@ pub(crate) fn run_ending(case: &EndingCase) -> Result<BTreeSet<&'static str>, St
                 run_and_app_dropped(app, listener, router, after, &mut situations).await
             }
         };
-        let answers = serving::answers(clients).await?;
+        let answers = loopback::answers(clients).await?;
         let context = || {
             format!(
                 "\nanswers: {answers:?}\nlog:\n{}",
@@ -259,7 +247,7 @@ fn check_ending(
     case: &EndingCase,
     records: &[Record],
     marks: &Marks,
-    answers: &[serving::Answer],
+    answers: &[loopback::Answer],
 ) -> Result<(), String> {
     for c in 0..case.serve.app.contexts.len() {
         let set_up = records
@@ -297,31 +285,16 @@ fn ending_config() -> ProptestConfig {
 /// On its own runner: the `proptest!` macro would let `PROPTEST_CASES` set its case count.
 #[test]
 fn servers_that_panic_or_outlive_their_app_end_with_a_full_shutdown() {
-    let mut runner = proptest::test_runner::TestRunner::new(ending_config());
-    let result = runner.run(&ending_case(), |case| {
-        run_ending(&case).map(drop).map_err(TestCaseError::fail)
+    crate::run_on_own_runner(ending_config(), ending_case(), |case| {
+        run_ending(case).map(drop)
     });
-    if let Err(error) = result {
-        panic!("{error}");
-    }
 }
 
 /// Each ending, reached on an app that starts: random cases reach them only by chance.
 #[test]
 fn every_ending_is_reached() {
-    let app = Case {
-        contexts: Vec::new(),
-        tasks: Vec::new(),
-        late_contexts: 0,
-        late_tasks: 0,
-        provider: None,
-        grace: Ms(25),
-        cleanup_timeout: Ms(25),
-        blocking_threshold: None,
-        driver: Driver::Manual { runs: Vec::new() },
-    };
     let serve = ServeCase {
-        app,
+        app: Case::bare(),
         drain_timeout: Ms(25),
         requests: vec![serving::RequestCase {
             sent_after: Ms(0),
