@@ -72,6 +72,25 @@ fn app_with_a_pool_and_a_worker() -> (App, Order) {
     (app, order)
 }
 
+/// The pool was set up, then the worker stopped, then the pool was cleaned up.
+fn assert_shut_down_in_order(order: &Order) {
+    assert_eq!(
+        *order.lock().unwrap(),
+        ["pool set up", "worker stopped", "pool cleaned up"]
+    );
+}
+
+/// Waits, within `limit`, until the background shutdown of a dropped app has cleaned the pool
+/// up.
+async fn until_cleaned_up(order: &Order, limit: Duration) {
+    let cleaned_up = async {
+        while order.lock().unwrap().len() < 3 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    bounded("the background shutdown", limit, cleaned_up).await;
+}
+
 /// The run ended with `ServerPanicked` saying `expected`, after a full shutdown in order.
 fn assert_panicked_after_a_full_shutdown(
     app: &App,
@@ -90,10 +109,7 @@ fn assert_panicked_after_a_full_shutdown(
     );
     assert_eq!(report.task("worker"), Some(&TaskOutcome::Cancelled));
     assert_eq!(report.context("pool"), Some(&ContextOutcome::CleanedUp));
-    assert_eq!(
-        *order.lock().unwrap(),
-        ["pool set up", "worker stopped", "pool cleaned up"]
-    );
+    assert_shut_down_in_order(order);
     assert_eq!(app.phase(), Phase::Stopped);
     assert!(!app.is_running());
 }
@@ -206,16 +222,8 @@ fn the_shutdown_signal_completes_when_the_app_is_dropped() {
         assert!(clone.has_begun());
         bounded("the clone", WAIT_LIMIT, clone).await;
         // The background shutdown goes through, in order.
-        let cleaned_up = async {
-            while order.lock().unwrap().len() < 3 {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        };
-        bounded("the background shutdown", WAIT_LIMIT, cleaned_up).await;
-        assert_eq!(
-            *order.lock().unwrap(),
-            ["pool set up", "worker stopped", "pool cleaned up"]
-        );
+        until_cleaned_up(&order, WAIT_LIMIT).await;
+        assert_shut_down_in_order(&order);
     });
 }
 
@@ -237,16 +245,8 @@ fn an_app_with_supervised_tasks_shuts_down_when_dropped_and_its_signal_completes
         let signal = app.shutdown_signal();
         drop(app);
         bounded("the shutdown signal", WAIT_LIMIT, signal).await;
-        let cleaned_up = async {
-            while order.lock().unwrap().len() < 3 {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        };
-        bounded("the background shutdown", WAIT_LIMIT, cleaned_up).await;
-        assert_eq!(
-            *order.lock().unwrap(),
-            ["pool set up", "worker stopped", "pool cleaned up"]
-        );
+        until_cleaned_up(&order, WAIT_LIMIT).await;
+        assert_shut_down_in_order(&order);
     });
 }
 
@@ -361,10 +361,7 @@ fn a_server_that_ends_on_its_own_before_shutdown_shuts_the_app_down() {
         let run = app.run_server_until(server, std::future::pending::<()>());
         let report = bounded("the run", WAIT_LIMIT, run).await.unwrap();
         assert!(report.is_clean(), "{report}");
-        assert_eq!(
-            *order.lock().unwrap(),
-            ["pool set up", "worker stopped", "pool cleaned up"]
-        );
+        assert_shut_down_in_order(&order);
     });
 }
 
@@ -427,12 +424,7 @@ fn the_apps_own_server_closes_its_port_when_the_run_and_the_app_are_dropped() {
             );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        let cleaned_up = async {
-            while order.lock().unwrap().len() < 3 {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        };
-        bounded("the background shutdown", limit, cleaned_up).await;
+        until_cleaned_up(&order, limit).await;
     });
 }
 
