@@ -116,6 +116,16 @@ async fn two_replicas_share_a_singleton_and_their_status_shows_the_holder() {
     .await;
 }
 
+/// Registers a once-per-point task `name` of `period` that does nothing.
+fn add_points_task(app: &App, name: &str, period: Duration) {
+    app.register_task_with(
+        name.to_owned(),
+        TaskOptions::new().every(period).once_per_point(true),
+        || async {},
+    )
+    .unwrap();
+}
+
 /// A singleton and a once-per-point task with a tiny period on one coordinator, for 3 s: the
 /// claims, cut off by the app after a period (5 ms) as often as not, never end the singleton's
 /// term, and the coordinator does not connect again and again.
@@ -126,14 +136,7 @@ async fn claims_cut_off_by_a_tiny_period_never_end_a_singleton_term() {
         let points = unique_name("app-cut-points");
         let coordinator = PgCoordinator::new(database.url()).unwrap();
         let app = app_with_a_singleton(coordinator.clone(), &singleton);
-        app.register_task_with(
-            points.clone(),
-            TaskOptions::new()
-                .every(Duration::from_millis(5))
-                .once_per_point(true),
-            || async {},
-        )
-        .unwrap();
+        add_points_task(&app, &points, Duration::from_millis(5));
         app.start().await.unwrap();
         tokio::time::sleep(Duration::from_secs(3)).await;
         let report = app.shutdown().await;
@@ -160,14 +163,7 @@ async fn a_stalled_claim_table_never_ends_a_singleton_term() {
         let points = unique_name("app-stalled-points");
         let coordinator = PgCoordinator::new(database.url()).unwrap();
         let app = app_with_a_singleton(coordinator.clone(), &singleton);
-        app.register_task_with(
-            points.clone(),
-            TaskOptions::new()
-                .every(Duration::from_millis(100))
-                .once_per_point(true),
-            || async {},
-        )
-        .unwrap();
+        add_points_task(&app, &points, Duration::from_millis(100));
         app.start().await.unwrap();
         let mut admin = admin(database).await;
         // The task's row, once its first claim made it.

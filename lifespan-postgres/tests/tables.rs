@@ -17,23 +17,14 @@ use sqlx::PgConnection;
 async fn schema(database: &TestDatabase, prefix: &str) -> (String, PgConnection) {
     let schema = unique_name(prefix).replace('-', "_");
     let mut admin = admin(database).await;
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    sqlx::query(&format!("SET search_path = {schema}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
+    execute(&mut admin, &format!("CREATE SCHEMA {schema}")).await;
+    execute(&mut admin, &format!("SET search_path = {schema}")).await;
     (schema, admin)
 }
 
 /// Drops `schema` and what it holds.
 async fn drop_schema(admin: &mut PgConnection, schema: &str) {
-    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
-        .execute(admin)
-        .await
-        .unwrap();
+    execute(admin, &format!("DROP SCHEMA {schema} CASCADE")).await;
 }
 
 /// A coordinator working in `schema`.
@@ -42,12 +33,23 @@ fn coordinator(database: &TestDatabase, schema: &str) -> PgCoordinator {
         .unwrap()
 }
 
+/// Runs `sql` (one statement or more) on `admin`.
+async fn execute(admin: &mut PgConnection, sql: &str) {
+    sqlx::raw_sql(sql).execute(admin).await.unwrap();
+}
+
+/// The startup error of a coordinator in `schema`, with its causes.
+async fn prepare_error(database: &TestDatabase, schema: &str) -> String {
+    chain(&coordinator(database, schema).prepare().await.unwrap_err())
+}
+
 /// Drops the coordinator's tables, as an operator might while it runs.
 async fn drop_tables(admin: &mut PgConnection) {
-    sqlx::raw_sql("DROP TABLE lifespan_leases, lifespan_points, lifespan_schema")
-        .execute(admin)
-        .await
-        .unwrap();
+    execute(
+        admin,
+        "DROP TABLE lifespan_leases, lifespan_points, lifespan_schema",
+    )
+    .await;
 }
 
 /// The version `lifespan_schema` records.
@@ -76,12 +78,12 @@ INSERT INTO lifespan_leases VALUES ('kept', 'a', 41, now(), now(), now());
 async fn a_foreign_table_of_the_same_name_fails_the_startup_naming_it() {
     with_database("a foreign table", |database| async move {
         let (schema, mut admin) = schema(database, "foreign").await;
-        sqlx::raw_sql("CREATE TABLE lifespan_leases (id serial PRIMARY KEY, task integer)")
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        let error = coordinator(database, &schema).prepare().await.unwrap_err();
-        let text = chain(&error);
+        execute(
+            &mut admin,
+            "CREATE TABLE lifespan_leases (id serial PRIMARY KEY, task integer)",
+        )
+        .await;
+        let text = prepare_error(database, &schema).await;
         assert!(
             text.contains("the table `lifespan_leases` is not lifespan's"),
             "{text}"
@@ -99,10 +101,7 @@ async fn a_foreign_table_of_the_same_name_fails_the_startup_naming_it() {
 async fn the_unversioned_tables_are_migrated_and_keep_their_rows() {
     with_database("a migration", |database| async move {
         let (schema, mut admin) = schema(database, "migrate").await;
-        sqlx::raw_sql(UNVERSIONED)
-            .execute(&mut admin)
-            .await
-            .unwrap();
+        execute(&mut admin, UNVERSIONED).await;
         let coordinator = coordinator(database, &schema);
         coordinator.prepare().await.unwrap();
         assert_eq!(version(&mut admin).await, 1);
@@ -127,12 +126,8 @@ async fn tables_of_a_newer_version_fail_the_startup() {
     with_database("a newer version", |database| async move {
         let (schema, mut admin) = schema(database, "newer").await;
         coordinator(database, &schema).prepare().await.unwrap();
-        sqlx::query("UPDATE lifespan_schema SET version = 7")
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        let error = coordinator(database, &schema).prepare().await.unwrap_err();
-        let text = chain(&error);
+        execute(&mut admin, "UPDATE lifespan_schema SET version = 7").await;
+        let text = prepare_error(database, &schema).await;
         assert!(
             text.contains("the coordinator's tables are of version 7; this version of lifespan-postgres knows versions up to 1"),
             "{text}"
@@ -234,13 +229,12 @@ async fn another_error_does_not_create_the_tables_again() {
         let (schema, mut admin) = schema(database, "other_error").await;
         let coordinator = coordinator(database, &schema);
         coordinator.prepare().await.unwrap();
-        sqlx::raw_sql(
+        execute(
+            &mut admin,
             "ALTER TABLE lifespan_leases ADD CONSTRAINT no_x CHECK (holder <> 'x'); \
              DELETE FROM lifespan_schema",
         )
-        .execute(&mut admin)
-        .await
-        .unwrap();
+        .await;
         let logs = CapturedLogs::default();
         let logging = tracing::subscriber::set_default(logs.subscriber());
         let error = coordinator
