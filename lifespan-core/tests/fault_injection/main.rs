@@ -200,8 +200,14 @@ fn cases() -> u32 {
 /// The multi-thread variant runs one case for every 40 of the current-thread one (25 by
 /// default, about a tenth of a second each on real time), at least 10.
 fn real_config() -> ProptestConfig {
+    scaled_config(1, 40)
+}
+
+/// The config of the main property with `times` cases for every `per` of its own, at least
+/// 10: for the properties whose cases take longer.
+fn scaled_config(times: u32, per: u32) -> ProptestConfig {
     ProptestConfig {
-        cases: (cases() / 40).max(10),
+        cases: (cases() * times / per).max(10),
         ..config()
     }
 }

@@ -560,10 +560,7 @@ fn end_faults(coordinator: &Recording) {
 /// One case for every eight of the main property (125 by default, half a second in debug), at
 /// least 10.
 fn replicas_config() -> ProptestConfig {
-    ProptestConfig {
-        cases: (crate::cases() / 8).max(10),
-        ..crate::config()
-    }
+    crate::scaled_config(1, 8)
 }
 
 /// On its own runner: the `proptest!` macro would let `PROPTEST_CASES` set its case count.

@@ -429,10 +429,7 @@ pub(crate) fn check_tasks_before_cleanup(records: &[Record], tasks: usize) -> Re
 
 /// Three cases for every hundred of the current-thread property (30 by default), at least 10.
 fn serving_config() -> ProptestConfig {
-    ProptestConfig {
-        cases: (crate::cases() * 3 / 100).max(10),
-        ..crate::config()
-    }
+    crate::scaled_config(3, 100)
 }
 
 /// On its own runner: the `proptest!` macro would let `PROPTEST_CASES` set its case count.

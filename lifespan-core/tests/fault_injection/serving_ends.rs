@@ -276,10 +276,7 @@ fn check_ending(
 
 /// One case for every hundred of the current-thread property (10 by default), at least 10.
 fn ending_config() -> ProptestConfig {
-    ProptestConfig {
-        cases: (crate::cases() / 100).max(10),
-        ..crate::config()
-    }
+    crate::scaled_config(1, 100)
 }
 
 /// On its own runner: the `proptest!` macro would let `PROPTEST_CASES` set its case count.
