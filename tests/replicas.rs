@@ -399,7 +399,11 @@ async fn a_holder_whose_connection_is_killed_stops_before_its_lease_expires() {
     .await
     .unwrap()
     .get(0);
-    assert_eq!(terminated, 1, "the holder's coordinator connection");
+    // Its lease connection, and its claims connection once its once-per-point task claimed.
+    assert!(
+        (1..=2).contains(&terminated),
+        "the holder's coordinator connections: {terminated} terminated"
+    );
     cluster.process("a").expect("lost its lease");
     let (instance, new_token, at) = cluster.takeover(token).await;
     let beats = cluster.beats().await;
