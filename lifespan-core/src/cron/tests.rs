@@ -149,3 +149,15 @@ fn an_unknown_zone_is_an_error_with_a_suggestion_for_its_case() {
         "unknown time zone `europe/berlin`: give an IANA zone name, as in `Europe/Berlin` or `UTC` (did you mean `Europe/Berlin`?)"
     );
 }
+
+/// The shortest gap is looked for from 2024 on, where Auckland has daylight saving time: a
+/// daily run at 03:00 is 23 hours after the one before on the day the clocks go forward (from
+/// 1916 to 1924 Auckland kept one offset all year, and every gap was 24 hours).
+#[test]
+fn the_shortest_gap_is_looked_for_from_2024_where_daylight_saving_shortens_a_day() {
+    let schedule = CronSchedule::parse("0 0 3 * * *", Some("Pacific/Auckland")).unwrap();
+    assert_eq!(
+        schedule.shortest_gap(),
+        Some(Duration::from_secs(23 * 3600))
+    );
+}
