@@ -161,3 +161,20 @@ fn the_shortest_gap_is_looked_for_from_2024_where_daylight_saving_shortens_a_day
         Some(Duration::from_secs(23 * 3600))
     );
 }
+
+/// A time before 1970 falls in the second that begins at or before it, as any other time.
+#[test]
+fn the_next_occurrence_after_a_time_before_1970_is_the_next_second() {
+    let schedule = CronSchedule::parse("* * * * * *", None).unwrap();
+    let epoch = SystemTime::UNIX_EPOCH;
+    let second = Duration::from_secs(1);
+    let half = Duration::from_millis(500);
+    assert_eq!(
+        schedule.next_after(epoch - 2 * second),
+        Some(epoch - second)
+    );
+    assert_eq!(
+        schedule.next_after(epoch - second - half),
+        Some(epoch - second)
+    );
+}
