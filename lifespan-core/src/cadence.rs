@@ -281,4 +281,25 @@ mod tests {
         let next = timing.next(Some(&due));
         assert_eq!(next.occurrence, Some(occurrence + S));
     }
+
+    /// A run retried after a failure is the same occurrence as the failed one: the same point
+    /// (not claimed again), and the run after it is the next occurrence, even while the wall
+    /// clock is still before the failed one's.
+    #[test]
+    fn a_retried_run_is_the_occurrence_of_the_failed_one() {
+        let options = TaskOptions::new().cron("* * * * * *").unwrap();
+        let timing = Timing::new(&options).unwrap().unwrap();
+        let schedule = CronSchedule::parse("* * * * * *", None).unwrap();
+        let occurrence = schedule
+            .next_after(WallClock::new().now() + 10 * S)
+            .unwrap();
+        let failed = Due {
+            occurrence: Some(occurrence),
+            ..Due::now()
+        };
+        let retried = timing.retry(Some(&failed));
+        assert_eq!(retried.point(), failed.point());
+        let next = timing.next(Some(&retried));
+        assert_eq!(next.occurrence, Some(occurrence + S));
+    }
 }
