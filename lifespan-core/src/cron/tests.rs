@@ -178,3 +178,49 @@ fn the_next_occurrence_after_a_time_before_1970_is_the_next_second() {
         Some(epoch - second)
     );
 }
+
+fn message(expression: &str) -> String {
+    CronSchedule::parse(expression, None)
+        .unwrap_err()
+        .to_string()
+}
+
+/// The bounds of a field's range are in it: the value named is the one past them.
+#[test]
+fn a_value_past_a_bound_is_named_and_the_bounds_themselves_are_in_range() {
+    assert_eq!(
+        message("0 0 0 1-31,0 * *"),
+        "the cron expression's day-of-month field `1-31,0` has `0`, out of range 1–31"
+    );
+}
+
+/// A word in a field that takes no names is not valid, with the range the field takes.
+#[test]
+fn a_word_in_a_field_without_names_is_not_valid_with_the_fields_range() {
+    let message = message("0 FOO * * * *");
+    assert!(
+        message.starts_with(
+            "the cron expression's minutes field `FOO` is not valid (the field takes 0–59): "
+        ),
+        "{message}"
+    );
+}
+
+/// One field that is no nickname is an expression with too few fields.
+#[test]
+fn a_single_field_that_is_no_nickname_is_too_few_fields() {
+    assert_eq!(
+        message("daily"),
+        "the cron expression `daily` has 1 field: give 6 (second minute hour day-of-month month day-of-week), or 5 without the seconds"
+    );
+}
+
+/// A nickname that is none is named as an unknown nickname.
+#[test]
+fn an_unknown_nickname_is_named_as_one() {
+    let message = message("@fortnightly");
+    assert!(
+        message.starts_with("the cron expression `@fortnightly` is not a known nickname (`@yearly`, `@monthly`, `@weekly`, `@daily`, `@hourly`): "),
+        "{message}"
+    );
+}
