@@ -224,3 +224,16 @@ fn an_unknown_nickname_is_named_as_one() {
         "{message}"
     );
 }
+
+/// A range without its end, in a field that takes names, is not valid: the missing end is no
+/// name that is wrong.
+#[test]
+fn a_range_without_its_end_is_not_valid_with_the_fields_range() {
+    let message = message("0 0 0 * 1- *");
+    assert!(
+        message.starts_with(
+            "the cron expression's month field `1-` is not valid (the field takes 1–12 or JAN–DEC): "
+        ),
+        "{message}"
+    );
+}
