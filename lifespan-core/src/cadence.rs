@@ -256,3 +256,50 @@ fn next_on_grid(due: Instant, period: Duration, now: Instant) -> Instant {
     let skipped = u32::try_from(skipped).unwrap_or(u32::MAX);
     after(next, period.saturating_mul(skipped))
 }
+
+#[cfg(all(test, feature = "cron"))]
+mod tests {
+    use super::*;
+
+    const S: Duration = Duration::from_secs(1);
+
+    /// A run that ends before its occurrence on the wall clock (woken within the tolerance
+    /// before it, or under a clock set back) is followed by the next occurrence, not by the
+    /// same one again.
+    #[test]
+    fn a_run_ended_before_its_occurrence_on_the_wall_clock_is_followed_by_the_next_one() {
+        let options = TaskOptions::new().cron("* * * * * *").unwrap();
+        let timing = Timing::new(&options).unwrap().unwrap();
+        let schedule = CronSchedule::parse("* * * * * *", None).unwrap();
+        let occurrence = schedule
+            .next_after(WallClock::new().now() + 10 * S)
+            .unwrap();
+        let due = Due {
+            occurrence: Some(occurrence),
+            ..Due::now()
+        };
+        let next = timing.next(Some(&due));
+        assert_eq!(next.occurrence, Some(occurrence + S));
+    }
+
+    /// A run retried after a failure is the same occurrence as the failed one: the same point
+    /// (not claimed again), and the run after it is the next occurrence, even while the wall
+    /// clock is still before the failed one's.
+    #[test]
+    fn a_retried_run_is_the_occurrence_of_the_failed_one() {
+        let options = TaskOptions::new().cron("* * * * * *").unwrap();
+        let timing = Timing::new(&options).unwrap().unwrap();
+        let schedule = CronSchedule::parse("* * * * * *", None).unwrap();
+        let occurrence = schedule
+            .next_after(WallClock::new().now() + 10 * S)
+            .unwrap();
+        let failed = Due {
+            occurrence: Some(occurrence),
+            ..Due::now()
+        };
+        let retried = timing.retry(Some(&failed));
+        assert_eq!(retried.point(), failed.point());
+        let next = timing.next(Some(&retried));
+        assert_eq!(next.occurrence, Some(occurrence + S));
+    }
+}

@@ -66,6 +66,23 @@ async fn after_three_runs_the_status_shows_three_the_last_one_and_the_next_point
 }
 
 #[tokio::test(start_paused = true)]
+async fn while_a_run_is_in_progress_the_status_shows_no_next_run() {
+    let app = periodic_app();
+    bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
+    // Runs at 10 s and 20 s have ended; the one begun at 30 s lasts until 32 s.
+    tokio::time::sleep(Duration::from_secs(31)).await;
+
+    let status = app.status();
+    let sweep = status.task("sweep").unwrap();
+    assert_eq!(sweep.runs, 2, "the run in progress has not ended");
+    assert_eq!(
+        sweep.next_run, None,
+        "nothing is planned while a run goes on"
+    );
+    bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_restarted_task_shows_its_failed_attempts_and_when_it_is_restarted() {
     let app = App::empty();
     let options = TaskOptions::new()

@@ -445,6 +445,22 @@ mod cron {
         );
     }
 
+    /// `#[lifespan(cron = "...", time_zone = "...")]` checks both at compile time and hands
+    /// them over as they are: the same options as `cron` and `time_zone` give at run time.
+    #[test]
+    fn the_cron_options_the_macro_checked_are_the_ones_given_at_run_time() {
+        let checked =
+            TaskOptions::new().cron_checked_by_macro("0 */5 * * * *", Some("Europe/Berlin"));
+        let given = TaskOptions::new()
+            .cron("0 */5 * * * *")
+            .unwrap()
+            .time_zone("Europe/Berlin")
+            .unwrap();
+        assert_eq!(checked, given);
+        let in_utc = TaskOptions::new().cron_checked_by_macro("@hourly", None);
+        assert_eq!(in_utc, TaskOptions::new().cron("@hourly").unwrap());
+    }
+
     /// Issue 21, defect 9: a `run_jitter` longer than a cron schedule's shortest gap was
     /// accepted (the same jitter is refused with `every`), and `hold` was not checked against
     /// cron either. Both are refused at registration, naming the task and both values.

@@ -149,3 +149,91 @@ fn an_unknown_zone_is_an_error_with_a_suggestion_for_its_case() {
         "unknown time zone `europe/berlin`: give an IANA zone name, as in `Europe/Berlin` or `UTC` (did you mean `Europe/Berlin`?)"
     );
 }
+
+/// The shortest gap is looked for from 2024 on, where Auckland has daylight saving time: a
+/// daily run at 03:00 is 23 hours after the one before on the day the clocks go forward (from
+/// 1916 to 1924 Auckland kept one offset all year, and every gap was 24 hours).
+#[test]
+fn the_shortest_gap_is_looked_for_from_2024_where_daylight_saving_shortens_a_day() {
+    let schedule = CronSchedule::parse("0 0 3 * * *", Some("Pacific/Auckland")).unwrap();
+    assert_eq!(
+        schedule.shortest_gap(),
+        Some(Duration::from_secs(23 * 3600))
+    );
+}
+
+/// A time before 1970 falls in the second that begins at or before it, as any other time.
+#[test]
+fn the_next_occurrence_after_a_time_before_1970_is_the_next_second() {
+    let schedule = CronSchedule::parse("* * * * * *", None).unwrap();
+    let epoch = SystemTime::UNIX_EPOCH;
+    let second = Duration::from_secs(1);
+    let half = Duration::from_millis(500);
+    assert_eq!(
+        schedule.next_after(epoch - 2 * second),
+        Some(epoch - second)
+    );
+    assert_eq!(
+        schedule.next_after(epoch - second - half),
+        Some(epoch - second)
+    );
+}
+
+fn message(expression: &str) -> String {
+    CronSchedule::parse(expression, None)
+        .unwrap_err()
+        .to_string()
+}
+
+/// The bounds of a field's range are in it: the value named is the one past them.
+#[test]
+fn a_value_past_a_bound_is_named_and_the_bounds_themselves_are_in_range() {
+    assert_eq!(
+        message("0 0 0 1-31,0 * *"),
+        "the cron expression's day-of-month field `1-31,0` has `0`, out of range 1–31"
+    );
+}
+
+/// A word in a field that takes no names is not valid, with the range the field takes.
+#[test]
+fn a_word_in_a_field_without_names_is_not_valid_with_the_fields_range() {
+    let message = message("0 FOO * * * *");
+    assert!(
+        message.starts_with(
+            "the cron expression's minutes field `FOO` is not valid (the field takes 0–59): "
+        ),
+        "{message}"
+    );
+}
+
+/// One field that is no nickname is an expression with too few fields.
+#[test]
+fn a_single_field_that_is_no_nickname_is_too_few_fields() {
+    assert_eq!(
+        message("daily"),
+        "the cron expression `daily` has 1 field: give 6 (second minute hour day-of-month month day-of-week), or 5 without the seconds"
+    );
+}
+
+/// A nickname that is none is named as an unknown nickname.
+#[test]
+fn an_unknown_nickname_is_named_as_one() {
+    let message = message("@fortnightly");
+    assert!(
+        message.starts_with("the cron expression `@fortnightly` is not a known nickname (`@yearly`, `@monthly`, `@weekly`, `@daily`, `@hourly`): "),
+        "{message}"
+    );
+}
+
+/// A range without its end, in a field that takes names, is not valid: the missing end is no
+/// name that is wrong.
+#[test]
+fn a_range_without_its_end_is_not_valid_with_the_fields_range() {
+    let message = message("0 0 0 * 1- *");
+    assert!(
+        message.starts_with(
+            "the cron expression's month field `1-` is not valid (the field takes 1–12 or JAN–DEC): "
+        ),
+        "{message}"
+    );
+}
