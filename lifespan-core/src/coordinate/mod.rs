@@ -346,3 +346,25 @@ fn host_name() -> String {
 fn host_name() -> String {
     std::env::var("COMPUTERNAME").unwrap_or_else(|_| "localhost".into())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::default_instance;
+
+    /// The default instance is `host:pid`: this machine's host name, as the kernel has it, and
+    /// this process's id.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_default_instance_is_the_host_name_and_the_process_id() {
+        let instance = default_instance();
+        let (host, pid) = instance.rsplit_once(':').expect("host:pid");
+        assert_eq!(pid, std::process::id().to_string());
+        let kernel = std::fs::read_to_string("/proc/sys/kernel/hostname").expect("host name");
+        let kernel = kernel.trim();
+        if kernel.is_empty() || kernel.chars().any(crate::name::forbidden) {
+            assert_eq!(host, "localhost");
+        } else {
+            assert_eq!(host, kernel);
+        }
+    }
+}
