@@ -263,17 +263,23 @@ mod tests {
 
     const S: Duration = Duration::from_secs(1);
 
-    /// A run that ends before its occurrence on the wall clock (woken within the tolerance
-    /// before it, or under a clock set back) is followed by the next occurrence, not by the
-    /// same one again.
-    #[test]
-    fn a_run_ended_before_its_occurrence_on_the_wall_clock_is_followed_by_the_next_one() {
+    /// The timing of `* * * * * *`, and its occurrence ten seconds ahead of the wall clock.
+    fn every_second_from_ten_seconds_ahead() -> (Timing, SystemTime) {
         let options = TaskOptions::new().cron("* * * * * *").unwrap();
         let timing = Timing::new(&options).unwrap().unwrap();
         let schedule = CronSchedule::parse("* * * * * *", None).unwrap();
         let occurrence = schedule
             .next_after(WallClock::new().now() + 10 * S)
             .unwrap();
+        (timing, occurrence)
+    }
+
+    /// A run that ends before its occurrence on the wall clock (woken within the tolerance
+    /// before it, or under a clock set back) is followed by the next occurrence, not by the
+    /// same one again.
+    #[test]
+    fn a_run_ended_before_its_occurrence_on_the_wall_clock_is_followed_by_the_next_one() {
+        let (timing, occurrence) = every_second_from_ten_seconds_ahead();
         let due = Due {
             occurrence: Some(occurrence),
             ..Due::now()
@@ -287,12 +293,7 @@ mod tests {
     /// clock is still before the failed one's.
     #[test]
     fn a_retried_run_is_the_occurrence_of_the_failed_one() {
-        let options = TaskOptions::new().cron("* * * * * *").unwrap();
-        let timing = Timing::new(&options).unwrap().unwrap();
-        let schedule = CronSchedule::parse("* * * * * *", None).unwrap();
-        let occurrence = schedule
-            .next_after(WallClock::new().now() + 10 * S)
-            .unwrap();
+        let (timing, occurrence) = every_second_from_ten_seconds_ahead();
         let failed = Due {
             occurrence: Some(occurrence),
             ..Due::now()
