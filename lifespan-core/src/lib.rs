@@ -200,108 +200,66 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(no_crate_inject, attr(deny(warnings))))]
 
-// The layering of the modules, lowest first. Each module uses only modules of the layers below
-// its own, and within its layer only those listed before it, so that the modules never depend
-// on each other in a circle (`tests/module_graph.rs` checks both against this list):
+// The architecture: each folder holds one concern, and its `mod.rs` says what it does and which
+// folders it may use. The folders, lowest first: each uses only folders listed before it, and
+// the modules within a folder never use each other in a circle (`tests/module_graph.rs` checks
+// both, and that each `mod.rs` claims no folder listed after its own):
 //
-// 1. Leaf types: `config`, `kind`, `lock`, `meter`, `name`, `polls`, `redact`, `chain`, `serving`, `spawn`, `time`,
-//    `wall`, `cron`, `coordinate`, `options`, `timing`, `cadence`, `phase`, `task_error`, `shutdown_signal`, `panic`, `report`, `status`, `serialize`, `error`, `arg_error`,
-//    `state`, `signal`.
-// 2. The handle and what is injected: `handle` (the `App` type, and the part of the app that
-//    the lower layers use), `inject`, `check`, `testing` (injected values made by hand).
-// 3. What an app runs and how each part is doing: `registration`, `linked`, `plan`, `history`, `board`.
-// 4. Running a start: `running`, `term`, `points`, `observe`, `supervise`, `watchdog`, `generation`, `shutdown`, `startup`.
-// 5. The app's calls: `app`, `by_hand`, `builder`, `run`, `run_server`, `serve`, `status_route`, `probes`.
+// 1. `base`: names and kinds, error chains, masking, caught panics, deadlines, locks, spawning.
+// 2. `replicas`: the coordinator protocol, leases and their settings, the in-process default.
+// 3. `report`: how things ended: the report, the API's errors, a task's error as a value.
+// 4. `schedules`: what a task's options say, and when its runs are due (periodic and cron).
+// 5. `inject`: what a task or context receives: the app handle, shutdown, yield, state.
+// 6. `registration`: what an app runs: linked and by-hand registrations, and the plan of a start.
+// 7. `status`: how each part is doing: the board, run history, phase, status, metrics.
+// 8. `tasks`: running each task: its body, supervision, singleton terms, point claims.
+// 9. `lifecycle`: one app from build to stop: builder, calls, startup, shutdown.
+// 10. `serving`: the app under a server and a supervisor: run-until, servers, probes, signals.
 
-mod app;
-mod arg_error;
-mod board;
-mod builder;
-mod by_hand;
-mod cadence;
-mod chain;
-mod check;
-mod config;
-mod coordinate;
-#[cfg(feature = "cron")]
-mod cron;
-mod error;
-mod generation;
-mod handle;
-mod history;
+mod base;
 mod inject;
-mod kind;
-mod linked;
-mod lock;
-mod meter;
-mod name;
-mod observe;
-mod options;
-mod panic;
-mod phase;
-mod plan;
-mod points;
-mod polls;
-#[cfg(feature = "axum")]
-mod probes;
-mod redact;
+mod lifecycle;
 mod registration;
+mod replicas;
 mod report;
-mod run;
-mod run_server;
-mod running;
-#[cfg(feature = "serde")]
-mod serialize;
-#[cfg(feature = "axum")]
-mod serve;
+mod schedules;
 mod serving;
-mod shutdown;
-mod shutdown_signal;
-mod signal;
-mod spawn;
-mod startup;
-mod state;
 mod status;
-#[cfg(feature = "axum")]
-mod status_route;
-mod supervise;
-mod task_error;
-mod term;
-mod testing;
-mod time;
-mod timing;
-mod wall;
-mod watchdog;
+mod tasks;
 
-pub use builder::AppBuilder;
-pub use by_hand::{ContextFn, TaskFn};
-pub use coordinate::{
+pub use base::kind::Kind;
+pub use base::name::Name;
+pub use base::redact::redact;
+pub use inject::app_handle::App;
+pub use inject::params::{Cancelled, ContextParam, Shutdown, TaskParam, Yield};
+pub use inject::state::State;
+pub use inject::testing::{ShutdownTrigger, YieldDriver};
+pub use lifecycle::builder::AppBuilder;
+pub use registration::by_hand::{ContextFn, TaskFn};
+pub use registration::entry::RegistrationInfo;
+pub use registration::returns::TaskReturn;
+pub use replicas::{
     Acquired, Coordinator, CoordinatorError, CoordinatorFuture, Holder, InProcess,
     InvalidLeaseSettings, Lease, LeaseControl, LeaseLost, LeaseRequest, LeaseSettings, PointClaim,
     PointRequest, Term,
 };
+pub use report::errors::{RegisterError, RunError, StartupError, StartupErrorKind};
+pub use report::outcome::{ContextOutcome, ContextReport, Report, TaskOutcome, TaskReport};
+pub use report::task_error::TaskError;
 #[cfg(feature = "cron")]
-pub use cron::CronError;
-pub use error::{RegisterError, RunError, StartupError, StartupErrorKind};
-pub use handle::App;
-pub use inject::{Cancelled, ContextParam, Shutdown, TaskParam, Yield};
-pub use kind::Kind;
-pub use name::Name;
-pub use options::{Restart, Schedule, TaskOptions, DEFAULT_BACKOFF_CAP, DEFAULT_BACKOFF_START};
-pub use phase::{Phase, Phases};
+pub use schedules::cron::CronError;
+pub use schedules::options::{
+    Restart, Schedule, TaskOptions, DEFAULT_BACKOFF_CAP, DEFAULT_BACKOFF_START,
+};
+pub use serving::graceful_shutdown::ShutdownSignal;
 #[cfg(feature = "axum")]
-pub use probes::{liveness_handler, readiness_handler};
-pub use redact::redact;
-pub use registration::RegistrationInfo;
-pub use report::{ContextOutcome, ContextReport, Report, TaskOutcome, TaskReport};
-pub use running::TaskReturn;
-pub use shutdown_signal::ShutdownSignal;
-pub use state::State;
-pub use status::{ContextStatus, LastRun, LeaseStatus, RunOutcome, RunState, Status, TaskStatus};
+pub use serving::probes::{liveness_handler, readiness_handler};
 #[cfg(feature = "axum")]
-pub use status_route::{status_handler, status_handler_with_errors};
-pub use task_error::TaskError;
-pub use testing::{ShutdownTrigger, YieldDriver};
+pub use serving::status_route::{status_handler, status_handler_with_errors};
+pub use status::phase::{Phase, Phases};
+pub use status::snapshot::{
+    ContextStatus, LastRun, LeaseStatus, RunOutcome, RunState, Status, TaskStatus,
+};
 
 #[doc(inline)]
 pub use lifespan_macros::{lifespan, lifespan_context, lifespan_task};
@@ -312,17 +270,17 @@ pub mod __private {
     pub use core;
     pub use inventory;
 
-    pub use crate::arg_error::ArgError;
-    pub use crate::check::{
+    pub use crate::base::kind::Kind;
+    pub use crate::inject::params::{ContextParam, InjectCx, TaskParam};
+    pub use crate::inject::type_checks::{
         is_yield, ContextArgumentOfInjected, ContextArgumentOfPlain, Probe, TaskArgumentOfInjected,
         TaskArgumentOfPlain,
     };
-    pub use crate::coordinate::LeaseSettings;
-    pub use crate::inject::{ContextParam, InjectCx, TaskParam};
-    pub use crate::kind::Kind;
-    pub use crate::options::{Restart, Schedule, TaskOptions};
-    pub use crate::registration::{BoxFuture, PrepareFn, Registration};
-    pub use crate::running::{FnOutput, TaskReturn};
+    pub use crate::registration::entry::{BoxFuture, PrepareFn, Registration};
+    pub use crate::registration::returns::{FnOutput, TaskReturn};
+    pub use crate::replicas::LeaseSettings;
+    pub use crate::report::arg_error::ArgError;
+    pub use crate::schedules::options::{Restart, Schedule, TaskOptions};
 
     /// The error type of an argument expression, so that `?` works on any error.
     pub type Error = anyhow::Error;
@@ -333,7 +291,7 @@ pub mod __private {
         argument: &'static str,
         eval: impl FnOnce() -> Result<T, Error>,
     ) -> Result<T, ArgError> {
-        match crate::panic::catching(eval) {
+        match crate::base::panic::catching(eval) {
             Ok(value) => value.map_err(|error| ArgError::eval(argument, error)),
             Err(message) => Err(ArgError::panicked(argument, message)),
         }
@@ -345,7 +303,7 @@ pub mod __private {
         cx: &mut InjectCx<'_>,
         argument: &'static str,
     ) -> Result<T, ArgError> {
-        crate::inject::task_param(cx, argument)
+        crate::inject::params::task_param(cx, argument)
     }
 
     /// Injects parameter `argument` of a context.
@@ -354,7 +312,7 @@ pub mod __private {
         cx: &mut InjectCx<'_>,
         argument: &'static str,
     ) -> Result<T, ArgError> {
-        crate::inject::context_param(cx, argument)
+        crate::inject::params::context_param(cx, argument)
     }
 
     /// Boxes the future of a task or context, checking that it returns `()` or `Result<(), E>`.
@@ -364,6 +322,6 @@ pub mod __private {
         F: core::future::Future + Send + 'static,
         F::Output: TaskReturn,
     {
-        crate::running::boxed(future)
+        crate::registration::returns::boxed(future)
     }
 }

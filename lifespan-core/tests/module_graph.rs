@@ -1,12 +1,20 @@
-//! The modules of `lifespan-core` depend on each other without a circle: read from the sources,
-//! every `crate::module` path (in a `use` or in code, not in comments or doc links) is an edge,
-//! a name the crate root re-exports (`crate::App`) counts as the module that defines it. The
-//! graph must have no cycle, and follow the layering written in `src/lib.rs`.
+//! The architecture of `lifespan-core`, read from its sources: `src/` holds `lib.rs` and one
+//! folder per concern; the order of the folders is written once, in `src/lib.rs` (the numbered
+//! list of its architecture comment), and each folder's `mod.rs` says which folders it may use.
+//!
+//! Every `crate::` path (in a `use` or in code, not in comments or doc links) is an edge from the
+//! module whose file it is in to the module it names (`crate::status::board::Board` names
+//! `status::board`), a name the crate root re-exports (`crate::App`) counts as the module that
+//! defines it, and `super::x` in a folder's file names its sibling `x`. A module is a file of a
+//! folder, a folder's `mod.rs` (named as the folder), or a folder within a folder (its files
+//! count as one module). The checks: a folder uses only folders listed before it in `lib.rs`,
+//! and only those its `mod.rs` says it may use, which are listed before it; no module uses
+//! another in a circle.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-/// Module name -> the modules its code refers to.
+/// Module (`folder::file`) -> the modules its code refers to.
 type Graph = BTreeMap<String, BTreeSet<String>>;
 
 #[test]
@@ -23,68 +31,134 @@ fn the_modules_depend_on_each_other_without_a_circle() {
 }
 
 #[test]
-fn every_module_uses_only_those_below_it_in_the_layering_of_lib_rs() {
+fn the_top_level_of_src_is_lib_rs_and_the_folders_it_lists() {
+    let src = src();
+    let order = folder_order();
+    let mut found = BTreeSet::new();
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        if path.is_dir() {
+            assert!(
+                path.join("mod.rs").is_file(),
+                "the folder `src/{name}` has no `mod.rs` saying its job"
+            );
+            found.insert(name);
+        } else {
+            assert_eq!(
+                name, "lib.rs",
+                "`src/{name}`: every module belongs in a folder of its concern"
+            );
+        }
+    }
+    let listed: BTreeSet<String> = order.iter().cloned().collect();
+    assert_eq!(
+        found, listed,
+        "the folders of src/ and those listed in src/lib.rs differ"
+    );
+    assert!(
+        order.len() <= 10,
+        "more than ten concerns at the top level: {order:?}"
+    );
+}
+
+#[test]
+fn every_folder_uses_only_folders_listed_before_it_and_those_its_mod_rs_allows() {
     let graph = graph();
-    let order = layering();
-    let position = |module: &str| order.iter().position(|m| m == module);
+    let order = folder_order();
+    let position = |folder: &str| order.iter().position(|f| f == folder);
     let mut wrong = Vec::new();
-    for (module, uses) in &graph {
-        let Some(at) = position(module) else {
-            wrong.push(format!("`{module}` is not in the layering"));
-            continue;
-        };
-        for used in uses {
-            if position(used).is_none_or(|used_at| used_at > at) {
-                wrong.push(format!("`{module}` uses `{used}`, listed after it"));
+    for folder in &order {
+        let allowed = allowed_by_mod_rs(folder);
+        for claimed in &allowed {
+            if position(claimed).is_none_or(|at| at >= position(folder).unwrap()) {
+                wrong.push(format!(
+                    "`{folder}/mod.rs` says it may use `{claimed}`, which src/lib.rs does not list before it"
+                ));
+            }
+        }
+        for (module, uses) in graph.iter().filter(|(m, _)| folder_of(m) == folder) {
+            for used in uses.iter().filter(|u| folder_of(u) != folder) {
+                let used_folder = folder_of(used);
+                if !allowed.contains(used_folder) {
+                    wrong.push(format!(
+                        "`{module}` uses `{used}`, but `{folder}/mod.rs` does not say it may use `{used_folder}`"
+                    ));
+                }
             }
         }
     }
     assert!(
         wrong.is_empty(),
-        "the modules do not follow the layering written in src/lib.rs:\n{}",
+        "the folders do not follow the architecture written in src/lib.rs and their mod.rs:\n{}",
         wrong.join("\n")
     );
 }
 
-/// The modules in the order of the layering comment of `src/lib.rs` (above its `mod` items):
-/// the names in backquotes, lowest first.
-fn layering() -> Vec<String> {
-    let root =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lib.rs")).unwrap();
-    let comment: String = root
-        .lines()
-        .skip_while(|line| !line.starts_with("// The layering of the modules"))
+/// The folders in the order of the architecture comment of `src/lib.rs` (its numbered lines,
+/// `// 1. \`base\`: ...`): the first name in backquotes of each, lowest first.
+fn folder_order() -> Vec<String> {
+    let root = std::fs::read_to_string(src().join("lib.rs")).unwrap();
+    root.lines()
+        .skip_while(|line| !line.starts_with("// The architecture:"))
         .take_while(|line| line.starts_with("//") && !line.starts_with("//!"))
+        .filter_map(|line| {
+            let item = line.trim_start_matches("//").trim_start();
+            let (number, rest) = item.split_once(". ")?;
+            number.parse::<u32>().ok()?;
+            Some(rest.split('`').nth(1)?.to_owned())
+        })
+        .collect()
+}
+
+/// The folders that `src/<folder>/mod.rs` says it may use: the names in backquotes of its
+/// paragraph that begins `It may use:`.
+fn allowed_by_mod_rs(folder: &str) -> BTreeSet<String> {
+    let text = std::fs::read_to_string(src().join(folder).join("mod.rs")).unwrap();
+    let paragraph: String = text
+        .lines()
+        .skip_while(|line| !line.starts_with("//! It may use:"))
+        .take_while(|line| line.starts_with("//!") && line.len() > 3)
         .map(|line| format!("{line}\n"))
         .collect();
-    comment
+    assert!(
+        !paragraph.is_empty(),
+        "`src/{folder}/mod.rs` does not say which folders it may use (a paragraph `//! It may use: ...`)"
+    );
+    paragraph
         .split('`')
         .skip(1)
         .step_by(2)
-        .filter(|word| word.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
         .map(str::to_owned)
         .collect()
 }
 
+fn folder_of(module: &str) -> &str {
+    module.split("::").next().unwrap()
+}
+
+fn src() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
+}
+
 fn graph() -> Graph {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut sources: Vec<(String, String)> = Vec::new();
-    collect(&src, None, &mut sources);
+    let src = src();
+    let mut sources: Vec<Source> = Vec::new();
+    collect(&src, &[], &mut sources);
+    let modules: BTreeSet<String> = sources.iter().map(|s| s.module.clone()).collect();
     let root = std::fs::read_to_string(src.join("lib.rs")).unwrap();
-    let modules: BTreeSet<String> = sources.iter().map(|(m, _)| m.clone()).collect();
     let exported = reexports(&code(&root), &modules);
     let mut graph = Graph::new();
-    for (module, text) in &sources {
-        let edges = graph.entry(module.clone()).or_default();
-        for target in crate_paths(&code(text)) {
-            let target = if modules.contains(&target) {
-                target
-            } else if let Some(defining) = exported.get(&target) {
-                defining.clone()
-            } else {
-                panic!("`{module}` refers to `crate::{target}`, which is no module of the crate: refer to the module that defines it");
-            };
-            if &target != module {
+    for source in &sources {
+        let code = code(&source.text);
+        let mut targets: Vec<String> = crate_paths(&code)
+            .into_iter()
+            .map(|path| resolve(&source.module, &path, &modules, &exported))
+            .collect();
+        targets.extend(sibling_paths(source, &code, &modules));
+        let edges = graph.entry(source.module.clone()).or_default();
+        for target in targets {
+            if target != source.module {
                 edges.insert(target);
             }
         }
@@ -92,20 +166,119 @@ fn graph() -> Graph {
     graph
 }
 
-/// Every module's sources, `lib.rs` left out; a directory module's files count as that module.
-fn collect(dir: &Path, module: Option<&str>, sources: &mut Vec<(String, String)>) {
+/// One file of the crate: the module it belongs to, whether it is its folder's `mod.rs` or a
+/// file directly in a top-level folder (whose `super::` names a sibling), and its text.
+struct Source {
+    module: String,
+    kind: SourceKind,
+    text: String,
+}
+
+#[derive(PartialEq)]
+enum SourceKind {
+    /// `src/<folder>/mod.rs`.
+    FolderRoot,
+    /// `src/<folder>/<file>.rs`.
+    FolderFile,
+    /// A file of a folder within a folder, or `lib.rs`'s siblings (none).
+    Nested,
+}
+
+/// Every file's source, `lib.rs` left out; the files of a folder within a folder count as one
+/// module.
+fn collect(dir: &Path, within: &[String], sources: &mut Vec<Source>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         let stem = path.file_stem().unwrap().to_str().unwrap().to_owned();
         if path.is_dir() {
-            collect(&path, Some(module.unwrap_or(&stem)), sources);
+            let mut within = within.to_vec();
+            if within.len() < 2 {
+                within.push(stem);
+            }
+            collect(&path, &within, sources);
         } else if path.extension().is_some_and(|ext| ext == "rs") {
-            if module.is_none() && stem == "lib" {
+            if within.is_empty() {
                 continue;
             }
-            let name = module.map_or(stem, str::to_owned);
-            sources.push((name, std::fs::read_to_string(&path).unwrap()));
+            let (module, kind) = match (within.len(), stem.as_str()) {
+                (1, "mod") => (within[0].clone(), SourceKind::FolderRoot),
+                (1, _) => (format!("{}::{stem}", within[0]), SourceKind::FolderFile),
+                _ => (within.join("::"), SourceKind::Nested),
+            };
+            let text = std::fs::read_to_string(&path).unwrap();
+            sources.push(Source { module, kind, text });
         }
+    }
+}
+
+/// The module a `crate::` path names: the longest of its prefixes that is a module, or the
+/// module that defines a name the crate root re-exports.
+fn resolve(
+    from: &str,
+    path: &[String],
+    modules: &BTreeSet<String>,
+    exported: &BTreeMap<String, String>,
+) -> String {
+    for length in (1..=path.len().min(2)).rev() {
+        let prefix = path[..length].join("::");
+        if modules.contains(&prefix) {
+            return prefix;
+        }
+    }
+    if let Some(defining) = exported.get(&path[0]) {
+        return defining.clone();
+    }
+    panic!(
+        "`{from}` refers to `crate::{}`, which names no module of the crate: refer to the module that defines it",
+        path.join("::")
+    );
+}
+
+/// The siblings that a folder's file names by `super::x`, and that a folder's `mod.rs` names by
+/// `x::` (its own modules).
+fn sibling_paths(source: &Source, code: &str, modules: &BTreeSet<String>) -> Vec<String> {
+    let folder = folder_of(&source.module);
+    let prefix = match source.kind {
+        SourceKind::FolderFile => "super::",
+        SourceKind::FolderRoot => "",
+        SourceKind::Nested => return Vec::new(),
+    };
+    let mut found = Vec::new();
+    let mut rest = code;
+    while let Some(at) = find_path_start(rest, prefix) {
+        rest = &rest[at + prefix.len()..];
+        let name = first_segment(rest);
+        let sibling = format!("{folder}::{name}");
+        if rest[name.len()..].starts_with("::") && modules.contains(&sibling) {
+            found.push(sibling);
+        }
+        if prefix.is_empty() {
+            rest = &rest[name.len().max(1)..];
+        }
+    }
+    found
+}
+
+/// Where the next path that begins with `prefix` (or, if it is empty, any path's first
+/// segment) starts: not within a longer path or identifier.
+fn find_path_start(text: &str, prefix: &str) -> Option<usize> {
+    let mut from = 0;
+    loop {
+        let at = if prefix.is_empty() {
+            from + text[from..].find(|c: char| c.is_alphabetic() || c == '_')?
+        } else {
+            from + text[from..].find(prefix)?
+        };
+        let before = text[..at].chars().next_back();
+        if !before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':') {
+            return Some(at);
+        }
+        let skip = if prefix.is_empty() {
+            first_segment(&text[at..]).len().max(1)
+        } else {
+            prefix.len()
+        };
+        from = at + skip;
     }
 }
 
@@ -148,8 +321,9 @@ fn code(text: &str) -> String {
     out
 }
 
-/// The first segment of every `crate::` path, `crate::{a, b::c}` giving `a` and `b`.
-fn crate_paths(code: &str) -> Vec<String> {
+/// The segments of every `crate::` path, a group expanded: `crate::a::{b::C, d}` gives
+/// `[a, b, C]` and `[a, d]`.
+fn crate_paths(code: &str) -> Vec<Vec<String>> {
     let mut found = Vec::new();
     let mut rest = code;
     while let Some(at) = rest.find("crate::") {
@@ -158,19 +332,32 @@ fn crate_paths(code: &str) -> Vec<String> {
         if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
             continue;
         }
-        if let Some(group) = rest.strip_prefix('{') {
-            let end = closing(group);
-            found.extend(
-                split_top(&group[..end])
-                    .into_iter()
-                    .map(|item| first_segment(&item)),
-            );
-        } else {
-            found.push(first_segment(rest));
-        }
+        expand(rest, &mut Vec::new(), &mut found);
     }
-    found.retain(|segment| !segment.is_empty() && segment != "self");
+    found.retain(|path| !path.is_empty() && path[0] != "self");
     found
+}
+
+/// The paths that `text` begins with, each after `prefix`: one path, or each item of a group.
+fn expand(text: &str, prefix: &mut Vec<String>, found: &mut Vec<Vec<String>>) {
+    let text = text.trim_start();
+    if let Some(group) = text.strip_prefix('{') {
+        let end = closing(group);
+        for item in split_top(&group[..end]) {
+            expand(&item, &mut prefix.clone(), found);
+        }
+        return;
+    }
+    let segment = first_segment(text);
+    if segment.is_empty() {
+        found.push(prefix.clone());
+        return;
+    }
+    prefix.push(segment.clone());
+    match text[segment.len()..].strip_prefix("::") {
+        Some(rest) => expand(rest, prefix, found),
+        None => found.push(prefix.clone()),
+    }
 }
 
 /// The index of the `}` that closes a group whose `{` was just read.
@@ -213,23 +400,23 @@ fn first_segment(path: &str) -> String {
         .collect()
 }
 
-/// The names the crate root re-exports with `pub use module::...`, and the module of each.
+/// The names the crate root re-exports with `pub use folder::file::...`, and the module of each.
 fn reexports(root: &str, modules: &BTreeSet<String>) -> BTreeMap<String, String> {
     let mut exported = BTreeMap::new();
     for statement in root.split(';') {
         let Some(path) = statement.trim().strip_prefix("pub use ") else {
             continue;
         };
-        let module = first_segment(path);
-        if !modules.contains(&module) {
-            continue;
-        }
-        let names = path[module.len()..].trim_start_matches("::");
-        let names = names.trim_start_matches('{').trim_end_matches('}');
-        for name in split_top(names) {
-            let name: String = name.rsplit("::").next().unwrap_or("").trim().to_owned();
-            if !name.is_empty() {
-                exported.insert(name, module.clone());
+        let mut paths = Vec::new();
+        expand(path, &mut Vec::new(), &mut paths);
+        for path in paths {
+            let Some(name) = path.last() else { continue };
+            for length in (1..path.len()).rev() {
+                let module = path[..length].join("::");
+                if modules.contains(&module) {
+                    exported.insert(name.clone(), module);
+                    break;
+                }
             }
         }
     }

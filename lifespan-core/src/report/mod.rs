@@ -1,0 +1,10 @@
+//! How things ended, as the API returns them: the [`Report`](crate::Report) of a shutdown, the
+//! errors of startup, registration and runs, a task's error kept as a value, an argument that
+//! could not be given.
+//!
+//! It may use: `base`, `replicas`.
+
+pub(crate) mod arg_error;
+pub(crate) mod errors;
+pub(crate) mod outcome;
+pub(crate) mod task_error;

@@ -1,0 +1,217 @@
+//! Running the app until something asks it to stop: a future, a shutdown request, or a signal.
+
+use std::future::Future;
+
+use crate::inject::app_handle::{App, ServerFailure};
+use crate::lifecycle::server_slot::{Server, Serving};
+use crate::report::errors::{RunError, StartupErrorKind};
+use crate::report::outcome::Report;
+use crate::serving::signals::{Notifier, ReloadSignal, StopSignals};
+
+impl App {
+    /// Starts the app, runs it until `stop` completes or [shutdown is
+    /// requested](Self::request_shutdown), then shuts it down and returns the report.
+    ///
+    /// If `stop` completes during startup, startup is interrupted: what was set up is cleaned
+    /// up and the rollback's report is returned.
+    ///
+    /// ```
+    /// use lifespan_core::{App, Shutdown};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() -> anyhow::Result<()> {
+    /// # // Bounded: the example fails, rather than hangs, if a start or stop never ends.
+    /// # tokio::time::timeout(std::time::Duration::from_secs(3600), async {
+    /// use std::sync::Arc;
+    /// use tokio::sync::Notify;
+    ///
+    /// let app = App::empty();
+    /// let done = Arc::new(Notify::new());
+    /// let worker_done = done.clone();
+    /// app.register_task("work", move || {
+    ///     let done = worker_done.clone();
+    ///     async move { done.notify_one() }
+    /// })?;
+    /// app.register_task("wait", |shutdown: Shutdown| async move { shutdown.cancelled().await })?;
+    /// // Runs until the work is done; a service would rather wait for a signal.
+    /// let report = app.run_until(done.notified()).await?;
+    /// assert_eq!(report.task("work"), Some(&lifespan_core::TaskOutcome::Completed));
+    /// assert_eq!(report.task("wait"), Some(&lifespan_core::TaskOutcome::Cancelled));
+    /// # Ok(())
+    /// # }).await.expect("the example did not finish within an hour of virtual time")
+    /// # }
+    /// ```
+    pub async fn run_until<F: Future>(&self, stop: F) -> Result<Report, RunError> {
+        self.reset_exit();
+        self.run(stop, None, None, None).await
+    }
+
+    /// Runs the app until SIGINT (Ctrl-C) or SIGTERM, then shuts it down gracefully and returns
+    /// the report. A second signal skips the rest of the grace period. In
+    /// [dev mode](crate::AppBuilder::dev_mode), SIGHUP [reloads](Self::reload) the app.
+    ///
+    /// A signal during startup interrupts it: what was set up is cleaned up and the rollback's
+    /// report is returned. A failed startup or reload is an error.
+    ///
+    /// The signals are listened for only while this runs: when it returns, SIGINT, SIGTERM (and
+    /// SIGHUP in dev mode) get back the disposition they had before (the default action,
+    /// usually), unless another call of this library still listens. Code of your own that
+    /// listens for them with `tokio::signal` meanwhile loses them too.
+    ///
+    /// ```no_run
+    /// use lifespan_core::{lifespan_task, App, Shutdown};
+    ///
+    /// #[lifespan_task]
+    /// async fn heartbeat(shutdown: Shutdown) {
+    ///     let mut ticks = tokio::time::interval(std::time::Duration::from_secs(30));
+    ///     while shutdown.run_until_cancelled(ticks.tick()).await.is_some() {
+    ///         tracing::info!("alive");
+    ///     }
+    /// }
+    ///
+    /// #[tokio::main]
+    /// async fn main() -> anyhow::Result<()> {
+    ///     // Until Ctrl-C or SIGTERM; a startup or critical failure ends `main` with an error.
+    ///     let report = App::new().run_until_signal().await?;
+    ///     tracing::info!(clean = report.is_clean(), "stopped");
+    ///     Ok(())
+    /// }
+    /// ```
+    pub async fn run_until_signal(&self) -> Result<Report, RunError> {
+        self.run_until_signal_serving(None).await
+    }
+
+    /// [`run_until_signal`](Self::run_until_signal), serving with `server` while the app is up.
+    pub(crate) async fn run_until_signal_serving(
+        &self,
+        server: Option<Server>,
+    ) -> Result<Report, RunError> {
+        self.reset_exit();
+        // Installed before startup, so that a signal during a slow setup is handled.
+        let mut stop_signals = StopSignals::install()?;
+        let reload = if self.config().dev_mode {
+            Some(ReloadSignal::install()?)
+        } else {
+            None
+        };
+        let app = self.clone();
+        let listener = tokio::spawn(async move {
+            loop {
+                let signal = stop_signals.recv().await;
+                tracing::info!(signal, "lifespan: shutdown requested");
+                app.request_shutdown();
+            }
+        });
+        let notifier = Notifier::from_env();
+        let result = self
+            .run(
+                std::future::pending::<()>(),
+                reload,
+                server,
+                notifier.as_ref(),
+            )
+            .await;
+        if let Some(notifier) = notifier {
+            notifier.stopped();
+        }
+        listener.abort();
+        // Waited for, so that nothing the run started outlives it.
+        let _ = listener.await;
+        result
+    }
+
+    /// Starts the app; once it is up, launches `server`; runs until `stop` completes or shutdown
+    /// is requested; then stops the server (draining it) and shuts the app down.
+    pub(crate) async fn run<F: Future>(
+        &self,
+        stop: F,
+        mut reload: Option<ReloadSignal>,
+        server: Option<Server>,
+        notifier: Option<&Notifier>,
+    ) -> Result<Report, RunError> {
+        let exit = self.exit_signals().exit;
+        let mut stop = std::pin::pin!(stop);
+        let starting = self.start_interruptible();
+        // A future is not polled again once it has completed.
+        let mut stopped = false;
+        let started = {
+            let mut starting = std::pin::pin!(starting);
+            tokio::select! {
+                started = &mut starting => started,
+                _ = &mut stop => {
+                    stopped = true;
+                    self.begin_exit();
+                    starting.await
+                }
+            }
+        };
+        match started {
+            Ok(()) => {}
+            // Startup logged the interruption.
+            Err(error) if matches!(error.kind(), StartupErrorKind::Interrupted { .. }) => {
+                self.reset_exit();
+                return Ok(error.rollback().clone());
+            }
+            Err(error) => return Err(error.into()),
+        }
+        // Startup is complete: only now may the server accept connections.
+        if let Some(launch) = server {
+            // Kept by the app, so that any shutdown (this loop's, or `App::shutdown` called
+            // elsewhere) drains it before tasks stop; a reload keeps it serving.
+            self.set_serving(Serving::launch(
+                launch,
+                self.config().drain_timeout,
+                self.config().drain_delay,
+            ))
+            .await;
+        }
+        if let Some(notifier) = notifier {
+            notifier.ready();
+        }
+        let mut outcome: Result<(), RunError> = Ok(());
+        loop {
+            tokio::select! {
+                    _ = &mut stop, if !stopped => break,
+                    _ = exit.cancelled() => break,
+                    _ = async { reload.as_mut().expect("guarded").recv().await }, if reload.is_some() => {
+                        tracing::info!(signal = "SIGHUP", "lifespan: reload requested");
+                        if let Some(notifier) = notifier {
+                notifier.reloading();
+            }
+                        if let Err(error) = self.reload().await {
+                            outcome = Err(error.into());
+                            break;
+                        }
+                        if let Some(notifier) = notifier {
+                notifier.ready();
+            }
+                    }
+                }
+        }
+        if let Some(notifier) = notifier {
+            notifier.stopping();
+        }
+        if let Err(error) = outcome {
+            self.stop_serving().await;
+            return Err(error);
+        }
+        let report = self.shutdown().await;
+        match self.take_server_failure() {
+            Some(ServerFailure::Failed(error)) => {
+                return Err(RunError::ServerFailed { error, report })
+            }
+            Some(ServerFailure::Panicked(message)) => {
+                return Err(RunError::ServerPanicked { message, report })
+            }
+            None => {}
+        }
+        match self.take_critical_failure() {
+            Some((task, error)) => Err(RunError::CriticalTaskFailed {
+                task,
+                error,
+                report,
+            }),
+            None => Ok(report),
+        }
+    }
+}

@@ -1,0 +1,234 @@
+//! The app's status as JSON over HTTP (feature `axum`): without error messages unless the
+//! route opts in to them.
+
+use std::borrow::Cow;
+
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::base::redact::redact;
+use crate::inject::app_handle::App;
+use crate::status::serialize::unix_millis;
+use crate::status::snapshot::{LastRun, LeaseStatus, RunState, Status};
+
+/// A handler that answers with the app's [status](App::status) as JSON, without error
+/// messages: opt in to the route by routing to it, **behind your own authentication**.
+///
+/// The answer lists every task and context with its state (`"running"`, `"backing_off"`, ...),
+/// restarts, whether it had an error, and milliseconds in that state; for a task, its runs (see
+/// [`TaskStatus`](crate::TaskStatus)): how many ended, the last one's start, duration and
+/// outcome, and when the next is due (`null` when none is planned). Outcomes are names, never
+/// messages:
+///
+/// ```json
+/// {"tasks":[{"name":"my_service::jobs::poll","display_name":"poller","state":"running",
+///   "restarts":0,"has_error":false,"in_state_ms":1520,"runs":3,
+///   "last_run":{"started_unix_ms":1767225600000,"duration_ms":212,"outcome":"succeeded"},
+///   "next_run_unix_ms":1767225660000}],
+///  "contexts":[{"name":"my_service::db::pool","display_name":null,"state":"running",
+///   "has_error":false,"in_state_ms":1530}]}
+/// ```
+///
+/// Error messages are left out because they carry secrets more often than not: a connection
+/// string with its password, a header with its token, an internal host name. The library masks
+/// the passwords of URLs (`postgres://admin:***@db/prod`), but cannot recognise every secret.
+/// To see the messages, read [`App::status`] in your own code, or route to
+/// [`status_handler_with_errors`] where only operators reach it.
+///
+/// Even without errors, the names and states of the tasks tell how the service works inside:
+/// serve the route only to whom you trust, as a route of an admin router guarded by your
+/// authentication layer (or bound to a private interface), never on the public router as is.
+///
+/// ```
+/// use std::sync::Arc;
+///
+/// use axum::extract::{Request, State};
+/// use axum::http::{header, StatusCode};
+/// use axum::middleware::{self, Next};
+/// use axum::response::{IntoResponse, Response};
+/// use axum::{routing::get, Router};
+///
+/// /// Lets through only the requests that carry the operators' token.
+/// async fn operators_only(State(token): State<Arc<str>>, request: Request, next: Next) -> Response {
+///     let given = request.headers().get(header::AUTHORIZATION).map(|value| value.as_bytes());
+///     if given == Some(format!("Bearer {token}").as_bytes()) {
+///         next.run(request).await
+///     } else {
+///         StatusCode::UNAUTHORIZED.into_response()
+///     }
+/// }
+///
+/// let token: Arc<str> = "a long random secret, read from the environment".into();
+/// let admin: Router = Router::new()
+///     .route("/lifespan/status", get(lifespan_core::status_handler))
+///     .route_layer(middleware::from_fn_with_state(token, operators_only));
+/// let router: Router = Router::new().route("/", get(|| async { "hello" })).merge(admin);
+/// # let _ = router;
+/// ```
+///
+/// A task that failed shows `"has_error":true`, and nothing of its message:
+///
+/// ```
+/// use lifespan_core::App;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let app = App::empty();
+/// app.register_task("db", || async {
+///     Err::<(), _>("connecting to postgres://admin:hunter2@db.internal/prod: refused")
+/// })?;
+/// app.start().await?;
+/// app.shutdown().await;
+/// let response = lifespan_core::status_handler(app).await;
+/// let body = axum::body::to_bytes(response.into_body(), usize::MAX).await?;
+/// let json = std::str::from_utf8(&body)?;
+/// assert!(json.contains(r#""name":"db","display_name":null,"state":"failed","restarts":0,"has_error":true,"#));
+/// assert!(!json.contains("postgres"));
+/// # Ok(())
+/// # }
+/// ```
+pub async fn status_handler(app: App) -> Response {
+    json(&app.status(), Errors::Hidden)
+}
+
+/// [`status_handler`], with the message of each task's and context's last error as
+/// `"last_error"` (`null` if it had none), the passwords of URLs masked. Route to it only where
+/// nobody but operators can reach it: an error message may carry a secret that does not look
+/// like one.
+///
+/// ```json
+/// {"tasks":[{"name":"my_service::db::migrate","display_name":null,"state":"failed",
+///   "restarts":0,"has_error":true,
+///   "last_error":"connecting to postgres://admin:***@db.internal/prod: refused",
+///   "in_state_ms":1520}],
+///  "contexts":[]}
+/// ```
+///
+/// ```
+/// use lifespan_core::App;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let app = App::empty();
+/// app.register_task("db", || async {
+///     Err::<(), _>("connecting to postgres://admin:hunter2@db.internal/prod: refused")
+/// })?;
+/// app.start().await?;
+/// app.shutdown().await;
+/// let response = lifespan_core::status_handler_with_errors(app).await;
+/// let body = axum::body::to_bytes(response.into_body(), usize::MAX).await?;
+/// let json = std::str::from_utf8(&body)?;
+/// assert!(json.contains(
+///     r#""has_error":true,"last_error":"connecting to postgres://admin:***@db.internal/prod: refused","#
+/// ));
+/// # Ok(())
+/// # }
+/// ```
+pub async fn status_handler_with_errors(app: App) -> Response {
+    json(&app.status(), Errors::Shown)
+}
+
+/// Whether the JSON carries error messages.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Errors {
+    Hidden,
+    Shown,
+}
+
+/// The JSON answer: the single place that decides what the status route serves.
+#[derive(Serialize)]
+struct StatusJson<'a> {
+    tasks: Vec<Line<'a>>,
+    contexts: Vec<Line<'a>>,
+}
+
+/// One task's or context's line.
+#[derive(Serialize)]
+struct Line<'a> {
+    name: &'a str,
+    display_name: Option<&'static str>,
+    state: RunState,
+    /// Tasks only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    restarts: Option<u32>,
+    has_error: bool,
+    /// Only when errors are shown: then `null` or the message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_error: Option<Option<Cow<'a, str>>>,
+    in_state_ms: u64,
+    /// Singleton tasks only: who holds the lease.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lease: Option<&'a LeaseStatus>,
+    /// Tasks only: the runs that ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    runs: Option<u64>,
+    /// Tasks only: `null` or the last run (its outcome's name, no message).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_run: Option<Option<&'a LastRun>>,
+    /// Tasks only: `null` or when the next run is due.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_run_unix_ms: Option<Option<u64>>,
+}
+
+impl<'a> Line<'a> {
+    fn new(
+        name: &'a str,
+        display_name: Option<&'static str>,
+        state: RunState,
+        error: Option<&'a str>,
+        in_state: std::time::Duration,
+        errors: Errors,
+    ) -> Self {
+        Line {
+            name,
+            display_name,
+            state,
+            restarts: None,
+            has_error: error.is_some(),
+            // Masked here too: the messages of failed setups are recorded before masking.
+            last_error: (errors == Errors::Shown).then(|| error.map(redact)),
+            in_state_ms: u64::try_from(in_state.as_millis()).unwrap_or(u64::MAX),
+            lease: None,
+            runs: None,
+            last_run: None,
+            next_run_unix_ms: None,
+        }
+    }
+}
+
+fn json(status: &Status, errors: Errors) -> Response {
+    let tasks = status
+        .tasks
+        .iter()
+        .map(|task| Line {
+            restarts: Some(task.restarts),
+            lease: task.lease.as_ref(),
+            runs: Some(task.runs),
+            last_run: Some(task.last_run.as_ref()),
+            next_run_unix_ms: Some(task.next_run.map(unix_millis)),
+            ..Line::new(
+                &task.name,
+                task.display_name,
+                task.state,
+                task.last_error.as_deref(),
+                task.in_state,
+                errors,
+            )
+        })
+        .collect();
+    let contexts = status
+        .contexts
+        .iter()
+        .map(|context| {
+            Line::new(
+                &context.name,
+                context.display_name,
+                context.state,
+                context.last_error.as_deref(),
+                context.in_state,
+                errors,
+            )
+        })
+        .collect();
+    axum::Json(StatusJson { tasks, contexts }).into_response()
+}

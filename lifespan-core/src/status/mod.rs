@@ -1,0 +1,14 @@
+//! How each part is doing while the app runs: the board that tasks and contexts write, the run
+//! history of supervised tasks, the app's phase, the [`Status`](crate::Status) read from them,
+//! metrics (feature `metrics`), the start of each poll in progress, and their `serde` form.
+//!
+//! It may use: `base`, `replicas`, `report`, `schedules`, `registration`.
+
+pub(crate) mod board;
+pub(crate) mod history;
+pub(crate) mod metrics;
+pub(crate) mod phase;
+pub(crate) mod poll_starts;
+#[cfg(feature = "serde")]
+pub(crate) mod serialize;
+pub(crate) mod snapshot;

@@ -1,0 +1,575 @@
+//! Supervised tasks: restarted with backoff, run on a schedule, or critical to the app.
+//!
+//! A plain task is spawned as a [`TaskFuture`](crate::tasks::body::TaskFuture); a task with options
+//! runs under [`supervise`] instead, which calls its function again for every restart and every
+//! scheduled run, with its arguments evaluated anew.
+
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::{timeout_at, Instant};
+use tracing::Instrument;
+
+use crate::base::deadline::{after, random};
+use crate::base::panic::poll_catching;
+use crate::inject::app_handle::WeakApp;
+use crate::inject::params::InjectCx;
+use crate::inject::state::{Deps, StateMap};
+use crate::registration::entry::BoxFuture;
+use crate::report::outcome::TaskOutcome;
+use crate::report::task_error::TaskError;
+use crate::schedules::due_times::{Due, Timing};
+use crate::schedules::options::{Restart, TaskOptions};
+use crate::status::board::Board;
+use crate::status::metrics;
+use crate::tasks::body::{outcome, poll_body};
+use crate::tasks::points::Points;
+use crate::tasks::run_observer::Runs;
+use crate::tasks::singleton::{release, HeldTerm, Singleton};
+
+/// Runs task `index` of `board` under its options, starting with `first`, the body prepared at
+/// startup, and records how it ended for good.
+pub(crate) async fn supervise(
+    app: WeakApp,
+    board: Arc<Board>,
+    state: Arc<StateMap>,
+    index: usize,
+    first: BoxFuture,
+) {
+    let span = board.plan.task(index).span();
+    let options = board.plan.task(index).options().clone();
+    let timing = match Timing::new(&options) {
+        Ok(timing) => timing,
+        Err(error) => {
+            let _entered = span.enter();
+            let error = TaskError::msg(format!("its cron schedule is not valid: {error}"));
+            tracing::error!(
+                error = &error as &(dyn std::error::Error + 'static),
+                "lifespan task `{}` failed",
+                board.plan.task(index).label()
+            );
+            board.set_task_error(index, error.clone());
+            board.set_ended(index, &TaskOutcome::Failed(error));
+            return;
+        }
+    };
+    let _running = metrics::Running::start(board.plan.task(index).label());
+    let singleton = options.singleton.then(|| {
+        let settings = options.lease.unwrap_or(board.coordination.lease);
+        Singleton::new(&board, index, settings)
+    });
+    let points = (options.is_periodic()
+        && options.once_per_point
+        && board.coordination.coordinator.is_shared())
+    .then(|| {
+        Points::new(
+            &board,
+            index,
+            options.every.unwrap_or_default(),
+            options.hold,
+        )
+    });
+    let critical = options.critical;
+    let runs = Runs::new(board.clone(), index, options.is_periodic());
+    let supervisor = Supervisor {
+        options,
+        timing,
+        app: app.clone(),
+        board: board.clone(),
+        state,
+        index,
+        restarts: VecDeque::new(),
+        consecutive: 0,
+        singleton,
+        term: None,
+        points,
+        retry_claimed: false,
+        runs,
+    };
+    let mut run = std::pin::pin!(supervisor.run(first));
+    // A panic outside the body (in the supervisor itself) is the task's failure for good: it
+    // is recorded, and a critical task still stops the app. It never ends the task silently.
+    let ended = match poll_catching(&mut run).instrument(span.clone()).await {
+        Ok(ended) => ended,
+        Err(message) => {
+            let _entered = span.enter();
+            let message = format!("its supervisor panicked: {message}");
+            let label = board.plan.task(index).label();
+            let error = TaskError::msg(message.clone());
+            tracing::error!(
+                error = &error as &(dyn std::error::Error + 'static),
+                "lifespan task `{label}` failed"
+            );
+            board.set_task_error(index, error);
+            if let Some(app) = app.upgrade().filter(|_| critical) {
+                let name = board.plan.task(index).name.clone();
+                app.fail_critically(name, panicked(&message));
+            }
+            TaskOutcome::Panicked(message)
+        }
+    };
+    board.set_ended(index, &ended);
+}
+
+struct Supervisor {
+    options: TaskOptions,
+    /// When a periodic task's runs are due; `None` for other tasks.
+    timing: Option<Timing>,
+    /// Weak: a supervised task must not keep alive the app that runs it, so that dropping the
+    /// app's last handle shuts it down.
+    app: WeakApp,
+    board: Arc<Board>,
+    state: Arc<StateMap>,
+    index: usize,
+    /// When each restart counted against the limit happened (only those within the window).
+    restarts: VecDeque<Instant>,
+    /// Restarts since the task last ran well, for the backoff's exponent.
+    consecutive: u32,
+    /// A singleton's lease requests; `None` for other tasks.
+    singleton: Option<Singleton>,
+    /// The term a singleton holds now.
+    term: Option<HeldTerm>,
+    /// A once-per-point task's claims, with a shared coordinator.
+    points: Option<Points>,
+    /// Whether the next run retries the run of a point this replica claimed.
+    retry_claimed: bool,
+    /// What each run shows: its span, the task's run history, metrics.
+    runs: Runs,
+}
+
+/// How one run of the body ended.
+enum RunEnd {
+    Ended(TaskOutcome),
+    /// The singleton's lease was lost during the run: the run is over, and so is the term.
+    Lost,
+}
+
+/// What ended a wait between two runs.
+enum Waited {
+    Due,
+    Shutdown,
+    Lost,
+}
+
+impl Supervisor {
+    async fn run(mut self, first: BoxFuture) -> TaskOutcome {
+        let outcome = self.run_terms(first).await;
+        self.give_up_term().await;
+        outcome
+    }
+
+    /// Runs the task to its end for good; a singleton, in as many terms as it takes.
+    async fn run_terms(&mut self, first: BoxFuture) -> TaskOutcome {
+        // A singleton's first body only checked its arguments: each term calls it anew.
+        let mut body = self.singleton.is_none().then_some(first);
+        let mut next_run: Option<Due> = None;
+        let mut starting = true;
+        loop {
+            if self.singleton.is_some() && self.term.is_none() {
+                if !self.acquire().await {
+                    return self.end(TaskOutcome::Cancelled);
+                }
+                starting = true;
+            }
+            if std::mem::take(&mut starting) {
+                next_run = self.first_run().await;
+            }
+            self.board.set_running(self.index, self.board.now());
+            self.runs.planned(next_run.as_ref().map(Due::wake));
+            if let (Some(due), Some(timing)) = (&next_run, &self.timing) {
+                match self.wait(timing.sleep(due)).await {
+                    Waited::Due => {}
+                    Waited::Shutdown => return self.end(TaskOutcome::Cancelled),
+                    Waited::Lost => {
+                        self.lose_term().await;
+                        continue;
+                    }
+                }
+            }
+            if self.board.is_stopping() {
+                return self.end(TaskOutcome::Cancelled);
+            }
+            let mut claimed_next = None;
+            if self.points.is_some() {
+                // A coordinator that does not answer holds up no shutdown.
+                let Some((won, next)) = self.claim(next_run.as_ref()).await else {
+                    return self.end(TaskOutcome::Cancelled);
+                };
+                if !won {
+                    next_run = next;
+                    continue;
+                }
+                claimed_next = next;
+            }
+            let ended = match self.run_next(&mut body).await {
+                RunEnd::Ended(ended) => ended,
+                RunEnd::Lost => {
+                    self.lose_term().await;
+                    continue;
+                }
+            };
+            if self.board.is_stopping() {
+                return self.end(ended);
+            }
+            let failed = matches!(ended, TaskOutcome::Failed(_) | TaskOutcome::Panicked(_));
+            if let (Some(timing), false) = (&self.timing, failed) {
+                self.consecutive = 0;
+                next_run = Some(match claimed_next {
+                    Some(next) => next.not_before_now(),
+                    None => timing.next(next_run.as_ref()),
+                });
+                continue;
+            }
+            match self.after_end(ended).await {
+                // A point's run is retried by the replica that claimed it, without a new claim.
+                Ok(()) => self.retry_claimed = self.points.is_some(),
+                Err(Some(outcome)) => return outcome,
+                Err(None) => {
+                    self.lose_term().await;
+                    continue;
+                }
+            }
+            // A periodic task runs at once after its delay; its schedule goes on from there.
+            next_run = self
+                .timing
+                .as_ref()
+                .map(|timing| timing.retry(next_run.as_ref()));
+        }
+    }
+
+    /// Runs the body prepared at startup if it is still there, else calls the function anew.
+    async fn run_next(&mut self, first: &mut Option<BoxFuture>) -> RunEnd {
+        let began = Instant::now();
+        let ended = match first.take() {
+            Some(body) => self.run_once(body).await,
+            None => match self.prepare() {
+                Ok(body) => self.run_once(body).await,
+                Err(failure) => RunEnd::Ended(failure),
+            },
+        };
+        if matches!(ended, RunEnd::Ended(_)) && began.elapsed() >= self.options.backoff_cap {
+            // It ran well for a while: the next restart waits the shortest delay again.
+            self.consecutive = 0;
+        }
+        ended
+    }
+
+    /// After a run that ended (not on a schedule): `Ok` once the restart delay has passed,
+    /// `Err(Some(outcome))` if the task ends for good, `Err(None)` if its lease was lost.
+    async fn after_end(&mut self, ended: TaskOutcome) -> Result<(), Option<TaskOutcome>> {
+        let failed = matches!(ended, TaskOutcome::Failed(_) | TaskOutcome::Panicked(_));
+        let restart = match self.options.restart {
+            Restart::Never => false,
+            Restart::OnFailure => failed,
+            Restart::Always => true,
+        };
+        if !restart {
+            return Err(Some(self.end(ended)));
+        }
+        if let Some(gave_up) = self.over_limit(&ended) {
+            return Err(Some(self.end(gave_up)));
+        }
+        let delay = self.delay();
+        self.consecutive = self.consecutive.saturating_add(1);
+        self.board.set_backing_off(self.index);
+        self.runs.planned(Some(after(Instant::now(), delay)));
+        tracing::warn!(
+            delay_ms = delay.as_millis() as u64,
+            "lifespan task `{}` {}: restarting in {delay:?}",
+            self.board.plan.task(self.index).label(),
+            ended,
+        );
+        match self.wait(tokio::time::sleep(delay)).await {
+            Waited::Due => {}
+            Waited::Shutdown => return Err(Some(self.end(TaskOutcome::Cancelled))),
+            Waited::Lost => return Err(None),
+        }
+        // Counted as it happens: a restart that shutdown cut short is none.
+        self.board.count_restart(self.index);
+        Ok(())
+    }
+
+    /// Waits for `until`, unless shutdown begins or the lease is lost first.
+    async fn wait(&self, until: impl std::future::Future<Output = ()>) -> Waited {
+        let lost = async {
+            match &self.term {
+                Some(held) => held.lost.cancelled().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            () = self.board.shutdown.cancelled() => Waited::Shutdown,
+            () = lost => Waited::Lost,
+            () = until => Waited::Due,
+        }
+    }
+
+    /// When a periodic task first runs in this start (or this term): `None` if it is not
+    /// periodic.
+    async fn first_run(&mut self) -> Option<Due> {
+        let timing = self.timing.as_ref()?;
+        if self.options.at_startup {
+            return Some(Due::now());
+        }
+        Some(match &mut self.points {
+            Some(points) if !timing.is_cron() => {
+                let delay = timing.initial_delay().unwrap_or_default();
+                tokio::select! {
+                    biased;
+                    () = self.board.shutdown.cancelled() => Due::now(),
+                    at = async {
+                        tokio::time::sleep(delay).await;
+                        points.first().await
+                    } => timing.at(at),
+                }
+            }
+            _ => timing.first(),
+        })
+    }
+
+    /// Claims the point due (`due`) for a once-per-point task: `None` if shutdown began first,
+    /// else whether this replica won it, and when the next run is due if that is known now.
+    async fn claim(&mut self, due: Option<&Due>) -> Option<(bool, Option<Due>)> {
+        let (Some(points), Some(timing)) = (&mut self.points, &self.timing) else {
+            return Some((true, None));
+        };
+        if std::mem::take(&mut self.retry_claimed) {
+            return Some((true, None));
+        }
+        let claiming = async {
+            if !timing.is_cron() {
+                let (won, next) = points.claim().await;
+                return (won, Some(timing.at(next)));
+            }
+            // A cron occurrence is claimed by its time, within the time to the next one.
+            let next = timing.next(due);
+            #[cfg(feature = "cron")]
+            if let Some(point) = due.and_then(Due::point) {
+                let patience = next.patience();
+                if points.claim_explicit(point, patience).await {
+                    return (true, None);
+                }
+            }
+            (false, Some(next))
+        };
+        tokio::select! {
+            biased;
+            () = self.board.shutdown.cancelled() => None,
+            claimed = claiming => Some(claimed),
+        }
+    }
+
+    /// Waits in standby for a singleton's lease: `false` if shutdown began first.
+    async fn acquire(&mut self) -> bool {
+        let Some(singleton) = &mut self.singleton else {
+            return true;
+        };
+        self.term = singleton.acquire(&self.board, self.index).await;
+        self.term.is_some()
+    }
+
+    /// The lease was lost: give it up (at once, if the coordinator still has it), then standby.
+    async fn lose_term(&mut self) {
+        if let Some(singleton) = &mut self.singleton {
+            singleton.lost();
+        }
+        self.give_up_term().await;
+    }
+
+    /// Releases the term held, if any (at once, if the coordinator still has it).
+    async fn give_up_term(&mut self) {
+        if let Some(held) = self.term.take() {
+            release(&self.board, self.index, held).await;
+        }
+    }
+
+    /// Evaluates the arguments anew and calls the function, with a fresh shutdown signal.
+    fn prepare(&self) -> Result<BoxFuture, TaskOutcome> {
+        let entry = self.board.plan.task(self.index);
+        let shutdown = match &self.term {
+            Some(held) => held.shutdown.child_token(),
+            None => self.board.shutdown.child_token(),
+        };
+        // The app is gone: it is shutting down in the background, and so is this task.
+        let Some(app) = self.app.upgrade() else {
+            return Err(TaskOutcome::Cancelled);
+        };
+        let mut cx = InjectCx {
+            app: &app,
+            shutdown: &shutdown,
+            yield_parts: None,
+            state: &self.state,
+            lease: self.term.as_ref().map(|held| &held.lease),
+            deps: Deps::default(),
+        };
+        entry.prepare(&mut cx).map_err(|error| {
+            let outcome = error.on_rerun();
+            let error = match &outcome {
+                TaskOutcome::Failed(error) => error.clone(),
+                TaskOutcome::Panicked(message) => TaskError::msg(message.clone()),
+                other => TaskError::msg(other.to_string()),
+            };
+            tracing::error!(
+                error = &error as &(dyn std::error::Error + 'static),
+                "lifespan task `{}` could not be run again",
+                entry.label()
+            );
+            self.board.set_task_error(self.index, error);
+            outcome
+        })
+    }
+
+    /// Runs one body to its end, in a span of its own, and records the run (see [`Runs`]).
+    async fn run_once(&mut self, body: BoxFuture) -> RunEnd {
+        let run = self.runs.begin();
+        let (ended, timed_out) = self.run_limited(body).instrument(run.span().clone()).await;
+        let outcome = match &ended {
+            RunEnd::Ended(outcome) => Some(outcome),
+            RunEnd::Lost => None,
+        };
+        self.runs.end(run, outcome, timed_out);
+        ended
+    }
+
+    /// Runs one body to its end, within the task's `timeout` if it has one: a run still going
+    /// then is dropped, and fails with "run timed out after ..." (`true`: it timed out).
+    async fn run_limited(&self, body: BoxFuture) -> (RunEnd, bool) {
+        let Some(limit) = self.options.timeout else {
+            return (self.run_body(body).await, false);
+        };
+        match tokio::time::timeout(limit, self.run_body(body)).await {
+            Ok(ended) => (ended, false),
+            Err(_) => {
+                let error = anyhow::anyhow!("run timed out after {limit:?}");
+                let ended = outcome(&self.board, self.index, Ok(Err(error)));
+                (RunEnd::Ended(ended), true)
+            }
+        }
+    }
+
+    /// Runs one body to its end. A singleton's body whose lease is lost has until just before
+    /// the lease expires to stop on its signal; then it is dropped.
+    async fn run_body(&self, mut body: BoxFuture) -> RunEnd {
+        let mut running = std::pin::pin!(poll_fn(|cx| poll_body(
+            &mut body,
+            &self.board,
+            self.index,
+            cx
+        )));
+        let Some(held) = &self.term else {
+            return RunEnd::Ended(outcome(&self.board, self.index, running.await));
+        };
+        let ended = tokio::select! {
+            biased;
+            ended = &mut running => ended,
+            () = held.lost.cancelled() => match timeout_at(before(held.expiry()), &mut running).await {
+                Ok(ended) => ended,
+                Err(_) => {
+                    tracing::warn!(
+                        "lifespan task `{}` did not stop before its lost lease expired: dropped",
+                        self.board.plan.task(self.index).label()
+                    );
+                    return RunEnd::Lost;
+                }
+            },
+        };
+        let ended = outcome(&self.board, self.index, ended);
+        if held.lost.is_cancelled() && !self.board.is_stopping() {
+            RunEnd::Lost
+        } else {
+            RunEnd::Ended(ended)
+        }
+    }
+
+    /// `None` if one more restart is within the limit (and counts it), else how the task ends.
+    fn over_limit(&mut self, ended: &TaskOutcome) -> Option<TaskOutcome> {
+        let max = self.options.max_restarts?;
+        let now = Instant::now();
+        if let Some(window) = self.options.within {
+            while self
+                .restarts
+                .front()
+                .is_some_and(|at| now.duration_since(*at) >= window)
+            {
+                self.restarts.pop_front();
+            }
+        }
+        if self.restarts.len() < max as usize {
+            self.restarts.push_back(now);
+            return None;
+        }
+        let label = self.board.plan.task(self.index).label();
+        let limit = match self.options.within {
+            Some(window) => format!("{max} restarts within {window:?}"),
+            None => format!("{max} restarts"),
+        };
+        tracing::error!(
+            "lifespan task `{label}` reached its restart limit ({limit}): not restarted again"
+        );
+        Some(match ended {
+            TaskOutcome::Failed(_) | TaskOutcome::Panicked(_) => ended.clone(),
+            _ => {
+                let error =
+                    TaskError::msg(format!("it kept ending: restart limit of {limit} reached"));
+                self.board.set_task_error(self.index, error.clone());
+                TaskOutcome::Failed(error)
+            }
+        })
+    }
+
+    /// Records the task's end for good; a critical task failing asks the app to stop.
+    fn end(&self, outcome: TaskOutcome) -> TaskOutcome {
+        if self.options.critical {
+            let error = match &outcome {
+                TaskOutcome::Failed(error) => Some(error.clone()),
+                TaskOutcome::Panicked(message) => Some(panicked(message)),
+                _ => None,
+            };
+            if let Some(error) = error {
+                let entry = self.board.plan.task(self.index);
+                tracing::error!(
+                    "critical lifespan task `{}` failed for good: shutting the app down",
+                    entry.label()
+                );
+                if let Some(app) = self.app.upgrade() {
+                    app.fail_critically(entry.name.clone(), error);
+                }
+            }
+        }
+        outcome
+    }
+
+    /// The delay before the next restart: the backoff's start doubled per consecutive restart,
+    /// capped, then drawn between half and all of it if jitter is on.
+    fn delay(&self) -> Duration {
+        let exponent = self.consecutive.min(32);
+        let delay = self
+            .options
+            .backoff_start
+            .saturating_mul(1u32 << exponent.min(31))
+            .min(self.options.backoff_cap);
+        if !self.options.jitter {
+            return delay;
+        }
+        let half = delay / 2;
+        let spread = u64::try_from((delay - half).as_nanos()).unwrap_or(u64::MAX);
+        half + Duration::from_nanos(random() % spread.saturating_add(1))
+    }
+}
+
+/// The timer's resolution: a millisecond.
+const TICK: Duration = Duration::from_millis(1);
+
+/// The last tick before `expiry`: at the expiry itself another replica may already be granted
+/// the lease (it is held until its expiry, not through it), so a body must be gone by then.
+fn before(expiry: Instant) -> Instant {
+    expiry.checked_sub(TICK).unwrap_or(expiry)
+}
+
+/// A critical task's panic, as the error that ends the app's run.
+fn panicked(message: &str) -> TaskError {
+    TaskError::msg(format!("panicked: {message}"))
+}
