@@ -336,11 +336,16 @@ fn host_name() -> String {
         return "localhost".into();
     }
     let end = buffer.iter().position(|b| *b == 0).unwrap_or(buffer.len());
-    let name = String::from_utf8_lossy(&buffer[..end]);
+    usable_host_name(&String::from_utf8_lossy(&buffer[..end]))
+}
+
+/// `name`, or `localhost` if it is empty or has a character that no name may have.
+#[cfg_attr(not(unix), allow(dead_code))]
+fn usable_host_name(name: &str) -> String {
     if name.is_empty() || name.chars().any(crate::base::name::forbidden) {
         "localhost".into()
     } else {
-        name.into_owned()
+        name.to_owned()
     }
 }
 
@@ -351,7 +356,7 @@ fn host_name() -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::default_instance;
+    use super::{default_instance, usable_host_name};
 
     /// The default instance is `host:pid`: this machine's host name, as the kernel has it, and
     /// this process's id.
@@ -368,5 +373,13 @@ mod tests {
         } else {
             assert_eq!(host, kernel);
         }
+    }
+
+    /// A host name that no instance name could hold gives way to `localhost`.
+    #[test]
+    fn an_empty_or_unusable_host_name_is_localhost() {
+        assert_eq!(usable_host_name("db-1.internal"), "db-1.internal");
+        assert_eq!(usable_host_name(""), "localhost");
+        assert_eq!(usable_host_name("db\n1"), "localhost");
     }
 }
