@@ -1,6 +1,6 @@
 //! Runtime bugs the fault-injection cases found, each shrunk to a plain test that failed until
 //! the runtime was fixed, and kept so that they stay fixed; those not fixed yet are ignored
-//! (`cargo test -p lifespan-core --test fault_injection -- --ignored` runs them).
+//! (`cargo test -p lifespan-core --test suite fault_injection:: -- --ignored` runs them).
 
 use std::sync::Arc;
 use std::time::Duration;

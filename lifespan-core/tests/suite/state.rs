@@ -110,10 +110,10 @@ mod missing_provider {
         );
         assert_eq!(
             error.to_string(),
-            "lifespan context `state::missing_provider::needs_pool` and lifespan task \
-             `state::missing_provider::also_needs_pool` take `State<state::Pool>`, but no \
-             lifespan context provides a `state::Pool`: add a context that takes a \
-             `Yield<state::Pool>` and calls `ready_with`"
+            "lifespan context `suite::state::missing_provider::needs_pool` and lifespan task \
+             `suite::state::missing_provider::also_needs_pool` take `State<suite::state::Pool>`, but no \
+             lifespan context provides a `suite::state::Pool`: add a context that takes a \
+             `Yield<suite::state::Pool>` and calls `ready_with`"
         );
         assert_eq!(EVENTS.take(), Vec::<String>::new(), "nothing was set up");
     }
@@ -162,9 +162,9 @@ mod duplicate_provider {
             .unwrap_err();
         assert_eq!(
             error.to_string(),
-            "`state::Pool` is provided by 3 lifespan contexts, \
-             `state::duplicate_provider::primary`, `state::duplicate_provider::replica` and \
-             `state::duplicate_provider::fallback`; state is found by its type, so only one \
+            "`suite::state::Pool` is provided by 3 lifespan contexts, \
+             `suite::state::duplicate_provider::primary`, `suite::state::duplicate_provider::replica` and \
+             `suite::state::duplicate_provider::fallback`; state is found by its type, so only one \
              context may provide it"
         );
         assert_eq!(EVENTS.take(), Vec::<String>::new(), "nothing was set up");
@@ -197,8 +197,8 @@ mod cycle {
         assert_eq!(
             error.to_string(),
             "lifespan contexts need each other's state, so none of them can be set up first: \
-             `state::cycle::pool` needs `state::Cache` from `state::cycle::cache`; \
-             `state::cycle::cache` needs `state::Pool` from `state::cycle::pool`"
+             `suite::state::cycle::pool` needs `suite::state::Cache` from `suite::state::cycle::cache`; \
+             `suite::state::cycle::cache` needs `suite::state::Pool` from `suite::state::cycle::pool`"
         );
         assert_eq!(EVENTS.take(), Vec::<String>::new(), "nothing was set up");
     }

@@ -178,7 +178,7 @@ mod panics_outside_task_bodies {
         );
         assert_eq!(
             error.to_string(),
-            "argument `port` of lifespan task `hardening::panics_outside_task_bodies::listener` panicked when evaluated: the port table is corrupt"
+            "argument `port` of lifespan task `suite::hardening::panics_outside_task_bodies::listener` panicked when evaluated: the port table is corrupt"
         );
         assert!(!app.is_running());
         app.start().await.unwrap();
@@ -256,7 +256,7 @@ mod panics_outside_task_bodies {
         assert!(!app.is_running());
         app.register_task("late", || async {}).unwrap();
         // Registering under a linked name asks the filter whether the app runs that one.
-        let registered = app.register_task("hardening::dropped_app::worker", || async {});
+        let registered = app.register_task("suite::hardening::dropped_app::worker", || async {});
         assert!(
             matches!(registered, Err(RegisterError::SelectionPanicked { .. })),
             "{registered:?}"
@@ -414,7 +414,7 @@ mod startup_timeout {
         );
         assert_eq!(
             error.to_string(),
-            "setup of lifespan context `hardening::startup_timeout::stuck` did not finish within the startup timeout of 30s"
+            "setup of lifespan context `suite::hardening::startup_timeout::stuck` did not finish within the startup timeout of 30s"
         );
         assert_eq!(
             error.rollback().context("first"),

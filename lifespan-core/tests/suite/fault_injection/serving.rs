@@ -29,11 +29,11 @@ use proptest::prelude::*;
 use tokio::sync::watch;
 use tokio::time::{sleep, timeout, Instant};
 
-use crate::build::build_with;
-use crate::case::*;
-use crate::check::render;
-use crate::loopback;
-use crate::record::*;
+use super::build::build_with;
+use super::case::*;
+use super::check::render;
+use super::loopback;
+use super::record::*;
 
 /// A request: sent `sent_after` the case began, to a fast or a slow handler.
 #[derive(Clone, Copy, Debug)]
@@ -429,13 +429,13 @@ pub(crate) fn check_tasks_before_cleanup(records: &[Record], tasks: usize) -> Re
 
 /// Three cases for every hundred of the current-thread property (30 by default), at least 10.
 fn serving_config() -> ProptestConfig {
-    crate::scaled_config(3, 100)
+    super::scaled_config(3, 100)
 }
 
 /// On its own runner: the `proptest!` macro would let `PROPTEST_CASES` set its case count.
 #[test]
 fn serving_random_apps_drains_before_tasks_stop() {
-    crate::run_on_own_runner(serving_config(), serve_case(), |case| {
+    super::run_on_own_runner(serving_config(), serve_case(), |case| {
         run_serving(case).map(drop)
     });
 }

@@ -68,7 +68,7 @@ mod argument {
             .unwrap_err();
         assert_eq!(
             printed_once(error),
-            "argument `port` of lifespan task `errors::argument::listener` could not be evaluated: invalid digit found in string"
+            "argument `port` of lifespan task `suite::errors::argument::listener` could not be evaluated: invalid digit found in string"
         );
     }
 }

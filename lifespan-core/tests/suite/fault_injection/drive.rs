@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use lifespan_core::{App, Report, RunError, StartupErrorKind, Status};
 
-use crate::build::register_late;
+use super::build::register_late;
 use tokio::time::{sleep, sleep_until, Instant};
 
-use crate::case::*;
-use crate::record::*;
+use super::case::*;
+use super::record::*;
 
 pub(crate) fn context_name(index: usize) -> String {
     format!("c{index}")

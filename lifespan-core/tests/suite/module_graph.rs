@@ -294,7 +294,7 @@ fn describe(graph: &Graph) -> String {
         .join("\n")
 }
 
-/// Prints the graph: `cargo test -p lifespan-core --test module_graph -- --nocapture`.
+/// Prints the graph: `cargo test -p lifespan-core --test suite module_graph -- --nocapture`.
 #[test]
 fn the_graph_can_be_printed() {
     println!("{}", describe(&graph()));

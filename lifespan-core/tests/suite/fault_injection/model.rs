@@ -7,9 +7,9 @@ use std::time::Duration;
 use lifespan_core::{Restart, RunState, Schedule, TaskOutcome};
 use tokio::time::Instant;
 
-use crate::case::*;
-use crate::check::{Checked, Checker};
-use crate::record::*;
+use super::case::*;
+use super::check::{Checked, Checker};
+use super::record::*;
 
 /// One task's run in one start, as the log shows it.
 #[derive(Clone, Copy, Debug)]

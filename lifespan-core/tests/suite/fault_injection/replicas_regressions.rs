@@ -2,9 +2,9 @@
 
 use lifespan_core::Restart;
 
-use crate::case::Ms;
-use crate::replicas::run_replicas;
-use crate::replicas_case::{Body, ReplicasCase, Step};
+use super::case::Ms;
+use super::replicas::run_replicas;
+use super::replicas_case::{Body, ReplicasCase, Step};
 
 /// A claim sent just before the coordinator answered at once again waited out its stalled
 /// answer (1,050 ms, within the claim's patience of the 1,080 ms renew deadline), and the

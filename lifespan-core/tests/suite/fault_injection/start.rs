@@ -4,11 +4,11 @@
 use lifespan_core::RunState;
 use tokio::time::Instant;
 
-use crate::case::*;
-use crate::check::{Checked, Checker};
-use crate::drive::*;
-use crate::model::*;
-use crate::record::*;
+use super::case::*;
+use super::check::{Checked, Checker};
+use super::drive::*;
+use super::model::*;
+use super::record::*;
 
 impl Checker<'_> {
     /// Start `generation`: whether it started as the log says, then the checks of its kind.

@@ -9,11 +9,7 @@ use lifespan_core::{App, Restart, RunOutcome, TaskOptions, TaskOutcome};
 use lifespan_test_support::{bounded, WAIT_LIMIT};
 use tokio::time::{sleep, Instant};
 
-/// The bound on real time; `real_time_case` is for the properties of `fault_injection/`.
-#[allow(dead_code)]
-#[path = "replicas/real_time.rs"]
-mod real_time;
-use real_time::{paused, REAL_LIMIT};
+use super::replicas::real_time::{paused, REAL_LIMIT};
 
 const S: Duration = Duration::from_secs(1);
 const MS: Duration = Duration::from_millis(1);

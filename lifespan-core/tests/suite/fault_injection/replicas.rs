@@ -1,4 +1,4 @@
-//! Replicas: two to four apps sharing one test coordinator (`tests/replicas/coordinator.rs`,
+//! Replicas: two to four apps sharing one test coordinator (`tests/suite/replicas/coordinator.rs`,
 //! on tokio's virtual clock), each running the same singleton task `job` and, in some cases,
 //! the same once-per-point task `digest`, under random lease settings, while a random schedule
 //! makes renewals fail, hang or be refused, takes the coordinator down and up, makes its tables
@@ -53,10 +53,10 @@ use proptest::prelude::*;
 use tokio::task::JoinHandle;
 use tokio::time::{sleep, sleep_until, Instant};
 
-use crate::coordinator::TestCoordinator;
-use crate::real_time::real_time_case;
-use crate::replicas_case::{replicas_case, Body, ReplicasCase, Step};
-use crate::replicas_check::{check, render};
+use super::coordinator::TestCoordinator;
+use super::real_time::real_time_case;
+use super::replicas_case::{replicas_case, Body, ReplicasCase, Step};
+use super::replicas_check::{check, render};
 
 const JOB: &str = "job";
 const DIGEST: &str = "digest";
@@ -560,13 +560,13 @@ fn end_faults(coordinator: &Recording) {
 /// One case for every eight of the main property (125 by default, half a second in debug), at
 /// least 10.
 fn replicas_config() -> ProptestConfig {
-    crate::scaled_config(1, 8)
+    super::scaled_config(1, 8)
 }
 
 /// On its own runner: the `proptest!` macro would let `PROPTEST_CASES` set its case count.
 #[test]
 fn replicas_keep_one_holder_and_each_point_once() {
-    crate::run_on_own_runner(replicas_config(), replicas_case(), |case| {
+    super::run_on_own_runner(replicas_config(), replicas_case(), |case| {
         run_replicas(case).map(drop)
     });
 }
@@ -589,5 +589,5 @@ fn replicas_cases_reach_every_situation() {
         "answers stalled past the period",
         "a point ran late",
     ];
-    crate::assert_reaches(replicas_case(), 120, run_replicas, &required);
+    super::assert_reaches(replicas_case(), 120, run_replicas, &required);
 }

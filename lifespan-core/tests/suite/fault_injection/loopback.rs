@@ -7,8 +7,8 @@ use lifespan_test_support::http_get;
 use tokio::net::TcpListener;
 use tokio::time::{sleep, timeout, Instant};
 
-use crate::record::silence_injected_panics;
-use crate::serving::RequestCase;
+use super::record::silence_injected_panics;
+use super::serving::RequestCase;
 
 /// The longest wait of a client for its answer.
 const CLIENT_LIMIT: Duration = Duration::from_secs(3);

@@ -227,7 +227,7 @@ mod failed_setup {
             .unwrap_err();
         assert_eq!(
             format!("{:#}", anyhow::Error::from(error)),
-            "setup of lifespan context `server::failed_setup::broken` failed: the model file is missing"
+            "setup of lifespan context `suite::server::failed_setup::broken` failed: the model file is missing"
         );
         let refused = http_get(addr, "/").await;
         assert!(refused.is_err(), "nothing listens: {refused:?}");

@@ -10,12 +10,12 @@ use std::time::Duration;
 use lifespan_core::{RunState, TaskOutcome};
 use tokio::time::Instant;
 
-use crate::case::*;
-use crate::check::{Checked, Checker};
-use crate::drive::*;
-use crate::model::{Expected, RunEnd, RunSeen};
-use crate::real_case::{MARGIN, SLACK};
-use crate::record::*;
+use super::case::*;
+use super::check::{Checked, Checker};
+use super::drive::*;
+use super::model::{Expected, RunEnd, RunSeen};
+use super::real_case::{MARGIN, SLACK};
+use super::record::*;
 
 /// Checks a multi-thread case. Returns the situations it went through.
 pub(crate) fn check_real(

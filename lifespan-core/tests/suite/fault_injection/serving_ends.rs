@@ -25,12 +25,12 @@ use proptest::prelude::*;
 use tokio::net::TcpListener;
 use tokio::time::{sleep, timeout};
 
-use crate::build::build_with;
-use crate::case::*;
-use crate::check::render;
-use crate::loopback;
-use crate::record::*;
-use crate::serving::{self, Marks, ServeCase};
+use super::build::build_with;
+use super::case::*;
+use super::check::render;
+use super::loopback;
+use super::record::*;
+use super::serving::{self, Marks, ServeCase};
 
 /// How the server's run ends.
 #[derive(Clone, Copy, Debug)]
@@ -276,13 +276,13 @@ fn check_ending(
 
 /// One case for every hundred of the current-thread property (10 by default), at least 10.
 fn ending_config() -> ProptestConfig {
-    crate::scaled_config(1, 100)
+    super::scaled_config(1, 100)
 }
 
 /// On its own runner: the `proptest!` macro would let `PROPTEST_CASES` set its case count.
 #[test]
 fn servers_that_panic_or_outlive_their_app_end_with_a_full_shutdown() {
-    crate::run_on_own_runner(ending_config(), ending_case(), |case| {
+    super::run_on_own_runner(ending_config(), ending_case(), |case| {
         run_ending(case).map(drop)
     });
 }

@@ -305,7 +305,7 @@ mod setup_failure {
         );
         assert_eq!(
             lifespan_test_support::chain(&error),
-            "setup of lifespan context `lifecycle::setup_failure::broken` failed: the model file is missing"
+            "setup of lifespan context `suite::lifecycle::setup_failure::broken` failed: the model file is missing"
         );
         assert_eq!(
             EVENTS.take(),
@@ -327,11 +327,11 @@ mod setup_failure {
             rolled_back,
             [
                 (
-                    "lifecycle::setup_failure::second",
+                    "suite::lifecycle::setup_failure::second",
                     &ContextOutcome::CleanedUp
                 ),
                 (
-                    "lifecycle::setup_failure::first",
+                    "suite::lifecycle::setup_failure::first",
                     &ContextOutcome::CleanedUp
                 )
             ]
@@ -460,14 +460,14 @@ mod panic_isolation {
         let lines = logs.lines();
         assert!(
             lines.iter().any(|l| l.starts_with(
-                "ERROR lifespan task `lifecycle::panic_isolation::exploding` panicked"
+                "ERROR lifespan task `suite::lifecycle::panic_isolation::exploding` panicked"
             )),
             "{lines:#?}"
         );
         assert!(
-            lines.iter().any(|l| l
-                .starts_with("ERROR lifespan task `lifecycle::panic_isolation::failing` failed")
-                && l.contains("connection refused")),
+            lines.iter().any(|l| l.starts_with(
+                "ERROR lifespan task `suite::lifecycle::panic_isolation::failing` failed"
+            ) && l.contains("connection refused")),
             "{lines:#?}"
         );
     }
@@ -648,11 +648,11 @@ mod argument_failure {
         let message = format!("{error:#}");
         assert_eq!(
             error.to_string(),
-            "argument `port` of lifespan task `lifecycle::argument_failure::listener` could not be evaluated"
+            "argument `port` of lifespan task `suite::lifecycle::argument_failure::listener` could not be evaluated"
         );
         assert_eq!(
             message,
-            "argument `port` of lifespan task `lifecycle::argument_failure::listener` could not be evaluated: invalid digit found in string"
+            "argument `port` of lifespan task `suite::lifecycle::argument_failure::listener` could not be evaluated: invalid digit found in string"
         );
         let cause = std::error::Error::source(&error).map(ToString::to_string);
         assert_eq!(cause.as_deref(), Some("invalid digit found in string"));
@@ -710,7 +710,7 @@ mod registration_by_hand {
             .unwrap_err();
         assert_eq!(
             duplicate.to_string(),
-            "cannot register lifespan task `lifecycle::registration_by_hand::by_macro`: that name is already registered"
+            "cannot register lifespan task `suite::lifecycle::registration_by_hand::by_macro`: that name is already registered"
         );
 
         bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
@@ -726,7 +726,7 @@ mod registration_by_hand {
         let names: Vec<_> = report.tasks.iter().map(|t| &*t.name).collect();
         assert_eq!(
             names,
-            ["lifecycle::registration_by_hand::by_macro", "by_hand"],
+            ["suite::lifecycle::registration_by_hand::by_macro", "by_hand"],
             "macro registrations first, then by hand in registration order; nothing from other modules"
         );
         assert_eq!(
@@ -809,7 +809,7 @@ mod selection {
         bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
         let report = bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
         let names: Vec<_> = report.tasks.iter().map(|t| &*t.name).collect();
-        assert_eq!(names, ["lifecycle::selection::inner::nested"]);
+        assert_eq!(names, ["suite::lifecycle::selection::inner::nested"]);
 
         let app = App::from_module(module_path!());
         bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
@@ -818,8 +818,8 @@ mod selection {
         assert_eq!(
             names,
             [
-                "lifecycle::selection::outer",
-                "lifecycle::selection::inner::nested"
+                "suite::lifecycle::selection::outer",
+                "suite::lifecycle::selection::inner::nested"
             ]
         );
     }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use lifespan_core::{Restart, Schedule};
 use proptest::prelude::*;
 
-use crate::case::*;
+use super::case::*;
 
 /// How far every timing a case's outcome depends on is from the bound it is compared with.
 pub(crate) const MARGIN: Duration = Duration::from_millis(80);

@@ -53,9 +53,9 @@
 //! is still cleaned up, after every task stopped; the server drains; the port is closed.
 //!
 //! 1,000 cases run by default (`PROPTEST_CASES` sets the count); a long campaign:
-//! `PROPTEST_CASES=100000 cargo test -p lifespan-core --release --test fault_injection`. Failures
-//! are not persisted to files: a failing case is printed shrunk, and is kept as a plain test
-//! (`regressions.rs` for the runtime's, ignored while the bug stands).
+//! `PROPTEST_CASES=100000 cargo test -p lifespan-core --release --test suite fault_injection::`.
+//! Failures are not persisted to files: a failing case is printed shrunk, and is kept as a plain
+//! test (`regressions.rs` for the runtime's, ignored while the bug stands).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -77,20 +77,16 @@ macro_rules! ensure {
 mod build;
 mod case;
 mod check;
-/// The test coordinator of `tests/replicas/`, shared by the replicas property.
-#[allow(dead_code)]
-#[path = "../replicas/coordinator.rs"]
-mod coordinator;
+/// The test coordinator of `replicas/`, shared by the replicas property.
+use super::replicas::coordinator;
 mod drive;
 #[cfg(feature = "axum")]
 mod loopback;
 mod model;
 mod real;
 mod real_case;
-/// The bound on real time of the tests on paused time, shared with `tests/replicas/`.
-#[allow(dead_code)]
-#[path = "../replicas/real_time.rs"]
-mod real_time;
+/// The bound on real time of the tests on paused time, shared with `replicas/`.
+use super::replicas::real_time;
 mod record;
 mod regressions;
 mod replicas;

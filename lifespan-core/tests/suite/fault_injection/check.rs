@@ -7,10 +7,10 @@ use std::time::Duration;
 use lifespan_core::{ContextOutcome, Report, RunState};
 use tokio::time::Instant;
 
-use crate::case::*;
-use crate::drive::*;
-use crate::model::*;
-use crate::record::*;
+use super::case::*;
+use super::drive::*;
+use super::model::*;
+use super::record::*;
 
 pub(crate) fn outcome_name(outcome: &ContextOutcome) -> &'static str {
     match outcome {

@@ -2,10 +2,11 @@
 //! coordinator, in virtual time (a current-thread runtime with paused time). Every wait is
 //! bounded by an hour of virtual time, and every test by 30 s of real time (`real_time.rs`).
 
-mod coordinator;
-/// The bound on real time; `real_time_case` is for the properties of `fault_injection/`.
-#[allow(dead_code)]
-mod real_time;
+/// Also the coordinator of the replicas property of `fault_injection/`.
+pub(crate) mod coordinator;
+/// The bound on real time; also of `schedules.rs`, and `real_time_case` is for the properties
+/// of `fault_injection/`.
+pub(crate) mod real_time;
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};

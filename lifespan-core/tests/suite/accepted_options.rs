@@ -171,11 +171,11 @@ mod keeping {
 mod kept {
     use lifespan_core::{lifespan, lifespan_task, Shutdown};
 
-    #[lifespan_task(crate = crate::keeping)]
+    #[lifespan_task(crate = crate::accepted_options::keeping)]
     #[lifespan(singleton)]
     async fn singleton() {}
 
-    #[lifespan_task(crate = crate::keeping)]
+    #[lifespan_task(crate = crate::accepted_options::keeping)]
     #[lifespan(
         singleton = true,
         lease = "30s",
@@ -188,23 +188,23 @@ mod kept {
         shutdown.cancelled().await;
     }
 
-    #[lifespan_task(crate = crate::keeping)]
+    #[lifespan_task(crate = crate::accepted_options::keeping)]
     #[lifespan(singleton, lease = "20s")]
     async fn lease_only() {}
 
-    #[lifespan_task(crate = crate::keeping)]
+    #[lifespan_task(crate = crate::accepted_options::keeping)]
     #[lifespan(singleton, renew_deadline = "5s")]
     async fn renew_deadline_only() {}
 
-    #[lifespan_task(crate = crate::keeping)]
+    #[lifespan_task(crate = crate::accepted_options::keeping)]
     #[lifespan(singleton, retry = "500ms")]
     async fn retry_only() {}
 
     #[lifespan(every = "1m", once_per_point, hold = "10s")]
-    #[lifespan_task(crate = crate::keeping)]
+    #[lifespan_task(crate = crate::accepted_options::keeping)]
     async fn once_per_point_with_hold() {}
 
-    #[lifespan_task(crate = crate::keeping)]
+    #[lifespan_task(crate = crate::accepted_options::keeping)]
     #[lifespan(
         every = "5s",
         once_per_point = true,
@@ -213,11 +213,11 @@ mod kept {
     )]
     async fn once_per_point() {}
 
-    #[lifespan_task(crate = crate::keeping)]
+    #[lifespan_task(crate = crate::accepted_options::keeping)]
     #[lifespan(restart = on_failure, backoff = "1s..1m", name = "restarted")]
     async fn restarted() {}
 
-    #[lifespan_task(crate = crate::keeping)]
+    #[lifespan_task(crate = crate::accepted_options::keeping)]
     #[lifespan(every = "1m", initial_delay = "5s", timeout = "10s", run_jitter = "1s")]
     async fn timed() {}
 }

@@ -4,7 +4,7 @@
 use lifespan_core::{LeaseSettings, Restart};
 use proptest::prelude::*;
 
-use crate::case::Ms;
+use super::case::Ms;
 
 /// What a run of the singleton's body does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -3,10 +3,10 @@
 
 use lifespan_core::RunState;
 
-use crate::check::{outcome_state, Checked, Checker};
-use crate::drive::*;
-use crate::model::{Expected, TaskModel};
-use crate::record::*;
+use super::check::{outcome_state, Checked, Checker};
+use super::drive::*;
+use super::model::{Expected, TaskModel};
+use super::record::*;
 
 fn settled(state: RunState) -> bool {
     !matches!(

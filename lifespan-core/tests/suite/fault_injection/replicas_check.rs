@@ -7,8 +7,8 @@ use std::time::Duration;
 use lifespan_test_support::WAIT_LIMIT;
 use tokio::time::Instant;
 
-use crate::replicas::{Entry, How, Observed, Rec, MAX_ENTRIES};
-use crate::replicas_case::{Body, ReplicasCase};
+use super::replicas::{Entry, How, Observed, Rec, MAX_ENTRIES};
+use super::replicas_case::{Body, ReplicasCase};
 
 /// The log, one entry a line, with its index and its time since `origin`.
 pub(crate) fn render(entries: &[Entry], origin: Instant) -> String {

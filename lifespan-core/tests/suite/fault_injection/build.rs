@@ -7,9 +7,9 @@ use std::time::Duration;
 use lifespan_core::{App, AppBuilder, Shutdown, State, Yield};
 use tokio::time::sleep;
 
-use crate::case::*;
-use crate::drive::{context_name, task_name};
-use crate::record::*;
+use super::case::*;
+use super::drive::{context_name, task_name};
+use super::record::*;
 
 pub(crate) fn build(case: &Case, log: &Arc<Log>) -> App {
     build_with(case, log, |builder| builder)

@@ -108,7 +108,7 @@ fn start(child_test: &str) -> Process {
 
 #[test]
 fn a_blocked_task_is_named_and_the_next_sigterm_ends_the_process() {
-    let mut process = start("child_blocks_a_thread_at_shutdown");
+    let mut process = start("blocked_shutdown::child_blocks_a_thread_at_shutdown");
     process.expect("child: running");
     let asked = Instant::now();
     process.signal("TERM");
@@ -137,7 +137,7 @@ fn a_blocked_task_is_named_and_the_next_sigterm_ends_the_process() {
 
 #[test]
 fn an_app_run_again_listens_for_sigterm_again() {
-    let mut process = start("child_runs_twice");
+    let mut process = start("blocked_shutdown::child_runs_twice");
     for run in 1..=2 {
         process.expect("child: running");
         process.signal("TERM");

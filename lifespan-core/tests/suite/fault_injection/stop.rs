@@ -7,11 +7,11 @@ use std::time::Duration;
 use lifespan_core::{ContextOutcome, Report};
 use tokio::time::Instant;
 
-use crate::case::*;
-use crate::check::{outcome_name, Checked, Checker};
-use crate::drive::context_name;
-use crate::model::RunEnd;
-use crate::record::*;
+use super::case::*;
+use super::check::{outcome_name, Checked, Checker};
+use super::drive::context_name;
+use super::model::RunEnd;
+use super::record::*;
 
 /// The cleanups of one stop, as the log shows them.
 pub(crate) struct Cleanups {
