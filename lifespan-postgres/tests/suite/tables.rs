@@ -2,11 +2,9 @@
 //! name that is not the coordinator's refused by name; tables dropped while running created
 //! again. Each test works in a schema of its own (its connections' `search_path`).
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{admin, app_with_a_singleton, with_database, LONG};
+use super::common::{admin, app_with_a_singleton, with_database, LONG};
 use lifespan_core::{Acquired, Coordinator, LeaseRequest, RunState};
 use lifespan_postgres::PgCoordinator;
 use lifespan_test_support::{chain, unique_name, CapturedLogs, TestDatabase};

@@ -2,12 +2,10 @@
 //! `LIFESPAN_TEST_DATABASE_URL` names. Each test uses task names of its own, so that the tests
 //! share the database while they run in parallel; each is bounded.
 
-mod common;
-
 use std::collections::HashSet;
 use std::time::{Duration, Instant, SystemTime};
 
-use common::*;
+use super::common::*;
 use lifespan_core::{Acquired, Coordinator, LeaseRequest, PointRequest, Term};
 use lifespan_postgres::PgCoordinator;
 use lifespan_test_support::{bounded, chain, unique_name};

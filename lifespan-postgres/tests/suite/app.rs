@@ -1,11 +1,11 @@
 //! Apps on `PgCoordinator`, as users run them: a startup against an unreachable database, and
 //! two replicas in one process sharing a real database, their status showing the holder.
 
-mod common;
-
 use std::time::{Duration, SystemTime};
 
-use common::{admin, app_with_a_singleton, lock_row, terms_in, unlock, with_database, LIMIT};
+use super::common::{
+    admin, app_with_a_singleton, lock_row, terms_in, unlock, with_database, LIMIT,
+};
 use lifespan_core::{App, Lease, RunState, Shutdown, StartupErrorKind, TaskOptions};
 use lifespan_postgres::PgCoordinator;
 use lifespan_test_support::{bounded, chain, unique_name};

@@ -2,11 +2,9 @@
 //! to its end (or to the statement limit) on its own connection, and no lease is lost or left
 //! to nobody for it.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use super::common::*;
 use lifespan_core::{Acquired, Coordinator, LeaseRequest};
 use lifespan_test_support::{chain, unique_name};
 use sqlx::{Connection, PgConnection};
