@@ -7,7 +7,7 @@
 //! ```
 //!
 //! `LISTEN=127.0.0.1:0` picks a free port (the log says which). The service is
-//! `proto/greeter.proto`; `tests/signals.rs` calls it with the generated client.
+//! `proto/greeter.proto`; `tests/suite/signals.rs` calls it with the generated client.
 
 use std::time::Duration;
 

@@ -1,0 +1,420 @@
+//! The invariants of the replicas property (`replicas.rs`), checked against the log in its
+//! exact order and what the driver saw.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use lifespan_test_support::WAIT_LIMIT;
+use tokio::time::Instant;
+
+use super::replicas::{Entry, How, Observed, Rec, MAX_ENTRIES};
+use super::replicas_case::{Body, ReplicasCase};
+
+/// The log, one entry a line, with its index and its time since `origin`.
+pub(crate) fn render(entries: &[Entry], origin: Instant) -> String {
+    entries
+        .iter()
+        .enumerate()
+        .map(|(seq, entry)| {
+            format!(
+                "  {seq:>4}  {:>9.3} s  {:?}\n",
+                (entry.at - origin).as_secs_f64(),
+                entry.rec
+            )
+        })
+        .collect()
+}
+
+/// One body of the singleton, from the log.
+#[derive(Debug)]
+struct Run {
+    replica: usize,
+    token: i64,
+    body: Body,
+    start: usize,
+    start_at: Instant,
+    end: usize,
+    end_at: Instant,
+    how: How,
+}
+
+/// Checks `case`'s log against the invariants. Returns the situations the case went through.
+pub(crate) fn check(
+    case: &ReplicasCase,
+    entries: &[Entry],
+    observed: &Observed,
+) -> Result<BTreeSet<&'static str>, String> {
+    let mut situations = observed.situations.clone();
+    ensure!(
+        entries.len() < MAX_ENTRIES,
+        "the case logged {MAX_ENTRIES} entries: a runaway"
+    );
+    let runs = runs(entries)?;
+    one_holder(&runs, observed, &mut situations)?;
+    lost_leases(case, entries, &runs, observed, &mut situations)?;
+    tokens(entries, &mut situations)?;
+    // 5. Each point at most once, within its period, after a won claim; and when it must run.
+    if let Some((period, _)) = case.digest {
+        let ran = points_once(entries, observed, period.get(), &mut situations)?;
+        let deadline = case.lease.1.get();
+        points_run(
+            entries,
+            observed,
+            (period.get(), deadline),
+            &ran,
+            &mut situations,
+        )?;
+    }
+    // 6. Nothing is left.
+    ensure!(
+        observed.alive == 0,
+        "{} tokio tasks still alive after every app went down",
+        observed.alive
+    );
+    ensure!(
+        observed.holder.is_none(),
+        "the coordinator still has {:?} as the holder after every app went down",
+        observed.holder
+    );
+    Ok(situations)
+}
+
+/// The runs of the singleton's bodies, each start matched with its end (a replica runs one
+/// body at a time): invariant 2, and the first part of 6.
+fn runs(entries: &[Entry]) -> Result<Vec<Run>, String> {
+    let mut runs: Vec<Run> = Vec::new();
+    let mut open: BTreeMap<usize, usize> = BTreeMap::new();
+    for (seq, entry) in entries.iter().enumerate() {
+        match &entry.rec {
+            Rec::BodyStart {
+                replica,
+                token,
+                body,
+                holder,
+            } => {
+                ensure!(
+                    !open.contains_key(replica),
+                    "entry {seq}: r{replica} started a body while one still ran"
+                );
+                // 2. A task without a lease never runs.
+                ensure!(
+                    holder.as_ref() == Some(&(format!("r{replica}"), *token)),
+                    "entry {seq}: r{replica} started a body with token {token} while the coordinator's holder was {holder:?}"
+                );
+                open.insert(*replica, runs.len());
+                runs.push(Run {
+                    replica: *replica,
+                    token: *token,
+                    body: *body,
+                    start: seq,
+                    start_at: entry.at,
+                    end: usize::MAX,
+                    end_at: entry.at,
+                    how: How::Dropped,
+                });
+            }
+            Rec::BodyEnd {
+                replica,
+                token,
+                how,
+            } => {
+                let run = open.remove(replica).ok_or_else(|| {
+                    format!("entry {seq}: r{replica} ended a body it did not start")
+                })?;
+                let run = &mut runs[run];
+                ensure!(
+                    run.token == *token,
+                    "entry {seq}: r{replica} ended a body of token {token}, not {}",
+                    run.token
+                );
+                run.end = seq;
+                run.end_at = entry.at;
+                run.how = *how;
+            }
+            _ => {}
+        }
+    }
+    // 6. Every body ended.
+    if let Some((replica, _)) = open.first_key_value() {
+        return Err(format!("r{replica}'s body never ended"));
+    }
+    Ok(runs)
+}
+
+/// Invariant 1: never two holders at once, exactly: in the log's order.
+fn one_holder(
+    runs: &[Run],
+    observed: &Observed,
+    situations: &mut BTreeSet<&'static str>,
+) -> Result<(), String> {
+    for a in runs {
+        for b in runs {
+            if a.replica != b.replica && a.start < b.start {
+                ensure!(
+                    a.end < b.start,
+                    "two holders at once: r{} (token {}) started at entry {} ({:?}) before r{}'s body (token {}), started at entry {}, ended at entry {} ({:?}){}",
+                    b.replica,
+                    b.token,
+                    b.start,
+                    b.start_at - observed.origin,
+                    a.replica,
+                    a.token,
+                    a.start,
+                    a.end,
+                    a.end_at - observed.origin,
+                    if a.end_at == b.start_at { ": a tie at one instant" } else { "" }
+                );
+            }
+        }
+    }
+    if runs
+        .windows(2)
+        .any(|pair| pair[0].replica != pair[1].replica)
+    {
+        situations.insert("a takeover");
+    }
+    Ok(())
+}
+
+/// Invariant 3: a lost lease stops the task, by the renew deadline (on its signal) and by the
+/// expiry.
+fn lost_leases(
+    case: &ReplicasCase,
+    entries: &[Entry],
+    runs: &[Run],
+    observed: &Observed,
+    situations: &mut BTreeSet<&'static str>,
+) -> Result<(), String> {
+    let settings = case.settings();
+    for run in runs {
+        let (renewed, refused) = renewals(entries, run);
+        let renewed = renewed.ok_or_else(|| {
+            format!(
+                "r{}'s body of token {} ran with no grant of that term",
+                run.replica, run.token
+            )
+        })?;
+        let expiry = renewed + settings.lease();
+        // Held until its expiry, not through it: at the expiry another replica may hold it.
+        ensure!(
+            run.end_at < expiry,
+            "r{}'s body of token {} (entries {}..{}) ended or was dropped at {:?}, not before its lease expired at {:?} (renewed last when sent at {:?})",
+            run.replica,
+            run.token,
+            run.start,
+            run.end,
+            run.end_at - observed.origin,
+            expiry - observed.origin,
+            renewed - observed.origin
+        );
+        if run.body == Body::Prompt {
+            let deadline = renewed + settings.renew_deadline();
+            let by = refused.map_or(deadline, |at| at.min(deadline));
+            ensure!(
+                run.end_at <= by,
+                "r{}'s body of token {} (entries {}..{}) stops on its signal but ran until {:?}: its renew deadline was {:?}{}",
+                run.replica,
+                run.token,
+                run.start,
+                run.end,
+                run.end_at - observed.origin,
+                deadline - observed.origin,
+                refused.map_or(String::new(), |at| format!(", the renewal was refused at {:?}", at - observed.origin))
+            );
+        }
+        if run.how == How::Dropped && run.end_at < observed.end {
+            situations.insert("a body dropped before the end");
+            if run.end_at + Duration::from_millis(1) == expiry {
+                situations.insert("a body dropped just before its lease's expiry");
+            }
+        }
+        if refused.is_some() {
+            situations.insert("a renewal refused during a body");
+        }
+    }
+    Ok(())
+}
+
+/// When the last successful renewal (or the grant) of `run`'s term before its end was sent,
+/// and when the first renewal of that term was refused, if one was.
+fn renewals(entries: &[Entry], run: &Run) -> (Option<Instant>, Option<Instant>) {
+    let mut renewed = None;
+    let mut refused = None;
+    for entry in &entries[..run.end] {
+        match entry.rec {
+            Rec::Granted {
+                replica,
+                token,
+                sent,
+            }
+            | Rec::Renewed {
+                replica,
+                token,
+                sent,
+            } if replica == run.replica && token == run.token => {
+                renewed = Some(renewed.map_or(sent, |at: Instant| at.max(sent)));
+            }
+            Rec::Refused { replica, token }
+                if replica == run.replica && token == run.token && refused.is_none() =>
+            {
+                refused = Some(entry.at);
+            }
+            _ => {}
+        }
+    }
+    (renewed, refused)
+}
+
+/// Invariant 4: tokens strictly increase.
+fn tokens(entries: &[Entry], situations: &mut BTreeSet<&'static str>) -> Result<(), String> {
+    let mut last_grant = 0;
+    let mut last_run = 0;
+    let mut owner: BTreeMap<i64, usize> = BTreeMap::new();
+    for (seq, entry) in entries.iter().enumerate() {
+        match entry.rec {
+            Rec::Granted { token, replica, .. } => {
+                ensure!(
+                    token > last_grant,
+                    "entry {seq}: r{replica} was granted token {token} after token {last_grant}"
+                );
+                last_grant = token;
+                owner.insert(token, replica);
+            }
+            Rec::BodyStart { token, replica, .. } => {
+                ensure!(
+                    token >= last_run,
+                    "entry {seq}: r{replica} ran token {token} after token {last_run}"
+                );
+                last_run = token;
+                ensure!(
+                    owner.get(&token) == Some(&replica),
+                    "entry {seq}: r{replica} ran token {token}, granted to {:?}",
+                    owner.get(&token)
+                );
+            }
+            _ => {}
+        }
+    }
+    if last_grant > 2 {
+        situations.insert("three terms or more");
+    }
+    Ok(())
+}
+
+/// The first part of invariant 5, for a task of `period`: each point at most once, after a
+/// claim that won it, never before it is due; late if the answer to the claim came late (a
+/// point claimed at one instant and learnt of later is still given once). Returns the points
+/// that ran, each with its entry.
+fn points_once(
+    entries: &[Entry],
+    observed: &Observed,
+    period: Duration,
+    situations: &mut BTreeSet<&'static str>,
+) -> Result<BTreeMap<i64, usize>, String> {
+    let point_of =
+        |at: Instant| (at.duration_since(observed.origin).as_nanos() / period.as_nanos()) as i64;
+    let mut seen: BTreeSet<(usize, i64)> = BTreeSet::new();
+    // Per replica, the point it won last and has not run yet.
+    let mut won: BTreeMap<usize, i64> = BTreeMap::new();
+    let mut ran: BTreeMap<i64, usize> = BTreeMap::new();
+    for (seq, entry) in entries.iter().enumerate() {
+        match entry.rec {
+            Rec::Won { replica, point } => {
+                ensure!(
+                    seen.insert((replica, point)),
+                    "entry {seq}: r{replica} won point {point} twice"
+                );
+                won.insert(replica, point);
+            }
+            Rec::PointRun { replica } => {
+                let Some(point) = won.remove(&replica) else {
+                    return Err(format!(
+                        "entry {seq}: r{replica} ran a point without winning its claim"
+                    ));
+                };
+                if let Some(other) = ran.insert(point, seq) {
+                    return Err(format!(
+                        "entry {seq}: point {point} ran a second time (first at entry {other})"
+                    ));
+                }
+                let now = point_of(entry.at);
+                ensure!(
+                    now >= point,
+                    "entry {seq}: r{replica} ran point {point} early, in point {now}"
+                );
+                if now > point {
+                    situations.insert("a point ran late");
+                }
+            }
+            _ => {}
+        }
+    }
+    if !ran.is_empty() {
+        situations.insert("a point ran");
+    }
+    Ok(ran)
+}
+
+/// The second part of invariant 5: a point runs when it must, given the points that `ran`.
+fn points_run(
+    entries: &[Entry],
+    observed: &Observed,
+    (period, deadline): (Duration, Duration),
+    ran: &BTreeMap<i64, usize>,
+    situations: &mut BTreeSet<&'static str>,
+) -> Result<(), String> {
+    // Liveness: from three periods and a claim's patience (the longer of the period and the
+    // renew deadline) before the point to its end, the coordinator answered claims at once and
+    // some replica ran throughout. The patience: a claim sent just before the coordinator
+    // answered at once again may still wait that long for its stalled answer, and the points
+    // due meanwhile pass.
+    let lookback = period * 3 + period.max(deadline);
+    let mut clear: Vec<(Instant, bool)> = Vec::new();
+    let mut ups: BTreeMap<usize, Vec<(Instant, Instant)>> = BTreeMap::new();
+    for entry in entries {
+        match entry.rec {
+            Rec::Claims { clear: on } => clear.push((entry.at, on)),
+            Rec::Up(replica) => ups
+                .entry(replica)
+                .or_default()
+                .push((entry.at, observed.end + WAIT_LIMIT)),
+            Rec::Stopping(replica) => {
+                if let Some(last) = ups.get_mut(&replica).and_then(|ups| ups.last_mut()) {
+                    last.1 = last.1.min(entry.at);
+                }
+            }
+            _ => {}
+        }
+    }
+    let clear_over = |from: Instant, to: Instant| {
+        let before = clear.iter().rev().find(|(at, _)| *at <= from);
+        before.is_some_and(|(_, on)| *on)
+            && clear.iter().all(|(at, on)| *at <= from || *at >= to || *on)
+    };
+    let mut point = 3;
+    loop {
+        let begins = observed.origin + period * point as u32;
+        let ends = begins + period;
+        if ends > observed.end {
+            break;
+        }
+        let from = begins - lookback;
+        let must = clear_over(from, ends)
+            && ups
+                .values()
+                .flatten()
+                .any(|(up, down)| *up <= from && *down >= ends);
+        if must {
+            situations.insert("a point that must run");
+            ensure!(
+                    ran.contains_key(&(point as i64)),
+                    "point {point} ({:?} to {:?}) did not run, though the coordinator answered at once from {:?} and a replica ran throughout",
+                    begins - observed.origin,
+                    ends - observed.origin,
+                    from - observed.origin
+                );
+        }
+        point += 1;
+    }
+    Ok(())
+}
