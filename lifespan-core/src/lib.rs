@@ -202,7 +202,7 @@
 
 // The architecture: each folder holds one concern, and its `mod.rs` says what it does and which
 // folders it may use. The folders, lowest first: each uses only folders listed before it, and
-// the modules within a folder never use each other in a circle (`tests/module_graph.rs` checks
+// the modules within a folder never use each other in a circle (`tests/suite/module_graph.rs` checks
 // both, and that each `mod.rs` claims no folder listed after its own):
 //
 // 1. `base`: names and kinds, error chains, masking, caught panics, deadlines, locks, spawning.
