@@ -323,7 +323,7 @@ async fn set_up(
     let ended = loop {
         let woken = tokio::select! {
             biased;
-            ready_result = &mut ready, if !ready.is_terminated() => SetupWoken::Ready(ready_result),
+            yielded = &mut ready, if !ready.is_terminated() => SetupWoken::Ready(yielded),
             ended = poll_catching(&mut body) => SetupWoken::Ended(ended),
             _ = exit.cancelled() => SetupWoken::Interrupted,
             () = until_deadline(deadline), if deadline.is_some() => SetupWoken::TimedOut,
