@@ -103,9 +103,19 @@ fn main() {
     let reps: usize = if quick { 1 } else { 5 };
     let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let root = workspace.join("target").join("compile-bench");
+    generate(&workspace, &root);
+    println!(
+        "## Compile time: 1,000 annotated functions against the same functions spawned by hand\n"
+    );
+    let (cold, incremental) = build_times(&root, reps);
+    print_times(reps, &cold, &incremental);
+}
+
+/// Writes the two crates, and a workspace holding them, to `root`.
+fn generate(workspace: &Path, root: &Path) {
     // What an earlier version of this benchmark generated.
     let _ = std::fs::remove_dir_all(root.join("by-hand"));
-    std::fs::create_dir_all(&root).unwrap();
+    std::fs::create_dir_all(root).unwrap();
     std::fs::write(
         root.join("Cargo.toml"),
         format!(
@@ -118,25 +128,25 @@ fn main() {
     std::fs::copy(workspace.join("Cargo.lock"), root.join("Cargo.lock")).unwrap();
     let core = workspace.join("lifespan-core");
     write_crate(
-        &root,
+        root,
         CRATES[0],
         &macro_crate(),
         &format!("lifespan-core = {{ path = {core:?} }}\n"),
     );
     write_crate(
-        &root,
+        root,
         CRATES[1],
         &plain_crate(),
         "tokio = { version = \"1.38\", features = [\"rt\"] }\n\
          tokio-util = { version = \"0.7.11\", features = [\"rt\"] }\n",
     );
+}
 
-    println!(
-        "## Compile time: 1,000 annotated functions against the same functions spawned by hand\n"
-    );
+/// Builds the crates of `root` `reps` times each, alternating; per crate (in the order of
+/// [`CRATES`]), the cold and the incremental build times, one per repetition.
+fn build_times(root: &Path, reps: usize) -> ([Vec<f64>; 2], [Vec<f64>; 2]) {
     // Dependencies first, so that what follows times the generated crates only.
-    cargo(&root, &["build", "--quiet", "--workspace"]);
-    // Per crate: cold and incremental times, one per repetition.
+    cargo(root, &["build", "--quiet", "--workspace"]);
     let mut cold = [Vec::new(), Vec::new()];
     let mut incremental = [Vec::new(), Vec::new()];
     for rep in 0..reps {
@@ -146,17 +156,22 @@ fn main() {
             [1, 0]
         };
         for i in order {
-            cargo(&root, &["clean", "--quiet", "-p", CRATES[i]]);
-            cold[i].push(cargo(&root, &["build", "--quiet", "-p", CRATES[i]]));
+            cargo(root, &["clean", "--quiet", "-p", CRATES[i]]);
+            cold[i].push(cargo(root, &["build", "--quiet", "-p", CRATES[i]]));
         }
         for i in order {
             let source = root.join(CRATES[i]).join("src/lib.rs");
             let mut text = std::fs::read_to_string(&source).unwrap();
             text.push_str(&format!("\npub const EDIT_{rep}: u32 = {rep};\n"));
             std::fs::write(&source, text).unwrap();
-            incremental[i].push(cargo(&root, &["build", "--quiet", "-p", CRATES[i]]));
+            incremental[i].push(cargo(root, &["build", "--quiet", "-p", CRATES[i]]));
         }
     }
+    (cold, incremental)
+}
+
+/// Prints the build times, their ratios paired per repetition, and the targets.
+fn print_times(reps: usize, cold: &[Vec<f64>; 2], incremental: &[Vec<f64>; 2]) {
     println!("{reps} builds each, alternating; median (range); dev profile\n");
     println!("| crate | cold build | incremental build |");
     println!("|---|---:|---:|");
@@ -172,14 +187,7 @@ fn main() {
             spread(&incremental[i], " s")
         );
     }
-    let ratios = |times: &[Vec<f64>; 2]| -> Vec<f64> {
-        times[0]
-            .iter()
-            .zip(&times[1])
-            .map(|(ours, plain)| ours / plain)
-            .collect()
-    };
-    let (cold_ratios, incremental_ratios) = (ratios(&cold), ratios(&incremental));
+    let (cold_ratios, incremental_ratios) = (ratios(cold), ratios(incremental));
     println!(
         "| ratio, paired per repetition | {} | {} |",
         spread(&cold_ratios, "x"),
@@ -199,4 +207,13 @@ fn main() {
         );
     }
     println!();
+}
+
+/// Per repetition, the macro crate's time over plain tokio's.
+fn ratios(times: &[Vec<f64>; 2]) -> Vec<f64> {
+    times[0]
+        .iter()
+        .zip(&times[1])
+        .map(|(ours, plain)| ours / plain)
+        .collect()
 }

@@ -394,31 +394,52 @@ fn targets(measured: &Measured) {
     println!("## Against the targets\n");
     println!("| target | measured: median ratio (range over rounds) | |");
     println!("|---|---|---|");
-    let check = |target: String, limit: f64, spread: Option<Spread>| {
-        let (cell, verdict) = match spread {
-            Some(spread) => (
-                spread.ratio(),
-                if spread.median <= limit {
-                    "pass"
-                } else {
-                    "miss"
-                },
-            ),
-            None => ("not measured".to_owned(), "–"),
-        };
-        println!("| {target} | {cell} | {verdict} |");
+    start_stop_targets(measured);
+    annotated_start_stop_targets(measured);
+    println!(
+        "| `#[lifespan_task]` at N = 100,000 | not measured: the binary links 10,000 functions | – |"
+    );
+    registration_targets(measured);
+    heap_targets(measured);
+    fmt_targets(measured);
+    println!(
+        "| compile time, 1,000 annotated functions: at most 1.50x the same spawned by hand | `cargo bench --bench compile_time` | – |"
+    );
+    println!();
+}
+
+/// Prints one target's row: `target`, the measured spread, and whether its median is at most
+/// `limit`.
+fn check(target: String, limit: f64, spread: Option<Spread>) {
+    let (cell, verdict) = match spread {
+        Some(spread) => (
+            spread.ratio(),
+            if spread.median <= limit {
+                "pass"
+            } else {
+                "miss"
+            },
+        ),
+        None => ("not measured".to_owned(), "–"),
     };
-    let get = |rows: Option<&Rows>, n: usize, variant: &str| {
-        rows.and_then(|rows| rows.get(&(n, variant.to_owned())))
-            .cloned()
-    };
+    println!("| {target} | {cell} | {verdict} |");
+}
+
+/// The row of `variant` at `n` tasks in `rows`, if measured.
+fn measured_row(rows: Option<&Rows>, n: usize, variant: &str) -> Option<Row> {
+    rows.and_then(|rows| rows.get(&(n, variant.to_owned())))
+        .cloned()
+}
+
+/// `register_task`'s start and stop against hand-written, in one process and cold.
+fn start_stop_targets(measured: &Measured) {
     for (mode, rows) in [
         ("in one process", measured.warm.as_ref()),
         ("cold", measured.cold.as_ref()),
     ] {
         for n in [1_000, 10_000, 100_000] {
             let limit = if n == 1_000 { 1.3 } else { 1.1 };
-            let row = get(rows, n, "register_task");
+            let row = measured_row(rows, n, "register_task");
             for (phase, spread) in [
                 ("start", row.as_ref().map(|r| r.start_ratio)),
                 ("stop", row.as_ref().map(|r| r.stop_ratio)),
@@ -434,13 +455,18 @@ fn targets(measured: &Measured) {
             }
         }
     }
+}
+
+/// `#[lifespan_task]`'s first start and stop with 10,000 functions linked, in one process and
+/// cold.
+fn annotated_start_stop_targets(measured: &Measured) {
     for (mode, rows) in [
         ("in one process", measured.annotated.get("linked_10k")),
         ("cold", measured.annotated_cold.as_ref()),
     ] {
         for n in [1_000, 10_000] {
             let limit = if n == 1_000 { 1.3 } else { 1.1 };
-            let row = get(rows, n, "annotated");
+            let row = measured_row(rows, n, "annotated");
             for (phase, spread) in [
                 ("start", row.as_ref().map(|r| r.start_ratio)),
                 ("stop", row.as_ref().map(|r| r.stop_ratio)),
@@ -456,13 +482,14 @@ fn targets(measured: &Measured) {
             }
         }
     }
-    println!(
-        "| `#[lifespan_task]` at N = 100,000 | not measured: the binary links 10,000 functions | – |"
-    );
+}
+
+/// Registration per task, whatever number of annotated functions is linked.
+fn registration_targets(measured: &Measured) {
     for n in [1_000, 10_000] {
         let times: Vec<f64> = ["linked_0", "linked_1k", "linked_10k"]
             .iter()
-            .filter_map(|bin| get(measured.annotated.get(bin), n, "register_task"))
+            .filter_map(|bin| measured_row(measured.annotated.get(bin), n, "register_task"))
             .map(|row| row.register)
             .collect();
         let spread = (times.len() == 3).then(|| {
@@ -483,6 +510,10 @@ fn targets(measured: &Measured) {
             spread,
         );
     }
+}
+
+/// Heap per task, registration included, of `register_task` and `#[lifespan_task]`.
+fn heap_targets(measured: &Measured) {
     for n in [10_000, 100_000] {
         check(
             format!(
@@ -490,17 +521,22 @@ fn targets(measured: &Measured) {
                 thousands(n)
             ),
             1.5,
-            get(measured.warm.as_ref(), n, "register_task").map(|r| r.heap_ratio),
+            measured_row(measured.warm.as_ref(), n, "register_task").map(|r| r.heap_ratio),
         );
     }
     check(
         "heap per task incl. registration, `#[lifespan_task]`, N = 10,000: at most 1.50x"
             .to_owned(),
         1.5,
-        get(measured.annotated.get("linked_10k"), 10_000, "annotated").map(|r| r.heap_ratio),
+        measured_row(measured.annotated.get("linked_10k"), 10_000, "annotated")
+            .map(|r| r.heap_ratio),
     );
+}
+
+/// Start and stop with an INFO fmt subscriber, against hand-written with a span per task.
+fn fmt_targets(measured: &Measured) {
     for n in [10_000, 100_000] {
-        let row = get(measured.fmt.as_ref(), n, "register_task");
+        let row = measured_row(measured.fmt.as_ref(), n, "register_task");
         for (phase, spread) in [
             ("start", row.as_ref().map(|r| r.start_ratio)),
             ("stop", row.as_ref().map(|r| r.stop_ratio)),
@@ -515,10 +551,6 @@ fn targets(measured: &Measured) {
             );
         }
     }
-    println!(
-        "| compile time, 1,000 annotated functions: at most 1.50x the same spawned by hand | `cargo bench --bench compile_time` | – |"
-    );
-    println!();
 }
 
 /// `10000` as `10,000`.
@@ -543,22 +575,10 @@ fn command_line(program: &str, args: &[&str]) -> String {
         .unwrap_or_default()
 }
 
-fn main() {
-    if std::env::var_os(FMT).is_some() {
-        tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::INFO)
-            .with_writer(std::io::sink)
-            .init();
-    }
-    if measure::child(&kinds()) {
-        return;
-    }
-    // `cargo bench` passes `--bench`; `cargo test --benches` would pass nothing: run only then.
-    if !std::env::args().any(|arg| arg == "--bench") {
-        return;
-    }
-    let quick = std::env::var_os("LIFESPAN_BENCH_QUICK").is_some();
-    let sections: Vec<String> = if std::env::args().any(|arg| arg == "--cold") {
+/// The sections to run: only `cold` with `--cold`, else those `LIFESPAN_BENCH_SECTIONS` lists
+/// (comma-separated), by default all.
+fn sections() -> Vec<String> {
+    if std::env::args().any(|arg| arg == "--cold") {
         vec!["cold".to_owned()]
     } else {
         std::env::var("LIFESPAN_BENCH_SECTIONS")
@@ -566,8 +586,11 @@ fn main() {
             .split(',')
             .map(str::to_owned)
             .collect()
-    };
-    let on = |section: &str| sections.iter().any(|s| s == section);
+    }
+}
+
+/// Prints the report's title and the machine, toolchain, date and kind of run it was made on.
+fn print_header(quick: bool) {
     let memory = std::fs::read_to_string("/proc/meminfo")
         .ok()
         .and_then(|info| {
@@ -601,6 +624,26 @@ fn main() {
             "full run"
         },
     );
+}
+
+fn main() {
+    if std::env::var_os(FMT).is_some() {
+        tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::INFO)
+            .with_writer(std::io::sink)
+            .init();
+    }
+    if measure::child(&kinds()) {
+        return;
+    }
+    // `cargo bench` passes `--bench`; `cargo test --benches` would pass nothing: run only then.
+    if !std::env::args().any(|arg| arg == "--bench") {
+        return;
+    }
+    let quick = std::env::var_os("LIFESPAN_BENCH_QUICK").is_some();
+    let sections = sections();
+    let on = |section: &str| sections.iter().any(|s| s == section);
+    print_header(quick);
     let exe = std::env::current_exe().unwrap();
     let mut measured = Measured::default();
     if on("warm") {

@@ -26,10 +26,6 @@
 // `lifespan_macros`' own pages when both crates are documented together (`cargo doc`); they do not
 // on this crate's own docs.rs pages, which hold no `lifespan_core`.
 
-// No function over 80 lines (the threshold is in `clippy.toml`): a longer one is split into
-// steps with names.
-#![warn(clippy::too_many_lines)]
-
 mod ast;
 #[cfg(feature = "cron")]
 mod cron;

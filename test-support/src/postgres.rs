@@ -169,6 +169,15 @@ mod cluster {
     pub(super) fn start(initdb: &Path, postgres: &Path) -> String {
         remove_stale_folders();
         let as_nobody = unsafe { libc::geteuid() } == 0;
+        let dir = create_cluster_folder(as_nobody);
+        let data = dir.join("data");
+        init_cluster(initdb, &dir, &data, as_nobody);
+        start_server(postgres, &dir, &data, as_nobody)
+    }
+
+    /// A new folder for a cluster, in the temporary folder and only for its owner (`nobody` if
+    /// the tests run as root).
+    fn create_cluster_folder(as_nobody: bool) -> PathBuf {
         let stamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
@@ -184,10 +193,13 @@ mod cluster {
             std::os::unix::fs::chown(&dir, Some(NOBODY), Some(NOBODY))
                 .expect("giving the cluster's folder to nobody");
         }
-        let data = dir.join("data");
+        dir
+    }
 
+    /// Creates the cluster's files in `data` with `initdb`; panics with its log if it fails.
+    fn init_cluster(initdb: &Path, dir: &Path, data: &Path, as_nobody: bool) {
         let mut command = Command::new(initdb);
-        command.arg("-D").arg(&data).args([
+        command.arg("-D").arg(data).args([
             "-A",
             "trust",
             "-U",
@@ -197,7 +209,7 @@ mod cluster {
             "--locale=C",
             "-N",
         ]);
-        prepare(&mut command, &dir, as_nobody);
+        prepare(&mut command, dir, as_nobody);
         let log = dir.join("initdb.log");
         let file = File::create(&log).expect("creating initdb's log");
         command
@@ -215,7 +227,12 @@ mod cluster {
                 );
             }
         }
+    }
 
+    /// Starts the server on the cluster's files in `data`, keeps it as the running cluster and
+    /// returns its URL; panics with its logs (and removes the cluster's folder) if it does not
+    /// start.
+    fn start_server(postgres: &Path, dir: &Path, data: &Path, as_nobody: bool) -> String {
         // A free port can be taken by another process before the server binds it: try again.
         let mut logs = String::new();
         for attempt in 0..3 {
@@ -224,14 +241,14 @@ mod cluster {
             let mut command = Command::new(postgres);
             command
                 .arg("-D")
-                .arg(&data)
+                .arg(data)
                 .arg("-p")
                 .arg(port.to_string())
                 .arg("-k")
-                .arg(&dir)
+                .arg(dir)
                 .args(["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off"])
                 .args(["-c", "synchronous_commit=off", "-c", "full_page_writes=off"]);
-            prepare(&mut command, &dir, as_nobody);
+            prepare(&mut command, dir, as_nobody);
             let file = File::create(&log).expect("creating the server's log");
             command
                 .stdout(Stdio::from(file.try_clone().expect("sharing the log")))
@@ -240,7 +257,7 @@ mod cluster {
             match wait_ready(&mut server, port, &log) {
                 Ok(()) => {
                     *CLUSTER.lock().unwrap_or_else(|e| e.into_inner()) = Some(Cluster {
-                        dir: dir.clone(),
+                        dir: dir.to_path_buf(),
                         server,
                     });
                     stop_at_exit();
@@ -257,7 +274,7 @@ mod cluster {
                 }
             }
         }
-        let _ = fs::remove_dir_all(&dir);
+        let _ = fs::remove_dir_all(dir);
         panic!("the PostgreSQL server did not start:\n{logs}");
     }
 

@@ -78,21 +78,8 @@ async fn stop_tasks(
     }
     generation.board.begin_shutdown();
 
-    // 1–2. Wait for the tasks up to the grace period, then abort the rest. The tracker wakes
-    // this once, when the last task ends, rather than once per task.
-    generation.tracker.close();
-    let all_ended = tokio::select! {
-        biased;
-        () = generation.tracker.wait() => true,
-        () = force.cancelled() => {
-            tracing::warn!("lifespan shutdown requested again: skipping the grace period");
-            false
-        }
-        () = sleep_until(crate::base::deadline::after(Instant::now(), timeouts.grace_period)) => {
-            tracing::warn!(grace_period = ?timeouts.grace_period, "lifespan grace period over: aborting the tasks still running");
-            false
-        }
-    };
+    // 1–2. Wait for the tasks up to the grace period, then abort the rest.
+    let all_ended = wait_for_tasks(generation, timeouts, force).await;
     let board = generation.board.clone();
     let mut handles = tasks;
     // When every task has ended, no handle is read here: each read would load its task's
@@ -141,6 +128,51 @@ async fn stop_tasks(
         .collect();
     release(handles).await;
     reports
+}
+
+/// Waits for the tasks of `generation` up to the grace period, cut short by `force` (a second
+/// shutdown request): whether they all ended. The tracker wakes this once, when the last task
+/// ends, rather than once per task.
+async fn wait_for_tasks(
+    generation: &Generation,
+    timeouts: Timeouts,
+    force: &CancellationToken,
+) -> bool {
+    generation.tracker.close();
+    let grace_over = sleep_until(crate::base::deadline::after(
+        Instant::now(),
+        timeouts.grace_period,
+    ));
+    let waited = tokio::select! {
+        biased;
+        () = generation.tracker.wait() => GraceWait::AllEnded,
+        () = force.cancelled() => GraceWait::Forced,
+        () = grace_over => GraceWait::Over,
+    };
+    match waited {
+        GraceWait::AllEnded => true,
+        GraceWait::Forced => {
+            tracing::warn!("lifespan shutdown requested again: skipping the grace period");
+            false
+        }
+        GraceWait::Over => {
+            tracing::warn!(
+                grace_period = ?timeouts.grace_period,
+                "lifespan grace period over: aborting the tasks still running"
+            );
+            false
+        }
+    }
+}
+
+/// What ended the wait for the tasks during shutdown.
+enum GraceWait {
+    /// Every task ended within the grace period.
+    AllEnded,
+    /// Shutdown was requested again: the grace period is skipped.
+    Forced,
+    /// The grace period is over.
+    Over,
 }
 
 /// Cleans the contexts up in reverse setup order, each bounded, each exactly once.

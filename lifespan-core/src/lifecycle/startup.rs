@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use tokio::sync::oneshot;
 use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -202,27 +203,38 @@ async fn prepare_coordinator(
             None => std::future::pending().await,
         }
     };
-    let failed = |source| {
-        let kind = StartupErrorKind::Coordinator {
-            coordinator: described.clone(),
-            source,
-        };
-        Err(StartupError::new(kind, Report::default()))
-    };
-    tokio::select! {
+    let prepared = tokio::select! {
         biased;
-        () = exit.cancelled() => failed(CoordinatorError::msg(
+        () = exit.cancelled() => Prepared::Interrupted,
+        () = limit => Prepared::TimedOut,
+        prepared = coordinator.prepare() => Prepared::Answered(prepared),
+    };
+    let source = match prepared {
+        Prepared::Answered(Ok(())) => return Ok(()),
+        Prepared::Answered(Err(error)) => error,
+        Prepared::Interrupted => CoordinatorError::msg(
             "startup was interrupted by a shutdown request while preparing it",
-        )),
-        () = limit => failed(CoordinatorError::msg(format!(
+        ),
+        Prepared::TimedOut => CoordinatorError::msg(format!(
             "it did not answer within the startup timeout of {:?}",
             timeout.unwrap_or_default()
-        ))),
-        prepared = coordinator.prepare() => match prepared {
-            Ok(()) => Ok(()),
-            Err(error) => failed(error),
-        },
-    }
+        )),
+    };
+    let kind = StartupErrorKind::Coordinator {
+        coordinator: described,
+        source,
+    };
+    Err(StartupError::new(kind, Report::default()))
+}
+
+/// How preparing the coordinator ended.
+enum Prepared {
+    /// Shutdown was requested first.
+    Interrupted,
+    /// The startup timeout ended first.
+    TimedOut,
+    /// The coordinator answered.
+    Answered(Result<(), CoordinatorError>),
 }
 
 /// Sets the contexts up one after the other; if one fails, rolls back those set up.
@@ -309,31 +321,40 @@ async fn set_up(
     let YieldControl { mut ready, resume } = control;
     let mut body = body.instrument(span);
     let ended = loop {
-        tokio::select! {
+        let woken = tokio::select! {
             biased;
-            ready_result = &mut ready, if !ready.is_terminated() => match ready_result {
-                Ok(()) => {
-                    let handle = spawn::spawn(&name, body);
-                    return Ok(RunningContext { name, index, resume, handle });
-                }
-                // The `Yield` was dropped without `ready`: the body's end says why.
-                Err(_) => continue,
-            },
-            ended = poll_catching(&mut body) => break ended,
-            _ = exit.cancelled() => {
-                // The setup may have yielded in the very poll that asked for the stop: then it
-                // is set up, and its cleanup runs with the others'.
-                if ready.try_recv().is_ok() {
-                    let handle = spawn::spawn(&name, body);
-                    return Ok(RunningContext { name, index, resume, handle });
-                }
-                return Err(StartupErrorKind::Interrupted { name });
+            yielded = &mut ready, if !ready.is_terminated() => SetupWoken::Ready(yielded),
+            ended = poll_catching(&mut body) => SetupWoken::Ended(ended),
+            _ = exit.cancelled() => SetupWoken::Interrupted,
+            () = until_deadline(deadline), if deadline.is_some() => SetupWoken::TimedOut,
+        };
+        match woken {
+            SetupWoken::Ready(Ok(())) => {
+                let handle = spawn::spawn(&name, body);
+                return Ok(RunningContext {
+                    name,
+                    index,
+                    resume,
+                    handle,
+                });
             }
-            () = async { sleep_until(deadline.expect("guarded").0).await }, if deadline.is_some() => {
-                if ready.try_recv().is_ok() {
-                    let handle = spawn::spawn(&name, body);
-                    return Ok(RunningContext { name, index, resume, handle });
-                }
+            // The `Yield` was dropped without `ready`: the body's end says why.
+            SetupWoken::Ready(Err(_)) => continue,
+            SetupWoken::Ended(ended) => break ended,
+            // The setup may have yielded in the very poll that asked for the stop (or in the
+            // last one before the startup timeout): then it is set up, and its cleanup runs with
+            // the others'.
+            SetupWoken::Interrupted | SetupWoken::TimedOut if ready.try_recv().is_ok() => {
+                let handle = spawn::spawn(&name, body);
+                return Ok(RunningContext {
+                    name,
+                    index,
+                    resume,
+                    handle,
+                });
+            }
+            SetupWoken::Interrupted => return Err(StartupErrorKind::Interrupted { name }),
+            SetupWoken::TimedOut => {
                 let timeout = deadline.expect("guarded").1;
                 return Err(StartupErrorKind::SetupTimedOut { name, timeout });
             }
@@ -347,6 +368,23 @@ async fn set_up(
         },
         Err(message) => StartupErrorKind::SetupPanicked { name, message },
     })
+}
+
+/// What woke a context's setup.
+enum SetupWoken {
+    /// It called `Yield::ready`, or dropped its `Yield` without calling it.
+    Ready(Result<(), oneshot::error::RecvError>),
+    /// Its body ended (or panicked) before yielding.
+    Ended(Result<anyhow::Result<()>, String>),
+    /// Shutdown was requested.
+    Interrupted,
+    /// The startup timeout is over.
+    TimedOut,
+}
+
+/// Completes at the startup deadline; only awaited when there is one.
+async fn until_deadline(deadline: Option<(Instant, std::time::Duration)>) {
+    sleep_until(deadline.expect("guarded").0).await;
 }
 
 /// The error startup fails with when an argument of `entry` could not be given.

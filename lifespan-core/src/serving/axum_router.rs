@@ -135,10 +135,17 @@ impl App {
 async fn abandonable(request: Request, next: Next, abandon: CancellationToken) -> Response {
     tokio::select! {
         response = next.run(request) => response,
-        () = abandon.cancelled() => {
-            (StatusCode::SERVICE_UNAVAILABLE, "the server is shutting down").into_response()
-        }
+        () = abandon.cancelled() => shutting_down(),
     }
+}
+
+/// The answer to a request abandoned at the drain timeout.
+fn shutting_down() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the server is shutting down",
+    )
+        .into_response()
 }
 
 /// The app, in a handler of a router served by [`App::serve_until_signal`].

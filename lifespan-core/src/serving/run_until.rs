@@ -1,10 +1,13 @@
 //! Running the app until something asks it to stop: a future, a shutdown request, or a signal.
 
 use std::future::Future;
+use std::pin::Pin;
+
+use tokio_util::sync::CancellationToken;
 
 use crate::inject::app_handle::{App, ServerFailure};
 use crate::lifecycle::server_slot::{Server, Serving};
-use crate::report::errors::{RunError, StartupErrorKind};
+use crate::report::errors::{RunError, StartupError, StartupErrorKind};
 use crate::report::outcome::Report;
 use crate::serving::signals::{Notifier, ReloadSignal, StopSignals};
 
@@ -131,20 +134,7 @@ impl App {
     ) -> Result<Report, RunError> {
         let exit = self.exit_signals().exit;
         let mut stop = std::pin::pin!(stop);
-        let starting = self.start_interruptible();
-        // A future is not polled again once it has completed.
-        let mut stopped = false;
-        let started = {
-            let mut starting = std::pin::pin!(starting);
-            tokio::select! {
-                started = &mut starting => started,
-                _ = &mut stop => {
-                    stopped = true;
-                    self.begin_exit();
-                    starting.await
-                }
-            }
-        };
+        let (started, stopped) = self.start_unless_stopped(stop.as_mut()).await;
         match started {
             Ok(()) => {}
             // Startup logged the interruption.
@@ -154,40 +144,13 @@ impl App {
             }
             Err(error) => return Err(error.into()),
         }
-        // Startup is complete: only now may the server accept connections.
-        if let Some(launch) = server {
-            // Kept by the app, so that any shutdown (this loop's, or `App::shutdown` called
-            // elsewhere) drains it before tasks stop; a reload keeps it serving.
-            self.set_serving(Serving::launch(
-                launch,
-                self.config().drain_timeout,
-                self.config().drain_delay,
-            ))
-            .await;
-        }
+        self.launch_server(server).await;
         if let Some(notifier) = notifier {
             notifier.ready();
         }
-        let mut outcome: Result<(), RunError> = Ok(());
-        loop {
-            tokio::select! {
-                    _ = &mut stop, if !stopped => break,
-                    _ = exit.cancelled() => break,
-                    _ = async { reload.as_mut().expect("guarded").recv().await }, if reload.is_some() => {
-                        tracing::info!(signal = "SIGHUP", "lifespan: reload requested");
-                        if let Some(notifier) = notifier {
-                notifier.reloading();
-            }
-                        if let Err(error) = self.reload().await {
-                            outcome = Err(error.into());
-                            break;
-                        }
-                        if let Some(notifier) = notifier {
-                notifier.ready();
-            }
-                    }
-                }
-        }
+        let outcome = self
+            .serve_until_exit(stop, stopped, &exit, &mut reload, notifier)
+            .await;
         if let Some(notifier) = notifier {
             notifier.stopping();
         }
@@ -196,6 +159,83 @@ impl App {
             return Err(error);
         }
         let report = self.shutdown().await;
+        self.run_result(report)
+    }
+
+    /// Starts the app, or, if `stop` completes first, asks startup to stop and waits for it to
+    /// roll back. Says whether `stop` completed.
+    async fn start_unless_stopped<F: Future>(
+        &self,
+        mut stop: Pin<&mut F>,
+    ) -> (Result<(), StartupError>, bool) {
+        let mut starting = std::pin::pin!(self.start_interruptible());
+        let first = tokio::select! {
+            started = &mut starting => First::Started(started),
+            _ = &mut stop => First::Stopped,
+        };
+        match first {
+            First::Started(started) => (started, false),
+            First::Stopped => {
+                self.begin_exit();
+                (starting.await, true)
+            }
+        }
+    }
+
+    /// Once startup is complete (only then may the server accept connections), launches
+    /// `server`. The app keeps it, so that any shutdown (the run's, or `App::shutdown` called
+    /// elsewhere) drains it before tasks stop; a reload keeps it serving.
+    async fn launch_server(&self, server: Option<Server>) {
+        if let Some(launch) = server {
+            self.set_serving(Serving::launch(
+                launch,
+                self.config().drain_timeout,
+                self.config().drain_delay,
+            ))
+            .await;
+        }
+    }
+
+    /// Serves until `stop` completes (unless it already has: `stopped`) or `exit` is cancelled,
+    /// reloading the app on each `reload` signal. A failed reload ends it with its error.
+    async fn serve_until_exit<F: Future>(
+        &self,
+        mut stop: Pin<&mut F>,
+        stopped: bool,
+        exit: &CancellationToken,
+        reload: &mut Option<ReloadSignal>,
+        notifier: Option<&Notifier>,
+    ) -> Result<(), RunError> {
+        loop {
+            let woken = tokio::select! {
+                // A future is not polled again once it has completed.
+                _ = &mut stop, if !stopped => Woken::Stop,
+                _ = exit.cancelled() => Woken::Stop,
+                _ = next_reload(reload), if reload.is_some() => Woken::Reload,
+            };
+            match woken {
+                Woken::Stop => return Ok(()),
+                Woken::Reload => self.reload_on_signal(notifier).await?,
+            }
+        }
+    }
+
+    /// Reloads the app on SIGHUP, telling the service manager.
+    async fn reload_on_signal(&self, notifier: Option<&Notifier>) -> Result<(), RunError> {
+        tracing::info!(signal = "SIGHUP", "lifespan: reload requested");
+        if let Some(notifier) = notifier {
+            notifier.reloading();
+        }
+        self.reload().await?;
+        if let Some(notifier) = notifier {
+            notifier.ready();
+        }
+        Ok(())
+    }
+
+    /// The run's result once the app is shut down: the report, or the failure of the server or
+    /// of a critical task that ended the run, with the report.
+    fn run_result(&self, report: Report) -> Result<Report, RunError> {
         match self.take_server_failure() {
             Some(ServerFailure::Failed(error)) => {
                 return Err(RunError::ServerFailed { error, report })
@@ -214,4 +254,21 @@ impl App {
             None => Ok(report),
         }
     }
+}
+
+/// What ended startup's race with the run's `stop` future.
+enum First {
+    Started(Result<(), StartupError>),
+    Stopped,
+}
+
+/// What woke the serving loop.
+enum Woken {
+    Stop,
+    Reload,
+}
+
+/// The next reload signal; only awaited while there is one.
+async fn next_reload(reload: &mut Option<ReloadSignal>) {
+    reload.as_mut().expect("guarded").recv().await;
 }

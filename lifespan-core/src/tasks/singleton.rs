@@ -119,10 +119,14 @@ impl Singleton {
                 return None;
             }
             let sent = Instant::now();
+            let asking = timeout(
+                self.settings.renew_deadline(),
+                coordinator.acquire(&self.request),
+            );
             let answer = tokio::select! {
                 biased;
                 () = board.shutdown.cancelled() => return None,
-                answer = timeout(self.settings.renew_deadline(), coordinator.acquire(&self.request)) => answer,
+                answer = asking => answer,
             };
             match answer {
                 Ok(Ok(Acquired::Granted(term))) => {

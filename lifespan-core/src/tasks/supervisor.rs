@@ -44,50 +44,13 @@ pub(crate) async fn supervise(
         Ok(timing) => timing,
         Err(error) => {
             let _entered = span.enter();
-            let error = TaskError::msg(format!("its cron schedule is not valid: {error}"));
-            tracing::error!(
-                error = &error as &(dyn std::error::Error + 'static),
-                "lifespan task `{}` failed",
-                board.plan.task(index).label()
-            );
-            board.set_task_error(index, error.clone());
-            board.set_ended(index, &TaskOutcome::Failed(error));
+            fail_with_invalid_schedule(&board, index, &error);
             return;
         }
     };
     let _running = metrics::Running::start(board.plan.task(index).label());
-    let singleton = options.singleton.then(|| {
-        let settings = options.lease.unwrap_or(board.coordination.lease);
-        Singleton::new(&board, index, settings)
-    });
-    let points = (options.is_periodic()
-        && options.once_per_point
-        && board.coordination.coordinator.is_shared())
-    .then(|| {
-        Points::new(
-            &board,
-            index,
-            options.every.unwrap_or_default(),
-            options.hold,
-        )
-    });
     let critical = options.critical;
-    let runs = Runs::new(board.clone(), index, options.is_periodic());
-    let supervisor = Supervisor {
-        options,
-        timing,
-        app: app.clone(),
-        board: board.clone(),
-        state,
-        index,
-        restarts: VecDeque::new(),
-        consecutive: 0,
-        singleton,
-        term: None,
-        points,
-        retry_claimed: false,
-        runs,
-    };
+    let supervisor = Supervisor::new(app.clone(), board.clone(), state, index, options, timing);
     let mut run = std::pin::pin!(supervisor.run(first));
     // A panic outside the body (in the supervisor itself) is the task's failure for good: it
     // is recorded, and a critical task still stops the app. It never ends the task silently.
@@ -95,22 +58,46 @@ pub(crate) async fn supervise(
         Ok(ended) => ended,
         Err(message) => {
             let _entered = span.enter();
-            let message = format!("its supervisor panicked: {message}");
-            let label = board.plan.task(index).label();
-            let error = TaskError::msg(message.clone());
-            tracing::error!(
-                error = &error as &(dyn std::error::Error + 'static),
-                "lifespan task `{label}` failed"
-            );
-            board.set_task_error(index, error);
-            if let Some(app) = app.upgrade().filter(|_| critical) {
-                let name = board.plan.task(index).name.clone();
-                app.fail_critically(name, panicked(&message));
-            }
-            TaskOutcome::Panicked(message)
+            supervisor_panicked(&app, &board, index, critical, &message)
         }
     };
     board.set_ended(index, &ended);
+}
+
+/// Task `index` cannot run: its cron schedule does not parse. Records its failure for good.
+fn fail_with_invalid_schedule(board: &Board, index: usize, error: &str) {
+    let error = TaskError::msg(format!("its cron schedule is not valid: {error}"));
+    tracing::error!(
+        error = &error as &(dyn std::error::Error + 'static),
+        "lifespan task `{}` failed",
+        board.plan.task(index).label()
+    );
+    board.set_task_error(index, error.clone());
+    board.set_ended(index, &TaskOutcome::Failed(error));
+}
+
+/// The supervisor of task `index` panicked with `message`: records the task's error, stops the
+/// app if the task is `critical`, and returns how the task ended.
+fn supervisor_panicked(
+    app: &WeakApp,
+    board: &Board,
+    index: usize,
+    critical: bool,
+    message: &str,
+) -> TaskOutcome {
+    let message = format!("its supervisor panicked: {message}");
+    let label = board.plan.task(index).label();
+    let error = TaskError::msg(message.clone());
+    tracing::error!(
+        error = &error as &(dyn std::error::Error + 'static),
+        "lifespan task `{label}` failed"
+    );
+    board.set_task_error(index, error);
+    if let Some(app) = app.upgrade().filter(|_| critical) {
+        let name = board.plan.task(index).name.clone();
+        app.fail_critically(name, panicked(&message));
+    }
+    TaskOutcome::Panicked(message)
 }
 
 struct Supervisor {
@@ -154,6 +141,48 @@ enum Waited {
 }
 
 impl Supervisor {
+    /// The supervisor of task `index` of `board`, which runs under `options` and `timing`.
+    fn new(
+        app: WeakApp,
+        board: Arc<Board>,
+        state: Arc<StateMap>,
+        index: usize,
+        options: TaskOptions,
+        timing: Option<Timing>,
+    ) -> Self {
+        let singleton = options.singleton.then(|| {
+            let settings = options.lease.unwrap_or(board.coordination.lease);
+            Singleton::new(&board, index, settings)
+        });
+        let points = (options.is_periodic()
+            && options.once_per_point
+            && board.coordination.coordinator.is_shared())
+        .then(|| {
+            Points::new(
+                &board,
+                index,
+                options.every.unwrap_or_default(),
+                options.hold,
+            )
+        });
+        let runs = Runs::new(board.clone(), index, options.is_periodic());
+        Supervisor {
+            options,
+            timing,
+            app,
+            board,
+            state,
+            index,
+            restarts: VecDeque::new(),
+            consecutive: 0,
+            singleton,
+            term: None,
+            points,
+            retry_claimed: false,
+            runs,
+        }
+    }
+
     async fn run(mut self, first: BoxFuture) -> TaskOutcome {
         let outcome = self.run_terms(first).await;
         self.give_up_term().await;
@@ -320,10 +349,7 @@ impl Supervisor {
                 tokio::select! {
                     biased;
                     () = self.board.shutdown.cancelled() => Due::now(),
-                    at = async {
-                        tokio::time::sleep(delay).await;
-                        points.first().await
-                    } => timing.at(at),
+                    at = first_point_after(points, delay) => timing.at(at),
                 }
             }
             _ => timing.first(),
@@ -464,8 +490,13 @@ impl Supervisor {
         };
         let ended = tokio::select! {
             biased;
-            ended = &mut running => ended,
-            () = held.lost.cancelled() => match timeout_at(before(held.expiry()), &mut running).await {
+            ended = &mut running => Some(ended),
+            () = held.lost.cancelled() => None,
+        };
+        // The lease was lost: the body has until just before it expires to stop.
+        let ended = match ended {
+            Some(ended) => ended,
+            None => match timeout_at(before(held.expiry()), &mut running).await {
                 Ok(ended) => ended,
                 Err(_) => {
                     tracing::warn!(
@@ -567,6 +598,12 @@ const TICK: Duration = Duration::from_millis(1);
 /// the lease (it is held until its expiry, not through it), so a body must be gone by then.
 fn before(expiry: Instant) -> Instant {
     expiry.checked_sub(TICK).unwrap_or(expiry)
+}
+
+/// The first point of a once-per-point task, asked for after its initial `delay`.
+async fn first_point_after(points: &mut Points, delay: Duration) -> Instant {
+    tokio::time::sleep(delay).await;
+    points.first().await
 }
 
 /// A critical task's panic, as the error that ends the app's run.
