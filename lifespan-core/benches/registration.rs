@@ -1,9 +1,6 @@
 //! Registration and plan costs with nothing linked: `cargo bench -p lifespan-core --bench
 //! registration`. See `registration_linked.rs` for the same with a thousand link-time tasks.
 
-// No function over 80 lines: see `too_many_lines` in `src/lib.rs`.
-#![warn(clippy::too_many_lines)]
-
 #[path = "registration/measure.rs"]
 mod measure;
 

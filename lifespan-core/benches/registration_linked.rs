@@ -1,9 +1,6 @@
 //! Registration and plan costs with a thousand link-time tasks (ten modules of ten modules of
 //! ten tasks): `cargo bench -p lifespan-core --bench registration_linked`.
 
-// No function over 80 lines: see `too_many_lines` in `src/lib.rs`.
-#![warn(clippy::too_many_lines)]
-
 #[path = "registration/measure.rs"]
 mod measure;
 

@@ -199,10 +199,6 @@
 // `doc_cfg` derives the badges from the `#[cfg]`s on its own (it absorbed `doc_auto_cfg`).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![doc(test(no_crate_inject, attr(deny(warnings))))]
-// No function over 80 lines (the threshold is in the workspace's `clippy.toml`). On here rather
-// than through `[workspace.lints]`, which would turn it on for the integration tests as well:
-// not all of them pass it yet.
-#![warn(clippy::too_many_lines)]
 
 // The architecture: each folder holds one concern, and its `mod.rs` says what it does and which
 // folders it may use. The folders, lowest first: each uses only folders listed before it, and

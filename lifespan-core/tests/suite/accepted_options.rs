@@ -225,11 +225,31 @@ mod kept {
 /// Each set of options is the one `TaskOptions`' builder makes, which the runtime accepts.
 #[test]
 fn the_options_are_built_as_by_hand() {
+    let prefix = concat!(module_path!(), "::kept::");
+    let mut built: Vec<_> =
+        lifespan_core::__private::inventory::iter::<keeping::__private::Registration>
+            .into_iter()
+            .map(|registration| {
+                let name = registration.name.strip_prefix(prefix).unwrap();
+                (name, registration.options.clone())
+            })
+            .collect();
+    built.sort_by_key(|(name, _)| *name);
+    let mut expected = options_by_hand();
+    expected.sort_by_key(|(name, _)| *name);
+    assert_eq!(built, expected);
+    for (name, options) in built {
+        assert_eq!(options.validate(), Ok(()), "{name}");
+    }
+}
+
+/// The options of each function of `kept`, made with `TaskOptions`' builder.
+fn options_by_hand() -> Vec<(&'static str, TaskOptions)> {
     let secs = Duration::from_secs;
     let lease =
         |lease, renew_deadline, retry| LeaseSettings::new(lease, renew_deadline, retry).unwrap();
     let default = LeaseSettings::DEFAULT;
-    let expected = [
+    vec![
         ("singleton", TaskOptions::new().singleton(true)),
         (
             "singleton_with_lease",
@@ -292,23 +312,7 @@ fn the_options_are_built_as_by_hand() {
                 .timeout(secs(10))
                 .run_jitter(secs(1)),
         ),
-    ];
-    let prefix = concat!(module_path!(), "::kept::");
-    let mut built: Vec<_> =
-        lifespan_core::__private::inventory::iter::<keeping::__private::Registration>
-            .into_iter()
-            .map(|registration| {
-                let name = registration.name.strip_prefix(prefix).unwrap();
-                (name, registration.options.clone())
-            })
-            .collect();
-    built.sort_by_key(|(name, _)| *name);
-    let mut expected = expected.to_vec();
-    expected.sort_by_key(|(name, _)| *name);
-    assert_eq!(built, expected);
-    for (name, options) in built {
-        assert_eq!(options.validate(), Ok(()), "{name}");
-    }
+    ]
 }
 
 /// What the runtime does with the options is for its own tests; here, that each function is still

@@ -290,18 +290,53 @@ fn check_serving(
     answers: &[loopback::Answer],
 ) -> Result<BTreeSet<&'static str>, String> {
     let mut situations = BTreeSet::new();
-    let index = |wanted: &dyn Fn(&Event) -> bool| records.iter().position(|r| wanted(&r.event));
     let began: Vec<(usize, &Mark)> = marks
         .iter()
         .enumerate()
         .filter(|(_, m)| matches!(m.step, Step::Began(_)))
         .collect();
-    let stop_index = marks.iter().position(|m| m.step == Step::Stop);
-    let stop = stop_index.map(|i| &marks[i]);
-
     // 1. Handlers run only once every context is set up.
+    check_handlers_after_setup(case, records, &began, &mut situations)?;
+    // 2. and 3., for each request whose handler began.
+    let ends = EndsOfServing::of(records, marks);
+    for &(began_index, mark) in &began {
+        check_request(
+            case,
+            &ends,
+            marks,
+            answers,
+            (began_index, mark),
+            &mut situations,
+        )?;
+    }
+    // A request whose handler never ran was not answered as if it had.
+    for (id, answer) in answers.iter().enumerate() {
+        if !began.iter().any(|(_, m)| m.step == Step::Began(id)) {
+            ensure!(
+                !matches!(answer, Some(Ok((200, _)))),
+                "request {id} answered 200 without its handler"
+            );
+        }
+    }
+    // 4. Every run of a task ended or was dropped before the first cleanup began.
+    check_tasks_before_cleanup(records, case.app.tasks.len())?;
+    Ok(situations)
+}
+
+/// The position of the first record where `wanted` holds.
+fn first(records: &[Record], wanted: impl Fn(&Event) -> bool) -> Option<usize> {
+    records.iter().position(|r| wanted(&r.event))
+}
+
+/// No handler began before the last context was set up; if one never was, none began.
+fn check_handlers_after_setup(
+    case: &ServeCase,
+    records: &[Record],
+    began: &[(usize, &Mark)],
+    situations: &mut BTreeSet<&'static str>,
+) -> Result<(), String> {
     let set_up: Option<Vec<usize>> = (0..case.app.contexts.len())
-        .map(|c| index(&|e| *e == Event::SetupDone(c)))
+        .map(|c| first(records, |e| *e == Event::SetupDone(c)))
         .collect();
     match set_up {
         None => {
@@ -313,7 +348,7 @@ fn check_serving(
         }
         Some(set_up) => {
             let last = set_up.into_iter().max().map_or(0, |i| i + 1);
-            for (_, mark) in &began {
+            for (_, mark) in began {
                 ensure!(
                     mark.pos >= last,
                     "{:?} before every context was set up",
@@ -322,80 +357,99 @@ fn check_serving(
             }
         }
     }
+    Ok(())
+}
 
-    // 2. Every handler that began ended or was dropped before any task stopped or any cleanup.
-    let task_stopped = index(&|e| {
-        matches!(
-            e,
-            Event::RunEnded { stopping: true, .. } | Event::RunDropped(_)
-        )
-    });
-    let cleanup = index(&|e| matches!(e, Event::CleanupBegan(_)));
-    for &(began_index, mark) in &began {
-        let Step::Began(id) = mark.step else {
-            unreachable!()
-        };
-        let end_index = marks
-            .iter()
-            .position(|m| m.step == Step::Ended(id) || m.step == Step::Dropped(id))
-            .ok_or_else(|| format!("request {id}'s handler neither ended nor was dropped"))?;
-        let end = &marks[end_index];
-        for (what, at) in [
-            ("a task stopped", task_stopped),
-            ("a cleanup began", cleanup),
-        ] {
-            if let Some(at) = at {
-                ensure!(
-                    end.pos <= at,
-                    "{what} (record {at}) before request {id} was done ({:?})",
-                    end.step
-                );
-            }
-        }
-        let in_flight = stop_index.is_some_and(|stop| began_index < stop && stop < end_index);
-        // 3. Dropped only after the drain timeout, and answered as it ended.
-        match end.step {
-            Step::Dropped(_) => {
-                let stop = stop.ok_or_else(|| format!("request {id} dropped with no shutdown"))?;
-                ensure!(
-                    end.at >= stop.at + case.drain_timeout.get(),
-                    "request {id} dropped {:?} after shutdown began, before the drain timeout",
-                    end.at - stop.at
-                );
-                ensure!(
-                    matches!(answers[id], Some(Ok((503, _)))),
-                    "request {id} was dropped but answered {:?}",
-                    answers[id]
-                );
-                situations.insert("a request in flight answered 503 after the drain timeout");
-            }
-            _ => {
-                ensure!(
-                    matches!(&answers[id], Some(Ok((200, body))) if body == "done"),
-                    "request {id} ended but was answered {:?}",
-                    answers[id]
-                );
-                situations.insert(if in_flight {
-                    "a request in flight finished during the drain"
-                } else {
-                    "a request finished"
-                });
-            }
+/// Where the serving of the requests had to be over: shutdown's start among the marks, and the
+/// records of the first task stopped and the first cleanup.
+struct EndsOfServing<'a> {
+    stop_index: Option<usize>,
+    stop: Option<&'a Mark>,
+    task_stopped: Option<usize>,
+    cleanup: Option<usize>,
+}
+
+impl<'a> EndsOfServing<'a> {
+    fn of(records: &[Record], marks: &'a [Mark]) -> Self {
+        let stop_index = marks.iter().position(|m| m.step == Step::Stop);
+        EndsOfServing {
+            stop_index,
+            stop: stop_index.map(|i| &marks[i]),
+            task_stopped: first(records, |e| {
+                matches!(
+                    e,
+                    Event::RunEnded { stopping: true, .. } | Event::RunDropped(_)
+                )
+            }),
+            cleanup: first(records, |e| matches!(e, Event::CleanupBegan(_))),
         }
     }
-    // A request whose handler never ran was not answered as if it had.
-    for (id, answer) in answers.iter().enumerate() {
-        if !began.iter().any(|(_, m)| m.step == Step::Began(id)) {
+}
+
+/// The handler that began at `began` ended or was dropped before any task stopped or any cleanup
+/// began (2.); it was dropped only after the drain timeout, and answered as it ended (3.).
+fn check_request(
+    case: &ServeCase,
+    ends: &EndsOfServing<'_>,
+    marks: &[Mark],
+    answers: &[loopback::Answer],
+    (began_index, mark): (usize, &Mark),
+    situations: &mut BTreeSet<&'static str>,
+) -> Result<(), String> {
+    let Step::Began(id) = mark.step else {
+        unreachable!()
+    };
+    let end_index = marks
+        .iter()
+        .position(|m| m.step == Step::Ended(id) || m.step == Step::Dropped(id))
+        .ok_or_else(|| format!("request {id}'s handler neither ended nor was dropped"))?;
+    let end = &marks[end_index];
+    for (what, at) in [
+        ("a task stopped", ends.task_stopped),
+        ("a cleanup began", ends.cleanup),
+    ] {
+        if let Some(at) = at {
             ensure!(
-                !matches!(answer, Some(Ok((200, _)))),
-                "request {id} answered 200 without its handler"
+                end.pos <= at,
+                "{what} (record {at}) before request {id} was done ({:?})",
+                end.step
             );
         }
     }
-
-    // 4. Every run of a task ended or was dropped before the first cleanup began.
-    check_tasks_before_cleanup(records, case.app.tasks.len())?;
-    Ok(situations)
+    let in_flight = ends
+        .stop_index
+        .is_some_and(|stop| began_index < stop && stop < end_index);
+    match end.step {
+        Step::Dropped(_) => {
+            let stop = ends
+                .stop
+                .ok_or_else(|| format!("request {id} dropped with no shutdown"))?;
+            ensure!(
+                end.at >= stop.at + case.drain_timeout.get(),
+                "request {id} dropped {:?} after shutdown began, before the drain timeout",
+                end.at - stop.at
+            );
+            ensure!(
+                matches!(answers[id], Some(Ok((503, _)))),
+                "request {id} was dropped but answered {:?}",
+                answers[id]
+            );
+            situations.insert("a request in flight answered 503 after the drain timeout");
+        }
+        _ => {
+            ensure!(
+                matches!(&answers[id], Some(Ok((200, body))) if body == "done"),
+                "request {id} ended but was answered {:?}",
+                answers[id]
+            );
+            situations.insert(if in_flight {
+                "a request in flight finished during the drain"
+            } else {
+                "a request finished"
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Every run of each of `tasks` tasks that began before the first cleanup ended or was dropped
