@@ -72,11 +72,14 @@ fn field_error(fields: &[&str]) -> Option<CronError> {
         let (name, low, high, names) = *FIELDS.get(position)?;
         let mut alone = ["0", "*", "*", "*", "*", "*"];
         *alone.get_mut(position)? = field;
-        parser().parse(&alone.join(" ")).err().map(|error| CronError::Field {
-            field: name,
-            value: (*field).to_owned(),
-            reason: reason(field, low, high, names, &error.to_string()),
-        })
+        parser()
+            .parse(&alone.join(" "))
+            .err()
+            .map(|error| CronError::Field {
+                field: name,
+                value: (*field).to_owned(),
+                reason: reason(field, low, high, names, &error.to_string()),
+            })
     })
 }
 

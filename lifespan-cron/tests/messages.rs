@@ -12,7 +12,12 @@ const FIELD_COUNT: &str =
 
 #[test]
 fn valid_expressions_nicknames_and_zones_pass() {
-    for expression in ["0 */5 * * * *", "*/5 * * * *", "@daily", " 0 0 3 * * MON-FRI "] {
+    for expression in [
+        "0 */5 * * * *",
+        "*/5 * * * *",
+        "@daily",
+        " 0 0 3 * * MON-FRI ",
+    ] {
         assert_eq!(check(expression), Ok(()), "{expression}");
     }
     assert_eq!(check_zone("Europe/Berlin"), Ok(()));
@@ -24,7 +29,9 @@ fn an_empty_expression_asks_for_6_fields() {
     for expression in ["", "   "] {
         assert_eq!(
             message(expression),
-            format!("the cron expression `{expression}` is empty: give 6 fields, as in `0 */5 * * * *`")
+            format!(
+                "the cron expression `{expression}` is empty: give 6 fields, as in `0 */5 * * * *`"
+            )
         );
     }
 }
