@@ -63,8 +63,8 @@ pub(crate) fn parse(expression: &str) -> Result<Cron, CronError> {
     Ok(cron)
 }
 
-/// The first field that is wrong on its own, with every other field `*`; `fields` has 5 or 6
-/// fields (`None` for any other count).
+/// The first field that is wrong on its own, with every other field `*`; `fields` are the last
+/// of the 6 (5 fields: all but the seconds). More than 6 are no field's fault: `None`.
 fn field_error(fields: &[&str]) -> Option<CronError> {
     let offset = FIELDS.len().checked_sub(fields.len())?;
     fields.iter().enumerate().find_map(|(at, field)| {
