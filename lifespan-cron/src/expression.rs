@@ -1,12 +1,9 @@
 //! Parsing a cron expression, and saying which field is wrong when it does not parse.
-//!
-//! `lifespan-macros` checks the expressions of `#[lifespan(cron = "...")]` with the same rules
-//! and the same messages (its `cron` module): change both together.
 
 use croner::parser::{CronParser, Seconds, Year};
 use croner::Cron;
 
-use super::CronError;
+use crate::CronError;
 
 /// The fields of a 6-field expression: name, lowest and highest value, and the names a field
 /// takes besides numbers.
@@ -28,7 +25,7 @@ fn parser() -> CronParser {
 }
 
 /// Parses `expression`, or says what is wrong with it.
-pub(super) fn parse(expression: &str) -> Result<Cron, CronError> {
+pub(crate) fn parse(expression: &str) -> Result<Cron, CronError> {
     let whole = |reason: String| CronError::Expression {
         expression: expression.to_owned(),
         reason,
@@ -53,7 +50,10 @@ pub(super) fn parse(expression: &str) -> Result<Cron, CronError> {
                 "is not a known nickname (`@yearly`, `@monthly`, `@weekly`, `@daily`, `@hourly`): {error}"
             )))
         }
-        Err(error) => return Err(field_error(&fields).unwrap_or_else(|| whole(format!("is not valid: {error}")))),
+        Err(error) => {
+            return Err(field_error(&fields)
+                .unwrap_or_else(|| whole(format!("is not valid: {error}"))))
+        }
     };
     // A pattern such as February 30th parses, but never comes.
     let start = chrono::DateTime::<chrono::Utc>::from_timestamp(0, 0).unwrap_or_default();
@@ -63,21 +63,23 @@ pub(super) fn parse(expression: &str) -> Result<Cron, CronError> {
     Ok(cron)
 }
 
-/// The first field that is wrong on its own, with every other field `*`.
+/// The first field that is wrong on its own, with every other field `*`; `fields` are the last
+/// of the 6 (5 fields: all but the seconds). More than 6 are no field's fault: `None`.
 fn field_error(fields: &[&str]) -> Option<CronError> {
-    let offset = 6 - fields.len();
+    let offset = FIELDS.len().checked_sub(fields.len())?;
     fields.iter().enumerate().find_map(|(at, field)| {
         let position = at + offset;
+        let (name, low, high, names) = *FIELDS.get(position)?;
         let mut alone = ["0", "*", "*", "*", "*", "*"];
-        alone[position] = field;
-        parser().parse(&alone.join(" ")).err().map(|error| {
-            let (name, low, high, names) = FIELDS[position];
-            CronError::Field {
+        *alone.get_mut(position)? = field;
+        parser()
+            .parse(&alone.join(" "))
+            .err()
+            .map(|error| CronError::Field {
                 field: name,
                 value: (*field).to_owned(),
                 reason: reason(field, low, high, names, &error.to_string()),
-            }
-        })
+            })
     })
 }
 
@@ -98,14 +100,12 @@ fn reason(field: &str, low: u32, high: u32, names: &str, parsed: &str) -> String
     };
     for part in field.split(',') {
         let (values, step) = part.split_once('/').unwrap_or((part, ""));
-        if let Ok(step) = step.parse::<u64>() {
-            if step == 0 {
-                return if part == field {
-                    "has a step of 0: a step is at least 1".to_owned()
-                } else {
-                    format!("has a step of 0 in `{part}`: a step is at least 1")
-                };
-            }
+        if step.parse::<u64>() == Ok(0) {
+            return if part == field {
+                "has a step of 0: a step is at least 1".to_owned()
+            } else {
+                format!("has a step of 0 in `{part}`: a step is at least 1")
+            };
         }
         for token in values
             .split('-')
@@ -128,3 +128,6 @@ fn reason(field: &str, low: u32, high: u32, names: &str, parsed: &str) -> String
     }
     format!("is not valid (the field takes {range}): {parsed}")
 }
+
+#[cfg(test)]
+mod tests;
