@@ -239,9 +239,9 @@ pub use registration::by_hand::{ContextFn, TaskFn};
 pub use registration::entry::RegistrationInfo;
 pub use registration::returns::TaskReturn;
 pub use replicas::{
-    Acquired, Coordinator, CoordinatorError, CoordinatorFuture, Holder, InProcess,
-    InvalidLeaseSettings, Lease, LeaseControl, LeaseLost, LeaseRequest, LeaseSettings, PointClaim,
-    PointRequest, Term,
+    point_system_time, point_time, Acquired, Coordinator, CoordinatorError, CoordinatorFuture,
+    Holder, InProcess, InvalidLeaseSettings, Lease, LeaseControl, LeaseLost, LeaseRequest,
+    LeaseSettings, Misfire, Overlap, Point, PointRun, PointTime, RunClaim, RunRequest, Term,
 };
 pub use report::errors::{RegisterError, RunError, StartupError, StartupErrorKind};
 pub use report::outcome::{ContextOutcome, ContextReport, Report, TaskOutcome, TaskReport};
@@ -250,6 +250,7 @@ pub use report::task_error::TaskError;
 pub use schedules::cron::CronError;
 pub use schedules::options::{
     Restart, Schedule, TaskOptions, DEFAULT_BACKOFF_CAP, DEFAULT_BACKOFF_START,
+    DEFAULT_MISFIRE_LIMIT,
 };
 pub use serving::graceful_shutdown::ShutdownSignal;
 #[cfg(feature = "axum")]
@@ -278,7 +279,7 @@ pub mod __private {
     };
     pub use crate::registration::entry::{BoxFuture, PrepareFn, Registration};
     pub use crate::registration::returns::{FnOutput, TaskReturn};
-    pub use crate::replicas::LeaseSettings;
+    pub use crate::replicas::{LeaseSettings, Misfire, Overlap};
     pub use crate::report::arg_error::ArgError;
     pub use crate::schedules::options::{Restart, Schedule, TaskOptions};
 

@@ -10,6 +10,7 @@
 //! | [`Yield`], [`Yield<T>`](Yield) | no | yes (exactly one) | where a context hands control back after its setup, with a `T` |
 //! | [`State<T>`](State) | yes | yes | the `T` a context handed over at its yield point |
 //! | [`Lease`] | singleton tasks | no | the lease of the term, with its fencing token |
+//! | [`Point`] | once-per-point tasks | no | the point the run is for: number, time, attempt, fencing token |
 
 use std::any::{Any, TypeId};
 use std::fmt;
@@ -21,7 +22,7 @@ use tokio::sync::oneshot;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
 use crate::inject::app_handle::App;
-use crate::replicas::Lease;
+use crate::replicas::{Lease, Point};
 use crate::report::arg_error::ArgError;
 
 pin_project_lite::pin_project! {
@@ -257,6 +258,8 @@ pub struct InjectCx<'a> {
     pub(crate) state: &'a StateMap,
     /// The lease of a singleton's term; `None` for other tasks.
     pub(crate) lease: Option<&'a Lease>,
+    /// The point a once-per-point task's run is for; `None` for other tasks.
+    pub(crate) point: Option<&'a Point>,
     /// The state types the parameters injected so far need and provide.
     pub(crate) deps: Deps,
 }
@@ -266,7 +269,7 @@ pub struct InjectCx<'a> {
     message = "`{Self}` is not injected into lifespan tasks, so this parameter needs a keyword argument",
     label = "no argument in the attribute gives this parameter a value",
     note = "add `name = <expression>` for this parameter to the `#[lifespan_task(...)]` attribute",
-    note = "the injected types are `lifespan_core::App`, `lifespan_core::Shutdown`, `lifespan_core::State<T>` and, into singleton tasks, `lifespan_core::Lease`"
+    note = "the injected types are `lifespan_core::App`, `lifespan_core::Shutdown`, `lifespan_core::State<T>`, into singleton tasks `lifespan_core::Lease`, into once-per-point tasks `lifespan_core::Point`"
 )]
 pub trait TaskParam: Sized {
     #[doc(hidden)]
@@ -335,6 +338,12 @@ impl<T: Send + Sync + 'static> ContextParam for Yield<T> {
 impl TaskParam for Lease {
     fn inject(cx: &mut InjectCx<'_>) -> Option<Self> {
         cx.lease.cloned()
+    }
+}
+
+impl TaskParam for Point {
+    fn inject(cx: &mut InjectCx<'_>) -> Option<Self> {
+        cx.point.cloned()
     }
 }
 

@@ -20,7 +20,7 @@ use crate::lifecycle::generation::{Generation, RunningContext};
 use crate::lifecycle::shutdown;
 use crate::registration::entry::{BoxFuture, Entry};
 use crate::registration::plan::Plan;
-use crate::replicas::{CoordinatorError, Lease};
+use crate::replicas::{CoordinatorError, Lease, Point};
 use crate::report::arg_error::ArgError;
 use crate::report::errors::{StartupError, StartupErrorKind};
 use crate::report::outcome::Report;
@@ -137,6 +137,7 @@ fn prepare(
             yield_parts: Some(parts),
             state,
             lease: None,
+            point: None,
             deps: Deps::default(),
         };
         let body = entry
@@ -160,13 +161,14 @@ fn prepare(
     let mut prepared_tasks = Vec::with_capacity(plan.task_count());
     let mut task_deps = Vec::new();
     // A singleton's body prepared here only checks its arguments: it is called anew, with the
-    // term's lease, once it holds one.
+    // term's lease, once it holds one; so is a once-per-point task's, with each run's point.
     let placeholder = Lease::new(
         0,
         std::time::SystemTime::UNIX_EPOCH,
         std::sync::Arc::from(""),
         CancellationToken::new(),
     );
+    let point = Point::placeholder();
     for entry in plan.tasks() {
         let mut cx = InjectCx {
             app,
@@ -174,6 +176,7 @@ fn prepare(
             yield_parts: None,
             state,
             lease: entry.options().singleton.then_some(&placeholder),
+            point: entry.options().once_per_point.then_some(&point),
             deps: Deps::default(),
         };
         let body = entry

@@ -1,15 +1,18 @@
 //! The default coordinator: one process, every lease granted to it.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 
 use super::{
-    Acquired, Coordinator, CoordinatorFuture, LeaseRequest, PointClaim, PointRequest, Term,
+    point_time, Acquired, Coordinator, CoordinatorFuture, LeaseRequest, Overlap, PointRun,
+    PointTime, RunClaim, RunOutcome, RunRequest, Term,
 };
+use crate::base::deadline::after;
 use crate::base::lock::lock;
+use crate::base::wall_clock::WallClock;
 
 /// The default [`Coordinator`]: keeps leases in memory, for the processes of one app only.
 ///
@@ -20,6 +23,9 @@ use crate::base::lock::lock;
 #[derive(Clone, Debug, Default)]
 pub struct InProcess {
     leases: Arc<Mutex<HashMap<String, Entry>>>,
+    /// Its clock, anchored at its first reading: the system's clock, moved on by tokio's time
+    /// when it is paused, so that tests of replicas run on virtual time.
+    clock: Arc<OnceLock<WallClock>>,
 }
 
 #[derive(Debug)]
@@ -29,9 +35,23 @@ struct Entry {
     since: SystemTime,
     /// `None` once released.
     expires: Option<Instant>,
-    last_point: i64,
-    /// Until when the last point claimed by name holds the next ones off.
+    /// The last point started, if any.
+    last_point: Option<PointTime>,
+    /// Until when the last point started holds the next ones off.
     held_until: Option<Instant>,
+    /// The ledger: the runs unfinished and the last [`KEPT_RUNS`] finished, oldest first.
+    runs: VecDeque<Run>,
+}
+
+/// How many finished runs of a task the in-process ledger keeps.
+const KEPT_RUNS: usize = 100;
+
+/// One point's run in the in-process ledger.
+#[derive(Debug)]
+struct Run {
+    run: PointRun,
+    expires: Instant,
+    finished: Option<(SystemTime, RunOutcome)>,
 }
 
 impl Entry {
@@ -42,9 +62,97 @@ impl Entry {
             token: 0,
             since: SystemTime::now(),
             expires: None,
-            last_point: i64::MIN,
+            last_point: None,
             held_until: None,
+            runs: VecDeque::new(),
         }
+    }
+
+    /// The row of `run` if it is still the current attempt of its point and unfinished.
+    fn current(&mut self, run: &PointRun) -> Option<&mut Run> {
+        self.runs.iter_mut().find(|row| {
+            row.run.point == run.point && row.run.token == run.token && row.finished.is_none()
+        })
+    }
+
+    /// [`Coordinator::claim_run`] at `now` (`wall` on the coordinator's clock).
+    fn claim_run(&mut self, request: &RunRequest, now: Instant, wall: SystemTime) -> RunClaim {
+        let previous = self.last_point;
+        let unfinished = |row: &&mut Run| row.finished.is_none();
+        if let Some(row) = self
+            .runs
+            .iter_mut()
+            .filter(unfinished)
+            .filter(|row| row.expires <= now)
+            .min_by_key(|row| row.run.point)
+        {
+            self.token += 1;
+            row.run.attempt = row.run.attempt.saturating_add(1);
+            row.run.token = self.token;
+            row.run.instance.clone_from(&request.instance);
+            row.run.started = wall;
+            row.expires = after(now, request.lease);
+            return RunClaim::new(Some(row.run.clone()), wall, previous);
+        }
+        let in_flight = self.runs.iter().any(|row| row.finished.is_none());
+        if in_flight && request.overlap == Overlap::Forbid {
+            return RunClaim::new(None, wall, previous).in_flight(true);
+        }
+        if self.held_until.is_some_and(|until| until > now) {
+            return RunClaim::new(None, wall, previous);
+        }
+        let Some(point) = eligible(request, previous, point_time(wall)) else {
+            return RunClaim::new(None, wall, previous);
+        };
+        self.token += 1;
+        let run = PointRun::new(&request.task, &request.instance, point, 1, self.token, wall);
+        self.runs.push_back(Run {
+            run: run.clone(),
+            expires: after(now, request.lease),
+            finished: None,
+        });
+        self.last_point = Some(point);
+        self.held_until = Some(after(now, request.hold));
+        self.forget_old_runs();
+        RunClaim::new(Some(run), wall, previous)
+    }
+
+    /// Keeps the unfinished runs and the last [`KEPT_RUNS`] finished ones.
+    fn forget_old_runs(&mut self) {
+        let finished = self
+            .runs
+            .iter()
+            .filter(|row| row.finished.is_some())
+            .count();
+        let mut excess = finished.saturating_sub(KEPT_RUNS);
+        self.runs.retain(|row| {
+            let forget = excess > 0 && row.finished.is_some();
+            excess -= usize::from(forget);
+            !forget
+        });
+    }
+}
+
+/// The point of `request` that starts now, the coordinator's clock reading `now`, the last
+/// point started being `previous`: of those later than `previous`, due, and within the grace
+/// period, the earliest or the latest.
+pub(crate) fn eligible(
+    request: &RunRequest,
+    previous: Option<PointTime>,
+    now: PointTime,
+) -> Option<PointTime> {
+    let grace = request
+        .grace
+        .map(|grace| i64::try_from(grace.as_micros()).unwrap_or(i64::MAX));
+    let points = request.points.iter().copied().filter(|&point| {
+        previous.is_none_or(|last| point > last)
+            && point <= now
+            && grace.is_none_or(|grace| now.saturating_sub(point) <= grace)
+    });
+    if request.earliest {
+        points.min()
+    } else {
+        points.max()
     }
 }
 
@@ -52,6 +160,10 @@ impl InProcess {
     /// A coordinator for this process alone.
     pub fn new() -> Self {
         InProcess::default()
+    }
+
+    fn clock(&self) -> &WallClock {
+        self.clock.get_or_init(WallClock::new)
     }
 }
 
@@ -80,7 +192,7 @@ impl Coordinator for InProcess {
             entry.token += 1;
             entry.instance.clone_from(&request.instance);
             entry.since = SystemTime::now();
-            entry.expires = Some(crate::base::deadline::after(now, request.lease));
+            entry.expires = Some(after(now, request.lease));
             Acquired::Granted(Term::new(
                 &request.task,
                 &request.instance,
@@ -98,7 +210,7 @@ impl Coordinator for InProcess {
             Some(entry)
                 if entry.token == term.token && entry.expires.is_some_and(|at| at > now) =>
             {
-                entry.expires = Some(crate::base::deadline::after(now, lease));
+                entry.expires = Some(after(now, lease));
                 true
             }
             _ => false,
@@ -115,60 +227,54 @@ impl Coordinator for InProcess {
         Box::pin(async { Ok(()) })
     }
 
-    fn claim_point<'a>(&'a self, request: &'a PointRequest) -> CoordinatorFuture<'a, PointClaim> {
-        let (point, until_next) = point_now(request.period);
+    fn now(&self) -> CoordinatorFuture<'_, SystemTime> {
+        let now = self.clock().now();
+        Box::pin(async move { Ok(now) })
+    }
+
+    fn claim_run<'a>(&'a self, request: &'a RunRequest) -> CoordinatorFuture<'a, RunClaim> {
+        let wall = self.clock().now();
         let mut leases = lock(&self.leases);
         let entry = leases
             .entry(request.task.clone())
             .or_insert_with(Entry::new);
-        let won = (entry.last_point < point).then(|| {
-            entry.last_point = point;
-            point
-        });
-        Box::pin(async move { Ok(PointClaim::new(won, until_next)) })
+        let claim = entry.claim_run(request, Instant::now(), wall);
+        Box::pin(async move { Ok(claim) })
     }
 
-    fn claim_explicit_point<'a>(
-        &'a self,
-        request: &'a PointRequest,
-        point: i64,
-    ) -> CoordinatorFuture<'a, PointClaim> {
+    fn renew_run<'a>(&'a self, run: &'a PointRun, lease: Duration) -> CoordinatorFuture<'a, bool> {
         let now = Instant::now();
         let mut leases = lock(&self.leases);
-        let entry = leases
-            .entry(request.task.clone())
-            .or_insert_with(Entry::new);
-        let held = entry.held_until.is_some_and(|until| until > now);
-        let won = (entry.last_point < point && !held).then(|| {
-            entry.last_point = point;
-            entry.held_until = Some(crate::base::deadline::after(now, request.hold));
-            point
-        });
-        Box::pin(async move { Ok(PointClaim::new(won, Duration::ZERO)) })
+        let renewed = match leases
+            .get_mut(&run.task)
+            .and_then(|entry| entry.current(run))
+        {
+            Some(row) if row.expires > now => {
+                row.expires = after(now, lease);
+                true
+            }
+            _ => false,
+        };
+        Box::pin(async move { Ok(renewed) })
     }
 
-    fn until_next_point(&self, period: Duration) -> CoordinatorFuture<'_, Duration> {
-        let (_, until_next) = point_now(period);
-        Box::pin(async move { Ok(until_next) })
+    fn finish_run<'a>(
+        &'a self,
+        run: &'a PointRun,
+        outcome: RunOutcome,
+    ) -> CoordinatorFuture<'a, bool> {
+        let wall = self.clock().now();
+        let mut leases = lock(&self.leases);
+        let finished = match leases
+            .get_mut(&run.task)
+            .and_then(|entry| entry.current(run))
+        {
+            Some(row) => {
+                row.finished = Some((wall, outcome));
+                true
+            }
+            None => false,
+        };
+        Box::pin(async move { Ok(finished) })
     }
-
-    fn is_shared(&self) -> bool {
-        false
-    }
-}
-
-/// The point of a schedule of `period` due now on this machine's clock, and the time until the
-/// next one.
-fn point_now(period: Duration) -> (i64, Duration) {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_nanos();
-    let period = period.as_nanos().max(1);
-    let point = now / period;
-    let until_next = period - now % period;
-    (
-        i64::try_from(point).unwrap_or(i64::MAX),
-        Duration::from_nanos(u64::try_from(until_next).unwrap_or(u64::MAX)),
-    )
 }

@@ -97,7 +97,7 @@ impl Lease {
     pub fn pair(token: i64) -> (Lease, LeaseControl) {
         let lost = CancellationToken::new();
         let lease = Lease::new(token, SystemTime::now(), Arc::from("test"), lost.clone());
-        (lease, LeaseControl { lost })
+        (lease, LeaseControl::new(lost))
     }
 
     /// The term's fencing token: greater than that of every earlier term of this task.
@@ -123,9 +123,7 @@ impl Lease {
 
     /// Completes when the lease is lost. Never completes for a lease kept to the end.
     pub fn lost(&self) -> LeaseLost {
-        LeaseLost {
-            inner: self.inner.lost.clone().cancelled_owned(),
-        }
+        LeaseLost::new(self.inner.lost.clone())
     }
 }
 
@@ -140,11 +138,19 @@ impl fmt::Debug for Lease {
 }
 
 pin_project_lite::pin_project! {
-    /// The future of [`Lease::lost`].
+    /// The future of [`Lease::lost`] and [`Point::lost`](crate::Point::lost).
     #[must_use = "futures do nothing unless awaited"]
     pub struct LeaseLost {
         #[pin]
         inner: WaitForCancellationFutureOwned,
+    }
+}
+
+impl LeaseLost {
+    pub(crate) fn new(lost: CancellationToken) -> Self {
+        LeaseLost {
+            inner: lost.cancelled_owned(),
+        }
     }
 }
 
@@ -162,13 +168,18 @@ impl fmt::Debug for LeaseLost {
     }
 }
 
-/// Loses a [`Lease`] made by [`Lease::pair`], as the app does when it cannot renew it.
+/// Loses a [`Lease`] made by [`Lease::pair`] (or a [`Point`](crate::Point) made by
+/// [`Point::pair`](crate::Point::pair)), as the app does when it cannot renew it.
 #[derive(Clone, Debug)]
 pub struct LeaseControl {
     lost: CancellationToken,
 }
 
 impl LeaseControl {
+    pub(crate) fn new(lost: CancellationToken) -> Self {
+        LeaseControl { lost }
+    }
+
     /// Marks the lease lost: [`Lease::lost`] completes.
     pub fn lose(&self) {
         self.lost.cancel();

@@ -10,6 +10,8 @@
 
 mod in_process;
 mod lease;
+mod ledger;
+mod point;
 mod settings;
 
 use std::future::Future;
@@ -18,6 +20,11 @@ use std::time::{Duration, SystemTime};
 
 pub use in_process::InProcess;
 pub use lease::{Lease, LeaseControl, LeaseLost};
+pub use ledger::{
+    point_system_time, point_time, Misfire, Overlap, PointRun, PointTime, RunClaim, RunOutcome,
+    RunRequest,
+};
+pub use point::Point;
 pub use settings::{InvalidLeaseSettings, LeaseSettings};
 
 /// The future a [`Coordinator`]'s methods return.
@@ -27,7 +34,7 @@ pub type CoordinatorFuture<'a, T> =
 /// Where the replicas of an app agree on who runs what: see [`AppBuilder::coordinator`].
 ///
 /// An implementation keeps, per task name, a lease with its holder, its expiry and a fencing
-/// token, and per periodic task the last point claimed. All time is the coordinator's own (a
+/// token, and per once-per-point task the last point started and a ledger of its runs. All time is the coordinator's own (a
 /// database server's clock), never the replicas': the app only ever hands it durations.
 ///
 /// The rules an implementation keeps:
@@ -37,9 +44,10 @@ pub type CoordinatorFuture<'a, T> =
 ///   not expired;
 /// - [`release`](Self::release) ends the term at once if it is still current, and does nothing
 ///   otherwise;
-/// - [`claim_point`](Self::claim_point) grants each point of a schedule to exactly one caller,
-///   and so does [`claim_explicit_point`](Self::claim_explicit_point) for the points the callers
-///   name (a cron schedule's occurrences).
+/// - [`claim_run`](Self::claim_run) starts each point of a schedule for one caller at a time:
+///   a point's run is leased, renewed by [`renew_run`](Self::renew_run), ended by
+///   [`finish_run`](Self::finish_run), and taken over as its next attempt, with a greater
+///   token, once its lease expires unfinished.
 ///
 /// [`AppBuilder::coordinator`]: crate::AppBuilder::coordinator
 pub trait Coordinator: Send + Sync + 'static {
@@ -62,41 +70,36 @@ pub trait Coordinator: Send + Sync + 'static {
     /// once.
     fn release<'a>(&'a self, term: &'a Term) -> CoordinatorFuture<'a, ()>;
 
-    /// Claims the point of `request.task`'s schedule that is due now on the coordinator's clock
-    /// (points are the multiples of the period since the Unix epoch).
-    fn claim_point<'a>(&'a self, request: &'a PointRequest) -> CoordinatorFuture<'a, PointClaim>;
+    /// The coordinator's clock now. Replicas reckon the points of a schedule on it, never on
+    /// their own clocks: points of `every` are the multiples of the period since the Unix epoch
+    /// on this clock, a cron schedule's occurrences are its times on this clock.
+    fn now(&self) -> CoordinatorFuture<'_, SystemTime>;
 
-    /// How long until the next point of a schedule of `period`, on the coordinator's clock.
-    fn until_next_point(&self, period: Duration) -> CoordinatorFuture<'_, Duration>;
-
-    /// Claims point `point` of `request.task`'s schedule, named by the caller rather than
-    /// computed on the coordinator's clock: a cron schedule's occurrence, numbered by its Unix
-    /// time in milliseconds, which every replica computes on its own clock. Granted (`won:
-    /// Some(point)`) only if `point` is later than the last point claimed for the task and that
-    /// point's hold (`request.hold`) has passed; `until_next` is not used. `request.period` is
-    /// zero.
+    /// Starts a run of `request.task` for this caller, if one is due: see the rules on the
+    /// trait ([`RunRequest`] says what the caller asks for). In this order:
+    /// 1. *takeover*: if a run of the task is unfinished and its lease has expired, this caller
+    ///    gets it, as its next attempt, with a new token (whatever `request.points` says);
+    /// 2. *overlap*: else, with [`Overlap::Forbid`], if a run is unfinished and its lease holds,
+    ///    nothing starts (`in_flight`);
+    /// 3. *a new point*: else, of `request.points`, those later than the last point started for
+    ///    the task, not later than the coordinator's clock, not older than `request.grace`, if
+    ///    the last point's `hold` has passed, the earliest (or the latest) starts, as attempt 1,
+    ///    with a new token, and becomes the last point started.
     ///
-    /// The default implementation answers an error: a coordinator written before cron
-    /// schedules existed gives no occurrence, and the app logs why.
-    fn claim_explicit_point<'a>(
-        &'a self,
-        request: &'a PointRequest,
-        point: i64,
-    ) -> CoordinatorFuture<'a, PointClaim> {
-        let _ = (request, point);
-        Box::pin(async move {
-            Err(CoordinatorError::msg(format!(
-                "{} cannot claim the occurrences of a cron schedule (it does not implement `claim_explicit_point`)",
-                self.describe()
-            )))
-        })
-    }
+    /// A token is greater than every token granted before for the task, leases and runs alike.
+    fn claim_run<'a>(&'a self, request: &'a RunRequest) -> CoordinatorFuture<'a, RunClaim>;
 
-    /// Whether other processes share this coordinator. `false` for [`InProcess`]: a
-    /// once-per-point task then runs on its local schedule, exactly like a periodic task.
-    fn is_shared(&self) -> bool {
-        true
-    }
+    /// Extends the lease of `run` by `lease` from now; `Ok(false)` if it is no longer the
+    /// point's current attempt, has finished, or has expired: the run's lease is lost.
+    fn renew_run<'a>(&'a self, run: &'a PointRun, lease: Duration) -> CoordinatorFuture<'a, bool>;
+
+    /// Records that `run` ended with `outcome`; `Ok(false)` if it was no longer the point's
+    /// current attempt (another replica took it over), which records nothing.
+    fn finish_run<'a>(
+        &'a self,
+        run: &'a PointRun,
+        outcome: RunOutcome,
+    ) -> CoordinatorFuture<'a, bool>;
 }
 
 /// A request for a singleton task's lease.
@@ -203,59 +206,6 @@ impl Holder {
             token,
             since,
         }
-    }
-}
-
-/// A request for the point of a once-per-point schedule that is due now.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct PointRequest {
-    /// The task's name.
-    pub task: String,
-    /// Who asks.
-    pub instance: String,
-    /// The schedule's period: point `n` is due at `n × period` since the Unix epoch. Zero for
-    /// a cron schedule, whose points the replicas name
-    /// ([`Coordinator::claim_explicit_point`]).
-    pub period: Duration,
-    /// How long a point, once claimed, keeps any later point from being claimed (ShedLock's
-    /// "lock at least for").
-    pub hold: Duration,
-}
-
-impl PointRequest {
-    /// A request of `instance` for the point due now of `task`'s schedule of `period`, held for
-    /// `hold`: for coordinators' own tests.
-    pub fn new(
-        task: impl Into<String>,
-        instance: impl Into<String>,
-        period: Duration,
-        hold: Duration,
-    ) -> Self {
-        PointRequest {
-            task: task.into(),
-            instance: instance.into(),
-            period,
-            hold,
-        }
-    }
-}
-
-/// What [`Coordinator::claim_point`] answered.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct PointClaim {
-    /// The number of the point this caller won (`n`: due at `n × period` since the epoch), or
-    /// `None` if another caller has it.
-    pub won: Option<i64>,
-    /// How long until the next point, on the coordinator's clock.
-    pub until_next: Duration,
-}
-
-impl PointClaim {
-    /// A claim that won point `won` (or lost, if `None`), the next point `until_next` away.
-    pub fn new(won: Option<i64>, until_next: Duration) -> Self {
-        PointClaim { won, until_next }
     }
 }
 

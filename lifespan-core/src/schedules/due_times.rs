@@ -10,10 +10,10 @@ use tokio::time::{sleep_until, Instant};
 
 use crate::base::deadline::{after, random};
 #[cfg(feature = "cron")]
+use crate::base::wall_clock::WallClock;
+#[cfg(feature = "cron")]
 use crate::schedules::cron::CronSchedule;
 use crate::schedules::options::{Schedule, TaskOptions};
-#[cfg(feature = "cron")]
-use crate::schedules::wall_clock::WallClock;
 
 /// How a periodic task's runs are spaced.
 enum Cadence {
@@ -63,31 +63,6 @@ impl Due {
     pub(crate) fn wake(&self) -> Instant {
         self.wake
     }
-
-    /// The same run, due no earlier than now.
-    pub(crate) fn not_before_now(mut self) -> Self {
-        let now = Instant::now();
-        self.at = self.at.max(now);
-        self.wake = self.wake.max(now);
-        self
-    }
-
-    /// How long until this run is due: how long a claim of the point before it may take, or
-    /// the app's renew deadline if that is longer (see `Points::claim_explicit`).
-    #[cfg(feature = "cron")]
-    pub(crate) fn patience(&self) -> Duration {
-        self.at.saturating_duration_since(Instant::now())
-    }
-
-    /// The cron occurrence's point: its Unix time in milliseconds.
-    #[cfg(feature = "cron")]
-    pub(crate) fn point(&self) -> Option<i64> {
-        let since = self
-            .occurrence?
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .ok()?;
-        i64::try_from(since.as_millis()).ok()
-    }
 }
 
 /// The margin within which a wake-up counts as at its occurrence on the wall clock.
@@ -118,11 +93,6 @@ impl Timing {
             initial_delay: options.initial_delay,
             jitter: options.run_jitter,
         }))
-    }
-
-    /// Whether the runs are a cron schedule's occurrences.
-    pub(crate) fn is_cron(&self) -> bool {
-        !matches!(self.cadence, Cadence::Every { .. })
     }
 
     /// The delay before the first run, if one is given.

@@ -1,6 +1,5 @@
 //! What a task's options say and when its runs are due: restart, `every`, `cron` (feature
-//! `cron`), initial delay, time limit and jitter; the wall clock a cron schedule reads; the due
-//! time of each run.
+//! `cron`), initial delay, time limit and jitter; the due time of each run.
 //!
 //! It may use: `base`, `replicas`.
 
@@ -9,4 +8,3 @@ pub(crate) mod cron;
 pub(crate) mod due_times;
 pub(crate) mod options;
 pub(crate) mod timing_options;
-pub(crate) mod wall_clock;

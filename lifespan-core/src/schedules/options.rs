@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
-use crate::replicas::LeaseSettings;
+use crate::replicas::{LeaseSettings, Misfire, Overlap};
 
 /// When a task that has ended is run again. See [`TaskOptions::restart`].
 ///
@@ -58,6 +58,9 @@ pub const DEFAULT_BACKOFF_START: Duration = Duration::from_millis(100);
 /// The default longest restart delay: 30 s.
 pub const DEFAULT_BACKOFF_CAP: Duration = Duration::from_secs(30);
 
+/// How many missed points a once-per-point task with `misfire = all` runs at most, by default.
+pub const DEFAULT_MISFIRE_LIMIT: u32 = 10;
+
 /// How a task is supervised: whether and how it restarts, whether it runs periodically, whether
 /// its failure stops the app, and the name it is shown under.
 ///
@@ -95,6 +98,11 @@ pub struct TaskOptions {
     /// The lease settings of a singleton; `None`: the app's.
     pub(crate) lease: Option<LeaseSettings>,
     pub(crate) hold: Duration,
+    pub(crate) overlap: Overlap,
+    pub(crate) misfire: Misfire,
+    /// `None`: no limit.
+    pub(crate) misfire_grace: Option<Duration>,
+    pub(crate) misfire_limit: u32,
     /// A cron expression, checked (by the macro or [`TaskOptions::cron`]).
     pub(crate) cron: Option<Cow<'static, str>>,
     /// The cron schedule's IANA time zone, checked; `None`: UTC.
@@ -130,6 +138,10 @@ impl TaskOptions {
             once_per_point: false,
             lease: None,
             hold: Duration::ZERO,
+            overlap: Overlap::Forbid,
+            misfire: Misfire::Skip,
+            misfire_grace: None,
+            misfire_limit: DEFAULT_MISFIRE_LIMIT,
             cron: None,
             time_zone: None,
             initial_delay: None,
@@ -273,6 +285,46 @@ impl TaskOptions {
     /// long as that would skip every other point. Default: none.
     pub const fn hold(mut self, hold: Duration) -> Self {
         self.hold = hold;
+        self
+    }
+
+    /// For a once-per-point task: whether a point may start while an earlier run of the task is
+    /// still in flight on any replica. By default ([`Overlap::Forbid`]) it may not: the point is
+    /// missed, as one process skips the points an overrunning run covers, and the
+    /// [`misfire`](Self::misfire) policy says what becomes of it. `#[lifespan(overlap = allow)]`
+    /// lets points start at their time whatever runs.
+    pub const fn overlap(mut self, overlap: Overlap) -> Self {
+        self.overlap = overlap;
+        self
+    }
+
+    /// For a once-per-point task: what becomes of the points that no replica started at their
+    /// time (every replica was down, the coordinator did not answer, or a run was in flight
+    /// under [`Overlap::Forbid`]). Counted in every case.
+    ///
+    /// | `misfire` | missed points |
+    /// |---|---|
+    /// | `skip` (default) | none runs; the next run is the next point due |
+    /// | `latest` | the latest runs once, as soon as a replica can start it, if it is within [`misfire_grace`](Self::misfire_grace) |
+    /// | `all` | each runs, earliest first, one after the other: the latest [`misfire_limit`](Self::misfire_limit) within the grace period |
+    ///
+    /// A replica starting up looks for missed points at once under `latest` and `all`; under
+    /// `skip` it waits for the next point. The points of a task that never ran are not missed.
+    pub const fn misfire(mut self, misfire: Misfire) -> Self {
+        self.misfire = misfire;
+        self
+    }
+
+    /// For `misfire = latest` or `all`: a missed point older than this is not run. Default: no
+    /// limit.
+    pub const fn misfire_grace(mut self, grace: Duration) -> Self {
+        self.misfire_grace = Some(grace);
+        self
+    }
+
+    /// For `misfire = all`: at most this many missed points run, the latest ones. Default: 10.
+    pub const fn misfire_limit(mut self, limit: u32) -> Self {
+        self.misfire_limit = limit;
         self
     }
 

@@ -15,11 +15,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::base::lock::lock;
 use crate::base::name::Name;
+use crate::base::wall_clock::WallClock;
 use crate::registration::plan::Plan;
 use crate::replicas::{Coordination, Holder};
 use crate::report::outcome::TaskOutcome;
 use crate::report::task_error::TaskError;
-use crate::schedules::wall_clock::WallClock;
 use crate::status::history::{self, Histories};
 use crate::status::poll_starts::Polls;
 use crate::status::snapshot::{ContextStatus, LastRun, LeaseStatus, RunState, Status, TaskStatus};

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
 use crate::base::lock::lock;
-use crate::schedules::wall_clock::WallClock;
+use crate::base::wall_clock::WallClock;
 use crate::status::snapshot::RunOutcome;
 
 /// One task's runs, on the runtime's clock.

@@ -87,41 +87,7 @@ pub struct TaskStatus {
     pub next_run: Option<SystemTime>,
 }
 
-/// How one run of a task's body ended, in [`LastRun`]. The message of a failure or a panic is
-/// the task's [`last_error`](TaskStatus::last_error).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum RunOutcome {
-    /// Returned `()` or `Ok(())`.
-    Succeeded,
-    /// Returned `Err`.
-    Failed,
-    /// Panicked.
-    Panicked,
-    /// Stopped on the app's shutdown signal, or on the loss of a singleton's lease.
-    Cancelled,
-    /// Still running when its time for one run was up, so it was dropped.
-    TimedOut,
-}
-
-impl RunOutcome {
-    /// The outcome's name, as in the JSON status: `"succeeded"`, `"timed_out"`, ...
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RunOutcome::Succeeded => "succeeded",
-            RunOutcome::Failed => "failed",
-            RunOutcome::Panicked => "panicked",
-            RunOutcome::Cancelled => "cancelled",
-            RunOutcome::TimedOut => "timed_out",
-        }
-    }
-}
-
-impl fmt::Display for RunOutcome {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::replicas::RunOutcome;
 
 /// The last run of a task that ended, in [`TaskStatus::last_run`].
 ///

@@ -6,6 +6,7 @@
 
 pub(crate) mod blocking_watchdog;
 pub(crate) mod body;
+pub(crate) mod keeper;
 pub(crate) mod points;
 pub(crate) mod run_observer;
 pub(crate) mod singleton;

@@ -1,118 +1,400 @@
-//! A once-per-point task's schedule: the points of its period on the coordinator's clock, or
-//! the occurrences of its cron schedule, each claimed before it runs.
+//! A once-per-point task's points: reckoned on the coordinator's clock, each started through
+//! the coordinator's ledger as a leased run, renewed while it goes on, and recorded when it
+//! ends.
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
+use tokio::task::JoinHandle;
 use tokio::time::{timeout, Instant};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::base::chain;
 use crate::base::deadline::after;
-use crate::replicas::{Coordinator, PointRequest};
+use crate::base::lock::lock;
+use crate::base::wall_clock::WallClock;
+use crate::replicas::{
+    point_time, Coordinator, LeaseSettings, Misfire, Point, PointRun, PointTime, RunClaim,
+    RunOutcome, RunRequest,
+};
+#[cfg(feature = "cron")]
+use crate::schedules::cron::CronSchedule;
+use crate::schedules::options::TaskOptions;
 use crate::status::board::Board;
+use crate::tasks::keeper::{Keeper, Leased};
 
 /// A margin added to each wake-up, so that a replica never asks for a point just before the
 /// coordinator's clock reaches it.
 const MARGIN: Duration = Duration::from_millis(1);
 
-/// How long a call to claim a point (or learn when the next one is due) may take: the period,
-/// or the app's renew deadline ([`AppBuilder::lease`](crate::AppBuilder::lease), 10 s by
-/// default) if that is longer. Not the period alone: a period shorter than the coordinator's
-/// answers (5 ms against a database) would cut off every claim, and no point would run. A point
-/// claimed late is still right: the coordinator gives each point once, and only after the hold
-/// of the one before, whenever the answer arrives; the run is just late, and the points due
-/// meanwhile are skipped. Nor longer than that: past the renew deadline, the app takes the
-/// coordinator for unreachable, as a singleton's holder does.
+/// How many cron occurrences are looked at, at most, to find the missed ones.
+#[cfg(feature = "cron")]
+const OCCURRENCES_SEARCHED: usize = 10_000;
+
+/// How long a call to the coordinator may take: the period, or the app's renew deadline
+/// ([`AppBuilder::lease`](crate::AppBuilder::lease), 10 s by default) if that is longer. Not
+/// the period alone: a period shorter than the coordinator's answers (5 ms against a database)
+/// would cut off every claim, and no point would run. A point started late is still right: the
+/// coordinator starts each point once, whenever the answer arrives; the run is just late. Nor
+/// longer than that: past the renew deadline, the app takes the coordinator for unreachable, as
+/// a singleton's holder does.
 fn patience(period: Duration, renew_deadline: Duration) -> Duration {
     period.max(renew_deadline)
 }
 
-/// What a once-per-point task needs to claim its points.
+/// The points of a schedule.
+enum Cadence {
+    /// The multiples of the period since the Unix epoch, in µs.
+    Every(i64),
+    #[cfg(feature = "cron")]
+    Cron(Box<CronSchedule>),
+}
+
+/// What a once-per-point task needs to start its points.
 pub(crate) struct Points {
     coordinator: Arc<dyn Coordinator>,
-    request: PointRequest,
+    request: RunRequest,
+    cadence: Cadence,
+    misfire: Misfire,
+    limit: u32,
+    settings: LeaseSettings,
+    task: Arc<str>,
+    instance: Arc<str>,
     label: String,
-    /// How long a call may take: see [`Points::patience`].
     patience: Duration,
+    clock: WallClock,
+    /// The coordinator's clock minus this process's wall clock, in µs, as last measured.
+    offset: i64,
     /// Whether the coordinator failed on the last call, so that an outage is logged once.
     failing: bool,
+    /// Points missed, as counted by this replica when it started the point after them.
+    missed: u64,
+}
+
+/// A point's run this replica holds: its lease, kept by a keeper task.
+pub(crate) struct HeldRun {
+    pub(crate) run: PointRun,
+    /// Injected into the run's body.
+    pub(crate) point: Point,
+    /// The signal of the run's body: the app's shutdown, or the run's lease lost.
+    pub(crate) shutdown: CancellationToken,
+    /// Fires when the run's lease is lost.
+    pub(crate) lost: CancellationToken,
+    expiry: Arc<Mutex<Instant>>,
+    keeper: JoinHandle<()>,
+}
+
+impl HeldRun {
+    /// When the run's lease expires at the earliest, on this process's clock.
+    pub(crate) fn expiry(&self) -> Instant {
+        *lock(&self.expiry)
+    }
+}
+
+impl Drop for HeldRun {
+    fn drop(&mut self) {
+        self.keeper.abort();
+    }
+}
+
+/// What a claim gave.
+pub(crate) enum Claimed {
+    /// A run to start now.
+    Run(HeldRun),
+    /// Nothing to run now: ask again at this instant.
+    Nothing(Instant),
 }
 
 impl Points {
-    pub(crate) fn new(board: &Board, index: usize, period: Duration, hold: Duration) -> Self {
+    pub(crate) fn new(board: &Board, index: usize, options: &TaskOptions) -> Self {
         let entry = board.plan.task(index);
+        let settings = board.coordination.lease;
+        let period = options.every.unwrap_or_default();
+        let misfire = options.misfire;
+        let request = RunRequest::new(
+            entry.name.to_string(),
+            board.coordination.instance.to_string(),
+            0,
+            settings.lease(),
+        )
+        .hold(options.hold)
+        .overlap(options.overlap)
+        .grace(match misfire {
+            Misfire::Skip => None,
+            Misfire::Latest | Misfire::All => options.misfire_grace,
+        });
         Points {
             coordinator: board.coordination.coordinator.clone(),
-            request: PointRequest {
-                task: entry.name.to_string(),
-                instance: board.coordination.instance.to_string(),
-                period,
-                hold,
-            },
+            request,
+            cadence: cadence(options, period),
+            misfire,
+            limit: options.misfire_limit,
+            settings,
+            task: Arc::from(&*entry.name.to_string()),
+            instance: board.coordination.instance.clone(),
             label: entry.label().to_string(),
-            patience: patience(period, board.coordination.lease.renew_deadline()),
+            patience: patience(period, settings.renew_deadline()),
+            clock: WallClock::new(),
+            offset: 0,
             failing: false,
+            missed: 0,
         }
     }
 
-    /// When the first point is due: the next one on the coordinator's clock.
+    /// When to ask for the first point: at once under a misfire policy that runs missed
+    /// points, else at the next point on the coordinator's clock.
     pub(crate) async fn first(&mut self) -> Instant {
-        let (period, patience) = (self.request.period, self.patience);
-        match timeout(patience, self.coordinator.until_next_point(period)).await {
-            Ok(Ok(until_next)) => {
+        let sent = self.clock.now();
+        match timeout(self.patience, self.coordinator.now()).await {
+            Ok(Ok(now)) => {
                 self.answered();
-                after(Instant::now(), until_next + MARGIN)
+                self.measured(sent, now);
             }
-            Ok(Err(error)) => self.unanswered(&chain::text(&error)),
-            Err(_) => self.unanswered(&format!("no answer within {patience:?}")),
+            Ok(Err(error)) => return self.unanswered(&chain::text(&error)),
+            Err(_) => return self.unanswered(&format!("no answer within {:?}", self.patience)),
+        }
+        match self.misfire {
+            Misfire::Skip => self.next_wake(),
+            Misfire::Latest | Misfire::All => Instant::now(),
         }
     }
 
-    /// Claims the point due now: whether this replica won it, and when the next one is due.
-    /// A point that cannot be claimed (the coordinator does not answer) is not run.
-    pub(crate) async fn claim(&mut self) -> (bool, Instant) {
-        let patience = self.patience;
-        match timeout(patience, self.coordinator.claim_point(&self.request)).await {
-            Ok(Ok(claim)) => {
-                self.answered();
-                if let Some(point) = claim.won {
-                    tracing::debug!(point, "claimed the point");
-                }
-                let next = after(Instant::now(), claim.until_next + MARGIN);
-                (claim.won.is_some(), next)
+    /// Asks the coordinator for a run: a point due, or an interrupted run to take over.
+    pub(crate) async fn claim(&mut self, board: &Board, index: usize) -> Claimed {
+        let estimate = self.coordinator_now();
+        self.request.points = self.candidates(estimate);
+        self.request.earliest = self.misfire == Misfire::All;
+        let sent = self.clock.now();
+        let began = Instant::now();
+        let answer = timeout(self.patience, self.coordinator.claim_run(&self.request)).await;
+        let claim = match answer {
+            Ok(Ok(claim)) => claim,
+            Ok(Err(error)) => return Claimed::Nothing(self.unanswered(&chain::text(&error))),
+            Err(_) => {
+                let why = format!("no answer within {:?}", self.patience);
+                return Claimed::Nothing(self.unanswered(&why));
             }
-            Ok(Err(error)) => (false, self.unanswered(&chain::text(&error))),
-            Err(_) => (
-                false,
-                self.unanswered(&format!("no answer within {patience:?}")),
+        };
+        self.answered();
+        self.measured(sent, claim.now);
+        let Some(run) = claim.run.clone() else {
+            return Claimed::Nothing(self.wake_after_nothing(&claim));
+        };
+        self.count_missed(&claim, &run);
+        Claimed::Run(self.hold(board, index, run, began))
+    }
+
+    /// When to ask again after a run of `run`'s point ended: at once if it was an earlier
+    /// point than the latest due (a missed point caught up, an interrupted run taken over), so
+    /// that the others are looked at; else at the next point.
+    pub(crate) fn after_run(&self, run: &PointRun) -> Instant {
+        let due = self.latest_due(self.coordinator_now());
+        if due.is_some_and(|due| run.point < due) {
+            Instant::now()
+        } else {
+            self.next_wake()
+        }
+    }
+
+    /// Records that `held` ended with `outcome`, within the time its lease has left (at least
+    /// a retry period, at most the renew deadline).
+    pub(crate) async fn finish(&self, held: HeldRun, outcome: RunOutcome) {
+        held.keeper.abort();
+        let left = held.expiry().saturating_duration_since(Instant::now());
+        let bound = left
+            .min(self.settings.renew_deadline())
+            .max(self.settings.retry());
+        let finishing = self.coordinator.finish_run(&held.run, outcome);
+        let (label, point, attempt) = (&self.label, held.run.point, held.run.attempt);
+        match timeout(bound, finishing).await {
+            Ok(Ok(true)) => tracing::debug!(point, attempt, %outcome, "recorded the point's run"),
+            Ok(Ok(false)) => tracing::warn!(
+                point,
+                attempt,
+                "lifespan task `{label}` finished a point's run that another replica had taken over: its end is not recorded"
+            ),
+            Ok(Err(error)) => tracing::warn!(
+                point,
+                error = %chain::text(&error),
+                "lifespan task `{label}` could not record the end of a point's run: another replica takes the point over once its lease expires"
+            ),
+            Err(_) => tracing::warn!(
+                point,
+                "lifespan task `{label}` could not record the end of a point's run within {bound:?}: another replica takes the point over once its lease expires"
             ),
         }
     }
 
-    /// Claims the cron occurrence `point` (its Unix time in milliseconds): whether this replica
-    /// won it. A coordinator that does not answer within `until_next` (the time to the next
-    /// occurrence), or the app's renew deadline if that is longer, gives no point.
-    #[cfg(feature = "cron")]
-    pub(crate) async fn claim_explicit(&mut self, point: i64, until_next: Duration) -> bool {
-        let patience = until_next.max(self.patience);
-        let claiming = self.coordinator.claim_explicit_point(&self.request, point);
-        match timeout(patience, claiming).await {
-            Ok(Ok(claim)) => {
-                self.answered();
-                if claim.won.is_some() {
-                    tracing::debug!(point, "claimed the occurrence");
+    /// Holds `run`, granted by a claim sent at `sent`: a keeper renews its lease from now on.
+    fn hold(&self, board: &Board, index: usize, run: PointRun, sent: Instant) -> HeldRun {
+        let lost = CancellationToken::new();
+        let shutdown = board.shutdown.child_token();
+        let expiry = Arc::new(Mutex::new(after(sent, self.settings.lease())));
+        let point = Point::new(
+            self.task.clone(),
+            self.number(run.point),
+            run.point,
+            run.attempt,
+            run.token,
+            self.instance.clone(),
+            lost.clone(),
+        );
+        tracing::debug!(
+            point = run.point,
+            attempt = run.attempt,
+            token = run.token,
+            "started a point's run"
+        );
+        let keeper = Keeper {
+            coordinator: self.coordinator.clone(),
+            leased: Leased::Run(run.clone()),
+            settings: self.settings,
+            lost: lost.clone(),
+            shutdown: shutdown.clone(),
+            expiry: expiry.clone(),
+            label: self.label.clone(),
+        };
+        let keeper = tokio::spawn(keeper.keep(sent).instrument(board.plan.task(index).span()));
+        HeldRun {
+            run,
+            point,
+            shutdown,
+            lost,
+            expiry,
+            keeper,
+        }
+    }
+
+    /// The point's number, as [`Point::number`] says.
+    fn number(&self, point: PointTime) -> i64 {
+        match &self.cadence {
+            Cadence::Every(period) => point / period.max(&1),
+            #[cfg(feature = "cron")]
+            Cadence::Cron(_) => point.div_euclid(1_000_000),
+        }
+    }
+
+    /// Counts the points between the last one started before and `run`'s, if `run` is a new
+    /// point: they were missed.
+    fn count_missed(&mut self, claim: &RunClaim, run: &PointRun) {
+        let Some(previous) = claim.previous.filter(|_| run.attempt == 1) else {
+            return;
+        };
+        let missed = self.between(previous, run.point);
+        if missed > 0 {
+            self.missed = self.missed.saturating_add(missed);
+            tracing::info!(
+                missed,
+                "lifespan task `{}` missed {missed} point(s) of its schedule before this one (misfire policy: {:?})",
+                self.label,
+                self.misfire
+            );
+        }
+    }
+
+    /// How many points lie strictly between `from` and `to`.
+    fn between(&self, from: PointTime, to: PointTime) -> u64 {
+        if to <= from {
+            return 0;
+        }
+        match &self.cadence {
+            Cadence::Every(period) => {
+                let steps = (to - from) / period.max(&1);
+                u64::try_from(steps.saturating_sub(1)).unwrap_or(0)
+            }
+            #[cfg(feature = "cron")]
+            Cadence::Cron(schedule) => {
+                let mut count = 0u64;
+                let mut at = crate::replicas::point_system_time(from);
+                for _ in 0..OCCURRENCES_SEARCHED {
+                    match schedule.next_after(at) {
+                        Some(next) if point_time(next) < to => {
+                            count += 1;
+                            at = next;
+                        }
+                        _ => break,
+                    }
                 }
-                claim.won == Some(point)
-            }
-            Ok(Err(error)) => {
-                self.unanswered(&chain::text(&error));
-                false
-            }
-            Err(_) => {
-                self.unanswered(&format!("no answer within {patience:?}"));
-                false
+                count
             }
         }
+    }
+
+    /// The points to ask for when the coordinator's clock reads about `now`: the latest due,
+    /// the one after it (this replica's reckoning may be late by a round trip), the one before
+    /// it (or early), and under `misfire = all` up to the limit before them.
+    fn candidates(&self, now: PointTime) -> Vec<PointTime> {
+        let before = match self.misfire {
+            Misfire::All => self.limit as usize + 1,
+            Misfire::Skip | Misfire::Latest => 1,
+        };
+        match &self.cadence {
+            Cadence::Every(period) => {
+                let latest = now.div_euclid(*period.max(&1)) * period;
+                let first = latest.saturating_sub(period.saturating_mul(before as i64));
+                (0..=before as i64 + 1)
+                    .map(|step| first.saturating_add(step.saturating_mul(*period)))
+                    .collect()
+            }
+            #[cfg(feature = "cron")]
+            Cadence::Cron(schedule) => cron_candidates(schedule, now, before),
+        }
+    }
+
+    /// The latest point due when the coordinator's clock reads `now`.
+    fn latest_due(&self, now: PointTime) -> Option<PointTime> {
+        match &self.cadence {
+            Cadence::Every(period) => Some(now.div_euclid(*period.max(&1)) * period),
+            #[cfg(feature = "cron")]
+            Cadence::Cron(schedule) => cron_candidates(schedule, now, 0)
+                .into_iter()
+                .filter(|&point| point <= now)
+                .max(),
+        }
+    }
+
+    /// When the next point is due, on this process's clock.
+    fn next_wake(&self) -> Instant {
+        let now = self.coordinator_now();
+        let next = match &self.cadence {
+            Cadence::Every(period) => Some((now.div_euclid(*period.max(&1)) + 1) * period),
+            #[cfg(feature = "cron")]
+            Cadence::Cron(schedule) => schedule
+                .next_after(crate::replicas::point_system_time(now))
+                .map(point_time),
+        };
+        let Some(next) = next else {
+            return after(Instant::now(), Duration::MAX);
+        };
+        let until = Duration::from_micros(u64::try_from(next - now).unwrap_or(0));
+        after(Instant::now(), until + MARGIN)
+    }
+
+    /// After a claim that started nothing: with a run in flight, ask again a retry period
+    /// from now (or at the next point, if sooner), so that a missed point is looked at soon
+    /// after the run ends; else at the next point.
+    fn wake_after_nothing(&self, claim: &RunClaim) -> Instant {
+        let next = self.next_wake();
+        if claim.in_flight && self.misfire != Misfire::Skip {
+            next.min(after(Instant::now(), self.settings.retry()))
+        } else {
+            next
+        }
+    }
+
+    /// The coordinator's clock now, as this replica reckons it.
+    fn coordinator_now(&self) -> PointTime {
+        point_time(self.clock.now()).saturating_add(self.offset)
+    }
+
+    /// The coordinator answered `now` to a call sent at `sent` on this process's wall clock:
+    /// its offset is taken against the middle of the round trip.
+    fn measured(&mut self, sent: SystemTime, now: SystemTime) {
+        let received = point_time(self.clock.now());
+        let sent = point_time(sent);
+        let middle = sent + (received - sent) / 2;
+        self.offset = point_time(now).saturating_sub(middle);
     }
 
     fn answered(&mut self) {
@@ -124,7 +406,8 @@ impl Points {
         }
     }
 
-    /// The coordinator failed: logged once per outage; the next try is a period from now.
+    /// The coordinator failed: logged once per outage; the next try is a retry period from
+    /// now, or the next point if that is sooner.
     fn unanswered(&mut self, why: &str) -> Instant {
         if !std::mem::replace(&mut self.failing, true) {
             tracing::warn!(
@@ -134,6 +417,56 @@ impl Points {
                 self.label
             );
         }
-        after(Instant::now(), self.request.period)
+        self.next_wake()
+            .min(after(Instant::now(), self.settings.retry()))
+    }
+}
+
+fn cadence(options: &TaskOptions, period: Duration) -> Cadence {
+    #[cfg(feature = "cron")]
+    if let Some(expression) = &options.cron {
+        if let Ok(schedule) = CronSchedule::parse(expression, options.time_zone.as_deref()) {
+            return Cadence::Cron(Box::new(schedule));
+        }
+    }
+    let _ = options;
+    let period = i64::try_from(period.as_micros()).unwrap_or(i64::MAX).max(1);
+    Cadence::Every(period)
+}
+
+/// The occurrences of `schedule` around `now`: the `before` ones before the latest due, the
+/// latest due, and the next one, found from a day back (or further, to find `before` of them).
+#[cfg(feature = "cron")]
+fn cron_candidates(schedule: &CronSchedule, now: PointTime, before: usize) -> Vec<PointTime> {
+    let now_time = crate::replicas::point_system_time(now);
+    let mut lookback = Duration::from_secs(86_400);
+    loop {
+        let start = now_time
+            .checked_sub(lookback)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        let mut due = Vec::new();
+        let mut at = start;
+        let mut next_one = None;
+        for _ in 0..OCCURRENCES_SEARCHED {
+            match schedule.next_after(at) {
+                Some(next) if point_time(next) <= now => {
+                    due.push(point_time(next));
+                    at = next;
+                }
+                Some(next) => {
+                    next_one = Some(point_time(next));
+                    break;
+                }
+                None => break,
+            }
+        }
+        let enough = due.len() > before || lookback >= Duration::from_secs(86_400 * 366);
+        if enough || next_one.is_none() {
+            let keep = due.len().saturating_sub(before + 1);
+            due.drain(..keep);
+            due.extend(next_one);
+            return due;
+        }
+        lookback *= 8;
     }
 }

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
-use tokio::time::{sleep, sleep_until, timeout, timeout_at, Instant};
+use tokio::time::{sleep, timeout, Instant};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -14,6 +14,7 @@ use crate::base::deadline::after;
 use crate::base::lock::lock;
 use crate::replicas::{Acquired, Coordinator, Lease, LeaseRequest, LeaseSettings, Term};
 use crate::status::board::Board;
+use crate::tasks::keeper::{Keeper, Leased};
 
 /// The term a singleton holds: its lease, the signal its bodies get, the keeper renewing it.
 pub(crate) struct HeldTerm {
@@ -207,7 +208,7 @@ impl Singleton {
         );
         let keeper = Keeper {
             coordinator: board.coordination.coordinator.clone(),
-            term: term.clone(),
+            leased: Leased::Term(term.clone()),
             settings: self.settings,
             lost: lost.clone(),
             shutdown: shutdown.clone(),
@@ -225,92 +226,6 @@ impl Singleton {
             settings: self.settings,
             unreleased: Some(board.coordination.coordinator.clone()),
         }
-    }
-}
-
-/// Renews a term every retry period; fires its signals when it cannot.
-struct Keeper {
-    coordinator: Arc<dyn Coordinator>,
-    term: Term,
-    settings: LeaseSettings,
-    lost: CancellationToken,
-    shutdown: CancellationToken,
-    expiry: Arc<Mutex<Instant>>,
-    label: String,
-}
-
-impl Keeper {
-    /// Renews until the lease is lost; `renewed` is when the grant's request was sent.
-    async fn keep(self, mut renewed: Instant) {
-        // The cause of the last failed renewal, while they fail.
-        let mut failure: Option<String> = None;
-        loop {
-            // Never past the deadline: a retry after a failed renewal may end beyond it, and
-            // beyond the lease, when the retry period is longer than their difference.
-            let deadline = after(renewed, self.settings.renew_deadline());
-            let planned = after(Instant::now(), self.settings.retry()).min(deadline);
-            sleep_until(planned).await;
-            let sent = Instant::now();
-            if sent >= deadline {
-                return self.lose(&self.missed(planned, sent, failure.as_deref()));
-            }
-            let renewal = timeout_at(
-                deadline,
-                self.coordinator.renew(&self.term, self.settings.lease()),
-            );
-            match renewal.await {
-                Ok(Ok(true)) => {
-                    renewed = sent;
-                    *lock(&self.expiry) = after(sent, self.settings.lease());
-                    if failure.take().is_some() {
-                        tracing::info!("lifespan task `{}` renewed its lease again", self.label);
-                    }
-                }
-                Ok(Ok(false)) => {
-                    return self.lose("the coordinator no longer has it as the current term (it expired, or its connection ended)");
-                }
-                Ok(Err(error)) => {
-                    let why = chain::text(&error);
-                    if failure.is_none() {
-                        tracing::warn!(
-                            error = %why,
-                            "lifespan task `{}` could not renew its lease: retrying until the renew deadline",
-                            self.label
-                        );
-                    }
-                    failure = Some(why);
-                }
-                Err(_) => return self.lose("it was not renewed within the renew deadline: the coordinator did not answer the renewal"),
-            }
-        }
-    }
-
-    /// Why the renew deadline passed, woken at `sent` for a renewal planned at `planned`, the
-    /// last renewal having failed with `failure`, if it did. A pause is guessed only when the
-    /// process woke up later than planned by more than a tenth of the renew deadline: a timer
-    /// is not that late, a stopped or stalled process is.
-    fn missed(&self, planned: Instant, sent: Instant, failure: Option<&str>) -> String {
-        let late = sent.saturating_duration_since(planned);
-        let mut why = String::from("it was not renewed within the renew deadline");
-        if late > self.settings.renew_deadline() / 10 {
-            why.push_str(&format!(
-                ": this process woke up {late:?} after it planned to renew (was this process paused?)"
-            ));
-        }
-        if let Some(failure) = failure {
-            why.push_str(&format!("; the last renewal failed: {failure}"));
-        }
-        why
-    }
-
-    fn lose(&self, why: &str) {
-        tracing::warn!(
-            token = self.term.token,
-            "lifespan task `{}` lost its lease: {why}; stopping it, then standby",
-            self.label
-        );
-        self.lost.cancel();
-        self.shutdown.cancel();
     }
 }
 

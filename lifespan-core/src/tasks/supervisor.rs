@@ -18,6 +18,7 @@ use crate::inject::app_handle::WeakApp;
 use crate::inject::params::InjectCx;
 use crate::inject::state::{Deps, StateMap};
 use crate::registration::entry::BoxFuture;
+use crate::replicas::RunOutcome;
 use crate::report::outcome::TaskOutcome;
 use crate::report::task_error::TaskError;
 use crate::schedules::due_times::{Due, Timing};
@@ -25,7 +26,7 @@ use crate::schedules::options::{Restart, TaskOptions};
 use crate::status::board::Board;
 use crate::status::metrics;
 use crate::tasks::body::{outcome, poll_body};
-use crate::tasks::points::Points;
+use crate::tasks::points::{Claimed, HeldRun, Points};
 use crate::tasks::run_observer::Runs;
 use crate::tasks::singleton::{release, HeldTerm, Singleton};
 
@@ -118,10 +119,10 @@ struct Supervisor {
     singleton: Option<Singleton>,
     /// The term a singleton holds now.
     term: Option<HeldTerm>,
-    /// A once-per-point task's claims, with a shared coordinator.
+    /// A once-per-point task's points.
     points: Option<Points>,
-    /// Whether the next run retries the run of a point this replica claimed.
-    retry_claimed: bool,
+    /// The point's run this replica holds: kept through the retries of a failed run.
+    held_run: Option<HeldRun>,
     /// What each run shows: its span, the task's run history, metrics.
     runs: Runs,
 }
@@ -154,17 +155,8 @@ impl Supervisor {
             let settings = options.lease.unwrap_or(board.coordination.lease);
             Singleton::new(&board, index, settings)
         });
-        let points = (options.is_periodic()
-            && options.once_per_point
-            && board.coordination.coordinator.is_shared())
-        .then(|| {
-            Points::new(
-                &board,
-                index,
-                options.every.unwrap_or_default(),
-                options.hold,
-            )
-        });
+        let points = (options.is_periodic() && options.once_per_point)
+            .then(|| Points::new(&board, index, &options));
         let runs = Runs::new(board.clone(), index, options.is_periodic());
         Supervisor {
             options,
@@ -178,21 +170,23 @@ impl Supervisor {
             singleton,
             term: None,
             points,
-            retry_claimed: false,
+            held_run: None,
             runs,
         }
     }
 
     async fn run(mut self, first: BoxFuture) -> TaskOutcome {
         let outcome = self.run_terms(first).await;
+        self.finish_run(&outcome).await;
         self.give_up_term().await;
         outcome
     }
 
     /// Runs the task to its end for good; a singleton, in as many terms as it takes.
     async fn run_terms(&mut self, first: BoxFuture) -> TaskOutcome {
-        // A singleton's first body only checked its arguments: each term calls it anew.
-        let mut body = self.singleton.is_none().then_some(first);
+        // A singleton's first body only checked its arguments: each term calls it anew; so
+        // does each point's run of a once-per-point task.
+        let mut body = (self.singleton.is_none() && self.points.is_none()).then_some(first);
         let mut next_run: Option<Due> = None;
         let mut starting = true;
         loop {
@@ -220,20 +214,20 @@ impl Supervisor {
             if self.board.is_stopping() {
                 return self.end(TaskOutcome::Cancelled);
             }
-            let mut claimed_next = None;
-            if self.points.is_some() {
+            if self.points.is_some() && self.held_run.is_none() {
                 // A coordinator that does not answer holds up no shutdown.
-                let Some((won, next)) = self.claim(next_run.as_ref()).await else {
-                    return self.end(TaskOutcome::Cancelled);
-                };
-                if !won {
-                    next_run = next;
-                    continue;
+                match self.claim().await {
+                    None => return self.end(TaskOutcome::Cancelled),
+                    Some(Some(wait)) => {
+                        next_run = Some(wait);
+                        continue;
+                    }
+                    Some(None) => {}
                 }
-                claimed_next = next;
             }
             let ended = match self.run_next(&mut body).await {
                 RunEnd::Ended(ended) => ended,
+                RunEnd::Lost if self.held_run.take().is_some() => continue,
                 RunEnd::Lost => {
                     self.lose_term().await;
                     continue;
@@ -243,17 +237,19 @@ impl Supervisor {
                 return self.end(ended);
             }
             let failed = matches!(ended, TaskOutcome::Failed(_) | TaskOutcome::Panicked(_));
-            if let (Some(timing), false) = (&self.timing, failed) {
+            if self.timing.is_some() && !failed {
                 self.consecutive = 0;
-                next_run = Some(match claimed_next {
-                    Some(next) => next.not_before_now(),
+                let wake = self.finish_run(&ended).await;
+                let Some(timing) = &self.timing else { continue };
+                next_run = Some(match wake {
+                    Some(wake) => timing.at(wake),
                     None => timing.next(next_run.as_ref()),
                 });
                 continue;
             }
             match self.after_end(ended).await {
-                // A point's run is retried by the replica that claimed it, without a new claim.
-                Ok(()) => self.retry_claimed = self.points.is_some(),
+                // A point's run is retried by the replica that holds it, under its lease.
+                Ok(()) => {}
                 Err(Some(outcome)) => return outcome,
                 Err(None) => {
                     self.lose_term().await;
@@ -344,7 +340,7 @@ impl Supervisor {
             return Some(Due::now());
         }
         Some(match &mut self.points {
-            Some(points) if !timing.is_cron() => {
+            Some(points) => {
                 let delay = timing.initial_delay().unwrap_or_default();
                 tokio::select! {
                     biased;
@@ -352,40 +348,44 @@ impl Supervisor {
                     at = first_point_after(points, delay) => timing.at(at),
                 }
             }
-            _ => timing.first(),
+            None => timing.first(),
         })
     }
 
-    /// Claims the point due (`due`) for a once-per-point task: `None` if shutdown began first,
-    /// else whether this replica won it, and when the next run is due if that is known now.
-    async fn claim(&mut self, due: Option<&Due>) -> Option<(bool, Option<Due>)> {
+    /// Asks for a once-per-point task's run: `None` if shutdown began first, `Some(None)` if
+    /// this replica holds a run now, else when to ask again.
+    async fn claim(&mut self) -> Option<Option<Due>> {
         let (Some(points), Some(timing)) = (&mut self.points, &self.timing) else {
-            return Some((true, None));
+            return Some(None);
         };
-        if std::mem::take(&mut self.retry_claimed) {
-            return Some((true, None));
-        }
-        let claiming = async {
-            if !timing.is_cron() {
-                let (won, next) = points.claim().await;
-                return (won, Some(timing.at(next)));
-            }
-            // A cron occurrence is claimed by its time, within the time to the next one.
-            let next = timing.next(due);
-            #[cfg(feature = "cron")]
-            if let Some(point) = due.and_then(Due::point) {
-                let patience = next.patience();
-                if points.claim_explicit(point, patience).await {
-                    return (true, None);
-                }
-            }
-            (false, Some(next))
-        };
-        tokio::select! {
+        let claimed = tokio::select! {
             biased;
-            () = self.board.shutdown.cancelled() => None,
-            claimed = claiming => Some(claimed),
+            () = self.board.shutdown.cancelled() => return None,
+            claimed = points.claim(&self.board, self.index) => claimed,
+        };
+        match claimed {
+            Claimed::Run(held) => {
+                self.held_run = Some(held);
+                Some(None)
+            }
+            Claimed::Nothing(next) => Some(Some(timing.at(next))),
         }
+    }
+
+    /// Records the end of the point's run held, if any, as `ended`; then when to ask for the
+    /// next one.
+    async fn finish_run(&mut self, ended: &TaskOutcome) -> Option<Instant> {
+        let held = self.held_run.take()?;
+        let points = self.points.as_ref()?;
+        let outcome = match ended {
+            TaskOutcome::Completed => RunOutcome::Succeeded,
+            TaskOutcome::Failed(_) => RunOutcome::Failed,
+            TaskOutcome::Panicked(_) => RunOutcome::Panicked,
+            _ => RunOutcome::Cancelled,
+        };
+        let wake = points.after_run(&held.run);
+        points.finish(held, outcome).await;
+        Some(wake)
     }
 
     /// Waits in standby for a singleton's lease: `false` if shutdown began first.
@@ -415,9 +415,10 @@ impl Supervisor {
     /// Evaluates the arguments anew and calls the function, with a fresh shutdown signal.
     fn prepare(&self) -> Result<BoxFuture, TaskOutcome> {
         let entry = self.board.plan.task(self.index);
-        let shutdown = match &self.term {
-            Some(held) => held.shutdown.child_token(),
-            None => self.board.shutdown.child_token(),
+        let shutdown = match (&self.term, &self.held_run) {
+            (Some(held), _) => held.shutdown.child_token(),
+            (None, Some(run)) => run.shutdown.child_token(),
+            (None, None) => self.board.shutdown.child_token(),
         };
         // The app is gone: it is shutting down in the background, and so is this task.
         let Some(app) = self.app.upgrade() else {
@@ -429,6 +430,7 @@ impl Supervisor {
             yield_parts: None,
             state: &self.state,
             lease: self.term.as_ref().map(|held| &held.lease),
+            point: self.held_run.as_ref().map(|held| &held.point),
             deps: Deps::default(),
         };
         entry.prepare(&mut cx).map_err(|error| {
@@ -485,18 +487,20 @@ impl Supervisor {
             self.index,
             cx
         )));
-        let Some(held) = &self.term else {
-            return RunEnd::Ended(outcome(&self.board, self.index, running.await));
+        let (lost, expiry) = match (&self.term, &self.held_run) {
+            (Some(held), _) => (&held.lost, held.expiry()),
+            (None, Some(run)) => (&run.lost, run.expiry()),
+            (None, None) => return RunEnd::Ended(outcome(&self.board, self.index, running.await)),
         };
         let ended = tokio::select! {
             biased;
             ended = &mut running => Some(ended),
-            () = held.lost.cancelled() => None,
+            () = lost.cancelled() => None,
         };
         // The lease was lost: the body has until just before it expires to stop.
         let ended = match ended {
             Some(ended) => ended,
-            None => match timeout_at(before(held.expiry()), &mut running).await {
+            None => match timeout_at(before(expiry), &mut running).await {
                 Ok(ended) => ended,
                 Err(_) => {
                     tracing::warn!(
@@ -508,7 +512,7 @@ impl Supervisor {
             },
         };
         let ended = outcome(&self.board, self.index, ended);
-        if held.lost.is_cancelled() && !self.board.is_stopping() {
+        if lost.is_cancelled() && !self.board.is_stopping() {
             RunEnd::Lost
         } else {
             RunEnd::Ended(ended)

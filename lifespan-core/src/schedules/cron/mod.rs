@@ -1,6 +1,6 @@
 //! Cron schedules (feature `cron`): an expression and a time zone, parsed once, and the pure
 //! computation of the next occurrence after a wall-clock time. The clock itself is elsewhere
-//! ([`wall_clock`](crate::schedules::wall_clock)), so that daylight-saving changes are tested on fixed times.
+//! ([`wall_clock`](crate::base::wall_clock)), so that daylight-saving changes are tested on fixed times.
 //!
 //! The parsing, the messages and the computation are lifespan-cron's, the crate the macros check
 //! `#[lifespan(cron = "...")]` with at compile time: one set of rules and messages for both.

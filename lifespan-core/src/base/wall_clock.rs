@@ -22,8 +22,6 @@ use tokio::time::Instant;
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct WallClock {
     tokio_start: Instant,
-    /// Read by the cron schedule's [`now`](Self::now) only.
-    #[cfg_attr(not(feature = "cron"), allow(dead_code))]
     real_start: std::time::Instant,
     system_start: SystemTime,
 }
@@ -39,7 +37,6 @@ impl WallClock {
     }
 
     /// The wall-clock time now.
-    #[cfg_attr(not(feature = "cron"), allow(dead_code))]
     pub(crate) fn now(&self) -> SystemTime {
         let system = SystemTime::now();
         let on_tokio = self.tokio_start.elapsed();
