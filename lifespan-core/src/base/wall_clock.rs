@@ -24,6 +24,9 @@ pub(crate) struct WallClock {
     tokio_start: Instant,
     real_start: std::time::Instant,
     system_start: SystemTime,
+    /// Whether it reads `system_start` plus tokio's time since, whatever the system's clock
+    /// says: a clock set to a fixed time for tests.
+    fixed: bool,
 }
 
 impl WallClock {
@@ -33,11 +36,24 @@ impl WallClock {
             tokio_start: Instant::now(),
             real_start: std::time::Instant::now(),
             system_start: SystemTime::now(),
+            fixed: false,
+        }
+    }
+
+    /// A clock that reads `start` now, and moves on with tokio's clock only.
+    pub(crate) fn starting_at(start: SystemTime) -> Self {
+        WallClock {
+            system_start: start,
+            fixed: true,
+            ..WallClock::new()
         }
     }
 
     /// The wall-clock time now.
     pub(crate) fn now(&self) -> SystemTime {
+        if self.fixed {
+            return self.at(Instant::now());
+        }
         let system = SystemTime::now();
         let on_tokio = self.tokio_start.elapsed();
         let real = self.real_start.elapsed();

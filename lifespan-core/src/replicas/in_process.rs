@@ -26,6 +26,8 @@ pub struct InProcess {
     /// Its clock, anchored at its first reading: the system's clock, moved on by tokio's time
     /// when it is paused, so that tests of replicas run on virtual time.
     clock: Arc<OnceLock<WallClock>>,
+    /// What its clock reads first, if set ([`InProcess::starting_at`]).
+    start: Option<SystemTime>,
 }
 
 #[derive(Debug)]
@@ -162,8 +164,36 @@ impl InProcess {
         InProcess::default()
     }
 
+    /// A coordinator for this process alone whose clock reads `start` at its first reading and
+    /// moves on with tokio's clock from there: for tests that need a schedule's points at known
+    /// times (a cron schedule on a fixed date, points counted from a test's start), on virtual
+    /// time.
+    ///
+    /// ```
+    /// use lifespan_core::{Coordinator, InProcess};
+    /// use std::time::{Duration, SystemTime};
+    ///
+    /// # #[tokio::main(flavor = "current_thread", start_paused = true)]
+    /// # async fn main() {
+    /// let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    /// let coordinator = InProcess::starting_at(start);
+    /// assert_eq!(coordinator.now().await.unwrap(), start);
+    /// tokio::time::sleep(Duration::from_secs(60)).await;
+    /// assert_eq!(coordinator.now().await.unwrap(), start + Duration::from_secs(60));
+    /// # }
+    /// ```
+    pub fn starting_at(start: SystemTime) -> Self {
+        InProcess {
+            start: Some(start),
+            ..InProcess::default()
+        }
+    }
+
     fn clock(&self) -> &WallClock {
-        self.clock.get_or_init(WallClock::new)
+        self.clock.get_or_init(|| match self.start {
+            Some(start) => WallClock::starting_at(start),
+            None => WallClock::new(),
+        })
     }
 }
 

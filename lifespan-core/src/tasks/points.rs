@@ -32,7 +32,8 @@ const MARGIN: Duration = Duration::from_millis(1);
 #[cfg(feature = "cron")]
 const OCCURRENCES_SEARCHED: usize = 10_000;
 
-/// How long a call to the coordinator may take: the period, or the app's renew deadline
+/// How long a call to the coordinator may take: the period (the shortest gap between two
+/// occurrences of a cron schedule), or the app's renew deadline
 /// ([`AppBuilder::lease`](crate::AppBuilder::lease), 10 s by default) if that is longer. Not
 /// the period alone: a period shorter than the coordinator's answers (5 ms against a database)
 /// would cut off every claim, and no point would run. A point started late is still right: the
@@ -124,17 +125,24 @@ impl Points {
             Misfire::Skip => None,
             Misfire::Latest | Misfire::All => options.misfire_grace,
         });
+        let cadence = cadence(options, period);
+        // A cron schedule's claims may take as long as its occurrences are apart.
+        let spacing = match &cadence {
+            Cadence::Every(_) => period,
+            #[cfg(feature = "cron")]
+            Cadence::Cron(schedule) => schedule.shortest_gap().unwrap_or_default(),
+        };
         Points {
             coordinator: board.coordination.coordinator.clone(),
             request,
-            cadence: cadence(options, period),
+            cadence,
             misfire,
             limit: options.misfire_limit,
             settings,
             task: Arc::from(&*entry.name.to_string()),
             instance: board.coordination.instance.clone(),
             label: entry.label().to_string(),
-            patience: patience(period, settings.renew_deadline()),
+            patience: patience(spacing, settings.renew_deadline()),
             clock: WallClock::new(),
             offset: 0,
             failing: false,

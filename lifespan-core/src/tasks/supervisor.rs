@@ -487,9 +487,9 @@ impl Supervisor {
             self.index,
             cx
         )));
-        let (lost, expiry) = match (&self.term, &self.held_run) {
-            (Some(held), _) => (&held.lost, held.expiry()),
-            (None, Some(run)) => (&run.lost, run.expiry()),
+        let lost = match (&self.term, &self.held_run) {
+            (Some(held), _) => &held.lost,
+            (None, Some(run)) => &run.lost,
             (None, None) => return RunEnd::Ended(outcome(&self.board, self.index, running.await)),
         };
         let ended = tokio::select! {
@@ -500,7 +500,7 @@ impl Supervisor {
         // The lease was lost: the body has until just before it expires to stop.
         let ended = match ended {
             Some(ended) => ended,
-            None => match timeout_at(before(expiry), &mut running).await {
+            None => match timeout_at(before(self.lease_expiry()), &mut running).await {
                 Ok(ended) => ended,
                 Err(_) => {
                     tracing::warn!(
@@ -516,6 +516,15 @@ impl Supervisor {
             RunEnd::Lost
         } else {
             RunEnd::Ended(ended)
+        }
+    }
+
+    /// When the lease held (a singleton's term, or a point's run) expires at the earliest.
+    fn lease_expiry(&self) -> Instant {
+        match (&self.term, &self.held_run) {
+            (Some(held), _) => held.expiry(),
+            (None, Some(run)) => run.expiry(),
+            (None, None) => Instant::now(),
         }
     }
 

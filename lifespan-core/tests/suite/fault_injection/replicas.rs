@@ -42,11 +42,11 @@
 use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use lifespan_core::{
-    Acquired, App, Coordinator, CoordinatorFuture, Lease, LeaseRequest, PointClaim, PointRequest,
-    Shutdown, TaskOptions, Term,
+    point_system_time, Acquired, App, Coordinator, CoordinatorFuture, Lease, LeaseRequest,
+    PointRun, RunClaim, RunOutcome, RunRequest, Shutdown, TaskOptions, Term,
 };
 use lifespan_test_support::{bounded, WAIT_LIMIT};
 use proptest::prelude::*;
@@ -78,6 +78,8 @@ pub(crate) enum Rec {
     },
     /// A run of the once-per-point task started.
     PointRun { replica: usize },
+    /// A run of the once-per-point task ended or was dropped.
+    PointEnd { replica: usize },
     /// The coordinator granted a lease asked for at `sent`, and the replica got the answer.
     Granted {
         replica: usize,
@@ -92,8 +94,14 @@ pub(crate) enum Rec {
     },
     /// A renewal was answered `false`.
     Refused { replica: usize, token: i64 },
-    /// A claim won point `point`, and the replica got the answer.
-    Won { replica: usize, point: i64 },
+    /// A claim started attempt `attempt` of point `point` (its time on the coordinator's
+    /// clock, due at `due` on this process's), and the replica got the answer.
+    Won {
+        replica: usize,
+        point: i64,
+        attempt: u32,
+        due: Instant,
+    },
     /// The replica's `start` returned `Ok`.
     Up(usize),
     /// The replica's shutdown began.
@@ -201,25 +209,46 @@ impl Coordinator for Recording {
         self.inner.release(term)
     }
 
-    fn claim_point<'a>(&'a self, request: &'a PointRequest) -> CoordinatorFuture<'a, PointClaim> {
-        let answer = self.inner.claim_point(request);
+    fn now(&self) -> CoordinatorFuture<'_, SystemTime> {
+        self.inner.now()
+    }
+
+    fn claim_run<'a>(&'a self, request: &'a RunRequest) -> CoordinatorFuture<'a, RunClaim> {
+        let answer = self.inner.claim_run(request);
         Box::pin(async move {
             let answer = answer.await;
-            if let Ok(PointClaim {
-                won: Some(point), ..
+            if let Ok(RunClaim {
+                run: Some(run),
+                now,
+                ..
             }) = &answer
             {
+                // When the point was due on this process's clock: the coordinator's clock read
+                // `now` as the answer arrived.
+                let late = now
+                    .duration_since(point_system_time(run.point))
+                    .unwrap_or_default();
                 self.rec.push(Rec::Won {
                     replica: replica_of(&request.instance),
-                    point: *point,
+                    point: run.point,
+                    attempt: run.attempt,
+                    due: Instant::now() - late,
                 });
             }
             answer
         })
     }
 
-    fn until_next_point(&self, period: Duration) -> CoordinatorFuture<'_, Duration> {
-        self.inner.until_next_point(period)
+    fn renew_run<'a>(&'a self, run: &'a PointRun, lease: Duration) -> CoordinatorFuture<'a, bool> {
+        self.inner.renew_run(run, lease)
+    }
+
+    fn finish_run<'a>(
+        &'a self,
+        run: &'a PointRun,
+        outcome: RunOutcome,
+    ) -> CoordinatorFuture<'a, bool> {
+        self.inner.finish_run(run, outcome)
     }
 }
 
@@ -299,12 +328,27 @@ fn replica(case: &ReplicasCase, replica: usize, coordinator: &Recording) -> App 
             let rec = rec.clone();
             async move {
                 rec.push(Rec::PointRun { replica });
+                let _end = PointEnd { rec, replica };
                 sleep(work.get()).await;
             }
         })
         .unwrap();
     }
     app
+}
+
+/// Logs the end of a point's run, or its drop.
+struct PointEnd {
+    rec: Recorder,
+    replica: usize,
+}
+
+impl Drop for PointEnd {
+    fn drop(&mut self) {
+        self.rec.push(Rec::PointEnd {
+            replica: self.replica,
+        });
+    }
 }
 
 /// What `body` does, on its `shutdown` signal.
@@ -381,11 +425,7 @@ async fn drive(case: &ReplicasCase, coordinator: &Recording) -> Result<Observed,
     let origin = Instant::now();
     let mut situations = BTreeSet::new();
     // The points are counted from now on.
-    coordinator
-        .inner
-        .until_next_point(Duration::from_secs(1))
-        .await
-        .unwrap();
+    coordinator.inner.now().await.unwrap();
     let n = case.bodies.len();
     let mut replicas = Replicas {
         apps: (0..n).map(|i| replica(case, i, coordinator)).collect(),

@@ -55,12 +55,11 @@ pub(crate) fn check(
     tokens(entries, &mut situations)?;
     // 5. Each point at most once, within its period, after a won claim; and when it must run.
     if let Some((period, _)) = case.digest {
-        let ran = points_once(entries, observed, period.get(), &mut situations)?;
-        let deadline = case.lease.1.get();
+        let ran = points_once(entries, &mut situations)?;
         points_run(
             entries,
             observed,
-            (period.get(), deadline),
+            (period.get(), case.lease.0.get(), case.lease.1.get()),
             &ran,
             &mut situations,
         )?;
@@ -301,50 +300,62 @@ fn tokens(entries: &[Entry], situations: &mut BTreeSet<&'static str>) -> Result<
     Ok(())
 }
 
-/// The first part of invariant 5, for a task of `period`: each point at most once, after a
-/// claim that won it, never before it is due; late if the answer to the claim came late (a
-/// point claimed at one instant and learnt of later is still given once). Returns the points
-/// that ran, each with its entry.
+/// The first part of invariant 5: each attempt of a point after a claim that started it, never
+/// before the point is due; a point runs again only as a later attempt (a takeover of a run
+/// whose lease expired), and never while an earlier attempt of it still runs. Returns the
+/// points that ran (by their due instants), each with its first entry.
 fn points_once(
     entries: &[Entry],
-    observed: &Observed,
-    period: Duration,
     situations: &mut BTreeSet<&'static str>,
-) -> Result<BTreeMap<i64, usize>, String> {
-    let point_of =
-        |at: Instant| (at.duration_since(observed.origin).as_nanos() / period.as_nanos()) as i64;
-    let mut seen: BTreeSet<(usize, i64)> = BTreeSet::new();
-    // Per replica, the point it won last and has not run yet.
-    let mut won: BTreeMap<usize, i64> = BTreeMap::new();
-    let mut ran: BTreeMap<i64, usize> = BTreeMap::new();
+) -> Result<BTreeMap<Instant, usize>, String> {
+    // Per replica, the attempt it was granted last and has not run yet.
+    let mut won: BTreeMap<usize, (i64, u32, Instant)> = BTreeMap::new();
+    // Per point, its last attempt run.
+    let mut attempts: BTreeMap<i64, u32> = BTreeMap::new();
+    // Per replica, the point whose run it runs now.
+    let mut running: BTreeMap<usize, i64> = BTreeMap::new();
+    let mut ran: BTreeMap<Instant, usize> = BTreeMap::new();
     for (seq, entry) in entries.iter().enumerate() {
         match entry.rec {
-            Rec::Won { replica, point } => {
-                ensure!(
-                    seen.insert((replica, point)),
-                    "entry {seq}: r{replica} won point {point} twice"
-                );
-                won.insert(replica, point);
+            Rec::Won {
+                replica,
+                point,
+                attempt,
+                due,
+            } => {
+                won.insert(replica, (point, attempt, due));
             }
             Rec::PointRun { replica } => {
-                let Some(point) = won.remove(&replica) else {
+                let Some((point, attempt, due)) = won.remove(&replica) else {
                     return Err(format!(
-                        "entry {seq}: r{replica} ran a point without winning its claim"
+                        "entry {seq}: r{replica} ran a point without a claim that started it"
                     ));
                 };
-                if let Some(other) = ran.insert(point, seq) {
+                if let Some(before) = attempts.insert(point, attempt) {
+                    ensure!(
+                        attempt > before,
+                        "entry {seq}: r{replica} ran attempt {attempt} of point {point}, after attempt {before}"
+                    );
+                    situations.insert("a point taken over");
+                }
+                if let Some((other, _)) = running.iter().find(|(_, run)| **run == point) {
                     return Err(format!(
-                        "entry {seq}: point {point} ran a second time (first at entry {other})"
+                        "entry {seq}: r{replica} ran attempt {attempt} of point {point} while r{other} still ran an earlier attempt"
                     ));
                 }
-                let now = point_of(entry.at);
+                running.insert(replica, point);
+                ran.entry(due).or_insert(seq);
                 ensure!(
-                    now >= point,
-                    "entry {seq}: r{replica} ran point {point} early, in point {now}"
+                    entry.at >= due,
+                    "entry {seq}: r{replica} ran point {point} early, {:?} before it was due",
+                    due - entry.at
                 );
-                if now > point {
+                if entry.at > due + Duration::from_millis(2) {
                     situations.insert("a point ran late");
                 }
+            }
+            Rec::PointEnd { replica } => {
+                running.remove(&replica);
             }
             _ => {}
         }
@@ -355,12 +366,16 @@ fn points_once(
     Ok(ran)
 }
 
+/// How far apart two readings of one point's due instant may be: each is taken from the
+/// coordinator's wall clock, which follows tokio's paused clock to within a millisecond.
+const TOLERANCE: Duration = Duration::from_millis(1);
+
 /// The second part of invariant 5: a point runs when it must, given the points that `ran`.
 fn points_run(
     entries: &[Entry],
     observed: &Observed,
-    (period, deadline): (Duration, Duration),
-    ran: &BTreeMap<i64, usize>,
+    (period, lease, deadline): (Duration, Duration, Duration),
+    ran: &BTreeMap<Instant, usize>,
     situations: &mut BTreeSet<&'static str>,
 ) -> Result<(), String> {
     // Liveness: from three periods and a claim's patience (the longer of the period and the
@@ -368,7 +383,9 @@ fn points_run(
     // some replica ran throughout. The patience: a claim sent just before the coordinator
     // answered at once again may still wait that long for its stalled answer, and the points
     // due meanwhile pass.
-    let lookback = period * 3 + period.max(deadline);
+    // And a lease: a run whose replica went away unfinished holds the next points off (overlap
+    // is forbidden) until its lease expires and another replica takes it over.
+    let lookback = period * 3 + period.max(deadline) + lease;
     let mut clear: Vec<(Instant, bool)> = Vec::new();
     let mut ups: BTreeMap<usize, Vec<(Instant, Instant)>> = BTreeMap::new();
     for entry in entries {
@@ -391,9 +408,13 @@ fn points_run(
         before.is_some_and(|(_, on)| *on)
             && clear.iter().all(|(at, on)| *at <= from || *at >= to || *on)
     };
+    // The points' grid: from the first point that ran, else any (a window of a period must
+    // hold a point's run, wherever the grid lies).
+    let phase = ran.keys().next().copied().unwrap_or(observed.origin);
+    let phase = phase - period * ((phase - observed.origin).as_nanos() / period.as_nanos()) as u32;
     let mut point = 3;
     loop {
-        let begins = observed.origin + period * point as u32;
+        let begins = phase + period * point as u32;
         let ends = begins + period;
         if ends > observed.end {
             break;
@@ -407,7 +428,7 @@ fn points_run(
         if must {
             situations.insert("a point that must run");
             ensure!(
-                    ran.contains_key(&(point as i64)),
+                    ran.range(begins - TOLERANCE..=begins + TOLERANCE).next().is_some(),
                     "point {point} ({:?} to {:?}) did not run, though the coordinator answered at once from {:?} and a replica ran throughout",
                     begins - observed.origin,
                     ends - observed.origin,

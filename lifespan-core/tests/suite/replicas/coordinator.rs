@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use lifespan_core::{
-    Acquired, Coordinator, CoordinatorError, CoordinatorFuture, Holder, LeaseRequest, PointClaim,
-    PointRequest, Term,
+    Acquired, Coordinator, CoordinatorError, CoordinatorFuture, Holder, InProcess, LeaseRequest,
+    PointRun, RunClaim, RunOutcome, RunRequest, Term,
 };
 use tokio::time::Instant;
 
@@ -43,19 +43,30 @@ pub struct TestCoordinator {
     inner: Arc<Inner>,
 }
 
-#[derive(Default)]
 struct Inner {
     faults: Faults,
     state: Mutex<State>,
+    /// The run ledger: the in-process coordinator's, behind this one's faults. Its clock reads
+    /// the Unix epoch at its first reading, so that point `n` of a period `p` is due `n × p`
+    /// after it (tests read it first when they start).
+    ledger: InProcess,
     prepare_error: Mutex<Option<String>>,
+}
+
+impl Default for Inner {
+    fn default() -> Self {
+        Inner {
+            faults: Faults::default(),
+            state: Mutex::default(),
+            ledger: InProcess::starting_at(SystemTime::UNIX_EPOCH),
+            prepare_error: Mutex::default(),
+        }
+    }
 }
 
 #[derive(Default)]
 struct State {
     leases: HashMap<String, Lease>,
-    points: HashMap<String, i64>,
-    /// When the clock started: point `n` of a period `p` is due at `epoch + n × p`.
-    epoch: Option<Instant>,
 }
 
 struct Lease {
@@ -154,20 +165,6 @@ impl TestCoordinator {
             _ => false,
         }
     }
-
-    fn claim_now(&self, request: &PointRequest, point: Option<i64>) -> PointClaim {
-        let mut state = self.inner.state.lock().unwrap();
-        let (point, until_next) = match point {
-            Some(point) => (point, Duration::ZERO),
-            None => point_now(&mut state, request.period),
-        };
-        let last = state.points.entry(request.task.clone()).or_insert(-1);
-        let won = (*last < point).then(|| {
-            *last = point;
-            point
-        });
-        PointClaim::new(won, until_next)
-    }
 }
 
 impl Coordinator for TestCoordinator {
@@ -226,44 +223,43 @@ impl Coordinator for TestCoordinator {
         })
     }
 
-    fn claim_point<'a>(&'a self, request: &'a PointRequest) -> CoordinatorFuture<'a, PointClaim> {
+    fn now(&self) -> CoordinatorFuture<'_, SystemTime> {
         Box::pin(async move {
             self.fault().await?;
-            let claim = self.claim_now(request, None);
+            let now = self.inner.ledger.now().await?;
+            self.stall().await;
+            Ok(now)
+        })
+    }
+
+    fn claim_run<'a>(&'a self, request: &'a RunRequest) -> CoordinatorFuture<'a, RunClaim> {
+        Box::pin(async move {
+            self.fault().await?;
+            let claim = self.inner.ledger.claim_run(request).await?;
             self.stall().await;
             Ok(claim)
         })
     }
 
-    fn claim_explicit_point<'a>(
+    fn renew_run<'a>(&'a self, run: &'a PointRun, lease: Duration) -> CoordinatorFuture<'a, bool> {
+        Box::pin(async move {
+            self.fault().await?;
+            let renewed = self.inner.ledger.renew_run(run, lease).await?;
+            self.stall().await;
+            Ok(renewed)
+        })
+    }
+
+    fn finish_run<'a>(
         &'a self,
-        request: &'a PointRequest,
-        point: i64,
-    ) -> CoordinatorFuture<'a, PointClaim> {
+        run: &'a PointRun,
+        outcome: RunOutcome,
+    ) -> CoordinatorFuture<'a, bool> {
         Box::pin(async move {
             self.fault().await?;
-            let claim = self.claim_now(request, Some(point));
+            let finished = self.inner.ledger.finish_run(run, outcome).await?;
             self.stall().await;
-            Ok(claim)
+            Ok(finished)
         })
     }
-
-    fn until_next_point(&self, period: Duration) -> CoordinatorFuture<'_, Duration> {
-        Box::pin(async move {
-            self.fault().await?;
-            let until_next = point_now(&mut self.inner.state.lock().unwrap(), period).1;
-            self.stall().await;
-            Ok(until_next)
-        })
-    }
-}
-
-/// The point due now on the virtual clock, and the time to the next one.
-fn point_now(state: &mut State, period: Duration) -> (i64, Duration) {
-    let epoch = *state.epoch.get_or_insert_with(Instant::now);
-    let elapsed = Instant::now().duration_since(epoch).as_nanos();
-    let period = period.as_nanos();
-    let point = (elapsed / period) as i64;
-    let until_next = Duration::from_nanos((period - elapsed % period) as u64);
-    (point, until_next)
 }

@@ -747,30 +747,6 @@ fn each_occurrence_of_a_cron_schedule_runs_on_exactly_one_replica() {
     );
 }
 
-#[cfg(feature = "cron")]
-#[test]
-fn the_in_process_coordinator_grants_a_named_point_once_and_after_its_hold() {
-    use lifespan_core::{Coordinator, PointRequest};
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let coordinator = InProcess::new();
-        let request = PointRequest::new("digest", "a", Duration::ZERO, 5 * S);
-        let claim = |point| coordinator.claim_explicit_point(&request, point);
-        assert_eq!(claim(1_000).await.unwrap().won, Some(1_000));
-        // The same point again, and an earlier one: not granted.
-        assert_eq!(claim(1_000).await.unwrap().won, None);
-        assert_eq!(claim(500).await.unwrap().won, None);
-        // A later one within the hold: not granted; after it: granted.
-        assert_eq!(claim(2_000).await.unwrap().won, None);
-        sleep(5 * S).await;
-        assert_eq!(claim(2_000).await.unwrap().won, Some(2_000));
-    });
-}
-
 #[test]
 fn the_lost_signal_of_a_lease_completes_when_it_is_lost_and_not_before() {
     paused("lost signal", REAL_LIMIT, || async {
@@ -1057,11 +1033,11 @@ fn a_coordinator_slower_than_the_renew_deadline_still_gets_minutely_occurrences_
     );
 }
 
-/// `InProcess`'s docs offer its clones as replicas for tests: its leases and points keep the
-/// coordinator's rules.
+/// `InProcess`'s docs offer its clones as replicas for tests: its leases keep the coordinator's
+/// rules (its run ledger's are in `ledger.rs`).
 #[test]
 fn the_in_process_coordinator_keeps_the_rules_of_leases_and_points() {
-    use lifespan_core::{Acquired, Coordinator, LeaseRequest, PointRequest};
+    use lifespan_core::{Acquired, Coordinator, LeaseRequest};
     paused("the in-process coordinator's rules", REAL_LIMIT, || async {
         let coordinator = InProcess::new();
         let replica = coordinator.clone();
@@ -1100,28 +1076,6 @@ fn the_in_process_coordinator_keeps_the_rules_of_leases_and_points() {
             Ok(Acquired::Granted(term)) if term.token == 3
         ));
 
-        // Points: on this machine's clock, each granted once.
-        let period = Duration::from_secs(3600);
-        let points = PointRequest::new("digest", "a", period, Duration::ZERO);
-        let since_epoch = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap();
-        let until_next = coordinator.until_next_point(period).await.unwrap();
-        let expected = period - Duration::from_secs(since_epoch.as_secs() % 3600);
-        assert!(
-            until_next <= expected && until_next + 2 * S >= expected,
-            "{until_next:?}, not {expected:?}"
-        );
-        let claim = coordinator.claim_point(&points).await.unwrap();
-        let hour = (since_epoch.as_secs() / 3600) as i64;
-        assert!(
-            claim.won == Some(hour) || claim.won == Some(hour + 1),
-            "{claim:?}, not point {hour}"
-        );
-        assert!(claim.until_next <= period && !claim.until_next.is_zero());
-        let again = replica.claim_point(&points).await.unwrap();
-        assert_eq!(again.won, None, "a point is granted once");
-        assert!(!coordinator.is_shared());
         assert_eq!(coordinator.describe(), "the in-process coordinator");
         coordinator.prepare().await.unwrap();
     });
@@ -1145,9 +1099,7 @@ fn a_once_per_point_task_claims_its_first_point_after_its_initial_delay() {
     paused("initial delay of points", REAL_LIMIT, || async {
         let coordinator = TestCoordinator::new();
         // Its points are counted from now on.
-        lifespan_core::Coordinator::until_next_point(&coordinator, S)
-            .await
-            .unwrap();
+        lifespan_core::Coordinator::now(&coordinator).await.unwrap();
         let runs = Arc::new(Mutex::new(Vec::new()));
         let epoch = Instant::now();
         let options = TaskOptions::new()
