@@ -71,6 +71,12 @@ pub(crate) struct Points {
     failing: bool,
     /// Points missed, as counted by this replica when it started the point after them.
     missed: u64,
+    /// Whether the next claim is a poll between points (at startup, or while another
+    /// replica's run is in flight) rather than at a point's time: a poll starts no point
+    /// unless the misfire policy runs missed ones and some point of the task ran before.
+    polling: bool,
+    /// The last point started of the task, as the coordinator last said.
+    previous: Option<PointTime>,
 }
 
 /// A point's run this replica holds: its lease, kept by a keeper task.
@@ -147,11 +153,13 @@ impl Points {
             offset: 0,
             failing: false,
             missed: 0,
+            polling: true,
+            previous: None,
         }
     }
 
-    /// When to ask for the first point: at once under a misfire policy that runs missed
-    /// points, else at the next point on the coordinator's clock.
+    /// When to ask first: at once, to take over a run left unfinished and learn the last point
+    /// started (the coordinator's clock is measured on the way).
     pub(crate) async fn first(&mut self) -> Instant {
         let sent = self.clock.now();
         match timeout(self.patience, self.coordinator.now()).await {
@@ -162,17 +170,22 @@ impl Points {
             Ok(Err(error)) => return self.unanswered(&chain::text(&error)),
             Err(_) => return self.unanswered(&format!("no answer within {:?}", self.patience)),
         }
-        match self.misfire {
-            Misfire::Skip => self.next_wake(),
-            Misfire::Latest | Misfire::All => Instant::now(),
-        }
+        self.polling = true;
+        Instant::now()
     }
 
     /// Asks the coordinator for a run: a point due, or an interrupted run to take over.
     pub(crate) async fn claim(&mut self, board: &Board, index: usize) -> Claimed {
         let estimate = self.coordinator_now();
-        self.request.points = self.candidates(estimate);
-        self.request.earliest = self.misfire == Misfire::All;
+        let polling = std::mem::replace(&mut self.polling, false);
+        let catch_up = self.misfire != Misfire::Skip && self.previous.is_some();
+        self.request.points = if polling && !catch_up {
+            Vec::new()
+        } else {
+            self.candidates(estimate)
+        };
+        // The points before the first a task ever ran are not missed: none is caught up.
+        self.request.earliest = self.misfire == Misfire::All && self.previous.is_some();
         let sent = self.clock.now();
         let began = Instant::now();
         let answer = timeout(self.patience, self.coordinator.claim_run(&self.request)).await;
@@ -186,19 +199,24 @@ impl Points {
         };
         self.answered();
         self.measured(sent, claim.now);
+        self.previous = claim.previous.or(self.previous);
         let Some(run) = claim.run.clone() else {
-            return Claimed::Nothing(self.wake_after_nothing(&claim));
+            let asked = !self.request.points.is_empty();
+            return Claimed::Nothing(self.wake_after_nothing(&claim, asked));
         };
         self.count_missed(&claim, &run);
         Claimed::Run(self.hold(board, index, run, began))
     }
 
-    /// When to ask again after a run of `run`'s point ended: at once if it was an earlier
-    /// point than the latest due (a missed point caught up, an interrupted run taken over), so
-    /// that the others are looked at; else at the next point.
-    pub(crate) fn after_run(&self, run: &PointRun) -> Instant {
+    /// When to ask again after a run of `run`'s point ended: under a misfire policy that runs
+    /// missed points, at once if it was an earlier point than the latest due (a missed point
+    /// caught up, an interrupted run taken over), so that the others are looked at; else at the
+    /// next point (the points due during the run were missed).
+    pub(crate) fn after_run(&mut self, run: &PointRun) -> Instant {
+        self.previous = Some(self.previous.map_or(run.point, |last| last.max(run.point)));
         let due = self.latest_due(self.coordinator_now());
-        if due.is_some_and(|due| run.point < due) {
+        if self.misfire != Misfire::Skip && due.is_some_and(|due| run.point < due) {
+            self.polling = true;
             Instant::now()
         } else {
             self.next_wake()
@@ -329,12 +347,13 @@ impl Points {
         }
     }
 
-    /// The points to ask for when the coordinator's clock reads about `now`: the latest due,
-    /// the one after it (this replica's reckoning may be late by a round trip), the one before
-    /// it (or early), and under `misfire = all` up to the limit before them.
+    /// The points to ask for when the coordinator's clock reads about `now`: the latest due and
+    /// the one after it (this replica's reckoning may be late by a round trip); the one before
+    /// (or it may be early); under `misfire = all`, the latest due and the limit less one
+    /// before it.
     fn candidates(&self, now: PointTime) -> Vec<PointTime> {
         let before = match self.misfire {
-            Misfire::All => self.limit as usize + 1,
+            Misfire::All => (self.limit as usize).saturating_sub(1),
             Misfire::Skip | Misfire::Latest => 1,
         };
         match &self.cadence {
@@ -379,16 +398,27 @@ impl Points {
         after(Instant::now(), until + MARGIN)
     }
 
-    /// After a claim that started nothing: with a run in flight, ask again a retry period
-    /// from now (or at the next point, if sooner), so that a missed point is looked at soon
-    /// after the run ends; else at the next point.
-    fn wake_after_nothing(&self, claim: &RunClaim) -> Instant {
+    /// After a claim that started nothing (having `asked` for points, or polled): with a run
+    /// in flight, poll again a retry period from now (or claim at the next point, if sooner),
+    /// so that a run whose replica went away is taken over within its lease and a retry
+    /// period; after a poll that learnt of missed points a policy runs, claim them at once;
+    /// else claim at the next point.
+    fn wake_after_nothing(&mut self, claim: &RunClaim, asked: bool) -> Instant {
         let next = self.next_wake();
-        if claim.in_flight && self.misfire != Misfire::Skip {
-            next.min(after(Instant::now(), self.settings.retry()))
-        } else {
-            next
+        if claim.in_flight {
+            let poll = after(Instant::now(), self.settings.retry());
+            self.polling = poll < next;
+            return next.min(poll);
         }
+        let due = self.latest_due(self.coordinator_now());
+        let missed = self
+            .previous
+            .is_some_and(|last| due.is_some_and(|due| due > last));
+        if !asked && self.misfire != Misfire::Skip && missed {
+            self.polling = true;
+            return Instant::now();
+        }
+        next
     }
 
     /// The coordinator's clock now, as this replica reckons it.
@@ -425,8 +455,12 @@ impl Points {
                 self.label
             );
         }
-        self.next_wake()
-            .min(after(Instant::now(), self.settings.retry()))
+        let (next, poll) = (
+            self.next_wake(),
+            after(Instant::now(), self.settings.retry()),
+        );
+        self.polling = poll < next;
+        next.min(poll)
     }
 }
 

@@ -376,7 +376,7 @@ impl Supervisor {
     /// next one.
     async fn finish_run(&mut self, ended: &TaskOutcome) -> Option<Instant> {
         let held = self.held_run.take()?;
-        let points = self.points.as_ref()?;
+        let points = self.points.as_mut()?;
         let outcome = match ended {
             TaskOutcome::Completed => RunOutcome::Succeeded,
             TaskOutcome::Failed(_) => RunOutcome::Failed,
