@@ -76,7 +76,9 @@
 //! app's [`Coordinator`] ([`AppBuilder::coordinator`]): the others wait in
 //! [standby](RunState::Standby) and take over when the holder stops, dies or loses its lease. It
 //! receives its [`Lease`], whose fencing token guards its writes. `#[lifespan(every = "1m",
-//! once_per_point)]` runs each point of a schedule on exactly one replica. The default
+//! once_per_point)]` starts each point of a schedule on one replica at a time, as a leased run
+//! that another replica takes over (as its next attempt) if its replica stops renewing it; the
+//! body may take its [`Point`]. The default
 //! coordinator, [`InProcess`], grants every lease to the one process; `lifespan-postgres`
 //! coordinates through PostgreSQL.
 //!

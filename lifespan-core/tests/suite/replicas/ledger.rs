@@ -431,3 +431,41 @@ fn each_run_is_given_its_point() {
         }
     });
 }
+
+/// A cron schedule's occurrences are reckoned on the coordinator's clock, whatever this
+/// process's clock says: the coordinator's reads 00:00:30 on 1 January 2026 while this
+/// machine's reads today's date, and the minutely occurrences run 30 s, 90 s and 150 s in,
+/// numbered by their times on the coordinator's clock.
+#[cfg(feature = "cron")]
+#[test]
+fn cron_occurrences_follow_the_coordinators_clock_not_the_replicas() {
+    paused("cron on the coordinator's clock", REAL_LIMIT, || async {
+        let new_year = 1_767_225_600; // 2026-01-01T00:00:00Z
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(new_year + 30);
+        let epoch = Instant::now();
+        let runs: Runs = Arc::default();
+        let options = TaskOptions::new()
+            .cron("0 * * * * *")
+            .unwrap()
+            .once_per_point(true);
+        let app = replica(
+            InProcess::starting_at(start),
+            "a",
+            options,
+            10 * MS,
+            &runs,
+            epoch,
+        );
+        bounded("start", WAIT_LIMIT, app.start()).await.unwrap();
+        sleep(160 * S).await;
+        bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
+        let runs = runs.lock().unwrap().clone();
+        let numbers: Vec<i64> = runs.iter().map(|run| run.number).collect();
+        let minute = |n: u64| (new_year + 60 * n) as i64;
+        assert_eq!(numbers, vec![minute(1), minute(2), minute(3)], "{runs:?}");
+        for (run, at) in runs.iter().zip([30, 90, 150]) {
+            let due = Duration::from_secs(at);
+            assert!(run.began >= due && run.began <= due + 5 * MS, "{run:?}");
+        }
+    });
+}
