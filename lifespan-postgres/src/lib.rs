@@ -110,7 +110,9 @@
 
 mod address;
 mod coordinator;
+mod effect;
 mod failure;
+mod runs;
 mod session;
 mod sql;
 mod tables;
@@ -129,10 +131,15 @@ use sqlx::postgres::{PgConnectOptions, PgPool};
 use sqlx::ConnectOptions;
 use tokio::sync::Mutex;
 
+pub use effect::{check_lease, claim_effect, EffectError};
 use session::Slot;
 
 /// The `application_name` of the coordinator's connection when its options set none.
 const APPLICATION_NAME: &str = "lifespan";
+
+/// How many finished runs of each task the ledger keeps by default: see
+/// [`PgCoordinator::keep_runs`].
+const KEEP_RUNS: u64 = 1000;
 
 /// The longest a statement may take by default: see [`PgCoordinator::statement_limit`].
 const STATEMENT_LIMIT: Duration = Duration::from_secs(30);
@@ -178,6 +185,8 @@ struct Inner {
     connections: AtomicU64,
     /// The longest a statement may take, in nanoseconds.
     statement_limit: AtomicU64,
+    /// How many finished runs of each task the ledger keeps.
+    keep_runs: AtomicU64,
     /// The token of the term of each task granted to a call whose caller had given up.
     unclaimed: std::sync::Mutex<HashMap<String, i64>>,
 }
@@ -244,6 +253,7 @@ impl PgCoordinator {
                 queries: AtomicU64::new(0),
                 connections: AtomicU64::new(0),
                 statement_limit: AtomicU64::new(nanos(STATEMENT_LIMIT)),
+                keep_runs: AtomicU64::new(KEEP_RUNS),
                 unclaimed: std::sync::Mutex::default(),
             }),
         }
@@ -274,6 +284,29 @@ impl PgCoordinator {
     /// The limit [`statement_limit`](Self::statement_limit) set.
     pub(crate) fn limit(&self) -> Duration {
         Duration::from_nanos(self.inner.statement_limit.load(Ordering::Relaxed))
+    }
+
+    /// How many finished runs of each once-per-point task the ledger (`lifespan_runs`) keeps
+    /// (1000 unless set): each time a run finishes, the finished runs of its task but those of
+    /// the `runs` latest points are deleted, in the same statement. Unfinished runs are always
+    /// kept. Applies to clones too.
+    ///
+    /// ```
+    /// use lifespan_postgres::PgCoordinator;
+    ///
+    /// let coordinator = PgCoordinator::new("postgres://app@db.internal/app")
+    ///     .unwrap()
+    ///     .keep_runs(100);
+    /// # let _ = coordinator;
+    /// ```
+    pub fn keep_runs(self, runs: u64) -> Self {
+        self.inner.keep_runs.store(runs, Ordering::Relaxed);
+        self
+    }
+
+    /// The number [`keep_runs`](Self::keep_runs) set.
+    pub(crate) fn kept_runs(&self) -> u64 {
+        self.inner.keep_runs.load(Ordering::Relaxed)
     }
 
     /// How many statements this coordinator (and its clones) sent to the database so far.
