@@ -96,6 +96,27 @@ async fn a_foreign_table_of_the_same_name_fails_the_startup_naming_it() {
 }
 
 #[tokio::test]
+async fn a_foreign_ledger_table_fails_the_startup_naming_it() {
+    with_database("a foreign ledger", |database| async move {
+        let (schema, mut admin) = schema(database, "foreign_runs").await;
+        execute(
+            &mut admin,
+            "CREATE TABLE lifespan_runs (task text, point text)",
+        )
+        .await;
+        let text = prepare_error(database, &schema).await;
+        assert!(
+            text.contains(
+                "the table `lifespan_runs` is not lifespan's: column `point` is text, not bigint"
+            ),
+            "{text}"
+        );
+        drop_schema(&mut admin, &schema).await;
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn the_unversioned_tables_are_migrated_and_keep_their_rows() {
     with_database("a migration", |database| async move {
         let (schema, mut admin) = schema(database, "migrate").await;
@@ -234,6 +255,35 @@ async fn tables_dropped_while_running_are_created_again_and_the_lease_granted_ag
                 && warnings[0].contains("relation \"lifespan_leases\" does not exist"),
             "{warnings:?}"
         );
+        assert_eq!(version(&mut admin).await, 2);
+        drop_schema(&mut admin, &schema).await;
+    })
+    .await;
+}
+
+/// A claim of a run that finds the tables dropped fails with the database's reason, its
+/// transaction rolled back; the tables are created again and the next claim starts the point.
+#[tokio::test]
+async fn a_claim_of_a_run_after_the_tables_were_dropped_fails_and_the_next_one_starts() {
+    with_database("a claim on dropped tables", |database| async move {
+        let (schema, mut admin) = schema(database, "dropped_runs").await;
+        let coordinator = coordinator(database, &schema);
+        coordinator.prepare().await.unwrap();
+        let request = RunRequest::new("hourly", "a", 3_600_000_000, LONG);
+        let first = coordinator.claim_run(&request).await.unwrap();
+        assert!(first.run.is_some(), "{first:?}");
+        drop_tables(&mut admin).await;
+        let error = coordinator.claim_run(&request).await.unwrap_err();
+        let text = chain(&error);
+        assert!(
+            text.starts_with("claiming a run of `hourly` on PostgreSQL at ")
+                && text.contains("relation \"lifespan_points\" does not exist"),
+            "{text}"
+        );
+        let again = coordinator.claim_run(&request).await.unwrap();
+        assert_eq!(again.previous, None);
+        let run = again.run.expect("the point starts again in the new tables");
+        assert_eq!((run.point, run.attempt, run.token), (3_600_000_000, 1, 1));
         assert_eq!(version(&mut admin).await, 2);
         drop_schema(&mut admin, &schema).await;
     })
