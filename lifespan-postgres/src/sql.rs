@@ -1,4 +1,5 @@
-//! The statements: every time is the database's `now()`, every duration a number of
+//! The statements: every time is the database's `now()` (`statement_timestamp()` in the
+//! app's own transactions, which may have begun long before), every duration a number of
 //! microseconds (`bigint`), every time returned as microseconds since the Unix epoch.
 
 /// The key of the transaction-level advisory lock that serializes [`PREPARE`] between replicas
