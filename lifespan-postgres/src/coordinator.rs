@@ -1,12 +1,13 @@
-//! The [`Coordinator`] implementation: one statement per call.
+//! The [`Coordinator`] implementation: one statement per call, but for the claims of runs
+//! (a transaction of their own: see [`crate::runs`]).
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lifespan_core::{
-    Acquired, Coordinator, CoordinatorError, CoordinatorFuture, Holder, LeaseRequest, PointClaim,
-    PointRequest, Term,
+    Acquired, Coordinator, CoordinatorError, CoordinatorFuture, Holder, LeaseRequest, PointRun,
+    RunClaim, RunOutcome, RunRequest, Term,
 };
 use sqlx::postgres::PgConnection;
 use sqlx::Row;
@@ -115,59 +116,6 @@ impl PgCoordinator {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// [`Coordinator::claim_point`] of `request`.
-    async fn claim(&self, request: &PointRequest) -> Result<PointClaim, CoordinatorError> {
-        let what = || format!("claiming a point of `{}`", request.task);
-        let (task, instance) = (request.task.clone(), request.instance.clone());
-        let (period, hold) = (micros(request.period).max(1), micros(request.hold));
-        let statement =
-            statement::<(Option<i64>, i64), _>(move |connection: &mut PgConnection, _| {
-                Box::pin(async move {
-                    let row = sqlx::query(sql::CLAIM_POINT)
-                        .bind(&task)
-                        .bind(&instance)
-                        .bind(period)
-                        .bind(hold)
-                        .fetch_one(connection)
-                        .await?;
-                    Ok((row.try_get(0)?, row.try_get(1)?))
-                })
-            });
-        let answer = self
-            .run(Line::Claims, statement, |_, _| {})
-            .await
-            .map_err(|failure| self.error(&what(), failure))?;
-        let (won, until_next) = answer.value;
-        Ok(PointClaim::new(won, duration(until_next)))
-    }
-
-    /// [`Coordinator::claim_explicit_point`] `point` of `request`.
-    async fn claim_named(
-        &self,
-        request: &PointRequest,
-        point: i64,
-    ) -> Result<PointClaim, CoordinatorError> {
-        let what = || format!("claiming the occurrence {point} of `{}`", request.task);
-        let (task, instance) = (request.task.clone(), request.instance.clone());
-        let hold = micros(request.hold);
-        let statement = statement::<Option<i64>, _>(move |connection: &mut PgConnection, _| {
-            Box::pin(async move {
-                sqlx::query_scalar::<_, i64>(sql::CLAIM_EXPLICIT_POINT)
-                    .bind(&task)
-                    .bind(&instance)
-                    .bind(point)
-                    .bind(hold)
-                    .fetch_optional(connection)
-                    .await
-            })
-        });
-        let answer = self
-            .run(Line::Claims, statement, |_, _| {})
-            .await
-            .map_err(|failure| self.error(&what(), failure))?;
-        Ok(PointClaim::new(answer.value, Duration::ZERO))
-    }
-
     /// [`Coordinator::renew`] of `term` by `lease`.
     async fn renew_term(&self, term: &Term, lease: Duration) -> Result<bool, CoordinatorError> {
         let (task, token, lease) = (term.task.clone(), term.token, micros(lease));
@@ -203,25 +151,20 @@ impl PgCoordinator {
 }
 
 /// `duration` in microseconds, as sent to the database.
-fn micros(duration: Duration) -> i64 {
+pub(crate) fn micros(duration: Duration) -> i64 {
     i64::try_from(duration.as_micros())
         .unwrap_or(i64::MAX)
         .min(MAX_MICROS)
 }
 
 /// The time `micros` microseconds since the Unix epoch.
-fn time(micros: i64) -> SystemTime {
+pub(crate) fn time(micros: i64) -> SystemTime {
     let offset = Duration::from_micros(micros.unsigned_abs());
     if micros >= 0 {
         UNIX_EPOCH + offset
     } else {
         UNIX_EPOCH - offset
     }
-}
-
-/// A duration in microseconds read from the database.
-fn duration(micros: i64) -> Duration {
-    Duration::from_micros(u64::try_from(micros).unwrap_or(0))
 }
 
 impl Coordinator for PgCoordinator {
@@ -280,35 +223,24 @@ impl Coordinator for PgCoordinator {
         })
     }
 
-    fn claim_point<'a>(&'a self, request: &'a PointRequest) -> CoordinatorFuture<'a, PointClaim> {
+    fn now(&self) -> CoordinatorFuture<'_, SystemTime> {
+        Box::pin(self.clock())
+    }
+
+    fn claim_run<'a>(&'a self, request: &'a RunRequest) -> CoordinatorFuture<'a, RunClaim> {
         Box::pin(self.claim(request))
     }
 
-    fn claim_explicit_point<'a>(
-        &'a self,
-        request: &'a PointRequest,
-        point: i64,
-    ) -> CoordinatorFuture<'a, PointClaim> {
-        Box::pin(self.claim_named(request, point))
+    fn renew_run<'a>(&'a self, run: &'a PointRun, lease: Duration) -> CoordinatorFuture<'a, bool> {
+        Box::pin(self.renew_point_run(run, lease))
     }
 
-    fn until_next_point(&self, period: Duration) -> CoordinatorFuture<'_, Duration> {
-        Box::pin(async move {
-            let period = micros(period).max(1);
-            let statement = statement::<i64, _>(move |connection: &mut PgConnection, _| {
-                Box::pin(async move {
-                    sqlx::query_scalar::<_, i64>(sql::UNTIL_NEXT_POINT)
-                        .bind(period)
-                        .fetch_one(connection)
-                        .await
-                })
-            });
-            let answer = self
-                .run(Line::Claims, statement, |_, _| {})
-                .await
-                .map_err(|failure| self.error("reading the time until the next point", failure))?;
-            Ok(duration(answer.value))
-        })
+    fn finish_run<'a>(
+        &'a self,
+        run: &'a PointRun,
+        outcome: RunOutcome,
+    ) -> CoordinatorFuture<'a, bool> {
+        Box::pin(self.finish_point_run(run, outcome))
     }
 }
 
@@ -322,7 +254,5 @@ mod tests {
         assert_eq!(micros(Duration::MAX), MAX_MICROS);
         assert_eq!(time(1_000_000), UNIX_EPOCH + Duration::from_secs(1));
         assert_eq!(time(-1_000_000), UNIX_EPOCH - Duration::from_secs(1));
-        assert_eq!(duration(-5), Duration::ZERO);
-        assert_eq!(duration(2_000), Duration::from_millis(2));
     }
 }

@@ -1,6 +1,8 @@
 //! A [`Coordinator`] for [lifespan](lifespan_core) apps whose replicas share a PostgreSQL
 //! database: which replica runs each singleton task, with a fencing token per term, and which
-//! replica runs each point of a once-per-point schedule.
+//! replica runs each point of a once-per-point schedule, kept in a ledger of runs that another
+//! replica takes over when a run's lease expires. [`claim_effect`] and [`check_lease`] fence
+//! the app's own writes with those tokens, in its own transactions.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -28,7 +30,7 @@
 //!
 //! # Tables
 //!
-//! [`PgCoordinator::prepare`](Coordinator::prepare) creates three tables, if they do not exist
+//! [`PgCoordinator::prepare`](Coordinator::prepare) creates four tables, if they do not exist
 //! (in one transaction holding a transaction-level advisory lock, so that replicas starting at
 //! once do not race on the DDL):
 //!
@@ -39,38 +41,75 @@
 //!     expires_at timestamptz NOT NULL
 //! );
 //! CREATE TABLE lifespan_points (
-//!     task text PRIMARY KEY, last_point bigint NOT NULL, held_until timestamptz NOT NULL,
-//!     claimed_by text NOT NULL, claimed_at timestamptz NOT NULL
+//!     task text PRIMARY KEY, last_point bigint, held_until timestamptz NOT NULL,
+//!     claimed_by text NOT NULL, claimed_at timestamptz NOT NULL,
+//!     token bigint NOT NULL DEFAULT 0
+//! );
+//! CREATE TABLE lifespan_runs (
+//!     task text NOT NULL, point bigint NOT NULL, attempt integer NOT NULL,
+//!     instance text NOT NULL, token bigint NOT NULL, started_at timestamptz NOT NULL,
+//!     renewed_at timestamptz NOT NULL, expires_at timestamptz NOT NULL,
+//!     finished_at timestamptz, outcome text, effect_at timestamptz,
+//!     PRIMARY KEY (task, point)
 //! );
 //! CREATE TABLE lifespan_schema (version integer NOT NULL);
 //! ```
 //!
-//! `last_point` is the time of the last point claimed, in µs since the Unix epoch (a point of
-//! `every` or a cron occurrence alike), so that a schedule changed between deploys claims its
-//! next point after the last one run.
+//! `lifespan_points` has a row per once-per-point task: `last_point` is the time of the last
+//! point started, in µs since the Unix epoch (a point of `every` or a cron occurrence alike, so
+//! that a schedule changed between deploys starts its next point after the last one run), NULL
+//! before the first; `held_until` the end of its hold; `token` the last token granted to a run
+//! of the task. Each claim of a run locks that row, so that the replicas' claims of one task
+//! take turns.
 //!
-//! `lifespan_schema` holds the version of the tables' layout, now 1. In the same transaction,
+//! `lifespan_runs` is the *ledger*: a row per point started, its current attempt (1, then one
+//! more per takeover), the replica running it, its fencing token, its run lease
+//! (`expires_at`), its end (`finished_at`, and `outcome`: `succeeded`, `failed`, `panicked`,
+//! `cancelled` or `timed_out`), and when its effect was committed (`effect_at`, set by
+//! [`claim_effect`]). A run whose lease expired unfinished is taken over by the next claim of
+//! any replica, as its next attempt with a new token. *Retention*: each time a run finishes, the
+//! task's finished runs but those of its [`keep_runs`](PgCoordinator::keep_runs) latest points
+//! (1000 by default) are deleted, in the same statement; unfinished runs are always kept.
+//!
+//! A token is one more than the greater of the task's lease token and its run token counter,
+//! for leases and runs alike: a task's tokens only grow, even when it changes from singleton to
+//! once-per-point between deploys (the two are not serialized against each other, which an app,
+//! whose task names are unique, never needs).
+//!
+//! `lifespan_schema` holds the version of the tables' layout, now 2. In the same transaction,
 //! `prepare` checks the columns of the tables it finds: a table of one of these names with
 //! other columns fails the startup with an error naming the table and the column
 //! (``the table `lifespan_leases` is not lifespan's: column `task` is integer, not text``), and
-//! so do tables of a later version than this crate knows. The tables of the first release,
-//! which had no `lifespan_schema`, are taken as version 1, rows and all.
+//! so do tables of a later version than this crate knows. Tables of version 1 (and those of the
+//! first release, which had no `lifespan_schema`) are brought to version 2, rows and all:
+//! `lifespan_runs` is created, `lifespan_points` gains its `token` column and its `last_point`
+//! may be NULL; the leases and the last points are kept.
 //!
 //! If the tables vanish while the app runs (dropped, or a database restored from an older
 //! backup), the statement that finds one missing (SQLSTATE `42P01`) fails with the database's
 //! reason, the coordinator creates the tables again on the same connection and logs it once, and
 //! the next acquire is granted. The tokens then start over at 1.
 //!
-//! Rows are never deleted: a task's lease row keeps its last token, so the next term's token is
-//! greater than every earlier one (it starts at 1). Every time is the database's `now()`; the
-//! replicas only send durations, so their clocks do not matter.
+//! Lease rows and task rows are never deleted: a task keeps its last tokens, so the next
+//! token is greater than every earlier one (they start at 1). Every time is the database's
+//! `now()`; the replicas only send durations and points reckoned on the database's clock
+//! ([`now`](Coordinator::now)), so their clocks do not matter.
+//!
+//! # Effects exactly once
+//!
+//! A replica paused past its run lease may wake up still running an attempt that another
+//! replica took over. [`claim_effect`], called in the app's own transaction before the write
+//! that must happen once per point, lets only the point's current attempt write, once: it marks
+//! the ledger's row (`effect_at`) and keeps it locked until the transaction ends, so that a
+//! takeover waits for the commit and then finds the effect done. [`check_lease`] does the same
+//! for a singleton's term, on its lease row.
 //!
 //! # Sessions
 //!
 //! The coordinator holds two dedicated connections: one for the leases (`acquire`, `renew`,
-//! `release`, `prepare`), one for the claims of points (`claim_point`, `claim_explicit_point`,
-//! `until_next_point`), so that a claim waiting on a slow or locked table never holds up a
-//! renewal. Each opens at its first statement. [`PgCoordinator::connections`] counts the
+//! `release`, `prepare`), one for the run ledger (`now`, `claim_run`, `renew_run`,
+//! `finish_run`), so that a claim waiting on a slow or locked table never holds up a
+//! renewal of a lease. Each opens at its first statement. [`PgCoordinator::connections`] counts the
 //! connections opened.
 //!
 //! A term is granted on the leases' connection, and is treated as lost as soon as that
@@ -83,9 +122,13 @@
 //!
 //! # Statements
 //!
-//! One statement per call: `acquire` is an upsert that takes an expired lease (or reads its
-//! holder), `renew` and `release` are one `UPDATE` each, `claim_point` is an upsert that wins a
-//! point only if it is later than the last one claimed and the last one's hold has passed.
+//! One statement per call, but for `claim_run`: `acquire` is an upsert that takes an expired
+//! lease (or reads its holder), `renew` and `release` are one `UPDATE` each, `now` one
+//! `SELECT`, `renew_run` one `UPDATE`, `finish_run` one statement that records the run's end
+//! and deletes the finished runs past retention. `claim_run` is a transaction of four
+//! statements (`BEGIN`, the task's row locked `FOR UPDATE`, one statement that takes over an
+//! expired run or starts a point, `COMMIT`), six for the first claim of a task (its row is
+//! created first): the lock makes the deciding statement see every claim before it.
 //! [`PgCoordinator::queries`] counts them.
 //!
 //! Each statement runs on a tokio task of its own, which holds its connection until the
@@ -110,7 +153,9 @@
 
 mod address;
 mod coordinator;
+mod effect;
 mod failure;
+mod runs;
 mod session;
 mod sql;
 mod tables;
@@ -129,10 +174,15 @@ use sqlx::postgres::{PgConnectOptions, PgPool};
 use sqlx::ConnectOptions;
 use tokio::sync::Mutex;
 
+pub use effect::{check_lease, claim_effect, EffectError};
 use session::Slot;
 
 /// The `application_name` of the coordinator's connection when its options set none.
 const APPLICATION_NAME: &str = "lifespan";
+
+/// How many finished runs of each task the ledger keeps by default: see
+/// [`PgCoordinator::keep_runs`].
+const KEEP_RUNS: u64 = 1000;
 
 /// The longest a statement may take by default: see [`PgCoordinator::statement_limit`].
 const STATEMENT_LIMIT: Duration = Duration::from_secs(30);
@@ -170,7 +220,7 @@ struct Inner {
     description: String,
     /// The connection for the leases, and the number of its session.
     leases: Arc<Mutex<Slot>>,
-    /// The connection for the claims of points, and the number of its session.
+    /// The connection for the run ledger, and the number of its session.
     claims: Arc<Mutex<Slot>>,
     /// Statements sent.
     queries: AtomicU64,
@@ -178,6 +228,8 @@ struct Inner {
     connections: AtomicU64,
     /// The longest a statement may take, in nanoseconds.
     statement_limit: AtomicU64,
+    /// How many finished runs of each task the ledger keeps.
+    keep_runs: AtomicU64,
     /// The token of the term of each task granted to a call whose caller had given up.
     unclaimed: std::sync::Mutex<HashMap<String, i64>>,
 }
@@ -226,8 +278,8 @@ impl PgCoordinator {
         PgCoordinator::with_source(Source::Options(Box::new(options)), description)
     }
 
-    /// A coordinator that takes its connections (one for the leases, one for the claims of
-    /// points) from `pool` when it needs them and keeps them to itself (detached from the
+    /// A coordinator that takes its connections (one for the leases, one for the run ledger)
+    /// from `pool` when it needs them and keeps them to itself (detached from the
     /// pool), so that it connects with the pool's settings but holds sessions of its own.
     pub fn from_pool(pool: PgPool) -> Self {
         let description = address::describe(&pool.connect_options());
@@ -244,6 +296,7 @@ impl PgCoordinator {
                 queries: AtomicU64::new(0),
                 connections: AtomicU64::new(0),
                 statement_limit: AtomicU64::new(nanos(STATEMENT_LIMIT)),
+                keep_runs: AtomicU64::new(KEEP_RUNS),
                 unclaimed: std::sync::Mutex::default(),
             }),
         }
@@ -276,13 +329,36 @@ impl PgCoordinator {
         Duration::from_nanos(self.inner.statement_limit.load(Ordering::Relaxed))
     }
 
+    /// How many finished runs of each once-per-point task the ledger (`lifespan_runs`) keeps
+    /// (1000 unless set): each time a run finishes, the finished runs of its task but those of
+    /// the `runs` latest points are deleted, in the same statement. Unfinished runs are always
+    /// kept. Applies to clones too.
+    ///
+    /// ```
+    /// use lifespan_postgres::PgCoordinator;
+    ///
+    /// let coordinator = PgCoordinator::new("postgres://app@db.internal/app")
+    ///     .unwrap()
+    ///     .keep_runs(100);
+    /// # let _ = coordinator;
+    /// ```
+    pub fn keep_runs(self, runs: u64) -> Self {
+        self.inner.keep_runs.store(runs, Ordering::Relaxed);
+        self
+    }
+
+    /// The number [`keep_runs`](Self::keep_runs) set.
+    pub(crate) fn kept_runs(&self) -> u64 {
+        self.inner.keep_runs.load(Ordering::Relaxed)
+    }
+
     /// How many statements this coordinator (and its clones) sent to the database so far.
     pub fn queries(&self) -> u64 {
         self.inner.queries.load(Ordering::Relaxed)
     }
 
     /// How many connections this coordinator (and its clones) opened so far: one for the
-    /// leases and one for the claims of points, and one more each time one of them was lost.
+    /// leases and one for the run ledger, and one more each time one of them was lost.
     pub fn connections(&self) -> u64 {
         self.inner.connections.load(Ordering::Relaxed)
     }

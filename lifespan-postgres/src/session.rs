@@ -1,5 +1,5 @@
 //! The coordinator's sessions: two dedicated connections, one for the leases and one for the
-//! claims of points, so that a slow claim never holds up, or ends, a lease's session.
+//! run ledger, so that a slow claim never holds up, or ends, a lease's session.
 //!
 //! Each statement runs on a tokio task of its own, which takes the connection out of its slot,
 //! and puts it back when the statement is done, unless it failed at the connection's level.
@@ -38,7 +38,7 @@ where
 pub(crate) enum Line {
     /// Acquiring, renewing and releasing leases, and creating the tables.
     Leases,
-    /// Claiming points and reading the time until the next one.
+    /// The run ledger: claiming, renewing and finishing runs, and reading the clock.
     Claims,
 }
 

@@ -1,4 +1,5 @@
-//! The statements: every time is the database's `now()`, every duration a number of
+//! The statements: every time is the database's `now()` (`statement_timestamp()` in the
+//! app's own transactions, which may have begun long before), every duration a number of
 //! microseconds (`bigint`), every time returned as microseconds since the Unix epoch.
 
 /// The key of the transaction-level advisory lock that serializes [`PREPARE`] between replicas
@@ -7,8 +8,9 @@
 #[cfg(test)]
 const PREPARE_LOCK: i64 = i64::from_be_bytes(*b"lifespan");
 
-/// Creates the tables, if they do not exist. Sent in a transaction, which holds the advisory
-/// lock to its end (see [`crate::tables::prepare`]).
+/// Creates the tables, if they do not exist, in the layout of the current version (see
+/// [`crate::tables::VERSION`]). Sent in a transaction, which holds the advisory lock to its end
+/// (see [`crate::tables::prepare`]).
 pub(crate) const PREPARE: &str = concat!(
     "SELECT pg_advisory_xact_lock(7811887614565310830);\n",
     "CREATE TABLE IF NOT EXISTS lifespan_leases (\n",
@@ -21,18 +23,43 @@ pub(crate) const PREPARE: &str = concat!(
     ");\n",
     "CREATE TABLE IF NOT EXISTS lifespan_points (\n",
     "    task text PRIMARY KEY,\n",
-    // The time of the last point claimed, in µs since the Unix epoch.
-    "    last_point bigint NOT NULL,\n",
+    // The time of the last point started, in µs since the Unix epoch; NULL before the first.
+    "    last_point bigint,\n",
     "    held_until timestamptz NOT NULL,\n",
     "    claimed_by text NOT NULL,\n",
-    "    claimed_at timestamptz NOT NULL\n",
+    "    claimed_at timestamptz NOT NULL,\n",
+    // The last token granted to a run of the task.
+    "    token bigint NOT NULL DEFAULT 0\n",
     ");\n",
-    // The version of the tables' layout: one row, written once.
+    "CREATE TABLE IF NOT EXISTS lifespan_runs (\n",
+    "    task text NOT NULL,\n",
+    "    point bigint NOT NULL,\n",
+    "    attempt integer NOT NULL,\n",
+    "    instance text NOT NULL,\n",
+    "    token bigint NOT NULL,\n",
+    "    started_at timestamptz NOT NULL,\n",
+    "    renewed_at timestamptz NOT NULL,\n",
+    "    expires_at timestamptz NOT NULL,\n",
+    "    finished_at timestamptz,\n",
+    "    outcome text,\n",
+    "    effect_at timestamptz,\n",
+    "    PRIMARY KEY (task, point)\n",
+    ");\n",
+    // The version of the tables' layout: one row.
     "CREATE TABLE IF NOT EXISTS lifespan_schema (version integer NOT NULL);\n",
 );
 
-/// Takes the lease of task `$1` for instance `$2` for `$3` µs if it is free (no row yet:
-/// token 1) or expired (the next token); otherwise reads its holder. Returns at most one row:
+/// Brings `lifespan_points` of version 1 to version 2 (a no-op on version 2), keeping its
+/// rows: the run token counter, and no last point before the first run.
+pub(crate) const MIGRATE_TO_2: &str = "\
+ALTER TABLE lifespan_points
+    ADD COLUMN IF NOT EXISTS token bigint NOT NULL DEFAULT 0,
+    ALTER COLUMN last_point DROP NOT NULL";
+
+/// Takes the lease of task `$1` for instance `$2` for `$3` µs if it is free or expired, with
+/// the next token: one more than the greater of the lease's last token and the last token of
+/// the task's runs (so that a task that was once-per-point and becomes a singleton, or the
+/// other way round, still gets greater tokens); otherwise reads its holder. Returns at most one row:
 /// holder, token, the term's start (µs since the epoch), whether it was granted.
 ///
 /// The read sees the table as of the statement's start: if another replica inserted the row
@@ -40,10 +67,11 @@ pub(crate) const PREPARE: &str = concat!(
 pub(crate) const ACQUIRE: &str = "\
 WITH taken AS (
     INSERT INTO lifespan_leases AS l (task, holder, token, acquired_at, renewed_at, expires_at)
-    VALUES ($1, $2, 1, now(), now(), now() + $3 * interval '1 microsecond')
+    VALUES ($1, $2, coalesce((SELECT token FROM lifespan_points WHERE task = $1), 0) + 1,
+            now(), now(), now() + $3 * interval '1 microsecond')
     ON CONFLICT (task) DO UPDATE SET
         holder = EXCLUDED.holder,
-        token = l.token + 1,
+        token = greatest(l.token, EXCLUDED.token - 1) + 1,
         acquired_at = now(),
         renewed_at = now(),
         expires_at = EXCLUDED.expires_at
@@ -69,50 +97,155 @@ UPDATE lifespan_leases
 SET expires_at = now()
 WHERE task = $1 AND token = $2 AND expires_at > now()";
 
-/// Claims for instance `$2` the point of task `$1`'s schedule of period `$3` µs that is due
-/// now, holding later points off for `$4` µs: won only if it is later than the last point
-/// claimed and that one's hold has passed. Returns the point won (or NULL) and the µs until
-/// the next point.
+/// Locks the row of task `$1` in `lifespan_points` to the end of the transaction: the claims
+/// of a task's runs take their turns on it. No row, if the task has none yet.
+pub(crate) const LOCK_TASK: &str = "\
+SELECT 1 FROM lifespan_points WHERE task = $1 FOR UPDATE";
+
+/// Creates the row of task `$1` for instance `$2`, if it has none: no point started yet, no
+/// hold, no token granted.
+pub(crate) const CREATE_TASK: &str = "\
+INSERT INTO lifespan_points (task, last_point, held_until, claimed_by, claimed_at, token)
+VALUES ($1, NULL, '-infinity', $2, now(), 0)
+ON CONFLICT (task) DO NOTHING";
+
+/// Starts a run of task `$1` for instance `$2`, the task's row being locked by [`LOCK_TASK`]
+/// (so that this statement's snapshot, taken after the lock, sees every claim before it).
+/// `$3`: the points asked for (µs since the epoch), `$4`: whether the earliest eligible one
+/// starts (else the latest), `$5`: the grace period in µs or NULL, `$6`: the hold in µs, `$7`:
+/// the run's lease in µs, `$8`: whether runs may overlap.
 ///
-/// A point is kept by its time (µs since the epoch), not its number, so that points of
-/// different schedules compare: a task whose period or cron schedule changed between deploys
-/// claims its next point after the last one run, rather than waiting for its point numbers to
-/// catch up with the old ones.
-pub(crate) const CLAIM_POINT: &str = "\
+/// In this order: an unfinished run whose lease expired is taken over (the earliest point) as
+/// its next attempt; else, overlap forbidden, an unfinished run means nothing starts; else, the
+/// hold past, the earliest or latest point asked for that is later than the last point, due,
+/// and within the grace period starts as attempt 1. A run granted takes the next token: one
+/// more than the greater of the task's run token counter and its lease's token.
+///
+/// Returns one row: the run's point, attempt, token (NULL if none), the clock (µs), the last
+/// point before this claim, and whether a run was in flight (so that nothing started).
+pub(crate) const CLAIM_RUN: &str = "\
 WITH clock AS (
     SELECT (extract(epoch FROM now()) * 1000000)::bigint AS now_us
-), claimed AS (
-    INSERT INTO lifespan_points AS p (task, last_point, held_until, claimed_by, claimed_at)
-    SELECT $1, now_us - now_us % $3, now() + $4 * interval '1 microsecond', $2, now() FROM clock
-    ON CONFLICT (task) DO UPDATE SET
-        last_point = EXCLUDED.last_point,
-        held_until = EXCLUDED.held_until,
-        claimed_by = EXCLUDED.claimed_by,
-        claimed_at = EXCLUDED.claimed_at
-    WHERE p.last_point < EXCLUDED.last_point AND p.held_until <= now()
-    RETURNING p.last_point
+), task AS (
+    SELECT p.last_point, p.held_until,
+        greatest(p.token, coalesce((SELECT l.token FROM lifespan_leases l WHERE l.task = $1), 0))
+            + 1 AS next_token
+    FROM lifespan_points p
+    WHERE p.task = $1
+), expired AS (
+    SELECT r.point FROM lifespan_runs r
+    WHERE r.task = $1 AND r.finished_at IS NULL AND r.expires_at <= now()
+    ORDER BY r.point
+    LIMIT 1
+), busy AS (
+    SELECT NOT $8 AND EXISTS (
+        SELECT 1 FROM lifespan_runs r WHERE r.task = $1 AND r.finished_at IS NULL
+    ) AS in_flight
+), due AS (
+    SELECT CASE WHEN $4 THEN min(asked.point) ELSE max(asked.point) END AS point
+    FROM unnest($3::bigint[]) AS asked(point), task, clock, busy
+    WHERE NOT EXISTS (SELECT 1 FROM expired)
+        AND NOT busy.in_flight
+        AND task.held_until <= now()
+        AND (task.last_point IS NULL OR asked.point > task.last_point)
+        AND asked.point <= clock.now_us
+        AND ($5::bigint IS NULL OR clock.now_us - asked.point <= $5)
+), taken AS (
+    UPDATE lifespan_runs r SET
+        attempt = r.attempt + 1,
+        instance = $2,
+        token = task.next_token,
+        started_at = now(),
+        renewed_at = now(),
+        expires_at = now() + $7 * interval '1 microsecond'
+    FROM expired, task
+    WHERE r.task = $1 AND r.point = expired.point
+        AND r.finished_at IS NULL AND r.expires_at <= now()
+    RETURNING r.point, r.attempt, r.token
+), started AS (
+    INSERT INTO lifespan_runs AS r
+        (task, point, attempt, instance, token, started_at, renewed_at, expires_at)
+    SELECT $1, due.point, 1, $2, task.next_token, now(), now(),
+        now() + $7 * interval '1 microsecond'
+    FROM due, task
+    WHERE due.point IS NOT NULL
+    RETURNING r.point, r.attempt, r.token
+), run AS (
+    SELECT * FROM taken UNION ALL SELECT * FROM started
+), counted AS (
+    UPDATE lifespan_points p SET
+        token = task.next_token,
+        last_point = coalesce((SELECT point FROM started), p.last_point),
+        held_until = CASE WHEN EXISTS (SELECT 1 FROM started)
+            THEN now() + $6 * interval '1 microsecond' ELSE p.held_until END,
+        claimed_by = $2,
+        claimed_at = now()
+    FROM task
+    WHERE p.task = $1 AND EXISTS (SELECT 1 FROM run)
 )
-SELECT (SELECT last_point / $3 FROM claimed), $3 - now_us % $3 FROM clock";
+SELECT run.point, run.attempt, run.token, clock.now_us, task.last_point,
+    busy.in_flight AND NOT EXISTS (SELECT 1 FROM expired)
+FROM clock CROSS JOIN busy LEFT JOIN task ON true LEFT JOIN run ON true";
 
-/// Claims for instance `$2` the point `$3` of task `$1` that the caller names (a cron
-/// occurrence, by its Unix time in milliseconds), holding later points off for `$4` µs: won
-/// only if it is later than the last point claimed and that one's hold has passed. Returns one
-/// row, the point, if won; none otherwise. Kept by its time in µs, as [`CLAIM_POINT`] keeps
-/// its points.
-pub(crate) const CLAIM_EXPLICIT_POINT: &str = "\
-INSERT INTO lifespan_points AS p (task, last_point, held_until, claimed_by, claimed_at)
-VALUES ($1, $3 * 1000, now() + $4 * interval '1 microsecond', $2, now())
-ON CONFLICT (task) DO UPDATE SET
-    last_point = EXCLUDED.last_point,
-    held_until = EXCLUDED.held_until,
-    claimed_by = EXCLUDED.claimed_by,
-    claimed_at = EXCLUDED.claimed_at
-WHERE p.last_point < EXCLUDED.last_point AND p.held_until <= now()
-RETURNING p.last_point / 1000";
+/// Extends the lease of the run of point `$2` of task `$1` with token `$3` by `$4` µs from
+/// now, if it is still the point's current attempt, unfinished and not expired: one row
+/// updated, or none.
+pub(crate) const RENEW_RUN: &str = "\
+UPDATE lifespan_runs
+SET renewed_at = now(), expires_at = now() + $4 * interval '1 microsecond'
+WHERE task = $1 AND point = $2 AND token = $3 AND finished_at IS NULL AND expires_at > now()";
 
-/// The µs until the next point of a schedule of period `$1` µs.
-pub(crate) const UNTIL_NEXT_POINT: &str = "\
-SELECT $1 - (extract(epoch FROM now()) * 1000000)::bigint % $1";
+/// Records that the run of point `$2` of task `$1` with token `$3` ended with outcome `$4`,
+/// if it is still the point's current attempt and unfinished; if so, forgets the task's
+/// finished runs but the `$5` of the latest points (the run finished now among them). Returns
+/// the number of runs finished: 1 or 0.
+pub(crate) const FINISH_RUN: &str = "\
+WITH finished AS (
+    UPDATE lifespan_runs SET finished_at = now(), outcome = $4
+    WHERE task = $1 AND point = $2 AND token = $3 AND finished_at IS NULL
+    RETURNING point
+), kept AS (
+    SELECT point FROM (
+        SELECT point FROM lifespan_runs WHERE task = $1 AND finished_at IS NOT NULL
+        UNION
+        SELECT point FROM finished
+    ) AS done
+    ORDER BY point DESC
+    LIMIT $5
+), forgotten AS (
+    DELETE FROM lifespan_runs r
+    WHERE r.task = $1 AND r.finished_at IS NOT NULL AND EXISTS (SELECT 1 FROM finished)
+        AND r.point NOT IN (SELECT point FROM kept)
+)
+SELECT count(*) FROM finished";
+
+/// Claims the effect of the run of point `$2` of task `$1` with token `$3`, in the caller's
+/// transaction: marks it done, if the run is still the point's current attempt, unfinished,
+/// not expired, and no earlier attempt's effect was committed. The row stays locked to the
+/// end of the caller's transaction, so that a takeover waits for it. One row if claimed.
+///
+/// `statement_timestamp()`, not `now()`: the caller's transaction may have begun long before.
+pub(crate) const CLAIM_EFFECT: &str = "\
+UPDATE lifespan_runs SET effect_at = statement_timestamp()
+WHERE task = $1 AND point = $2 AND token = $3 AND finished_at IS NULL
+    AND expires_at > statement_timestamp() AND effect_at IS NULL
+RETURNING token";
+
+/// Whether the effect of point `$2` of task `$1` was committed (by any attempt): no row if the
+/// point's run is not in the ledger.
+pub(crate) const EFFECT_DONE: &str = "\
+SELECT effect_at IS NOT NULL FROM lifespan_runs WHERE task = $1 AND point = $2";
+
+/// Locks the lease of task `$1` in the caller's transaction, if its term of token `$2` is
+/// still current and not expired: one row if so. `FOR SHARE`: a renewal of the term waits, a
+/// takeover (an `UPDATE`) waits for the caller's transaction to end.
+pub(crate) const CHECK_LEASE: &str = "\
+SELECT token FROM lifespan_leases
+WHERE task = $1 AND token = $2 AND expires_at > statement_timestamp()
+FOR SHARE";
+
+/// The database's clock, in µs since the Unix epoch.
+pub(crate) const NOW: &str = "SELECT (extract(epoch FROM now()) * 1000000)::bigint";
 
 #[cfg(test)]
 mod tests {

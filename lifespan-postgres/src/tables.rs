@@ -7,21 +7,22 @@ use sqlx::Executor;
 use crate::sql;
 
 /// The version of the tables' layout this coordinator writes: 1 is the layout of the first
-/// release (which had no `lifespan_schema` yet; its tables are taken as version 1 once
-/// checked).
-pub(crate) const VERSION: i32 = 1;
+/// releases (whose first one had no `lifespan_schema` yet: its tables are taken as version 1);
+/// 2 adds the run ledger (`lifespan_runs`) and the run token counter of `lifespan_points`
+/// (`token`), whose `last_point` may be NULL (no point started yet).
+pub(crate) const VERSION: i32 = 2;
 
 /// Each table's columns: name, type as `format_type` prints it.
-const LAYOUT: [(&str, &[(&str, &str)]); 2] = [
+const LAYOUT: [(&str, &[(&str, &str)]); 3] = [
     (
         "lifespan_leases",
         &[
             ("task", "text"),
             ("holder", "text"),
             ("token", "bigint"),
-            ("acquired_at", "timestamp with time zone"),
-            ("renewed_at", "timestamp with time zone"),
-            ("expires_at", "timestamp with time zone"),
+            ("acquired_at", TIME),
+            ("renewed_at", TIME),
+            ("expires_at", TIME),
         ],
     ),
     (
@@ -29,12 +30,32 @@ const LAYOUT: [(&str, &[(&str, &str)]); 2] = [
         &[
             ("task", "text"),
             ("last_point", "bigint"),
-            ("held_until", "timestamp with time zone"),
+            ("held_until", TIME),
             ("claimed_by", "text"),
-            ("claimed_at", "timestamp with time zone"),
+            ("claimed_at", TIME),
+            ("token", "bigint"),
+        ],
+    ),
+    (
+        "lifespan_runs",
+        &[
+            ("task", "text"),
+            ("point", "bigint"),
+            ("attempt", "integer"),
+            ("instance", "text"),
+            ("token", "bigint"),
+            ("started_at", TIME),
+            ("renewed_at", TIME),
+            ("expires_at", TIME),
+            ("finished_at", TIME),
+            ("outcome", "text"),
+            ("effect_at", TIME),
         ],
     ),
 ];
+
+/// `timestamptz`, as `format_type` prints it.
+const TIME: &str = "timestamp with time zone";
 
 /// Why the tables could not be made ready.
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +87,8 @@ pub(crate) async fn prepare(connection: &mut PgConnection) -> Result<(), TablesE
     result
 }
 
+/// [`prepare`] in its transaction: creates what is missing, refuses a later version, brings
+/// version 1 to this one, checks the columns, records the version.
 async fn prepare_in_transaction(connection: &mut PgConnection) -> Result<(), TablesError> {
     Executor::execute(&mut *connection, sql::PREPARE).await?;
     let found: Option<i32> = sqlx::query_scalar("SELECT max(version) FROM lifespan_schema")
@@ -74,10 +97,21 @@ async fn prepare_in_transaction(connection: &mut PgConnection) -> Result<(), Tab
     if let Some(found) = found.filter(|&found| found > VERSION) {
         return Err(TablesError::Newer { found });
     }
+    if found.is_none_or(|found| found < VERSION) {
+        // Version 1 (or tables of no version): add what version 2 added, keeping the rows,
+        // once the columns of version 1 are checked, so that a foreign table is named as such.
+        let (leases, points) = (LAYOUT[0], LAYOUT[1]);
+        check(connection, leases.0, leases.1).await?;
+        check(connection, points.0, &points.1[..5]).await?;
+        Executor::execute(&mut *connection, sql::MIGRATE_TO_2).await?;
+    }
     for (table, columns) in LAYOUT {
         check(connection, table, columns).await?;
     }
-    if found.is_none() {
+    if found != Some(VERSION) {
+        sqlx::query("DELETE FROM lifespan_schema")
+            .execute(&mut *connection)
+            .await?;
         sqlx::query("INSERT INTO lifespan_schema (version) VALUES ($1)")
             .bind(VERSION)
             .execute(&mut *connection)

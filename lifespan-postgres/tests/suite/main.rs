@@ -10,5 +10,7 @@ mod common;
 
 mod app;
 mod coordinator;
+mod effects;
+mod runs;
 mod statements;
 mod tables;

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use super::common::*;
-use lifespan_core::{Acquired, Coordinator, LeaseRequest};
+use lifespan_core::{Acquired, Coordinator, LeaseRequest, RunRequest};
 use lifespan_test_support::{chain, unique_name};
 use sqlx::{Connection, PgConnection};
 
@@ -42,15 +42,13 @@ async fn claims_cut_short_on_a_stalled_table_never_end_a_lease() {
         let name = unique_name("lifespan-cut-claims");
         let a = prepared(database, &name).await;
         let term = granted(acquire(&a, &task, "a", LONG).await);
-        let day = Duration::from_secs(24 * 3600);
-        claim_point(&a, &points, "a", day, Duration::ZERO)
-            .await
-            .unwrap();
+        let request = RunRequest::new(&points, "a", db_now(&a).await, LONG);
+        started(claim(&a, &request).await);
 
         let locker = lock_row(database, "lifespan_points", &points).await;
         let before = a.queries();
         for patience in [200, 5, 1, 20] {
-            let claim = claim_point(&a, &points, "a", day, Duration::ZERO);
+            let claim = a.claim_run(&request);
             let cut = tokio::time::timeout(Duration::from_millis(patience), claim).await;
             assert!(cut.is_err(), "the claim should have waited for the lock");
             // The lease's session is not the claims': the term goes on.
@@ -61,13 +59,14 @@ async fn claims_cut_short_on_a_stalled_table_never_end_a_lease() {
         }
         unlock(locker).await;
 
-        // The claims' connection was kept: the next claim answers on it.
-        let claim = claim_point(&a, &points, "a", day, Duration::ZERO).await;
-        assert_eq!(claim.unwrap().won, None);
+        // The claims' connection was kept: the next claim answers on it (the run goes on).
+        let again = claim(&a, &request).await;
+        assert!(again.run.is_none() && again.in_flight, "{again:?}");
         assert!(a.renew(&term, LONG).await.unwrap());
         // Sent: the first claim cut short (it was running), not the three whose callers gave
-        // up while it held the connection; five renewals and the last claim.
-        assert_eq!(a.queries() - before, 1 + 5 + 1);
+        // up while it held the connection; five renewals and the last claim. A claim is four
+        // statements: BEGIN, the task's row locked, the claim, COMMIT.
+        assert_eq!(a.queries() - before, 4 + 5 + 4);
         let mut admin = admin(database).await;
         assert_eq!(backends(&mut admin, &name).await, 2);
         assert_eq!(a.connections(), 2, "one for the leases, one for the claims");
@@ -176,20 +175,17 @@ async fn a_statement_past_its_limit_fails_drops_its_connection_and_the_next_call
         let limit = Duration::from_millis(300);
         let a = coordinator(database, &unique_name("lifespan-limit")).statement_limit(limit);
         a.prepare().await.unwrap();
-        let day = Duration::from_secs(24 * 3600);
-        claim_point(&a, &points, "a", day, Duration::ZERO)
-            .await
-            .unwrap();
+        let request = RunRequest::new(&points, "a", db_now(&a).await, LONG);
+        started(claim(&a, &request).await);
         let locker = lock_row(database, "lifespan_points", &points).await;
         // Its caller waits: the statement gives up at its limit, well before 10 s.
-        let claim = claim_point(&a, &points, "a", day, Duration::ZERO);
-        let error = tokio::time::timeout(Duration::from_secs(10), claim)
+        let error = tokio::time::timeout(Duration::from_secs(10), a.claim_run(&request))
             .await
             .expect("the statement limit did not end the claim")
             .unwrap_err();
         let text = chain(&error);
         assert!(
-            text.starts_with(&format!("claiming a point of `{points}` on PostgreSQL at ")),
+            text.starts_with(&format!("claiming a run of `{points}` on PostgreSQL at ")),
             "{text}"
         );
         assert!(
@@ -199,8 +195,8 @@ async fn a_statement_past_its_limit_fails_drops_its_connection_and_the_next_call
         unlock(locker).await;
         // One for the leases, one for the claims, which the next claim opens again.
         assert_eq!(a.connections(), 2);
-        let claim = claim_point(&a, &points, "a", day, Duration::ZERO).await;
-        assert_eq!(claim.unwrap().won, None);
+        // The transaction cut off was rolled back with its connection: the run goes on.
+        assert!(claim(&a, &request).await.in_flight);
         assert_eq!(a.connections(), 3);
     })
     .await;

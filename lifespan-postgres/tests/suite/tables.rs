@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use super::common::{admin, app_with_a_singleton, with_database, LONG};
-use lifespan_core::{Acquired, Coordinator, LeaseRequest, RunState};
+use lifespan_core::{Acquired, Coordinator, LeaseRequest, RunRequest, RunState};
 use lifespan_postgres::PgCoordinator;
 use lifespan_test_support::{chain, unique_name, CapturedLogs, TestDatabase};
 use sqlx::PgConnection;
@@ -45,7 +45,7 @@ async fn prepare_error(database: &TestDatabase, schema: &str) -> String {
 async fn drop_tables(admin: &mut PgConnection) {
     execute(
         admin,
-        "DROP TABLE lifespan_leases, lifespan_points, lifespan_schema",
+        "DROP TABLE lifespan_leases, lifespan_points, lifespan_runs, lifespan_schema",
     )
     .await;
 }
@@ -96,13 +96,34 @@ async fn a_foreign_table_of_the_same_name_fails_the_startup_naming_it() {
 }
 
 #[tokio::test]
+async fn a_foreign_ledger_table_fails_the_startup_naming_it() {
+    with_database("a foreign ledger", |database| async move {
+        let (schema, mut admin) = schema(database, "foreign_runs").await;
+        execute(
+            &mut admin,
+            "CREATE TABLE lifespan_runs (task text, point text)",
+        )
+        .await;
+        let text = prepare_error(database, &schema).await;
+        assert!(
+            text.contains(
+                "the table `lifespan_runs` is not lifespan's: column `point` is text, not bigint"
+            ),
+            "{text}"
+        );
+        drop_schema(&mut admin, &schema).await;
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn the_unversioned_tables_are_migrated_and_keep_their_rows() {
     with_database("a migration", |database| async move {
         let (schema, mut admin) = schema(database, "migrate").await;
         execute(&mut admin, UNVERSIONED).await;
         let coordinator = coordinator(database, &schema);
         coordinator.prepare().await.unwrap();
-        assert_eq!(version(&mut admin).await, 1);
+        assert_eq!(version(&mut admin).await, 2);
         // The old rows are kept: the next term of `kept` has the next token.
         let granted = coordinator
             .acquire(&LeaseRequest::new("kept", "b", LONG))
@@ -119,6 +140,62 @@ async fn the_unversioned_tables_are_migrated_and_keep_their_rows() {
     .await;
 }
 
+/// The tables of version 1, with a lease and a point claimed.
+const VERSION_1: &str = "
+CREATE TABLE lifespan_leases (
+    task text PRIMARY KEY, holder text NOT NULL, token bigint NOT NULL,
+    acquired_at timestamptz NOT NULL, renewed_at timestamptz NOT NULL,
+    expires_at timestamptz NOT NULL
+);
+CREATE TABLE lifespan_points (
+    task text PRIMARY KEY, last_point bigint NOT NULL, held_until timestamptz NOT NULL,
+    claimed_by text NOT NULL, claimed_at timestamptz NOT NULL
+);
+CREATE TABLE lifespan_schema (version integer NOT NULL);
+INSERT INTO lifespan_schema VALUES (1);
+INSERT INTO lifespan_leases VALUES ('kept', 'a', 41, now(), now(), now() + interval '1 hour');
+INSERT INTO lifespan_points VALUES ('hourly', 3600000000, now(), 'a', now());
+";
+
+#[tokio::test]
+async fn a_version_1_database_is_migrated_and_keeps_its_leases_and_points() {
+    with_database("a migration from version 1", |database| async move {
+        let (schema, mut admin) = schema(database, "migrate_v1").await;
+        execute(&mut admin, VERSION_1).await;
+        let coordinator = coordinator(database, &schema);
+        coordinator.prepare().await.unwrap();
+        assert_eq!(version(&mut admin).await, 2);
+        let versions: i64 = sqlx::query_scalar("SELECT count(*) FROM lifespan_schema")
+            .fetch_one(&mut admin)
+            .await
+            .unwrap();
+        assert_eq!(versions, 1);
+        // The lease is still held by its holder, its term going on.
+        let held = coordinator
+            .acquire(&LeaseRequest::new("kept", "b", LONG))
+            .await
+            .unwrap();
+        assert!(
+            matches!(&held, Acquired::Held(Some(holder)) if holder.token == 41 && holder.instance == "a"),
+            "{held:?}"
+        );
+        // The point claimed under version 1 is the last point of the ledger.
+        let point = 2 * 3_600_000_000;
+        let claim = coordinator
+            .claim_run(&RunRequest::new("hourly", "b", point, LONG))
+            .await
+            .unwrap();
+        assert_eq!(claim.previous, Some(3_600_000_000));
+        let run = claim.run.expect("the next point starts");
+        assert_eq!((run.point, run.attempt, run.token), (point, 1, 1));
+        // Preparing again changes nothing.
+        coordinator.prepare().await.unwrap();
+        assert_eq!(version(&mut admin).await, 2);
+        drop_schema(&mut admin, &schema).await;
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn tables_of_a_newer_version_fail_the_startup() {
     with_database("a newer version", |database| async move {
@@ -127,7 +204,7 @@ async fn tables_of_a_newer_version_fail_the_startup() {
         execute(&mut admin, "UPDATE lifespan_schema SET version = 7").await;
         let text = prepare_error(database, &schema).await;
         assert!(
-            text.contains("the coordinator's tables are of version 7; this version of lifespan-postgres knows versions up to 1"),
+            text.contains("the coordinator's tables are of version 7; this version of lifespan-postgres knows versions up to 2"),
             "{text}"
         );
         drop_schema(&mut admin, &schema).await;
@@ -178,7 +255,36 @@ async fn tables_dropped_while_running_are_created_again_and_the_lease_granted_ag
                 && warnings[0].contains("relation \"lifespan_leases\" does not exist"),
             "{warnings:?}"
         );
-        assert_eq!(version(&mut admin).await, 1);
+        assert_eq!(version(&mut admin).await, 2);
+        drop_schema(&mut admin, &schema).await;
+    })
+    .await;
+}
+
+/// A claim of a run that finds the tables dropped fails with the database's reason, its
+/// transaction rolled back; the tables are created again and the next claim starts the point.
+#[tokio::test]
+async fn a_claim_of_a_run_after_the_tables_were_dropped_fails_and_the_next_one_starts() {
+    with_database("a claim on dropped tables", |database| async move {
+        let (schema, mut admin) = schema(database, "dropped_runs").await;
+        let coordinator = coordinator(database, &schema);
+        coordinator.prepare().await.unwrap();
+        let request = RunRequest::new("hourly", "a", 3_600_000_000, LONG);
+        let first = coordinator.claim_run(&request).await.unwrap();
+        assert!(first.run.is_some(), "{first:?}");
+        drop_tables(&mut admin).await;
+        let error = coordinator.claim_run(&request).await.unwrap_err();
+        let text = chain(&error);
+        assert!(
+            text.starts_with("claiming a run of `hourly` on PostgreSQL at ")
+                && text.contains("relation \"lifespan_points\" does not exist"),
+            "{text}"
+        );
+        let again = coordinator.claim_run(&request).await.unwrap();
+        assert_eq!(again.previous, None);
+        let run = again.run.expect("the point starts again in the new tables");
+        assert_eq!((run.point, run.attempt, run.token), (3_600_000_000, 1, 1));
+        assert_eq!(version(&mut admin).await, 2);
         drop_schema(&mut admin, &schema).await;
     })
     .await;

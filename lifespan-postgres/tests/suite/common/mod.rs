@@ -6,8 +6,8 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use lifespan_core::{
-    Acquired, App, Coordinator, LeaseRequest, LeaseSettings, PointClaim, PointRequest, Report,
-    Shutdown, TaskOptions, Term,
+    point_system_time, point_time, Acquired, App, Coordinator, LeaseRequest, LeaseSettings, Point,
+    PointRun, Report, RunClaim, RunRequest, Shutdown, TaskOptions, Term,
 };
 use lifespan_postgres::PgCoordinator;
 use lifespan_test_support::{bounded, test_database, TestDatabase};
@@ -59,16 +59,44 @@ pub async fn acquire(
         .unwrap()
 }
 
-pub async fn claim_point(
-    coordinator: &PgCoordinator,
-    task: &str,
-    instance: &str,
-    period: Duration,
-    hold: Duration,
-) -> Result<PointClaim, lifespan_core::CoordinatorError> {
-    coordinator
-        .claim_point(&PointRequest::new(task, instance, period, hold))
-        .await
+pub async fn claim(coordinator: &PgCoordinator, request: &RunRequest) -> RunClaim {
+    coordinator.claim_run(request).await.unwrap()
+}
+
+/// The run `claim` started.
+pub fn started(claim: RunClaim) -> PointRun {
+    match claim.run {
+        Some(run) => run,
+        None => panic!("expected a run, got {claim:?}"),
+    }
+}
+
+/// The database's clock now, in µs since the Unix epoch.
+pub async fn db_now(coordinator: &PgCoordinator) -> i64 {
+    point_time(coordinator.now().await.unwrap())
+}
+
+/// The `Point` a task's body would receive for `run`.
+pub fn point_of(run: &PointRun) -> Point {
+    let number = run.point / 1_000_000;
+    let scheduled = point_system_time(run.point);
+    Point::pair(&run.task, number, scheduled, run.attempt, run.token).0
+}
+
+/// Claims `request` every 20 ms until a run starts, within 10 s.
+pub async fn claim_when_due(coordinator: &PgCoordinator, request: &RunRequest) -> PointRun {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(run) = claim(coordinator, request).await.run {
+            return run;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no run of {} started",
+            request.task
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 pub fn granted(acquired: Acquired) -> Term {
