@@ -440,9 +440,9 @@ fn set_option(
             },
             None => errors.error(at.value, key.wrong_value()),
         },
-        Key::Restart => options.restart = policy(errors, key, "restart", &RESTARTS, value),
-        Key::Overlap => options.overlap = policy(errors, key, "overlap", &OVERLAPS, value),
-        Key::Misfire => options.misfire = policy(errors, key, "misfire", &MISFIRES, value),
+        Key::Restart => options.restart = policy(errors, key, &RESTARTS, value),
+        Key::Overlap => options.overlap = policy(errors, key, &OVERLAPS, value),
+        Key::Misfire => options.misfire = policy(errors, key, &MISFIRES, value),
         Key::Backoff => options.backoff = backoff(errors, value),
         Key::Jitter => match boolean(value) {
             Some(jitter) => options.jitter = Some(jitter),

@@ -38,12 +38,11 @@ pub(super) fn ident(value: &Expr) -> Option<&Ident> {
     }
 }
 
-/// One of the `policies` of `key`, which messages call the `noun` policy: `restart =
-/// on_failure`, or `restart = "on_failure"`; `overlap = allow`; `misfire = latest`.
+/// One of the `policies` of `key`: `restart = on_failure`, or `restart = "on_failure"`;
+/// `overlap = allow`; `misfire = latest`.
 pub(super) fn policy<P: Copy>(
     errors: &mut Errors,
     key: Key,
-    noun: &str,
     policies: &[(&'static str, P)],
     value: &Expr,
 ) -> Option<P> {
@@ -60,7 +59,8 @@ pub(super) fn policy<P: Copy>(
     }
     let known: Vec<&str> = policies.iter().map(|(known, _)| *known).collect();
     let mut message = format!(
-        "unknown {noun} policy `{written}`; the policies are {}",
+        "unknown {} policy `{written}`; the policies are {}",
+        key.name(),
         listed(&known)
     );
     suggest::append(&mut message, suggest::did_you_mean(&written, &known));
