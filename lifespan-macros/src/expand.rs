@@ -6,7 +6,7 @@ use syn::spanned::Spanned;
 use syn::Ident;
 
 use crate::ast::{self, Args, Errors, Kind};
-use crate::options::{Options, Restart};
+use crate::options::{Misfire, Options, Overlap, Restart};
 use crate::valid::{self, Model, Source};
 
 /// Runs the three stages. On any error the function is still emitted as written, beside the
@@ -281,6 +281,22 @@ fn options(options: &Options, private: &TokenStream) -> TokenStream {
             #lease, #renew_deadline, #retry
         ))));
     }
+    calls.extend(once_per_point_options(options, private));
+    calls.extend(timing_options(options, private));
+    if calls.is_empty() {
+        return TokenStream::new();
+    }
+    quote!(.with_options(#private::TaskOptions::new() #(#calls)*))
+}
+
+/// The calls for the options of a once-per-point task: the flag, its hold, and its overlap and
+/// misfire policies.
+fn once_per_point_options(options: &Options, private: &TokenStream) -> Vec<TokenStream> {
+    let duration = |nanos: u64| {
+        let nanos = Literal::u64_suffixed(nanos);
+        quote!(#private::core::time::Duration::from_nanos(#nanos))
+    };
+    let mut calls = Vec::new();
     if options.is_once_per_point() {
         calls.push(quote!(.once_per_point(true)));
     }
@@ -288,11 +304,30 @@ fn options(options: &Options, private: &TokenStream) -> TokenStream {
         let hold = duration(hold);
         calls.push(quote!(.hold(#hold)));
     }
-    calls.extend(timing_options(options, private));
-    if calls.is_empty() {
-        return TokenStream::new();
+    if let Some(overlap) = options.overlap {
+        let overlap = match overlap {
+            Overlap::Forbid => quote!(Forbid),
+            Overlap::Allow => quote!(Allow),
+        };
+        calls.push(quote!(.overlap(#private::Overlap::#overlap)));
     }
-    quote!(.with_options(#private::TaskOptions::new() #(#calls)*))
+    if let Some(misfire) = options.misfire {
+        let misfire = match misfire {
+            Misfire::Skip => quote!(Skip),
+            Misfire::Latest => quote!(Latest),
+            Misfire::All => quote!(All),
+        };
+        calls.push(quote!(.misfire(#private::Misfire::#misfire)));
+    }
+    if let Some(grace) = options.misfire_grace {
+        let grace = duration(grace);
+        calls.push(quote!(.misfire_grace(#grace)));
+    }
+    if let Some(limit) = options.misfire_limit {
+        let limit = Literal::u32_suffixed(limit);
+        calls.push(quote!(.misfire_limit(#limit)));
+    }
+    calls
 }
 
 /// The calls for the options that time a periodic task's runs: its cron schedule, its first

@@ -239,6 +239,23 @@ pub fn lifespan_context(args: TokenStream, item: TokenStream) -> TokenStream {
 ///   processes that share the app's coordinator.
 ///   - `hold = "10s"`: a point claimed keeps the next ones from being claimed for at least that
 ///     long; shorter than the period.
+///   - `overlap = allow`: a point starts at its time even while an earlier run is in flight on
+///     some replica; `overlap = forbid`, the default: it does not start, and is missed.
+///   - `misfire = latest`: what becomes of the points that no replica started at their time
+///     (every replica was down, the coordinator did not answer, or a run was in flight):
+///
+///     | `misfire` | the missed points |
+///     |---|---|
+///     | `skip` (the default) | none runs: the next run is the next point due |
+///     | `latest` | the latest runs once, as soon as a replica can start it |
+///     | `all` | each runs, earliest first, one after the other |
+///
+///   - `misfire_grace = "10m"`, with `latest` or `all`: a missed point older than that is not
+///     run; no limit unless given.
+///   - `misfire_limit = 5`, with `all`: at most that many missed points run, the latest ones;
+///     10 unless given.
+///
+///   The policies may also be written as strings, `misfire = "latest"`.
 ///
 /// The flags `fixed_delay`, `at_startup`, `critical`, `singleton` and `once_per_point` may also be
 /// given a literal boolean: `critical = true`, `critical = false`.
@@ -273,6 +290,11 @@ pub fn lifespan_context(args: TokenStream, item: TokenStream) -> TokenStream {
 /// #[lifespan(every = "1m", once_per_point, hold = "10s")]
 /// async fn report() {}
 ///
+/// // Each hour on one replica; the hours missed within the last day are caught up, at most 5.
+/// #[lifespan_task]
+/// #[lifespan(every = "1h", once_per_point, misfire = all, misfire_grace = "24h", misfire_limit = 5)]
+/// async fn rollup() {}
+///
 /// // A context's display name.
 /// #[lifespan_context]
 /// #[lifespan(name = "database")]
@@ -298,8 +320,12 @@ pub fn lifespan_context(args: TokenStream, item: TokenStream) -> TokenStream {
 ///   those not given: `lease = "5s"` alone is an error, as the renew deadline is 10 s unless
 ///   given.
 /// - `hold` needs `once_per_point`, and is shorter than the period `every`.
-/// - `every`, `within`, `lease`, `renew_deadline`, `retry`, `hold` and the first delay of
-///   `backoff` are longer than zero; the first delay is not longer than the longest.
+/// - `overlap`, `misfire`, `misfire_grace` and `misfire_limit` need `once_per_point`;
+///   `misfire_grace` needs `misfire = latest` or `misfire = all`, `misfire_limit` needs
+///   `misfire = all` and is at least 1.
+/// - `every`, `within`, `lease`, `renew_deadline`, `retry`, `hold`, `misfire_grace` and the
+///   first delay of `backoff` are longer than zero; the first delay is not longer than the
+///   longest.
 /// - On a context, only `name`.
 ///
 /// Every rejected form and its message is listed under

@@ -342,6 +342,34 @@ impl TaskOptions {
     /// let options = TaskOptions::new().display_name("poller\nINFO all good");
     /// assert!(options.validate().unwrap_err().starts_with("the display name cannot contain a control character"));
     /// ```
+    ///
+    /// The overlap and misfire policies apply to once-per-point tasks, the grace period to the
+    /// policies that run missed points, the limit to `misfire = all`:
+    ///
+    /// ```
+    /// use lifespan_core::{Misfire, Overlap, TaskOptions};
+    /// use std::time::Duration;
+    ///
+    /// let every_minute = TaskOptions::new().every(Duration::from_secs(60));
+    /// let options = every_minute.clone().overlap(Overlap::Allow);
+    /// assert_eq!(
+    ///     options.validate(),
+    ///     Err("`overlap` applies to once-per-point tasks: add `once_per_point`")
+    /// );
+    ///
+    /// let once_per_point = every_minute.once_per_point(true);
+    /// let options = once_per_point.clone().misfire_grace(Duration::from_secs(600));
+    /// assert_eq!(
+    ///     options.validate(),
+    ///     Err("`misfire_grace` applies to `misfire = latest` and `misfire = all`: under `skip`, no missed point runs")
+    /// );
+    ///
+    /// let options = once_per_point
+    ///     .misfire(Misfire::All)
+    ///     .misfire_grace(Duration::from_secs(600))
+    ///     .misfire_limit(5);
+    /// assert_eq!(options.validate(), Ok(()));
+    /// ```
     pub fn validate(&self) -> Result<(), &'static str> {
         if let Some(name) = self.display_name {
             if name.is_empty() {
@@ -411,6 +439,42 @@ impl TaskOptions {
                     "`hold` must be shorter than the period `every`, or points would be skipped",
                 );
             }
+        }
+        self.misfire_problem()
+    }
+
+    /// What is wrong with the overlap and misfire policies of a once-per-point task, if
+    /// anything. `#[lifespan(...)]` refuses the same, in the same words.
+    fn misfire_problem(&self) -> Option<&'static str> {
+        if self.misfire_grace == Some(Duration::ZERO) {
+            return Some("`misfire_grace` must be longer than zero");
+        }
+        if self.misfire_limit == 0 {
+            return Some("`misfire_limit` must be at least 1; to run no missed point, leave `misfire` at `skip`");
+        }
+        if !self.once_per_point {
+            if self.overlap != Overlap::Forbid {
+                return Some("`overlap` applies to once-per-point tasks: add `once_per_point`");
+            }
+            if self.misfire != Misfire::Skip {
+                return Some("`misfire` applies to once-per-point tasks: add `once_per_point`");
+            }
+            if self.misfire_grace.is_some() {
+                return Some(
+                    "`misfire_grace` applies to once-per-point tasks: add `once_per_point`",
+                );
+            }
+            if self.misfire_limit != DEFAULT_MISFIRE_LIMIT {
+                return Some(
+                    "`misfire_limit` applies to once-per-point tasks: add `once_per_point`",
+                );
+            }
+        }
+        if self.misfire_grace.is_some() && self.misfire == Misfire::Skip {
+            return Some("`misfire_grace` applies to `misfire = latest` and `misfire = all`: under `skip`, no missed point runs");
+        }
+        if self.misfire_limit != DEFAULT_MISFIRE_LIMIT && self.misfire != Misfire::All {
+            return Some("`misfire_limit` applies to `misfire = all`: the other policies run one missed point at most");
         }
         None
     }

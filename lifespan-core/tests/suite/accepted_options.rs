@@ -7,8 +7,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use lifespan_core::{
-    lifespan, lifespan_context, lifespan_task, App, LeaseSettings, Restart, Shutdown, TaskOptions,
-    Yield,
+    lifespan, lifespan_context, lifespan_task, App, LeaseSettings, Misfire, Overlap, Restart,
+    Shutdown, TaskOptions, Yield,
 };
 use lifespan_test_support::{bounded, WAIT_LIMIT};
 
@@ -214,6 +214,22 @@ mod kept {
     async fn once_per_point() {}
 
     #[lifespan_task(crate = crate::accepted_options::keeping)]
+    #[lifespan(
+        every = "1s",
+        once_per_point,
+        overlap = allow,
+        misfire = all,
+        misfire_grace = "1m",
+        misfire_limit = 3
+    )]
+    async fn misfire_all() {}
+
+    #[lifespan(misfire = "latest", overlap = forbid)]
+    #[lifespan_task(crate = crate::accepted_options::keeping)]
+    #[lifespan(every = "5m", once_per_point, misfire_grace = "90s")]
+    async fn misfire_latest() {}
+
+    #[lifespan_task(crate = crate::accepted_options::keeping)]
     #[lifespan(restart = on_failure, backoff = "1s..1m", name = "restarted")]
     async fn restarted() {}
 
@@ -296,6 +312,25 @@ fn options_by_hand() -> Vec<(&'static str, TaskOptions)> {
                 .every(secs(5))
                 .once_per_point(true)
                 .restart(Restart::OnFailure),
+        ),
+        (
+            "misfire_all",
+            TaskOptions::new()
+                .every(secs(1))
+                .once_per_point(true)
+                .overlap(Overlap::Allow)
+                .misfire(Misfire::All)
+                .misfire_grace(secs(60))
+                .misfire_limit(3),
+        ),
+        (
+            "misfire_latest",
+            TaskOptions::new()
+                .every(secs(300))
+                .once_per_point(true)
+                .overlap(Overlap::Forbid)
+                .misfire(Misfire::Latest)
+                .misfire_grace(secs(90)),
         ),
         (
             "restarted",

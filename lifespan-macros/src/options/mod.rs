@@ -43,6 +43,12 @@ pub(crate) struct Options {
     pub(crate) renew_deadline: Option<u64>,
     pub(crate) retry: Option<u64>,
     pub(crate) hold: Option<u64>,
+    /// The policies of a once-per-point task, as given.
+    pub(crate) overlap: Option<Overlap>,
+    pub(crate) misfire: Option<Misfire>,
+    /// In nanoseconds, as the other durations.
+    pub(crate) misfire_grace: Option<u64>,
+    pub(crate) misfire_limit: Option<u32>,
     /// A cron expression and its zone, checked.
     pub(crate) cron: Option<LitStr>,
     pub(crate) time_zone: Option<LitStr>,
@@ -100,6 +106,29 @@ const RESTARTS: [(&str, Restart); 3] = [
     ("always", Restart::Always),
 ];
 
+/// Whether a point may start while an earlier run is in flight: the runtime's `Overlap`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Overlap {
+    Forbid,
+    Allow,
+}
+
+const OVERLAPS: [(&str, Overlap); 2] = [("forbid", Overlap::Forbid), ("allow", Overlap::Allow)];
+
+/// What becomes of the points missed: the runtime's `Misfire`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Misfire {
+    Skip,
+    Latest,
+    All,
+}
+
+const MISFIRES: [(&str, Misfire); 3] = [
+    ("skip", Misfire::Skip),
+    ("latest", Misfire::Latest),
+    ("all", Misfire::All),
+];
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Key {
     Name,
@@ -118,6 +147,10 @@ enum Key {
     RenewDeadline,
     Retry,
     Hold,
+    Overlap,
+    Misfire,
+    MisfireGrace,
+    MisfireLimit,
     Cron,
     TimeZone,
     InitialDelay,
@@ -126,7 +159,7 @@ enum Key {
 }
 
 /// Each key as written, what its value is, and an example, for messages.
-const KEYS: [(&str, Key, &str, &str); 21] = [
+const KEYS: [(&str, Key, &str, &str); 25] = [
     ("name", Key::Name, "a string", "name = \"poller\""),
     (
         "restart",
@@ -208,6 +241,30 @@ const KEYS: [(&str, Key, &str, &str); 21] = [
         "retry = \"2s\"",
     ),
     ("hold", Key::Hold, "a duration as a string", "hold = \"1s\""),
+    (
+        "overlap",
+        Key::Overlap,
+        "`forbid` or `allow`",
+        "overlap = allow",
+    ),
+    (
+        "misfire",
+        Key::Misfire,
+        "`skip`, `latest` or `all`",
+        "misfire = latest",
+    ),
+    (
+        "misfire_grace",
+        Key::MisfireGrace,
+        "a duration as a string",
+        "misfire_grace = \"10m\"",
+    ),
+    (
+        "misfire_limit",
+        Key::MisfireLimit,
+        "a whole number",
+        "misfire_limit = 5",
+    ),
     (
         "cron",
         Key::Cron,
@@ -383,19 +440,23 @@ fn set_option(
             },
             None => errors.error(at.value, key.wrong_value()),
         },
-        Key::Restart => options.restart = restart(errors, value),
+        Key::Restart => options.restart = policy(errors, key, &RESTARTS, value),
+        Key::Overlap => options.overlap = policy(errors, key, &OVERLAPS, value),
+        Key::Misfire => options.misfire = policy(errors, key, &MISFIRES, value),
         Key::Backoff => options.backoff = backoff(errors, value),
         Key::Jitter => match boolean(value) {
             Some(jitter) => options.jitter = Some(jitter),
             None => errors.error(at.value, key.wrong_value()),
         },
-        Key::MaxRestarts => options.max_restarts = max_restarts(errors, value),
+        Key::MaxRestarts => options.max_restarts = count(errors, key, value),
+        Key::MisfireLimit => options.misfire_limit = count(errors, key, value),
         Key::Within => options.within = positive_duration(errors, key, value),
         Key::Every => options.every = positive_duration(errors, key, value),
         Key::Lease => options.lease = positive_duration(errors, key, value),
         Key::RenewDeadline => options.renew_deadline = positive_duration(errors, key, value),
         Key::Retry => options.retry = positive_duration(errors, key, value),
         Key::Hold => options.hold = positive_duration(errors, key, value),
+        Key::MisfireGrace => options.misfire_grace = positive_duration(errors, key, value),
         Key::InitialDelay => options.initial_delay = positive_duration(errors, key, value),
         Key::Timeout => options.timeout = positive_duration(errors, key, value),
         Key::RunJitter => options.run_jitter = positive_duration(errors, key, value),
@@ -498,8 +559,12 @@ fn unknown_option(kind: Kind, name: &str, key: &str, params: &[&str]) -> String 
 
 #[cfg(test)]
 mod tests {
-    use super::rules::shown;
-    use super::{Options, DEFAULT_LEASE, DEFAULT_RENEW_DEADLINE, DEFAULT_RETRY};
+    use super::rules::{
+        needs_once_per_point, shown, MISFIRE_GRACE_NEEDS_RUNS, MISFIRE_LIMIT_NEEDS_ALL,
+        MISFIRE_LIMIT_ZERO,
+    };
+    use super::values::listed;
+    use super::{Key, Options, DEFAULT_LEASE, DEFAULT_RENEW_DEADLINE, DEFAULT_RETRY};
 
     const S: u64 = 1_000_000_000;
 
@@ -522,6 +587,42 @@ mod tests {
             options.lease_settings(),
             Some((DEFAULT_LEASE, DEFAULT_RENEW_DEADLINE, S))
         );
+    }
+
+    /// The runtime's `TaskOptions::validate` refuses the same options in the same words (its
+    /// documentation asserts some of them; the root package's `ui` test, all of them, against
+    /// the compiler's output).
+    #[test]
+    fn the_misfire_messages_are_those_of_the_runtime() {
+        assert_eq!(
+            needs_once_per_point(Key::Overlap),
+            "`overlap` applies to once-per-point tasks: add `once_per_point`"
+        );
+        assert_eq!(
+            needs_once_per_point(Key::MisfireLimit),
+            "`misfire_limit` applies to once-per-point tasks: add `once_per_point`"
+        );
+        assert_eq!(
+            MISFIRE_GRACE_NEEDS_RUNS,
+            "`misfire_grace` applies to `misfire = latest` and `misfire = all`: under `skip`, no missed point runs"
+        );
+        assert_eq!(
+            MISFIRE_LIMIT_NEEDS_ALL,
+            "`misfire_limit` applies to `misfire = all`: the other policies run one missed point at most"
+        );
+        assert_eq!(
+            MISFIRE_LIMIT_ZERO,
+            "`misfire_limit` must be at least 1; to run no missed point, leave `misfire` at `skip`"
+        );
+    }
+
+    #[test]
+    fn policies_are_listed_as_the_messages_list_them() {
+        assert_eq!(
+            listed(&["never", "on_failure", "always"]),
+            "`never`, `on_failure` and `always`"
+        );
+        assert_eq!(listed(&["forbid", "allow"]), "`forbid` and `allow`");
     }
 
     #[test]

@@ -215,14 +215,12 @@ fn check_replicas(errors: &mut Errors, options: &Options, given: &[(Key, Given)]
     } else {
         check_lease(errors, options, given);
     }
+    // As for `singleton` above.
+    let once_per_point_off =
+        at(Key::OncePerPoint).is_none() || options.once_per_point == Some(false);
     if let Some(hold_at) = at(Key::Hold) {
-        let once_per_point_off =
-            at(Key::OncePerPoint).is_none() || options.once_per_point == Some(false);
         if once_per_point_off {
-            errors.error(
-                hold_at.key,
-                "`hold` applies to once-per-point tasks: add `once_per_point`",
-            );
+            errors.error(hold_at.key, needs_once_per_point(Key::Hold));
         } else if let (Some(hold), Some(every)) = (options.hold, options.every) {
             if hold >= every {
                 errors.error(
@@ -235,6 +233,60 @@ fn check_replicas(errors: &mut Errors, options: &Options, given: &[(Key, Given)]
                 );
             }
         }
+    }
+    check_misfire(errors, options, given, once_per_point_off);
+}
+
+/// "`hold` applies to once-per-point tasks: add `once_per_point`", as the runtime says it.
+pub(super) fn needs_once_per_point(key: Key) -> String {
+    format!(
+        "`{}` applies to once-per-point tasks: add `once_per_point`",
+        key.name()
+    )
+}
+
+/// The messages of the runtime's `TaskOptions::misfire_problem`, word for word (and
+/// `needs_once_per_point`, and "`misfire_grace` must be longer than zero" as for any duration).
+pub(super) const MISFIRE_LIMIT_ZERO: &str =
+    "`misfire_limit` must be at least 1; to run no missed point, leave `misfire` at `skip`";
+pub(super) const MISFIRE_GRACE_NEEDS_RUNS: &str = "`misfire_grace` applies to `misfire = latest` and `misfire = all`: under `skip`, no missed point runs";
+pub(super) const MISFIRE_LIMIT_NEEDS_ALL: &str =
+    "`misfire_limit` applies to `misfire = all`: the other policies run one missed point at most";
+
+/// The overlap and misfire policies: for once-per-point tasks only; the grace period for the
+/// policies that run missed points, the limit for `misfire = all`. Those of the runtime's
+/// `TaskOptions::misfire_problem`, which refuses a value other than the default where this
+/// refuses any value given.
+fn check_misfire(
+    errors: &mut Errors,
+    options: &Options,
+    given: &[(Key, Given)],
+    once_per_point_off: bool,
+) {
+    let at = |key: Key| given_at(given, key);
+    if once_per_point_off {
+        for key in [
+            Key::Overlap,
+            Key::Misfire,
+            Key::MisfireGrace,
+            Key::MisfireLimit,
+        ] {
+            if let Some(at) = at(key) {
+                errors.error(at.key, needs_once_per_point(key));
+            }
+        }
+        return;
+    }
+    // A policy given a wrong value (reported already) does not also make these unwanted.
+    if at(Key::Misfire).is_some() && options.misfire.is_none() {
+        return;
+    }
+    let misfire = options.misfire.unwrap_or(Misfire::Skip);
+    if let (Misfire::Skip, Some(grace)) = (misfire, at(Key::MisfireGrace)) {
+        errors.error(grace.key, MISFIRE_GRACE_NEEDS_RUNS);
+    }
+    if let (false, Some(limit)) = (misfire == Misfire::All, at(Key::MisfireLimit)) {
+        errors.error(limit.key, MISFIRE_LIMIT_NEEDS_ALL);
     }
 }
 

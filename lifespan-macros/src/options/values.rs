@@ -38,26 +38,44 @@ pub(super) fn ident(value: &Expr) -> Option<&Ident> {
     }
 }
 
-/// `restart = on_failure`, or `restart = "on_failure"`.
-pub(super) fn restart(errors: &mut Errors, value: &Expr) -> Option<Restart> {
+/// One of the `policies` of `key`: `restart = on_failure`, or `restart = "on_failure"`;
+/// `overlap = allow`; `misfire = latest`.
+pub(super) fn policy<P: Copy>(
+    errors: &mut Errors,
+    key: Key,
+    policies: &[(&'static str, P)],
+    value: &Expr,
+) -> Option<P> {
     let (written, span) = match (ident(value), string(value)) {
         (Some(ident), _) => (ident.unraw().to_string(), ident.span()),
         (None, Some(lit)) => (lit.value(), lit.span()),
         (None, None) => {
-            errors.error(value.span(), Key::Restart.wrong_value());
+            errors.error(value.span(), key.wrong_value());
             return None;
         }
     };
-    if let Some(&(_, restart)) = RESTARTS.iter().find(|(known, _)| *known == written) {
-        return Some(restart);
+    if let Some(&(_, policy)) = policies.iter().find(|(known, _)| *known == written) {
+        return Some(policy);
     }
-    let known: Vec<&str> = RESTARTS.iter().map(|(known, _)| *known).collect();
+    let known: Vec<&str> = policies.iter().map(|(known, _)| *known).collect();
     let mut message = format!(
-        "unknown restart policy `{written}`; the policies are `never`, `on_failure` and `always`"
+        "unknown {} policy `{written}`; the policies are {}",
+        key.name(),
+        listed(&known)
     );
     suggest::append(&mut message, suggest::did_you_mean(&written, &known));
     errors.error(span, message);
     None
+}
+
+/// "`never`, `on_failure` and `always`"
+pub(super) fn listed(names: &[&str]) -> String {
+    let quoted: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
+    match quoted.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => String::new(),
+    }
 }
 
 /// A duration, as a string; reported at the value and `None` if it is not one.
@@ -147,27 +165,30 @@ pub(super) fn backoff(errors: &mut Errors, value: &Expr) -> Option<(u64, u64)> {
     Some((start, cap))
 }
 
-/// `max_restarts = 5`: from 1 to `u32::MAX`.
-pub(super) fn max_restarts(errors: &mut Errors, value: &Expr) -> Option<u32> {
+/// `max_restarts = 5`, `misfire_limit = 5`: from 1 to `u32::MAX`.
+pub(super) fn count(errors: &mut Errors, key: Key, value: &Expr) -> Option<u32> {
     let lit = match value {
         Expr::Lit(syn::ExprLit {
             lit: Lit::Int(lit), ..
         }) if lit.suffix().is_empty() => lit,
         _ => {
-            errors.error(value.span(), Key::MaxRestarts.wrong_value());
+            errors.error(value.span(), key.wrong_value());
             return None;
         }
     };
     match lit.base10_parse::<u128>() {
         Ok(0) => errors.error(
             lit.span(),
-            "`max_restarts` must be at least 1; for no restarts, leave `restart` out",
+            match key {
+                Key::MisfireLimit => super::rules::MISFIRE_LIMIT_ZERO,
+                _ => "`max_restarts` must be at least 1; for no restarts, leave `restart` out",
+            },
         ),
         Ok(max) => match u32::try_from(max) {
             Ok(max) => return Some(max),
             Err(_) => errors.error(
                 lit.span(),
-                format!("`max_restarts` must be at most {}", u32::MAX),
+                format!("`{}` must be at most {}", key.name(), u32::MAX),
             ),
         },
         Err(error) => errors.push(error),
