@@ -265,7 +265,7 @@ fn options_by_hand() -> Vec<(&'static str, TaskOptions)> {
     let lease =
         |lease, renew_deadline, retry| LeaseSettings::new(lease, renew_deadline, retry).unwrap();
     let default = LeaseSettings::DEFAULT;
-    vec![
+    let mut options = vec![
         ("singleton", TaskOptions::new().singleton(true)),
         (
             "singleton_with_lease",
@@ -314,6 +314,30 @@ fn options_by_hand() -> Vec<(&'static str, TaskOptions)> {
                 .restart(Restart::OnFailure),
         ),
         (
+            "restarted",
+            TaskOptions::new()
+                .restart(Restart::OnFailure)
+                .backoff(secs(1), secs(60))
+                .display_name("restarted"),
+        ),
+        (
+            "timed",
+            TaskOptions::new()
+                .every(secs(60))
+                .initial_delay(secs(5))
+                .timeout(secs(10))
+                .run_jitter(secs(1)),
+        ),
+    ];
+    options.extend(misfire_options_by_hand());
+    options
+}
+
+/// The options of the once-per-point policies, as written by hand.
+fn misfire_options_by_hand() -> Vec<(&'static str, TaskOptions)> {
+    let secs = Duration::from_secs;
+    vec![
+        (
             "misfire_all",
             TaskOptions::new()
                 .every(secs(1))
@@ -331,21 +355,6 @@ fn options_by_hand() -> Vec<(&'static str, TaskOptions)> {
                 .overlap(Overlap::Forbid)
                 .misfire(Misfire::Latest)
                 .misfire_grace(secs(90)),
-        ),
-        (
-            "restarted",
-            TaskOptions::new()
-                .restart(Restart::OnFailure)
-                .backoff(secs(1), secs(60))
-                .display_name("restarted"),
-        ),
-        (
-            "timed",
-            TaskOptions::new()
-                .every(secs(60))
-                .initial_delay(secs(5))
-                .timeout(secs(10))
-                .run_jitter(secs(1)),
         ),
     ]
 }
