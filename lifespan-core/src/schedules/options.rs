@@ -255,32 +255,35 @@ impl TaskOptions {
         self
     }
 
-    /// Whether each point of a periodic task's schedule runs on exactly one replica, among all
-    /// the processes that share the app's coordinator (ShedLock's model): every replica wakes at
-    /// each point, and the coordinator gives the point to one of them. The points are the
-    /// multiples of the period since the Unix epoch, *on the coordinator's clock*, so the
-    /// replicas' clocks do not matter, and a point is never given twice. With the default,
-    /// in-process coordinator the task runs on its local schedule, as without the option.
+    /// Whether each point of a periodic task's schedule runs on one replica at a time, among all
+    /// the processes that share the app's coordinator: every replica wakes at each point, and
+    /// the coordinator starts the point for one of them as a leased run in its ledger. The
+    /// points are reckoned *on the coordinator's clock* (the multiples of the period since the
+    /// Unix epoch, or the cron schedule's occurrences), so the replicas' clocks do not matter.
+    /// A run whose replica stops renewing its lease is taken over by another replica as the
+    /// point's next attempt; the body can take its [`Point`](crate::Point) to tell. The
+    /// in-process coordinator keeps the same ledger for the one process.
     ///
     /// A run that fails is retried under the task's [`restart`](Self::restart) policy by the
-    /// replica that claimed its point, without claiming it again; the schedule then goes on.
+    /// replica that holds its point, under the same lease; the schedule then goes on.
     ///
-    /// A replica waits for the coordinator's answer to a claim for the period, or for the app's
-    /// renew deadline ([`AppBuilder::lease`](crate::AppBuilder::lease), 10 s by default) if
-    /// that is longer (with a cron schedule, until the next occurrence if that is longer
-    /// still): a coordinator slower than a short period still gives each point to one replica,
-    /// and the run is late rather than lost. Past that, the replica takes the coordinator for
-    /// unreachable, logs why (once per outage) and claims again at the next point.
+    /// A replica waits for the coordinator's answer for the period (the shortest gap between
+    /// two occurrences of a cron schedule), or for the app's renew deadline
+    /// ([`AppBuilder::lease`](crate::AppBuilder::lease), 10 s by default) if that is longer: a
+    /// coordinator slower than a short period still starts each point, and the run is late
+    /// rather than lost. Past that, the replica takes the coordinator for unreachable, logs why
+    /// (once per outage) and asks again a retry period later.
     pub const fn once_per_point(mut self, once_per_point: bool) -> Self {
         self.once_per_point = once_per_point;
         self
     }
 
     /// For a once-per-point task: how long a claimed point keeps the next ones from being
-    /// claimed, at least (ShedLock's "lock at least for"). The points are numbered on the
-    /// coordinator's clock and none is given twice, so a fast run on one replica cannot let a
-    /// replica with a slow clock run the same point again, hold or not; a hold also spaces runs
-    /// at least that far apart when a replica claims a point late. It must be shorter than the
+    /// claimed, at least (ShedLock's "lock at least for"). The points are reckoned on the
+    /// coordinator's clock and a point is started once (again only as a takeover of its run),
+    /// so a fast run on one replica cannot let a replica with a slow clock run the same point
+    /// again, hold or not; a hold also spaces runs at least that far apart when a replica
+    /// claims a point late. It must be shorter than the
     /// period, or than the shortest gap between two occurrences of a cron schedule: a hold as
     /// long as that would skip every other point. Default: none.
     pub const fn hold(mut self, hold: Duration) -> Self {

@@ -69,8 +69,6 @@ pub(crate) struct Points {
     offset: i64,
     /// Whether the coordinator failed on the last call, so that an outage is logged once.
     failing: bool,
-    /// Points missed, as counted by this replica when it started the point after them.
-    missed: u64,
     /// Whether the next claim is a poll between points (at startup, or while another
     /// replica's run is in flight) rather than at a point's time: a poll starts no point
     /// unless the misfire policy runs missed ones and some point of the task ran before.
@@ -152,7 +150,6 @@ impl Points {
             clock: WallClock::new(),
             offset: 0,
             failing: false,
-            missed: 0,
             polling: true,
             previous: None,
         }
@@ -303,13 +300,12 @@ impl Points {
 
     /// Counts the points between the last one started before and `run`'s, if `run` is a new
     /// point: they were missed.
-    fn count_missed(&mut self, claim: &RunClaim, run: &PointRun) {
+    fn count_missed(&self, claim: &RunClaim, run: &PointRun) {
         let Some(previous) = claim.previous.filter(|_| run.attempt == 1) else {
             return;
         };
         let missed = self.between(previous, run.point);
         if missed > 0 {
-            self.missed = self.missed.saturating_add(missed);
             tracing::info!(
                 missed,
                 "lifespan task `{}` missed {missed} point(s) of its schedule before this one (misfire policy: {:?})",
