@@ -48,7 +48,10 @@ impl OnceError {
 ///
 /// /// Fills the new column once, whichever replica starts first; the others wait for it.
 /// #[lifespan_context]
-/// async fn backfill(db: State<sqlx::PgPool>, lifespan: Yield<()>) -> anyhow::Result<()> {
+/// async fn backfill(
+///     db: State<sqlx::PgPool>,
+///     lifespan: Yield,
+/// ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 ///     let mut transaction = db.begin().await?;
 ///     if claim_once(&mut transaction, "2026-12 orders.region backfill").await? {
 ///         sqlx::query("UPDATE orders SET region = 'eu' WHERE region IS NULL")
@@ -56,7 +59,7 @@ impl OnceError {
 ///             .await?;
 ///     }
 ///     transaction.commit().await?;
-///     lifespan.ready(()).await;
+///     lifespan.ready().await;
 ///     Ok(())
 /// }
 /// ```
