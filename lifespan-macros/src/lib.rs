@@ -225,7 +225,10 @@ pub fn lifespan_context(args: TokenStream, item: TokenStream) -> TokenStream {
 ///   app shuts down and its `run` returns an error.
 /// - `singleton`: at most one replica runs the task, among the processes that share the app's
 ///   coordinator; the others wait as standby and take over when the holder goes. With the
-///   default, in-process coordinator the task runs at once, as without the option.
+///   default, in-process coordinator the task runs at once, as without the option. A body
+///   that returns gives the lease up, and the next replica to take it runs the body again:
+///   one-shot work across replicas (a migration, a backfill) belongs in a context's setup,
+///   claimed with `lifespan_postgres::claim_once`.
 ///   - `lease = "15s"`: how long the singleton's lease lasts after it was granted or renewed.
 ///   - `renew_deadline = "10s"`: how long after its last renewal the holder gives up and stops
 ///     the task; shorter than the lease.

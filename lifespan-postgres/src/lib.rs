@@ -2,7 +2,8 @@
 //! database: which replica runs each singleton task, with a fencing token per term, and which
 //! replica runs each point of a once-per-point schedule, kept in a ledger of runs that another
 //! replica takes over when a run's lease expires. [`claim_effect`] and [`check_lease`] fence
-//! the app's own writes with those tokens, in its own transactions.
+//! the app's own writes with those tokens, in its own transactions; [`claim_once`] lets one
+//! replica do one-shot work (a migration, a backfill) while the others wait for it.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -30,7 +31,7 @@
 //!
 //! # Tables
 //!
-//! [`PgCoordinator::prepare`](Coordinator::prepare) creates four tables, if they do not exist
+//! [`PgCoordinator::prepare`](Coordinator::prepare) creates five tables, if they do not exist
 //! (in one transaction holding a transaction-level advisory lock, so that replicas starting at
 //! once do not race on the DDL):
 //!
@@ -52,6 +53,7 @@
 //!     finished_at timestamptz, outcome text, effect_at timestamptz,
 //!     PRIMARY KEY (task, point)
 //! );
+//! CREATE TABLE lifespan_once (key text PRIMARY KEY, done_at timestamptz NOT NULL);
 //! CREATE TABLE lifespan_schema (version integer NOT NULL);
 //! ```
 //!
@@ -71,6 +73,9 @@
 //! task's finished runs but those of its [`keep_runs`](PgCoordinator::keep_runs) latest points
 //! (1000 by default) are deleted, in the same statement; unfinished runs are always kept.
 //!
+//! `lifespan_once` has a row per one-shot work done, written by [`claim_once`] in the
+//! transaction that did the work.
+//!
 //! A token is one more than the greater of the task's lease token and its run token counter,
 //! for leases and runs alike: a task's tokens only grow, even when it changes from singleton to
 //! once-per-point between deploys (the two are not serialized against each other, which an app,
@@ -82,7 +87,7 @@
 //! (``the table `lifespan_leases` is not lifespan's: column `task` is integer, not text``), and
 //! so do tables of a later version than this crate knows. Tables of version 1 (and those of the
 //! first release, which had no `lifespan_schema`) are brought to version 2, rows and all:
-//! `lifespan_runs` is created, `lifespan_points` gains its `token` column and its `last_point`
+//! `lifespan_runs` and `lifespan_once` are created, `lifespan_points` gains its `token` column and its `last_point`
 //! may be NULL; the leases and the last points are kept.
 //!
 //! If the tables vanish while the app runs (dropped, or a database restored from an older
@@ -155,6 +160,7 @@ mod address;
 mod coordinator;
 mod effect;
 mod failure;
+mod once;
 mod runs;
 mod session;
 mod sql;
@@ -175,6 +181,7 @@ use sqlx::ConnectOptions;
 use tokio::sync::Mutex;
 
 pub use effect::{check_lease, claim_effect, EffectError};
+pub use once::{claim_once, OnceError};
 use session::Slot;
 
 /// The `application_name` of the coordinator's connection when its options set none.

@@ -45,6 +45,11 @@ pub(crate) const PREPARE: &str = concat!(
     "    effect_at timestamptz,\n",
     "    PRIMARY KEY (task, point)\n",
     ");\n",
+    // One-shot work done: a row per key, committed by the transaction that did the work.
+    "CREATE TABLE IF NOT EXISTS lifespan_once (\n",
+    "    key text PRIMARY KEY,\n",
+    "    done_at timestamptz NOT NULL\n",
+    ");\n",
     // The version of the tables' layout: one row.
     "CREATE TABLE IF NOT EXISTS lifespan_schema (version integer NOT NULL);\n",
 );
@@ -235,6 +240,14 @@ RETURNING token";
 /// point's run is not in the ledger.
 pub(crate) const EFFECT_DONE: &str = "\
 SELECT effect_at IS NOT NULL FROM lifespan_runs WHERE task = $1 AND point = $2";
+
+/// Claims the one-shot work `$1` in the caller's transaction: one row if no transaction has
+/// committed it. A concurrent claim's uncommitted row makes this one wait for that transaction:
+/// committed, no row; rolled back, the key is claimed here.
+pub(crate) const CLAIM_ONCE: &str = "\
+INSERT INTO lifespan_once (key, done_at) VALUES ($1, statement_timestamp())
+ON CONFLICT (key) DO NOTHING
+RETURNING key";
 
 /// Locks the lease of task `$1` in the caller's transaction, if its term of token `$2` is
 /// still current and not expired: one row if so. `FOR SHARE`: a renewal of the term waits, a

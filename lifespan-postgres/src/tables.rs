@@ -9,11 +9,12 @@ use crate::sql;
 /// The version of the tables' layout this coordinator writes: 1 is the layout of the first
 /// releases (whose first one had no `lifespan_schema` yet: its tables are taken as version 1);
 /// 2 adds the run ledger (`lifespan_runs`) and the run token counter of `lifespan_points`
-/// (`token`), whose `last_point` may be NULL (no point started yet).
+/// (`token`), whose `last_point` may be NULL (no point started yet), and the one-shot work done
+/// (`lifespan_once`).
 pub(crate) const VERSION: i32 = 2;
 
 /// Each table's columns: name, type as `format_type` prints it.
-const LAYOUT: [(&str, &[(&str, &str)]); 3] = [
+const LAYOUT: [(&str, &[(&str, &str)]); 4] = [
     (
         "lifespan_leases",
         &[
@@ -52,6 +53,7 @@ const LAYOUT: [(&str, &[(&str, &str)]); 3] = [
             ("effect_at", TIME),
         ],
     ),
+    ("lifespan_once", &[("key", "text"), ("done_at", TIME)]),
 ];
 
 /// `timestamptz`, as `format_type` prints it.

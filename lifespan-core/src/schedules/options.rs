@@ -242,7 +242,10 @@ impl TaskOptions {
     /// [`Shutdown`](crate::Shutdown) and lease); its arguments are checked at startup. A
     /// singleton that ends for good (it completes, or fails and is not restarted) releases its
     /// lease, and a standby replica then runs it anew: a singleton is for work that lasts as
-    /// long as the app, restarted if it may end (`restart = always`).
+    /// long as the app, restarted if it may end (`restart = always`). Work to be done once
+    /// across every replica (a data migration, a backfill) is not a singleton's: with
+    /// PostgreSQL, claim it with `lifespan_postgres::claim_once` in a context's setup, where
+    /// the first replica does it and the others wait for its commit and skip it.
     pub const fn singleton(mut self, singleton: bool) -> Self {
         self.singleton = singleton;
         self

@@ -11,6 +11,7 @@ mod common;
 mod app;
 mod coordinator;
 mod effects;
+mod once;
 mod runs;
 mod statements;
 mod tables;

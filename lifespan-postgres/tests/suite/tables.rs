@@ -45,7 +45,7 @@ async fn prepare_error(database: &TestDatabase, schema: &str) -> String {
 async fn drop_tables(admin: &mut PgConnection) {
     execute(
         admin,
-        "DROP TABLE lifespan_leases, lifespan_points, lifespan_runs, lifespan_schema",
+        "DROP TABLE lifespan_leases, lifespan_points, lifespan_runs, lifespan_once, lifespan_schema",
     )
     .await;
 }

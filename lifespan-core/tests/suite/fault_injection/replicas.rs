@@ -24,10 +24,18 @@
 //!    sent);
 //! 4. tokens strictly increase: each grant's token is above every earlier one, each body's is
 //!    at least every earlier body's, and a token belongs to one replica;
-//! 5. each point of the once-per-point task runs at most once across replicas, after a claim
-//!    that won it, never before it is due (late, when the answer to the claim stalled); and a
-//!    point runs whenever, from three periods before it to its end, the coordinator was up and
-//!    answered at once and some replica was running;
+//! 5. each attempt of a point of the once-per-point task runs after a claim that won it, never
+//!    before the point is due (late, when the answer to the claim stalled, or when the misfire
+//!    policy, `skip`, `latest` or `all` at random, runs a missed point); a point runs again only
+//!    as a later attempt, never while an earlier attempt of it runs; and a point runs whenever,
+//!    from three periods before it to its end, the coordinator was up and answered at once and
+//!    some replica was running;
+//!    - tokens grow per attempt: each claim's token is new, and a later attempt of a point has
+//!      a greater token than its earlier ones;
+//!    - an attempt that ended with no end recorded (its replica cut off, or shut down while the
+//!      coordinator was down) is taken over as a later attempt within its lease, a period, a
+//!      claim's patience and a retry period after its end, when the coordinator answered at
+//!      once and a replica ran all along;
 //! 6. once every app is shut down (after the faults are over and a lease and a retry period
 //!    have passed), every body has ended, no tokio task is alive and the coordinator has no
 //!    holder.
@@ -45,7 +53,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use lifespan_core::{
-    point_system_time, Acquired, App, Coordinator, CoordinatorFuture, Lease, LeaseRequest,
+    point_system_time, Acquired, App, Coordinator, CoordinatorFuture, Lease, LeaseRequest, Misfire,
     PointRun, RunClaim, RunOutcome, RunRequest, Shutdown, TaskOptions, Term,
 };
 use lifespan_test_support::{bounded, WAIT_LIMIT};
@@ -55,7 +63,7 @@ use tokio::time::{sleep, sleep_until, Instant};
 
 use super::coordinator::TestCoordinator;
 use super::real_time::real_time_case;
-use super::replicas_case::{replicas_case, Body, ReplicasCase, Step};
+use super::replicas_case::{replicas_case, Body, ReplicasCase, Step, MISFIRE_LIMIT};
 use super::replicas_check::{check, render};
 
 const JOB: &str = "job";
@@ -95,13 +103,18 @@ pub(crate) enum Rec {
     /// A renewal was answered `false`.
     Refused { replica: usize, token: i64 },
     /// A claim started attempt `attempt` of point `point` (its time on the coordinator's
-    /// clock, due at `due` on this process's), and the replica got the answer.
+    /// clock, due at `due` on this process's) with fencing token `token`, and the replica got
+    /// the answer.
     Won {
         replica: usize,
         point: i64,
         attempt: u32,
+        token: i64,
         due: Instant,
     },
+    /// The coordinator recorded the end of attempt `attempt` of point `point`, and the replica
+    /// got the answer.
+    Finished { point: i64, attempt: u32 },
     /// The replica's `start` returned `Ok`.
     Up(usize),
     /// The replica's shutdown began.
@@ -232,6 +245,7 @@ impl Coordinator for Recording {
                     replica: replica_of(&request.instance),
                     point: run.point,
                     attempt: run.attempt,
+                    token: run.token,
                     due: Instant::now() - late,
                 });
             }
@@ -248,7 +262,17 @@ impl Coordinator for Recording {
         run: &'a PointRun,
         outcome: RunOutcome,
     ) -> CoordinatorFuture<'a, bool> {
-        self.inner.finish_run(run, outcome)
+        let answer = self.inner.finish_run(run, outcome);
+        Box::pin(async move {
+            let answer = answer.await;
+            if let Ok(true) = answer {
+                self.rec.push(Rec::Finished {
+                    point: run.point,
+                    attempt: run.attempt,
+                });
+            }
+            answer
+        })
     }
 }
 
@@ -322,7 +346,13 @@ fn replica(case: &ReplicasCase, replica: usize, coordinator: &Recording) -> App 
     })
     .unwrap();
     if let Some((period, work)) = case.digest {
-        let options = TaskOptions::new().every(period.get()).once_per_point(true);
+        let mut options = TaskOptions::new()
+            .every(period.get())
+            .once_per_point(true)
+            .misfire(case.misfire);
+        if case.misfire == Misfire::All {
+            options = options.misfire_limit(MISFIRE_LIMIT);
+        }
         let rec = coordinator.rec.clone();
         app.register_task_with(DIGEST, options, move || {
             let rec = rec.clone();
@@ -628,6 +658,8 @@ fn replicas_cases_reach_every_situation() {
         "the tables vanished and came back",
         "answers stalled past the period",
         "a point ran late",
+        "a missed point ran (misfire latest or all)",
+        "an unfinished point that must be taken over",
     ];
     super::assert_reaches(replicas_case(), 120, run_replicas, &required);
 }

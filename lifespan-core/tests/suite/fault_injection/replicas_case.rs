@@ -1,7 +1,7 @@
 //! The cases of the replicas property (`replicas.rs`): the bodies of each replica's runs, the
 //! lease settings, the restart policy, the once-per-point task and the schedule of faults.
 
-use lifespan_core::{LeaseSettings, Restart};
+use lifespan_core::{LeaseSettings, Misfire, Restart};
 use proptest::prelude::*;
 
 use super::case::Ms;
@@ -49,6 +49,8 @@ pub(crate) struct ReplicasCase {
     pub(crate) restart: Restart,
     /// The once-per-point task's period, and how long each of its runs takes.
     pub(crate) digest: Option<(Ms, Ms)>,
+    /// What becomes of its missed points (`all` runs at most [`MISFIRE_LIMIT`] of them).
+    pub(crate) misfire: Misfire,
     pub(crate) grace: Ms,
     /// Each step with the time since the one before.
     pub(crate) steps: Vec<(Ms, Step)>,
@@ -60,6 +62,10 @@ impl ReplicasCase {
         LeaseSettings::new(lease.get(), deadline.get(), retry.get()).unwrap()
     }
 }
+
+/// The most missed points `misfire = all` runs in a case: a backlog that drains within two
+/// periods (a run takes at most half of one).
+pub(crate) const MISFIRE_LIMIT: u32 = 3;
 
 fn ms(range: std::ops::RangeInclusive<u64>) -> impl Strategy<Value = Ms> {
     range.prop_map(|k| Ms(k * 10))
@@ -108,20 +114,26 @@ pub(crate) fn replicas_case() -> impl Strategy<Value = ReplicasCase> {
         // A run takes at most half a period.
         (Ms(period * 10), Ms(period * part))
     }));
+    let misfire = prop_oneof![
+        Just(Misfire::Skip),
+        Just(Misfire::Latest),
+        Just(Misfire::All)
+    ];
     (
         proptest::collection::vec(proptest::collection::vec(body(), 1..=4), 2..=4),
         lease,
         restart,
-        digest,
+        (digest, misfire),
         ms(5..=200),
         proptest::collection::vec((ms(0..=150), step()), 0..=30),
     )
         .prop_map(
-            |(bodies, lease, restart, digest, grace, steps)| ReplicasCase {
+            |(bodies, lease, restart, (digest, misfire), grace, steps)| ReplicasCase {
                 bodies,
                 lease,
                 restart,
                 digest,
+                misfire,
                 grace,
                 steps,
             },

@@ -55,12 +55,20 @@ pub(crate) fn check(
     tokens(entries, &mut situations)?;
     // 5. Each point at most once, within its period, after a won claim; and when it must run.
     if let Some((period, _)) = case.digest {
-        let ran = points_once(entries, &mut situations)?;
+        let (lease, deadline, retry) = (case.lease.0.get(), case.lease.1.get(), case.lease.2.get());
+        let (ran, attempts) = points_once(case, entries, &mut situations)?;
         points_run(
             entries,
             observed,
-            (period.get(), case.lease.0.get(), case.lease.1.get()),
+            (period.get(), lease, deadline),
             &ran,
+            &mut situations,
+        )?;
+        taken_over(
+            entries,
+            observed,
+            (period.get(), lease, deadline, retry),
+            &attempts,
             &mut situations,
         )?;
     }
@@ -300,29 +308,46 @@ fn tokens(entries: &[Entry], situations: &mut BTreeSet<&'static str>) -> Result<
     Ok(())
 }
 
+/// Per point, what the log says of its attempts: the tokens granted (attempt, token), and the
+/// runs (replica, attempt, ended at, whether the coordinator recorded the end).
+#[derive(Default)]
+struct Attempts {
+    tokens: BTreeMap<i64, Vec<(u32, i64)>>,
+    ends: Vec<(i64, u32, Instant, usize)>,
+    finished: BTreeSet<(i64, u32)>,
+}
+
 /// The first part of invariant 5: each attempt of a point after a claim that started it, never
 /// before the point is due; a point runs again only as a later attempt (a takeover of a run
-/// whose lease expired), and never while an earlier attempt of it still runs. Returns the
-/// points that ran (by their due instants), each with its first entry.
+/// whose lease expired), with a greater token, and never while an earlier attempt of it still
+/// runs. Returns the points that ran (by their due instants), each with its first entry, and
+/// their attempts.
 fn points_once(
+    case: &ReplicasCase,
     entries: &[Entry],
     situations: &mut BTreeSet<&'static str>,
-) -> Result<BTreeMap<Instant, usize>, String> {
+) -> Result<(BTreeMap<Instant, usize>, Attempts), String> {
     // Per replica, the attempt it was granted last and has not run yet.
     let mut won: BTreeMap<usize, (i64, u32, Instant)> = BTreeMap::new();
     // Per point, its last attempt run.
     let mut attempts: BTreeMap<i64, u32> = BTreeMap::new();
-    // Per replica, the point whose run it runs now.
-    let mut running: BTreeMap<usize, i64> = BTreeMap::new();
+    // Per replica, the point and attempt it runs now.
+    let mut running: BTreeMap<usize, (i64, u32)> = BTreeMap::new();
     let mut ran: BTreeMap<Instant, usize> = BTreeMap::new();
+    let mut seen = Attempts::default();
+    let period = case
+        .digest
+        .map_or(Duration::MAX, |(period, _)| period.get());
     for (seq, entry) in entries.iter().enumerate() {
         match entry.rec {
             Rec::Won {
                 replica,
                 point,
                 attempt,
+                token,
                 due,
             } => {
+                tokens_grow(&mut seen, seq, point, attempt, token)?;
                 won.insert(replica, (point, attempt, due));
             }
             Rec::PointRun { replica } => {
@@ -338,12 +363,12 @@ fn points_once(
                     );
                     situations.insert("a point taken over");
                 }
-                if let Some((other, _)) = running.iter().find(|(_, run)| **run == point) {
+                if let Some((other, _)) = running.iter().find(|(_, run)| run.0 == point) {
                     return Err(format!(
                         "entry {seq}: r{replica} ran attempt {attempt} of point {point} while r{other} still ran an earlier attempt"
                     ));
                 }
-                running.insert(replica, point);
+                running.insert(replica, (point, attempt));
                 ran.entry(due).or_insert(seq);
                 ensure!(
                     entry.at >= due,
@@ -353,9 +378,17 @@ fn points_once(
                 if entry.at > due + Duration::from_millis(2) {
                     situations.insert("a point ran late");
                 }
+                if attempt == 1 && entry.at > due + period {
+                    situations.insert("a missed point ran (misfire latest or all)");
+                }
             }
             Rec::PointEnd { replica } => {
-                running.remove(&replica);
+                if let Some((point, attempt)) = running.remove(&replica) {
+                    seen.ends.push((point, attempt, entry.at, seq));
+                }
+            }
+            Rec::Finished { point, attempt } => {
+                seen.finished.insert((point, attempt));
             }
             _ => {}
         }
@@ -363,7 +396,120 @@ fn points_once(
     if !ran.is_empty() {
         situations.insert("a point ran");
     }
-    Ok(ran)
+    Ok((ran, seen))
+}
+
+/// Invariant 5b: tokens grow per attempt: every grant has a token of its own, and a later
+/// attempt of a point a greater token than the earlier ones.
+fn tokens_grow(
+    seen: &mut Attempts,
+    seq: usize,
+    point: i64,
+    attempt: u32,
+    token: i64,
+) -> Result<(), String> {
+    if let Some(other) = seen
+        .tokens
+        .iter()
+        .find(|(_, granted)| granted.iter().any(|(_, t)| *t == token))
+    {
+        return Err(format!(
+            "entry {seq}: attempt {attempt} of point {point} got token {token}, already granted to point {}",
+            other.0
+        ));
+    }
+    let granted = seen.tokens.entry(point).or_default();
+    for &(before, earlier) in granted.iter() {
+        ensure!(
+            (attempt > before) == (token > earlier),
+            "entry {seq}: attempt {attempt} of point {point} got token {token}; attempt {before} had token {earlier}"
+        );
+    }
+    granted.push((attempt, token));
+    Ok(())
+}
+
+/// Invariant 5c: a point whose attempt ended without its end recorded (its replica was cut off
+/// from the coordinator, or shut down while it was) is taken over as a later attempt, once its
+/// lease has expired, while the coordinator answers claims at once and a replica runs: within a
+/// period and a claim's patience (the longer of the period and the renew deadline) after the
+/// expiry, and a retry period.
+fn taken_over(
+    entries: &[Entry],
+    observed: &Observed,
+    (period, lease, deadline, retry): (Duration, Duration, Duration, Duration),
+    seen: &Attempts,
+    situations: &mut BTreeSet<&'static str>,
+) -> Result<(), String> {
+    let windows = Windows::of(entries, observed);
+    for &(point, attempt, ended, seq) in &seen.ends {
+        if seen.finished.contains(&(point, attempt)) {
+            continue;
+        }
+        // Renewed last before its end at the latest: expired a lease after it at the latest.
+        let from = ended;
+        let by = ended + lease + period + period.max(deadline) + retry;
+        if by > observed.end || !windows.clear_and_up(from, by) {
+            continue;
+        }
+        situations.insert("an unfinished point that must be taken over");
+        let later = seen
+            .tokens
+            .get(&point)
+            .is_some_and(|granted| granted.iter().any(|(a, _)| *a > attempt));
+        ensure!(
+            later,
+            "entry {seq}: attempt {attempt} of point {point} ended at {:?} with no end recorded, and was not taken over by {:?}, though the coordinator answered at once and a replica ran throughout",
+            ended - observed.origin,
+            by - observed.origin
+        );
+    }
+    Ok(())
+}
+
+/// When the coordinator answered claims at once, and when each replica ran.
+struct Windows {
+    clear: Vec<(Instant, bool)>,
+    ups: BTreeMap<usize, Vec<(Instant, Instant)>>,
+}
+
+impl Windows {
+    fn of(entries: &[Entry], observed: &Observed) -> Windows {
+        let mut clear: Vec<(Instant, bool)> = Vec::new();
+        let mut ups: BTreeMap<usize, Vec<(Instant, Instant)>> = BTreeMap::new();
+        for entry in entries {
+            match entry.rec {
+                Rec::Claims { clear: on } => clear.push((entry.at, on)),
+                Rec::Up(replica) => ups
+                    .entry(replica)
+                    .or_default()
+                    .push((entry.at, observed.end + WAIT_LIMIT)),
+                Rec::Stopping(replica) => {
+                    if let Some(last) = ups.get_mut(&replica).and_then(|ups| ups.last_mut()) {
+                        last.1 = last.1.min(entry.at);
+                    }
+                }
+                _ => {}
+            }
+        }
+        Windows { clear, ups }
+    }
+
+    /// Whether from `from` to `to` the coordinator answered claims at once and one replica
+    /// ran throughout.
+    fn clear_and_up(&self, from: Instant, to: Instant) -> bool {
+        let before = self.clear.iter().rev().find(|(at, _)| *at <= from);
+        before.is_some_and(|(_, on)| *on)
+            && self
+                .clear
+                .iter()
+                .all(|(at, on)| *at <= from || *at >= to || *on)
+            && self
+                .ups
+                .values()
+                .flatten()
+                .any(|(up, down)| *up <= from && *down >= to)
+    }
 }
 
 /// How far apart two readings of one point's due instant may be: each is taken from the
@@ -386,28 +532,7 @@ fn points_run(
     // And a lease: a run whose replica went away unfinished holds the next points off (overlap
     // is forbidden) until its lease expires and another replica takes it over.
     let lookback = period * 3 + period.max(deadline) + lease;
-    let mut clear: Vec<(Instant, bool)> = Vec::new();
-    let mut ups: BTreeMap<usize, Vec<(Instant, Instant)>> = BTreeMap::new();
-    for entry in entries {
-        match entry.rec {
-            Rec::Claims { clear: on } => clear.push((entry.at, on)),
-            Rec::Up(replica) => ups
-                .entry(replica)
-                .or_default()
-                .push((entry.at, observed.end + WAIT_LIMIT)),
-            Rec::Stopping(replica) => {
-                if let Some(last) = ups.get_mut(&replica).and_then(|ups| ups.last_mut()) {
-                    last.1 = last.1.min(entry.at);
-                }
-            }
-            _ => {}
-        }
-    }
-    let clear_over = |from: Instant, to: Instant| {
-        let before = clear.iter().rev().find(|(at, _)| *at <= from);
-        before.is_some_and(|(_, on)| *on)
-            && clear.iter().all(|(at, on)| *at <= from || *at >= to || *on)
-    };
+    let windows = Windows::of(entries, observed);
     // The points' grid: from the first point that ran, else any (a window of a period must
     // hold a point's run, wherever the grid lies).
     let phase = ran.keys().next().copied().unwrap_or(observed.origin);
@@ -419,12 +544,7 @@ fn points_run(
         if ends > observed.end {
             break;
         }
-        let from = begins - lookback;
-        let must = clear_over(from, ends)
-            && ups
-                .values()
-                .flatten()
-                .any(|(up, down)| *up <= from && *down >= ends);
+        let must = windows.clear_and_up(begins - lookback, ends);
         if must {
             situations.insert("a point that must run");
             ensure!(
@@ -432,7 +552,7 @@ fn points_run(
                     "point {point} ({:?} to {:?}) did not run, though the coordinator answered at once from {:?} and a replica ran throughout",
                     begins - observed.origin,
                     ends - observed.origin,
-                    from - observed.origin
+                    begins - lookback - observed.origin
                 );
         }
         point += 1;

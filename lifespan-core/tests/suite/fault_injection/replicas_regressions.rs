@@ -36,6 +36,7 @@ fn points_due_while_a_stalled_claim_waits_within_its_patience_may_pass() {
         lease: (Ms(1090), Ms(1080), Ms(310)),
         restart: Restart::Never,
         digest: Some((Ms(210), Ms(0))),
+        misfire: lifespan_core::Misfire::Skip,
         grace: Ms(50),
         steps: steps.iter().map(|&(ms, step)| (Ms(ms), step)).collect(),
     };
