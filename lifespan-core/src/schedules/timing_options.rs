@@ -117,7 +117,8 @@ impl TaskOptions {
     /// (Not [`jitter`](Self::jitter), which spreads restart delays.) Default: none.
     ///
     /// ```
-    /// # #[cfg(feature = "cron")] {
+    /// # #[cfg(feature = "cron")]
+    /// # fn main() -> Result<(), lifespan_core::CronError> {
     /// use lifespan_core::{App, TaskOptions};
     /// use std::time::Duration;
     ///
@@ -125,8 +126,10 @@ impl TaskOptions {
     /// let options = TaskOptions::new().cron("0 0,5 * * * *")?.run_jitter(Duration::from_secs(300));
     /// let error = App::empty().register_task_with("digest", options, || async {}).unwrap_err();
     /// assert!(error.to_string().contains("`run_jitter` (300s) must be shorter than the shortest gap between the occurrences of the cron schedule `0 0,5 * * * *` (300s)"));
+    /// # Ok(())
     /// # }
-    /// # Ok::<(), lifespan_core::CronError>(())
+    /// # #[cfg(not(feature = "cron"))]
+    /// # fn main() {}
     /// ```
     pub const fn run_jitter(mut self, jitter: Duration) -> Self {
         self.run_jitter = jitter;
