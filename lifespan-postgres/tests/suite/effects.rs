@@ -225,3 +225,31 @@ async fn check_lease_passes_the_current_term_and_refuses_a_stale_one() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_failed_statement_is_not_a_stale_attempt() {
+    with_database("an effect without tables", |database| async move {
+        let schema = unique_name("effects_bare").replace('-', "_");
+        let mut admin = admin(database).await;
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let url = database.url_with("options", &format!("-c%20search_path%3D{schema}"));
+        let mut connection = PgConnection::connect(&url).await.unwrap();
+        let point =
+            lifespan_core::Point::pair("effects-bare", 0, std::time::SystemTime::UNIX_EPOCH, 1, 1)
+                .0;
+        let failed = claim_effect(&mut connection, &point).await.unwrap_err();
+        assert!(
+            matches!(failed, EffectError::Database(_)) && !failed.is_stale(),
+            "{failed:?}"
+        );
+        let lease = Lease::pair(1).0;
+        let failed = check_lease(&mut connection, "effects-bare", &lease)
+            .await
+            .unwrap_err();
+        assert!(!failed.is_stale(), "{failed:?}");
+    })
+    .await;
+}
