@@ -6,6 +6,7 @@
 pub(crate) mod coordinator;
 /// The run ledger of once-per-point tasks.
 mod ledger;
+mod point;
 /// The bound on real time; also of `schedules.rs`, and `real_time_case` is for the properties
 /// of `fault_injection/`.
 pub(crate) mod real_time;
