@@ -1,6 +1,8 @@
 //! Run it on several replicas: a heartbeat that one replica at a time writes, guarded by its
-//! fencing token, and a tick that runs once per point of its schedule across all replicas. They
-//! share one PostgreSQL database, which coordinates them.
+//! fencing token; a tick that runs once per point of its schedule across all replicas; and
+//! digests, once-per-point runs that take a while and write their effect exactly once through
+//! `lifespan_postgres::claim_effect`. They share one PostgreSQL database, which coordinates
+//! them.
 //!
 //! ```text
 //! DATABASE_URL=postgres://localhost/app INSTANCE=a cargo run --example replicas
@@ -9,19 +11,24 @@
 //!
 //! Stop the replica that writes the heartbeat (Ctrl-C) and another takes over within a retry
 //! period (2 s); kill it (`kill -9`) and another takes over once its lease has expired (15 s).
-//! `LEASE_MS`, `RENEW_DEADLINE_MS` and `RETRY_MS` change the lease settings.
+//! Kill the replica running a digest and another runs that point again, as attempt 2, once the
+//! run's lease has expired; the digest is written once all the same.
+//! `LEASE_MS`, `RENEW_DEADLINE_MS` and `RETRY_MS` change the lease settings, `DIGEST_WORK_MS`
+//! how long a digest works before it writes (300 ms by default), and `TASKS=digest,tick` runs
+//! only the tasks named.
 
 use std::time::Duration;
 
 use anyhow::Context as _;
 use lifespan_core::{
-    lifespan_context, lifespan_task, App, Lease, LeaseSettings, Shutdown, State, Yield,
+    lifespan_context, lifespan_task, App, Kind, Lease, LeaseSettings, Point, Shutdown, State, Yield,
 };
-use lifespan_postgres::PgCoordinator;
+use lifespan_postgres::{claim_effect, PgCoordinator};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
-/// The example's tables: the heartbeats written, accepted or rejected by the fence; the ticks;
-/// and the fence, which keeps the highest token that has written.
+/// The example's tables: the heartbeats written, accepted or rejected by the fence; the fence,
+/// which keeps the highest token that has written; the ticks; the digests written, one per
+/// point of each digest task; and the digests' writes that `claim_effect` refused.
 const SCHEMA: &str = "
     SELECT pg_advisory_xact_lock(7263);
     CREATE TABLE IF NOT EXISTS replica_fence (name text PRIMARY KEY, token bigint NOT NULL);
@@ -30,7 +37,16 @@ const SCHEMA: &str = "
         instance text NOT NULL, token bigint NOT NULL, accepted boolean NOT NULL,
         at timestamptz NOT NULL DEFAULT clock_timestamp());
     CREATE TABLE IF NOT EXISTS replica_ticks (
-        instance text NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp());
+        instance text NOT NULL, point bigint NOT NULL,
+        at timestamptz NOT NULL DEFAULT clock_timestamp());
+    CREATE TABLE IF NOT EXISTS replica_digests (
+        task text NOT NULL, point bigint NOT NULL, attempt integer NOT NULL,
+        token bigint NOT NULL, instance text NOT NULL,
+        at timestamptz NOT NULL DEFAULT clock_timestamp());
+    CREATE TABLE IF NOT EXISTS replica_refusals (
+        task text NOT NULL, point bigint NOT NULL, attempt integer NOT NULL,
+        token bigint NOT NULL, instance text NOT NULL, reason text NOT NULL,
+        at timestamptz NOT NULL DEFAULT clock_timestamp());
 ";
 
 /// The database the tasks write to: the replicas' own pool, apart from the coordinator's
@@ -45,6 +61,17 @@ async fn database(url: String, lifespan: Yield<PgPool>) -> anyhow::Result<()> {
     // Replicas starting together create the tables one at a time: the statements of one simple
     // query run in one transaction, which holds the lock.
     sqlx::raw_sql(SCHEMA).execute(&pool).await?;
+    // This replica's clock against the database's: no schedule reads it, the points are
+    // reckoned on the database's.
+    let database_ms: f64 =
+        sqlx::query_scalar("SELECT extract(epoch FROM clock_timestamp())::float8 * 1000")
+            .fetch_one(&pool)
+            .await?;
+    let skew_ms = unix_ms() - database_ms.round() as i64;
+    tracing::info!(
+        skew_ms,
+        "this replica's clock is {skew_ms} ms ahead of the database's (behind if negative)"
+    );
     let pool = lifespan.ready_sharing(pool).await;
     pool.close().await;
     Ok(())
@@ -96,12 +123,105 @@ async fn heartbeat(lease: Lease, db: State<PgPool>, shutdown: Shutdown) -> anyho
 /// Every 200 ms, on exactly one of the replicas.
 #[lifespan_task]
 #[lifespan(every = "200ms", once_per_point)]
-async fn tick(app: App, db: State<PgPool>) -> anyhow::Result<()> {
-    sqlx::query("INSERT INTO replica_ticks (instance) VALUES ($1)")
+async fn tick(app: App, point: Point, db: State<PgPool>) -> anyhow::Result<()> {
+    sqlx::query("INSERT INTO replica_ticks (instance, point) VALUES ($1, $2)")
         .bind(app.instance())
+        .bind(point.number())
         .execute(&*db)
         .await?;
     Ok(())
+}
+
+/// Every second, on one replica: the digest of that second, written exactly once. A point due
+/// while a digest runs is missed (`overlap = forbid`, the default); so are the points due
+/// while every replica was down, of which `misfire = latest` runs the latest once a replica is
+/// back, if it is at most a minute old.
+#[lifespan_task]
+#[lifespan(every = "1s", once_per_point, misfire = latest, misfire_grace = "1m")]
+async fn digest(point: Point, db: State<PgPool>) -> anyhow::Result<()> {
+    write_digest(&point, &db).await
+}
+
+/// The same digest, but a point starts at its time even while earlier points' runs go on
+/// (`overlap = allow`): on other replicas, since each replica runs one at a time.
+#[lifespan_task]
+#[lifespan(every = "1s", once_per_point, overlap = allow)]
+async fn overlapping_digest(point: Point, db: State<PgPool>) -> anyhow::Result<()> {
+    write_digest(&point, &db).await
+}
+
+/// The same digest on a cron schedule (every second, with the seconds field), whose
+/// occurrences are reckoned on the database's clock: a replica whose own clock is wrong runs
+/// them at their time all the same.
+#[lifespan_task]
+#[lifespan(cron = "* * * * * *", once_per_point)]
+async fn cron_digest(point: Point, db: State<PgPool>) -> anyhow::Result<()> {
+    write_digest(&point, &db).await
+}
+
+/// A digest's run: some work, then its one write, fenced by the point's run in the ledger.
+async fn write_digest(point: &Point, db: &PgPool) -> anyhow::Result<()> {
+    let number = point.number();
+    // The work (a stand-in: a sleep that is not interrupted). A pause of the process here
+    // (a stall, `SIGSTOP`, a VM migration) may last past the run's lease, and another replica
+    // takes the point over meanwhile: this attempt then wakes up with a write in flight.
+    tokio::time::sleep(work()).await;
+    let mut transaction = db.begin().await?;
+    let refused = match claim_effect(&mut transaction, point).await {
+        // This attempt is the point's current run, and no attempt has written: write, commit.
+        Ok(true) => {
+            sqlx::query(
+                "INSERT INTO replica_digests (task, point, attempt, token, instance)
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(point.task())
+            .bind(number)
+            .bind(point.attempt() as i32)
+            .bind(point.token())
+            .bind(point.instance())
+            .execute(&mut *transaction)
+            .await?;
+            transaction.commit().await?;
+            tracing::info!(number, attempt = point.attempt(), "digest written");
+            return Ok(());
+        }
+        // Another attempt of this point has committed its digest: nothing to write.
+        Ok(false) => "done",
+        // This attempt is over (its run's lease expired, or another replica took the point
+        // over): roll back; the attempt that runs the point now writes the digest.
+        Err(error) if error.is_stale() => {
+            tracing::warn!(number, attempt = point.attempt(), "digest refused: {error}");
+            "stale"
+        }
+        Err(error) => return Err(error.into()),
+    };
+    transaction.rollback().await?;
+    // Kept apart from the digests (not in the transaction refused), to be seen.
+    sqlx::query(
+        "INSERT INTO replica_refusals (task, point, attempt, token, instance, reason)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(point.task())
+    .bind(number)
+    .bind(point.attempt() as i32)
+    .bind(point.token())
+    .bind(point.instance())
+    .bind(refused)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// How long a digest works before it writes: `DIGEST_WORK_MS`, 300 ms by default.
+fn work() -> Duration {
+    let millis = std::env::var("DIGEST_WORK_MS").ok();
+    Duration::from_millis(millis.and_then(|ms| ms.parse().ok()).unwrap_or(300))
+}
+
+/// This process's clock, in ms since the Unix epoch.
+fn unix_ms() -> i64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    since.map_or(0, |since| since.as_millis() as i64)
 }
 
 /// The lease settings from `LEASE_MS`, `RENEW_DEADLINE_MS` and `RETRY_MS`, if set.
@@ -155,6 +275,16 @@ async fn main() -> anyhow::Result<()> {
     }
     if let Some(settings) = lease_settings()? {
         builder = builder.lease(settings);
+    }
+    // `TASKS=digest,tick`: only those tasks run (the contexts all do).
+    if let Ok(tasks) = std::env::var("TASKS") {
+        let names: Vec<String> = tasks
+            .split(',')
+            .map(|task| format!("{}::{}", module_path!(), task.trim()))
+            .collect();
+        builder = builder.filter(move |registration| {
+            registration.kind != Kind::Task || names.iter().any(|name| name == registration.name)
+        });
     }
     let report = builder.build().run_until_signal().await?;
     for line in report.to_string().lines() {

@@ -97,8 +97,10 @@
 //!
 //! Lease rows and task rows are never deleted: a task keeps its last tokens, so the next
 //! token is greater than every earlier one (they start at 1). Every time is the database's
-//! `now()`; the replicas only send durations and points reckoned on the database's clock
-//! ([`now`](Coordinator::now)), so their clocks do not matter.
+//! `now()` (in a claim of a run, its `clock_timestamp()` when the claim decides, so that a run
+//! starts, in the ledger, after every run the claim saw finish); the replicas only send
+//! durations and points reckoned on the database's clock ([`now`](Coordinator::now)), so their
+//! clocks do not matter.
 //!
 //! # Effects exactly once
 //!

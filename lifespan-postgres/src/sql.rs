@@ -1,5 +1,6 @@
 //! The statements: every time is the database's `now()` (`statement_timestamp()` in the
-//! app's own transactions, which may have begun long before), every duration a number of
+//! app's own transactions, which may have begun long before; `clock_timestamp()` in a claim of
+//! a run, whose transaction may have waited for the task's row), every duration a number of
 //! microseconds (`bigint`), every time returned as microseconds since the Unix epoch.
 
 /// The key of the transaction-level advisory lock that serializes [`PREPARE`] between replicas
@@ -126,11 +127,17 @@ ON CONFLICT (task) DO NOTHING";
 /// and within the grace period starts as attempt 1. A run granted takes the next token: one
 /// more than the greater of the task's run token counter and its lease's token.
 ///
+/// Its time is the clock when it decides (`clock_timestamp()`, read once), not `now()`: the
+/// transaction began before the wait for the task's row, and a run that finished during that
+/// wait, which this statement sees finished, would otherwise have ended after the next run
+/// started, in the ledger.
+///
 /// Returns one row: the run's point, attempt, token (NULL if none), the clock (µs), the last
 /// point before this claim, and whether a run was in flight (so that nothing started).
 pub(crate) const CLAIM_RUN: &str = "\
 WITH clock AS (
-    SELECT (extract(epoch FROM now()) * 1000000)::bigint AS now_us
+    SELECT at, (extract(epoch FROM at) * 1000000)::bigint AS now_us
+    FROM (SELECT clock_timestamp() AS at) AS read
 ), task AS (
     SELECT p.last_point, p.held_until,
         greatest(p.token, coalesce((SELECT l.token FROM lifespan_leases l WHERE l.task = $1), 0))
@@ -138,8 +145,8 @@ WITH clock AS (
     FROM lifespan_points p
     WHERE p.task = $1
 ), expired AS (
-    SELECT r.point FROM lifespan_runs r
-    WHERE r.task = $1 AND r.finished_at IS NULL AND r.expires_at <= now()
+    SELECT r.point FROM lifespan_runs r, clock
+    WHERE r.task = $1 AND r.finished_at IS NULL AND r.expires_at <= clock.at
     ORDER BY r.point
     LIMIT 1
 ), busy AS (
@@ -151,7 +158,7 @@ WITH clock AS (
     FROM unnest($3::bigint[]) AS asked(point), task, clock, busy
     WHERE NOT EXISTS (SELECT 1 FROM expired)
         AND NOT busy.in_flight
-        AND task.held_until <= now()
+        AND task.held_until <= clock.at
         AND (task.last_point IS NULL OR asked.point > task.last_point)
         AND asked.point <= clock.now_us
         AND ($5::bigint IS NULL OR clock.now_us - asked.point <= $5)
@@ -160,19 +167,19 @@ WITH clock AS (
         attempt = r.attempt + 1,
         instance = $2,
         token = task.next_token,
-        started_at = now(),
-        renewed_at = now(),
-        expires_at = now() + $7 * interval '1 microsecond'
-    FROM expired, task
+        started_at = clock.at,
+        renewed_at = clock.at,
+        expires_at = clock.at + $7 * interval '1 microsecond'
+    FROM expired, task, clock
     WHERE r.task = $1 AND r.point = expired.point
-        AND r.finished_at IS NULL AND r.expires_at <= now()
+        AND r.finished_at IS NULL AND r.expires_at <= clock.at
     RETURNING r.point, r.attempt, r.token
 ), started AS (
     INSERT INTO lifespan_runs AS r
         (task, point, attempt, instance, token, started_at, renewed_at, expires_at)
-    SELECT $1, due.point, 1, $2, task.next_token, now(), now(),
-        now() + $7 * interval '1 microsecond'
-    FROM due, task
+    SELECT $1, due.point, 1, $2, task.next_token, clock.at, clock.at,
+        clock.at + $7 * interval '1 microsecond'
+    FROM due, task, clock
     WHERE due.point IS NOT NULL
     RETURNING r.point, r.attempt, r.token
 ), run AS (
@@ -182,10 +189,10 @@ WITH clock AS (
         token = task.next_token,
         last_point = coalesce((SELECT point FROM started), p.last_point),
         held_until = CASE WHEN EXISTS (SELECT 1 FROM started)
-            THEN now() + $6 * interval '1 microsecond' ELSE p.held_until END,
+            THEN clock.at + $6 * interval '1 microsecond' ELSE p.held_until END,
         claimed_by = $2,
-        claimed_at = now()
-    FROM task
+        claimed_at = clock.at
+    FROM task, clock
     WHERE p.task = $1 AND EXISTS (SELECT 1 FROM run)
 )
 SELECT run.point, run.attempt, run.token, clock.now_us, task.last_point,

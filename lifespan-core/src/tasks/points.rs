@@ -28,9 +28,14 @@ use crate::tasks::keeper::{Keeper, Leased};
 /// coordinator's clock reaches it.
 const MARGIN: Duration = Duration::from_millis(1);
 
-/// How many cron occurrences are looked at, at most, to find the missed ones.
+/// How many cron occurrences are looked at, at most, to count the missed ones.
 #[cfg(feature = "cron")]
 const OCCURRENCES_SEARCHED: usize = 10_000;
+
+/// How far back the latest occurrences of a cron schedule are looked for: a year and a day (a
+/// yearly schedule's last occurrence, whatever the leap days).
+#[cfg(feature = "cron")]
+const LOOKBACK: Duration = Duration::from_secs(366 * 86_400);
 
 /// How long a call to the coordinator may take: the period (the shortest gap between two
 /// occurrences of a cron schedule), or the app's renew deadline
@@ -473,38 +478,91 @@ fn cadence(options: &TaskOptions, period: Duration) -> Cadence {
 }
 
 /// The occurrences of `schedule` around `now`: the `before` ones before the latest due, the
-/// latest due, and the next one, found from a day back (or further, to find `before` of them).
+/// latest due, and the next one.
 #[cfg(feature = "cron")]
 fn cron_candidates(schedule: &CronSchedule, now: PointTime, before: usize) -> Vec<PointTime> {
     let now_time = crate::replicas::point_system_time(now);
-    let mut lookback = Duration::from_secs(86_400);
-    loop {
-        let start = now_time
-            .checked_sub(lookback)
-            .unwrap_or(SystemTime::UNIX_EPOCH);
-        let mut due = Vec::new();
-        let mut at = start;
-        let mut next_one = None;
-        for _ in 0..OCCURRENCES_SEARCHED {
-            match schedule.next_after(at) {
-                Some(next) if point_time(next) <= now => {
-                    due.push(point_time(next));
-                    at = next;
-                }
-                Some(next) => {
-                    next_one = Some(point_time(next));
-                    break;
-                }
-                None => break,
+    let mut due = Vec::new();
+    let mut until = now_time;
+    for _ in 0..=before {
+        let Some(latest) = latest_at_or_before(schedule, until) else {
+            break;
+        };
+        due.push(point_time(latest));
+        let Some(earlier) = latest.checked_sub(Duration::from_secs(1)) else {
+            break;
+        };
+        until = earlier;
+    }
+    due.reverse();
+    due.extend(schedule.next_after(now_time).map(point_time));
+    due
+}
+
+/// The latest occurrence of `schedule` at or before `time`, within [`LOOKBACK`]; `None` if it
+/// has none there.
+///
+/// Found by halving, whatever the number of occurrences between (a schedule of every second
+/// has 86,400 a day; walking them from a day back would take as many steps): the next
+/// occurrence after a second `s` is at or before `time` for every `s` before the latest
+/// occurrence, and for none from it on. Occurrences fall on whole seconds, so the halving is
+/// over whole seconds: about 25 steps for a year.
+#[cfg(feature = "cron")]
+fn latest_at_or_before(schedule: &CronSchedule, time: SystemTime) -> Option<SystemTime> {
+    let second = |s: i64| crate::replicas::point_system_time(s.saturating_mul(1_000_000));
+    let due_after = |s: i64| schedule.next_after(second(s)).filter(|next| *next <= time);
+    // The next occurrence after the second `time` falls in is after `time`.
+    let mut high = point_time(time).div_euclid(1_000_000);
+    let mut low = high.saturating_sub(LOOKBACK.as_secs() as i64);
+    let mut found = due_after(low)?;
+    while high - low > 1 {
+        let middle = low + (high - low) / 2;
+        match due_after(middle) {
+            Some(next) => {
+                low = middle;
+                found = next;
             }
+            None => high = middle,
         }
-        let enough = due.len() > before || lookback >= Duration::from_secs(86_400 * 366);
-        if enough || next_one.is_none() {
-            let keep = due.len().saturating_sub(before + 1);
-            due.drain(..keep);
-            due.extend(next_one);
-            return due;
-        }
-        lookback *= 8;
+    }
+    Some(found)
+}
+
+#[cfg(all(test, feature = "cron"))]
+mod tests {
+    use super::{cron_candidates, CronSchedule};
+
+    /// 2026-01-01T00:00:00Z, in µs.
+    const NEW_YEAR: i64 = 1_767_225_600_000_000;
+    const SECOND: i64 = 1_000_000;
+
+    #[test]
+    fn the_candidates_of_a_schedule_of_every_second_are_those_around_now() {
+        let schedule = CronSchedule::parse("* * * * * *", None).unwrap();
+        let now = NEW_YEAR + 12 * 3600 * SECOND + SECOND / 2;
+        let whole = now - SECOND / 2;
+        assert_eq!(
+            cron_candidates(&schedule, now, 1),
+            [whole - SECOND, whole, whole + SECOND]
+        );
+        // An occurrence due exactly now is due.
+        assert_eq!(
+            cron_candidates(&schedule, whole, 0),
+            [whole, whole + SECOND]
+        );
+        assert_eq!(cron_candidates(&schedule, now, 9).len(), 11);
+    }
+
+    #[test]
+    fn the_candidates_of_a_yearly_schedule_go_back_a_year_for_each() {
+        let schedule = CronSchedule::parse("0 0 3 1 1 *", None).unwrap();
+        let this_year = NEW_YEAR + 3 * 3600 * SECOND;
+        let last_year = this_year - 365 * 86_400 * SECOND;
+        let next_year = this_year + 365 * 86_400 * SECOND;
+        let june = NEW_YEAR + 151 * 86_400 * SECOND;
+        assert_eq!(
+            cron_candidates(&schedule, june, 1),
+            [last_year, this_year, next_year]
+        );
     }
 }

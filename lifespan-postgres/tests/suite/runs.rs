@@ -280,6 +280,67 @@ async fn an_expired_run_is_not_renewed() {
     .await;
 }
 
+/// A run starts, in the ledger, when the claim decides, after every run it saw finish: a claim
+/// that waited for the task's row while the run in flight finished starts the next point after
+/// that run's end. Its `started_at` was its transaction's start, before the wait, so the
+/// ledger showed two runs of a task overlapping under `overlap = forbid` (by 0.14 ms in the
+/// process test that found it, `tests/suite/ledger_replicas.rs`), though they never did.
+#[tokio::test]
+async fn a_claim_that_waited_starts_its_run_after_the_run_it_saw_finish() {
+    with_database("start after finish", |database| async move {
+        let task = unique_name("start-after-finish");
+        let a = prepared(database, "lifespan-after-finish-a").await;
+        let b = prepared(database, "lifespan-after-finish-b").await;
+        let points = points_ago(&a, &[2, 1]).await;
+        let first = started(claim(&a, &RunRequest::new(&task, "a", points[0], LONG)).await);
+        // b's claim begins its transaction, then waits for the task's row ...
+        let locker = lock_row(database, "lifespan_points", &task).await;
+        let request = RunRequest::new(&task, "b", points[1], LONG);
+        let waiting = tokio::spawn(async move { claim(&b, &request).await });
+        let mut watcher = admin(database).await;
+        let deadline = Instant::now() + LIMIT;
+        while backends_waiting(&mut watcher, "lifespan-after-finish-b").await == 0 {
+            assert!(Instant::now() < deadline, "b's claim never waited");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // ... while a's run finishes.
+        assert!(a.finish_run(&first, RunOutcome::Succeeded).await.unwrap());
+        unlock(locker).await;
+        let second = started(waiting.await.unwrap());
+        assert_eq!(second.point, points[1]);
+        let (finished, began): (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT (extract(epoch FROM finished_at) * 1000000)::bigint \
+                 FROM lifespan_runs WHERE task = $1 AND point = $2), \
+             (SELECT (extract(epoch FROM started_at) * 1000000)::bigint \
+                 FROM lifespan_runs WHERE task = $1 AND point = $3)",
+        )
+        .bind(&task)
+        .bind(points[0])
+        .bind(points[1])
+        .fetch_one(&mut watcher)
+        .await
+        .unwrap();
+        assert!(
+            began >= finished,
+            "the ledger has the second run start {} µs before the first ended",
+            finished - began
+        );
+    })
+    .await;
+}
+
+/// The backends named `name` waiting for a lock.
+async fn backends_waiting(connection: &mut sqlx::PgConnection, name: &str) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity \
+         WHERE application_name = $1 AND wait_event_type = 'Lock'",
+    )
+    .bind(name)
+    .fetch_one(connection)
+    .await
+    .unwrap()
+}
+
 #[tokio::test]
 async fn the_ledger_keeps_the_unfinished_runs_and_the_latest_finished_ones() {
     with_database("retention", |database| async move {

@@ -478,3 +478,38 @@ fn cron_occurrences_follow_the_coordinators_clock_not_the_replicas() {
         }
     });
 }
+
+/// A cron schedule with more occurrences a day than the runtime once looked at (every second:
+/// 86,400) runs the occurrence due now, numbered by its own time, not one of a day before. The
+/// runtime looked for the latest occurrences by walking at most 10,000 of them from a day back,
+/// so it claimed, one a second, the occurrences of 21 h 13 min 20 s earlier (found by the
+/// process test of a replica whose clock is ahead, `tests/suite/ledger_replicas.rs`).
+#[cfg(feature = "cron")]
+#[test]
+fn a_cron_schedule_of_every_second_runs_the_occurrences_due_now() {
+    paused("cron of every second", REAL_LIMIT, || async {
+        let new_year = 1_767_225_600; // 2026-01-01T00:00:00Z
+        let start = SystemTime::UNIX_EPOCH + Duration::from_millis(new_year * 1000 + 500);
+        let epoch = Instant::now();
+        let runs: Runs = Arc::default();
+        let options = TaskOptions::new()
+            .cron("* * * * * *")
+            .unwrap()
+            .once_per_point(true);
+        let app = replica(
+            InProcess::starting_at(start),
+            "a",
+            options,
+            10 * MS,
+            &runs,
+            epoch,
+        );
+        bounded("start", WAIT_LIMIT, app.start()).await.unwrap();
+        sleep(3 * S).await;
+        bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
+        let runs = runs.lock().unwrap().clone();
+        let numbers: Vec<i64> = runs.iter().map(|run| run.number).collect();
+        let second = |n: u64| (new_year + n) as i64;
+        assert_eq!(numbers, vec![second(1), second(2), second(3)], "{runs:?}");
+    });
+}
