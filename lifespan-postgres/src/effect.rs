@@ -58,8 +58,9 @@ impl EffectError {
 ///   in this transaction, then commit. The point's row of the ledger (`lifespan_runs`) stays
 ///   locked until the transaction ends, so a replica taking the point over waits for it, and
 ///   then finds the effect done.
-/// - `Ok(false)`: an attempt's effect was already committed (this point was taken over after
-///   its effect): skip the write.
+/// - `Ok(false)`: an attempt's effect was already committed (an earlier attempt's, before this
+///   one took the point over; or, for a stale attempt, that of the attempt that took it over
+///   from it): skip the write.
 /// - `Err(EffectError::StaleRun)`: this attempt was taken over, has finished, or its lease
 ///   expired, before any effect was committed: roll back; the attempt that takes it over
 ///   writes the effect.
