@@ -147,7 +147,12 @@ impl Points {
             instance: board.coordination.instance.clone(),
             label: entry.label().to_string(),
             patience: patience(spacing, settings.renew_deadline()),
-            clock: WallClock::new(),
+            // Anchored once, then moved on by tokio's clock alone: the coordinator's offset is
+            // measured against it at every answer, so it need not follow the system's clock,
+            // and a reading is never off by a preemption between reading the system's clock
+            // and the monotonic one (a reading early by a few milliseconds asked for the point
+            // before the one due).
+            clock: WallClock::starting_at(SystemTime::now()),
             offset: 0,
             failing: false,
             polling: true,
