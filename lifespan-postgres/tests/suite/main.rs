@@ -11,6 +11,7 @@ mod common;
 mod app;
 mod coordinator;
 mod effects;
+mod recent;
 mod runs;
 mod statements;
 mod tables;
