@@ -9,7 +9,16 @@
 //!   coordinator and connection), over 20 s: statements per second sent by the coordinators and
 //!   transactions per second committed by the server, with the default lease settings (lease
 //!   15 s, renew deadline 10 s, retry 2 s) and with a retry of 500 ms;
-//! - the mean time of a renewal seen from the replica.
+//! - the mean time of a renewal seen from the replica;
+//! - the statements of `claim_effect` (counted from the driver's own log events) and of
+//!   `recent_runs`;
+//! - how long an interrupted point's run takes to be taken over as attempt 2, its replica no
+//!   longer renewing it and another polling every retry period, for three lease settings;
+//! - the rows and size of `lifespan_runs` every 10,000 points while one task runs 100,000
+//!   points, claimed and finished one after the other, with the default retention (1,000), and
+//!   the time per point (about 2 minutes).
+//!
+//! `LIFESPAN_BENCH_SECTIONS=calls,load,takeover,table` picks sections (all by default).
 
 use std::time::{Duration, Instant};
 
@@ -20,6 +29,9 @@ use lifespan_examples::{test_database, unique_name};
 use lifespan_postgres::PgCoordinator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::Row;
+
+#[path = "replicas/ledger.rs"]
+mod ledger;
 
 const REPLICAS: usize = 3;
 const SINGLETONS: usize = 100;
@@ -43,16 +55,27 @@ async fn main() {
     let url = database.url_with("options", &format!("-c%20search_path%3D{schema}"));
     let options: PgConnectOptions = url.parse().unwrap();
 
-    per_call(&options).await;
-    let retry_default = LeaseSettings::DEFAULT;
-    let retry_fast = LeaseSettings::new(
-        Duration::from_secs(15),
-        Duration::from_secs(10),
-        Duration::from_millis(500),
-    )
-    .unwrap();
-    for settings in [retry_default, retry_fast] {
-        load(&options, &admin, settings).await;
+    if section("calls") {
+        let coordinator = per_call(&options).await;
+        ledger::per_call(&options, &coordinator).await;
+    }
+    if section("load") {
+        let retry_default = LeaseSettings::DEFAULT;
+        let retry_fast = LeaseSettings::new(
+            Duration::from_secs(15),
+            Duration::from_secs(10),
+            Duration::from_millis(500),
+        )
+        .unwrap();
+        for settings in [retry_default, retry_fast] {
+            load(&options, &admin, settings).await;
+        }
+    }
+    if section("takeover") {
+        ledger::takeover(&options).await;
+    }
+    if section("table") {
+        ledger::bounded_table(&options, &admin, &schema).await;
     }
     sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
         .execute(&admin)
@@ -60,8 +83,15 @@ async fn main() {
         .unwrap();
 }
 
-/// The statements each call sends, and how long a renewal takes.
-async fn per_call(options: &PgConnectOptions) {
+/// Whether `LIFESPAN_BENCH_SECTIONS` (a comma-separated list; all if unset) has `name`.
+fn section(name: &str) -> bool {
+    std::env::var("LIFESPAN_BENCH_SECTIONS").map_or(true, |sections| {
+        sections.split(',').any(|s| s.trim() == name)
+    })
+}
+
+/// The statements each call sends, and how long a renewal takes; the coordinator.
+async fn per_call(options: &PgConnectOptions) -> PgCoordinator {
     let coordinator = PgCoordinator::from_options(options.clone());
     coordinator.prepare().await.unwrap();
     let lease = Duration::from_secs(15);
@@ -116,6 +146,7 @@ async fn per_call(options: &PgConnectOptions) {
     println!(
         "once per point: each replica claims each point, so {REPLICAS} replicas send {REPLICAS} claims per point"
     );
+    coordinator
 }
 
 /// 100 singletons on each of 3 replicas for 20 s: statements per second.

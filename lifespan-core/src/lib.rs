@@ -82,6 +82,11 @@
 //! coordinator, [`InProcess`], grants every lease to the one process; `lifespan-postgres`
 //! coordinates through PostgreSQL.
 //!
+//! The ledger of a once-per-point task is visible from every replica: [`App::ledger`] reads
+//! from the coordinator the runs of its latest points, whichever replica ran them (instance,
+//! attempt, state, outcome, duration), and [`TaskStatus::missed`] counts the points of its
+//! schedule that no replica started; the status route (feature `axum`) shows both.
+//!
 //! ```
 //! use lifespan_core::{App, InProcess, Lease, RunState, Shutdown, TaskOptions};
 //!
@@ -126,7 +131,8 @@
 //! for tokio-console.
 //!
 //! [`App::status`] shows each supervised task's run history: [`TaskStatus::runs`],
-//! [`TaskStatus::last_run`] and [`TaskStatus::next_run`].
+//! [`TaskStatus::last_run`] and [`TaskStatus::next_run`], the runs of this process; for a
+//! once-per-point task, [`TaskStatus::missed`], and [`App::ledger`] the runs of every replica.
 //!
 //! # Metrics
 //!
@@ -243,9 +249,11 @@ pub use registration::returns::TaskReturn;
 pub use replicas::{
     point_system_time, point_time, Acquired, Coordinator, CoordinatorError, CoordinatorFuture,
     Holder, InProcess, InvalidLeaseSettings, Lease, LeaseControl, LeaseLost, LeaseRequest,
-    LeaseSettings, Misfire, Overlap, Point, PointRun, PointTime, RunClaim, RunRequest, Term,
+    LeaseSettings, Misfire, Overlap, Point, PointRun, PointTime, RecentRuns, RunClaim, RunRecord,
+    RunRequest, Term,
 };
 pub use report::errors::{RegisterError, RunError, StartupError, StartupErrorKind};
+pub use report::ledger_error::LedgerError;
 pub use report::outcome::{ContextOutcome, ContextReport, Report, TaskOutcome, TaskReport};
 pub use report::task_error::TaskError;
 #[cfg(feature = "cron")]
@@ -259,6 +267,7 @@ pub use serving::graceful_shutdown::ShutdownSignal;
 pub use serving::probes::{liveness_handler, readiness_handler};
 #[cfg(feature = "axum")]
 pub use serving::status_route::{status_handler, status_handler_with_errors};
+pub use status::ledger::{LedgerRun, LedgerRunState, TaskLedger};
 pub use status::phase::{Phase, Phases};
 pub use status::snapshot::{
     ContextStatus, LastRun, LeaseStatus, RunOutcome, RunState, Status, TaskStatus,

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lifespan_core::{
     Acquired, Coordinator, CoordinatorError, CoordinatorFuture, Holder, LeaseRequest, PointRun,
-    RunClaim, RunOutcome, RunRequest, Term,
+    RecentRuns, RunClaim, RunOutcome, RunRequest, Term,
 };
 use sqlx::postgres::PgConnection;
 use sqlx::Row;
@@ -241,6 +241,14 @@ impl Coordinator for PgCoordinator {
         outcome: RunOutcome,
     ) -> CoordinatorFuture<'a, bool> {
         Box::pin(self.finish_point_run(run, outcome))
+    }
+
+    fn recent_runs<'a>(
+        &'a self,
+        task: &'a str,
+        limit: usize,
+    ) -> CoordinatorFuture<'a, Option<RecentRuns>> {
+        Box::pin(async move { self.recent(task, limit).await.map(Some) })
     }
 }
 

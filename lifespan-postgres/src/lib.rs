@@ -31,9 +31,9 @@
 //!
 //! # Tables
 //!
-//! [`PgCoordinator::prepare`](Coordinator::prepare) creates five tables, if they do not exist
-//! (in one transaction holding a transaction-level advisory lock, so that replicas starting at
-//! once do not race on the DDL):
+//! [`PgCoordinator::prepare`](Coordinator::prepare) creates five tables and an index, if they
+//! do not exist (in one transaction holding a transaction-level advisory lock, so that replicas
+//! starting at once do not race on the DDL):
 //!
 //! ```sql
 //! CREATE TABLE lifespan_leases (
@@ -44,7 +44,7 @@
 //! CREATE TABLE lifespan_points (
 //!     task text PRIMARY KEY, last_point bigint, held_until timestamptz NOT NULL,
 //!     claimed_by text NOT NULL, claimed_at timestamptz NOT NULL,
-//!     token bigint NOT NULL DEFAULT 0
+//!     token bigint NOT NULL DEFAULT 0, missed bigint NOT NULL DEFAULT 0
 //! );
 //! CREATE TABLE lifespan_runs (
 //!     task text NOT NULL, point bigint NOT NULL, attempt integer NOT NULL,
@@ -54,6 +54,8 @@
 //!     PRIMARY KEY (task, point)
 //! );
 //! CREATE TABLE lifespan_once (key text PRIMARY KEY, done_at timestamptz NOT NULL);
+//! CREATE INDEX lifespan_runs_unfinished ON lifespan_runs (task, point)
+//!     WHERE finished_at IS NULL;
 //! CREATE TABLE lifespan_schema (version integer NOT NULL);
 //! ```
 //!
@@ -61,17 +63,25 @@
 //! point started, in µs since the Unix epoch (a point of `every` or a cron occurrence alike, so
 //! that a schedule changed between deploys starts its next point after the last one run), NULL
 //! before the first; `held_until` the end of its hold; `token` the last token granted to a run
-//! of the task. Each claim of a run locks that row, so that the replicas' claims of one task
-//! take turns.
+//! of the task; `missed` how many points of its schedule no replica started: a claim that starts
+//! a point after the last one adds the points in between, as the claiming replica counted them
+//! from the last point it knew of if that is still the last, else the points it asked for that
+//! lie between ([`RunRequest::missed_before`](lifespan_core::RunRequest::missed_before)). Each
+//! claim of a run locks that row, so that the replicas' claims of one task take turns.
 //!
 //! `lifespan_runs` is the *ledger*: a row per point started, its current attempt (1, then one
 //! more per takeover), the replica running it, its fencing token, its run lease
 //! (`expires_at`), its end (`finished_at`, and `outcome`: `succeeded`, `failed`, `panicked`,
 //! `cancelled` or `timed_out`), and when its effect was committed (`effect_at`, set by
 //! [`claim_effect`]). A run whose lease expired unfinished is taken over by the next claim of
-//! any replica, as its next attempt with a new token. *Retention*: each time a run finishes, the
-//! task's finished runs but those of its [`keep_runs`](PgCoordinator::keep_runs) latest points
-//! (1000 by default) are deleted, in the same statement; unfinished runs are always kept.
+//! any replica, as its next attempt with a new token; the claims find the runs in flight through
+//! the index `lifespan_runs_unfinished`. *Retention*: each time a run finishes, the task's
+//! finished runs but those of its [`keep_runs`](PgCoordinator::keep_runs) latest points (1000 by
+//! default) are deleted, in the same statement; unfinished runs are always kept. So the table
+//! holds about `keep_runs` rows per task however long it runs (the tests check the bound after
+//! each batch of 500 of 5,000 points; `benches/replicas.rs` runs 100,000).
+//! [`recent_runs`](Coordinator::recent_runs) reads the runs of a task's latest points and its
+//! `missed`, in one statement that walks the primary key back from the latest point.
 //!
 //! `lifespan_once` has a row per one-shot work done, written by [`claim_once`] in the
 //! transaction that did the work.
@@ -87,8 +97,8 @@
 //! (``the table `lifespan_leases` is not lifespan's: column `task` is integer, not text``), and
 //! so do tables of a later version than this crate knows. Tables of version 1 (and those of the
 //! first release, which had no `lifespan_schema`) are brought to version 2, rows and all:
-//! `lifespan_runs` and `lifespan_once` are created, `lifespan_points` gains its `token` column and its `last_point`
-//! may be NULL; the leases and the last points are kept.
+//! `lifespan_runs` and `lifespan_once` are created, `lifespan_points` gains its `token` and
+//! `missed` columns and its `last_point` may be NULL; the leases and the last points are kept.
 //!
 //! If the tables vanish while the app runs (dropped, or a database restored from an older
 //! backup), the statement that finds one missing (SQLSTATE `42P01`) fails with the database's
@@ -115,8 +125,8 @@
 //!
 //! The coordinator holds two dedicated connections: one for the leases (`acquire`, `renew`,
 //! `release`, `prepare`), one for the run ledger (`now`, `claim_run`, `renew_run`,
-//! `finish_run`), so that a claim waiting on a slow or locked table never holds up a
-//! renewal of a lease. Each opens at its first statement. [`PgCoordinator::connections`] counts the
+//! `finish_run`, `recent_runs`), so that a claim waiting on a slow or locked table never holds
+//! up a renewal of a lease. Each opens at its first statement. [`PgCoordinator::connections`] counts the
 //! connections opened.
 //!
 //! A term is granted on the leases' connection, and is treated as lost as soon as that
@@ -132,10 +142,11 @@
 //! One statement per call, but for `claim_run`: `acquire` is an upsert that takes an expired
 //! lease (or reads its holder), `renew` and `release` are one `UPDATE` each, `now` one
 //! `SELECT`, `renew_run` one `UPDATE`, `finish_run` one statement that records the run's end
-//! and deletes the finished runs past retention. `claim_run` is a transaction of four
-//! statements (`BEGIN`, the task's row locked `FOR UPDATE`, one statement that takes over an
-//! expired run or starts a point, `COMMIT`), six for the first claim of a task (its row is
-//! created first): the lock makes the deciding statement see every claim before it.
+//! and deletes the finished runs past retention, `recent_runs` one `SELECT`. `claim_run` is a
+//! transaction of four statements (`BEGIN`, the task's row locked `FOR UPDATE`, one statement
+//! that takes over an expired run or starts a point and counts the points missed, `COMMIT`),
+//! six for the first claim of a task (its row is created first): the lock makes the deciding
+//! statement see every claim before it.
 //! [`PgCoordinator::queries`] counts them.
 //!
 //! Each statement runs on a tokio task of its own, which holds its connection until the
@@ -163,6 +174,7 @@ mod coordinator;
 mod effect;
 mod failure;
 mod once;
+mod recent;
 mod runs;
 mod session;
 mod sql;

@@ -14,12 +14,13 @@ use crate::session::{statement, Line};
 use crate::{sql, PgCoordinator};
 
 /// What [`sql::CLAIM_RUN`] returns: the run started (point, attempt, token), the clock, the
-/// last point before the claim, whether a run was in flight.
+/// last point before the claim, whether a run was in flight, the count of missed points.
 struct Claimed {
     run: Option<(i64, i32, i64)>,
     now: i64,
     previous: Option<i64>,
     in_flight: bool,
+    missed: i64,
 }
 
 /// A [`RunRequest`] as bound to [`sql::CLAIM_RUN`].
@@ -32,6 +33,8 @@ struct Bound {
     hold: i64,
     lease: i64,
     allow: bool,
+    last_known: Option<i64>,
+    missed: Vec<i64>,
 }
 
 impl Bound {
@@ -45,6 +48,12 @@ impl Bound {
             hold: micros(request.hold),
             lease: micros(request.lease),
             allow: request.overlap == lifespan_core::Overlap::Allow,
+            last_known: request.last_known,
+            missed: request
+                .missed
+                .iter()
+                .map(|&missed| i64::try_from(missed).unwrap_or(i64::MAX))
+                .collect(),
         }
     }
 }
@@ -81,7 +90,10 @@ impl PgCoordinator {
             let attempt = u32::try_from(attempt).unwrap_or(1);
             PointRun::new(&request.task, &request.instance, point, attempt, token, now)
         });
-        Ok(RunClaim::new(run, now, claimed.previous).in_flight(claimed.in_flight))
+        let missed = u64::try_from(claimed.missed).unwrap_or(0);
+        Ok(RunClaim::new(run, now, claimed.previous)
+            .in_flight(claimed.in_flight)
+            .missed(missed))
     }
 
     /// The transaction of [`claim`](Self::claim) on `connection`, rolled back if a statement
@@ -135,6 +147,8 @@ impl PgCoordinator {
             .bind(bound.hold)
             .bind(bound.lease)
             .bind(bound.allow)
+            .bind(bound.last_known)
+            .bind(&bound.missed)
             .fetch_one(&mut *connection)
             .await?;
         let point: Option<i64> = row.try_get(0)?;
@@ -145,6 +159,7 @@ impl PgCoordinator {
             now: row.try_get(3)?,
             previous: row.try_get(4)?,
             in_flight: row.try_get(5)?,
+            missed: row.try_get(6)?,
         })
     }
 

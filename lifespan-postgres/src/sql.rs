@@ -30,7 +30,9 @@ pub(crate) const PREPARE: &str = concat!(
     "    claimed_by text NOT NULL,\n",
     "    claimed_at timestamptz NOT NULL,\n",
     // The last token granted to a run of the task.
-    "    token bigint NOT NULL DEFAULT 0\n",
+    "    token bigint NOT NULL DEFAULT 0,\n",
+    // How many points of the task's schedule no replica started.
+    "    missed bigint NOT NULL DEFAULT 0\n",
     ");\n",
     "CREATE TABLE IF NOT EXISTS lifespan_runs (\n",
     "    task text NOT NULL,\n",
@@ -55,11 +57,19 @@ pub(crate) const PREPARE: &str = concat!(
     "CREATE TABLE IF NOT EXISTS lifespan_schema (version integer NOT NULL);\n",
 );
 
+/// The index of the unfinished runs of each task, for the claims: without it, a claim reads
+/// every run the ledger keeps of the task to find those in flight. Created once the columns of
+/// `lifespan_runs` are checked (see [`crate::tables::prepare`]), if it is missing.
+pub(crate) const UNFINISHED_INDEX: &str = "\
+CREATE INDEX lifespan_runs_unfinished ON lifespan_runs (task, point) WHERE finished_at IS NULL";
+
 /// Brings `lifespan_points` of version 1 to version 2 (a no-op on version 2), keeping its
-/// rows: the run token counter, and no last point before the first run.
+/// rows: the run token counter, the count of missed points, and no last point before the first
+/// run.
 pub(crate) const MIGRATE_TO_2: &str = "\
 ALTER TABLE lifespan_points
     ADD COLUMN IF NOT EXISTS token bigint NOT NULL DEFAULT 0,
+    ADD COLUMN IF NOT EXISTS missed bigint NOT NULL DEFAULT 0,
     ALTER COLUMN last_point DROP NOT NULL";
 
 /// Takes the lease of task `$1` for instance `$2` for `$3` µs if it is free or expired, with
@@ -119,13 +129,18 @@ ON CONFLICT (task) DO NOTHING";
 /// (so that this statement's snapshot, taken after the lock, sees every claim before it).
 /// `$3`: the points asked for (µs since the epoch), `$4`: whether the earliest eligible one
 /// starts (else the latest), `$5`: the grace period in µs or NULL, `$6`: the hold in µs, `$7`:
-/// the run's lease in µs, `$8`: whether runs may overlap.
+/// the run's lease in µs, `$8`: whether runs may overlap, `$9`: the last point the caller knew
+/// of, or NULL, `$10`: for each point asked for, how many points of the schedule lie between
+/// `$9` and it.
 ///
 /// In this order: an unfinished run whose lease expired is taken over (the earliest point) as
 /// its next attempt; else, overlap forbidden, an unfinished run means nothing starts; else, the
 /// hold past, the earliest or latest point asked for that is later than the last point, due,
 /// and within the grace period starts as attempt 1. A run granted takes the next token: one
-/// more than the greater of the task's run token counter and its lease's token.
+/// more than the greater of the task's run token counter and its lease's token. A point
+/// started after the last point adds the points between the two to the task's count of missed
+/// points: from `$10` if the last point is `$9`, else the points asked for between the two
+/// (`RunRequest::missed_before`).
 ///
 /// Its time is the clock when it decides (`clock_timestamp()`, read once), not `now()`: the
 /// transaction began before the wait for the task's row, and a run that finished during that
@@ -133,13 +148,14 @@ ON CONFLICT (task) DO NOTHING";
 /// started, in the ledger.
 ///
 /// Returns one row: the run's point, attempt, token (NULL if none), the clock (µs), the last
-/// point before this claim, and whether a run was in flight (so that nothing started).
+/// point before this claim, whether a run was in flight (so that nothing started), and the
+/// task's count of missed points after this claim.
 pub(crate) const CLAIM_RUN: &str = "\
 WITH clock AS (
     SELECT at, (extract(epoch FROM at) * 1000000)::bigint AS now_us
     FROM (SELECT clock_timestamp() AS at) AS read
 ), task AS (
-    SELECT p.last_point, p.held_until,
+    SELECT p.last_point, p.held_until, p.missed,
         greatest(p.token, coalesce((SELECT l.token FROM lifespan_leases l WHERE l.task = $1), 0))
             + 1 AS next_token
     FROM lifespan_points p
@@ -154,14 +170,25 @@ WITH clock AS (
         SELECT 1 FROM lifespan_runs r WHERE r.task = $1 AND r.finished_at IS NULL
     ) AS in_flight
 ), due AS (
-    SELECT CASE WHEN $4 THEN min(asked.point) ELSE max(asked.point) END AS point
-    FROM unnest($3::bigint[]) AS asked(point), task, clock, busy
+    SELECT asked.point, asked.missed
+    FROM unnest($3::bigint[], $10::bigint[]) AS asked(point, missed), task, clock, busy
     WHERE NOT EXISTS (SELECT 1 FROM expired)
         AND NOT busy.in_flight
         AND task.held_until <= clock.at
+        AND asked.point IS NOT NULL
         AND (task.last_point IS NULL OR asked.point > task.last_point)
         AND asked.point <= clock.now_us
         AND ($5::bigint IS NULL OR clock.now_us - asked.point <= $5)
+    ORDER BY CASE WHEN $4 THEN asked.point ELSE -asked.point END
+    LIMIT 1
+), skipped AS (
+    SELECT CASE
+        WHEN task.last_point IS NULL THEN 0
+        WHEN task.last_point = $9 AND due.missed IS NOT NULL THEN due.missed
+        ELSE (SELECT count(*) FROM unnest($3::bigint[]) AS asked(point)
+              WHERE asked.point > task.last_point AND asked.point < due.point)
+    END AS missed
+    FROM due, task
 ), taken AS (
     UPDATE lifespan_runs r SET
         attempt = r.attempt + 1,
@@ -180,24 +207,28 @@ WITH clock AS (
     SELECT $1, due.point, 1, $2, task.next_token, clock.at, clock.at,
         clock.at + $7 * interval '1 microsecond'
     FROM due, task, clock
-    WHERE due.point IS NOT NULL
     RETURNING r.point, r.attempt, r.token
 ), run AS (
     SELECT * FROM taken UNION ALL SELECT * FROM started
+), added AS (
+    SELECT coalesce((SELECT missed FROM skipped WHERE EXISTS (SELECT 1 FROM started)), 0)
+        AS missed
 ), counted AS (
     UPDATE lifespan_points p SET
         token = task.next_token,
         last_point = coalesce((SELECT point FROM started), p.last_point),
         held_until = CASE WHEN EXISTS (SELECT 1 FROM started)
             THEN clock.at + $6 * interval '1 microsecond' ELSE p.held_until END,
+        missed = p.missed + added.missed,
         claimed_by = $2,
         claimed_at = clock.at
-    FROM task, clock
+    FROM task, added, clock
     WHERE p.task = $1 AND EXISTS (SELECT 1 FROM run)
 )
 SELECT run.point, run.attempt, run.token, clock.now_us, task.last_point,
-    busy.in_flight AND NOT EXISTS (SELECT 1 FROM expired)
-FROM clock CROSS JOIN busy LEFT JOIN task ON true LEFT JOIN run ON true";
+    busy.in_flight AND NOT EXISTS (SELECT 1 FROM expired),
+    coalesce(task.missed, 0) + added.missed
+FROM clock CROSS JOIN busy CROSS JOIN added LEFT JOIN task ON true LEFT JOIN run ON true";
 
 /// Extends the lease of the run of point `$2` of task `$1` with token `$3` by `$4` µs from
 /// now, if it is still the point's current attempt, unfinished and not expired: one row
@@ -209,25 +240,30 @@ WHERE task = $1 AND point = $2 AND token = $3 AND finished_at IS NULL AND expire
 
 /// Records that the run of point `$2` of task `$1` with token `$3` ended with outcome `$4`,
 /// if it is still the point's current attempt and unfinished; if so, forgets the task's
-/// finished runs but the `$5` of the latest points (the run finished now among them). Returns
-/// the number of runs finished: 1 or 0.
+/// finished runs but the `$5` of the latest points (the run finished now among them): those
+/// older than the `$5`-th latest, found by walking the primary key back from the latest point,
+/// then deleted through it. Returns the number of runs finished: 1 or 0.
 pub(crate) const FINISH_RUN: &str = "\
 WITH finished AS (
     UPDATE lifespan_runs SET finished_at = now(), outcome = $4
     WHERE task = $1 AND point = $2 AND token = $3 AND finished_at IS NULL
     RETURNING point
-), kept AS (
+), oldest_kept AS (
     SELECT point FROM (
-        SELECT point FROM lifespan_runs WHERE task = $1 AND finished_at IS NOT NULL
-        UNION
+        (SELECT point FROM lifespan_runs
+         WHERE task = $1 AND finished_at IS NOT NULL
+         ORDER BY point DESC
+         LIMIT $5)
+        UNION ALL
         SELECT point FROM finished
     ) AS done
     ORDER BY point DESC
-    LIMIT $5
+    OFFSET greatest($5 - 1, 0)
+    LIMIT 1
 ), forgotten AS (
     DELETE FROM lifespan_runs r
     WHERE r.task = $1 AND r.finished_at IS NOT NULL AND EXISTS (SELECT 1 FROM finished)
-        AND r.point NOT IN (SELECT point FROM kept)
+        AND r.point < (SELECT point FROM oldest_kept)
 )
 SELECT count(*) FROM finished";
 
@@ -263,6 +299,25 @@ pub(crate) const CHECK_LEASE: &str = "\
 SELECT token FROM lifespan_leases
 WHERE task = $1 AND token = $2 AND expires_at > statement_timestamp()
 FOR SHARE";
+
+/// The runs of the latest `$2` points of task `$1`, latest first, with the task's count of
+/// missed points and the clock: a backward walk of the primary key `(task, point)`, `$2` rows
+/// at most. One row of NULL runs if the task has none; the count is NULL if the task never
+/// claimed a run. Columns: the clock (µs), missed, then point, attempt, instance, token, and
+/// the start, lease expiry and end of the run (µs), and its outcome.
+pub(crate) const RECENT_RUNS: &str = "\
+SELECT (extract(epoch FROM now()) * 1000000)::bigint,
+    (SELECT missed FROM lifespan_points WHERE task = $1),
+    r.point, r.attempt, r.instance, r.token,
+    (extract(epoch FROM r.started_at) * 1000000)::bigint,
+    (extract(epoch FROM r.expires_at) * 1000000)::bigint,
+    (extract(epoch FROM r.finished_at) * 1000000)::bigint,
+    r.outcome
+FROM (SELECT 1) AS one
+LEFT JOIN LATERAL (
+    SELECT * FROM lifespan_runs WHERE task = $1 ORDER BY point DESC LIMIT $2
+) AS r ON true
+ORDER BY r.point DESC";
 
 /// The database's clock, in µs since the Unix epoch.
 pub(crate) const NOW: &str = "SELECT (extract(epoch FROM now()) * 1000000)::bigint";

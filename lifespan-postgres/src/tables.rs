@@ -8,8 +8,9 @@ use crate::sql;
 
 /// The version of the tables' layout this coordinator writes: 1 is the layout of the first
 /// releases (whose first one had no `lifespan_schema` yet: its tables are taken as version 1);
-/// 2 adds the run ledger (`lifespan_runs`) and the run token counter of `lifespan_points`
-/// (`token`), whose `last_point` may be NULL (no point started yet), and the one-shot work done
+/// 2 adds the run ledger (`lifespan_runs`, with an index of its unfinished runs), to
+/// `lifespan_points` the run token counter (`token`) and the count of missed points
+/// (`missed`), its `last_point` NULL until a point started, and the one-shot work done
 /// (`lifespan_once`).
 pub(crate) const VERSION: i32 = 2;
 
@@ -35,6 +36,7 @@ const LAYOUT: [(&str, &[(&str, &str)]); 4] = [
             ("claimed_by", "text"),
             ("claimed_at", TIME),
             ("token", "bigint"),
+            ("missed", "bigint"),
         ],
     ),
     (
@@ -90,7 +92,8 @@ pub(crate) async fn prepare(connection: &mut PgConnection) -> Result<(), TablesE
 }
 
 /// [`prepare`] in its transaction: creates what is missing, refuses a later version, brings
-/// version 1 to this one, checks the columns, records the version.
+/// version 1 to this one, checks the columns, creates the index of unfinished runs, records the
+/// version.
 async fn prepare_in_transaction(connection: &mut PgConnection) -> Result<(), TablesError> {
     Executor::execute(&mut *connection, sql::PREPARE).await?;
     let found: Option<i32> = sqlx::query_scalar("SELECT max(version) FROM lifespan_schema")
@@ -109,6 +112,15 @@ async fn prepare_in_transaction(connection: &mut PgConnection) -> Result<(), Tab
     }
     for (table, columns) in LAYOUT {
         check(connection, table, columns).await?;
+    }
+    // Only if missing: creating an index that exists would still lock the table against
+    // the other replicas' writes.
+    let index: Option<String> =
+        sqlx::query_scalar("SELECT to_regclass('lifespan_runs_unfinished')::text")
+            .fetch_one(&mut *connection)
+            .await?;
+    if index.is_none() {
+        Executor::execute(&mut *connection, sql::UNFINISHED_INDEX).await?;
     }
     if found != Some(VERSION) {
         sqlx::query("DELETE FROM lifespan_schema")

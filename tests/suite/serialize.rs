@@ -42,7 +42,7 @@ async fn status_and_report_serialize_with_the_names_of_states_and_outcomes() {
                "restarts": 0, "last_error": "down", "in_state_ms": 1000, "lease": null,
                "runs": 1,
                "last_run": {"started_unix_ms": null, "duration_ms": 0, "outcome": RunOutcome::Failed.as_str()},
-               "next_run_unix_ms": null})
+               "next_run_unix_ms": null, "missed": null})
     );
     assert_eq!(
         status["tasks"][0]["runs"], 0,
@@ -112,4 +112,39 @@ async fn a_singleton_serializes_its_holder_token_and_terms() {
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["tasks"][0]["terms"], 1);
     bounded("shutdown", WAIT_LIMIT, replicas[1].shutdown()).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_once_per_point_task_serializes_its_missed_points_and_its_ledger() {
+    let coordinator = lifespan_core::InProcess::starting_at(std::time::SystemTime::UNIX_EPOCH);
+    let app = App::builder()
+        .empty()
+        .coordinator(coordinator)
+        .instance("web-1")
+        .build();
+    let options = TaskOptions::new()
+        .every(Duration::from_secs(1))
+        .once_per_point(true);
+    app.register_task_with("digest", options, || async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    })
+    .unwrap();
+    bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let status = serde_json::to_value(app.status()).unwrap();
+    assert_eq!(status["tasks"][0]["missed"], 0);
+    let ledger = bounded("the ledger", WAIT_LIMIT, app.ledger("digest", 10))
+        .await
+        .unwrap();
+    let run = |number: u64| {
+        json!({"number": number, "scheduled_unix_ms": number * 1000, "instance": "web-1",
+               "attempt": 1, "token": number, "started_unix_ms": number * 1000 + 1,
+               "duration_ms": 200, "state": "finished", "outcome": "succeeded"})
+    };
+    assert_eq!(
+        serde_json::to_value(&ledger).unwrap(),
+        json!({"task": "digest", "runs": [run(2), run(1)], "missed": 0,
+               "read_at_unix_ms": 2500})
+    );
+    bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
 }

@@ -175,6 +175,11 @@ impl App {
         }
     }
 
+    /// The board of the current (or last) start, if the app has started.
+    pub(crate) fn board(&self) -> Option<Arc<Board>> {
+        lock(&self.own().board).clone()
+    }
+
     fn set_board(&self, board: Arc<Board>) {
         *lock(&self.own().board) = Some(board);
     }

@@ -1,6 +1,7 @@
 //! One app from build to stop: its settings and builder, the calls that start, stop and reload
 //! it, startup (arguments, contexts in order, then tasks), what one start set running, the
-//! server kept beside it, and shutdown (drain, grace period, cleanup in reverse).
+//! server kept beside it, shutdown (drain, grace period, cleanup in reverse), and the ledger of
+//! its once-per-point tasks read from its coordinator.
 //!
 //! It may use: `base`, `replicas`, `report`, `schedules`, `inject`, `registration`, `status`,
 //! `tasks`.
@@ -9,6 +10,7 @@ pub(crate) mod app;
 pub(crate) mod builder;
 pub(crate) mod config;
 pub(crate) mod generation;
+pub(crate) mod ledger;
 pub(crate) mod server_slot;
 pub(crate) mod shutdown;
 pub(crate) mod startup;

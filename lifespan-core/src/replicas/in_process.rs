@@ -8,7 +8,7 @@ use tokio::time::Instant;
 
 use super::{
     point_time, Acquired, Coordinator, CoordinatorFuture, LeaseRequest, Overlap, PointRun,
-    PointTime, RunClaim, RunOutcome, RunRequest, Term,
+    PointTime, RecentRuns, RunClaim, RunOutcome, RunRecord, RunRequest, Term,
 };
 use crate::base::deadline::after;
 use crate::base::lock::lock;
@@ -20,6 +20,11 @@ use crate::base::wall_clock::WallClock;
 /// each term, and a once-per-point task runs on its local schedule like any periodic task:
 /// nothing changes for an app that runs as one process. Clones share their leases, so that
 /// apps in one process given clones of one `InProcess` behave like replicas (for tests).
+///
+/// Its run ledger keeps the unfinished runs of each once-per-point task and the last 100
+/// finished, with the task's count of missed points, and shows them
+/// ([`recent_runs`](Coordinator::recent_runs)): the runs of this process and of the apps
+/// sharing its clones.
 #[derive(Clone, Debug, Default)]
 pub struct InProcess {
     leases: Arc<Mutex<HashMap<String, Entry>>>,
@@ -43,6 +48,8 @@ struct Entry {
     held_until: Option<Instant>,
     /// The ledger: the runs unfinished and the last [`KEPT_RUNS`] finished, oldest first.
     runs: VecDeque<Run>,
+    /// How many points of the task no caller started.
+    missed: u64,
 }
 
 /// How many finished runs of a task the in-process ledger keeps.
@@ -67,6 +74,7 @@ impl Entry {
             last_point: None,
             held_until: None,
             runs: VecDeque::new(),
+            missed: 0,
         }
     }
 
@@ -80,31 +88,17 @@ impl Entry {
     /// [`Coordinator::claim_run`] at `now` (`wall` on the coordinator's clock).
     fn claim_run(&mut self, request: &RunRequest, now: Instant, wall: SystemTime) -> RunClaim {
         let previous = self.last_point;
-        let unfinished = |row: &&mut Run| row.finished.is_none();
-        if let Some(row) = self
-            .runs
-            .iter_mut()
-            .filter(unfinished)
-            .filter(|row| row.expires <= now)
-            .min_by_key(|row| row.run.point)
-        {
-            self.token += 1;
-            row.run.attempt = row.run.attempt.saturating_add(1);
-            row.run.token = self.token;
-            row.run.instance.clone_from(&request.instance);
-            row.run.started = wall;
-            row.expires = after(now, request.lease);
-            return RunClaim::new(Some(row.run.clone()), wall, previous);
+        let answer = |run| RunClaim::new(run, wall, previous);
+        if let Some(run) = self.take_over(request, now, wall) {
+            return answer(Some(run)).missed(self.missed);
         }
         let in_flight = self.runs.iter().any(|row| row.finished.is_none());
         if in_flight && request.overlap == Overlap::Forbid {
-            return RunClaim::new(None, wall, previous).in_flight(true);
+            return answer(None).in_flight(true).missed(self.missed);
         }
-        if self.held_until.is_some_and(|until| until > now) {
-            return RunClaim::new(None, wall, previous);
-        }
-        let Some(point) = eligible(request, previous, point_time(wall)) else {
-            return RunClaim::new(None, wall, previous);
+        let held = self.held_until.is_some_and(|until| until > now);
+        let Some(point) = eligible(request, previous, point_time(wall)).filter(|_| !held) else {
+            return answer(None).missed(self.missed);
         };
         self.token += 1;
         let run = PointRun::new(&request.task, &request.instance, point, 1, self.token, wall);
@@ -113,10 +107,66 @@ impl Entry {
             expires: after(now, request.lease),
             finished: None,
         });
+        self.missed = self
+            .missed
+            .saturating_add(request.missed_before(previous, point));
         self.last_point = Some(point);
         self.held_until = Some(after(now, request.hold));
         self.forget_old_runs();
-        RunClaim::new(Some(run), wall, previous)
+        answer(Some(run)).missed(self.missed)
+    }
+
+    /// The earliest unfinished run whose lease expired, if any, taken over by `request`'s
+    /// caller as its next attempt.
+    fn take_over(
+        &mut self,
+        request: &RunRequest,
+        now: Instant,
+        wall: SystemTime,
+    ) -> Option<PointRun> {
+        let row = self
+            .runs
+            .iter_mut()
+            .filter(|row| row.finished.is_none() && row.expires <= now)
+            .min_by_key(|row| row.run.point)?;
+        self.token += 1;
+        row.run.attempt = row.run.attempt.saturating_add(1);
+        row.run.token = self.token;
+        row.run.instance.clone_from(&request.instance);
+        row.run.started = wall;
+        row.expires = after(now, request.lease);
+        Some(row.run.clone())
+    }
+
+    /// The runs of the latest `limit` points, latest first, at `now` (`wall` on the
+    /// coordinator's clock).
+    fn recent(&self, limit: usize, now: Instant, wall: SystemTime) -> RecentRuns {
+        let runs = self
+            .runs
+            .iter()
+            .rev()
+            .take(limit)
+            .map(|row| {
+                let expires = if row.expires >= now {
+                    wall.checked_add(row.expires - now)
+                } else {
+                    wall.checked_sub(now - row.expires)
+                };
+                let record = RunRecord::new(
+                    row.run.point,
+                    row.run.attempt,
+                    &row.run.instance,
+                    row.run.token,
+                    row.run.started,
+                    expires.unwrap_or(wall),
+                );
+                match row.finished {
+                    Some((at, outcome)) => record.finished(at, Some(outcome)),
+                    None => record,
+                }
+            })
+            .collect();
+        RecentRuns::new(runs, self.missed, wall)
     }
 
     /// Keeps the unfinished runs and the last [`KEPT_RUNS`] finished ones.
@@ -306,5 +356,18 @@ impl Coordinator for InProcess {
             None => false,
         };
         Box::pin(async move { Ok(finished) })
+    }
+
+    fn recent_runs<'a>(
+        &'a self,
+        task: &'a str,
+        limit: usize,
+    ) -> CoordinatorFuture<'a, Option<RecentRuns>> {
+        let wall = self.clock().now();
+        let recent = match lock(&self.leases).get(task) {
+            Some(entry) => entry.recent(limit, Instant::now(), wall),
+            None => RecentRuns::new(Vec::new(), 0, wall),
+        };
+        Box::pin(async move { Ok(Some(recent)) })
     }
 }

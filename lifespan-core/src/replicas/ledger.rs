@@ -69,6 +69,13 @@ pub struct RunRequest {
     pub lease: Duration,
     /// Whether a point may start while a run of the task is in flight.
     pub overlap: Overlap,
+    /// The last point started of the task as the caller last heard of it from the coordinator
+    /// (`None`: it heard of none): what [`missed`](Self::missed) counts from.
+    pub last_known: Option<PointTime>,
+    /// For each of `points`, how many points of the schedule lie strictly between
+    /// `last_known` and it: see [`missed_before`](Self::missed_before), which says what the
+    /// coordinator counts as missed when a point starts. Empty: the caller counted nothing.
+    pub missed: Vec<u64>,
 }
 
 impl RunRequest {
@@ -90,6 +97,8 @@ impl RunRequest {
             hold: Duration::ZERO,
             lease,
             overlap: Overlap::Forbid,
+            last_known: None,
+            missed: Vec::new(),
         }
     }
 
@@ -118,6 +127,57 @@ impl RunRequest {
         self.overlap = overlap;
         self
     }
+
+    /// The same request, counting the points missed from `last_known`: `missed[i]` points of
+    /// the schedule lie strictly between `last_known` and `points[i]`.
+    pub fn missed(mut self, last_known: Option<PointTime>, missed: Vec<u64>) -> Self {
+        self.last_known = last_known;
+        self.missed = missed;
+        self
+    }
+
+    /// How many points were missed when `started`, one of [`points`](Self::points), starts
+    /// after `last_point`, the task's last point started (`None`: none ever started, and
+    /// nothing was missed): the points of the schedule strictly between the two, as
+    /// [`missed`](Self::missed) counts them if `last_point` is the caller's
+    /// [`last_known`](Self::last_known); else (the caller's reckoning is behind) the points
+    /// asked for that lie between the two, a lower bound.
+    ///
+    /// A coordinator adds it to the task's count of missed points, in the claim that starts
+    /// `started`:
+    ///
+    /// ```
+    /// use lifespan_core::RunRequest;
+    /// use std::time::Duration;
+    ///
+    /// // Points every 10 µs; the caller knew of point 10, and asks for 50, 60 and 70.
+    /// let request = RunRequest::new("digest", "a", 0, Duration::from_secs(15))
+    ///     .points(vec![50, 60, 70], false)
+    ///     .missed(Some(10), vec![3, 4, 5]);
+    /// // 20, 30, 40 and 50 were missed if 60 starts after 10.
+    /// assert_eq!(request.missed_before(Some(10), 60), 4);
+    /// // Another replica started 30 meanwhile: of the points asked for, 50 lies between.
+    /// assert_eq!(request.missed_before(Some(30), 60), 1);
+    /// assert_eq!(request.missed_before(None, 60), 0);
+    /// ```
+    pub fn missed_before(&self, last_point: Option<PointTime>, started: PointTime) -> u64 {
+        let Some(last_point) = last_point else {
+            return 0;
+        };
+        let counted = self
+            .points
+            .iter()
+            .position(|&point| point == started)
+            .and_then(|index| self.missed.get(index));
+        match counted {
+            Some(&missed) if self.last_known == Some(last_point) => missed,
+            _ => self
+                .points
+                .iter()
+                .filter(|&&point| point > last_point && point < started)
+                .count() as u64,
+        }
+    }
 }
 
 /// What [`Coordinator::claim_run`](crate::Coordinator::claim_run) answered.
@@ -134,6 +194,9 @@ pub struct RunClaim {
     pub previous: Option<PointTime>,
     /// Whether a run of the task was in flight, so that no point started (overlap forbidden).
     pub in_flight: bool,
+    /// How many points of the task's schedule no replica started, as the coordinator counts
+    /// them after this claim (see [`RunRequest::missed_before`]); `None` if it keeps no count.
+    pub missed: Option<u64>,
 }
 
 impl RunClaim {
@@ -145,12 +208,19 @@ impl RunClaim {
             now,
             previous,
             in_flight: false,
+            missed: None,
         }
     }
 
     /// The same answer, saying that a run was in flight.
     pub fn in_flight(mut self, in_flight: bool) -> Self {
         self.in_flight = in_flight;
+        self
+    }
+
+    /// The same answer, with the task's count of missed points.
+    pub fn missed(mut self, missed: u64) -> Self {
+        self.missed = Some(missed);
         self
     }
 }
@@ -226,6 +296,27 @@ impl RunOutcome {
             RunOutcome::Cancelled => "cancelled",
             RunOutcome::TimedOut => "timed_out",
         }
+    }
+
+    /// The outcome of name `name`, as [`as_str`](Self::as_str) writes it; `None` for any other
+    /// text: for coordinators reading their ledger back.
+    ///
+    /// ```
+    /// use lifespan_core::RunOutcome;
+    ///
+    /// assert_eq!(RunOutcome::from_name("timed_out"), Some(RunOutcome::TimedOut));
+    /// assert_eq!(RunOutcome::from_name("exploded"), None);
+    /// ```
+    pub fn from_name(name: &str) -> Option<RunOutcome> {
+        [
+            RunOutcome::Succeeded,
+            RunOutcome::Failed,
+            RunOutcome::Panicked,
+            RunOutcome::Cancelled,
+            RunOutcome::TimedOut,
+        ]
+        .into_iter()
+        .find(|outcome| outcome.as_str() == name)
     }
 }
 

@@ -12,6 +12,7 @@ mod in_process;
 mod lease;
 mod ledger;
 mod point;
+mod records;
 mod settings;
 
 use std::future::Future;
@@ -25,6 +26,8 @@ pub use ledger::{
     RunRequest,
 };
 pub use point::Point;
+pub(crate) use records::MAX_RECENT_RUNS;
+pub use records::{RecentRuns, RunRecord};
 pub use settings::{InvalidLeaseSettings, LeaseSettings};
 
 /// The future a [`Coordinator`]'s methods return.
@@ -47,7 +50,9 @@ pub type CoordinatorFuture<'a, T> =
 /// - [`claim_run`](Self::claim_run) starts each point of a schedule for one caller at a time:
 ///   a point's run is leased, renewed by [`renew_run`](Self::renew_run), ended by
 ///   [`finish_run`](Self::finish_run), and taken over as its next attempt, with a greater
-///   token, once its lease expires unfinished.
+///   token, once its lease expires unfinished; the points of the schedule that no caller
+///   started are counted as missed ([`RunRequest::missed_before`]);
+/// - [`recent_runs`](Self::recent_runs) shows the ledger: the latest runs of every caller.
 ///
 /// [`AppBuilder::coordinator`]: crate::AppBuilder::coordinator
 pub trait Coordinator: Send + Sync + 'static {
@@ -100,6 +105,22 @@ pub trait Coordinator: Send + Sync + 'static {
         run: &'a PointRun,
         outcome: RunOutcome,
     ) -> CoordinatorFuture<'a, bool>;
+
+    /// The runs of the latest `limit` points of `task` in the ledger, latest first, whichever
+    /// replica ran them, with the task's count of missed points and the coordinator's clock:
+    /// what [`App::ledger`](crate::App::ledger) and the status route show of a once-per-point
+    /// task. A task with no run yet has none, and 0 missed.
+    ///
+    /// The default answers `Ok(None)`: this coordinator shows no ledger. Read-only, and cheap:
+    /// one statement, for a database.
+    fn recent_runs<'a>(
+        &'a self,
+        task: &'a str,
+        limit: usize,
+    ) -> CoordinatorFuture<'a, Option<RecentRuns>> {
+        let _ = (task, limit);
+        Box::pin(async { Ok(None) })
+    }
 }
 
 /// A request for a singleton task's lease.

@@ -7,6 +7,7 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
+use crate::replicas::PointTime;
 #[cfg(feature = "cron")]
 use crate::schedules::cron::CronError;
 use crate::schedules::options::{Schedule, TaskOptions};
@@ -139,6 +140,19 @@ impl TaskOptions {
     /// Whether the task runs periodically: `every` or a cron schedule.
     pub(crate) fn is_periodic(&self) -> bool {
         self.every.is_some() || self.cron.is_some()
+    }
+
+    /// The number of the point of this task's schedule at `point` (µs since the Unix epoch),
+    /// as [`Point::number`](crate::Point::number) says: `n` for the point due at `n × every`;
+    /// for a cron schedule (feature `cron`), its time in seconds since the Unix epoch.
+    pub(crate) fn point_number(&self, point: PointTime) -> i64 {
+        let per_number = if cfg!(feature = "cron") && self.cron.is_some() {
+            1_000_000
+        } else {
+            let period = self.every.unwrap_or_default().as_micros();
+            i64::try_from(period).unwrap_or(i64::MAX).max(1)
+        };
+        point.div_euclid(per_number)
     }
 
     /// What is wrong with the options that time a periodic task's runs, if anything.

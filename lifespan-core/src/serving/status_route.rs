@@ -1,15 +1,25 @@
-//! The app's status as JSON over HTTP (feature `axum`): without error messages unless the
-//! route opts in to them.
+//! The app's status as JSON over HTTP (feature `axum`), with the ledger of each once-per-point
+//! task read from the coordinator: without error messages unless the route opts in to them.
 
 use std::borrow::Cow;
+use std::time::Duration;
 
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use tokio::time::{timeout_at, Instant};
 
 use crate::base::redact::redact;
 use crate::inject::app_handle::App;
+use crate::report::ledger_error::LedgerError;
+use crate::status::ledger::{LedgerRun, TaskLedger};
 use crate::status::serialize::unix_millis;
 use crate::status::snapshot::{LastRun, LeaseStatus, RunState, Status};
+
+/// How many of each once-per-point task's latest runs the route shows.
+const LEDGER_RUNS: usize = 10;
+
+/// How long the route waits for the coordinator, for all the ledgers of one answer.
+const LEDGER_PATIENCE: Duration = Duration::from_secs(2);
 
 /// A handler that answers with the app's [status](App::status) as JSON, without error
 /// messages: opt in to the route by routing to it, **behind your own authentication**.
@@ -28,6 +38,28 @@ use crate::status::snapshot::{LastRun, LeaseStatus, RunState, Status};
 ///  "contexts":[{"name":"my_service::db::pool","display_name":null,"state":"running",
 ///   "has_error":false,"in_state_ms":1530}]}
 /// ```
+///
+/// A once-per-point task also shows `"missed"`, the points of its schedule no replica started,
+/// and `"ledger"`: the runs of its latest 10 points *on every replica*, read from the
+/// coordinator ([`App::ledger`]) — who ran each (`"instance"`), which `"attempt"`, its
+/// `"state"` (`"running"`, `"interrupted"`: its replica stopped renewing it, or `"finished"`),
+/// `"outcome"` and `"duration_ms"` (so far, for a run not finished):
+///
+/// ```json
+/// {"name":"my_service::jobs::digest","display_name":null,"state":"running","restarts":0,
+///  "has_error":false,"in_state_ms":93000,"runs":1,"last_run":{...},"next_run_unix_ms":...,
+///  "missed":2,
+///  "ledger":{"has_error":false,"runs":[
+///   {"number":29446261,"scheduled_unix_ms":1766775660000,"instance":"web-2:4181","attempt":1,
+///    "token":12,"started_unix_ms":1766775660004,"duration_ms":212,"state":"finished",
+///    "outcome":"succeeded"}]}}
+/// ```
+///
+/// The ledgers are read within 2 s in all, one call to the coordinator per once-per-point task
+/// (one statement each with `lifespan-postgres`). A ledger that could not be read (the
+/// coordinator failed or did not answer in time) shows `{"has_error":true,"runs":[]}` and
+/// `"missed"` as this replica last heard it, and the rest of the status is served as usual;
+/// `"ledger"` is `null` if the coordinator shows no ledger.
 ///
 /// Error messages are left out because they carry secrets more often than not: a connection
 /// string with its password, a header with its token, an internal host name. The library masks
@@ -88,13 +120,15 @@ use crate::status::snapshot::{LastRun, LeaseStatus, RunState, Status};
 /// # }
 /// ```
 pub async fn status_handler(app: App) -> Response {
-    json(&app.status(), Errors::Hidden)
+    let status = app.status();
+    let ledgers = read_ledgers(&app, &status).await;
+    json(&status, &ledgers, Errors::Hidden)
 }
 
 /// [`status_handler`], with the message of each task's and context's last error as
-/// `"last_error"` (`null` if it had none), the passwords of URLs masked. Route to it only where
-/// nobody but operators can reach it: an error message may carry a secret that does not look
-/// like one.
+/// `"last_error"` (`null` if it had none), the passwords of URLs masked, and for each ledger
+/// that could not be read, why, as `"error"`. Route to it only where nobody but operators can
+/// reach it: an error message may carry a secret that does not look like one.
 ///
 /// ```json
 /// {"tasks":[{"name":"my_service::db::migrate","display_name":null,"state":"failed",
@@ -125,7 +159,45 @@ pub async fn status_handler(app: App) -> Response {
 /// # }
 /// ```
 pub async fn status_handler_with_errors(app: App) -> Response {
-    json(&app.status(), Errors::Shown)
+    let status = app.status();
+    let ledgers = read_ledgers(&app, &status).await;
+    json(&status, &ledgers, Errors::Shown)
+}
+
+/// A once-per-point task's ledger, as the route read it.
+enum Ledger {
+    Read(TaskLedger),
+    /// The coordinator shows none.
+    NotShown,
+    /// It could not be read: why, with its causes, masked.
+    Failed(String),
+}
+
+/// The ledger of each once-per-point task of `status` (`None` for the other tasks), read
+/// within [`LEDGER_PATIENCE`] in all.
+async fn read_ledgers(app: &App, status: &Status) -> Vec<Option<Ledger>> {
+    let deadline = Instant::now() + LEDGER_PATIENCE;
+    let mut ledgers = Vec::with_capacity(status.tasks.len());
+    for task in &status.tasks {
+        if task.missed.is_none() {
+            ledgers.push(None);
+            continue;
+        }
+        let ledger = match timeout_at(deadline, app.ledger(&task.name, LEDGER_RUNS)).await {
+            Ok(Ok(ledger)) => Ledger::Read(ledger),
+            Ok(Err(LedgerError::NotShown { .. })) => Ledger::NotShown,
+            Ok(Err(error)) => Ledger::Failed(redact(&format!("{error:#}")).into_owned()),
+            Err(_) => Ledger::Failed(format!(
+                "the ledger of lifespan task `{}` was not read within {LEDGER_PATIENCE:?}",
+                task.name
+            )),
+        };
+        if let Ledger::Failed(why) = &ledger {
+            tracing::debug!(error = %why, "the status route shows a ledger it could not read");
+        }
+        ledgers.push(Some(ledger));
+    }
+    ledgers
 }
 
 /// Whether the JSON carries error messages.
@@ -168,6 +240,49 @@ struct Line<'a> {
     /// Tasks only: `null` or when the next run is due.
     #[serde(skip_serializing_if = "Option::is_none")]
     next_run_unix_ms: Option<Option<u64>>,
+    /// Once-per-point tasks only: the points missed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    missed: Option<u64>,
+    /// Once-per-point tasks only: `null` (the coordinator shows none) or the ledger.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ledger: Option<Option<LedgerLine<'a>>>,
+}
+
+/// A once-per-point task's ledger: its latest runs, or that it could not be read.
+#[derive(Serialize)]
+struct LedgerLine<'a> {
+    has_error: bool,
+    /// Only when errors are shown: then `null` or why it could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<Option<&'a str>>,
+    runs: &'a [LedgerRun],
+}
+
+impl<'a> LedgerLine<'a> {
+    /// The line of `ledger`, read for a task whose status says it missed `missed` points;
+    /// with it, the points missed to show.
+    fn new(ledger: &'a Ledger, missed: u64, errors: Errors) -> (Option<Self>, u64) {
+        let error = |why| (errors == Errors::Shown).then_some(why);
+        match ledger {
+            Ledger::Read(read) => {
+                let line = LedgerLine {
+                    has_error: false,
+                    error: error(None),
+                    runs: &read.runs,
+                };
+                (Some(line), read.missed)
+            }
+            Ledger::NotShown => (None, missed),
+            Ledger::Failed(why) => {
+                let line = LedgerLine {
+                    has_error: true,
+                    error: error(Some(why.as_str())),
+                    runs: &[],
+                };
+                (Some(line), missed)
+            }
+        }
+    }
 }
 
 impl<'a> Line<'a> {
@@ -192,28 +307,43 @@ impl<'a> Line<'a> {
             runs: None,
             last_run: None,
             next_run_unix_ms: None,
+            missed: None,
+            ledger: None,
         }
     }
 }
 
-fn json(status: &Status, errors: Errors) -> Response {
+/// The answer: `status`, with `ledgers` (one per task, in order).
+fn json(status: &Status, ledgers: &[Option<Ledger>], errors: Errors) -> Response {
     let tasks = status
         .tasks
         .iter()
-        .map(|task| Line {
-            restarts: Some(task.restarts),
-            lease: task.lease.as_ref(),
-            runs: Some(task.runs),
-            last_run: Some(task.last_run.as_ref()),
-            next_run_unix_ms: Some(task.next_run.map(unix_millis)),
-            ..Line::new(
-                &task.name,
-                task.display_name,
-                task.state,
-                task.last_error.as_deref(),
-                task.in_state,
-                errors,
-            )
+        .zip(ledgers)
+        .map(|(task, ledger)| {
+            let (ledger, missed) = match (ledger, task.missed) {
+                (Some(ledger), Some(missed)) => {
+                    let (line, missed) = LedgerLine::new(ledger, missed, errors);
+                    (Some(line), Some(missed))
+                }
+                _ => (None, task.missed),
+            };
+            Line {
+                restarts: Some(task.restarts),
+                lease: task.lease.as_ref(),
+                runs: Some(task.runs),
+                last_run: Some(task.last_run.as_ref()),
+                next_run_unix_ms: Some(task.next_run.map(unix_millis)),
+                missed,
+                ledger,
+                ..Line::new(
+                    &task.name,
+                    task.display_name,
+                    task.state,
+                    task.last_error.as_deref(),
+                    task.in_state,
+                    errors,
+                )
+            }
         })
         .collect();
     let contexts = status

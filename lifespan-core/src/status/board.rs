@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::base::lock::lock;
 use crate::base::name::Name;
 use crate::base::wall_clock::WallClock;
+use crate::registration::entry::Entry;
 use crate::registration::plan::Plan;
 use crate::replicas::{Coordination, Holder};
 use crate::report::outcome::TaskOutcome;
@@ -96,6 +97,9 @@ pub(crate) struct Board {
     leases: Mutex<HashMap<usize, LeaseStatus>>,
     /// Whether `leases` has an entry.
     leased: AtomicBool,
+    /// The count of missed points of each once-per-point task, by index, as the coordinator
+    /// last answered a claim of this replica.
+    missed: Mutex<HashMap<usize, u64>>,
     /// The run history of the tasks whose supervisor keeps one.
     pub(crate) histories: Histories,
     /// The wall-clock times of the status, from the runtime's clock.
@@ -130,6 +134,7 @@ impl Board {
             contexts: Mutex::new(Vec::new()),
             leases: Mutex::new(HashMap::new()),
             leased: AtomicBool::new(false),
+            missed: Mutex::new(HashMap::new()),
             histories: Histories::default(),
             clock: WallClock::new(),
         }
@@ -215,6 +220,11 @@ impl Board {
         lock(&self.leases)
             .get(&index)
             .map_or(0, |lease| lease.terms)
+    }
+
+    /// Once-per-point task `index` has `missed` points missed, as the coordinator says.
+    pub(crate) fn set_missed(&self, index: usize, missed: u64) {
+        lock(&self.missed).insert(index, missed);
     }
 
     /// Task `index` waits to be restarted.
@@ -339,54 +349,25 @@ impl Board {
         let shutdown_at = self.shutdown_at.load(Ordering::Relaxed);
         let errors = lock(&self.errors);
         let leases = lock(&self.leases);
+        let missed = lock(&self.missed);
         let histories = self.histories.read();
+        let read = Read {
+            now,
+            shutdown_at,
+            errors: &errors,
+            leases: &leases,
+            missed: &missed,
+            histories: histories.as_deref(),
+        };
         let tasks = self
             .plan
             .tasks()
             .zip(self.tasks.iter())
             .enumerate()
-            .map(|(index, (entry, slot))| {
-                let mut state = run_state(slot.state.load(Ordering::Acquire));
-                let mut since = slot.since.load(Ordering::Relaxed);
-                if since == SINCE_SHUTDOWN {
-                    since = shutdown_at;
-                }
-                if shutdown_at != u64::MAX && matches!(state, RunState::Running) {
-                    state = RunState::Stopping;
-                    since = since.max(shutdown_at);
-                }
-                let in_state = self
-                    .nanos(now)
-                    .checked_sub(since)
-                    .map_or(Duration::ZERO, Duration::from_nanos);
-                let record = histories.as_ref().and_then(|h| h.get(&index));
-                let (runs, last, next) =
-                    record.map_or((0, None, None), |record| history::read(record, &self.clock));
-                TaskStatus {
-                    name: entry.name.clone(),
-                    display_name: entry.options().display_name,
-                    state,
-                    restarts: slot.restarts.load(Ordering::Relaxed),
-                    last_error: errors.get(&index).map(|error| format!("{error:#}")),
-                    in_state,
-                    lease: leases.get(&index).cloned().or_else(|| {
-                        entry.options().singleton.then_some(LeaseStatus {
-                            holder: None,
-                            held_here: false,
-                            terms: 0,
-                        })
-                    }),
-                    runs,
-                    last_run: last.map(|ran| LastRun {
-                        started: self.clock.at(ran.started),
-                        duration: ran.duration,
-                        outcome: ran.outcome,
-                    }),
-                    next_run: next.filter(|_| shutdown_at == u64::MAX),
-                }
-            })
+            .map(|(index, (entry, slot))| self.task_status(&read, index, entry, slot))
             .collect();
         drop(histories);
+        drop(missed);
         drop(leases);
         drop(errors);
         let contexts = lock(&self.contexts)
@@ -401,4 +382,67 @@ impl Board {
             .collect();
         Status { tasks, contexts }
     }
+
+    /// The line of task `index` (`entry`, its slot `slot`) in a snapshot.
+    fn task_status(
+        &self,
+        read: &Read<'_>,
+        index: usize,
+        entry: &Entry,
+        slot: &TaskSlot,
+    ) -> TaskStatus {
+        let mut state = run_state(slot.state.load(Ordering::Acquire));
+        let mut since = slot.since.load(Ordering::Relaxed);
+        if since == SINCE_SHUTDOWN {
+            since = read.shutdown_at;
+        }
+        if read.shutdown_at != u64::MAX && matches!(state, RunState::Running) {
+            state = RunState::Stopping;
+            since = since.max(read.shutdown_at);
+        }
+        let in_state = self
+            .nanos(read.now)
+            .checked_sub(since)
+            .map_or(Duration::ZERO, Duration::from_nanos);
+        let record = read.histories.and_then(|h| h.get(&index));
+        let (runs, last, next) =
+            record.map_or((0, None, None), |record| history::read(record, &self.clock));
+        let options = entry.options();
+        TaskStatus {
+            name: entry.name.clone(),
+            display_name: options.display_name,
+            state,
+            restarts: slot.restarts.load(Ordering::Relaxed),
+            last_error: read.errors.get(&index).map(|error| format!("{error:#}")),
+            in_state,
+            lease: read.leases.get(&index).cloned().or_else(|| {
+                options.singleton.then_some(LeaseStatus {
+                    holder: None,
+                    held_here: false,
+                    terms: 0,
+                })
+            }),
+            runs,
+            last_run: last.map(|ran| LastRun {
+                started: self.clock.at(ran.started),
+                duration: ran.duration,
+                outcome: ran.outcome,
+            }),
+            next_run: next.filter(|_| read.shutdown_at == u64::MAX),
+            missed: options
+                .once_per_point
+                .then(|| read.missed.get(&index).copied().unwrap_or(0)),
+        }
+    }
+}
+
+/// What a snapshot reads its tasks' lines from, under the board's locks.
+struct Read<'a> {
+    now: Instant,
+    /// As `shutdown_at` holds it.
+    shutdown_at: u64,
+    errors: &'a HashMap<usize, TaskError>,
+    leases: &'a HashMap<usize, LeaseStatus>,
+    missed: &'a HashMap<usize, u64>,
+    histories: Option<&'a HashMap<usize, history::Record>>,
 }

@@ -1,11 +1,13 @@
 //! How each part is doing while the app runs: the board that tasks and contexts write, the run
 //! history of supervised tasks, the app's phase, the [`Status`](crate::Status) read from them,
+//! the ledger of once-per-point tasks read from the coordinator,
 //! metrics (feature `metrics`), the start of each poll in progress, and their `serde` form.
 //!
 //! It may use: `base`, `replicas`, `report`, `schedules`, `registration`.
 
 pub(crate) mod board;
 pub(crate) mod history;
+pub(crate) mod ledger;
 pub(crate) mod metrics;
 pub(crate) mod phase;
 pub(crate) mod poll_starts;

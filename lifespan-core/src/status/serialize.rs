@@ -12,6 +12,7 @@ use serde::{Serialize, Serializer};
 
 use crate::replicas::Holder;
 use crate::report::outcome::{ContextOutcome, ContextReport, Report, TaskOutcome, TaskReport};
+use crate::status::ledger::{LedgerRun, LedgerRunState, TaskLedger};
 use crate::status::snapshot::{
     ContextStatus, LastRun, LeaseStatus, RunOutcome, RunState, Status, TaskStatus,
 };
@@ -51,9 +52,10 @@ impl Serialize for LastRun {
 }
 
 impl Serialize for TaskStatus {
-    /// Its fields; `last_run` as [`LastRun`] serializes, `next_run` as `next_run_unix_ms`.
+    /// Its fields; `last_run` as [`LastRun`] serializes, `next_run` as `next_run_unix_ms`;
+    /// `missed` is `null` but for a once-per-point task.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut line = serializer.serialize_struct("TaskStatus", 10)?;
+        let mut line = serializer.serialize_struct("TaskStatus", 11)?;
         line.serialize_field("name", self.name.as_str())?;
         line.serialize_field("display_name", &self.display_name)?;
         line.serialize_field("state", &self.state)?;
@@ -64,7 +66,46 @@ impl Serialize for TaskStatus {
         line.serialize_field("runs", &self.runs)?;
         line.serialize_field("last_run", &self.last_run)?;
         line.serialize_field("next_run_unix_ms", &self.next_run.map(unix_millis))?;
+        line.serialize_field("missed", &self.missed)?;
         line.end()
+    }
+}
+
+impl Serialize for LedgerRunState {
+    /// As its name: `"running"`, `"interrupted"`, `"finished"`.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl Serialize for LedgerRun {
+    /// `{"number": 29446260, "scheduled_unix_ms": ..., "instance": "web-2:4181", "attempt": 1,
+    /// "token": 12, "started_unix_ms": ..., "duration_ms": 212, "state": "finished",
+    /// "outcome": "succeeded"}`; `"outcome"` is `null` until the run finished.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut line = serializer.serialize_struct("LedgerRun", 9)?;
+        line.serialize_field("number", &self.number)?;
+        line.serialize_field("scheduled_unix_ms", &unix_millis(self.scheduled))?;
+        line.serialize_field("instance", &self.instance)?;
+        line.serialize_field("attempt", &self.attempt)?;
+        line.serialize_field("token", &self.token)?;
+        line.serialize_field("started_unix_ms", &unix_millis(self.started))?;
+        line.serialize_field("duration_ms", &millis(self.duration))?;
+        line.serialize_field("state", &self.state)?;
+        line.serialize_field("outcome", &self.outcome)?;
+        line.end()
+    }
+}
+
+impl Serialize for TaskLedger {
+    /// `{"task": "...", "runs": [...], "missed": 0, "read_at_unix_ms": ...}`.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut ledger = serializer.serialize_struct("TaskLedger", 4)?;
+        ledger.serialize_field("task", self.task.as_str())?;
+        ledger.serialize_field("runs", &self.runs)?;
+        ledger.serialize_field("missed", &self.missed)?;
+        ledger.serialize_field("read_at_unix_ms", &unix_millis(self.read_at))?;
+        ledger.end()
     }
 }
 

@@ -85,6 +85,13 @@ pub struct TaskStatus {
     /// end of a restarted task's backoff. `None` while a run is in progress, when no run is
     /// planned, and once shutdown has begun.
     pub next_run: Option<SystemTime>,
+    /// For a once-per-point task: how many points of its schedule no replica started, skipped
+    /// by its [misfire policy](crate::Misfire) (the replicas were down, or a run was in flight
+    /// with [overlap](crate::Overlap) forbidden). Counted by the coordinator across replicas,
+    /// when the point after them starts; shown as the coordinator answered this replica's last
+    /// claim (every replica claims each point), 0 before its first answer. `None` for other
+    /// tasks. [`App::ledger`](crate::App::ledger) reads it now, with the task's latest runs.
+    pub missed: Option<u64>,
 }
 
 pub use crate::replicas::RunOutcome;

@@ -152,7 +152,12 @@ impl Points {
             instance: board.coordination.instance.clone(),
             label: entry.label().to_string(),
             patience: patience(spacing, settings.renew_deadline()),
-            clock: WallClock::new(),
+            // Anchored once, then moved on by tokio's clock alone: the coordinator's offset is
+            // measured against it at every answer, so it need not follow the system's clock,
+            // and a reading is never off by a preemption between reading the system's clock
+            // and the monotonic one (a reading early by a few milliseconds asked for the point
+            // before the one due).
+            clock: WallClock::starting_at(SystemTime::now()),
             offset: 0,
             failing: false,
             polling: true,
@@ -188,6 +193,8 @@ impl Points {
         };
         // The points before the first a task ever ran are not missed: none is caught up.
         self.request.earliest = self.misfire == Misfire::All && self.previous.is_some();
+        self.request.last_known = self.previous;
+        self.request.missed = self.missed_counts(&self.request.points);
         let sent = self.clock.now();
         let began = Instant::now();
         let answer = timeout(self.patience, self.coordinator.claim_run(&self.request)).await;
@@ -202,6 +209,9 @@ impl Points {
         self.answered();
         self.measured(sent, claim.now);
         self.previous = claim.previous.or(self.previous);
+        if let Some(missed) = claim.missed {
+            board.set_missed(index, missed);
+        }
         let Some(run) = claim.run.clone() else {
             let asked = !self.request.points.is_empty();
             return Claimed::Nothing(self.wake_after_nothing(&claim, asked));
@@ -261,7 +271,7 @@ impl Points {
         let expiry = Arc::new(Mutex::new(after(sent, self.settings.lease())));
         let point = Point::new(
             self.task.clone(),
-            self.number(run.point),
+            board.plan.task(index).options().point_number(run.point),
             run.point,
             run.attempt,
             run.token,
@@ -294,15 +304,6 @@ impl Points {
         }
     }
 
-    /// The point's number, as [`Point::number`] says.
-    fn number(&self, point: PointTime) -> i64 {
-        match &self.cadence {
-            Cadence::Every(period) => point / period.max(&1),
-            #[cfg(feature = "cron")]
-            Cadence::Cron(_) => point.div_euclid(1_000_000),
-        }
-    }
-
     /// Counts the points between the last one started before and `run`'s, if `run` is a new
     /// point: they were missed.
     fn count_missed(&self, claim: &RunClaim, run: &PointRun) {
@@ -318,6 +319,29 @@ impl Points {
                 self.misfire
             );
         }
+    }
+
+    /// For each of `points` (consecutive points of the schedule, earliest first), how many
+    /// points lie strictly between the last point started, as this replica knows it, and it:
+    /// what the coordinator counts as missed if that point starts next.
+    fn missed_counts(&self, points: &[PointTime]) -> Vec<u64> {
+        let Some(previous) = self.previous else {
+            return Vec::new();
+        };
+        let mut first_after = None;
+        points
+            .iter()
+            .enumerate()
+            .map(|(index, &point)| {
+                if point <= previous {
+                    return 0;
+                }
+                // Counted once, for the first point after the last: the ones after it follow.
+                let (first, before) =
+                    *first_after.get_or_insert_with(|| (index, self.between(previous, point)));
+                before + (index - first) as u64
+            })
+            .collect()
     }
 
     /// How many points lie strictly between `from` and `to`.

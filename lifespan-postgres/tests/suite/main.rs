@@ -12,6 +12,7 @@ mod app;
 mod coordinator;
 mod effects;
 mod once;
+mod recent;
 mod runs;
 mod statements;
 mod tables;

@@ -186,8 +186,16 @@ async fn a_version_1_database_is_migrated_and_keeps_its_leases_and_points() {
             .await
             .unwrap();
         assert_eq!(claim.previous, Some(3_600_000_000));
+        // The count of missed points starts at 0 (the claim asked for no point in between).
+        assert_eq!(claim.missed, Some(0));
         let run = claim.run.expect("the next point starts");
         assert_eq!((run.point, run.attempt, run.token), (point, 1, 1));
+        let indexed: bool =
+            sqlx::query_scalar("SELECT to_regclass('lifespan_runs_unfinished') IS NOT NULL")
+                .fetch_one(&mut admin)
+                .await
+                .unwrap();
+        assert!(indexed, "the index of unfinished runs");
         // Preparing again changes nothing.
         coordinator.prepare().await.unwrap();
         assert_eq!(version(&mut admin).await, 2);

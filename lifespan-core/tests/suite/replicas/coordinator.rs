@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use lifespan_core::{
     Acquired, Coordinator, CoordinatorError, CoordinatorFuture, Holder, InProcess, LeaseRequest,
-    PointRun, RunClaim, RunOutcome, RunRequest, Term,
+    PointRun, RecentRuns, RunClaim, RunOutcome, RunRequest, Term,
 };
 use tokio::time::Instant;
 
@@ -260,6 +260,19 @@ impl Coordinator for TestCoordinator {
             let finished = self.inner.ledger.finish_run(run, outcome).await?;
             self.stall().await;
             Ok(finished)
+        })
+    }
+
+    fn recent_runs<'a>(
+        &'a self,
+        task: &'a str,
+        limit: usize,
+    ) -> CoordinatorFuture<'a, Option<RecentRuns>> {
+        Box::pin(async move {
+            self.fault().await?;
+            let recent = self.inner.ledger.recent_runs(task, limit).await?;
+            self.stall().await;
+            Ok(recent)
         })
     }
 }

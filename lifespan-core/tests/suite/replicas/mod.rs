@@ -10,6 +10,8 @@ mod point;
 /// The bound on real time; also of `schedules.rs`, and `real_time_case` is for the properties
 /// of `fault_injection/`.
 pub(crate) mod real_time;
+/// The ledger seen from every replica: `App::ledger`, the status route, missed points.
+mod visible;
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
