@@ -216,6 +216,17 @@ impl Points {
             let asked = !self.request.points.is_empty();
             return Claimed::Nothing(self.wake_after_nothing(&claim, asked));
         };
+        if Instant::now() >= after(began, self.settings.renew_deadline()) {
+            // The answer came too late to hold the run: its lease may have expired, and another
+            // replica may have taken the point over already.
+            tracing::warn!(
+                point = run.point,
+                attempt = run.attempt,
+                "lifespan task `{}` got the answer to its claim after the run's renew deadline: not starting it; it is taken over once its lease expires",
+                self.label
+            );
+            return Claimed::Nothing(self.poll_soon());
+        }
         self.count_missed(&claim, &run);
         Claimed::Run(self.hold(board, index, run, began))
     }
@@ -429,12 +440,10 @@ impl Points {
     /// period; after a poll that learnt of missed points a policy runs, claim them at once;
     /// else claim at the next point.
     fn wake_after_nothing(&mut self, claim: &RunClaim, asked: bool) -> Instant {
-        let next = self.next_wake();
         if claim.in_flight {
-            let poll = after(Instant::now(), self.settings.retry());
-            self.polling = poll < next;
-            return next.min(poll);
+            return self.poll_soon();
         }
+        let next = self.next_wake();
         let due = self.latest_due(self.coordinator_now());
         let missed = self
             .previous
@@ -444,6 +453,17 @@ impl Points {
             return Instant::now();
         }
         next
+    }
+
+    /// With a run in flight, or no answer: ask again a retry period from now, or at the next
+    /// point if that is sooner.
+    fn poll_soon(&mut self) -> Instant {
+        let (next, poll) = (
+            self.next_wake(),
+            after(Instant::now(), self.settings.retry()),
+        );
+        self.polling = poll < next;
+        next.min(poll)
     }
 
     /// The coordinator's clock now, as this replica reckons it.
@@ -480,12 +500,7 @@ impl Points {
                 self.label
             );
         }
-        let (next, poll) = (
-            self.next_wake(),
-            after(Instant::now(), self.settings.retry()),
-        );
-        self.polling = poll < next;
-        next.min(poll)
+        self.poll_soon()
     }
 }
 

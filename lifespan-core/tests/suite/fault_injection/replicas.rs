@@ -29,7 +29,8 @@
 //!    policy, `skip`, `latest` or `all` at random, runs a missed point); a point runs again only
 //!    as a later attempt, never while an earlier attempt of it runs; and a point runs whenever,
 //!    from three periods before it to its end, the coordinator was up and answered at once and
-//!    some replica was running;
+//!    some replica was running, unless a run of another point was in flight on the coordinator
+//!    (from its first attempt won to the last end recorded: overlap is forbidden);
 //!    - tokens grow per attempt: each claim's token is new, and a later attempt of a point has
 //!      a greater token than its earlier ones;
 //!    - an attempt that ended with no end recorded (its replica cut off, or shut down while the
@@ -112,8 +113,8 @@ pub(crate) enum Rec {
         token: i64,
         due: Instant,
     },
-    /// The coordinator recorded the end of attempt `attempt` of point `point`, and the replica
-    /// got the answer.
+    /// The coordinator recorded the end of attempt `attempt` of point `point` (the answer may
+    /// reach the replica later, or never).
     Finished { point: i64, attempt: u32 },
     /// The replica's `start` returned `Ok`.
     Up(usize),
@@ -262,17 +263,7 @@ impl Coordinator for Recording {
         run: &'a PointRun,
         outcome: RunOutcome,
     ) -> CoordinatorFuture<'a, bool> {
-        let answer = self.inner.finish_run(run, outcome);
-        Box::pin(async move {
-            let answer = answer.await;
-            if let Ok(true) = answer {
-                self.rec.push(Rec::Finished {
-                    point: run.point,
-                    attempt: run.attempt,
-                });
-            }
-            answer
-        })
+        self.inner.finish_run(run, outcome)
     }
 }
 
@@ -442,6 +433,13 @@ async fn run_paused(case: &ReplicasCase) -> Result<BTreeSet<&'static str>, Strin
         inner: TestCoordinator::new(),
         rec: Recorder::default(),
     };
+    let rec = coordinator.rec.clone();
+    coordinator.inner.on_finish(move |run| {
+        rec.push(Rec::Finished {
+            point: run.point,
+            attempt: run.attempt,
+        });
+    });
     let driven = tokio::time::timeout(WAIT_LIMIT, drive(case, &coordinator));
     let observed = driven
         .await

@@ -61,7 +61,7 @@ pub(crate) fn check(
             entries,
             observed,
             (period.get(), lease, deadline),
-            &ran,
+            (&ran, &attempts),
             &mut situations,
         )?;
         taken_over(
@@ -315,6 +315,21 @@ struct Attempts {
     tokens: BTreeMap<i64, Vec<(u32, i64)>>,
     ends: Vec<(i64, u32, Instant, usize)>,
     finished: BTreeSet<(i64, u32)>,
+    /// Per point, when it was due, when its first attempt was won, and when the coordinator
+    /// last recorded the end of one of its attempts: while it was in flight.
+    flights: BTreeMap<i64, (Instant, Instant, Option<Instant>)>,
+}
+
+impl Attempts {
+    /// Whether a run of a point other than the one due at `due` was in flight on the
+    /// coordinator at some instant from `from` to `to`: under `overlap = forbid` no point
+    /// starts then.
+    fn in_flight(&self, due: Instant, from: Instant, to: Instant) -> bool {
+        self.flights.values().any(|(other, won, finished)| {
+            let own = *other + TOLERANCE >= due && *other <= due + TOLERANCE;
+            !own && *won < to && finished.is_none_or(|end| end > from)
+        })
+    }
 }
 
 /// The first part of invariant 5: each attempt of a point after a claim that started it, never
@@ -349,6 +364,7 @@ fn points_once(
             } => {
                 tokens_grow(&mut seen, seq, point, attempt, token)?;
                 won.insert(replica, (point, attempt, due));
+                seen.flights.entry(point).or_insert((due, entry.at, None));
             }
             Rec::PointRun { replica } => {
                 let Some((point, attempt, due)) = won.remove(&replica) else {
@@ -389,6 +405,9 @@ fn points_once(
             }
             Rec::Finished { point, attempt } => {
                 seen.finished.insert((point, attempt));
+                if let Some(flight) = seen.flights.get_mut(&point) {
+                    flight.2 = Some(entry.at);
+                }
             }
             _ => {}
         }
@@ -433,7 +452,8 @@ fn tokens_grow(
 /// from the coordinator, or shut down while it was) is taken over as a later attempt, once its
 /// lease has expired, while the coordinator answers claims at once and a replica runs: within a
 /// period and a claim's patience (the longer of the period and the renew deadline) after the
-/// expiry, and a retry period.
+/// expiry, and a retry period; the expiry being a lease after the attempt's end, or after the
+/// coordinator answers at once again.
 fn taken_over(
     entries: &[Entry],
     observed: &Observed,
@@ -446,9 +466,10 @@ fn taken_over(
         if seen.finished.contains(&(point, attempt)) {
             continue;
         }
-        // Renewed last before its end at the latest: expired a lease after it at the latest.
-        let from = ended;
-        let by = ended + lease + period + period.max(deadline) + retry;
+        // Renewed last before its end at the latest: expired a lease after it at the latest,
+        // or after the coordinator answers at once again, if it did not then.
+        let from = windows.clear_from(ended);
+        let by = from + lease + period + period.max(deadline) + retry;
         if by > observed.end || !windows.clear_and_up(from, by) {
             continue;
         }
@@ -495,6 +516,24 @@ impl Windows {
         Windows { clear, ups }
     }
 
+    /// The first instant from `at` on when the coordinator answered claims at once (the end of
+    /// time if it never did again).
+    fn clear_from(&self, at: Instant) -> Instant {
+        let clear_then = self
+            .clear
+            .iter()
+            .rev()
+            .find(|(change, _)| *change <= at)
+            .is_some_and(|(_, on)| *on);
+        if clear_then {
+            return at;
+        }
+        self.clear
+            .iter()
+            .find(|(change, on)| *change > at && *on)
+            .map_or(at + WAIT_LIMIT * 1000, |(change, _)| *change)
+    }
+
     /// Whether from `from` to `to` the coordinator answered claims at once and one replica
     /// ran throughout.
     fn clear_and_up(&self, from: Instant, to: Instant) -> bool {
@@ -521,7 +560,7 @@ fn points_run(
     entries: &[Entry],
     observed: &Observed,
     (period, lease, deadline): (Duration, Duration, Duration),
-    ran: &BTreeMap<Instant, usize>,
+    (ran, attempts): (&BTreeMap<Instant, usize>, &Attempts),
     situations: &mut BTreeSet<&'static str>,
 ) -> Result<(), String> {
     // Liveness: from three periods and a claim's patience (the longer of the period and the
@@ -544,7 +583,13 @@ fn points_run(
         if ends > observed.end {
             break;
         }
-        let must = windows.clear_and_up(begins - lookback, ends);
+        // A run of an earlier point in flight (one whose replica went away unfinished, taken
+        // over once its lease expired) keeps the point from starting: overlap is forbidden.
+        let blocked = attempts.in_flight(begins, begins - TOLERANCE, ends);
+        if blocked && windows.clear_and_up(begins - lookback, ends) {
+            situations.insert("a point kept from running by a run in flight");
+        }
+        let must = !blocked && windows.clear_and_up(begins - lookback, ends);
         if must {
             situations.insert("a point that must run");
             ensure!(

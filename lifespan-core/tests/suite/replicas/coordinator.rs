@@ -51,7 +51,13 @@ struct Inner {
     /// after it (tests read it first when they start).
     ledger: InProcess,
     prepare_error: Mutex<Option<String>>,
+    /// Told of each run whose end the ledger recorded, as it records it (before a stalled
+    /// answer).
+    on_finish: Mutex<Option<FinishHook>>,
 }
+
+/// See [`TestCoordinator::on_finish`].
+type FinishHook = Box<dyn Fn(&PointRun) + Send + Sync>;
 
 impl Default for Inner {
     fn default() -> Self {
@@ -60,6 +66,7 @@ impl Default for Inner {
             state: Mutex::default(),
             ledger: InProcess::starting_at(SystemTime::UNIX_EPOCH),
             prepare_error: Mutex::default(),
+            on_finish: Mutex::default(),
         }
     }
 }
@@ -85,6 +92,11 @@ impl TestCoordinator {
     }
 
     /// `prepare` fails with `message`.
+    /// Calls `hook` with each run whose end the ledger records, when it records it.
+    pub fn on_finish(&self, hook: impl Fn(&PointRun) + Send + Sync + 'static) {
+        *self.inner.on_finish.lock().unwrap() = Some(Box::new(hook));
+    }
+
     pub fn fail_prepare(&self, message: &str) {
         *self.inner.prepare_error.lock().unwrap() = Some(message.into());
     }
@@ -258,6 +270,11 @@ impl Coordinator for TestCoordinator {
         Box::pin(async move {
             self.fault().await?;
             let finished = self.inner.ledger.finish_run(run, outcome).await?;
+            if finished {
+                if let Some(hook) = &*self.inner.on_finish.lock().unwrap() {
+                    hook(run);
+                }
+            }
             self.stall().await;
             Ok(finished)
         })
