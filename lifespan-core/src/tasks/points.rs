@@ -216,13 +216,15 @@ impl Points {
             let asked = !self.request.points.is_empty();
             return Claimed::Nothing(self.wake_after_nothing(&claim, asked));
         };
-        if Instant::now() >= after(began, self.settings.renew_deadline()) {
-            // The answer came too late to hold the run: its lease may have expired, and another
-            // replica may have taken the point over already.
+        if Instant::now() >= after(began, self.settings.lease()) {
+            // The answer came too late to hold the run: reckoned from the claim's sending, its
+            // lease has expired, and another replica may have taken the point over already.
+            // (Earlier, past the renew deadline only, the run starts and is stopped at once:
+            // its body may go on until the lease's expiry, as a run whose renewal failed.)
             tracing::warn!(
                 point = run.point,
                 attempt = run.attempt,
-                "lifespan task `{}` got the answer to its claim after the run's renew deadline: not starting it; it is taken over once its lease expires",
+                "lifespan task `{}` got the answer to its claim after the run's lease: not starting it; it is taken over",
                 self.label
             );
             return Claimed::Nothing(self.poll_soon());

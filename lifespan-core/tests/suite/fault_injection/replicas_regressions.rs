@@ -47,7 +47,7 @@ fn points_due_while_a_stalled_claim_waits_within_its_patience_may_pass() {
 
 /// The answer to a claim stalled (470 ms) past the run's lease (70 ms): another replica took
 /// the point over as attempt 2 and ran it; then the stalled answer arrived, and its replica ran
-/// attempt 1, after attempt 2. A run whose grant arrives after its renew deadline is not
+/// attempt 1, after attempt 2. A run whose grant arrives after its lease (reckoned from the claim) is not
 /// started.
 #[test]
 fn a_run_granted_by_an_answer_stalled_past_its_lease_is_not_started() {
