@@ -529,3 +529,46 @@ mod route {
         });
     }
 }
+
+/// Each outcome of a run is recorded in the ledger under its name: a run that returns `Ok`,
+/// one that returns an error, one that panics (each task ends for good after its first run
+/// that fails: a restart would retry the point under its lease).
+#[test]
+fn the_ledger_records_each_runs_outcome() {
+    paused("the outcomes in the ledger", REAL_LIMIT, || async {
+        let coordinator = InProcess::starting_at(SystemTime::UNIX_EPOCH);
+        let app = App::builder()
+            .empty()
+            .coordinator(coordinator)
+            .instance("a")
+            .lease(super::fast())
+            .build();
+        let options = TaskOptions::new().every(S).once_per_point(true);
+        app.register_task_with("succeeds", options.clone(), || async {})
+            .unwrap();
+        app.register_task_with("fails", options.clone(), || async {
+            anyhow::bail!("it fails")
+        })
+        .unwrap();
+        app.register_task_with("panics", options, || async { panic!("it panics") })
+            .unwrap();
+        start(&app).await;
+        sleep(1500 * MS).await;
+        for (task, outcome) in [
+            ("succeeds", RunOutcome::Succeeded),
+            ("fails", RunOutcome::Failed),
+            ("panics", RunOutcome::Panicked),
+        ] {
+            let ledger = bounded("the ledger", WAIT_LIMIT, app.ledger(task, 10))
+                .await
+                .unwrap();
+            let outcomes: Vec<_> = ledger
+                .runs
+                .iter()
+                .map(|run| (run.number, run.outcome))
+                .collect();
+            assert_eq!(outcomes, [(1, Some(outcome))], "{task}");
+        }
+        stop(&app).await;
+    });
+}
