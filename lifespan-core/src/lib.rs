@@ -262,6 +262,8 @@ pub use schedules::options::{
     Restart, Schedule, TaskOptions, DEFAULT_BACKOFF_CAP, DEFAULT_BACKOFF_START,
     DEFAULT_MISFIRE_LIMIT,
 };
+#[cfg(feature = "axum")]
+pub use serving::dashboard::dashboard_handler;
 pub use serving::graceful_shutdown::ShutdownSignal;
 #[cfg(feature = "axum")]
 pub use serving::probes::{liveness_handler, readiness_handler};

@@ -7,7 +7,9 @@
 //! A separate binary: `ui.rs`, whose trybuild cases run cargo to compile about a hundred test
 //! crates on every core; beside the suites that time real processes, it would starve them.
 
+mod browser;
 mod cluster;
+mod dashboard;
 mod ledger_replicas;
 mod linked_library;
 /// The metrics example exists with feature `metrics` only.

@@ -1,6 +1,6 @@
 //! The app under a server and a supervisor: running it until a future, a request or a signal;
 //! an axum router it serves (feature `axum`), or the user's own server; the future a server's
-//! graceful shutdown waits on; the probes and the status route (feature `axum`); operating-system
+//! graceful shutdown waits on; the probes, the status route and the dashboard (feature `axum`); operating-system
 //! signals and systemd's notify protocol.
 //!
 //! It may use: `base`, `replicas`, `report`, `schedules`, `inject`, `registration`, `status`,
@@ -8,6 +8,8 @@
 
 #[cfg(feature = "axum")]
 pub(crate) mod axum_router;
+#[cfg(feature = "axum")]
+pub(crate) mod dashboard;
 pub(crate) mod graceful_shutdown;
 pub(crate) mod own_server;
 #[cfg(feature = "axum")]

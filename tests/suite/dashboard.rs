@@ -1,0 +1,128 @@
+//! The dashboard in a real browser: an app serves the page beside its status route on
+//! loopback; headless Chromium loads it, and the test reads what the page shows through the
+//! DevTools protocol (task names, states, runs' outcomes in words, no error text), and keeps a
+//! screenshot (`target/dashboard.png`, or the path in `LIFESPAN_DASHBOARD_SCREENSHOT`).
+
+use std::time::Duration;
+
+use axum::routing::get;
+use axum::Router;
+use lifespan_core::{dashboard_handler, status_handler, App, Shutdown, TaskOptions, Yield};
+use lifespan_examples::{bounded, http_get};
+
+use super::browser::{chromium, Browser};
+
+/// The bound on each wait of the page.
+const LIMIT: Duration = Duration::from_secs(30);
+
+/// An app with a task that succeeds, one that fails with a secret in its error, a
+/// long-running one and a context.
+fn app() -> App {
+    let app = App::builder().empty().build();
+    let every = |ms| TaskOptions::new().every(Duration::from_millis(ms));
+    app.register_task_with("digest", every(150), || async {})
+        .unwrap();
+    app.register_task_with("sync", every(200), || async {
+        Err::<(), _>("upstream refused the token s3cr3t-t0ken")
+    })
+    .unwrap();
+    app.register_task("listener", |shutdown: Shutdown| async move {
+        shutdown.cancelled().await;
+    })
+    .unwrap();
+    app.register_context("database", |lifespan: Yield| async move {
+        lifespan.ready().await;
+    })
+    .unwrap();
+    app
+}
+
+/// Serves `app` with the dashboard under `/lifespan` on loopback until `stop` resolves.
+async fn serve(app: &App) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = Router::new()
+        .route("/lifespan", get(dashboard_handler))
+        .route("/lifespan/", get(dashboard_handler))
+        .route("/lifespan/status", get(status_handler));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let app = app.clone();
+    tokio::spawn(async move { app.serve_until(listener, router, stopped).await });
+    // Bounded: the server answers once startup is complete.
+    for _ in 0..600 {
+        if matches!(http_get(addr, "/lifespan").await, Ok((200, _))) {
+            return (addr, stop);
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the dashboard was not served within 6 s");
+}
+
+/// The text of the row of `task`, in the page.
+fn row(task: &str) -> String {
+    format!("(document.querySelector('tr[data-task=\"{task}\"]') || {{innerText: ''}}).innerText")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_shows_every_task_and_context_in_a_real_browser() {
+    let Some(binary) = chromium() else { return };
+    let app = app();
+    let (addr, stop) = serve(&app).await;
+    let mut browser = Browser::open(&binary, &format!("http://{addr}/lifespan"), (1280, 720)).await;
+    browser
+        .until(
+            "every task shown, with the outcomes of their runs",
+            &format!(
+                "{} .includes('succeeded') && {} .includes('failed') && {} .includes('running')",
+                row("digest"),
+                row("sync"),
+                row("listener")
+            ),
+            LIMIT,
+        )
+        .await;
+    let sync = browser.eval(&row("sync")).await;
+    let sync = sync.as_str().unwrap();
+    assert!(sync.contains("has an error"), "{sync}");
+    let text = browser.eval("document.body.innerText").await;
+    let text = text.as_str().unwrap();
+    assert!(
+        !text.contains("s3cr3t"),
+        "the page shows error text:\n{text}"
+    );
+    assert!(text.contains("database"), "{text}");
+    let buttons = browser
+        .eval("document.querySelectorAll('button[data-action=\"trigger\"]').length")
+        .await;
+    assert_eq!(buttons, 3, "a run-now button per task");
+    // It refreshes by itself.
+    let before = browser.eval(&row("digest")).await;
+    browser
+        .until(
+            "the page refreshed",
+            &format!("{} !== {}", row("digest"), before),
+            LIMIT,
+        )
+        .await;
+
+    let png = browser.screenshot().await;
+    assert!(png.starts_with(b"\x89PNG"), "not a PNG");
+    let path = std::env::var_os("LIFESPAN_DASHBOARD_SCREENSHOT").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/dashboard.png"),
+        std::path::PathBuf::from,
+    );
+    std::fs::write(&path, &png).unwrap();
+    println!(
+        "dashboard screenshot: {} bytes, {}",
+        png.len(),
+        path.display()
+    );
+    drop(browser);
+    stop.send(()).unwrap();
+    bounded("the shutdown", LIMIT, async {
+        while app.is_running() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    })
+    .await;
+}
