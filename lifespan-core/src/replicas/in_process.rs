@@ -345,14 +345,15 @@ impl Coordinator for InProcess {
     ) -> CoordinatorFuture<'a, bool> {
         let wall = self.clock().now();
         let mut leases = lock(&self.leases);
-        let finished = match leases
-            .get_mut(&run.task)
-            .and_then(|entry| entry.current(run))
-        {
-            Some(row) => {
-                row.finished = Some((wall, outcome));
-                true
-            }
+        let finished = match leases.get_mut(&run.task) {
+            Some(entry) => match entry.current(run) {
+                Some(row) => {
+                    row.finished = Some((wall, outcome));
+                    entry.forget_old_runs();
+                    true
+                }
+                None => false,
+            },
             None => false,
         };
         Box::pin(async move { Ok(finished) })

@@ -572,3 +572,30 @@ fn the_ledger_records_each_runs_outcome() {
         stop(&app).await;
     });
 }
+
+/// The in-process ledger keeps the runs in flight and the latest 100 finished ones: after 150
+/// points, the oldest 50 are forgotten, the run in flight (the earliest point) kept.
+#[test]
+fn the_in_process_ledger_keeps_the_latest_100_finished_runs_and_those_in_flight() {
+    paused("the in-process ledger's retention", REAL_LIMIT, || async {
+        let at = |secs: u32| lifespan_core::point_time(SystemTime::UNIX_EPOCH + secs * S);
+        let ledger = InProcess::starting_at(SystemTime::UNIX_EPOCH + 1000 * S);
+        let request = |point| {
+            RunRequest::new("digest", "a", point, 3600 * S).overlap(lifespan_core::Overlap::Allow)
+        };
+        // Point 1 stays in flight; 2 to 151 finish.
+        claimed(&ledger, &request(at(1))).await;
+        for secs in 2..=151 {
+            let run = claimed(&ledger, &request(at(secs))).await;
+            assert!(ledger
+                .finish_run(&run, RunOutcome::Succeeded)
+                .await
+                .unwrap());
+        }
+        let recent = ledger.recent_runs("digest", 1000).await.unwrap().unwrap();
+        let points: Vec<i64> = recent.runs.iter().map(|run| run.point).collect();
+        let mut kept: Vec<i64> = (52..=151).rev().map(at).collect();
+        kept.push(at(1));
+        assert_eq!(points, kept);
+    });
+}
