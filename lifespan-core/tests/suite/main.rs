@@ -36,6 +36,7 @@ mod names;
 mod observe;
 mod order;
 mod own_server;
+mod readiness;
 mod replicas;
 mod reruns;
 mod schedules;
