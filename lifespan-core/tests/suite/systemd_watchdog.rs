@@ -3,6 +3,8 @@
 //! stuck limit, `WATCHDOG=trigger` comes with a `STATUS=` line naming the task, within the limit
 //! and a look of the watchdog's thread, and no `WATCHDOG=1` after it. On a current-thread
 //! runtime (its only thread blocked) and on a multi-thread one (its other thread runs timers).
+//! Without a stuck limit, a current-thread runtime blocked in a poll stops the pings within a
+//! watchdog period, since its heartbeat stops, and they resume when the poll returns.
 //!
 //! The process is this test binary run again with `LIFESPAN_TEST_WATCHDOG_CHILD` (the runtime's
 //! flavour) and `NOTIFY_SOCKET` set, running the ignored `child_*` test; the test binds the
@@ -30,11 +32,15 @@ const SLOW_SETUP: Duration = Duration::from_millis(1500);
 const BEFORE_BLOCKING: Duration = Duration::from_millis(1200);
 /// How long the child's task blocks its thread.
 const BLOCKED: Duration = Duration::from_secs(2);
+/// How long it blocks without a stuck limit: three watchdog periods.
+const BLOCKED_UNLIMITED: Duration = Duration::from_secs(3);
+/// Pings sent before the task blocked may still be read this long after it did.
+const READ_LATE: Duration = Duration::from_millis(100);
 /// What a loaded machine may add to a bound.
 const SLACK: Duration = Duration::from_secs(1);
 
 #[test]
-#[ignore = "run as a child process by the `stuck_*` tests"]
+#[ignore = "run as a child process by the other tests of this module"]
 fn child_blocks_a_thread_under_systemd() {
     let Some(flavour) = std::env::var_os(CHILD) else {
         return;
@@ -50,17 +56,23 @@ fn child_blocks_a_thread_under_systemd() {
             .build()
     }
     .unwrap();
+    let mut builder = App::builder().empty();
+    let mut blocked = BLOCKED_UNLIMITED;
+    if flavour != "current-unlimited" {
+        builder = builder.stuck_limit(STUCK_LIMIT);
+        blocked = BLOCKED;
+    }
     runtime.block_on(async {
-        let app = App::builder().empty().stuck_limit(STUCK_LIMIT).build();
+        let app = builder.build();
         app.register_context("slow", |lifespan: Yield| async move {
             tokio::time::sleep(SLOW_SETUP).await;
             lifespan.ready().await;
         })
         .unwrap();
-        app.register_task("blocker", |shutdown: Shutdown| async move {
+        app.register_task("blocker", move |shutdown: Shutdown| async move {
             tokio::time::sleep(BEFORE_BLOCKING).await;
             println!("child: blocking");
-            std::thread::sleep(BLOCKED);
+            std::thread::sleep(blocked);
             println!("child: unblocked");
             shutdown.cancelled().await;
         })
@@ -83,18 +95,75 @@ fn stuck_on_a_multi_thread_runtime_triggers_the_watchdog_naming_the_task() {
     stuck_triggers_the_watchdog("multi");
 }
 
-fn stuck_triggers_the_watchdog(flavour: &str) {
-    let dir = std::env::temp_dir().join(format!(
-        "lifespan-watchdog-{}-{}",
-        std::process::id(),
-        lifespan_test_support::unique_name(flavour)
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("notify");
-    let socket = UnixDatagram::bind(&path).unwrap();
+#[test]
+fn a_blocked_current_thread_runtime_stops_the_pings_without_a_stuck_limit() {
+    let (dir, socket) = notify_socket("unlimited");
+    let mut child = spawn_child("current-unlimited", &dir);
+    let mut heard = Heard::new(&socket);
+    heard.until("STATUS=starting\n");
+    heard.until("READY=1\nSTATUS=running\n");
+    child.expect("child: blocking");
+    let blocking = Instant::now();
+    // The pings heard while the runtime's only thread is blocked: only those sent within a
+    // watchdog period of the heartbeat's last beat, at most one per half period (sent on,
+    // there would be six).
+    let mut at = Vec::new();
+    while let Some(left) = BLOCKED_UNLIMITED.checked_sub(blocking.elapsed()) {
+        socket
+            .set_read_timeout(Some(left.max(Duration::from_millis(1))))
+            .unwrap();
+        match super::systemd_notify::receive(&socket) {
+            Ok(message) => {
+                if message == "WATCHDOG=1\n" {
+                    heard.watchdogs += 1;
+                    if blocking.elapsed() > READ_LATE {
+                        at.push(blocking.elapsed());
+                    }
+                }
+                heard.all.push(message);
+            }
+            Err(_) => break,
+        }
+    }
+    assert!(
+        at.len() <= 3,
+        "{} pings while the runtime was blocked for {BLOCKED_UNLIMITED:?}, at {at:?}",
+        at.len()
+    );
     socket
         .set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap();
+    child.expect("child: unblocked");
+    heard.watchdogs_at_least(heard.watchdogs + 1);
+    child.signal("TERM");
+    heard.until("STOPPING=1\nSTATUS=stopping\n");
+    heard.until("STATUS=stopped\n");
+    let (status, output) = child.finish();
+    assert!(
+        status.success(),
+        "the child failed: {status}; output:\n{}",
+        output.join("\n")
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A fresh directory holding the bound notify socket, read with a bound.
+fn notify_socket(what: &str) -> (std::path::PathBuf, UnixDatagram) {
+    let dir = std::env::temp_dir().join(format!(
+        "lifespan-watchdog-{}-{}",
+        std::process::id(),
+        lifespan_test_support::unique_name(what)
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let socket = UnixDatagram::bind(dir.join("notify")).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    (dir, socket)
+}
+
+/// The child on a runtime of `flavour`, notifying the socket in `dir`.
+fn spawn_child(flavour: &str, dir: &std::path::Path) -> Process {
     let mut command = Command::new(std::env::current_exe().unwrap());
     command
         .args([
@@ -103,10 +172,15 @@ fn stuck_triggers_the_watchdog(flavour: &str) {
         ])
         .args(["--ignored", "--nocapture", "--test-threads=1"])
         .env(CHILD, flavour)
-        .env("NOTIFY_SOCKET", &path)
+        .env("NOTIFY_SOCKET", dir.join("notify"))
         .env("WATCHDOG_USEC", WATCHDOG.as_micros().to_string())
         .env_remove("WATCHDOG_PID");
-    let mut child = Process::spawn(command);
+    Process::spawn(command)
+}
+
+fn stuck_triggers_the_watchdog(flavour: &str) {
+    let (dir, socket) = notify_socket(flavour);
+    let mut child = spawn_child(flavour, &dir);
     let mut heard = Heard::new(&socket);
 
     heard.until("STATUS=starting\n");
