@@ -100,7 +100,8 @@ impl ReadinessCheck {
     }
 
     /// Keeps the check registered for the app's whole life, rather than until this handle is
-    /// dropped.
+    /// dropped. A context should hold its handle instead: a check it kept is still registered
+    /// when a reload sets it up again, and registering it again then fails as a duplicate.
     pub fn keep(self) {
         std::mem::forget(self);
     }
