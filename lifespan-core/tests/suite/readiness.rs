@@ -219,3 +219,30 @@ fn names_are_validated_and_errors_name_the_check() {
         "readiness check \"db\\n[+]forged ok\" has a control character in its name"
     );
 }
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_failing_check_is_logged_by_name_with_its_error_masked() {
+    let logs = lifespan_test_support::CapturedLogs::default();
+    let _captured = tracing::subscriber::set_default(logs.subscriber());
+    bounded("the probe", WAIT_LIMIT, async {
+        let app = started_with_a_failing_check().await;
+        assert!(!app.readiness().await.is_ready());
+        app.shutdown().await;
+    })
+    .await;
+    let lines = logs.lines();
+    let failed: Vec<_> = lines
+        .iter()
+        .filter(|line| line.contains("readiness check `database` failed"))
+        .collect();
+    assert_eq!(failed.len(), 1, "{lines:#?}");
+    assert!(
+        failed[0].contains("postgres://admin:***@db.internal/prod: refused"),
+        "{}",
+        failed[0]
+    );
+    assert!(
+        lines.iter().all(|line| !line.contains("S3cret")),
+        "{lines:#?}"
+    );
+}

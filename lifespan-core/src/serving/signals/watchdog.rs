@@ -11,6 +11,9 @@
 //!   from the start of each poll in progress (as `App::liveness` does). When one has, it sends
 //!   `WATCHDOG=trigger` once, with a `STATUS=` line naming the task, so that the service manager
 //!   restarts the process now rather than at the end of the period, and pings no more.
+//!
+//! A critical task that failed for good (not live for `App::liveness`) does not stop the pings:
+//! it already ends the run, and a watchdog kill would cut the cleanups of its shutdown short.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
