@@ -1,5 +1,5 @@
 //! systemd's watchdog fed only while the app is live, in a real process: `EXTEND_TIMEOUT_USEC=`
-//! comes during a slow setup; once a task blocks its thread (`std::thread::sleep`) past the
+//! comes during a slow setup and a slow cleanup; once a task blocks its thread (`std::thread::sleep`) past the
 //! stuck limit, `WATCHDOG=trigger` comes with a `STATUS=` line naming the task, within the limit
 //! and a look of the watchdog's thread, and no `WATCHDOG=1` after it. On a current-thread
 //! runtime (its only thread blocked) and on a multi-thread one (its other thread runs timers).
@@ -28,6 +28,8 @@ const WATCHDOG: Duration = Duration::from_secs(1);
 const STUCK_LIMIT: Duration = Duration::from_millis(300);
 /// How long the child's context takes to set up.
 const SLOW_SETUP: Duration = Duration::from_millis(1500);
+/// How long the child's context takes to clean up.
+const SLOW_CLEANUP: Duration = Duration::from_millis(1200);
 /// How long the child's task runs before it blocks: long enough for pings once running.
 const BEFORE_BLOCKING: Duration = Duration::from_millis(1200);
 /// How long the child's task blocks its thread.
@@ -67,6 +69,7 @@ fn child_blocks_a_thread_under_systemd() {
         app.register_context("slow", |lifespan: Yield| async move {
             tokio::time::sleep(SLOW_SETUP).await;
             lifespan.ready().await;
+            tokio::time::sleep(SLOW_CLEANUP).await;
         })
         .unwrap();
         app.register_task("blocker", move |shutdown: Shutdown| async move {
@@ -210,7 +213,13 @@ fn stuck_triggers_the_watchdog(flavour: &str) {
     child.expect("child: unblocked");
     child.signal("TERM");
     heard.until("STOPPING=1\nSTATUS=stopping\n");
+    let extends = heard.extends;
     heard.until("STATUS=stopped\n");
+    assert!(
+        heard.extends > extends,
+        "no EXTEND_TIMEOUT_USEC during a cleanup of {SLOW_CLEANUP:?}; heard: {:?}",
+        heard.all
+    );
     let (status, output) = child.finish();
     assert!(
         status.success(),
