@@ -240,9 +240,12 @@ pub use base::name::Name;
 pub use base::redact::redact;
 pub use inject::app_handle::App;
 pub use inject::params::{Cancelled, ContextParam, Shutdown, TaskParam, Yield};
+pub use inject::readiness_checks::ReadinessCheck;
 pub use inject::state::State;
 pub use inject::testing::{ShutdownTrigger, YieldDriver};
 pub use lifecycle::builder::AppBuilder;
+pub use lifecycle::liveness::Liveness;
+pub use lifecycle::readiness::{CheckOutcome, CheckResult, Readiness};
 pub use registration::by_hand::{ContextFn, TaskFn};
 pub use registration::entry::RegistrationInfo;
 pub use registration::returns::TaskReturn;
@@ -255,6 +258,7 @@ pub use replicas::{
 pub use report::errors::{RegisterError, RunError, StartupError, StartupErrorKind};
 pub use report::ledger_error::LedgerError;
 pub use report::outcome::{ContextOutcome, ContextReport, Report, TaskOutcome, TaskReport};
+pub use report::readiness_error::ReadinessCheckError;
 pub use report::task_error::TaskError;
 #[cfg(feature = "cron")]
 pub use schedules::cron::CronError;

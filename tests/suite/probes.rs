@@ -1,5 +1,6 @@
 //! Readiness fails from the moment shutdown begins, while the server keeps serving for the
-//! drain delay, then stops accepting; liveness answers throughout.
+//! drain delay, then stops accepting; liveness answers throughout. A readiness check that fails
+//! turns readiness `503`, and `?verbose` names it over HTTP, without its error.
 
 use std::time::{Duration, Instant};
 
@@ -33,7 +34,13 @@ async fn readiness_fails_at_once_on_shutdown_while_the_server_serves_through_the
         shutdown.cancelled().await;
     })
     .unwrap();
-    assert_eq!(readiness_handler(app.clone()).await.0, 503, "not started");
+    assert_eq!(
+        readiness_handler(app.clone(), axum::extract::RawQuery(None))
+            .await
+            .0,
+        503,
+        "not started"
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let router = Router::new()
@@ -72,4 +79,61 @@ async fn readiness_fails_at_once_on_shutdown_while_the_server_serves_through_the
     let report = bounded("serving", LIMIT, serving).await.unwrap().unwrap();
     assert!(report.is_clean(), "{report}");
     assert_eq!(app.phase(), Phase::Stopped);
+}
+
+#[tokio::test]
+async fn a_failing_readiness_check_is_named_over_http_and_its_error_is_not_served() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    let app = App::builder().empty().build();
+    let up = Arc::new(AtomicBool::new(true));
+    let seen = up.clone();
+    app.add_readiness_check("database", move || {
+        let up = seen.load(Ordering::SeqCst);
+        async move {
+            if up {
+                Ok(())
+            } else {
+                Err(anyhow::anyhow!("postgres://admin:S3cret@db refused"))
+            }
+        }
+    })
+    .unwrap()
+    .keep();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = Router::new()
+        .route("/ready", get(readiness_handler))
+        .route("/live", get(liveness_handler));
+    let serving = tokio::spawn({
+        let app = app.clone();
+        async move {
+            app.serve_until(listener, router, std::future::pending::<()>())
+                .await
+        }
+    });
+    let ready = poll_until(addr, "/ready?verbose", |a| matches!(a, Ok((200, _)))).await;
+    assert_eq!(
+        ready.unwrap().1,
+        "[+]phase ok\n[+]database ok\nreadyz check passed\n"
+    );
+    up.store(false, Ordering::SeqCst);
+    let (status, body) = http_get(addr, "/ready?verbose").await.unwrap();
+    assert_eq!(status, 503);
+    assert_eq!(
+        body,
+        "[+]phase ok\n[-]database failed\nreadyz check failed\n"
+    );
+    let (status, body) = http_get(addr, "/ready").await.unwrap();
+    assert_eq!((status, body.as_str()), (503, "not ready"));
+    let (status, body) = http_get(addr, "/live").await.unwrap();
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "alive"),
+        "not ready is still live"
+    );
+    app.request_shutdown();
+    let report = bounded("serving", LIMIT, serving).await.unwrap().unwrap();
+    assert!(report.is_clean(), "{report}");
 }

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::base::lock::lock;
 use crate::base::name::Name;
+use crate::inject::readiness_checks::ReadinessChecks;
 use crate::inject::state::StateMap;
 use crate::report::task_error::TaskError;
 
@@ -58,6 +59,8 @@ pub(crate) struct Shared {
     pub(crate) critical: Mutex<Option<(Name, TaskError)>>,
     /// How a server run by the app failed, if one did since the run began.
     pub(crate) server: Mutex<Option<ServerFailure>>,
+    /// The readiness checks registered on the app.
+    pub(crate) readiness: Arc<ReadinessChecks>,
 }
 
 /// How a server run by the app failed.
@@ -111,6 +114,7 @@ impl App {
                 state: Mutex::new(None),
                 critical: Mutex::new(None),
                 server: Mutex::new(None),
+                readiness: Arc::default(),
             },
             parts,
         });

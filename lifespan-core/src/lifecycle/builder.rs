@@ -17,6 +17,8 @@ const DEFAULT_CLEANUP_TIMEOUT: Duration = Duration::from_secs(5);
 const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// The [blocking threshold](AppBuilder::blocking_threshold) when the check is on: 100 ms.
 const DEFAULT_BLOCKING_THRESHOLD: Duration = Duration::from_millis(100);
+/// The default [readiness timeout](AppBuilder::readiness_timeout): 1 second.
+const DEFAULT_READINESS_TIMEOUT: Duration = Duration::from_secs(1);
 /// The environment variable that turns dev mode on, read by [`AppBuilder::build`].
 const DEV_MODE_VAR: &str = "LIFESPAN_DEV";
 
@@ -46,6 +48,8 @@ pub struct AppBuilder {
     drain_delay: Duration,
     blocking_threshold: Option<Duration>,
     startup_timeout: Option<Duration>,
+    readiness_timeout: Duration,
+    stuck_limit: Option<Duration>,
     /// `None`: read from `LIFESPAN_DEV` at `build`.
     dev_mode: Option<bool>,
     coordinator: Option<Arc<dyn Coordinator>>,
@@ -74,6 +78,8 @@ impl std::fmt::Debug for AppBuilder {
             .field("drain_delay", &self.drain_delay)
             .field("blocking_threshold", &self.blocking_threshold)
             .field("startup_timeout", &self.startup_timeout)
+            .field("readiness_timeout", &self.readiness_timeout)
+            .field("stuck_limit", &self.stuck_limit)
             .field("dev_mode", &self.dev_mode)
             .field(
                 "coordinator",
@@ -125,6 +131,8 @@ impl App {
             // On where it costs nothing that matters; see `blocking_threshold`.
             blocking_threshold: cfg!(debug_assertions).then_some(DEFAULT_BLOCKING_THRESHOLD),
             startup_timeout: None,
+            readiness_timeout: DEFAULT_READINESS_TIMEOUT,
+            stuck_limit: None,
             dev_mode: None,
             coordinator: None,
             instance: None,
@@ -368,6 +376,46 @@ impl AppBuilder {
         self
     }
 
+    /// How long each readiness check ([`App::add_readiness_check`]) may take, per probe,
+    /// before it counts as failed (named `timed out` in the verbose answer). Default: 1 second.
+    ///
+    /// ```
+    /// use lifespan_core::App;
+    /// use std::time::Duration;
+    ///
+    /// let app = App::builder().readiness_timeout(Duration::from_millis(500)).build();
+    /// # drop(app);
+    /// ```
+    pub fn readiness_timeout(mut self, timeout: Duration) -> Self {
+        self.readiness_timeout = timeout;
+        self
+    }
+
+    /// How long a task's poll may go without returning (a task stuck in `std::thread::sleep`,
+    /// blocking I/O, a deadlock) before the app is not live: [`App::liveness`] says which task
+    /// is stuck, the liveness probe (`liveness_handler`, feature `axum`) answers `503`, and
+    /// under systemd's watchdog (`WatchdogSec=`) the `*_until_signal` forms send
+    /// `WATCHDOG=trigger` with a `STATUS=` line naming the task instead of `WATCHDOG=1`, so
+    /// that the service manager restarts the process. The app is live again if the poll
+    /// returns (but the watchdog, once triggered, is not fed again). Default: none.
+    ///
+    /// Only the polls of tasks are timed, not the setups and cleanups of contexts. The start of
+    /// each poll is what the [blocking check](Self::blocking_threshold) records: with a stuck
+    /// limit and the check off, the check is turned on with the stuck limit as its threshold.
+    /// Keep the limit above the longest poll you accept and, under systemd, below `WatchdogSec=`.
+    ///
+    /// ```
+    /// use lifespan_core::App;
+    /// use std::time::Duration;
+    ///
+    /// let app = App::builder().stuck_limit(Duration::from_secs(10)).build();
+    /// # drop(app);
+    /// ```
+    pub fn stuck_limit(mut self, limit: Duration) -> Self {
+        self.stuck_limit = Some(limit);
+        self
+    }
+
     /// Dev mode: [`run_until_signal`](App::run_until_signal) also [reloads](App::reload) on
     /// SIGHUP. Calling this overrides the environment: without it, [`build`](Self::build) reads
     /// the environment variable `LIFESPAN_DEV` (on if it is `1` or `true`), once.
@@ -468,8 +516,11 @@ impl AppBuilder {
             dev_mode,
             drain_timeout: self.drain_timeout,
             drain_delay: self.drain_delay,
-            blocking_threshold: self.blocking_threshold,
+            // A stuck limit needs the start of each poll: it turns the check on if it is off.
+            blocking_threshold: self.blocking_threshold.or(self.stuck_limit),
             startup_timeout: self.startup_timeout,
+            readiness_timeout: self.readiness_timeout,
+            stuck_limit: self.stuck_limit,
         };
         let coordination = Coordination {
             coordinator: self

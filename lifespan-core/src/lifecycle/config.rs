@@ -13,6 +13,10 @@ pub(crate) struct Config {
     pub(crate) drain_delay: Duration,
     pub(crate) blocking_threshold: Option<Duration>,
     pub(crate) startup_timeout: Option<Duration>,
+    /// How long each readiness check may take before it counts as failed.
+    pub(crate) readiness_timeout: Duration,
+    /// How long a task's poll may go without returning before the app is not live.
+    pub(crate) stuck_limit: Option<Duration>,
 }
 
 impl Config {

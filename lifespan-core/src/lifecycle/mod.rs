@@ -1,7 +1,7 @@
 //! One app from build to stop: its settings and builder, the calls that start, stop and reload
 //! it, startup (arguments, contexts in order, then tasks), what one start set running, the
-//! server kept beside it, shutdown (drain, grace period, cleanup in reverse), and the ledger of
-//! its once-per-point tasks read from its coordinator.
+//! server kept beside it, shutdown (drain, grace period, cleanup in reverse), the ledger of
+//! its once-per-point tasks read from its coordinator, and whether it is ready and live.
 //!
 //! It may use: `base`, `replicas`, `report`, `schedules`, `inject`, `registration`, `status`,
 //! `tasks`.
@@ -11,6 +11,8 @@ pub(crate) mod builder;
 pub(crate) mod config;
 pub(crate) mod generation;
 pub(crate) mod ledger;
+pub(crate) mod liveness;
+pub(crate) mod readiness;
 pub(crate) mod server_slot;
 pub(crate) mod shutdown;
 pub(crate) mod startup;

@@ -1,6 +1,6 @@
 //! How things ended, as the API returns them: the [`Report`](crate::Report) of a shutdown, the
 //! errors of startup, registration and runs, a task's error kept as a value, an argument that
-//! could not be given, a task's ledger that could not be read.
+//! could not be given, a task's ledger that could not be read, a readiness check refused.
 //!
 //! It may use: `base`, `replicas`.
 
@@ -8,4 +8,5 @@ pub(crate) mod arg_error;
 pub(crate) mod errors;
 pub(crate) mod ledger_error;
 pub(crate) mod outcome;
+pub(crate) mod readiness_error;
 pub(crate) mod task_error;

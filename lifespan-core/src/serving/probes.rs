@@ -1,14 +1,31 @@
 //! Readiness and liveness handlers for axum (feature `axum`): what an orchestrator's probes ask.
 
+use axum::extract::{OptionalFromRequestParts, RawQuery};
+use axum::http::request::Parts;
 use axum::http::StatusCode;
 
-use crate::status::phase::Phase;
+use crate::inject::app_handle::WeakApp;
 use crate::App;
 
-/// A readiness probe: `200 OK` while the app runs and its shutdown has not begun; `503 Service
-/// Unavailable` until startup is complete, and from the moment shutdown begins (for any
-/// reason), so that a load balancer stops sending requests before the server stops accepting
-/// them (see [`AppBuilder::drain_delay`](crate::AppBuilder::drain_delay)).
+/// A readiness probe: `200 OK` (`ready`) while the app runs, its shutdown has not begun, and
+/// every [readiness check](App::add_readiness_check) passes within the
+/// [readiness timeout](crate::AppBuilder::readiness_timeout); `503 Service Unavailable`
+/// (`not ready`) until startup is complete, while a check fails or times out, and from the
+/// moment shutdown begins (for any reason), so that a load balancer stops sending requests
+/// before the server stops accepting them (see
+/// [`AppBuilder::drain_delay`](crate::AppBuilder::drain_delay)). The checks run concurrently,
+/// once per request.
+///
+/// With `?verbose` in the query, the body lists each check as Kubernetes' `/readyz?verbose`
+/// does ([`Readiness`](crate::Readiness)'s `{}`): its name and `ok`, `failed` or `timed out`,
+/// never its error (which is logged, masked):
+///
+/// ```text
+/// [+]phase ok
+/// [-]database failed
+/// [+]cache ok
+/// readyz check failed
+/// ```
 ///
 /// ```
 /// use axum::{routing::get, Router};
@@ -50,17 +67,59 @@ use crate::App;
 ///     Ok(())
 /// }
 /// ```
-pub async fn readiness_handler(app: App) -> (StatusCode, &'static str) {
-    if app.phase() == Phase::Running && !app.exit_signals().exit.is_cancelled() {
-        (StatusCode::OK, "ready")
+pub async fn readiness_handler(app: App, RawQuery(query): RawQuery) -> (StatusCode, String) {
+    let readiness = app.readiness().await;
+    let status = if readiness.is_ready() {
+        StatusCode::OK
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not ready")
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let verbose = query.as_deref().is_some_and(|query| {
+        query
+            .split('&')
+            .any(|pair| pair == "verbose" || pair.starts_with("verbose="))
+    });
+    let body = if verbose {
+        readiness.to_string()
+    } else if readiness.is_ready() {
+        "ready".to_owned()
+    } else {
+        "not ready".to_owned()
+    };
+    (status, body)
+}
+
+/// A liveness probe: `200 OK` (`alive`) unless the app is [not live](App::liveness): a task's
+/// poll stuck past the [stuck limit](crate::AppBuilder::stuck_limit), or a critical task
+/// failed for good while the app has not shut down yet; then `503 Service Unavailable` with the
+/// reason (``stuck: task `x` has blocked its thread for 3.0s``), which names a task and never an
+/// error. Shutting down is no reason to be restarted.
+///
+/// The app is read from the request's extensions, as for [`readiness_handler`]; routed where
+/// there is none, it answers `200` whenever it is answered. A runtime whose threads are all
+/// blocked does not answer at all, and the probe's timeout tells the orchestrator to restart
+/// the process; on a multi-thread runtime, a task that blocks one thread past the stuck limit
+/// is answered `503` from another.
+pub async fn liveness_handler(app: Option<App>) -> (StatusCode, String) {
+    match app.map(|app| app.liveness()) {
+        Some(liveness) if !liveness.is_live() => {
+            (StatusCode::SERVICE_UNAVAILABLE, liveness.to_string())
+        }
+        _ => (StatusCode::OK, "alive".to_owned()),
     }
 }
 
-/// A liveness probe: `200 OK` whenever it is answered. A runtime whose threads are all blocked
-/// does not answer, and the probe's timeout tells the orchestrator to restart the process;
-/// shutting down is no reason to be restarted.
-pub async fn liveness_handler() -> (StatusCode, &'static str) {
-    (StatusCode::OK, "alive")
+/// The app, if the request's extensions hold it: a probe routed without it still answers.
+impl<S: Send + Sync> OptionalFromRequestParts<S> for App {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        if let Some(app) = parts.extensions.get::<App>() {
+            return Ok(Some(app.clone()));
+        }
+        Ok(parts.extensions.get::<WeakApp>().and_then(WeakApp::upgrade))
+    }
 }

@@ -105,7 +105,7 @@ impl App {
                 app.request_shutdown();
             }
         });
-        let notifier = Notifier::from_env();
+        let notifier = Notifier::from_env(self);
         let result = self
             .run(
                 std::future::pending::<()>(),
@@ -115,7 +115,7 @@ impl App {
             )
             .await;
         if let Some(notifier) = notifier {
-            notifier.stopped();
+            notifier.stopped().await;
         }
         listener.abort();
         // Waited for, so that nothing the run started outlives it.

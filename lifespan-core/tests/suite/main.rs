@@ -17,9 +17,9 @@
 //! hook of `fault_injection` hides only panics whose message begins with "injected" (none
 //! elsewhere); `supervision::blocking` installs the global tracing subscriber, which collects the
 //! lines logged on threads without a capture of their own (no other suite reads it or installs
-//! one); `blocked_shutdown` and `systemd_notify` run this binary again as a child process for
-//! one ignored test, and signal only that child (the child of `systemd_notify` alone has
-//! `NOTIFY_SOCKET` in its environment); `own_server` listens for signals only while one of its runs
+//! one); `blocked_shutdown`, `systemd_notify` and `systemd_watchdog` run this binary again as a
+//! child process for one ignored test, and signal only that child (the children of the
+//! `systemd_*` suites alone have `NOTIFY_SOCKET` in their environment); `own_server` listens for signals only while one of its runs
 //! lasts, and no test here signals this process.
 
 mod accepted_forms;
@@ -30,12 +30,14 @@ mod errors;
 mod fault_injection;
 mod hardening;
 mod lifecycle;
+mod liveness;
 mod metrics;
 mod module_graph;
 mod names;
 mod observe;
 mod order;
 mod own_server;
+mod readiness;
 mod replicas;
 mod reruns;
 mod schedules;
@@ -44,4 +46,5 @@ mod server;
 mod state;
 mod supervision;
 mod systemd_notify;
+mod systemd_watchdog;
 mod testing;

@@ -1,7 +1,8 @@
 //! systemd's notify protocol as the runtime speaks it, in a real process: `STATUS=starting`,
 //! `READY=1` once startup is complete, `RELOADING=1` with `MONOTONIC_USEC` on SIGHUP in dev mode
 //! and `READY=1` after it, `STOPPING=1` on SIGTERM, `STATUS=stopped` at the end, and `WATCHDOG=1`
-//! at half of `WATCHDOG_USEC` from the start until the run ends, never after.
+//! at half of `WATCHDOG_USEC` from the start until the run ends, never after (nor any
+//! `EXTEND_TIMEOUT_USEC=`, which `systemd_watchdog` checks).
 //!
 //! The process is this test binary run again with `LIFESPAN_TEST_CHILD` and `NOTIFY_SOCKET` set
 //! (the protocol reads the environment), running the ignored `child_*` test; this test binds the
@@ -126,25 +127,28 @@ fn systemd_hears_starting_ready_reloading_stopping_and_the_watchdog() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// The datagrams heard so far, `WATCHDOG=1` counted apart.
-struct Heard<'a> {
+/// The datagrams heard so far, `WATCHDOG=1` and `EXTEND_TIMEOUT_USEC=` counted apart: they come
+/// from timers, between the others.
+pub(super) struct Heard<'a> {
     socket: &'a UnixDatagram,
-    all: Vec<String>,
-    watchdogs: usize,
+    pub(super) all: Vec<String>,
+    pub(super) watchdogs: usize,
+    pub(super) extends: usize,
 }
 
 impl<'a> Heard<'a> {
-    fn new(socket: &'a UnixDatagram) -> Self {
+    pub(super) fn new(socket: &'a UnixDatagram) -> Self {
         Heard {
             socket,
             all: Vec::new(),
             watchdogs: 0,
+            extends: 0,
         }
     }
 
-    /// The next message other than `WATCHDOG=1`, failing (bounded by the read timeout) if none
-    /// comes.
-    fn next_besides_watchdog(&mut self) -> String {
+    /// The next message other than `WATCHDOG=1` and `EXTEND_TIMEOUT_USEC=`, failing (bounded by
+    /// the read timeout) if none comes.
+    pub(super) fn next_besides_watchdog(&mut self) -> String {
         loop {
             let message = receive(self.socket).unwrap_or_else(|error| {
                 panic!("no notification came ({error}); heard: {:?}", self.all)
@@ -152,20 +156,23 @@ impl<'a> Heard<'a> {
             self.all.push(message.clone());
             if message == "WATCHDOG=1\n" {
                 self.watchdogs += 1;
+            } else if message.starts_with("EXTEND_TIMEOUT_USEC=") {
+                self.extends += 1;
             } else {
                 return message;
             }
         }
     }
 
-    /// Waits for `expected` as the next message other than `WATCHDOG=1`.
-    fn until(&mut self, expected: &str) {
+    /// Waits for `expected` as the next message other than `WATCHDOG=1` and
+    /// `EXTEND_TIMEOUT_USEC=`.
+    pub(super) fn until(&mut self, expected: &str) {
         let message = self.next_besides_watchdog();
         assert_eq!(message, expected, "heard: {:?}", self.all);
     }
 
     /// Waits until `count` watchdog notifications have come.
-    fn watchdogs_at_least(&mut self, count: usize) {
+    pub(super) fn watchdogs_at_least(&mut self, count: usize) {
         while self.watchdogs < count {
             let message = receive(self.socket).unwrap_or_else(|error| {
                 panic!(
@@ -174,13 +181,17 @@ impl<'a> Heard<'a> {
                 )
             });
             self.all.push(message.clone());
+            if message.starts_with("EXTEND_TIMEOUT_USEC=") {
+                self.extends += 1;
+                continue;
+            }
             assert_eq!(message, "WATCHDOG=1\n", "heard: {:?}", self.all);
             self.watchdogs += 1;
         }
     }
 }
 
-fn receive(socket: &UnixDatagram) -> std::io::Result<String> {
+pub(super) fn receive(socket: &UnixDatagram) -> std::io::Result<String> {
     let mut buffer = [0u8; 4096];
     let length = socket.recv(&mut buffer)?;
     Ok(String::from_utf8_lossy(&buffer[..length]).into_owned())

@@ -1,4 +1,5 @@
-//! Operating-system signals: SIGINT/SIGTERM ask for shutdown, SIGHUP reloads in dev mode.
+//! Operating-system signals: SIGINT/SIGTERM ask for shutdown, SIGHUP reloads in dev mode; and
+//! systemd's notify protocol, its watchdog fed from a thread of its own.
 //!
 //! Listened for only while a `*_until_signal` call runs: once the listeners are dropped, the
 //! signals get their earlier disposition back (see [`disposition`]).
@@ -7,6 +8,8 @@
 mod disposition;
 #[cfg(unix)]
 mod systemd;
+#[cfg(unix)]
+mod watchdog;
 
 #[cfg(unix)]
 pub(crate) use systemd::Notifier;
@@ -17,13 +20,13 @@ pub(crate) struct Notifier;
 
 #[cfg(not(unix))]
 impl Notifier {
-    pub(crate) fn from_env() -> Option<Self> {
+    pub(crate) fn from_env(_app: &crate::inject::app_handle::App) -> Option<Self> {
         None
     }
     pub(crate) fn ready(&self) {}
     pub(crate) fn reloading(&self) {}
     pub(crate) fn stopping(&self) {}
-    pub(crate) fn stopped(self) {}
+    pub(crate) async fn stopped(self) {}
 }
 
 use crate::report::errors::RunError;
