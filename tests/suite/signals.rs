@@ -291,11 +291,13 @@ fn on_sigterm_readiness_fails_at_once_while_the_server_serves_through_the_drain_
     );
 }
 
-/// The messages the example sends to a notification socket, watchdog pings apart.
+/// The messages the example sends to a notification socket, watchdog pings and extensions of
+/// the start or stop timeout (sent while setup and shutdown run) apart.
 struct NotifySocket {
     socket: std::os::unix::net::UnixDatagram,
     folder: PathBuf,
     watchdog_pings: usize,
+    extensions: usize,
 }
 
 impl NotifySocket {
@@ -310,6 +312,7 @@ impl NotifySocket {
             socket,
             folder,
             watchdog_pings: 0,
+            extensions: 0,
         }
     }
 
@@ -317,7 +320,8 @@ impl NotifySocket {
         self.folder.join("notify.sock").display().to_string()
     }
 
-    /// The next message that is not a watchdog ping, its lines joined with `|`.
+    /// The next message that is not a watchdog ping nor an extension of the timeout, its lines
+    /// joined with `|`.
     fn next(&mut self) -> String {
         let mut buffer = [0u8; 4096];
         loop {
@@ -330,6 +334,10 @@ impl NotifySocket {
                 .replace('\n', "|");
             if message == "WATCHDOG=1" {
                 self.watchdog_pings += 1;
+                continue;
+            }
+            if message.starts_with("EXTEND_TIMEOUT_USEC=") {
+                self.extensions += 1;
                 continue;
             }
             return message;
@@ -374,6 +382,12 @@ fn under_systemd_the_example_notifies_ready_reloading_stopping_and_the_watchdog(
     assert!(
         notify.watchdog_pings > 0,
         "no WATCHDOG=1 at half of WATCHDOG_USEC"
+    );
+    // At least on entering the setup and the shutdown.
+    assert!(
+        notify.extensions >= 2,
+        "{} EXTEND_TIMEOUT_USEC while starting and stopping",
+        notify.extensions
     );
 }
 
