@@ -249,9 +249,10 @@ pub use registration::returns::TaskReturn;
 pub use replicas::{
     point_system_time, point_time, Acquired, Coordinator, CoordinatorError, CoordinatorFuture,
     Holder, InProcess, InvalidLeaseSettings, Lease, LeaseControl, LeaseLost, LeaseRequest,
-    LeaseSettings, Misfire, Overlap, Point, PointRun, PointTime, RecentRuns, RunClaim, RunRecord,
-    RunRequest, Term,
+    LeaseSettings, Misfire, Overlap, Pause, Point, PointRun, PointTime, RecentRuns, RunClaim,
+    RunRecord, RunRequest, Term,
 };
+pub use report::control_error::{ControlAction, ControlError};
 pub use report::errors::{RegisterError, RunError, StartupError, StartupErrorKind};
 pub use report::ledger_error::LedgerError;
 pub use report::outcome::{ContextOutcome, ContextReport, Report, TaskOutcome, TaskReport};

@@ -9,6 +9,7 @@
 pub(crate) mod app;
 pub(crate) mod builder;
 pub(crate) mod config;
+pub(crate) mod control;
 pub(crate) mod generation;
 pub(crate) mod ledger;
 pub(crate) mod server_slot;

@@ -8,6 +8,8 @@
 
 use std::time::{Duration, SystemTime};
 
+use super::Pause;
+
 /// A point's time: microseconds since the Unix epoch, on the coordinator's clock. Point `n` of
 /// a schedule of period `p` is due at `n × p`; a cron occurrence at its own time.
 pub type PointTime = i64;
@@ -197,6 +199,8 @@ pub struct RunClaim {
     /// How many points of the task's schedule no replica started, as the coordinator counts
     /// them after this claim (see [`RunRequest::missed_before`]); `None` if it keeps no count.
     pub missed: Option<u64>,
+    /// The task's pause, if it is [paused](crate::Coordinator::pause): then no run started.
+    pub paused: Option<Pause>,
 }
 
 impl RunClaim {
@@ -209,7 +213,14 @@ impl RunClaim {
             previous,
             in_flight: false,
             missed: None,
+            paused: None,
         }
+    }
+
+    /// The same answer, saying that the task is paused (`Some`), or not.
+    pub fn paused(mut self, paused: Option<Pause>) -> Self {
+        self.paused = paused;
+        self
     }
 
     /// The same answer, saying that a run was in flight.
@@ -242,6 +253,9 @@ pub struct PointRun {
     pub token: i64,
     /// When this attempt started, on the coordinator's clock.
     pub started: SystemTime,
+    /// Whether it is a manual run ([`Coordinator::request_run`](crate::Coordinator::request_run)),
+    /// not a point of the schedule: its `point` is the coordinator's clock when it started.
+    pub manual: bool,
 }
 
 impl PointRun {
@@ -262,7 +276,14 @@ impl PointRun {
             attempt,
             token,
             started,
+            manual: false,
         }
+    }
+
+    /// The same run, marked manual (`true`) or a point of the schedule.
+    pub fn manual(mut self, manual: bool) -> Self {
+        self.manual = manual;
+        self
     }
 }
 

@@ -165,6 +165,11 @@ impl Points {
         }
     }
 
+    /// The next claim polls (asks for no point): it may start a manual run asked for.
+    pub(crate) fn poll_now(&mut self) {
+        self.polling = true;
+    }
+
     /// When to ask first: at once, to take over a run left unfinished and learn the last point
     /// started (the coordinator's clock is measured on the way).
     pub(crate) async fn first(&mut self) -> Instant {
@@ -212,6 +217,7 @@ impl Points {
         if let Some(missed) = claim.missed {
             board.set_missed(index, missed);
         }
+        board.controls.set_paused(index, claim.paused.clone());
         let Some(run) = claim.run.clone() else {
             let asked = !self.request.points.is_empty();
             return Claimed::Nothing(self.wake_after_nothing(&claim, asked));
@@ -320,7 +326,7 @@ impl Points {
     /// Counts the points between the last one started before and `run`'s, if `run` is a new
     /// point: they were missed.
     fn count_missed(&self, claim: &RunClaim, run: &PointRun) {
-        let Some(previous) = claim.previous.filter(|_| run.attempt == 1) else {
+        let Some(previous) = claim.previous.filter(|_| run.attempt == 1 && !run.manual) else {
             return;
         };
         let missed = self.between(previous, run.point);
