@@ -165,6 +165,13 @@ impl Points {
         }
     }
 
+    /// When to claim after a manual run: at the next point, asking for it (not at the time of a
+    /// poll planned before the run, which would ask for the points due then).
+    pub(crate) fn next_point(&mut self) -> Instant {
+        self.polling = false;
+        self.next_wake()
+    }
+
     /// The next claim polls (asks for no point): it may start a manual run asked for.
     pub(crate) fn poll_now(&mut self) {
         self.polling = true;

@@ -242,8 +242,7 @@ impl Supervisor {
                 }
             };
             if std::mem::take(&mut self.manual) {
-                // A manual run leaves the schedule as it was: its end is recorded, not retried.
-                self.finish_run(&ended).await;
+                self.end_manual(&ended, &mut next_run).await;
                 if !self.board.is_stopping() {
                     continue;
                 }
@@ -466,6 +465,16 @@ impl Supervisor {
         let wake = (!held.run.manual).then(|| points.after_run(&held.run));
         points.finish(held, outcome).await;
         wake
+    }
+
+    /// A manual run ended so: it leaves the schedule as it was, its end is recorded (in the
+    /// ledger, for a once-per-point task's), not retried; a once-per-point task claims next at
+    /// its next point.
+    async fn end_manual(&mut self, ended: &TaskOutcome, next_run: &mut Option<Due>) {
+        self.finish_run(ended).await;
+        if let (Some(points), Some(timing)) = (&mut self.points, &self.timing) {
+            *next_run = Some(timing.at(points.next_point()));
+        }
     }
 
     /// Waits in standby for a singleton's lease: `false` if shutdown began first.

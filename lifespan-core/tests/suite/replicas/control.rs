@@ -141,6 +141,54 @@ fn a_manual_run_of_a_once_per_point_task_runs_on_one_replica_only() {
     });
 }
 
+/// Found on PostgreSQL: a replica that polled while another's manual run was in flight, then
+/// ran a manual run asked for after it, claimed next at the time of that poll, asking for the
+/// points due: with no point started yet, the latest one due (the schedule's point of an hour
+/// before) started, out of its time. After a manual run, the next claim is at the next point.
+#[test]
+fn after_a_manual_run_the_next_claim_is_at_the_next_point() {
+    paused("the claim after a manual run", REAL_LIMIT, || async {
+        let coordinator = InProcess::starting_at(SystemTime::UNIX_EPOCH + 1800 * S);
+        let ran = Ran::default();
+        let hourly = |instance| {
+            let app = App::builder()
+                .empty()
+                .coordinator(coordinator.clone())
+                .instance(instance)
+                .lease(super::fast())
+                .build();
+            let ran = ran.clone();
+            let options = TaskOptions::new().every(3600 * S).once_per_point(true);
+            app.register_task_with("digest", options, move |point: Point| {
+                let ran = ran.clone();
+                async move {
+                    ran.lock().unwrap().push((instance, point.number()));
+                    sleep(200 * MS).await;
+                }
+            })
+            .unwrap();
+            app
+        };
+        let (a, b) = (hourly("a"), hourly("b"));
+        start(&a).await;
+        start(&b).await;
+        sleep(S).await;
+        a.trigger("digest").await.unwrap();
+        sleep(100 * MS).await;
+        // Asked for while a's manual run is in flight: b polls until it ends, then runs it.
+        b.trigger("digest").await.unwrap();
+        sleep(10 * S).await;
+        assert_eq!(
+            *ran.lock().unwrap(),
+            [("a", 0), ("b", 0)],
+            "no point of the schedule ran"
+        );
+        sleep(1800 * S).await;
+        assert_eq!(numbers(&ran), [0, 0, 1], "the next point runs at its time");
+        shut_down(&[&a, &b]).await;
+    });
+}
+
 #[test]
 fn a_restarted_replica_keeps_the_pause_until_it_is_resumed() {
     paused("a pause across a restart", REAL_LIMIT, || async {
