@@ -101,6 +101,32 @@ async fn a_paused_task_is_neither_leased_nor_claimed_and_a_manual_run_starts_onc
     .await;
 }
 
+/// A pause, a resume and a request for a manual run are one statement each; a claim that
+/// starts the manual run is the claim's usual four.
+#[tokio::test]
+async fn pauses_and_manual_runs_are_one_statement_each() {
+    with_database("the statements of control", |database| async move {
+        let coordinator = prepared(database, "lifespan-control-statements").await;
+        let task = unique_name("ctl-statements");
+        let poll = RunRequest::new(&task, "a", 0, LONG).points(Vec::new(), false);
+        claim(&coordinator, &poll).await;
+        let counted = |before: u64| coordinator.queries() - before;
+        let before = coordinator.queries();
+        coordinator.pause(&task, "ops").await.unwrap();
+        assert_eq!(counted(before), 1);
+        let before = coordinator.queries();
+        coordinator.resume(&task).await.unwrap();
+        assert_eq!(counted(before), 1);
+        let before = coordinator.queries();
+        coordinator.request_run(&task, "ops").await.unwrap();
+        assert_eq!(counted(before), 1);
+        let before = coordinator.queries();
+        assert!(started(claim(&coordinator, &poll).await).manual);
+        assert_eq!(counted(before), 4);
+    })
+    .await;
+}
+
 /// The point numbers each run of `digest` saw, by instance.
 type Ran = Arc<Mutex<Vec<(&'static str, i64)>>>;
 
