@@ -64,8 +64,10 @@ impl App {
     /// A once-per-point task's manual run runs on one replica only across the fleet: the
     /// coordinator records the request ([`Coordinator::request_run`](crate::Coordinator::request_run)),
     /// and the first claim that starts no point, this replica's at once, starts it, as a
-    /// leased run of the ledger marked manual. A singleton's runs only on the replica that
-    /// holds its lease.
+    /// leased run of the ledger marked manual. If another replica paused the task and this one
+    /// has not heard of it yet (it hears at its next claim), the request waits in the
+    /// coordinator and runs after the resume. A singleton's runs only on the replica that holds
+    /// its lease.
     ///
     /// ```
     /// use lifespan_core::{App, TaskOptions};

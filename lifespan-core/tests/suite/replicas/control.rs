@@ -282,3 +282,45 @@ fn a_coordinator_that_keeps_no_pauses_refuses_them_for_coordinated_tasks() {
         shut_down(&[&a, &b]).await;
     });
 }
+
+/// A periodic singleton runs by hand on the replica that holds its lease; its standby refuses,
+/// naming the task.
+#[test]
+fn a_periodic_singleton_is_triggered_on_its_holder_and_refused_on_its_standby() {
+    paused("a periodic singleton by hand", REAL_LIMIT, || async {
+        let coordinator = InProcess::new();
+        let ran = Ran::default();
+        let replica = |instance: &'static str| {
+            let app = App::builder()
+                .empty()
+                .coordinator(coordinator.clone())
+                .instance(instance)
+                .lease(super::fast())
+                .build();
+            let ran = ran.clone();
+            let options = TaskOptions::new().every(3600 * S).singleton(true);
+            app.register_task_with("sweep", options, move || {
+                let ran = ran.clone();
+                async move { ran.lock().unwrap().push((instance, 0)) }
+            })
+            .unwrap();
+            app
+        };
+        let (a, b) = (replica("a"), replica("b"));
+        start(&a).await;
+        sleep(10 * MS).await;
+        start(&b).await;
+        sleep(S).await;
+        let error = b.trigger("sweep").await.unwrap_err();
+        assert!(matches!(error, ControlError::NotHeldHere { .. }), "{error}");
+        assert_eq!(
+            error.to_string(),
+            "lifespan task `sweep` cannot be triggered on this replica: another replica holds its lease"
+        );
+        a.trigger("sweep").await.unwrap();
+        sleep(S).await;
+        assert_eq!(*ran.lock().unwrap(), [("a", 0)]);
+        assert_eq!(a.status().task("sweep").unwrap().manual_runs, 1);
+        shut_down(&[&a, &b]).await;
+    });
+}
