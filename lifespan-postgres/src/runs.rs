@@ -25,6 +25,8 @@ struct Claimed {
     manual: bool,
     /// Who paused the task and since when (µs), if it is paused.
     paused: Option<(String, i64)>,
+    /// Whether a manual run is asked for and not started.
+    requested: bool,
 }
 
 /// A [`RunRequest`] as bound to [`sql::CLAIM_RUN`].
@@ -102,7 +104,8 @@ impl PgCoordinator {
         Ok(RunClaim::new(run, now, claimed.previous)
             .in_flight(claimed.in_flight)
             .missed(missed)
-            .paused(paused))
+            .paused(paused)
+            .requested(claimed.requested))
     }
 
     /// The transaction of [`claim`](Self::claim) on `connection`, rolled back if a statement
@@ -173,6 +176,7 @@ impl PgCoordinator {
             paused: row
                 .try_get::<Option<String>, _>(8)?
                 .zip(row.try_get::<Option<i64>, _>(9)?),
+            requested: row.try_get(10)?,
         })
     }
 

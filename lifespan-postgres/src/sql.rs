@@ -177,8 +177,9 @@ ON CONFLICT (task) DO NOTHING";
 ///
 /// Returns one row: the run's point, attempt, token (NULL if none), the clock (µs), the last
 /// point before this claim, whether a run was in flight (so that nothing started), the task's
-/// count of missed points after this claim, whether the run is manual, and who paused the task
-/// and since when (µs), NULL if it is not paused.
+/// count of missed points after this claim, whether the run is manual, who paused the task
+/// and since when (µs), NULL if it is not paused, and whether a manual run is asked for and
+/// not started by this claim.
 pub(crate) const CLAIM_RUN: &str = "\
 WITH clock AS (
     SELECT at, (extract(epoch FROM at) * 1000000)::bigint AS now_us
@@ -281,7 +282,9 @@ WITH clock AS (
 SELECT run.point, run.attempt, run.token, clock.now_us, task.last_point,
     busy.in_flight AND NOT EXISTS (SELECT 1 FROM expired),
     coalesce(task.missed, 0) + added.missed,
-    coalesce(run.manual, false), control.paused_by, control.paused_us
+    coalesce(run.manual, false), control.paused_by, control.paused_us,
+    coalesce((SELECT requested FROM control), false)
+        AND NOT EXISTS (SELECT 1 FROM started WHERE manual)
 FROM clock CROSS JOIN busy CROSS JOIN added LEFT JOIN task ON true LEFT JOIN run ON true
     LEFT JOIN control ON control.paused";
 

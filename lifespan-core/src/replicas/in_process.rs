@@ -374,7 +374,9 @@ impl Coordinator for InProcess {
         let entry = leases
             .entry(request.task.clone())
             .or_insert_with(Entry::new);
-        let claim = entry.claim_run(request, Instant::now(), wall);
+        let claim = entry
+            .claim_run(request, Instant::now(), wall)
+            .requested(entry.requested);
         Box::pin(async move { Ok(claim) })
     }
 

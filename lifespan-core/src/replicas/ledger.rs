@@ -201,6 +201,9 @@ pub struct RunClaim {
     pub missed: Option<u64>,
     /// The task's pause, if it is [paused](crate::Coordinator::pause): then no run started.
     pub paused: Option<Pause>,
+    /// Whether a manual run is [asked for](crate::Coordinator::request_run) and not started
+    /// (this claim did not start it): the caller claims again, polling, after its run.
+    pub requested: bool,
 }
 
 impl RunClaim {
@@ -214,7 +217,14 @@ impl RunClaim {
             in_flight: false,
             missed: None,
             paused: None,
+            requested: false,
         }
+    }
+
+    /// The same answer, saying whether a manual run is asked for and not started.
+    pub fn requested(mut self, requested: bool) -> Self {
+        self.requested = requested;
+        self
     }
 
     /// The same answer, saying that the task is paused (`Some`), or not.

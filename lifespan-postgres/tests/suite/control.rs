@@ -65,6 +65,7 @@ async fn a_paused_task_is_neither_leased_nor_claimed_and_a_manual_run_starts_onc
         .await;
         assert_eq!(refused.run, None);
         assert_eq!(refused.paused.as_ref().map(|p| p.by.as_str()), Some("ops"));
+        assert!(refused.requested, "the manual run waits for the resume");
         assert!(coordinator.renew_run(&run, LONG).await.unwrap());
         assert!(coordinator
             .finish_run(&run, RunOutcome::Succeeded)
@@ -72,14 +73,18 @@ async fn a_paused_task_is_neither_leased_nor_claimed_and_a_manual_run_starts_onc
             .unwrap());
         assert!(coordinator.resume(&points).await.unwrap());
         // The point due starts first; the manual run at the next claim that starts no point.
-        let point = started(claim(&coordinator, &due).await);
+        let claimed = claim(&coordinator, &due).await;
+        assert!(claimed.requested, "the point went before the manual run");
+        let point = started(claimed);
         assert!(!point.manual);
         coordinator
             .finish_run(&point, RunOutcome::Succeeded)
             .await
             .unwrap();
         let poll = RunRequest::new(&points, "b", now - 1_000_000, LONG).points(Vec::new(), false);
-        let manual = started(claim(&coordinator, &poll).await);
+        let claimed = claim(&coordinator, &poll).await;
+        assert!(!claimed.requested, "started by this claim");
+        let manual = started(claimed);
         assert!(manual.manual && manual.attempt == 1, "{manual:?}");
         assert!(manual.point >= now, "{manual:?}");
         coordinator

@@ -324,3 +324,29 @@ fn a_periodic_singleton_is_triggered_on_its_holder_and_refused_on_its_standby() 
         shut_down(&[&a, &b]).await;
     });
 }
+
+/// A manual run asked for on a replica that had not heard of a pause made elsewhere waits in
+/// the coordinator; once resumed, the replica runs it right after its next point, even alone
+/// (its claims at points' times start the points, not the manual run).
+#[test]
+fn a_manual_run_asked_for_during_an_unknown_pause_runs_after_the_resume() {
+    paused("a manual run after a pause", REAL_LIMIT, || async {
+        let coordinator = InProcess::starting_at(SystemTime::UNIX_EPOCH);
+        let ran = Ran::default();
+        let a = points_replica(coordinator.clone(), "a", &ran);
+        start(&a).await;
+        sleep(1500 * MS).await;
+        // Another replica pauses it: a hears of it at its next claim.
+        coordinator.pause("digest", "b").await.unwrap();
+        a.trigger("digest").await.unwrap();
+        sleep(3 * S).await;
+        assert_eq!(numbers(&ran), [1], "nothing runs while paused");
+        assert_eq!(paused_by(&a).as_deref(), Some("b"));
+        assert!(coordinator.resume("digest").await.unwrap());
+        sleep(S).await;
+        // Point 5, then the manual run right after it.
+        assert_eq!(numbers(&ran), [1, 5, 5]);
+        assert_eq!(a.status().task("digest").unwrap().manual_runs, 1);
+        shut_down(&[&a]).await;
+    });
+}
