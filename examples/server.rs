@@ -16,6 +16,14 @@
 //! curl -H "Authorization: Bearer $STATUS_TOKEN" 'http://127.0.0.1:3000/lifespan/status'
 //! ```
 //!
+//! Behind the same token, the periodic tasks are operated by hand: a run now, a pause, a resume.
+//!
+//! ```text
+//! curl -X POST -H "Authorization: Bearer $STATUS_TOKEN" 'http://127.0.0.1:3000/lifespan/tasks/report_stats/trigger'
+//! curl -X POST -H "Authorization: Bearer $STATUS_TOKEN" 'http://127.0.0.1:3000/lifespan/tasks/report_stats/pause'
+//! curl -X POST -H "Authorization: Bearer $STATUS_TOKEN" 'http://127.0.0.1:3000/lifespan/tasks/report_stats/resume'
+//! ```
+//!
 //! `LISTEN=127.0.0.1:0` picks a free port (the log says which). Stop it with Ctrl-C or SIGTERM;
 //! with `LIFESPAN_DEV=1`, SIGHUP reloads the model and restarts the task while it keeps serving.
 //!
@@ -113,9 +121,10 @@ async fn show_stats(stats: State<Stats>) -> String {
     format!("refreshes: {}", stats.refreshes.load(Ordering::Relaxed))
 }
 
-/// The operators' routes: the lifespan status, for requests that carry the token in
+/// The operators' routes: the lifespan status, and the routes that trigger, pause and resume a
+/// task (`POST /lifespan/tasks/{name}/trigger`, ...), for requests that carry the token in
 /// `STATUS_TOKEN` as `Authorization: Bearer <token>`. Without a token, there are none: the
-/// status tells how the service works inside, and is never served to anyone who asks.
+/// status tells how the service works inside, and the others stop or start its work.
 fn operator_routes() -> Router {
     let Some(token) = std::env::var("STATUS_TOKEN").ok().filter(|t| !t.is_empty()) else {
         tracing::info!(
@@ -126,6 +135,7 @@ fn operator_routes() -> Router {
     let expected: Arc<str> = format!("Bearer {token}").into();
     Router::new()
         .route("/lifespan/status", get(lifespan_core::status_handler))
+        .nest("/lifespan", lifespan_core::control_routes())
         .route_layer(middleware::from_fn_with_state(expected, operators_only))
 }
 

@@ -60,7 +60,9 @@
 //!    restarted with backoff ([`Restart`]), run periodically ([`Schedule`], or a cron schedule
 //!    with the `cron` feature: `TaskOptions::cron`), or be critical and
 //!    stop the app; it may run on one replica only ([replicas](#replicas)). [`App::status`]
-//!    shows what every task and context is doing.
+//!    shows what every task and context is doing. An operator may run a periodic task now
+//!    ([`App::trigger`]), or pause and resume its schedule ([`App::pause`], [`App::resume`]);
+//!    with the `axum` feature, through the admin routes of `control_routes`.
 //! 3. Shutdown ([`App::shutdown`]): a server run by the app (`App::serve_until_signal`, feature `axum`) stops
 //!    accepting and drains its requests; tasks are signalled, awaited up to the
 //!    [grace period](AppBuilder::grace_period), and the rest aborted; then contexts are cleaned
@@ -221,8 +223,9 @@
 // 6. `registration`: what an app runs: linked and by-hand registrations, and the plan of a start.
 // 7. `status`: how each part is doing: the board, run history, phase, status, metrics.
 // 8. `tasks`: running each task: its body, supervision, singleton terms, point claims.
-// 9. `lifecycle`: one app from build to stop: builder, calls, startup, shutdown.
-// 10. `serving`: the app under a server and a supervisor: run-until, servers, probes, signals.
+// 9. `lifecycle`: one app from build to stop: builder, calls, startup, shutdown, control by hand.
+// 10. `serving`: the app under a server and a supervisor: run-until, servers, probes, admin
+//     routes, signals.
 
 mod base;
 mod inject;
@@ -252,9 +255,10 @@ pub use registration::returns::TaskReturn;
 pub use replicas::{
     point_system_time, point_time, Acquired, Coordinator, CoordinatorError, CoordinatorFuture,
     Holder, InProcess, InvalidLeaseSettings, Lease, LeaseControl, LeaseLost, LeaseRequest,
-    LeaseSettings, Misfire, Overlap, Point, PointRun, PointTime, RecentRuns, RunClaim, RunRecord,
-    RunRequest, Term,
+    LeaseSettings, Misfire, Overlap, Pause, Point, PointRun, PointTime, RecentRuns, RunClaim,
+    RunRecord, RunRequest, Term,
 };
+pub use report::control_error::{ControlAction, ControlError};
 pub use report::errors::{RegisterError, RunError, StartupError, StartupErrorKind};
 pub use report::ledger_error::LedgerError;
 pub use report::outcome::{ContextOutcome, ContextReport, Report, TaskOutcome, TaskReport};
@@ -267,6 +271,7 @@ pub use schedules::options::{
     DEFAULT_MISFIRE_LIMIT,
 };
 #[cfg(feature = "axum")]
+pub use serving::admin_routes::{control_routes, pause_handler, resume_handler, trigger_handler};
 pub use serving::dashboard::dashboard_handler;
 pub use serving::graceful_shutdown::ShutdownSignal;
 #[cfg(feature = "axum")]

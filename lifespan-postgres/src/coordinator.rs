@@ -6,8 +6,8 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lifespan_core::{
-    Acquired, Coordinator, CoordinatorError, CoordinatorFuture, Holder, LeaseRequest, PointRun,
-    RecentRuns, RunClaim, RunOutcome, RunRequest, Term,
+    Acquired, Coordinator, CoordinatorError, CoordinatorFuture, Holder, LeaseRequest, Pause,
+    PointRun, RecentRuns, RunClaim, RunOutcome, RunRequest, Term,
 };
 use sqlx::postgres::PgConnection;
 use sqlx::Row;
@@ -22,8 +22,11 @@ use crate::{sql, PgCoordinator};
 const MAX_MICROS: i64 = 100 * 366 * 24 * 3600 * 1_000_000;
 
 /// A lease row as `ACQUIRE` returns it: holder, token, the term's start (µs since the epoch),
-/// whether it was granted.
+/// whether it was granted; `None` if the task never had a lease.
 type LeaseRow = (String, i64, i64, bool);
+
+/// What `ACQUIRE` returns: the lease row, and the task's pause (who, since when in µs).
+type AcquireRow = (Option<LeaseRow>, Option<(String, i64)>);
 
 impl PgCoordinator {
     /// [`Coordinator::acquire`] of `task` for `instance`, for `lease`.
@@ -40,31 +43,31 @@ impl PgCoordinator {
         let what = || format!("acquiring the lease of `{task}`");
         let (coordinator, orphan) = (self.clone(), task.to_owned());
         let (task_owned, instance) = (task.to_owned(), instance.to_owned());
-        let statement =
-            statement::<Option<LeaseRow>, _>(move |connection: &mut PgConnection, _| {
-                Box::pin(async move {
-                    coordinator
-                        .release_unclaimed(connection, &task_owned)
-                        .await?;
-                    let row = sqlx::query(sql::ACQUIRE)
-                        .bind(&task_owned)
-                        .bind(&instance)
-                        .bind(micros(lease))
-                        .fetch_optional(&mut *connection)
-                        .await?;
-                    row.map(|row| {
-                        Ok((
-                            row.try_get(0)?,
-                            row.try_get(1)?,
-                            row.try_get(2)?,
-                            row.try_get(3)?,
-                        ))
-                    })
-                    .transpose()
-                })
-            });
-        let unclaimed = move |coordinator: &PgCoordinator, row: Option<LeaseRow>| {
-            if let Some((_, token, _, true)) = row {
+        let statement = statement::<AcquireRow, _>(move |connection: &mut PgConnection, _| {
+            Box::pin(async move {
+                coordinator
+                    .release_unclaimed(connection, &task_owned)
+                    .await?;
+                let row = sqlx::query(sql::ACQUIRE)
+                    .bind(&task_owned)
+                    .bind(&instance)
+                    .bind(micros(lease))
+                    .fetch_one(&mut *connection)
+                    .await?;
+                let holder: Option<String> = row.try_get(0)?;
+                let lease = match holder {
+                    Some(holder) => {
+                        Some((holder, row.try_get(1)?, row.try_get(2)?, row.try_get(3)?))
+                    }
+                    None => None,
+                };
+                let paused_by: Option<String> = row.try_get(4)?;
+                let paused_at: Option<i64> = row.try_get(5)?;
+                Ok((lease, paused_by.zip(paused_at)))
+            })
+        });
+        let unclaimed = move |coordinator: &PgCoordinator, row: AcquireRow| {
+            if let (Some((_, token, _, true)), _) = row {
                 coordinator.remember_unclaimed(orphan, token);
             }
         };
@@ -73,11 +76,12 @@ impl PgCoordinator {
             .await
             .map_err(|failure| self.error(&what(), failure))?;
         Ok(match answer.value {
-            None => Acquired::Held(None),
-            Some((holder, token, since, true)) => Acquired::Granted(
+            (Some((holder, token, since, true)), _) => Acquired::Granted(
                 Term::new(task, holder, token, time(since)).with_session(answer.session),
             ),
-            Some((holder, token, since, false)) => {
+            (_, Some((by, since))) => Acquired::Paused(Pause::new(by, time(since))),
+            (None, None) => Acquired::Held(None),
+            (Some((holder, token, since, false)), None) => {
                 Acquired::Held(Some(Holder::new(holder, token, time(since))))
             }
         })
@@ -249,6 +253,18 @@ impl Coordinator for PgCoordinator {
         limit: usize,
     ) -> CoordinatorFuture<'a, Option<RecentRuns>> {
         Box::pin(async move { self.recent(task, limit).await.map(Some) })
+    }
+
+    fn pause<'a>(&'a self, task: &'a str, by: &'a str) -> CoordinatorFuture<'a, Option<Pause>> {
+        Box::pin(async move { self.pause_task(task, by).await.map(Some) })
+    }
+
+    fn resume<'a>(&'a self, task: &'a str) -> CoordinatorFuture<'a, bool> {
+        Box::pin(self.resume_task(task))
+    }
+
+    fn request_run<'a>(&'a self, task: &'a str, by: &'a str) -> CoordinatorFuture<'a, bool> {
+        Box::pin(async move { self.request_manual_run(task, by).await.map(|()| true) })
     }
 }
 

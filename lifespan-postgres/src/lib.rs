@@ -31,7 +31,7 @@
 //!
 //! # Tables
 //!
-//! [`PgCoordinator::prepare`](Coordinator::prepare) creates five tables and an index, if they
+//! [`PgCoordinator::prepare`](Coordinator::prepare) creates six tables and an index, if they
 //! do not exist (in one transaction holding a transaction-level advisory lock, so that replicas
 //! starting at once do not race on the DDL):
 //!
@@ -51,9 +51,14 @@
 //!     instance text NOT NULL, token bigint NOT NULL, started_at timestamptz NOT NULL,
 //!     renewed_at timestamptz NOT NULL, expires_at timestamptz NOT NULL,
 //!     finished_at timestamptz, outcome text, effect_at timestamptz,
+//!     manual boolean NOT NULL DEFAULT false,
 //!     PRIMARY KEY (task, point)
 //! );
 //! CREATE TABLE lifespan_once (key text PRIMARY KEY, done_at timestamptz NOT NULL);
+//! CREATE TABLE lifespan_control (
+//!     task text PRIMARY KEY, paused_by text, paused_at timestamptz,
+//!     run_requested_by text, run_requested_at timestamptz
+//! );
 //! CREATE INDEX lifespan_runs_unfinished ON lifespan_runs (task, point)
 //!     WHERE finished_at IS NULL;
 //! CREATE TABLE lifespan_schema (version integer NOT NULL);
@@ -86,6 +91,18 @@
 //! `lifespan_once` has a row per one-shot work done, written by [`claim_once`] in the
 //! transaction that did the work.
 //!
+//! `lifespan_control` has a row per task an operator paused or asked a manual run of
+//! ([`pause`](Coordinator::pause), [`resume`](Coordinator::resume),
+//! [`request_run`](Coordinator::request_run): one statement each). While `paused_at` is set,
+//! `acquire` grants nobody the lease (it answers who paused the task), `renew` refuses the
+//! holder's renewal, and a claim starts no run; a pause stays until resumed, whatever the
+//! replicas do. A manual run asked for (`run_requested_at`) is started by the next claim that
+//! starts no point, as a run of the ledger marked `manual` whose point is the database's clock
+//! (later than every point of the task in the ledger), and the request is cleared in the same
+//! statement. What it costs: `acquire`, `renew` and the deciding statement of a claim each read
+//! the task's row of `lifespan_control` by its primary key, in the statement they already send:
+//! no statement more per point or per renewal.
+//!
 //! A token is one more than the greater of the task's lease token and its run token counter,
 //! for leases and runs alike: a task's tokens only grow, even when it changes from singleton to
 //! once-per-point between deploys (the two are not serialized against each other, which an app,
@@ -97,8 +114,9 @@
 //! (``the table `lifespan_leases` is not lifespan's: column `task` is integer, not text``), and
 //! so do tables of a later version than this crate knows. Tables of version 1 (and those of the
 //! first release, which had no `lifespan_schema`) are brought to version 2, rows and all:
-//! `lifespan_runs` and `lifespan_once` are created, `lifespan_points` gains its `token` and
-//! `missed` columns and its `last_point` may be NULL; the leases and the last points are kept.
+//! `lifespan_runs`, `lifespan_once` and `lifespan_control` are created, `lifespan_points`
+//! gains its `token` and `missed` columns and its `last_point` may be NULL; the leases and the
+//! last points are kept.
 //!
 //! If the tables vanish while the app runs (dropped, or a database restored from an older
 //! backup), the statement that finds one missing (SQLSTATE `42P01`) fails with the database's
@@ -125,9 +143,9 @@
 //!
 //! The coordinator holds two dedicated connections: one for the leases (`acquire`, `renew`,
 //! `release`, `prepare`), one for the run ledger (`now`, `claim_run`, `renew_run`,
-//! `finish_run`, `recent_runs`), so that a claim waiting on a slow or locked table never holds
-//! up a renewal of a lease. Each opens at its first statement. [`PgCoordinator::connections`] counts the
-//! connections opened.
+//! `finish_run`, `recent_runs`, and the pauses and manual runs), so that a claim waiting on a
+//! slow or locked table never holds up a renewal of a lease. Each opens at its first
+//! statement. [`PgCoordinator::connections`] counts the connections opened.
 //!
 //! A term is granted on the leases' connection, and is treated as lost as soon as that
 //! connection ends (killed by the server, a network failure): [`renew`](Coordinator::renew)
@@ -142,7 +160,8 @@
 //! One statement per call, but for `claim_run`: `acquire` is an upsert that takes an expired
 //! lease (or reads its holder), `renew` and `release` are one `UPDATE` each, `now` one
 //! `SELECT`, `renew_run` one `UPDATE`, `finish_run` one statement that records the run's end
-//! and deletes the finished runs past retention, `recent_runs` one `SELECT`. `claim_run` is a
+//! and deletes the finished runs past retention, `recent_runs` one `SELECT`, `pause`,
+//! `resume` and `request_run` one statement each. `claim_run` is a
 //! transaction of four statements (`BEGIN`, the task's row locked `FOR UPDATE`, one statement
 //! that takes over an expired run or starts a point and counts the points missed, `COMMIT`),
 //! six for the first claim of a task (its row is created first): the lock makes the deciding
@@ -170,6 +189,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod address;
+mod control;
 mod coordinator;
 mod effect;
 mod failure;

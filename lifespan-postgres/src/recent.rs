@@ -72,7 +72,8 @@ fn read(row: &PgRow) -> Result<Read, sqlx::Error> {
                 row.try_get(5)?,
                 time(row.try_get(6)?),
                 time(row.try_get(7)?),
-            );
+            )
+            .manual(row.try_get(10)?);
             Some(match finished {
                 Some(at) => {
                     let outcome = outcome.as_deref().and_then(RunOutcome::from_name);

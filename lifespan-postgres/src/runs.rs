@@ -5,7 +5,7 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
-use lifespan_core::{CoordinatorError, PointRun, RunClaim, RunOutcome, RunRequest};
+use lifespan_core::{CoordinatorError, Pause, PointRun, RunClaim, RunOutcome, RunRequest};
 use sqlx::postgres::PgConnection;
 use sqlx::{Executor, Row};
 
@@ -21,6 +21,12 @@ struct Claimed {
     previous: Option<i64>,
     in_flight: bool,
     missed: i64,
+    /// Whether the run started is manual.
+    manual: bool,
+    /// Who paused the task and since when (µs), if it is paused.
+    paused: Option<(String, i64)>,
+    /// Whether a manual run is asked for and not started.
+    requested: bool,
 }
 
 /// A [`RunRequest`] as bound to [`sql::CLAIM_RUN`].
@@ -89,11 +95,17 @@ impl PgCoordinator {
         let run = claimed.run.map(|(point, attempt, token)| {
             let attempt = u32::try_from(attempt).unwrap_or(1);
             PointRun::new(&request.task, &request.instance, point, attempt, token, now)
+                .manual(claimed.manual)
         });
         let missed = u64::try_from(claimed.missed).unwrap_or(0);
+        let paused = claimed
+            .paused
+            .map(|(by, since)| Pause::new(by, time(since)));
         Ok(RunClaim::new(run, now, claimed.previous)
             .in_flight(claimed.in_flight)
-            .missed(missed))
+            .missed(missed)
+            .paused(paused)
+            .requested(claimed.requested))
     }
 
     /// The transaction of [`claim`](Self::claim) on `connection`, rolled back if a statement
@@ -160,6 +172,11 @@ impl PgCoordinator {
             previous: row.try_get(4)?,
             in_flight: row.try_get(5)?,
             missed: row.try_get(6)?,
+            manual: row.try_get(7)?,
+            paused: row
+                .try_get::<Option<String>, _>(8)?
+                .zip(row.try_get::<Option<i64>, _>(9)?),
+            requested: row.try_get(10)?,
         })
     }
 

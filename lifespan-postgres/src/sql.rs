@@ -46,7 +46,18 @@ pub(crate) const PREPARE: &str = concat!(
     "    finished_at timestamptz,\n",
     "    outcome text,\n",
     "    effect_at timestamptz,\n",
+    // Whether it is a manual run, whose point is the clock when it started.
+    "    manual boolean NOT NULL DEFAULT false,\n",
     "    PRIMARY KEY (task, point)\n",
+    ");\n",
+    // What operators asked of each task: its pause (who, since when) and a manual run not
+    // started yet (who asked, when).
+    "CREATE TABLE IF NOT EXISTS lifespan_control (\n",
+    "    task text PRIMARY KEY,\n",
+    "    paused_by text,\n",
+    "    paused_at timestamptz,\n",
+    "    run_requested_by text,\n",
+    "    run_requested_at timestamptz\n",
     ");\n",
     // One-shot work done: a row per key, committed by the transaction that did the work.
     "CREATE TABLE IF NOT EXISTS lifespan_once (\n",
@@ -72,19 +83,26 @@ ALTER TABLE lifespan_points
     ADD COLUMN IF NOT EXISTS missed bigint NOT NULL DEFAULT 0,
     ALTER COLUMN last_point DROP NOT NULL";
 
-/// Takes the lease of task `$1` for instance `$2` for `$3` µs if it is free or expired, with
-/// the next token: one more than the greater of the lease's last token and the last token of
-/// the task's runs (so that a task that was once-per-point and becomes a singleton, or the
-/// other way round, still gets greater tokens); otherwise reads its holder. Returns at most one row:
-/// holder, token, the term's start (µs since the epoch), whether it was granted.
+/// Takes the lease of task `$1` for instance `$2` for `$3` µs if it is free or expired and the
+/// task is not paused, with the next token: one more than the greater of the lease's last token
+/// and the last token of the task's runs (so that a task that was once-per-point and becomes a
+/// singleton, or the other way round, still gets greater tokens); otherwise reads its holder.
+/// Returns one row: holder, token, the term's start (µs since the epoch), whether it was
+/// granted (all NULL if the task never had a lease), then who paused the task and since when
+/// (µs), NULL if it is not paused.
 ///
 /// The read sees the table as of the statement's start: if another replica inserted the row
 /// concurrently, it finds nothing (the caller answers "held by someone").
 pub(crate) const ACQUIRE: &str = "\
-WITH taken AS (
+WITH pause AS (
+    SELECT paused_by, (extract(epoch FROM paused_at) * 1000000)::bigint AS paused_us
+    FROM lifespan_control
+    WHERE task = $1 AND paused_at IS NOT NULL
+), taken AS (
     INSERT INTO lifespan_leases AS l (task, holder, token, acquired_at, renewed_at, expires_at)
-    VALUES ($1, $2, coalesce((SELECT token FROM lifespan_points WHERE task = $1), 0) + 1,
-            now(), now(), now() + $3 * interval '1 microsecond')
+    SELECT $1::text, $2::text, coalesce((SELECT token FROM lifespan_points WHERE task = $1), 0) + 1,
+            now(), now(), now() + $3::bigint * interval '1 microsecond'
+    WHERE NOT EXISTS (SELECT 1 FROM pause)
     ON CONFLICT (task) DO UPDATE SET
         holder = EXCLUDED.holder,
         token = greatest(l.token, EXCLUDED.token - 1) + 1,
@@ -92,20 +110,27 @@ WITH taken AS (
         renewed_at = now(),
         expires_at = EXCLUDED.expires_at
     WHERE l.expires_at <= now()
-    RETURNING l.holder, l.token, (extract(epoch FROM l.acquired_at) * 1000000)::bigint, true
+    RETURNING l.holder, l.token, (extract(epoch FROM l.acquired_at) * 1000000)::bigint AS since,
+        true AS granted
+), lease AS (
+    SELECT * FROM taken
+    UNION ALL
+    SELECT holder, token, (extract(epoch FROM acquired_at) * 1000000)::bigint, false
+    FROM lifespan_leases
+    WHERE task = $1 AND NOT EXISTS (SELECT 1 FROM taken)
 )
-SELECT * FROM taken
-UNION ALL
-SELECT holder, token, (extract(epoch FROM acquired_at) * 1000000)::bigint, false
-FROM lifespan_leases
-WHERE task = $1 AND NOT EXISTS (SELECT 1 FROM taken)";
+SELECT lease.holder, lease.token, lease.since, lease.granted, pause.paused_by, pause.paused_us
+FROM (SELECT 1) AS one LEFT JOIN lease ON true LEFT JOIN pause ON true";
 
 /// Extends the term of task `$1` with token `$2` by `$3` µs from now, if it is still current
-/// and not expired: one row updated, or none.
+/// and not expired, and the task is not paused: one row updated, or none.
 pub(crate) const RENEW: &str = "\
 UPDATE lifespan_leases
 SET renewed_at = now(), expires_at = now() + $3 * interval '1 microsecond'
-WHERE task = $1 AND token = $2 AND expires_at > now()";
+WHERE task = $1 AND token = $2 AND expires_at > now()
+    AND NOT EXISTS (
+        SELECT 1 FROM lifespan_control c WHERE c.task = $1 AND c.paused_at IS NOT NULL
+    )";
 
 /// Ends the term of task `$1` with token `$2` now, if it is still current and not expired.
 pub(crate) const RELEASE: &str = "\
@@ -133,14 +158,17 @@ ON CONFLICT (task) DO NOTHING";
 /// of, or NULL, `$10`: for each point asked for, how many points of the schedule lie between
 /// `$9` and it.
 ///
-/// In this order: an unfinished run whose lease expired is taken over (the earliest point) as
-/// its next attempt; else, overlap forbidden, an unfinished run means nothing starts; else, the
-/// hold past, the earliest or latest point asked for that is later than the last point, due,
-/// and within the grace period starts as attempt 1. A run granted takes the next token: one
-/// more than the greater of the task's run token counter and its lease's token. A point
-/// started after the last point adds the points between the two to the task's count of missed
-/// points: from `$10` if the last point is `$9`, else the points asked for between the two
-/// (`RunRequest::missed_before`).
+/// Nothing starts while the task is paused (its row in `lifespan_control`). Else, in this
+/// order: an unfinished run whose lease expired is taken over (the earliest point) as its next
+/// attempt; else, overlap forbidden, an unfinished run means nothing starts; else, the hold
+/// past, the earliest or latest point asked for that is later than the last point, due, and
+/// within the grace period starts as attempt 1; else, a manual run asked for starts, as attempt
+/// 1 of a point that is the clock (later than every point of the task in the ledger), marked
+/// `manual`, and the request is cleared: it changes neither the last point, the hold nor the
+/// count of missed points. A run granted takes the next token: one more than the greater of the
+/// task's run token counter and its lease's token. A point started after the last point adds
+/// the points between the two to the task's count of missed points: from `$10` if the last
+/// point is `$9`, else the points asked for between the two (`RunRequest::missed_before`).
 ///
 /// Its time is the clock when it decides (`clock_timestamp()`, read once), not `now()`: the
 /// transaction began before the wait for the task's row, and a run that finished during that
@@ -148,8 +176,10 @@ ON CONFLICT (task) DO NOTHING";
 /// started, in the ledger.
 ///
 /// Returns one row: the run's point, attempt, token (NULL if none), the clock (µs), the last
-/// point before this claim, whether a run was in flight (so that nothing started), and the
-/// task's count of missed points after this claim.
+/// point before this claim, whether a run was in flight (so that nothing started), the task's
+/// count of missed points after this claim, whether the run is manual, who paused the task
+/// and since when (µs), NULL if it is not paused, and whether a manual run is asked for and
+/// not started by this claim.
 pub(crate) const CLAIM_RUN: &str = "\
 WITH clock AS (
     SELECT at, (extract(epoch FROM at) * 1000000)::bigint AS now_us
@@ -160,9 +190,16 @@ WITH clock AS (
             + 1 AS next_token
     FROM lifespan_points p
     WHERE p.task = $1
+), control AS (
+    SELECT c.paused_by, (extract(epoch FROM c.paused_at) * 1000000)::bigint AS paused_us,
+        c.paused_at IS NOT NULL AS paused, c.run_requested_at IS NOT NULL AS requested
+    FROM lifespan_control c
+    WHERE c.task = $1
+), open AS (
+    SELECT NOT EXISTS (SELECT 1 FROM control WHERE paused) AS open
 ), expired AS (
-    SELECT r.point FROM lifespan_runs r, clock
-    WHERE r.task = $1 AND r.finished_at IS NULL AND r.expires_at <= clock.at
+    SELECT r.point FROM lifespan_runs r, clock, open
+    WHERE open.open AND r.task = $1 AND r.finished_at IS NULL AND r.expires_at <= clock.at
     ORDER BY r.point
     LIMIT 1
 ), busy AS (
@@ -171,8 +208,9 @@ WITH clock AS (
     ) AS in_flight
 ), due AS (
     SELECT asked.point, asked.missed
-    FROM unnest($3::bigint[], $10::bigint[]) AS asked(point, missed), task, clock, busy
-    WHERE NOT EXISTS (SELECT 1 FROM expired)
+    FROM unnest($3::bigint[], $10::bigint[]) AS asked(point, missed), task, clock, busy, open
+    WHERE open.open
+        AND NOT EXISTS (SELECT 1 FROM expired)
         AND NOT busy.in_flight
         AND task.held_until <= clock.at
         AND asked.point IS NOT NULL
@@ -181,6 +219,15 @@ WITH clock AS (
         AND ($5::bigint IS NULL OR clock.now_us - asked.point <= $5)
     ORDER BY CASE WHEN $4 THEN asked.point ELSE -asked.point END
     LIMIT 1
+), manual AS (
+    SELECT greatest(clock.now_us, coalesce(
+        (SELECT max(r.point) FROM lifespan_runs r WHERE r.task = $1), clock.now_us - 1) + 1
+    ) AS point
+    FROM clock, busy, open
+    WHERE open.open AND NOT busy.in_flight
+        AND NOT EXISTS (SELECT 1 FROM expired)
+        AND NOT EXISTS (SELECT 1 FROM due)
+        AND EXISTS (SELECT 1 FROM control WHERE requested)
 ), skipped AS (
     SELECT CASE
         WHEN task.last_point IS NULL THEN 0
@@ -200,35 +247,46 @@ WITH clock AS (
     FROM expired, task, clock
     WHERE r.task = $1 AND r.point = expired.point
         AND r.finished_at IS NULL AND r.expires_at <= clock.at
-    RETURNING r.point, r.attempt, r.token
+    RETURNING r.point, r.attempt, r.token, r.manual
 ), started AS (
     INSERT INTO lifespan_runs AS r
-        (task, point, attempt, instance, token, started_at, renewed_at, expires_at)
-    SELECT $1, due.point, 1, $2, task.next_token, clock.at, clock.at,
-        clock.at + $7 * interval '1 microsecond'
-    FROM due, task, clock
-    RETURNING r.point, r.attempt, r.token
+        (task, point, attempt, instance, token, started_at, renewed_at, expires_at, manual)
+    SELECT $1, chosen.point, 1, $2, task.next_token, clock.at, clock.at,
+        clock.at + $7 * interval '1 microsecond', chosen.manual
+    FROM (SELECT point, false AS manual FROM due UNION ALL SELECT point, true FROM manual)
+        AS chosen, task, clock
+    ON CONFLICT (task, point) DO NOTHING
+    RETURNING r.point, r.attempt, r.token, r.manual
 ), run AS (
     SELECT * FROM taken UNION ALL SELECT * FROM started
+), scheduled AS (
+    SELECT point FROM started WHERE NOT manual
 ), added AS (
-    SELECT coalesce((SELECT missed FROM skipped WHERE EXISTS (SELECT 1 FROM started)), 0)
+    SELECT coalesce((SELECT missed FROM skipped WHERE EXISTS (SELECT 1 FROM scheduled)), 0)
         AS missed
 ), counted AS (
     UPDATE lifespan_points p SET
         token = task.next_token,
-        last_point = coalesce((SELECT point FROM started), p.last_point),
-        held_until = CASE WHEN EXISTS (SELECT 1 FROM started)
+        last_point = coalesce((SELECT point FROM scheduled), p.last_point),
+        held_until = CASE WHEN EXISTS (SELECT 1 FROM scheduled)
             THEN clock.at + $6 * interval '1 microsecond' ELSE p.held_until END,
         missed = p.missed + added.missed,
         claimed_by = $2,
         claimed_at = clock.at
     FROM task, added, clock
     WHERE p.task = $1 AND EXISTS (SELECT 1 FROM run)
+), cleared AS (
+    UPDATE lifespan_control c SET run_requested_by = NULL, run_requested_at = NULL
+    WHERE c.task = $1 AND EXISTS (SELECT 1 FROM started WHERE manual)
 )
 SELECT run.point, run.attempt, run.token, clock.now_us, task.last_point,
     busy.in_flight AND NOT EXISTS (SELECT 1 FROM expired),
-    coalesce(task.missed, 0) + added.missed
-FROM clock CROSS JOIN busy CROSS JOIN added LEFT JOIN task ON true LEFT JOIN run ON true";
+    coalesce(task.missed, 0) + added.missed,
+    coalesce(run.manual, false), control.paused_by, control.paused_us,
+    coalesce((SELECT requested FROM control), false)
+        AND NOT EXISTS (SELECT 1 FROM started WHERE manual)
+FROM clock CROSS JOIN busy CROSS JOIN added LEFT JOIN task ON true LEFT JOIN run ON true
+    LEFT JOIN control ON control.paused";
 
 /// Extends the lease of the run of point `$2` of task `$1` with token `$3` by `$4` µs from
 /// now, if it is still the point's current attempt, unfinished and not expired: one row
@@ -304,7 +362,7 @@ FOR SHARE";
 /// missed points and the clock: a backward walk of the primary key `(task, point)`, `$2` rows
 /// at most. One row of NULL runs if the task has none; the count is NULL if the task never
 /// claimed a run. Columns: the clock (µs), missed, then point, attempt, instance, token, and
-/// the start, lease expiry and end of the run (µs), and its outcome.
+/// the start, lease expiry and end of the run (µs), its outcome, and whether it is manual.
 pub(crate) const RECENT_RUNS: &str = "\
 SELECT (extract(epoch FROM now()) * 1000000)::bigint,
     (SELECT missed FROM lifespan_points WHERE task = $1),
@@ -312,12 +370,35 @@ SELECT (extract(epoch FROM now()) * 1000000)::bigint,
     (extract(epoch FROM r.started_at) * 1000000)::bigint,
     (extract(epoch FROM r.expires_at) * 1000000)::bigint,
     (extract(epoch FROM r.finished_at) * 1000000)::bigint,
-    r.outcome
+    r.outcome, r.manual
 FROM (SELECT 1) AS one
 LEFT JOIN LATERAL (
     SELECT * FROM lifespan_runs WHERE task = $1 ORDER BY point DESC LIMIT $2
 ) AS r ON true
 ORDER BY r.point DESC";
+
+/// Pauses task `$1` on behalf of instance `$2`, unless it is paused already: returns the pause
+/// in force, who and since when (µs).
+pub(crate) const PAUSE: &str = "\
+INSERT INTO lifespan_control AS c (task, paused_by, paused_at) VALUES ($1, $2, now())
+ON CONFLICT (task) DO UPDATE SET
+    paused_by = coalesce(c.paused_by, EXCLUDED.paused_by),
+    paused_at = coalesce(c.paused_at, EXCLUDED.paused_at)
+RETURNING c.paused_by, (extract(epoch FROM c.paused_at) * 1000000)::bigint";
+
+/// Ends the pause of task `$1`: one row updated, or none if it was not paused.
+pub(crate) const RESUME: &str = "\
+UPDATE lifespan_control SET paused_by = NULL, paused_at = NULL
+WHERE task = $1 AND paused_at IS NOT NULL";
+
+/// Asks for a manual run of task `$1` on behalf of instance `$2`, unless one is asked for
+/// already: the next claim that starts no point starts it.
+pub(crate) const REQUEST_RUN: &str = "\
+INSERT INTO lifespan_control AS c (task, run_requested_by, run_requested_at)
+VALUES ($1, $2, now())
+ON CONFLICT (task) DO UPDATE SET
+    run_requested_by = coalesce(c.run_requested_by, EXCLUDED.run_requested_by),
+    run_requested_at = coalesce(c.run_requested_at, EXCLUDED.run_requested_at)";
 
 /// The database's clock, in µs since the Unix epoch.
 pub(crate) const NOW: &str = "SELECT (extract(epoch FROM now()) * 1000000)::bigint";

@@ -10,12 +10,13 @@ use crate::sql;
 /// releases (whose first one had no `lifespan_schema` yet: its tables are taken as version 1);
 /// 2 adds the run ledger (`lifespan_runs`, with an index of its unfinished runs), to
 /// `lifespan_points` the run token counter (`token`) and the count of missed points
-/// (`missed`), its `last_point` NULL until a point started, and the one-shot work done
-/// (`lifespan_once`).
+/// (`missed`), its `last_point` NULL until a point started, the one-shot work done
+/// (`lifespan_once`), and what operators asked of each task (`lifespan_control`: its pause, a
+/// manual run, marked `manual` in the ledger).
 pub(crate) const VERSION: i32 = 2;
 
 /// Each table's columns: name, type as `format_type` prints it.
-const LAYOUT: [(&str, &[(&str, &str)]); 4] = [
+const LAYOUT: [(&str, &[(&str, &str)]); 5] = [
     (
         "lifespan_leases",
         &[
@@ -53,9 +54,20 @@ const LAYOUT: [(&str, &[(&str, &str)]); 4] = [
             ("finished_at", TIME),
             ("outcome", "text"),
             ("effect_at", TIME),
+            ("manual", "boolean"),
         ],
     ),
     ("lifespan_once", &[("key", "text"), ("done_at", TIME)]),
+    (
+        "lifespan_control",
+        &[
+            ("task", "text"),
+            ("paused_by", "text"),
+            ("paused_at", TIME),
+            ("run_requested_by", "text"),
+            ("run_requested_at", TIME),
+        ],
+    ),
 ];
 
 /// `timestamptz`, as `format_type` prints it.

@@ -7,6 +7,7 @@
 //! A separate binary: `ui.rs`, whose trybuild cases run cargo to compile about a hundred test
 //! crates on every core; beside the suites that time real processes, it would starve them.
 
+mod admin_routes;
 mod browser;
 mod cluster;
 mod dashboard;

@@ -9,6 +9,35 @@ use lifespan_core::{
 use lifespan_examples::{bounded, WAIT_LIMIT};
 use serde_json::json;
 
+/// A task run by hand and paused shows its manual runs, and who paused it and since when.
+#[tokio::test(start_paused = true)]
+async fn a_paused_task_serializes_its_pause_and_its_manual_runs() {
+    let app = App::builder().empty().instance("web-1").build();
+    let hourly = TaskOptions::new().every(Duration::from_secs(3600));
+    app.register_task_with("sweep", hourly, || async {})
+        .unwrap();
+    bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
+    bounded("trigger", WAIT_LIMIT, app.trigger("sweep"))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let pause = bounded("pause", WAIT_LIMIT, app.pause("sweep"))
+        .await
+        .unwrap();
+    let since = pause
+        .since
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let status = serde_json::to_value(app.status()).unwrap();
+    assert_eq!(status["tasks"][0]["manual_runs"], 1);
+    assert_eq!(
+        status["tasks"][0]["paused"],
+        json!({"by": "web-1", "since_unix_ms": since})
+    );
+    bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
+}
+
 #[tokio::test(start_paused = true)]
 async fn status_and_report_serialize_with_the_names_of_states_and_outcomes() {
     let app = App::empty();
@@ -42,7 +71,7 @@ async fn status_and_report_serialize_with_the_names_of_states_and_outcomes() {
                "restarts": 0, "last_error": "down", "in_state_ms": 1000, "lease": null,
                "runs": 1,
                "last_run": {"started_unix_ms": null, "duration_ms": 0, "outcome": RunOutcome::Failed.as_str()},
-               "next_run_unix_ms": null, "missed": null})
+               "next_run_unix_ms": null, "missed": null, "manual_runs": 0, "paused": null})
     );
     assert_eq!(
         status["tasks"][0]["runs"], 0,

@@ -115,13 +115,19 @@ fn get(addr: &str, path: &str) -> String {
 
 /// `GET path` with `headers` (each line ending in `\r\n`); returns the status code and body.
 fn request(addr: &str, path: &str, headers: &str) -> (u16, String) {
+    send(addr, "GET", path, headers)
+}
+
+/// `method path` with `headers` (each line ending in `\r\n`) and no body; returns the status
+/// code and body.
+fn send(addr: &str, method: &str, path: &str, headers: &str) -> (u16, String) {
     use std::io::{Read, Write};
 
     let mut stream = std::net::TcpStream::connect(addr).unwrap();
     stream.set_read_timeout(Some(PATIENCE)).unwrap();
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Connection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}Content-Length: 0\r\nConnection: close\r\n\r\n"
     )
     .unwrap();
     let mut response = String::new();
@@ -155,6 +161,18 @@ fn the_server_example_drains_then_stops_its_task_then_releases_the_model_and_res
         let token = "Authorization: Bearer operators-only\r\n";
         let (code, status) = request(&addr, "/lifespan/status", token);
         assert_eq!(code, 200, "{status}");
+        // The admin routes, behind the same token.
+        let pause = "/lifespan/tasks/report_stats/pause";
+        assert_eq!(send(&addr, "POST", pause, "").0, 401, "{run} run");
+        assert_eq!(send(&addr, "POST", pause, wrong).0, 401, "{run} run");
+        let (code, text) = send(&addr, "POST", pause, token);
+        assert_eq!(code, 200, "{run} run: {text}");
+        assert!(
+            text.starts_with("lifespan task `report_stats` is paused by "),
+            "{text}"
+        );
+        let resume = "/lifespan/tasks/report_stats/resume";
+        assert_eq!(send(&addr, "POST", resume, token).0, 200, "{run} run");
         assert!(
             status.contains(
                 r#""display_name":"stats reporter","state":"running","restarts":0,"has_error":false,"#

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
 use super::{
-    point_time, Acquired, Coordinator, CoordinatorFuture, LeaseRequest, Overlap, PointRun,
+    point_time, Acquired, Coordinator, CoordinatorFuture, LeaseRequest, Overlap, Pause, PointRun,
     PointTime, RecentRuns, RunClaim, RunOutcome, RunRecord, RunRequest, Term,
 };
 use crate::base::deadline::after;
@@ -25,6 +25,10 @@ use crate::base::wall_clock::WallClock;
 /// finished, with the task's count of missed points, and shows them
 /// ([`recent_runs`](Coordinator::recent_runs)): the runs of this process and of the apps
 /// sharing its clones.
+///
+/// It keeps the tasks' [pauses](Coordinator::pause) and [manual runs](Coordinator::request_run)
+/// too, for the apps sharing its clones: a pause outlives the app that made it, as long as a
+/// clone lives.
 #[derive(Clone, Debug, Default)]
 pub struct InProcess {
     leases: Arc<Mutex<HashMap<String, Entry>>>,
@@ -50,6 +54,10 @@ struct Entry {
     runs: VecDeque<Run>,
     /// How many points of the task no caller started.
     missed: u64,
+    /// The task's pause, if it is paused.
+    paused: Option<Pause>,
+    /// Whether a manual run is asked for and not started yet.
+    requested: bool,
 }
 
 /// How many finished runs of a task the in-process ledger keeps.
@@ -75,6 +83,8 @@ impl Entry {
             held_until: None,
             runs: VecDeque::new(),
             missed: 0,
+            paused: None,
+            requested: false,
         }
     }
 
@@ -89,6 +99,11 @@ impl Entry {
     fn claim_run(&mut self, request: &RunRequest, now: Instant, wall: SystemTime) -> RunClaim {
         let previous = self.last_point;
         let answer = |run| RunClaim::new(run, wall, previous);
+        if let Some(paused) = &self.paused {
+            return answer(None)
+                .paused(Some(paused.clone()))
+                .missed(self.missed);
+        }
         if let Some(run) = self.take_over(request, now, wall) {
             return answer(Some(run)).missed(self.missed);
         }
@@ -98,15 +113,10 @@ impl Entry {
         }
         let held = self.held_until.is_some_and(|until| until > now);
         let Some(point) = eligible(request, previous, point_time(wall)).filter(|_| !held) else {
-            return answer(None).missed(self.missed);
+            let manual = self.start_manual(request, now, wall);
+            return answer(manual).missed(self.missed);
         };
-        self.token += 1;
-        let run = PointRun::new(&request.task, &request.instance, point, 1, self.token, wall);
-        self.runs.push_back(Run {
-            run: run.clone(),
-            expires: after(now, request.lease),
-            finished: None,
-        });
+        let run = self.start(request, point, now, wall);
         self.missed = self
             .missed
             .saturating_add(request.missed_before(previous, point));
@@ -114,6 +124,47 @@ impl Entry {
         self.held_until = Some(after(now, request.hold));
         self.forget_old_runs();
         answer(Some(run)).missed(self.missed)
+    }
+
+    /// Starts `point` for `request`'s caller, as attempt 1 with the next token.
+    fn start(
+        &mut self,
+        request: &RunRequest,
+        point: PointTime,
+        now: Instant,
+        wall: SystemTime,
+    ) -> PointRun {
+        self.token += 1;
+        let run = PointRun::new(&request.task, &request.instance, point, 1, self.token, wall);
+        self.runs.push_back(Run {
+            run: run.clone(),
+            expires: after(now, request.lease),
+            finished: None,
+        });
+        run
+    }
+
+    /// The manual run asked for, if any, started for `request`'s caller: its point is the
+    /// clock now, later than every point in the ledger.
+    fn start_manual(
+        &mut self,
+        request: &RunRequest,
+        now: Instant,
+        wall: SystemTime,
+    ) -> Option<PointRun> {
+        if !std::mem::take(&mut self.requested) {
+            return None;
+        }
+        let latest = self.runs.iter().map(|row| row.run.point).max();
+        let point = latest.map_or(point_time(wall), |latest| {
+            point_time(wall).max(latest.saturating_add(1))
+        });
+        let run = self.start(request, point, now, wall).manual(true);
+        if let Some(row) = self.runs.back_mut() {
+            row.run.manual = true;
+        }
+        self.forget_old_runs();
+        Some(run)
     }
 
     /// The earliest unfinished run whose lease expired, if any, taken over by `request`'s
@@ -159,7 +210,8 @@ impl Entry {
                     row.run.token,
                     row.run.started,
                     expires.unwrap_or(wall),
-                );
+                )
+                .manual(row.run.manual);
                 match row.finished {
                     Some((at, outcome)) => record.finished(at, Some(outcome)),
                     None => record,
@@ -262,7 +314,9 @@ impl Coordinator for InProcess {
         let entry = leases
             .entry(request.task.clone())
             .or_insert_with(Entry::new);
-        let answer = if entry.expires.is_some_and(|at| at > now) {
+        let answer = if let Some(paused) = &entry.paused {
+            Acquired::Paused(paused.clone())
+        } else if entry.expires.is_some_and(|at| at > now) {
             Acquired::Held(Some(super::Holder::new(
                 entry.instance.clone(),
                 entry.token,
@@ -288,7 +342,9 @@ impl Coordinator for InProcess {
         let mut leases = lock(&self.leases);
         let renewed = match leases.get_mut(&term.task) {
             Some(entry)
-                if entry.token == term.token && entry.expires.is_some_and(|at| at > now) =>
+                if entry.token == term.token
+                    && entry.expires.is_some_and(|at| at > now)
+                    && entry.paused.is_none() =>
             {
                 entry.expires = Some(after(now, lease));
                 true
@@ -318,7 +374,9 @@ impl Coordinator for InProcess {
         let entry = leases
             .entry(request.task.clone())
             .or_insert_with(Entry::new);
-        let claim = entry.claim_run(request, Instant::now(), wall);
+        let claim = entry
+            .claim_run(request, Instant::now(), wall)
+            .requested(entry.requested);
         Box::pin(async move { Ok(claim) })
     }
 
@@ -370,5 +428,34 @@ impl Coordinator for InProcess {
             None => RecentRuns::new(Vec::new(), 0, wall),
         };
         Box::pin(async move { Ok(Some(recent)) })
+    }
+
+    fn pause<'a>(&'a self, task: &'a str, by: &'a str) -> CoordinatorFuture<'a, Option<Pause>> {
+        let since = self.clock().now();
+        let mut leases = lock(&self.leases);
+        let entry = leases.entry(task.to_owned()).or_insert_with(Entry::new);
+        let pause = entry
+            .paused
+            .get_or_insert_with(|| Pause::new(by, since))
+            .clone();
+        Box::pin(async move { Ok(Some(pause)) })
+    }
+
+    fn resume<'a>(&'a self, task: &'a str) -> CoordinatorFuture<'a, bool> {
+        let resumed = lock(&self.leases)
+            .get_mut(task)
+            .and_then(|entry| entry.paused.take())
+            .is_some();
+        Box::pin(async move { Ok(resumed) })
+    }
+
+    fn request_run<'a>(&'a self, task: &'a str, by: &'a str) -> CoordinatorFuture<'a, bool> {
+        let _ = by;
+        let mut leases = lock(&self.leases);
+        leases
+            .entry(task.to_owned())
+            .or_insert_with(Entry::new)
+            .requested = true;
+        Box::pin(async { Ok(true) })
     }
 }

@@ -8,6 +8,8 @@
 
 use std::time::{Duration, SystemTime};
 
+use super::Pause;
+
 /// A point's time: microseconds since the Unix epoch, on the coordinator's clock. Point `n` of
 /// a schedule of period `p` is due at `n × p`; a cron occurrence at its own time.
 pub type PointTime = i64;
@@ -197,6 +199,11 @@ pub struct RunClaim {
     /// How many points of the task's schedule no replica started, as the coordinator counts
     /// them after this claim (see [`RunRequest::missed_before`]); `None` if it keeps no count.
     pub missed: Option<u64>,
+    /// The task's pause, if it is [paused](crate::Coordinator::pause): then no run started.
+    pub paused: Option<Pause>,
+    /// Whether a manual run is [asked for](crate::Coordinator::request_run) and not started
+    /// (this claim did not start it): the caller claims again, polling, after its run.
+    pub requested: bool,
 }
 
 impl RunClaim {
@@ -209,7 +216,21 @@ impl RunClaim {
             previous,
             in_flight: false,
             missed: None,
+            paused: None,
+            requested: false,
         }
+    }
+
+    /// The same answer, saying whether a manual run is asked for and not started.
+    pub fn requested(mut self, requested: bool) -> Self {
+        self.requested = requested;
+        self
+    }
+
+    /// The same answer, saying that the task is paused (`Some`), or not.
+    pub fn paused(mut self, paused: Option<Pause>) -> Self {
+        self.paused = paused;
+        self
     }
 
     /// The same answer, saying that a run was in flight.
@@ -242,6 +263,9 @@ pub struct PointRun {
     pub token: i64,
     /// When this attempt started, on the coordinator's clock.
     pub started: SystemTime,
+    /// Whether it is a manual run ([`Coordinator::request_run`](crate::Coordinator::request_run)),
+    /// not a point of the schedule: its `point` is the coordinator's clock when it started.
+    pub manual: bool,
 }
 
 impl PointRun {
@@ -262,7 +286,14 @@ impl PointRun {
             attempt,
             token,
             started,
+            manual: false,
         }
+    }
+
+    /// The same run, marked manual (`true`) or a point of the schedule.
+    pub fn manual(mut self, manual: bool) -> Self {
+        self.manual = manual;
+        self
     }
 }
 

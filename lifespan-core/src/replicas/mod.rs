@@ -8,6 +8,7 @@
 //!
 //! It may use: `base`.
 
+mod control;
 mod in_process;
 mod lease;
 mod ledger;
@@ -19,6 +20,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, SystemTime};
 
+pub use control::Pause;
 pub use in_process::InProcess;
 pub use lease::{Lease, LeaseControl, LeaseLost};
 pub use ledger::{
@@ -52,7 +54,12 @@ pub type CoordinatorFuture<'a, T> =
 ///   [`finish_run`](Self::finish_run), and taken over as its next attempt, with a greater
 ///   token, once its lease expires unfinished; the points of the schedule that no caller
 ///   started are counted as missed ([`RunRequest::missed_before`]);
-/// - [`recent_runs`](Self::recent_runs) shows the ledger: the latest runs of every caller.
+/// - [`recent_runs`](Self::recent_runs) shows the ledger: the latest runs of every caller;
+/// - while a task is [paused](Self::pause), nothing of it starts: `acquire` answers
+///   [`Acquired::Paused`], `renew` answers `false` (the holder stops and releases), `claim_run`
+///   starts no run (a run in flight is renewed and finished as usual); a
+///   [requested](Self::request_run) manual run is started by the next claim of any caller that
+///   starts no point, once.
 ///
 /// [`AppBuilder::coordinator`]: crate::AppBuilder::coordinator
 pub trait Coordinator: Send + Sync + 'static {
@@ -121,6 +128,40 @@ pub trait Coordinator: Send + Sync + 'static {
         let _ = (task, limit);
         Box::pin(async { Ok(None) })
     }
+
+    /// Pauses `task` on behalf of instance `by`, for every caller, until
+    /// [`resume`](Self::resume): see the rules on the trait. A task already paused keeps its
+    /// pause. Answers the pause in force.
+    ///
+    /// The default answers `Ok(None)`: this coordinator keeps no pauses, and
+    /// [`App::pause`](crate::App::pause) refuses to pause its singleton and once-per-point
+    /// tasks. One statement, for a database.
+    fn pause<'a>(&'a self, task: &'a str, by: &'a str) -> CoordinatorFuture<'a, Option<Pause>> {
+        let _ = (task, by);
+        Box::pin(async { Ok(None) })
+    }
+
+    /// Ends the pause of `task`; `Ok(false)` if it was not paused. The default answers
+    /// `Ok(false)`.
+    fn resume<'a>(&'a self, task: &'a str) -> CoordinatorFuture<'a, bool> {
+        let _ = task;
+        Box::pin(async { Ok(false) })
+    }
+
+    /// Asks for one manual run of the once-per-point task `task` on behalf of instance `by`:
+    /// the next [`claim_run`](Self::claim_run) of any caller that starts no point (none is due,
+    /// none is taken over, none is in flight with overlap forbidden, the task is not paused)
+    /// starts it, as a leased run marked [`manual`](PointRun::manual) whose point is the
+    /// coordinator's clock then (made later than every point of the task in the ledger), and
+    /// which changes neither the last point started nor the count of missed points. Asked for
+    /// twice before it starts, it runs once. `Ok(true)` once it is recorded.
+    ///
+    /// The default answers `Ok(false)`: this coordinator runs no manual runs, and
+    /// [`App::trigger`](crate::App::trigger) refuses to trigger its once-per-point tasks.
+    fn request_run<'a>(&'a self, task: &'a str, by: &'a str) -> CoordinatorFuture<'a, bool> {
+        let _ = (task, by);
+        Box::pin(async { Ok(false) })
+    }
 }
 
 /// A request for a singleton task's lease.
@@ -155,6 +196,8 @@ pub enum Acquired {
     Granted(Term),
     /// Another term holds it; `None` if the coordinator does not say which.
     Held(Option<Holder>),
+    /// The task is [paused](Coordinator::pause): nobody gets the lease until it is resumed.
+    Paused(Pause),
 }
 
 /// One holder's hold of a lease, from grant to loss or release.

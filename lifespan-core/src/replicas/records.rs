@@ -32,6 +32,9 @@ pub struct RunRecord {
     /// How it ended; `None` while it runs, or if the ledger holds an outcome this version does
     /// not know.
     pub outcome: Option<RunOutcome>,
+    /// Whether it is a manual run, not a point of the schedule (see
+    /// [`PointRun::manual`](crate::PointRun::manual)).
+    pub manual: bool,
 }
 
 impl RunRecord {
@@ -54,7 +57,14 @@ impl RunRecord {
             expires,
             finished: None,
             outcome: None,
+            manual: false,
         }
+    }
+
+    /// The same run, marked manual (`true`) or a point of the schedule.
+    pub fn manual(mut self, manual: bool) -> Self {
+        self.manual = manual;
+        self
     }
 
     /// The same run, finished at `at` with `outcome`.

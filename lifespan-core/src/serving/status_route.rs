@@ -10,6 +10,7 @@ use tokio::time::{timeout_at, Instant};
 
 use crate::base::redact::redact;
 use crate::inject::app_handle::App;
+use crate::replicas::Pause;
 use crate::report::ledger_error::LedgerError;
 use crate::status::ledger::{LedgerRun, TaskLedger};
 use crate::status::serialize::unix_millis;
@@ -54,6 +55,9 @@ const LEDGER_PATIENCE: Duration = Duration::from_secs(2);
 ///    "token":12,"started_unix_ms":1766775660004,"duration_ms":212,"state":"finished",
 ///    "outcome":"succeeded"}]}}
 /// ```
+///
+/// A task run by hand ([`App::trigger`]) shows `"manual_runs"`, how many of its runs were; a
+/// paused task ([`App::pause`]) `"paused":{"by":"web-1:4181","since_unix_ms":...}`.
 ///
 /// The ledgers are read within 2 s in all, one call to the coordinator per once-per-point task
 /// (one statement each with `lifespan-postgres`). A ledger that could not be read (the
@@ -246,6 +250,12 @@ struct Line<'a> {
     /// Once-per-point tasks only: `null` (the coordinator shows none) or the ledger.
     #[serde(skip_serializing_if = "Option::is_none")]
     ledger: Option<Option<LedgerLine<'a>>>,
+    /// Tasks that ran by hand only: how many such runs ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    manual_runs: Option<u64>,
+    /// Paused tasks only: who paused it, since when.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    paused: Option<&'a Pause>,
 }
 
 /// A once-per-point task's ledger: its latest runs, or that it could not be read.
@@ -309,6 +319,8 @@ impl<'a> Line<'a> {
             next_run_unix_ms: None,
             missed: None,
             ledger: None,
+            manual_runs: None,
+            paused: None,
         }
     }
 }
@@ -335,6 +347,8 @@ fn json(status: &Status, ledgers: &[Option<Ledger>], errors: Errors) -> Response
                 next_run_unix_ms: Some(task.next_run.map(unix_millis)),
                 missed,
                 ledger,
+                manual_runs: Some(task.manual_runs).filter(|&runs| runs > 0),
+                paused: task.paused.as_ref(),
                 ..Line::new(
                     &task.name,
                     task.display_name,

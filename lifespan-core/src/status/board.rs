@@ -21,6 +21,7 @@ use crate::registration::plan::Plan;
 use crate::replicas::{Coordination, Holder};
 use crate::report::outcome::TaskOutcome;
 use crate::report::task_error::TaskError;
+use crate::status::control::Controls;
 use crate::status::history::{self, Histories};
 use crate::status::poll_starts::Polls;
 use crate::status::snapshot::{ContextStatus, LastRun, LeaseStatus, RunState, Status, TaskStatus};
@@ -102,6 +103,8 @@ pub(crate) struct Board {
     missed: Mutex<HashMap<usize, u64>>,
     /// The run history of the tasks whose supervisor keeps one.
     pub(crate) histories: Histories,
+    /// What operators asked of each task: its pause, manual runs.
+    pub(crate) controls: Controls,
     /// The wall-clock times of the status, from the runtime's clock.
     clock: WallClock,
 }
@@ -121,6 +124,7 @@ impl Board {
             })
             .collect();
         let epoch = Instant::now();
+        let controls = Controls::new(tasks.len());
         Board {
             plan,
             shutdown,
@@ -136,6 +140,7 @@ impl Board {
             leased: AtomicBool::new(false),
             missed: Mutex::new(HashMap::new()),
             histories: Histories::default(),
+            controls,
             clock: WallClock::new(),
         }
     }
@@ -208,6 +213,18 @@ impl Board {
             lease.held_here = false;
             lease.holder = None;
         }
+    }
+
+    /// Whether singleton `index` holds its lease on this replica now.
+    pub(crate) fn held_here(&self, index: usize) -> bool {
+        lock(&self.leases)
+            .get(&index)
+            .is_some_and(|lease| lease.held_here)
+    }
+
+    /// The wall clock now, as the status reads it.
+    pub(crate) fn wall_now(&self) -> std::time::SystemTime {
+        self.clock.now()
     }
 
     /// How many terms singleton `index` held; 0 for other tasks.
@@ -405,8 +422,9 @@ impl Board {
             .checked_sub(since)
             .map_or(Duration::ZERO, Duration::from_nanos);
         let record = read.histories.and_then(|h| h.get(&index));
-        let (runs, last, next) =
-            record.map_or((0, None, None), |record| history::read(record, &self.clock));
+        let shown = record.map_or_else(history::Shown::default, |record| {
+            history::read(record, &self.clock)
+        });
         let options = entry.options();
         TaskStatus {
             name: entry.name.clone(),
@@ -422,13 +440,15 @@ impl Board {
                     terms: 0,
                 })
             }),
-            runs,
-            last_run: last.map(|ran| LastRun {
+            runs: shown.runs,
+            manual_runs: shown.manual_runs,
+            last_run: shown.last.map(|ran| LastRun {
                 started: self.clock.at(ran.started),
                 duration: ran.duration,
                 outcome: ran.outcome,
             }),
-            next_run: next.filter(|_| read.shutdown_at == u64::MAX),
+            next_run: shown.next.filter(|_| read.shutdown_at == u64::MAX),
+            paused: self.controls.paused(index),
             missed: options
                 .once_per_point
                 .then(|| read.missed.get(&index).copied().unwrap_or(0)),

@@ -18,6 +18,8 @@ use crate::status::snapshot::RunOutcome;
 #[derive(Default)]
 pub(crate) struct History {
     pub(crate) runs: u64,
+    /// Of `runs`, the manual ones.
+    pub(crate) manual_runs: u64,
     pub(crate) last: Option<Ran>,
     /// When the next run is due; `None` while one runs, or when none is planned.
     pub(crate) next: Option<Instant>,
@@ -41,10 +43,18 @@ impl Record {
         lock(&self.0).next = None;
     }
 
-    /// A run that began at `started` ended after `duration`.
-    pub(crate) fn ended(&self, started: Instant, duration: Duration, outcome: RunOutcome) {
+    /// A run that began at `started` ended after `duration`; `manual`: it was asked for by
+    /// hand.
+    pub(crate) fn ended(
+        &self,
+        started: Instant,
+        duration: Duration,
+        outcome: RunOutcome,
+        manual: bool,
+    ) {
         let mut history = lock(&self.0);
         history.runs = history.runs.saturating_add(1);
+        history.manual_runs = history.manual_runs.saturating_add(u64::from(manual));
         history.last = Some(Ran {
             started,
             duration,
@@ -87,13 +97,23 @@ impl Histories {
     }
 }
 
+/// What a status shows of one task's history, by the wall clock of its board.
+#[derive(Default)]
+pub(crate) struct Shown {
+    pub(crate) runs: u64,
+    pub(crate) manual_runs: u64,
+    pub(crate) last: Option<Ran>,
+    pub(crate) next: Option<SystemTime>,
+}
+
 /// What a status shows of one task's history: runs, the last run, the next one, by the wall
 /// clock of `clock`.
-pub(crate) fn read(record: &Record, clock: &WallClock) -> (u64, Option<Ran>, Option<SystemTime>) {
+pub(crate) fn read(record: &Record, clock: &WallClock) -> Shown {
     let history = lock(&record.0);
-    (
-        history.runs,
-        history.last,
-        history.next.map(|next| clock.at(next)),
-    )
+    Shown {
+        runs: history.runs,
+        manual_runs: history.manual_runs,
+        last: history.last,
+        next: history.next.map(|next| clock.at(next)),
+    }
 }

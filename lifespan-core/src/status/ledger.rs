@@ -51,6 +51,10 @@ pub struct LedgerRun {
     pub state: LedgerRunState,
     /// How it ended; `None` until it finished.
     pub outcome: Option<RunOutcome>,
+    /// Whether it was run by hand ([`App::trigger`](crate::App::trigger)), not a point of the
+    /// schedule: then `scheduled` is when it was started, and `number` that of the point
+    /// before it.
+    pub manual: bool,
 }
 
 /// Where a [`LedgerRun`] is.
@@ -155,5 +159,6 @@ fn run(entry: &Entry, record: RunRecord, now: SystemTime) -> LedgerRun {
         started: record.started,
         state,
         outcome: record.outcome,
+        manual: record.manual,
     }
 }

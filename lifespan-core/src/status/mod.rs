@@ -1,4 +1,5 @@
-//! How each part is doing while the app runs: the board that tasks and contexts write, the run
+//! How each part is doing while the app runs: the board that tasks and contexts write (with what
+//! operators asked of each task: pauses, manual runs), the run
 //! history of supervised tasks, the app's phase, the [`Status`](crate::Status) read from them,
 //! the ledger of once-per-point tasks read from the coordinator,
 //! metrics (feature `metrics`), the start of each poll in progress, and their `serde` form.
@@ -6,6 +7,7 @@
 //! It may use: `base`, `replicas`, `report`, `schedules`, `registration`.
 
 pub(crate) mod board;
+pub(crate) mod control;
 pub(crate) mod history;
 pub(crate) mod ledger;
 pub(crate) mod metrics;

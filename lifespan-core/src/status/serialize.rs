@@ -10,7 +10,7 @@
 use serde::ser::{SerializeMap, SerializeStruct};
 use serde::{Serialize, Serializer};
 
-use crate::replicas::Holder;
+use crate::replicas::{Holder, Pause};
 use crate::report::outcome::{ContextOutcome, ContextReport, Report, TaskOutcome, TaskReport};
 use crate::status::ledger::{LedgerRun, LedgerRunState, TaskLedger};
 use crate::status::snapshot::{
@@ -53,9 +53,10 @@ impl Serialize for LastRun {
 
 impl Serialize for TaskStatus {
     /// Its fields; `last_run` as [`LastRun`] serializes, `next_run` as `next_run_unix_ms`;
-    /// `missed` is `null` but for a once-per-point task.
+    /// `missed` is `null` but for a once-per-point task; `paused` is `null`, or
+    /// `{"by": "web-1", "since_unix_ms": ...}`.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut line = serializer.serialize_struct("TaskStatus", 11)?;
+        let mut line = serializer.serialize_struct("TaskStatus", 13)?;
         line.serialize_field("name", self.name.as_str())?;
         line.serialize_field("display_name", &self.display_name)?;
         line.serialize_field("state", &self.state)?;
@@ -67,6 +68,8 @@ impl Serialize for TaskStatus {
         line.serialize_field("last_run", &self.last_run)?;
         line.serialize_field("next_run_unix_ms", &self.next_run.map(unix_millis))?;
         line.serialize_field("missed", &self.missed)?;
+        line.serialize_field("manual_runs", &self.manual_runs)?;
+        line.serialize_field("paused", &self.paused)?;
         line.end()
     }
 }
@@ -81,9 +84,10 @@ impl Serialize for LedgerRunState {
 impl Serialize for LedgerRun {
     /// `{"number": 29446260, "scheduled_unix_ms": ..., "instance": "web-2:4181", "attempt": 1,
     /// "token": 12, "started_unix_ms": ..., "duration_ms": 212, "state": "finished",
-    /// "outcome": "succeeded"}`; `"outcome"` is `null` until the run finished.
+    /// "outcome": "succeeded"}`; `"outcome"` is `null` until the run finished; a manual run
+    /// has `"manual": true` too.
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut line = serializer.serialize_struct("LedgerRun", 9)?;
+        let mut line = serializer.serialize_struct("LedgerRun", 10)?;
         line.serialize_field("number", &self.number)?;
         line.serialize_field("scheduled_unix_ms", &unix_millis(self.scheduled))?;
         line.serialize_field("instance", &self.instance)?;
@@ -93,6 +97,21 @@ impl Serialize for LedgerRun {
         line.serialize_field("duration_ms", &millis(self.duration))?;
         line.serialize_field("state", &self.state)?;
         line.serialize_field("outcome", &self.outcome)?;
+        if self.manual {
+            line.serialize_field("manual", &true)?;
+        } else {
+            line.skip_field("manual")?;
+        }
+        line.end()
+    }
+}
+
+impl Serialize for Pause {
+    /// `{"by": "web-1", "since_unix_ms": ...}`.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut line = serializer.serialize_struct("Pause", 2)?;
+        line.serialize_field("by", &self.by)?;
+        line.serialize_field("since_unix_ms", &unix_millis(self.since))?;
         line.end()
     }
 }

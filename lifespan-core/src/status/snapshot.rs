@@ -5,7 +5,7 @@ use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use crate::base::name::Name;
-use crate::replicas::Holder;
+use crate::replicas::{Holder, Pause};
 use crate::report::outcome::find;
 
 /// What a task or context is doing.
@@ -92,6 +92,14 @@ pub struct TaskStatus {
     /// claim (every replica claims each point), 0 before its first answer. `None` for other
     /// tasks. [`App::ledger`](crate::App::ledger) reads it now, with the task's latest runs.
     pub missed: Option<u64>,
+    /// Of [`runs`](Self::runs), those run by hand ([`App::trigger`](crate::App::trigger)) on this
+    /// replica, outside the schedule.
+    pub manual_runs: u64,
+    /// Who paused it and since when, if it is paused ([`App::pause`](crate::App::pause)): for a
+    /// singleton or once-per-point task, as the coordinator last told this replica (at its last
+    /// request for the lease or claim of a point, or its own pause or resume); for another
+    /// task, this replica's own pause.
+    pub paused: Option<Pause>,
 }
 
 pub use crate::replicas::RunOutcome;

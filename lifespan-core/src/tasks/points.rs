@@ -80,6 +80,9 @@ pub(crate) struct Points {
     polling: bool,
     /// The last point started of the task, as the coordinator last said.
     previous: Option<PointTime>,
+    /// Whether the last claim said a manual run is asked for and not started: the next claim,
+    /// after the run it started, polls for it.
+    requested: bool,
 }
 
 /// A point's run this replica holds: its lease, kept by a keeper task.
@@ -162,7 +165,24 @@ impl Points {
             failing: false,
             polling: true,
             previous: None,
+            requested: false,
         }
+    }
+
+    /// When to claim after a manual run: at the next point, asking for it (not at the time of a
+    /// poll planned before the run, which would ask for the points due then); at once, polling,
+    /// if another manual run is asked for.
+    pub(crate) fn next_point(&mut self) -> Instant {
+        self.polling = self.requested;
+        if self.requested {
+            return Instant::now();
+        }
+        self.next_wake()
+    }
+
+    /// The next claim polls (asks for no point): it may start a manual run asked for.
+    pub(crate) fn poll_now(&mut self) {
+        self.polling = true;
     }
 
     /// When to ask first: at once, to take over a run left unfinished and learn the last point
@@ -212,6 +232,8 @@ impl Points {
         if let Some(missed) = claim.missed {
             board.set_missed(index, missed);
         }
+        board.controls.set_paused(index, claim.paused.clone());
+        self.requested = claim.requested;
         let Some(run) = claim.run.clone() else {
             let asked = !self.request.points.is_empty();
             return Claimed::Nothing(self.wake_after_nothing(&claim, asked));
@@ -239,6 +261,11 @@ impl Points {
     /// next point (the points due during the run were missed).
     pub(crate) fn after_run(&mut self, run: &PointRun) -> Instant {
         self.previous = Some(self.previous.map_or(run.point, |last| last.max(run.point)));
+        if self.requested {
+            // A manual run asked for, which this claim's point went before: claimed at once.
+            self.polling = true;
+            return Instant::now();
+        }
         let due = self.latest_due(self.coordinator_now());
         if self.misfire != Misfire::Skip && due.is_some_and(|due| run.point < due) {
             self.polling = true;
@@ -320,7 +347,7 @@ impl Points {
     /// Counts the points between the last one started before and `run`'s, if `run` is a new
     /// point: they were missed.
     fn count_missed(&self, claim: &RunClaim, run: &PointRun) {
-        let Some(previous) = claim.previous.filter(|_| run.attempt == 1) else {
+        let Some(previous) = claim.previous.filter(|_| run.attempt == 1 && !run.manual) else {
             return;
         };
         let missed = self.between(previous, run.point);

@@ -35,6 +35,8 @@ pub(crate) struct Runs {
 pub(crate) struct Run {
     span: tracing::Span,
     began: Instant,
+    /// Asked for by hand, outside the schedule.
+    manual: bool,
 }
 
 impl Run {
@@ -63,8 +65,8 @@ impl Runs {
         self.record.planned(next);
     }
 
-    /// A run begins now.
-    pub(crate) fn begin(&mut self) -> Run {
+    /// A run begins now; `manual`: asked for by hand.
+    pub(crate) fn begin(&mut self, manual: bool) -> Run {
         self.count = self.count.saturating_add(1);
         self.record.began();
         self.meters.started();
@@ -89,6 +91,7 @@ impl Runs {
         Run {
             span,
             began: Instant::now(),
+            manual,
         }
     }
 
@@ -108,7 +111,7 @@ impl Runs {
             "duration_ms",
             u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
         );
-        self.record.ended(run.began, took, outcome);
+        self.record.ended(run.began, took, outcome, run.manual);
         self.meters.ran(took);
     }
 }

@@ -12,7 +12,7 @@ use tracing::Instrument;
 use crate::base::chain;
 use crate::base::deadline::after;
 use crate::base::lock::lock;
-use crate::replicas::{Acquired, Coordinator, Lease, LeaseRequest, LeaseSettings, Term};
+use crate::replicas::{Acquired, Coordinator, Lease, LeaseRequest, LeaseSettings, Pause, Term};
 use crate::status::board::Board;
 use crate::tasks::keeper::{Keeper, Leased};
 
@@ -138,11 +138,14 @@ impl Singleton {
                         instance = %term.instance,
                         "lifespan task `{label}` holds its lease: running it on this replica"
                     );
+                    board.controls.set_paused(index, None);
                     board.set_term(index, term.holder());
                     return Some(self.hold(board, index, term, sent));
                 }
+                Ok(Ok(Acquired::Paused(pause))) => self.paused(board, index, pause),
                 Ok(Ok(Acquired::Held(holder))) => {
                     self.recovered(label);
+                    board.controls.set_paused(index, None);
                     if !self.announced {
                         self.announced = true;
                         match &holder {
@@ -172,6 +175,21 @@ impl Singleton {
                 () = sleep(self.settings.retry()) => {}
             }
         }
+    }
+
+    /// The task is paused: standby, until it is resumed.
+    fn paused(&mut self, board: &Board, index: usize, pause: Pause) {
+        let label = board.plan.task(index).label();
+        self.recovered(label);
+        if !self.announced {
+            self.announced = true;
+            tracing::info!(
+                paused_by = %pause.by,
+                "lifespan task `{label}` is paused: nobody holds its lease until it is resumed"
+            );
+        }
+        board.controls.set_paused(index, Some(pause));
+        board.set_standby(index, None);
     }
 
     /// The coordinator answered again after failing.

@@ -125,6 +125,8 @@ struct Supervisor {
     held_run: Option<HeldRun>,
     /// What each run shows: its span, the task's run history, metrics.
     runs: Runs,
+    /// Whether the run about to start, or running, was asked for by hand.
+    manual: bool,
 }
 
 /// How one run of the body ended.
@@ -139,6 +141,18 @@ enum Waited {
     Due,
     Shutdown,
     Lost,
+    /// A manual run was asked for.
+    Triggered,
+}
+
+/// What the loop of runs does once a run's time has come.
+enum Step {
+    /// Start a run (`manual`: asked for by hand), having claimed it if once-per-point.
+    Run { manual: bool },
+    /// Go round again: the lease was lost, or the pause ended.
+    Again,
+    /// The task ends so.
+    End(TaskOutcome),
 }
 
 impl Supervisor {
@@ -172,6 +186,7 @@ impl Supervisor {
             points,
             held_run: None,
             runs,
+            manual: false,
         }
     }
 
@@ -201,19 +216,11 @@ impl Supervisor {
             }
             self.board.set_running(self.index, self.board.now());
             self.runs.planned(next_run.as_ref().map(Due::wake));
-            if let (Some(due), Some(timing)) = (&next_run, &self.timing) {
-                match self.wait(timing.sleep(due)).await {
-                    Waited::Due => {}
-                    Waited::Shutdown => return self.end(TaskOutcome::Cancelled),
-                    Waited::Lost => {
-                        self.lose_term().await;
-                        continue;
-                    }
-                }
-            }
-            if self.board.is_stopping() {
-                return self.end(TaskOutcome::Cancelled);
-            }
+            let manual = match self.until_due(&mut next_run).await {
+                Step::Run { manual } => manual,
+                Step::Again => continue,
+                Step::End(outcome) => return outcome,
+            };
             if self.points.is_some() && self.held_run.is_none() {
                 // A coordinator that does not answer holds up no shutdown.
                 match self.claim().await {
@@ -225,6 +232,7 @@ impl Supervisor {
                     Some(None) => {}
                 }
             }
+            self.manual = manual || self.held_run.as_ref().is_some_and(|held| held.run.manual);
             let ended = match self.run_next(&mut body).await {
                 RunEnd::Ended(ended) => ended,
                 RunEnd::Lost if self.held_run.take().is_some() => continue,
@@ -233,6 +241,12 @@ impl Supervisor {
                     continue;
                 }
             };
+            if std::mem::take(&mut self.manual) {
+                self.end_manual(&ended, &mut next_run).await;
+                if !self.board.is_stopping() {
+                    continue;
+                }
+            }
             if self.board.is_stopping() {
                 return self.end(ended);
             }
@@ -307,13 +321,77 @@ impl Supervisor {
             ended,
         );
         match self.wait(tokio::time::sleep(delay)).await {
-            Waited::Due => {}
+            // `wait` never answers `Triggered`: a restart's delay is not cut short by hand.
+            Waited::Due | Waited::Triggered => {}
             Waited::Shutdown => return Err(Some(self.end(TaskOutcome::Cancelled))),
             Waited::Lost => return Err(None),
         }
         // Counted as it happens: a restart that shutdown cut short is none.
         self.board.count_restart(self.index);
         Ok(())
+    }
+
+    /// Waits until `next_run` is due, or a manual run is asked for (see [`wait_due`]); the
+    /// task ends if shutdown has begun.
+    ///
+    /// [`wait_due`]: Self::wait_due
+    async fn until_due(&mut self, next_run: &mut Option<Due>) -> Step {
+        match self.wait_due(next_run).await {
+            Step::Run { .. } if self.board.is_stopping() => {
+                Step::End(self.end(TaskOutcome::Cancelled))
+            }
+            step => step,
+        }
+    }
+
+    /// Waits until `next_run` is due, or a manual run is asked for; a periodic task that this
+    /// replica alone runs and that is paused then waits for its resume, and its schedule goes
+    /// on from then.
+    async fn wait_due(&mut self, next_run: &mut Option<Due>) -> Step {
+        let Some(due) = next_run.as_ref() else {
+            return Step::Run { manual: false };
+        };
+        let Some(timing) = &self.timing else {
+            return Step::Run { manual: false };
+        };
+        let triggered = self.board.controls.triggered(self.index);
+        let waited = tokio::select! {
+            biased;
+            waited = self.wait(timing.sleep(due)) => waited,
+            () = triggered => Waited::Triggered,
+        };
+        match waited {
+            Waited::Due => {}
+            Waited::Shutdown => return Step::End(self.end(TaskOutcome::Cancelled)),
+            Waited::Lost => {
+                self.lose_term().await;
+                return Step::Again;
+            }
+            Waited::Triggered => {
+                return match &mut self.points {
+                    // The claim starts the manual run asked for, if no other replica did.
+                    Some(points) => {
+                        points.poll_now();
+                        Step::Run { manual: false }
+                    }
+                    None => Step::Run { manual: true },
+                };
+            }
+        }
+        let coordinated = self.singleton.is_some() || self.points.is_some();
+        if coordinated || !self.board.controls.is_paused(self.index) {
+            return Step::Run { manual: false };
+        }
+        self.runs.planned(None);
+        tokio::select! {
+            biased;
+            () = self.board.shutdown.cancelled() => return Step::End(self.end(TaskOutcome::Cancelled)),
+            () = self.board.controls.resumed(self.index) => {}
+        }
+        if let Some(timing) = &self.timing {
+            *next_run = Some(timing.next(next_run.as_ref()));
+        }
+        Step::Again
     }
 
     /// Waits for `until`, unless shutdown begins or the lease is lost first.
@@ -383,9 +461,20 @@ impl Supervisor {
             TaskOutcome::Panicked(_) => RunOutcome::Panicked,
             _ => RunOutcome::Cancelled,
         };
-        let wake = points.after_run(&held.run);
+        // A manual run is no point of the schedule: what is due next is as it was.
+        let wake = (!held.run.manual).then(|| points.after_run(&held.run));
         points.finish(held, outcome).await;
-        Some(wake)
+        wake
+    }
+
+    /// A manual run ended so: it leaves the schedule as it was, its end is recorded (in the
+    /// ledger, for a once-per-point task's), not retried; a once-per-point task claims next at
+    /// its next point.
+    async fn end_manual(&mut self, ended: &TaskOutcome, next_run: &mut Option<Due>) {
+        self.finish_run(ended).await;
+        if let (Some(points), Some(timing)) = (&mut self.points, &self.timing) {
+            *next_run = Some(timing.at(points.next_point()));
+        }
     }
 
     /// Waits in standby for a singleton's lease: `false` if shutdown began first.
@@ -452,7 +541,7 @@ impl Supervisor {
 
     /// Runs one body to its end, in a span of its own, and records the run (see [`Runs`]).
     async fn run_once(&mut self, body: BoxFuture) -> RunEnd {
-        let run = self.runs.begin();
+        let run = self.runs.begin(self.manual);
         let (ended, timed_out) = self.run_limited(body).instrument(run.span().clone()).await;
         let outcome = match &ended {
             RunEnd::Ended(outcome) => Some(outcome),

@@ -26,6 +26,7 @@ mod accepted_forms;
 mod accepted_options;
 mod blocked_shutdown;
 mod builder;
+mod control;
 mod errors;
 mod fault_injection;
 mod hardening;

@@ -9,6 +9,7 @@
 mod common;
 
 mod app;
+mod control;
 mod coordinator;
 mod effects;
 mod once;

@@ -2,6 +2,8 @@
 //! coordinator, in virtual time (a current-thread runtime with paused time). Every wait is
 //! bounded by an hour of virtual time, and every test by 30 s of real time (`real_time.rs`).
 
+/// Tasks operated by hand across replicas: pauses and manual runs.
+mod control;
 /// Also the coordinator of the replicas property of `fault_injection/`.
 pub(crate) mod coordinator;
 /// The run ledger of once-per-point tasks.
