@@ -272,6 +272,7 @@ pub use schedules::options::{
 };
 #[cfg(feature = "axum")]
 pub use serving::admin_routes::{control_routes, pause_handler, resume_handler, trigger_handler};
+#[cfg(feature = "axum")]
 pub use serving::dashboard::dashboard_handler;
 pub use serving::graceful_shutdown::ShutdownSignal;
 #[cfg(feature = "axum")]
