@@ -24,6 +24,10 @@
 //! curl -X POST -H "Authorization: Bearer $STATUS_TOKEN" 'http://127.0.0.1:3000/lifespan/tasks/report_stats/resume'
 //! ```
 //!
+//! The dashboard, in a browser, behind the same token: open `http://127.0.0.1:3000/lifespan`
+//! and sign in as `operator` with the token as the password (HTTP basic authentication, which
+//! the browser then sends with the page's own requests).
+//!
 //! `LISTEN=127.0.0.1:0` picks a free port (the log says which). Stop it with Ctrl-C or SIGTERM;
 //! with `LIFESPAN_DEV=1`, SIGHUP reloads the model and restarts the task while it keeps serving.
 //!
@@ -121,10 +125,12 @@ async fn show_stats(stats: State<Stats>) -> String {
     format!("refreshes: {}", stats.refreshes.load(Ordering::Relaxed))
 }
 
-/// The operators' routes: the lifespan status, and the routes that trigger, pause and resume a
-/// task (`POST /lifespan/tasks/{name}/trigger`, ...), for requests that carry the token in
-/// `STATUS_TOKEN` as `Authorization: Bearer <token>`. Without a token, there are none: the
-/// status tells how the service works inside, and the others stop or start its work.
+/// The operators' routes: the lifespan status, the routes that trigger, pause and resume a
+/// task (`POST /lifespan/tasks/{name}/trigger`, ...) and the dashboard (`/lifespan`), for
+/// requests that carry the token in `STATUS_TOKEN`, as `Authorization: Bearer <token>` or as
+/// the password of HTTP basic authentication (user `operator`: what a browser sends). Without a
+/// token, there are none: the status tells how the service works inside, and the others stop
+/// or start its work.
 fn operator_routes() -> Router {
     let Some(token) = std::env::var("STATUS_TOKEN").ok().filter(|t| !t.is_empty()) else {
         tracing::info!(
@@ -132,25 +138,36 @@ fn operator_routes() -> Router {
         );
         return Router::new();
     };
-    let expected: Arc<str> = format!("Bearer {token}").into();
+    use base64::Engine as _;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("operator:{token}"));
+    let expected: Arc<[String; 2]> =
+        Arc::new([format!("Bearer {token}"), format!("Basic {basic}")]);
     Router::new()
+        .route("/lifespan", get(lifespan_core::dashboard_handler))
+        .route("/lifespan/", get(lifespan_core::dashboard_handler))
         .route("/lifespan/status", get(lifespan_core::status_handler))
         .nest("/lifespan", lifespan_core::control_routes())
         .route_layer(middleware::from_fn_with_state(expected, operators_only))
 }
 
-/// Lets through the requests whose `Authorization` header is `expected`; answers the others
-/// `401 Unauthorized`.
+/// Lets through the requests whose `Authorization` header is one of `expected`; answers the
+/// others `401 Unauthorized`, asking a browser for basic authentication.
 async fn operators_only(
-    axum::extract::State(expected): axum::extract::State<Arc<str>>,
+    axum::extract::State(expected): axum::extract::State<Arc<[String; 2]>>,
     request: Request,
     next: Next,
 ) -> Response {
     let given = request.headers().get(header::AUTHORIZATION);
-    if given.is_some_and(|given| same(given.as_bytes(), expected.as_bytes())) {
+    let allowed = given.is_some_and(|given| {
+        expected.iter().fold(false, |any, one| {
+            any | same(given.as_bytes(), one.as_bytes())
+        })
+    });
+    if allowed {
         next.run(request).await
     } else {
-        StatusCode::UNAUTHORIZED.into_response()
+        let ask = [(header::WWW_AUTHENTICATE, r#"Basic realm="lifespan""#)];
+        (StatusCode::UNAUTHORIZED, ask).into_response()
     }
 }
 

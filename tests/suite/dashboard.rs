@@ -1,13 +1,16 @@
-//! The dashboard in a real browser: an app serves the page beside its status route on
-//! loopback; headless Chromium loads it, and the test reads what the page shows through the
-//! DevTools protocol (task names, states, runs' outcomes in words, no error text), and keeps a
-//! screenshot (`target/dashboard.png`, or the path in `LIFESPAN_DASHBOARD_SCREENSHOT`).
+//! The dashboard in a real browser: an app serves the page beside its status route and its
+//! admin routes on loopback; headless Chromium loads it, and the test reads what the page shows
+//! through the DevTools protocol (task names, states, runs' outcomes in words, no error text),
+//! clicks "run now", "pause" and "resume" and sees each take effect, and keeps a screenshot
+//! (`target/dashboard.png`, or the path in `LIFESPAN_DASHBOARD_SCREENSHOT`).
 
 use std::time::Duration;
 
 use axum::routing::get;
 use axum::Router;
-use lifespan_core::{dashboard_handler, status_handler, App, Shutdown, TaskOptions, Yield};
+use lifespan_core::{
+    control_routes, dashboard_handler, status_handler, App, Shutdown, TaskOptions, Yield,
+};
 use lifespan_examples::{bounded, http_get};
 
 use super::browser::{chromium, Browser};
@@ -44,7 +47,8 @@ async fn serve(app: &App) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender
     let router = Router::new()
         .route("/lifespan", get(dashboard_handler))
         .route("/lifespan/", get(dashboard_handler))
-        .route("/lifespan/status", get(status_handler));
+        .route("/lifespan/status", get(status_handler))
+        .nest("/lifespan", control_routes());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let app = app.clone();
     tokio::spawn(async move { app.serve_until(listener, router, stopped).await });
@@ -56,6 +60,41 @@ async fn serve(app: &App) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     panic!("the dashboard was not served within 6 s");
+}
+
+/// Clicks the buttons of `digest`: "run now" shows a manual run, "pause" shows the pause and
+/// who paused it, "resume" takes it away.
+async fn click_run_now_pause_and_resume(browser: &mut Browser, app: &App) {
+    let click = |action: &str| {
+        format!("document.querySelector('tr[data-task=\"digest\"] button[data-action=\"{action}\"]').click()")
+    };
+    browser.eval(&click("trigger")).await;
+    browser
+        .until(
+            "a manual run shown after \"run now\"",
+            &format!("{}.includes('(1 manual)')", row("digest")),
+            LIMIT,
+        )
+        .await;
+    assert_eq!(app.status().task("digest").unwrap().manual_runs, 1);
+    browser.eval(&click("pause")).await;
+    browser
+        .until(
+            "the pause shown",
+            &format!("{}.includes('paused by')", row("digest")),
+            LIMIT,
+        )
+        .await;
+    assert!(app.status().task("digest").unwrap().paused.is_some());
+    browser.eval(&click("resume")).await;
+    browser
+        .until(
+            "the pause gone after \"resume\"",
+            &format!("!{}.includes('paused')", row("digest")),
+            LIMIT,
+        )
+        .await;
+    assert!(app.status().task("digest").unwrap().paused.is_none());
 }
 
 /// The text of the row of `task`, in the page.
@@ -95,6 +134,7 @@ async fn the_dashboard_shows_every_task_and_context_in_a_real_browser() {
         .eval("document.querySelectorAll('button[data-action=\"trigger\"]').length")
         .await;
     assert_eq!(buttons, 3, "a run-now button per task");
+    click_run_now_pause_and_resume(&mut browser, &app).await;
     // It refreshes by itself.
     let before = browser.eval(&row("digest")).await;
     browser

@@ -173,6 +173,18 @@ fn the_server_example_drains_then_stops_its_task_then_releases_the_model_and_res
         );
         let resume = "/lifespan/tasks/report_stats/resume";
         assert_eq!(send(&addr, "POST", resume, token).0, 200, "{run} run");
+        // The dashboard, for a browser: basic authentication, user `operator`, the token as
+        // its password ("operator:operators-only" in base64).
+        assert_eq!(request(&addr, "/lifespan", "").0, 401, "{run} run");
+        let basic = "Authorization: Basic b3BlcmF0b3I6b3BlcmF0b3JzLW9ubHk=\r\n";
+        let (code, page) = request(&addr, "/lifespan", basic);
+        assert_eq!(code, 200, "{run} run");
+        assert!(page.starts_with("<!doctype html>"), "{page}");
+        assert_eq!(
+            request(&addr, "/lifespan/status", basic).0,
+            200,
+            "{run} run"
+        );
         assert!(
             status.contains(
                 r#""display_name":"stats reporter","state":"running","restarts":0,"has_error":false,"#

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 /// The page: HTML with its style and script inline, nothing fetched from elsewhere.
 const PAGE: &str = include_str!("dashboard.html");
 
-/// Serves the dashboard: one HTML page (about 6 KB, no external asset, script or font, so that
+/// Serves the dashboard: one HTML page (under 6 KB, no external asset, script or font, so that
 /// it works in an air-gapped cluster) that reads the [status route](crate::status_handler)
 /// every 2 seconds and shows each task (state, paused, runs, its last runs with outcome and
 /// duration — for a once-per-point task, its latest points on every replica, from the ledger
