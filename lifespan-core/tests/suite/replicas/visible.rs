@@ -599,3 +599,29 @@ fn the_in_process_ledger_keeps_the_latest_100_finished_runs_and_those_in_flight(
         assert_eq!(points, kept);
     });
 }
+
+/// The in-process ledger renews a run only while its lease lasts: an expired run, even one no
+/// other replica has taken over yet, is not renewed (its replica must stop), and its end is
+/// still recorded.
+#[test]
+fn the_in_process_ledger_renews_a_run_only_before_its_lease_expires() {
+    paused("the in-process ledger's renewals", REAL_LIMIT, || async {
+        let at = |secs: u32| lifespan_core::point_time(SystemTime::UNIX_EPOCH + secs * S);
+        let ledger = InProcess::starting_at(SystemTime::UNIX_EPOCH + 10 * S);
+        let run = claimed(&ledger, &RunRequest::new("digest", "a", at(9), 3 * S)).await;
+        sleep(2 * S).await;
+        assert!(
+            ledger.renew_run(&run, 3 * S).await.unwrap(),
+            "within its lease"
+        );
+        sleep(3 * S).await;
+        assert!(
+            !ledger.renew_run(&run, 3 * S).await.unwrap(),
+            "renewed at its expiry"
+        );
+        assert!(ledger
+            .finish_run(&run, RunOutcome::Succeeded)
+            .await
+            .unwrap());
+    });
+}
