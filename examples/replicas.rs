@@ -16,10 +16,27 @@
 //! `LEASE_MS`, `RENEW_DEADLINE_MS` and `RETRY_MS` change the lease settings, `DIGEST_WORK_MS`
 //! how long a digest works before it writes (300 ms by default), and `TASKS=digest,tick` runs
 //! only the tasks named.
+//!
+//! `LISTEN=127.0.0.1:0` also serves the status and the routes that operate the tasks by hand
+//! on that address (the log says which port): a pause made on one replica holds on every
+//! replica, and across their restarts, until resumed on any; a run asked for runs once, on one
+//! of them.
+//!
+//! ```text
+//! curl http://127.0.0.1:PORT/lifespan/status
+//! curl -X POST http://127.0.0.1:PORT/lifespan/tasks/replicas::digest/pause
+//! curl -X POST http://127.0.0.1:PORT/lifespan/tasks/replicas::digest/resume
+//! curl -X POST http://127.0.0.1:PORT/lifespan/tasks/replicas::digest/trigger
+//! ```
+//!
+//! They have no authentication here, so the example serves them on a loopback address only. A
+//! real service puts them behind its own authentication, as `examples/server.rs` does.
 
 use std::time::Duration;
 
 use anyhow::Context as _;
+use axum::routing::get;
+use axum::Router;
 use lifespan_core::{
     lifespan_context, lifespan_task, App, Kind, Lease, LeaseSettings, Point, Shutdown, State, Yield,
 };
@@ -252,6 +269,32 @@ fn lease_settings() -> anyhow::Result<Option<LeaseSettings>> {
     )?))
 }
 
+/// The listener of the status and the operators' routes, if `LISTEN` is set: a loopback
+/// address only, since this example serves them without authentication.
+async fn operators_listener() -> anyhow::Result<Option<tokio::net::TcpListener>> {
+    let Ok(addr) = std::env::var("LISTEN") else {
+        return Ok(None);
+    };
+    let addr: std::net::SocketAddr = addr
+        .parse()
+        .context("LISTEN must be an address and a port, such as 127.0.0.1:0")?;
+    anyhow::ensure!(
+        addr.ip().is_loopback(),
+        "LISTEN must be a loopback address: the example serves the operators' routes without authentication"
+    );
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!("listening on {}", listener.local_addr()?);
+    Ok(Some(listener))
+}
+
+/// The status (`GET /lifespan/status`) and the routes that trigger, pause and resume a task
+/// (`POST /lifespan/tasks/{name}/trigger`, `.../pause`, `.../resume`).
+fn operators_routes() -> Router {
+    Router::new()
+        .route("/lifespan/status", get(lifespan_core::status_handler))
+        .nest("/lifespan", lifespan_core::control_routes())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -286,7 +329,11 @@ async fn main() -> anyhow::Result<()> {
             registration.kind != Kind::Task || names.iter().any(|name| name == registration.name)
         });
     }
-    let report = builder.build().run_until_signal().await?;
+    let app = builder.build();
+    let report = match operators_listener().await? {
+        Some(listener) => app.serve_until_signal(listener, operators_routes()).await?,
+        None => app.run_until_signal().await?,
+    };
     for line in report.to_string().lines() {
         tracing::info!("{line}");
     }

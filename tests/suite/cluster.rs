@@ -1,5 +1,6 @@
 //! Replica processes of `examples/replicas.rs` on one PostgreSQL database, for the process tests
-//! of replicas (`replicas.rs`: leases; `ledger_replicas.rs`: once-per-point runs). Each scenario
+//! of replicas (`replicas.rs`: leases; `ledger_replicas.rs`: once-per-point runs;
+//! `control_replicas.rs`: pauses, resumes and manual runs over HTTP). Each scenario
 //! gets a schema of its own and holds the lock that runs the scenarios one at a time until its
 //! replicas are gone. The database is a throwaway cluster started by the test support (or
 //! `LIFESPAN_TEST_DATABASE_URL`); without either, a scenario says it was skipped.
@@ -119,6 +120,17 @@ impl Cluster {
     pub(crate) fn kill(&mut self, instance: &str) {
         self.process(instance).signal("KILL");
         self.replicas.retain(|(name, _)| name != instance);
+    }
+
+    /// Shuts replica `instance` down with SIGTERM, checks that it exits with success, and
+    /// returns its output.
+    pub(crate) fn stop(&mut self, instance: &str) -> Vec<String> {
+        self.process(instance).signal("TERM");
+        let at = self.replicas.iter().position(|(name, _)| name == instance);
+        let (_, process) = self.replicas.remove(at.expect("the replica is running"));
+        let (status, output) = process.finish();
+        assert!(status.success(), "{instance}: {}", output.join("\n"));
+        output
     }
 
     /// Shuts every replica down with SIGTERM (all at once, so that none takes over what another

@@ -10,7 +10,9 @@
 mod admin_routes;
 mod browser;
 mod cluster;
+mod control_replicas;
 mod dashboard;
+mod http;
 mod ledger_replicas;
 mod linked_library;
 /// The metrics example exists with feature `metrics` only.
