@@ -261,6 +261,8 @@ fn a_coordinator_that_keeps_no_pauses_refuses_them_for_coordinated_tasks() {
         let log = Log::new();
         let a = points_replica(coordinator.clone(), "a", &ran);
         let b = replica("b", coordinator.clone(), &log);
+        let hourly = TaskOptions::new().every(3600 * S);
+        b.register_task_with("report", hourly, || async {}).unwrap();
         start(&a).await;
         start(&b).await;
         let error = a.trigger("digest").await.unwrap_err();
@@ -279,6 +281,12 @@ fn a_coordinator_that_keeps_no_pauses_refuses_them_for_coordinated_tasks() {
         );
         assert_eq!(error.task(), "sweep");
         assert_eq!(b.status().task("sweep").unwrap().paused, None);
+        // A plain periodic task's pause is the replica's own: it needs nothing of the
+        // coordinator.
+        let pause = b.pause("report").await.unwrap();
+        assert_eq!(b.status().task("report").unwrap().paused, Some(pause));
+        assert!(b.resume("report").await.unwrap());
+        b.trigger("report").await.unwrap();
         shut_down(&[&a, &b]).await;
     });
 }
