@@ -264,6 +264,34 @@ fn the_errors_of_control_name_the_task_and_say_why() {
     });
 }
 
+/// Once shutdown has begun, while a task still winds down, no task is operated: each call is
+/// refused as the app not running.
+#[test]
+fn no_task_is_operated_once_shutdown_has_begun() {
+    paused("control during shutdown", REAL_LIMIT, || async {
+        let log = Log::new();
+        let app = app_every(60 * S, S, &log);
+        // A task that takes a second to stop: the shutdown lasts that long.
+        app.register_task("slow_stop", |shutdown: Shutdown| async move {
+            shutdown.cancelled().await;
+            sleep(S).await;
+        })
+        .unwrap();
+        start(&app).await;
+        let stopping = tokio::spawn({
+            let app = app.clone();
+            async move { app.shutdown().await }
+        });
+        sleep(100 * MS).await;
+        assert!(app.is_running(), "the shutdown is under way");
+        let error = app.pause("sweep").await.unwrap_err();
+        assert!(matches!(error, ControlError::NotRunning { .. }), "{error}");
+        let error = app.trigger("sweep").await.unwrap_err();
+        assert!(matches!(error, ControlError::NotRunning { .. }), "{error}");
+        bounded("shutdown", WAIT_LIMIT, stopping).await.unwrap();
+    });
+}
+
 /// The status route shows the manual runs of a task run by hand and the pause of a paused
 /// task, and nothing of them for the others.
 #[cfg(feature = "axum")]
