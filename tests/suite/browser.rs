@@ -66,6 +66,9 @@ impl Browser {
             &format!("--user-data-dir={}", profile.path().display()),
             "about:blank",
         ]);
+        // Its own temporary files too (killed at the end, it removes none): in the profile's
+        // folder, removed with it.
+        command.env("TMPDIR", profile.path());
         let mut process = Process::spawn(command);
         let endpoint = process.expect("DevTools listening on ").trim().to_owned();
         let (socket, _) =
