@@ -625,3 +625,44 @@ fn the_in_process_ledger_renews_a_run_only_before_its_lease_expires() {
             .unwrap());
     });
 }
+
+/// A cron schedule's points missed while every replica was down are counted as `every`'s are
+/// (its occurrences between the last one started and the next one started).
+#[cfg(feature = "cron")]
+#[test]
+fn the_occurrences_of_a_cron_schedule_missed_while_every_replica_was_down_are_counted() {
+    paused("cron occurrences missed", REAL_LIMIT, || async {
+        let coordinator = InProcess::starting_at(SystemTime::UNIX_EPOCH);
+        let options = TaskOptions::new()
+            .cron("* * * * * *")
+            .unwrap()
+            .once_per_point(true);
+        let replica = |instance: &'static str| {
+            let app = App::builder()
+                .empty()
+                .coordinator(coordinator.clone())
+                .instance(instance)
+                .lease(super::fast())
+                .build();
+            app.register_task_with("digest", options.clone(), || async {})
+                .unwrap();
+            app
+        };
+        let (a, b) = (replica("a"), replica("b"));
+        start(&a).await;
+        sleep(2500 * MS).await;
+        stop(&a).await;
+        // Down across the occurrences of 3 s, 4 s, 5 s and 6 s.
+        sleep(4 * S).await;
+        start(&b).await;
+        sleep(S).await;
+        let ledger = bounded("the ledger", WAIT_LIMIT, b.ledger("digest", 10))
+            .await
+            .unwrap();
+        let numbers: Vec<i64> = ledger.runs.iter().map(|run| run.number).collect();
+        assert_eq!(numbers, [7, 2, 1]);
+        assert_eq!(ledger.missed, 4);
+        assert_eq!(b.status().task("digest").unwrap().missed, Some(4));
+        stop(&b).await;
+    });
+}
