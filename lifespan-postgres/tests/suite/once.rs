@@ -37,6 +37,24 @@ async fn transaction(database: &TestDatabase, name: &str) -> PgConnection {
     connection
 }
 
+/// In the transaction open on `connection`: claims `key`, does the work (a row `by` in
+/// `table`) if it got it, and commits; what the claim answered.
+async fn claim_and_work(connection: &mut PgConnection, key: &str, table: &str, by: &str) -> bool {
+    let claimed = claim_once(connection, key).await.unwrap();
+    if claimed {
+        sqlx::query(&format!("INSERT INTO {table} VALUES ($1)"))
+            .bind(by)
+            .execute(&mut *connection)
+            .await
+            .unwrap();
+    }
+    sqlx::query("COMMIT")
+        .execute(&mut *connection)
+        .await
+        .unwrap();
+    claimed
+}
+
 /// A claim of `key` on a connection of its own, in a transaction committed after the claim
 /// (and the work, written to `table`, if it was claimed): what it answered.
 fn spawn_claim(
@@ -47,19 +65,7 @@ fn spawn_claim(
 ) -> tokio::task::JoinHandle<bool> {
     tokio::spawn(async move {
         let mut connection = transaction(database, &key).await;
-        let claimed = claim_once(&mut connection, &key).await.unwrap();
-        if claimed {
-            sqlx::query(&format!("INSERT INTO {table} VALUES ($1)"))
-                .bind(by)
-                .execute(&mut connection)
-                .await
-                .unwrap();
-        }
-        sqlx::query("COMMIT")
-            .execute(&mut connection)
-            .await
-            .unwrap();
-        claimed
+        claim_and_work(&mut connection, &key, &table, by).await
     })
 }
 
@@ -191,18 +197,7 @@ fn replica_with_a_one_shot_setup(
         let (key, table, seen) = (key.clone(), table.clone(), seen.clone());
         async move {
             let mut connection = transaction(database, instance).await;
-            let claimed = claim_once(&mut connection, &key).await.unwrap();
-            if claimed {
-                sqlx::query(&format!("INSERT INTO {table} VALUES ($1)"))
-                    .bind(instance)
-                    .execute(&mut connection)
-                    .await
-                    .unwrap();
-            }
-            sqlx::query("COMMIT")
-                .execute(&mut connection)
-                .await
-                .unwrap();
+            let claimed = claim_and_work(&mut connection, &key, &table, instance).await;
             let done: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {table}"))
                 .fetch_one(&mut connection)
                 .await

@@ -20,12 +20,7 @@ type Ran = Arc<Mutex<Vec<(&'static str, i64)>>>;
 /// A replica `instance` on `coordinator` whose once-per-point task `digest` runs every second
 /// for 200 ms, logging the numbers it ran.
 fn points_replica(coordinator: impl Coordinator, instance: &'static str, ran: &Ran) -> App {
-    let app = App::builder()
-        .empty()
-        .coordinator(coordinator)
-        .instance(instance)
-        .lease(super::fast())
-        .build();
+    let app = super::bare_replica(coordinator, instance);
     let ran = ran.clone();
     let options = TaskOptions::new().every(S).once_per_point(true);
     app.register_task_with("digest", options, move |point: Point| {
@@ -151,12 +146,7 @@ fn after_a_manual_run_the_next_claim_is_at_the_next_point() {
         let coordinator = InProcess::starting_at(SystemTime::UNIX_EPOCH + 1800 * S);
         let ran = Ran::default();
         let hourly = |instance| {
-            let app = App::builder()
-                .empty()
-                .coordinator(coordinator.clone())
-                .instance(instance)
-                .lease(super::fast())
-                .build();
+            let app = super::bare_replica(coordinator.clone(), instance);
             let ran = ran.clone();
             let options = TaskOptions::new().every(3600 * S).once_per_point(true);
             app.register_task_with("digest", options, move |point: Point| {
@@ -299,12 +289,7 @@ fn a_periodic_singleton_is_triggered_on_its_holder_and_refused_on_its_standby() 
         let coordinator = InProcess::new();
         let ran = Ran::default();
         let replica = |instance: &'static str| {
-            let app = App::builder()
-                .empty()
-                .coordinator(coordinator.clone())
-                .instance(instance)
-                .lease(super::fast())
-                .build();
+            let app = super::bare_replica(coordinator.clone(), instance);
             let ran = ran.clone();
             let options = TaskOptions::new().every(3600 * S).singleton(true);
             app.register_task_with("sweep", options, move || {

@@ -89,6 +89,17 @@ async fn shut_down(apps: &[&App]) {
 
 /// A replica: an app named `instance` on `coordinator`, running the singleton `sweep`, which
 /// logs its start and stop with its token and runs until its signal.
+/// An app with nothing registered yet, replica `instance` on `coordinator`, with [`fast`]
+/// lease settings.
+fn bare_replica(coordinator: impl lifespan_core::Coordinator, instance: &str) -> App {
+    App::builder()
+        .empty()
+        .coordinator(coordinator)
+        .instance(instance)
+        .lease(fast())
+        .build()
+}
+
 fn replica(instance: &'static str, coordinator: impl lifespan_core::Coordinator, log: &Log) -> App {
     replica_with(instance, coordinator, log, fast())
 }

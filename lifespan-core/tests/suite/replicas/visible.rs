@@ -26,12 +26,7 @@ fn replica(
     (work, fail_at): (Duration, i64),
     ran: &Arc<Mutex<Vec<i64>>>,
 ) -> App {
-    let app = App::builder()
-        .empty()
-        .coordinator(coordinator)
-        .instance(instance)
-        .lease(super::fast())
-        .build();
+    let app = super::bare_replica(coordinator, instance);
     let ran = ran.clone();
     let options = TaskOptions::new().every(S).once_per_point(true);
     app.register_task_with("digest", options, move |point: Point| {
@@ -537,12 +532,7 @@ mod route {
 fn the_ledger_records_each_runs_outcome() {
     paused("the outcomes in the ledger", REAL_LIMIT, || async {
         let coordinator = InProcess::starting_at(SystemTime::UNIX_EPOCH);
-        let app = App::builder()
-            .empty()
-            .coordinator(coordinator)
-            .instance("a")
-            .lease(super::fast())
-            .build();
+        let app = super::bare_replica(coordinator, "a");
         let options = TaskOptions::new().every(S).once_per_point(true);
         app.register_task_with("succeeds", options.clone(), || async {})
             .unwrap();
@@ -638,12 +628,7 @@ fn the_occurrences_of_a_cron_schedule_missed_while_every_replica_was_down_are_co
             .unwrap()
             .once_per_point(true);
         let replica = |instance: &'static str| {
-            let app = App::builder()
-                .empty()
-                .coordinator(coordinator.clone())
-                .instance(instance)
-                .lease(super::fast())
-                .build();
+            let app = super::bare_replica(coordinator.clone(), instance);
             app.register_task_with("digest", options.clone(), || async {})
                 .unwrap();
             app
