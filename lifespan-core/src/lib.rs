@@ -255,8 +255,8 @@ pub use registration::returns::TaskReturn;
 pub use replicas::{
     point_system_time, point_time, Acquired, Coordinator, CoordinatorError, CoordinatorFuture,
     Holder, InProcess, InvalidLeaseSettings, Lease, LeaseControl, LeaseLost, LeaseRequest,
-    LeaseSettings, Misfire, Overlap, Pause, Point, PointRun, PointTime, RecentRuns, RunClaim,
-    RunRecord, RunRequest, Term,
+    LeaseSettings, Misfire, Overlap, Pause, Point, PointRun, PointTime, RecentRuns, ReplicaStatus,
+    ReplicaStatuses, RunClaim, RunRecord, RunRequest, Term, FORGET_SILENT_REPLICAS_AFTER,
 };
 pub use report::control_error::{ControlAction, ControlError};
 pub use report::errors::{RegisterError, RunError, StartupError, StartupErrorKind};

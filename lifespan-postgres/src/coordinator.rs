@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lifespan_core::{
     Acquired, Coordinator, CoordinatorError, CoordinatorFuture, Holder, LeaseRequest, Pause,
-    PointRun, RecentRuns, RunClaim, RunOutcome, RunRequest, Term,
+    PointRun, RecentRuns, ReplicaStatuses, RunClaim, RunOutcome, RunRequest, Term,
 };
 use sqlx::postgres::PgConnection;
 use sqlx::Row;
@@ -265,6 +265,19 @@ impl Coordinator for PgCoordinator {
 
     fn request_run<'a>(&'a self, task: &'a str, by: &'a str) -> CoordinatorFuture<'a, bool> {
         Box::pin(async move { self.request_manual_run(task, by).await.map(|()| true) })
+    }
+
+    fn publish_status<'a>(
+        &'a self,
+        instance: &'a str,
+        status: &'a str,
+        ttl: Duration,
+    ) -> CoordinatorFuture<'a, bool> {
+        Box::pin(async move { self.publish(instance, status, ttl).await.map(|()| true) })
+    }
+
+    fn replica_statuses(&self) -> CoordinatorFuture<'_, Option<ReplicaStatuses>> {
+        Box::pin(async move { self.statuses().await.map(Some) })
     }
 }
 

@@ -195,6 +195,7 @@ mod effect;
 mod failure;
 mod once;
 mod recent;
+mod replicas;
 mod runs;
 mod session;
 mod sql;

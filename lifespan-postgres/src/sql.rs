@@ -59,6 +59,13 @@ pub(crate) const PREPARE: &str = concat!(
     "    run_requested_by text,\n",
     "    run_requested_at timestamptz\n",
     ");\n",
+    // The status each replica published last (JSON, kept as text), until when it is current.
+    "CREATE TABLE IF NOT EXISTS lifespan_replicas (\n",
+    "    instance text PRIMARY KEY,\n",
+    "    status text NOT NULL,\n",
+    "    published_at timestamptz NOT NULL,\n",
+    "    expires_at timestamptz NOT NULL\n",
+    ");\n",
     // One-shot work done: a row per key, committed by the transaction that did the work.
     "CREATE TABLE IF NOT EXISTS lifespan_once (\n",
     "    key text PRIMARY KEY,\n",
@@ -399,6 +406,29 @@ VALUES ($1, $2, now())
 ON CONFLICT (task) DO UPDATE SET
     run_requested_by = coalesce(c.run_requested_by, EXCLUDED.run_requested_by),
     run_requested_at = coalesce(c.run_requested_at, EXCLUDED.run_requested_at)";
+
+/// Keeps status `$2` as instance `$1`'s, published now and current for `$3` µs, in place of
+/// its last; forgets the statuses of the other instances that expired over `$4` µs ago.
+pub(crate) const PUBLISH_STATUS: &str = "\
+WITH forgotten AS (
+    DELETE FROM lifespan_replicas
+    WHERE instance <> $1 AND expires_at < now() - $4 * interval '1 microsecond'
+)
+INSERT INTO lifespan_replicas AS r (instance, status, published_at, expires_at)
+VALUES ($1, $2, now(), now() + $3 * interval '1 microsecond')
+ON CONFLICT (instance) DO UPDATE SET
+    status = EXCLUDED.status,
+    published_at = EXCLUDED.published_at,
+    expires_at = EXCLUDED.expires_at";
+
+/// The statuses the replicas published, with the clock: one row with NULLs if there are none.
+pub(crate) const REPLICA_STATUSES: &str = "\
+SELECT (extract(epoch FROM clock.now) * 1000000)::bigint, r.instance, r.status,
+    (extract(epoch FROM r.published_at) * 1000000)::bigint,
+    (extract(epoch FROM r.expires_at) * 1000000)::bigint
+FROM (SELECT now() AS now) AS clock
+LEFT JOIN lifespan_replicas AS r ON true
+ORDER BY r.instance";
 
 /// The database's clock, in µs since the Unix epoch.
 pub(crate) const NOW: &str = "SELECT (extract(epoch FROM now()) * 1000000)::bigint";

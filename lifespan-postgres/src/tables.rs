@@ -11,12 +11,13 @@ use crate::sql;
 /// 2 adds the run ledger (`lifespan_runs`, with an index of its unfinished runs), to
 /// `lifespan_points` the run token counter (`token`) and the count of missed points
 /// (`missed`), its `last_point` NULL until a point started, the one-shot work done
-/// (`lifespan_once`), and what operators asked of each task (`lifespan_control`: its pause, a
-/// manual run, marked `manual` in the ledger).
+/// (`lifespan_once`), what operators asked of each task (`lifespan_control`: its pause, a
+/// manual run, marked `manual` in the ledger), and the status each replica published
+/// (`lifespan_replicas`).
 pub(crate) const VERSION: i32 = 2;
 
 /// Each table's columns: name, type as `format_type` prints it.
-const LAYOUT: [(&str, &[(&str, &str)]); 5] = [
+const LAYOUT: [(&str, &[(&str, &str)]); 6] = [
     (
         "lifespan_leases",
         &[
@@ -66,6 +67,15 @@ const LAYOUT: [(&str, &[(&str, &str)]); 5] = [
             ("paused_at", TIME),
             ("run_requested_by", "text"),
             ("run_requested_at", TIME),
+        ],
+    ),
+    (
+        "lifespan_replicas",
+        &[
+            ("instance", "text"),
+            ("status", "text"),
+            ("published_at", TIME),
+            ("expires_at", TIME),
         ],
     ),
 ];

@@ -93,6 +93,12 @@ impl App {
         &self.own().coordination.instance
     }
 
+    /// Its coordination: the coordinator, its instance name, its settings.
+    #[cfg(feature = "axum")]
+    pub(crate) fn coordination(&self) -> &Coordination {
+        &self.own().coordination
+    }
+
     /// Where the app is in its lifecycle now.
     ///
     /// ```

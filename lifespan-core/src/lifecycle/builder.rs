@@ -20,6 +20,9 @@ const DEFAULT_BLOCKING_THRESHOLD: Duration = Duration::from_millis(100);
 /// The default [readiness timeout](AppBuilder::readiness_timeout): 1 second.
 const DEFAULT_READINESS_TIMEOUT: Duration = Duration::from_secs(1);
 /// The environment variable that turns dev mode on, read by [`AppBuilder::build`].
+/// How often a replica with a coordinator publishes its status, by default.
+const DEFAULT_PUBLISH_EVERY: Duration = Duration::from_secs(5);
+
 const DEV_MODE_VAR: &str = "LIFESPAN_DEV";
 
 /// The settings of an app and the registrations it runs, built once into an [`App`] with
@@ -56,6 +59,8 @@ pub struct AppBuilder {
     /// `None`: `host:pid`, read at `build`.
     instance: Option<String>,
     lease: LeaseSettings,
+    /// `None`: every [`DEFAULT_PUBLISH_EVERY`] if a coordinator is set, else never.
+    publish_status: Option<Option<Duration>>,
 }
 
 impl std::fmt::Debug for AppBuilder {
@@ -87,6 +92,7 @@ impl std::fmt::Debug for AppBuilder {
             )
             .field("instance", &self.instance)
             .field("lease", &self.lease)
+            .field("publish_status", &self.publish_status)
             .finish()
     }
 }
@@ -137,6 +143,7 @@ impl App {
             coordinator: None,
             instance: None,
             lease: LeaseSettings::DEFAULT,
+            publish_status: None,
         }
     }
 
@@ -473,6 +480,31 @@ impl AppBuilder {
         self
     }
 
+    /// How often this replica publishes its status (its tasks and contexts, without error
+    /// messages) to the [coordinator](Self::coordinator), so that the status route and the
+    /// dashboard of every replica show it; `None`: never. The status is kept for 3 periods
+    /// (then the replica shows as silent), and forgotten an hour later. Default: every 5 s
+    /// when a coordinator is set, never otherwise. Needs the `serde` feature (which `axum`
+    /// turns on): without it, nothing is published.
+    ///
+    /// A publication is one call to the coordinator (one statement with `lifespan-postgres`);
+    /// one that fails is logged and tried again at the next period.
+    ///
+    /// ```
+    /// use lifespan_core::{App, InProcess};
+    /// use std::time::Duration;
+    ///
+    /// let app = App::builder()
+    ///     .coordinator(InProcess::new())
+    ///     .publish_status(Some(Duration::from_secs(10)))
+    ///     .build();
+    /// # drop(app);
+    /// ```
+    pub fn publish_status(mut self, every: Option<Duration>) -> Self {
+        self.publish_status = Some(every.filter(|every| !every.is_zero()));
+        self
+    }
+
     /// The lease settings of the singleton tasks that have none of their own. Default:
     /// [`LeaseSettings::DEFAULT`] (a lease of 15 s, a renew deadline of 10 s, a retry period of
     /// 2 s).
@@ -522,6 +554,9 @@ impl AppBuilder {
             readiness_timeout: self.readiness_timeout,
             stuck_limit: self.stuck_limit,
         };
+        let publish_every = self
+            .publish_status
+            .unwrap_or_else(|| self.coordinator.is_some().then_some(DEFAULT_PUBLISH_EVERY));
         let coordination = Coordination {
             coordinator: self
                 .coordinator
@@ -531,6 +566,7 @@ impl AppBuilder {
                 .unwrap_or_else(crate::replicas::default_instance)
                 .into(),
             lease: self.lease,
+            publish_every,
         };
         App::from_parts(self.selection, config, coordination)
     }

@@ -117,6 +117,8 @@ pub(crate) async fn start(
     );
     crate::tasks::blocking_watchdog::watch(&board);
     start_tasks(app, &mut generation, prepared_tasks);
+    #[cfg(feature = "serde")]
+    crate::status::publish::start(&board);
     Ok(generation)
 }
 

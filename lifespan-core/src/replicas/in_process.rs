@@ -8,7 +8,8 @@ use tokio::time::Instant;
 
 use super::{
     point_time, Acquired, Coordinator, CoordinatorFuture, LeaseRequest, Overlap, Pause, PointRun,
-    PointTime, RecentRuns, RunClaim, RunOutcome, RunRecord, RunRequest, Term,
+    PointTime, RecentRuns, ReplicaStatus, ReplicaStatuses, RunClaim, RunOutcome, RunRecord,
+    RunRequest, Term, FORGET_SILENT_REPLICAS_AFTER,
 };
 use crate::base::deadline::after;
 use crate::base::lock::lock;
@@ -28,10 +29,12 @@ use crate::base::wall_clock::WallClock;
 ///
 /// It keeps the tasks' [pauses](Coordinator::pause) and [manual runs](Coordinator::request_run)
 /// too, for the apps sharing its clones: a pause outlives the app that made it, as long as a
-/// clone lives.
+/// clone lives. So are the statuses the apps [publish](Coordinator::publish_status).
 #[derive(Clone, Debug, Default)]
 pub struct InProcess {
     leases: Arc<Mutex<HashMap<String, Entry>>>,
+    /// The statuses published, by instance.
+    statuses: Arc<Mutex<HashMap<String, ReplicaStatus>>>,
     /// Its clock, anchored at its first reading: the system's clock, moved on by tokio's time
     /// when it is paused, so that tests of replicas run on virtual time.
     clock: Arc<OnceLock<WallClock>>,
@@ -457,5 +460,30 @@ impl Coordinator for InProcess {
             .or_insert_with(Entry::new)
             .requested = true;
         Box::pin(async { Ok(true) })
+    }
+
+    fn publish_status<'a>(
+        &'a self,
+        instance: &'a str,
+        status: &'a str,
+        ttl: Duration,
+    ) -> CoordinatorFuture<'a, bool> {
+        let now = self.clock().now();
+        let mut statuses = lock(&self.statuses);
+        statuses.retain(|_, kept| {
+            kept.expires
+                .checked_add(FORGET_SILENT_REPLICAS_AFTER)
+                .is_none_or(|forget| forget >= now)
+        });
+        let expires = now.checked_add(ttl).unwrap_or(now);
+        let published = ReplicaStatus::new(instance, status, now, expires);
+        statuses.insert(instance.to_owned(), published);
+        Box::pin(async { Ok(true) })
+    }
+
+    fn replica_statuses(&self) -> CoordinatorFuture<'_, Option<ReplicaStatuses>> {
+        let now = self.clock().now();
+        let replicas = lock(&self.statuses).values().cloned().collect();
+        Box::pin(async move { Ok(Some(ReplicaStatuses::new(replicas, now))) })
     }
 }

@@ -13,6 +13,7 @@ mod in_process;
 mod lease;
 mod ledger;
 mod point;
+mod published;
 mod records;
 mod settings;
 
@@ -28,6 +29,7 @@ pub use ledger::{
     RunRequest,
 };
 pub use point::Point;
+pub use published::{ReplicaStatus, ReplicaStatuses, FORGET_SILENT_REPLICAS_AFTER};
 pub(crate) use records::MAX_RECENT_RUNS;
 pub use records::{RecentRuns, RunRecord};
 pub use settings::{InvalidLeaseSettings, LeaseSettings};
@@ -59,7 +61,9 @@ pub type CoordinatorFuture<'a, T> =
 ///   [`Acquired::Paused`], `renew` answers `false` (the holder stops and releases), `claim_run`
 ///   starts no run (a run in flight is renewed and finished as usual); a
 ///   [requested](Self::request_run) manual run is started by the next claim of any caller that
-///   starts no point, once.
+///   starts no point, once;
+/// - [`publish_status`](Self::publish_status) keeps one status per replica, which
+///   [`replica_statuses`](Self::replica_statuses) shows to every replica.
 ///
 /// [`AppBuilder::coordinator`]: crate::AppBuilder::coordinator
 pub trait Coordinator: Send + Sync + 'static {
@@ -161,6 +165,36 @@ pub trait Coordinator: Send + Sync + 'static {
     fn request_run<'a>(&'a self, task: &'a str, by: &'a str) -> CoordinatorFuture<'a, bool> {
         let _ = (task, by);
         Box::pin(async { Ok(false) })
+    }
+
+    /// Keeps `status` (JSON) as the status of replica `instance`, published now on the
+    /// coordinator's clock and expiring `ttl` later, in place of the one it published before;
+    /// forgets the statuses that expired over [`FORGET_SILENT_REPLICAS_AFTER`] ago. `Ok(true)`
+    /// once kept.
+    ///
+    /// Each replica of an app with a coordinator publishes its status every few seconds (see
+    /// [`AppBuilder::publish_status`](crate::AppBuilder::publish_status)), so that the status
+    /// route and the dashboard of any replica show every replica's tasks and contexts.
+    ///
+    /// The default answers `Ok(false)`: this coordinator keeps no statuses, and the replica
+    /// stops publishing. One statement, for a database.
+    fn publish_status<'a>(
+        &'a self,
+        instance: &'a str,
+        status: &'a str,
+        ttl: Duration,
+    ) -> CoordinatorFuture<'a, bool> {
+        let _ = (instance, status, ttl);
+        Box::pin(async { Ok(false) })
+    }
+
+    /// The statuses the replicas [published](Self::publish_status), silent ones included until
+    /// they are forgotten, with the coordinator's clock.
+    ///
+    /// The default answers `Ok(None)`: this coordinator keeps no statuses. Read-only, one
+    /// statement for a database.
+    fn replica_statuses(&self) -> CoordinatorFuture<'_, Option<ReplicaStatuses>> {
+        Box::pin(async { Ok(None) })
     }
 }
 
@@ -324,6 +358,8 @@ pub(crate) struct Coordination {
     pub(crate) coordinator: std::sync::Arc<dyn Coordinator>,
     pub(crate) instance: std::sync::Arc<str>,
     pub(crate) lease: LeaseSettings,
+    /// How often this replica publishes its status; `None`: never.
+    pub(crate) publish_every: Option<Duration>,
 }
 
 impl std::fmt::Debug for Coordination {
@@ -332,6 +368,7 @@ impl std::fmt::Debug for Coordination {
             .field("coordinator", &self.coordinator.describe())
             .field("instance", &self.instance)
             .field("lease", &self.lease)
+            .field("publish_every", &self.publish_every)
             .finish()
     }
 }

@@ -13,6 +13,8 @@ pub(crate) mod admin_routes;
 pub(crate) mod axum_router;
 #[cfg(feature = "axum")]
 pub(crate) mod dashboard;
+#[cfg(feature = "axum")]
+pub(crate) mod fleet;
 pub(crate) mod graceful_shutdown;
 pub(crate) mod own_server;
 #[cfg(feature = "axum")]

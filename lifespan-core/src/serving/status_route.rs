@@ -12,6 +12,7 @@ use crate::base::redact::redact;
 use crate::inject::app_handle::App;
 use crate::replicas::Pause;
 use crate::report::ledger_error::LedgerError;
+use crate::serving::fleet::{self, Fleet, FleetLine};
 use crate::status::ledger::{LedgerRun, TaskLedger};
 use crate::status::serialize::unix_millis;
 use crate::status::snapshot::{LastRun, LeaseStatus, RunState, Status};
@@ -58,6 +59,22 @@ const LEDGER_PATIENCE: Duration = Duration::from_secs(2);
 ///
 /// A task run by hand ([`App::trigger`]) shows `"manual_runs"`, how many of its runs were; a
 /// paused task ([`App::pause`]) `"paused":{"by":"web-1:4181","since_unix_ms":...}`.
+///
+/// An app that [publishes its status](crate::AppBuilder::publish_status) (on by default with a
+/// coordinator) shows the other replicas too: `"instance"`, its own name, and `"replicas"`,
+/// what each other replica last published, read from the coordinator within 1 s (one
+/// statement with `lifespan-postgres`) — its tasks and contexts as above, without ledgers or
+/// error messages, how long ago it published (`"age_ms"`), and whether it is `"silent"`
+/// (overdue by 3 periods: stopped, stuck or cut off). A replica that stopped is forgotten an
+/// hour after it went silent.
+///
+/// ```json
+/// {"tasks":[...],"contexts":[...],"instance":"web-1:4181",
+///  "replicas":{"has_error":false,"replicas":[
+///   {"instance":"web-2:977","published_unix_ms":1766775660000,"age_ms":1200,"silent":false,
+///    "status":{"tasks":[{"name":"my_service::jobs::poll","state":"running",...}],
+///              "contexts":[...]}}]}}
+/// ```
 ///
 /// The ledgers are read within 2 s in all, one call to the coordinator per once-per-point task
 /// (one statement each with `lifespan-postgres`). A ledger that could not be read (the
@@ -125,8 +142,8 @@ const LEDGER_PATIENCE: Duration = Duration::from_secs(2);
 /// ```
 pub async fn status_handler(app: App) -> Response {
     let status = app.status();
-    let ledgers = read_ledgers(&app, &status).await;
-    json(&status, &ledgers, Errors::Hidden)
+    let (ledgers, fleet) = tokio::join!(read_ledgers(&app, &status), fleet::read(&app));
+    json(&app, &status, &ledgers, &fleet, Errors::Hidden)
 }
 
 /// [`status_handler`], with the message of each task's and context's last error as
@@ -164,8 +181,8 @@ pub async fn status_handler(app: App) -> Response {
 /// ```
 pub async fn status_handler_with_errors(app: App) -> Response {
     let status = app.status();
-    let ledgers = read_ledgers(&app, &status).await;
-    json(&status, &ledgers, Errors::Shown)
+    let (ledgers, fleet) = tokio::join!(read_ledgers(&app, &status), fleet::read(&app));
+    json(&app, &status, &ledgers, &fleet, Errors::Shown)
 }
 
 /// A once-per-point task's ledger, as the route read it.
@@ -216,6 +233,12 @@ enum Errors {
 struct StatusJson<'a> {
     tasks: Vec<Line<'a>>,
     contexts: Vec<Line<'a>>,
+    /// With `replicas` only: this replica's instance name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    instance: Option<&'a str>,
+    /// The other replicas, if this app publishes its status.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replicas: Option<FleetLine<'a>>,
 }
 
 /// One task's or context's line.
@@ -325,8 +348,15 @@ impl<'a> Line<'a> {
     }
 }
 
-/// The answer: `status`, with `ledgers` (one per task, in order).
-fn json(status: &Status, ledgers: &[Option<Ledger>], errors: Errors) -> Response {
+/// The answer: `status` of `app`, with `ledgers` (one per task, in order) and the other
+/// replicas of `fleet`.
+fn json(
+    app: &App,
+    status: &Status,
+    ledgers: &[Option<Ledger>],
+    fleet: &Fleet,
+    errors: Errors,
+) -> Response {
     let tasks = status
         .tasks
         .iter()
@@ -374,5 +404,13 @@ fn json(status: &Status, ledgers: &[Option<Ledger>], errors: Errors) -> Response
             )
         })
         .collect();
-    axum::Json(StatusJson { tasks, contexts }).into_response()
+    let instance = app.instance();
+    let replicas = FleetLine::new(fleet, instance, errors == Errors::Shown);
+    axum::Json(StatusJson {
+        tasks,
+        contexts,
+        instance: replicas.is_some().then_some(instance),
+        replicas,
+    })
+    .into_response()
 }

@@ -12,6 +12,7 @@ mod app;
 mod control;
 mod coordinator;
 mod effects;
+mod fleet;
 mod once;
 mod recent;
 mod runs;

@@ -6,6 +6,9 @@
 mod control;
 /// Also the coordinator of the replicas property of `fault_injection/`.
 pub(crate) mod coordinator;
+/// Every replica's status, published through the coordinator and shown by the others' routes.
+#[cfg(feature = "axum")]
+mod fleet;
 /// The run ledger of once-per-point tasks.
 mod ledger;
 mod point;
