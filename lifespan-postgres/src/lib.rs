@@ -59,6 +59,10 @@
 //!     task text PRIMARY KEY, paused_by text, paused_at timestamptz,
 //!     run_requested_by text, run_requested_at timestamptz
 //! );
+//! CREATE TABLE lifespan_replicas (
+//!     instance text PRIMARY KEY, status text NOT NULL,
+//!     published_at timestamptz NOT NULL, expires_at timestamptz NOT NULL
+//! );
 //! CREATE INDEX lifespan_runs_unfinished ON lifespan_runs (task, point)
 //!     WHERE finished_at IS NULL;
 //! CREATE TABLE lifespan_schema (version integer NOT NULL);
@@ -103,6 +107,13 @@
 //! the task's row of `lifespan_control` by its primary key, in the statement they already send:
 //! no statement more per point or per renewal.
 //!
+//! `lifespan_replicas` has a row per replica that [published its
+//! status](Coordinator::publish_status) (its tasks and contexts as JSON, without error text),
+//! replaced at each publication (every 5 s by default), current until `expires_at`; a
+//! publication deletes, in the same statement, the rows that expired over an hour ago. Every
+//! replica's status route reads them all in one statement
+//! ([`replica_statuses`](Coordinator::replica_statuses)).
+//!
 //! A token is one more than the greater of the task's lease token and its run token counter,
 //! for leases and runs alike: a task's tokens only grow, even when it changes from singleton to
 //! once-per-point between deploys (the two are not serialized against each other, which an app,
@@ -114,8 +125,8 @@
 //! (``the table `lifespan_leases` is not lifespan's: column `task` is integer, not text``), and
 //! so do tables of a later version than this crate knows. Tables of version 1 (and those of the
 //! first release, which had no `lifespan_schema`) are brought to version 2, rows and all:
-//! `lifespan_runs`, `lifespan_once` and `lifespan_control` are created, `lifespan_points`
-//! gains its `token` and `missed` columns and its `last_point` may be NULL; the leases and the
+//! `lifespan_runs`, `lifespan_once`, `lifespan_control` and `lifespan_replicas` are created,
+//! `lifespan_points` gains its `token` and `missed` columns and its `last_point` may be NULL; the leases and the
 //! last points are kept.
 //!
 //! If the tables vanish while the app runs (dropped, or a database restored from an older

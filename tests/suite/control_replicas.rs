@@ -5,7 +5,8 @@
 //! once across both; and the heartbeat singleton, paused from the replica that does not hold
 //! it, stops its holder until resumed. Asserted from the ledger (`lifespan_runs`,
 //! `lifespan_control`) and the example's heartbeats on the database's clock, and from each
-//! replica's status; each step prints what it measured.
+//! replica's status, which also shows the other replica's tasks; each step prints what it
+//! measured.
 #![cfg(unix)]
 
 use std::time::Duration;
@@ -294,6 +295,34 @@ async fn trigger_on_a(cluster: &mut Cluster) {
     );
 }
 
+/// The other replica's line of `task`, as the status of the replica at `address` shows it;
+/// `None` while it shows none.
+fn other_replica_task(address: &str, other: &str, task: &str) -> Option<Value> {
+    let status: Value = serde_json::from_str(&get(address, "/lifespan/status")).unwrap();
+    let replicas = status["replicas"]["replicas"].as_array()?;
+    let replica = replicas
+        .iter()
+        .find(|replica| replica["instance"] == other)?;
+    assert_eq!(replica["silent"], false, "{status}");
+    let tasks = replica["status"]["tasks"].as_array()?;
+    tasks.iter().find(|line| line["name"] == task).cloned()
+}
+
+/// Each replica's status shows the other's digest, as the other published it, with its runs.
+async fn each_shows_the_other(cluster: &mut Cluster) {
+    let (a, b) = (cluster.address("a"), cluster.address("b"));
+    for (address, other) in [(&a, "b"), (&b, "a")] {
+        let line = until("a replica's status shows the other's digest", async || {
+            other_replica_task(address, other, DIGEST)
+        })
+        .await;
+        assert_eq!(line["state"], "running", "{line}");
+        assert_eq!(line["has_error"], false, "{line}");
+        assert!(line.get("last_error").is_none(), "{line}");
+    }
+    println!("each replica's status shows the other's digest, as published");
+}
+
 /// Pause, restart, resume and a manual run, each sent over HTTP to one of two replica
 /// processes, hold for both.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -312,6 +341,7 @@ async fn a_pause_holds_on_both_replicas_and_across_a_restart_and_a_manual_run_ru
         (cluster.started_since(0).await.len() >= 2).then_some(())
     })
     .await;
+    each_shows_the_other(&mut cluster).await;
     let paused = pause_on_a(&mut cluster).await;
     restart_b(&mut cluster, paused).await;
     resume_on_b(&mut cluster).await;

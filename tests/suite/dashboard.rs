@@ -1,7 +1,8 @@
 //! The dashboard in a real browser: an app serves the page beside its status route and its
 //! admin routes on loopback; headless Chromium loads it, and the test reads what the page shows
 //! through the DevTools protocol (task names, states, runs' outcomes in words, no error text),
-//! clicks "run now", "pause" and "resume" and sees each take effect, and keeps a screenshot
+//! clicks "run now", "pause" and "resume" and sees each take effect, sees another replica's
+//! tasks and context and that it went silent once stopped, and keeps a screenshot
 //! (`target/dashboard.png`, or the path in `LIFESPAN_DASHBOARD_SCREENSHOT`).
 
 use std::time::Duration;
@@ -9,7 +10,7 @@ use std::time::Duration;
 use axum::routing::get;
 use axum::Router;
 use lifespan_core::{
-    control_routes, dashboard_handler, status_handler, App, Shutdown, TaskOptions, Yield,
+    control_routes, dashboard_handler, status_handler, App, InProcess, Shutdown, TaskOptions, Yield,
 };
 use lifespan_examples::{bounded, http_get};
 
@@ -18,10 +19,10 @@ use super::browser::{chromium, Browser};
 /// The bound on each wait of the page.
 const LIMIT: Duration = Duration::from_secs(30);
 
-/// An app with a task that succeeds, one that fails with a secret in its error, a
-/// long-running one and a context.
-fn app() -> App {
-    let app = App::builder().empty().build();
+/// A replica `web-1` on `coordinator`, with a task that succeeds, one that fails with a secret
+/// in its error, a long-running one and a context.
+fn app(coordinator: &InProcess) -> App {
+    let app = replica(coordinator, "web-1");
     let every = |ms| TaskOptions::new().every(Duration::from_millis(ms));
     app.register_task_with("digest", every(150), || async {})
         .unwrap();
@@ -38,6 +39,78 @@ fn app() -> App {
     })
     .unwrap();
     app
+}
+
+/// The text of the other replica's section, in the page.
+const OTHER: &str =
+    "(document.querySelector('section[data-instance=\"web-2\"]') || {innerText: ''}).innerText";
+
+/// A replica `instance` on `coordinator` publishing its status every 200 ms.
+fn replica(coordinator: &InProcess, instance: &str) -> App {
+    App::builder()
+        .empty()
+        .coordinator(coordinator.clone())
+        .instance(instance)
+        .publish_status(Some(Duration::from_millis(200)))
+        .build()
+}
+
+/// Another replica, `web-2`, with a task that succeeds, one that fails with a secret in its
+/// error, and a context.
+fn other(coordinator: &InProcess) -> App {
+    let app = replica(coordinator, "web-2");
+    let every = TaskOptions::new().every(Duration::from_millis(150));
+    app.register_task_with("report", every.clone(), || async {})
+        .unwrap();
+    app.register_task_with("import", every, || async {
+        Err::<(), _>("the import's key is 0th3r-s3cr3t")
+    })
+    .unwrap();
+    app.register_context("cache", |lifespan: Yield| async move {
+        lifespan.ready().await;
+    })
+    .unwrap();
+    app
+}
+
+/// The other replica's section shows its tasks with their outcomes and its context.
+async fn see_the_other_replica(browser: &mut Browser) {
+    let section = OTHER;
+    browser
+        .until(
+            "the other replica's tasks and context shown",
+            &format!(
+                "{section}.includes('report') && {section}.includes('succeeded') && {section}.includes('failed') \
+                 && {section}.includes('cache running') && {section}.includes('heard')"
+            ),
+            LIMIT,
+        )
+        .await;
+    let meta = browser
+        .eval("document.getElementById('meta').innerText")
+        .await;
+    assert!(
+        meta.as_str().unwrap().starts_with("replica web-1, "),
+        "{meta}"
+    );
+    let text = browser.eval(section).await;
+    assert!(
+        !text.as_str().unwrap().contains("0th3r"),
+        "error text shown: {text}"
+    );
+}
+
+/// Once the other replica stopped, its section says it went silent.
+async fn see_the_other_replica_go_silent(browser: &mut Browser, other: &App) {
+    let section = OTHER;
+    bounded("web-2's shutdown", LIMIT, other.shutdown()).await;
+    browser
+        .until(
+            "the other replica shown silent once it stopped",
+            &format!("{section}.includes('silent, last heard')"),
+            LIMIT,
+        )
+        .await;
 }
 
 /// Serves `app` with the dashboard under `/lifespan` on loopback until `stop` resolves.
@@ -105,7 +178,12 @@ fn row(task: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_shows_every_task_and_context_in_a_real_browser() {
     let Some(binary) = chromium() else { return };
-    let app = app();
+    let coordinator = InProcess::new();
+    let app = app(&coordinator);
+    let other = other(&coordinator);
+    bounded("web-2's startup", LIMIT, other.start())
+        .await
+        .unwrap();
     let (addr, stop) = serve(&app).await;
     let mut browser = Browser::open(&binary, &format!("http://{addr}/lifespan"), (1280, 720)).await;
     browser
@@ -135,6 +213,7 @@ async fn the_dashboard_shows_every_task_and_context_in_a_real_browser() {
         .await;
     assert_eq!(buttons, 3, "a run-now button per task");
     click_run_now_pause_and_resume(&mut browser, &app).await;
+    see_the_other_replica(&mut browser).await;
     // It refreshes by itself.
     let before = browser.eval(&row("digest")).await;
     browser
@@ -157,6 +236,7 @@ async fn the_dashboard_shows_every_task_and_context_in_a_real_browser() {
         png.len(),
         path.display()
     );
+    see_the_other_replica_go_silent(&mut browser, &other).await;
     drop(browser);
     stop.send(()).unwrap();
     bounded("the shutdown", LIMIT, async {

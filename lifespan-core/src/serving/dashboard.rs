@@ -7,11 +7,13 @@ use axum::response::{IntoResponse, Response};
 /// The page: HTML with its style and script inline, nothing fetched from elsewhere.
 const PAGE: &str = include_str!("dashboard.html");
 
-/// Serves the dashboard: one HTML page (under 6 KB, no external asset, script or font, so that
+/// Serves the dashboard: one HTML page (under 8 KB, no external asset, script or font, so that
 /// it works in an air-gapped cluster) that reads the [status route](crate::status_handler)
 /// every 2 seconds and shows each task (state, paused, runs, its last runs with outcome and
 /// duration — for a once-per-point task, its latest points on every replica, from the ledger
-/// — next run, lease holder with token and since when) and each context. Outcomes are
+/// — next run, lease holder with token and since when) and each context; and, for an app that
+/// [publishes its status](crate::AppBuilder::publish_status), each other replica's tasks and
+/// contexts as it last published them, and whether it went silent. Outcomes are
 /// written in words, so the page reads without colour. Its buttons post to
 /// `tasks/{name}/trigger`, `tasks/{name}/pause` and `tasks/{name}/resume` beside it.
 ///
