@@ -201,6 +201,27 @@ fn a_check_is_removed_when_its_handle_is_dropped() {
     app.add_readiness_check("cache", passing).unwrap().keep();
 }
 
+/// Dropping one handle removes its check only, however many were registered: each has its own
+/// identity; a handle's `Debug` names its check.
+#[test]
+fn dropping_a_handle_removes_its_own_check_only() {
+    let app = App::empty();
+    let first = app.add_readiness_check("cache", passing).unwrap();
+    let second = app.add_readiness_check("database", passing).unwrap();
+    assert_eq!(
+        format!("{second:?}"),
+        r#"ReadinessCheck { name: "database", .. }"#
+    );
+    drop(first);
+    assert!(matches!(
+        app.add_readiness_check("database", passing),
+        Err(ReadinessCheckError::Duplicate { name }) if name == "database"
+    ));
+    app.add_readiness_check("cache", passing).unwrap().keep();
+    drop(second);
+    app.add_readiness_check("database", passing).unwrap().keep();
+}
+
 #[test]
 fn names_are_validated_and_errors_name_the_check() {
     let app = App::empty();
