@@ -191,11 +191,12 @@ fn an_app_that_publishes_nothing_shows_no_replicas() {
 }
 
 /// The in-process coordinator, whose statuses can be cut off: publishing and reading them
-/// fail while `down` is set.
-#[derive(Clone)]
+/// fail while `down` is set, and publishing never answers while `hangs` is.
+#[derive(Clone, Default)]
 struct Flaky {
     inner: InProcess,
     down: Arc<AtomicBool>,
+    hangs: Arc<AtomicBool>,
 }
 
 impl Flaky {
@@ -262,6 +263,9 @@ impl Coordinator for Flaky {
         status: &'a str,
         ttl: Duration,
     ) -> CoordinatorFuture<'a, bool> {
+        if self.hangs.load(Ordering::Relaxed) {
+            return Box::pin(std::future::pending());
+        }
         let inner = self.inner.clone();
         let (instance, status) = (instance.to_owned(), status.to_owned());
         self.unless_down(Box::pin(async move {
@@ -285,7 +289,7 @@ fn a_failing_coordinator_is_logged_once_and_the_rest_of_the_status_is_served() {
             let _capture = tracing::subscriber::set_default(logs.subscriber());
             let flaky = Flaky {
                 inner: InProcess::starting_at(SystemTime::UNIX_EPOCH),
-                down: Arc::default(),
+                ..Flaky::default()
             };
             let a = replica(flaky.clone(), "a", "sync");
             let b = replica(flaky.clone(), "b", "digest");
@@ -328,4 +332,50 @@ fn a_failing_coordinator_is_logged_once_and_the_rest_of_the_status_is_served() {
             bounded("stop b", WAIT_LIMIT, b.shutdown()).await;
         },
     );
+}
+
+/// A publication that never answers is given up after a period, logged once, and tried again
+/// at the next period; the replica then shows as silent to the others, until it publishes again.
+#[test]
+fn a_coordinator_that_does_not_answer_is_given_up_on_after_a_period_and_logged_once() {
+    paused("publishing to a silent coordinator", REAL_LIMIT, || async {
+        let logs = CapturedLogs::default();
+        let _capture = tracing::subscriber::set_default(logs.subscriber());
+        let flaky = Flaky {
+            inner: InProcess::starting_at(SystemTime::UNIX_EPOCH),
+            ..Flaky::default()
+        };
+        let a = replica(flaky.clone(), "a", "sync");
+        let reader = replica(flaky.inner.clone(), "reader", "report");
+        bounded("start a", WAIT_LIMIT, a.start()).await.unwrap();
+        bounded("start reader", WAIT_LIMIT, reader.start())
+            .await
+            .unwrap();
+        sleep(500 * MS).await;
+        flaky.hangs.store(true, Ordering::Relaxed);
+        sleep(10 * S).await;
+        let gave_up = |logs: &CapturedLogs| {
+            logs.lines()
+                .into_iter()
+                .filter(|line| line.contains("did not take this replica's status within 1s"))
+                .count()
+        };
+        assert_eq!(gave_up(&logs), 1, "once: {:?}", logs.lines());
+        let (json, _) = routes(&reader).await;
+        assert!(
+            json.contains(r#""instance":"a","#) && json.contains(r#""silent":true"#),
+            "{json}"
+        );
+        flaky.hangs.store(false, Ordering::Relaxed);
+        sleep(2 * S).await;
+        let (json, _) = routes(&reader).await;
+        assert!(json.contains(r#""silent":false"#), "{json}");
+        assert!(logs
+            .lines()
+            .iter()
+            .any(|line| line.contains("status is published again")));
+        assert_eq!(gave_up(&logs), 1);
+        bounded("stop a", WAIT_LIMIT, a.shutdown()).await;
+        bounded("stop reader", WAIT_LIMIT, reader.shutdown()).await;
+    });
 }
