@@ -123,14 +123,81 @@
 //! The library logs through [`tracing`](https://docs.rs/tracing), in spans `lifespan.task` and
 //! `lifespan.context` that name their task or context the same way, in a field `task` or
 //! `context`: by its display name if it has one, else by its full name. It never logs argument
-//! values. Within a supervised task's span, each run of a periodic task is a `lifespan.run`
-//! span (fields `task`, `run`: its number, from 1; `outcome` and `duration_ms`, recorded when it
-//! ends), and each attempt of another supervised task a `lifespan.attempt` span (field
-//! `attempt`): closed when the run ends, so that an exporter that sends spans as they close sees
-//! each run as it ends. A failure is logged with its error as an error value (field `error`, a
+//! values. A failure is logged with its error as an error value (field `error`, a
 //! [`TaskError`], whose messages have the passwords of URLs masked). Built with
 //! `--cfg tokio_unstable`, the spawned tokio tasks carry the names of their tasks and contexts,
 //! for tokio-console.
+//!
+//! ## Spans and traces
+//!
+//! Each run of a supervised task has a span of its own, closed when the run ends, so that an
+//! exporter that sends spans as they close sees each run as it ends. That span is a *root*: with
+//! OpenTelemetry (`tracing-opentelemetry`), each run is a short trace of its own, with its
+//! outcome, rather than one more child of a task's span that ends only at shutdown. It follows
+//! from its task's span ([`Span::follows_from`](tracing::Span::follows_from), a link in
+//! OpenTelemetry), and the body is polled in it: what the body logs, and its failure, land in
+//! the run's span. The supervisor's own lines (a singleton's lease held, for one) are in the
+//! task's span.
+//!
+//! | span | fields | parent, links |
+//! |---|---|---|
+//! | `lifespan.task` | `task` | the span current where the app is started: none in a plain `main` (a root) |
+//! | `lifespan.run`: a run of a periodic task | `task`, `run` (its number, from 1), `outcome` and `duration_ms` (recorded when it ends), `otel.name`, `otel.kind`, `otel.status_code`, `error.type` | none (a root); follows from its task's `lifespan.task` |
+//! | `lifespan.attempt`: an attempt of another supervised task (restarted, critical, singleton) | `task`, `attempt` (from 1), and the others as `lifespan.run` | none (a root); follows from its task's `lifespan.task` |
+//!
+//! The fields that `tracing-opentelemetry` reads of a run's span:
+//! - `otel.name`: `lifespan.run <task>` or `lifespan.attempt <task>`, the span's name in
+//!   OpenTelemetry: the kind of span and which task, so that a backend lists the runs of each
+//!   task apart.
+//! - `otel.kind`: `internal`.
+//! - `otel.status_code`, when the run ends: `ok` if it succeeded; `error` if it failed, panicked
+//!   or timed out. A run stopped by shutdown leaves it unset: neither a success nor an error.
+//! - `error.type`, when the run failed: `failed`, `panicked` or `timed_out`, a fixed word, never
+//!   the error's text. The error itself is logged in the run's span as an ERROR event, masked;
+//!   `tracing-opentelemetry` copies its message to the span as `exception.message` unless told
+//!   not to (`with_error_records_to_exceptions(false)`).
+//!
+//! A run cut short by the end of the grace period closes without `outcome`, `duration_ms` and
+//! a status.
+//!
+//! A *plain* task (no schedule, no restart, not critical, not a singleton) has no run span: its
+//! body runs in its `lifespan.task` span, for as long as the app runs, and what it logs lands
+//! there. That span is a root when the app is started outside any span, a trace as long as the
+//! app, which is what the task is. For work a plain task does again and again, open a span per
+//! unit of work in the body (`parent: None` for a trace of its own).
+//!
+//! To see runs under a span of your choice again, open a span in the body with an explicit
+//! `parent:`: the run's span stays a root, and the work is in yours.
+//!
+//! ```
+//! use std::time::Duration;
+//!
+//! use lifespan_core::{App, TaskOptions};
+//! use tracing::Instrument;
+//!
+//! # #[tokio::main(flavor = "current_thread", start_paused = true)]
+//! # async fn main() -> anyhow::Result<()> {
+//! # tokio::time::timeout(Duration::from_secs(3600), async {
+//! let app = App::empty();
+//! // A span that lives as long as the service: every run's work is seen under it.
+//! let service = tracing::info_span!("service");
+//! let parent = service.clone();
+//! let options = TaskOptions::new().every(Duration::from_secs(60));
+//! app.register_task_with("sweep", options, move || {
+//!     let parent = parent.clone();
+//!     async move {
+//!         let work = tracing::info_span!(parent: &parent, "sweep work");
+//!         async { tracing::info!("sweeping") }.instrument(work).await;
+//!     }
+//! })?;
+//! app.start().await?;
+//! tokio::time::sleep(Duration::from_secs(150)).await;
+//! app.shutdown().await;
+//! assert_eq!(app.status().task("sweep").unwrap().runs, 2);
+//! # Ok::<(), anyhow::Error>(())
+//! # }).await.expect("the example did not finish within an hour of virtual time")
+//! # }
+//! ```
 //!
 //! [`App::status`] shows each supervised task's run history: [`TaskStatus::runs`],
 //! [`TaskStatus::last_run`] and [`TaskStatus::next_run`], the runs of this process; for a

@@ -236,7 +236,10 @@ impl CapturedLogs {
 /// "never", and a test capturing on another thread then misses that line. A second dispatcher,
 /// alive for the whole process and interested in everything, makes `tracing` ask every live
 /// dispatcher instead, so that a capture sees every line logged on its thread.
-fn keep_every_callsite_enabled() {
+///
+/// [`CapturedLogs::subscriber`] calls it; a test that sets a subscriber of its own as its
+/// thread's default calls it first.
+pub fn keep_every_callsite_enabled() {
     static ALWAYS_INTERESTED: std::sync::OnceLock<tracing::Dispatch> = std::sync::OnceLock::new();
     ALWAYS_INTERESTED.get_or_init(|| tracing::Dispatch::new(tracing_subscriber::registry()));
 }

@@ -333,7 +333,8 @@ impl Points {
             expiry: expiry.clone(),
             label: self.label.clone(),
         };
-        let keeper = tokio::spawn(keeper.keep(sent).instrument(board.plan.task(index).span()));
+        // In the task's span, which the supervisor runs in: not a second span of the task's.
+        let keeper = tokio::spawn(keeper.keep(sent).in_current_span());
         HeldRun {
             run,
             point,

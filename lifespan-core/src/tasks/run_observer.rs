@@ -7,6 +7,13 @@
 //! spans with a field `attempt`. Both name the task in a field `task`, as the task's own span
 //! does, and record `outcome` and `duration_ms` when the run ends. A run cut short by the end
 //! of the grace period closes without them.
+//!
+//! Each run's span is a root, the start of a trace of its own, which follows from the task's
+//! span (a link, in OpenTelemetry's terms): a task lives as long as the app, and a trace whose
+//! root ends only at shutdown would hold every run of every task. The fields that
+//! `tracing-opentelemetry` maps to the span's name, kind and status (`otel.name`, `otel.kind`,
+//! `otel.status_code`) and `error.type` are given too: the status and the error's type when the
+//! run ends, as fixed words, never the error's text.
 
 use std::sync::Arc;
 
@@ -29,6 +36,8 @@ pub(crate) struct Runs {
     count: u64,
     record: Record,
     meters: metrics::Runs,
+    /// The task's span, which each run's span follows from.
+    task: tracing::Span,
 }
 
 /// One run in progress: its span, and when it began.
@@ -47,7 +56,13 @@ impl Run {
 }
 
 impl Runs {
-    pub(crate) fn new(board: Arc<Board>, index: usize, periodic: bool) -> Self {
+    /// The runs of task `index`, whose span is `task`.
+    pub(crate) fn new(
+        board: Arc<Board>,
+        index: usize,
+        periodic: bool,
+        task: tracing::Span,
+    ) -> Self {
         let record = board.histories.record(index);
         let meters = metrics::Runs::new(board.plan.task(index).label());
         Runs {
@@ -57,6 +72,7 @@ impl Runs {
             count: 0,
             record,
             meters,
+            task,
         }
     }
 
@@ -71,23 +87,35 @@ impl Runs {
         self.record.began();
         self.meters.started();
         let task = self.board.plan.task(self.index).label();
+        // `parent: None`: a root, whatever span is current; linked to the task's span instead.
         let span = if self.periodic {
             tracing::info_span!(
+                parent: None,
                 "lifespan.run",
                 task = %task,
                 run = self.count,
                 outcome = Empty,
                 duration_ms = Empty,
+                otel.name = format_args!("lifespan.run {task}"),
+                otel.kind = "internal",
+                otel.status_code = Empty,
+                error.r#type = Empty,
             )
         } else {
             tracing::info_span!(
+                parent: None,
                 "lifespan.attempt",
                 task = %task,
                 attempt = self.count,
                 outcome = Empty,
                 duration_ms = Empty,
+                otel.name = format_args!("lifespan.attempt {task}"),
+                otel.kind = "internal",
+                otel.status_code = Empty,
+                error.r#type = Empty,
             )
         };
+        span.follows_from(self.task.id());
         Run {
             span,
             began: Instant::now(),
@@ -107,6 +135,17 @@ impl Runs {
         };
         let took = Instant::now().saturating_duration_since(run.began);
         run.span.record("outcome", outcome.as_str());
+        match outcome {
+            RunOutcome::Succeeded => {
+                run.span.record("otel.status_code", "ok");
+            }
+            RunOutcome::Failed | RunOutcome::Panicked | RunOutcome::TimedOut => {
+                run.span.record("otel.status_code", "error");
+                run.span.record("error.type", outcome.as_str());
+            }
+            // Stopped on shutdown, or its singleton's lease was lost: no error, nor a success.
+            RunOutcome::Cancelled => {}
+        }
         run.span.record(
             "duration_ms",
             u64::try_from(took.as_millis()).unwrap_or(u64::MAX),

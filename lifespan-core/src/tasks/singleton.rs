@@ -233,7 +233,8 @@ impl Singleton {
             expiry: expiry.clone(),
             label: board.plan.task(index).label().to_string(),
         };
-        let keeper = tokio::spawn(keeper.keep(sent).instrument(board.plan.task(index).span()));
+        // In the task's span, which the supervisor runs in: not a second span of the task's.
+        let keeper = tokio::spawn(keeper.keep(sent).in_current_span());
         HeldTerm {
             term,
             lease,

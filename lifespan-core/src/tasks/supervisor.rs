@@ -51,7 +51,17 @@ pub(crate) async fn supervise(
     };
     let _running = metrics::Running::start(board.plan.task(index).label());
     let critical = options.critical;
-    let supervisor = Supervisor::new(app.clone(), board.clone(), state, index, options, timing);
+    let supervisor = Supervisor::new(
+        app.clone(),
+        board.clone(),
+        state,
+        index,
+        options,
+        timing,
+        span.clone(),
+    );
+    // The supervisor's own lines (restarts, the end for good) are in the task's span; each run's
+    // are in the run's span, a root that follows from it (see `Runs`).
     let mut run = std::pin::pin!(supervisor.run(first));
     // A panic outside the body (in the supervisor itself) is the task's failure for good: it
     // is recorded, and a critical task still stops the app. It never ends the task silently.
@@ -156,7 +166,8 @@ enum Step {
 }
 
 impl Supervisor {
-    /// The supervisor of task `index` of `board`, which runs under `options` and `timing`.
+    /// The supervisor of task `index` of `board`, which runs under `options` and `timing`, in
+    /// the task's span `span`.
     fn new(
         app: WeakApp,
         board: Arc<Board>,
@@ -164,6 +175,7 @@ impl Supervisor {
         index: usize,
         options: TaskOptions,
         timing: Option<Timing>,
+        span: tracing::Span,
     ) -> Self {
         let singleton = options.singleton.then(|| {
             let settings = options.lease.unwrap_or(board.coordination.lease);
@@ -171,7 +183,7 @@ impl Supervisor {
         });
         let points = (options.is_periodic() && options.once_per_point)
             .then(|| Points::new(&board, index, &options));
-        let runs = Runs::new(board.clone(), index, options.is_periodic());
+        let runs = Runs::new(board.clone(), index, options.is_periodic(), span);
         Supervisor {
             options,
             timing,
@@ -539,7 +551,8 @@ impl Supervisor {
         })
     }
 
-    /// Runs one body to its end, in a span of its own, and records the run (see [`Runs`]).
+    /// Runs one body to its end, in a span of its own (the body's every poll, and what it logs, is
+    /// in it), and records the run (see [`Runs`]).
     async fn run_once(&mut self, body: BoxFuture) -> RunEnd {
         let run = self.runs.begin(self.manual);
         let (ended, timed_out) = self.run_limited(body).instrument(run.span().clone()).await;
