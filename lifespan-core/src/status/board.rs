@@ -280,7 +280,10 @@ impl Board {
             self.now()
         };
         self.set_code(index, code, at);
-        metrics::ended_for_good(self.plan.task(index).label(), outcome);
+        if matches!(outcome, TaskOutcome::Failed(_) | TaskOutcome::Panicked(_)) {
+            // Set to 0 at each start: an end that is no failure leaves it so.
+            metrics::failed_for_good(self.plan.task(index).label());
+        }
     }
 
     /// Task `index` was aborted now.

@@ -24,7 +24,7 @@ pub(crate) fn panicked(_: &str) {}
 pub(crate) fn restarted(_: &str) {}
 
 #[inline(always)]
-pub(crate) fn ended_for_good(_: &str, _: &TaskOutcome) {}
+pub(crate) fn failed_for_good(_: &str) {}
 
 #[inline(always)]
 pub(crate) fn lease_held(_: &str, _: bool) {}

@@ -19,7 +19,9 @@
 //! it, and a gauge that is "not set before" (the last success) is not shown as 0.
 
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock, Mutex, OnceLock};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use metrics::{Counter, Gauge, Histogram, Label};
 
@@ -34,6 +36,9 @@ pub(crate) struct Meters {
     pub(super) duration: Histogram,
     pub(super) running: Gauge,
     pub(super) failed_for_good: Gauge,
+    /// Whether `failed_for_good` was set to 1 since the task's last start: a start sets it
+    /// back to 0 only then (registered, it reads 0).
+    pub(super) failed: AtomicBool,
     failures: OnceLock<Counter>,
     panics: OnceLock<Counter>,
     restarts: OnceLock<Counter>,
@@ -61,6 +66,7 @@ impl Meters {
             duration: metrics::histogram!(DURATION, &task(label)),
             running: metrics::gauge!(RUNNING, &task(label)),
             failed_for_good: metrics::gauge!(FAILED_FOR_GOOD, &task(label)),
+            failed: AtomicBool::new(false),
             failures: OnceLock::new(),
             panics: OnceLock::new(),
             restarts: OnceLock::new(),
@@ -150,21 +156,53 @@ fn recorder() -> RecorderId {
 }
 
 /// The handles of each task, by its name, for one recorder.
-type ByName = HashMap<Box<str>, Arc<Meters>>;
+type ByName = HashMap<Box<str>, Arc<Meters>, BuildHasherDefault<Fnv>>;
 
-/// Per recorder, the handles of each task by its name.
-static CACHE: LazyLock<Mutex<HashMap<RecorderId, ByName>>> = LazyLock::new(Mutex::default);
+/// Per recorder, the handles of each task by its name: a list, since a process has one
+/// recorder, or a few in tests.
+static CACHE: Mutex<Vec<(RecorderId, ByName)>> = Mutex::new(Vec::new());
 
 /// The handles of task `label`'s metrics with the recorder installed now: made at the first
 /// call for this recorder and name, looked up after.
 pub(crate) fn meters(label: &str) -> Arc<Meters> {
     let recorder = recorder();
     let mut cache = lock(&CACHE);
-    let by_name = cache.entry(recorder).or_default();
+    let index = match cache.iter().position(|(id, _)| *id == recorder) {
+        Some(index) => index,
+        None => {
+            cache.push((recorder, ByName::default()));
+            cache.len() - 1
+        }
+    };
+    let by_name = &mut cache[index].1;
     if let Some(meters) = by_name.get(label) {
         return meters.clone();
     }
     let meters = Arc::new(Meters::new(label));
     by_name.insert(label.into(), meters.clone());
     meters
+}
+
+/// FNV-1a: task names are short, and chosen by the app, not by whoever sends it requests, so a
+/// hash that resists flooding buys nothing here and costs at every start.
+#[derive(Default)]
+pub(super) struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut hash = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for byte in bytes {
+            hash ^= u64::from(*byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = hash;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }

@@ -4,6 +4,7 @@ mod meters;
 mod names;
 
 use std::future::Future;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -41,12 +42,11 @@ pub(crate) fn restarted(label: &str) {
     meters(label).restarts().increment(1);
 }
 
-/// Task `label` ended for good so: failed for good if it failed or panicked.
-pub(crate) fn ended_for_good(label: &str, outcome: &TaskOutcome) {
-    let failed = matches!(outcome, TaskOutcome::Failed(_) | TaskOutcome::Panicked(_));
-    meters(label)
-        .failed_for_good
-        .set(if failed { 1.0 } else { 0.0 });
+/// Task `label` ended failed for good (it failed or panicked, and is not restarted).
+pub(crate) fn failed_for_good(label: &str) {
+    let meters = meters(label);
+    meters.failed.store(true, Ordering::Relaxed);
+    meters.failed_for_good.set(1.0);
 }
 
 /// Singleton `label` gained (`true`) or lost its lease on this replica.
@@ -71,7 +71,9 @@ impl Running {
 
     fn of(meters: Arc<Meters>) -> Self {
         meters.running.increment(1.0);
-        meters.failed_for_good.set(0.0);
+        if meters.failed.load(Ordering::Relaxed) && meters.failed.swap(false, Ordering::Relaxed) {
+            meters.failed_for_good.set(0.0);
+        }
         Running(meters)
     }
 }
