@@ -152,22 +152,21 @@
 //! | `lifespan_task_run_duration_seconds` | histogram | seconds | `task` | how long each run took |
 //! | `lifespan_tasks_running` | gauge | tasks | `task` | tasks started and not ended for good (a periodic task between two runs counts) |
 //! | `lifespan_task_last_success_timestamp_seconds` | gauge | seconds since the Unix epoch | `task` | wall-clock time at which a run of the task last ended successfully on this process; absent before the first success |
-//! | `lifespan_task_next_run_timestamp_seconds` | gauge | seconds since the Unix epoch | `task` | wall-clock time of the task's next planned run on this process (a scheduled run, or a restart after its delay), as its status shows `next_run`; absent before the first is planned, and left as it was while none is planned (a run in progress, a pause) |
+//! | `lifespan_task_next_run_timestamp_seconds` | gauge | seconds since the Unix epoch | `task` | wall-clock time of the task's next planned run on this process (a scheduled run, or a restart after its delay), as its status shows `next_run`; absent before the first is planned |
 //! | `lifespan_task_missed_points_total` | counter | points | `task` | points of a once-per-point task's schedule missed (not run), counted by the replica that started the point after them |
 //! | `lifespan_task_timeouts_total` | counter | runs | `task` | runs cut at their [`timeout`](TaskOptions::timeout) |
 //! | `lifespan_task_manual_runs_total` | counter | runs | `task` | runs asked for by hand ([`App::trigger`]), counted where they run |
 //! | `lifespan_task_failed_for_good` | gauge | 0 or 1 | `task` | 1 once the task ended failed for good (restart limit reached, or failed or panicked with no restart), 0 from each start |
 //! | `lifespan_task_lease_held` | gauge | 0 or 1 | `task` | whether this replica holds the singleton task's lease |
 //! | `lifespan_task_lease_changes_total` | counter | changes | `task` | times this replica gained or lost (or gave up) the singleton task's lease |
-//! | `lifespan_coordinator_request_errors_total` | counter | requests | `task`, `operation` | the task's requests to the coordinator that failed, or went unanswered within the runtime's time limit (not counted once shutdown has begun) |
+//! | `lifespan_coordinator_request_errors_total` | counter | requests | `task`, `operation` | the task's requests to the coordinator that failed, or went unanswered within the runtime's time limit |
 //! | `lifespan_coordinator_request_duration_seconds` | histogram | seconds | `task`, `operation` | how long each of the task's requests to the coordinator took |
 //!
 //! `operation` is one of `acquire_lease`, `renew_lease`, `release_lease`, `read_clock`,
 //! `claim_run`, `renew_run`, `finish_run` (the runtime's), `pause`, `resume`, `request_run`,
 //! `recent_runs` (asked for by hand: [`App::pause`], [`App::resume`], [`App::trigger`],
 //! [`App::ledger`]). A metric that does not apply to a task (a lease, a timeout) is not
-//! registered for it; the counters of failures, panics, restarts and of each kind of request
-//! appear at their first event.
+//! registered for it.
 //!
 //! They are described (`metrics::describe_*`, with their unit and help text) when an app starts.
 //! The handles of a task's metrics are made at the task's first start in the process, once per

@@ -113,7 +113,8 @@ fn requests(reading: &Reading, task: &str, operation: &str) -> (u64, usize) {
 
 /// A singleton's requests are timed and, once the coordinator is down, counted as errors by
 /// operation: its renewals until the renew deadline, the release of the lease lost, then
-/// each request for the lease, every retry period.
+/// each request for the lease, every retry period; a renewal that goes unanswered until the
+/// renew deadline counts as one too.
 #[test]
 fn requests_to_a_coordinator_that_fails_are_counted_by_operation() {
     let (recorder, snapshotter) = recorder();
@@ -144,6 +145,18 @@ fn requests_to_a_coordinator_that_fails_are_counted_by_operation() {
             errors >= 2 && errors as usize == asked,
             "{errors} of {asked}"
         );
+
+        // Back, but renewals go unanswered: each is dropped at the renew deadline, a failure.
+        coordinator
+            .faults()
+            .renew_hangs
+            .store(true, Ordering::SeqCst);
+        coordinator.faults().down.store(false, Ordering::SeqCst);
+        held(&app, "leader").await;
+        Reading::take(&snapshotter);
+        tokio::time::sleep(3 * S).await;
+        let hanging = Reading::take(&snapshotter);
+        assert_eq!(requests(&hanging, "leader", "renew_lease"), (1, 1));
         bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
     });
 }

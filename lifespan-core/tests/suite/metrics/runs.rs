@@ -4,6 +4,7 @@ use std::time::{Duration, SystemTime};
 
 use lifespan_core::{App, Restart, Shutdown, TaskOptions};
 use lifespan_test_support::{bounded, WAIT_LIMIT};
+use metrics_util::MetricKind;
 
 use super::{paused, recorder, wall_clock, Reading};
 
@@ -87,6 +88,17 @@ fn runs_cut_at_their_timeout_are_counted_and_a_task_failed_for_good_shows_1() {
         assert_eq!(failed_for_good(&before, "slow"), Some(0.0));
         assert_eq!(failed_for_good(&before, "steady"), Some(0.0));
         assert_eq!(before.counter("lifespan_task_timeouts_total", "slow"), 0);
+        // What does not apply to a task is not registered for it.
+        assert!(before
+            .value(MetricKind::Gauge, "lifespan_task_lease_held", "slow")
+            .is_none());
+        assert!(before
+            .value(
+                MetricKind::Counter,
+                "lifespan_task_timeouts_total",
+                "steady"
+            )
+            .is_none());
         tokio::time::sleep(7 * S).await;
         let after = Reading::take(&snapshotter);
         assert_eq!(after.counter("lifespan_task_timeouts_total", "slow"), 1);
