@@ -102,6 +102,8 @@ fn runs_cut_at_their_timeout_are_counted_and_a_task_failed_for_good_shows_1() {
         tokio::time::sleep(7 * S).await;
         let after = Reading::take(&snapshotter);
         assert_eq!(after.counter("lifespan_task_timeouts_total", "slow"), 1);
+        // A run cut at its timeout is a failure too.
+        assert_eq!(after.counter("lifespan_task_failures_total", "slow"), 1);
         assert_eq!(after.counter("lifespan_task_timeouts_total", "limited"), 0);
         assert_eq!(failed_for_good(&after, "slow"), Some(1.0));
         bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
