@@ -11,9 +11,10 @@
 //!
 //! - spans on: a `tracing_subscriber` registry is the default subscriber, so that every INFO
 //!   span is made and closed (the hand-written loop then opens one span per tick too);
-//! - metrics on: a Prometheus recorder (`metrics-exporter-prometheus`, not installed globally)
-//!   is the thread's recorder; off, the `metrics` facade's no-op recorder answers. The feature
-//!   itself is on in this package: without it the calls are compiled out.
+//! - metrics on: a Prometheus recorder (`metrics-exporter-prometheus`, not installed globally,
+//!   one for the whole process, as an app's) is the thread's recorder; off, the `metrics`
+//!   facade's no-op recorder answers. The feature itself is on in this package: without it the
+//!   calls are compiled out.
 //!
 //! `LIFESPAN_BENCH_QUICK=1` runs few rounds, for a smoke run.
 
@@ -153,8 +154,7 @@ fn sample(variant: Variant) -> f64 {
     };
     let with_metrics = || {
         if variant.metrics() {
-            let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
-            metrics::with_local_recorder(&recorder, run);
+            metrics::with_local_recorder(recorder(), run);
         } else {
             run();
         }
@@ -227,4 +227,12 @@ fn main() {
             variant.label()
         );
     }
+}
+
+/// The process's one Prometheus recorder, kept for its life as an app's: lifespan keeps the
+/// handles of a task's metrics per recorder, known by its address.
+fn recorder() -> &'static metrics_exporter_prometheus::PrometheusRecorder {
+    static RECORDER: std::sync::OnceLock<metrics_exporter_prometheus::PrometheusRecorder> =
+        std::sync::OnceLock::new();
+    RECORDER.get_or_init(|| metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder())
 }

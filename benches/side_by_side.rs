@@ -35,6 +35,10 @@
 //!   only this section;
 //! - `other`: contexts, reload and polls, one variant after the other in this process.
 //!
+//! Built with the root package's `metrics` feature (the default), each process installs a
+//! Prometheus recorder first, as an app does, so that lifespan's rows record their tasks'
+//! metrics; `LIFESPAN_BENCH_NO_RECORDER=1` leaves the facade's no-op recorder.
+//!
 //! The output is Markdown, with the targets and whether each holds at the end.
 //! `LIFESPAN_BENCH_QUICK=1` runs few rounds and skips N = 100,000, for a smoke run.
 
@@ -606,10 +610,10 @@ fn print_header(quick: bool) {
         .unwrap_or_default();
     println!("## lifespan side by side\n");
     if cfg!(feature = "metrics") {
-        // lifespan-core's default build has no metrics; with them, each task start registers
-        // its metrics with the (here absent) recorder, which these rows would count.
+        // lifespan-core's default build has no metrics; with them, each process of the run
+        // installs a Prometheus recorder, and lifespan's rows record their tasks' metrics.
         println!(
-            "**Built with the `metrics` feature: lifespan's rows include a metric registration per task. Run `cargo bench --bench side_by_side --no-default-features` to measure lifespan-core as built by default.**\n"
+            "**Built with the `metrics` feature: a Prometheus recorder is installed in each process, and lifespan's rows record their tasks' metrics into it. Run `cargo bench --bench side_by_side --no-default-features` to measure lifespan-core as built by default.**\n"
         );
     }
     println!(
@@ -626,7 +630,21 @@ fn print_header(quick: bool) {
     );
 }
 
+/// With the `metrics` feature, the process's recorder, as an app installs it: Prometheus's,
+/// rendered by nobody here; none with `LIFESPAN_BENCH_NO_RECORDER` set (the facade's no-op
+/// recorder answers), to tell what the recorder costs from what lifespan's calls cost.
+#[cfg(feature = "metrics")]
+fn install_recorder() {
+    if std::env::var_os("LIFESPAN_BENCH_NO_RECORDER").is_some() {
+        return;
+    }
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    metrics::set_global_recorder(recorder).expect("the first recorder of the process");
+}
+
 fn main() {
+    #[cfg(feature = "metrics")]
+    install_recorder();
     if std::env::var_os(FMT).is_some() {
         tracing_subscriber::fmt()
             .with_max_level(tracing::Level::INFO)

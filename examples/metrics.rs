@@ -1,7 +1,14 @@
 //! The tasks' metrics (feature `metrics` of lifespan-core) scraped by Prometheus: a sync that
 //! runs every 200 ms and fails one run in three, restarted after its backoff, and a report on a
 //! cron schedule (feature `cron`), with the counters of their starts, failures and restarts,
-//! their run durations and the running tasks served at `/metrics` in the Prometheus text format.
+//! their run durations and the running tasks served at `/metrics` in the Prometheus text format;
+//! and what alerts are written on: the wall-clock time of each task's last success
+//! (`lifespan_task_last_success_timestamp_seconds`) and of its next run
+//! (`lifespan_task_next_run_timestamp_seconds`), whether it failed for good
+//! (`lifespan_task_failed_for_good`), its runs cut at their timeout
+//! (`lifespan_task_timeouts_total`) and asked for by hand (`lifespan_task_manual_runs_total`).
+//! The metrics of singleton and once-per-point tasks (leases, missed points, the requests to the
+//! coordinator) need a coordinator: see the table in lifespan-core's documentation.
 //!
 //! ```text
 //! cargo run --example metrics                  # serves http://127.0.0.1:9000/metrics

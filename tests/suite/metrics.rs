@@ -1,5 +1,6 @@
 //! The metrics example as a real process: `/metrics` on loopback serves the tasks' counters in
-//! the Prometheus text format, and they move between two scrapes.
+//! the Prometheus text format, they move between two scrapes, and the times of a task's last
+//! success and next run are near the wall clock.
 #![cfg(unix)]
 
 use std::net::SocketAddr;
@@ -108,6 +109,27 @@ fn the_counters_of_a_periodic_task_that_sometimes_fails_move_between_two_scrapes
         reports(scrape).is_some_and(|count| count > first_reports)
     });
     assert!(third.contains("task=\"report\""), "{third}");
+    // The times alerts are written on: the sync's last success within the last minute, the
+    // report's next run within the next few seconds; neither failed for good.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let last_success = value_of(
+        &third,
+        "lifespan_task_last_success_timestamp_seconds",
+        "inventory sync",
+    )
+    .expect("the sync's last success");
+    assert!((now - 60.0..=now + 1.0).contains(&last_success), "{third}");
+    let next_run = value_of(&third, "lifespan_task_next_run_timestamp_seconds", "report")
+        .expect("the report's next run");
+    assert!((now - 5.0..=now + 5.0).contains(&next_run), "{third}");
+    assert_eq!(
+        value_of(&third, "lifespan_task_failed_for_good", "inventory sync"),
+        Some(0.0),
+        "{third}"
+    );
 
     process.signal("TERM");
     let (status, lines) = process.finish();

@@ -2,8 +2,9 @@
 //! operators asked of each task: pauses, manual runs), the run
 //! history of supervised tasks, the app's phase, the [`Status`](crate::Status) read from them,
 //! the ledger of once-per-point tasks read from the coordinator,
-//! metrics (feature `metrics`), the start of each poll in progress, their `serde` form, and
-//! this replica's status published for the others (feature `serde`).
+//! metrics (feature `metrics`) with the requests of each task to the coordinator they measure,
+//! the start of each poll in progress, their `serde` form, and this replica's status published
+//! for the others (feature `serde`).
 //!
 //! It may use: `base`, `replicas`, `report`, `schedules`, `registration`.
 
@@ -14,6 +15,7 @@ pub(crate) mod ledger;
 pub(crate) mod metrics;
 pub(crate) mod phase;
 pub(crate) mod poll_starts;
+pub(crate) mod requests;
 #[cfg(feature = "serde")]
 pub(crate) mod publish;
 #[cfg(feature = "serde")]
