@@ -279,6 +279,8 @@ pub use serving::graceful_shutdown::ShutdownSignal;
 pub use serving::probes::{liveness_handler, readiness_handler};
 #[cfg(feature = "axum")]
 pub use serving::status_route::{status_handler, status_handler_with_errors};
+#[cfg(feature = "metrics")]
+pub use status::alert_rules::{AlertRules, AlertRulesError};
 pub use status::ledger::{LedgerRun, LedgerRunState, TaskLedger};
 pub use status::phase::{Phase, Phases};
 pub use status::snapshot::{

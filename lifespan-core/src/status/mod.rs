@@ -2,10 +2,12 @@
 //! operators asked of each task: pauses, manual runs), the run
 //! history of supervised tasks, the app's phase, the [`Status`](crate::Status) read from them,
 //! the ledger of once-per-point tasks read from the coordinator,
-//! metrics (feature `metrics`), the start of each poll in progress, and their `serde` form.
+//! metrics (feature `metrics`) and the alerting rules on them, the start of each poll in progress, and their `serde` form.
 //!
 //! It may use: `base`, `replicas`, `report`, `schedules`, `registration`.
 
+#[cfg(feature = "metrics")]
+pub(crate) mod alert_rules;
 pub(crate) mod board;
 pub(crate) mod control;
 pub(crate) mod history;
