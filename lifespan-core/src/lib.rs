@@ -151,6 +151,7 @@
 //! | `lifespan_task_restarts_total` | counter | restarts after a run ended |
 //! | `lifespan_task_run_duration_seconds` | histogram | how long each run took |
 //! | `lifespan_tasks_running` | gauge | tasks started and not ended for good (a periodic task between two runs counts) |
+//! | `lifespan_task_last_success_timestamp_seconds` | gauge, seconds | wall-clock time (since the Unix epoch) at which a run of the task last ended successfully on this process; absent before the first success |
 //!
 //! They are described (`metrics::describe_*`) when an app starts. Without the feature, none of
 //! this is compiled.

@@ -13,10 +13,14 @@ pub(crate) use off::*;
 
 #[cfg(feature = "metrics")]
 mod on {
-    use std::time::Duration;
+    use std::time::{Duration, SystemTime};
 
     use metrics::{Counter, Gauge, Histogram, Unit};
     use tokio::time::Instant;
+
+    use crate::report::outcome::TaskOutcome;
+    use crate::status::board::Board;
+    use crate::status::snapshot::RunOutcome;
 
     const STARTS: &str = "lifespan_task_starts_total";
     const FAILURES: &str = "lifespan_task_failures_total";
@@ -24,6 +28,7 @@ mod on {
     const RESTARTS: &str = "lifespan_task_restarts_total";
     const DURATION: &str = "lifespan_task_run_duration_seconds";
     const RUNNING: &str = "lifespan_tasks_running";
+    const LAST_SUCCESS: &str = "lifespan_task_last_success_timestamp_seconds";
 
     /// Describes the metrics to the recorder installed now: at each start of an app, so that a
     /// recorder installed between two starts learns them too.
@@ -50,6 +55,24 @@ mod on {
             Unit::Count,
             "Lifespan tasks started and not ended for good"
         );
+        metrics::describe_gauge!(
+            LAST_SUCCESS,
+            Unit::Seconds,
+            "Wall-clock time (seconds since the Unix epoch) at which a run of a lifespan task last ended successfully"
+        );
+    }
+
+    /// Seconds since the Unix epoch of `at` (negative before it).
+    fn unix_seconds(at: SystemTime) -> f64 {
+        match at.duration_since(SystemTime::UNIX_EPOCH) {
+            Ok(since) => since.as_secs_f64(),
+            Err(before) => -before.duration().as_secs_f64(),
+        }
+    }
+
+    /// A run of task `label` ended successfully, now by `board`'s wall clock.
+    fn succeeded(label: &str, board: &Board) {
+        metrics::gauge!(LAST_SUCCESS, &task(label)).set(unix_seconds(board.wall_now()));
     }
 
     fn task(label: &str) -> [(&'static str, String); 1] {
@@ -103,6 +126,20 @@ mod on {
             }
         }
 
+        /// A run of task `index` of `board` took `duration` and ended so.
+        pub(crate) fn ended(
+            &self,
+            duration: Duration,
+            outcome: RunOutcome,
+            board: &Board,
+            index: usize,
+        ) {
+            self.ran(duration);
+            if outcome == RunOutcome::Succeeded {
+                succeeded(board.plan.task(index).label(), board);
+            }
+        }
+
         /// A run begins.
         pub(crate) fn started(&self) {
             self.starts.increment(1);
@@ -132,9 +169,12 @@ mod on {
             }
         }
 
-        /// Its run ended.
-        pub(crate) fn ended(&self) {
+        /// Its run ended so, task `index` of `board`.
+        pub(crate) fn ended(&self, outcome: &TaskOutcome, board: &Board, index: usize) {
             self.runs.ran(self.began.elapsed());
+            if matches!(outcome, TaskOutcome::Completed) {
+                succeeded(board.plan.task(index).label(), board);
+            }
         }
     }
 }
@@ -142,6 +182,10 @@ mod on {
 #[cfg(not(feature = "metrics"))]
 mod off {
     use std::time::Duration;
+
+    use crate::report::outcome::TaskOutcome;
+    use crate::status::board::Board;
+    use crate::status::snapshot::RunOutcome;
 
     #[inline(always)]
     pub(crate) fn describe() {}
@@ -176,7 +220,7 @@ mod off {
         pub(crate) fn started(&self) {}
 
         #[inline(always)]
-        pub(crate) fn ran(&self, _: Duration) {}
+        pub(crate) fn ended(&self, _: Duration, _: RunOutcome, _: &Board, _: usize) {}
     }
 
     pub(crate) struct Plain;
@@ -188,6 +232,6 @@ mod off {
         }
 
         #[inline(always)]
-        pub(crate) fn ended(&self) {}
+        pub(crate) fn ended(&self, _: &TaskOutcome, _: &Board, _: usize) {}
     }
 }

@@ -138,8 +138,8 @@ impl Future for TaskFuture {
         let this = self.get_mut();
         let _entered = this.span.enter();
         let ended = std::task::ready!(poll_body(&mut this.body, &this.board, this.index, cx));
-        this.meter.ended();
         let outcome = outcome(&this.board, this.index, ended);
+        this.meter.ended(&outcome, &this.board, this.index);
         this.board.set_ended(this.index, &outcome);
         Poll::Ready(())
     }

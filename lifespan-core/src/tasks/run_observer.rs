@@ -112,6 +112,6 @@ impl Runs {
             u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
         );
         self.record.ended(run.began, took, outcome, run.manual);
-        self.meters.ran(took);
+        self.meters.ended(took, outcome, &self.board, self.index);
     }
 }

@@ -1,10 +1,11 @@
 //! The metrics of the tasks (feature `metrics`), read back from a debugging recorder: starts,
-//! failures, panics and restarts counted per task, run durations, running tasks.
+//! failures, panics and restarts counted per task, run durations, running tasks, the time of
+//! the last success.
 #![cfg(feature = "metrics")]
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use lifespan_core::{App, Restart, Shutdown, TaskOptions};
 use lifespan_test_support::{bounded, WAIT_LIMIT};
@@ -165,4 +166,67 @@ fn check_while_running(reading: &Reading) {
             "{task}"
         );
     }
+}
+
+/// Runs `test` on a paused current-thread runtime with `recorder` installed on its thread.
+fn paused<F: std::future::Future<Output = ()>>(recorder: &DebuggingRecorder, test: F) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .unwrap();
+    metrics::with_local_recorder(recorder, || runtime.block_on(test));
+}
+
+/// The wall clock as the runtime reads it under paused time: the system's time when `anchor`
+/// was taken, plus the runtime's time since.
+fn wall_clock(anchor: (SystemTime, tokio::time::Instant)) -> f64 {
+    let now = anchor.0 + anchor.1.elapsed();
+    now.duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+#[test]
+fn the_last_success_is_the_wall_clock_time_of_the_last_run_that_succeeded() {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    paused(&recorder, async {
+        let anchor = (SystemTime::now(), tokio::time::Instant::now());
+        let app = app();
+        app.register_task("once", || async {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+        })
+        .unwrap();
+        bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
+        let last_success = |reading: &Reading, task| {
+            reading.gauge("lifespan_task_last_success_timestamp_seconds", task)
+        };
+        // Before any run of sweep has ended (its first at 10 s), and before `once` has.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let before = Reading::take(&snapshotter);
+        assert_eq!(last_success(&before, "sweep"), None);
+        assert_eq!(last_success(&before, "once"), None);
+        // The plain task succeeded at 3 s, sweep's first run at 10.25 s.
+        tokio::time::sleep(Duration::from_secs(9)).await;
+        let first = Reading::take(&snapshotter);
+        let at = wall_clock(anchor);
+        let once = last_success(&first, "once").expect("the plain task's success");
+        assert!((at - 8.0 - once).abs() < 0.1, "{once} for {at}");
+        let sweep = last_success(&first, "sweep").expect("sweep's first success");
+        assert!((at - 0.75 - sweep).abs() < 0.1, "{sweep} for {at}");
+        // Sweep's second run (20 s) fails: no success to record (reading reset the gauge).
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert_eq!(
+            last_success(&Reading::take(&snapshotter), "sweep"),
+            Some(0.0)
+        );
+        // Its restart, a second after the failure, succeeds at 21.5 s.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let third = last_success(&Reading::take(&snapshotter), "sweep").unwrap();
+        let at = wall_clock(anchor);
+        assert!((at - 1.5 - third).abs() < 0.1, "{third} for {at}");
+        assert!(third - sweep > 10.0, "{third} after {sweep}");
+        bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
+    });
 }
