@@ -156,6 +156,9 @@
 //! They are described (`metrics::describe_*`) when an app starts. Without the feature, none of
 //! this is compiled.
 //!
+//! `App::alert_rules` writes the Prometheus alerting rules on them for the app's periodic and
+//! singleton tasks, with thresholds from each task's own schedule and lease (`AlertRules`).
+//!
 //! One rule decides what is logged and what is returned: an error that a call returns
 //! ([`StartupError`] from [`App::start`] and [`App::reload`], [`RunError`] from the `run_*` and
 //! `serve*` forms) is *returned, not logged*: print it where you handle it, once (a `main`

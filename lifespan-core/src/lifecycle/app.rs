@@ -148,6 +148,7 @@ impl App {
     }
 
     /// The lease settings of its singletons that have none of their own.
+    #[cfg(feature = "metrics")]
     pub(crate) fn lease_settings(&self) -> crate::replicas::LeaseSettings {
         self.own().coordination.lease
     }

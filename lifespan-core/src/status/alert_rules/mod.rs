@@ -88,8 +88,7 @@ impl TaskAlerts {
     /// The rules' view of task `task` with `options`, on an app whose leases are `app_lease`
     /// by default; `None` for a task that is neither periodic nor a singleton.
     pub(crate) fn of(task: &str, options: &TaskOptions, app_lease: LeaseSettings) -> Option<Self> {
-        let periodic = options.every.is_some() || options.cron.is_some();
-        if !periodic && !options.singleton {
+        if !options.is_periodic() && !options.singleton {
             return None;
         }
         Some(TaskAlerts {
