@@ -141,19 +141,42 @@
 //! With the feature `metrics`, the library records through the
 //! [`metrics`](https://docs.rs/metrics) facade, to whichever recorder the app installs (a
 //! Prometheus exporter, ...), labelled with the task's name (`task`: its display name, else its
-//! full name) and nothing else:
+//! full name) and nothing else but, for the coordinator's, the request's `operation`:
 //!
-//! | name | kind | what |
-//! |---|---|---|
-//! | `lifespan_task_starts_total` | counter | runs of a task's body begun: a plain task's one run, each run or attempt of a supervised task |
-//! | `lifespan_task_failures_total` | counter | runs that returned an error |
-//! | `lifespan_task_panics_total` | counter | runs that panicked |
-//! | `lifespan_task_restarts_total` | counter | restarts after a run ended |
-//! | `lifespan_task_run_duration_seconds` | histogram | how long each run took |
-//! | `lifespan_tasks_running` | gauge | tasks started and not ended for good (a periodic task between two runs counts) |
-//! | `lifespan_task_last_success_timestamp_seconds` | gauge, seconds | wall-clock time (since the Unix epoch) at which a run of the task last ended successfully on this process; absent before the first success |
+//! | name | type | unit | labels | meaning |
+//! |---|---|---|---|---|
+//! | `lifespan_task_starts_total` | counter | runs | `task` | runs of a task's body begun: a plain task's one run, each run or attempt of a supervised task |
+//! | `lifespan_task_failures_total` | counter | runs | `task` | runs that returned an error (a run cut at its timeout included) |
+//! | `lifespan_task_panics_total` | counter | runs | `task` | runs that panicked |
+//! | `lifespan_task_restarts_total` | counter | restarts | `task` | restarts after a run ended |
+//! | `lifespan_task_run_duration_seconds` | histogram | seconds | `task` | how long each run took |
+//! | `lifespan_tasks_running` | gauge | tasks | `task` | tasks started and not ended for good (a periodic task between two runs counts) |
+//! | `lifespan_task_last_success_timestamp_seconds` | gauge | seconds since the Unix epoch | `task` | wall-clock time at which a run of the task last ended successfully on this process; absent before the first success |
+//! | `lifespan_task_next_run_timestamp_seconds` | gauge | seconds since the Unix epoch | `task` | wall-clock time of the task's next planned run on this process (a scheduled run, or a restart after its delay), as its status shows `next_run`; absent before the first is planned, and left as it was while none is planned (a run in progress, a pause) |
+//! | `lifespan_task_missed_points_total` | counter | points | `task` | points of a once-per-point task's schedule missed (not run), counted by the replica that started the point after them |
+//! | `lifespan_task_timeouts_total` | counter | runs | `task` | runs cut at their [`timeout`](TaskOptions::timeout) |
+//! | `lifespan_task_manual_runs_total` | counter | runs | `task` | runs asked for by hand ([`App::trigger`]), counted where they run |
+//! | `lifespan_task_failed_for_good` | gauge | 0 or 1 | `task` | 1 once the task ended failed for good (restart limit reached, or failed or panicked with no restart), 0 from each start |
+//! | `lifespan_task_lease_held` | gauge | 0 or 1 | `task` | whether this replica holds the singleton task's lease |
+//! | `lifespan_task_lease_changes_total` | counter | changes | `task` | times this replica gained or lost (or gave up) the singleton task's lease |
+//! | `lifespan_coordinator_request_errors_total` | counter | requests | `task`, `operation` | the task's requests to the coordinator that failed, or went unanswered within the runtime's time limit (not counted once shutdown has begun) |
+//! | `lifespan_coordinator_request_duration_seconds` | histogram | seconds | `task`, `operation` | how long each of the task's requests to the coordinator took |
 //!
-//! They are described (`metrics::describe_*`) when an app starts. Without the feature, none of
+//! `operation` is one of `acquire_lease`, `renew_lease`, `release_lease`, `read_clock`,
+//! `claim_run`, `renew_run`, `finish_run` (the runtime's), `pause`, `resume`, `request_run`,
+//! `recent_runs` (asked for by hand: [`App::pause`], [`App::resume`], [`App::trigger`],
+//! [`App::ledger`]). A metric that does not apply to a task (a lease, a timeout) is not
+//! registered for it; the counters of failures, panics, restarts and of each kind of request
+//! appear at their first event.
+//!
+//! They are described (`metrics::describe_*`, with their unit and help text) when an app starts.
+//! The handles of a task's metrics are made at the task's first start in the process, once per
+//! recorder, and kept: a later start of the task registers nothing with the recorder again.
+//! Install the recorder before the app starts (a recorder installed later gets handles of its
+//! own at the next start). A recorder is told apart by its address: tests that install a
+//! recorder per test with `metrics::with_local_recorder` should leak each one
+//! (`Box::leak(Box::new(DebuggingRecorder::new()))`), so that a later recorder never takes the
+//! address of a dropped one and is handed its handles. Without the feature, none of
 //! this is compiled.
 //!
 //! `App::alert_rules` writes the Prometheus alerting rules on them for the app's periodic and

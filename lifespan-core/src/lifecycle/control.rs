@@ -9,6 +9,7 @@ use crate::replicas::Pause;
 use crate::report::control_error::{ControlAction, ControlError};
 use crate::report::outcome::find;
 use crate::status::board::Board;
+use crate::status::requests::TaskCoordinator;
 
 /// The task of a running app that a call controls.
 struct Target {
@@ -113,10 +114,9 @@ impl App {
             });
         }
         if options.once_per_point {
-            let coordination = &target.board.coordination;
-            let recorded = coordination
-                .coordinator
-                .request_run(&target.entry().name, &coordination.instance)
+            let instance = &target.board.coordination.instance;
+            let recorded = TaskCoordinator::new(&target.board, target.index)
+                .request_run(&target.entry().name, instance)
                 .await
                 .map_err(|source| target.failed(source))?;
             if !recorded {
@@ -176,10 +176,8 @@ impl App {
         let target = self.pausable(task, ControlAction::Pause)?;
         let (board, index) = (&target.board, target.index);
         let pause = if target.coordinated() {
-            let coordination = &board.coordination;
-            coordination
-                .coordinator
-                .pause(&target.entry().name, &coordination.instance)
+            TaskCoordinator::new(board, index)
+                .pause(&target.entry().name, &board.coordination.instance)
                 .await
                 .map_err(|source| target.failed(source))?
                 .ok_or_else(|| target.unsupported())?
@@ -204,9 +202,7 @@ impl App {
         let target = self.pausable(task, ControlAction::Resume)?;
         let (board, index) = (&target.board, target.index);
         let resumed = if target.coordinated() {
-            board
-                .coordination
-                .coordinator
+            TaskCoordinator::new(board, index)
                 .resume(&target.entry().name)
                 .await
                 .map_err(|source| target.failed(source))?

@@ -67,6 +67,13 @@ impl App {
                 task: task.to_owned(),
             });
         };
-        ledger::read(&board.plan, &board.coordination, task, runs).await
+        ledger::read(
+            &board.plan,
+            &board.coordination,
+            &board.shutdown,
+            task,
+            runs,
+        )
+        .await
     }
 }

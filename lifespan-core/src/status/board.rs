@@ -23,6 +23,7 @@ use crate::report::outcome::TaskOutcome;
 use crate::report::task_error::TaskError;
 use crate::status::control::Controls;
 use crate::status::history::{self, Histories};
+use crate::status::metrics;
 use crate::status::poll_starts::Polls;
 use crate::status::snapshot::{ContextStatus, LastRun, LeaseStatus, RunState, Status, TaskStatus};
 
@@ -205,13 +206,21 @@ impl Board {
         lease.held_here = true;
         lease.terms = lease.terms.saturating_add(1);
         self.leased.store(true, Ordering::Release);
+        drop(leases);
+        metrics::lease_held(self.plan.task(index).label(), true);
     }
 
     /// Singleton `index` no longer holds its lease (given up on shutdown, or at its end).
     pub(crate) fn end_term(&self, index: usize) {
-        if let Some(lease) = lock(&self.leases).get_mut(&index) {
-            lease.held_here = false;
-            lease.holder = None;
+        let held = lock(&self.leases)
+            .get_mut(&index)
+            .map(|lease| {
+                lease.holder = None;
+                std::mem::replace(&mut lease.held_here, false)
+            })
+            .unwrap_or(false);
+        if held {
+            metrics::lease_held(self.plan.task(index).label(), false);
         }
     }
 
@@ -225,6 +234,12 @@ impl Board {
     /// The wall clock now, as the status reads it.
     pub(crate) fn wall_now(&self) -> std::time::SystemTime {
         self.clock.now()
+    }
+
+    /// The wall clock the status shows its times by.
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(crate) fn clock(&self) -> &WallClock {
+        &self.clock
     }
 
     /// How many terms singleton `index` held; 0 for other tasks.
@@ -265,6 +280,7 @@ impl Board {
             self.now()
         };
         self.set_code(index, code, at);
+        metrics::ended_for_good(self.plan.task(index).label(), outcome);
     }
 
     /// Task `index` was aborted now.
@@ -301,7 +317,7 @@ impl Board {
 
     pub(crate) fn count_restart(&self, index: usize) {
         self.tasks[index].restarts.fetch_add(1, Ordering::Relaxed);
-        crate::status::metrics::restarted(self.plan.task(index).label());
+        metrics::restarted(self.plan.task(index).label());
     }
 
     pub(crate) fn restarts(&self, index: usize) -> u32 {

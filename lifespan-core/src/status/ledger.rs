@@ -4,12 +4,15 @@
 
 use std::time::{Duration, SystemTime};
 
+use tokio_util::sync::CancellationToken;
+
 use crate::base::name::Name;
 use crate::registration::entry::Entry;
 use crate::registration::plan::Plan;
 use crate::replicas::{point_system_time, Coordination, RecentRuns, RunOutcome, RunRecord};
 use crate::report::ledger_error::LedgerError;
 use crate::report::outcome::find;
+use crate::status::requests::TaskCoordinator;
 
 /// A once-per-point task's ledger as the coordinator keeps it for every replica:
 /// [`App::ledger`](crate::App::ledger).
@@ -89,11 +92,13 @@ impl std::fmt::Display for LedgerRunState {
 }
 
 /// Reads the ledger of the task named `task` (its full name, or the last segment of only one)
-/// among those of `plan`: the runs of its latest `runs` points (at most
+/// among those of `plan` (an app whose shutdown is `shutdown`): the runs of its latest `runs`
+/// points (at most
 /// [`MAX_RECENT_RUNS`](crate::replicas::MAX_RECENT_RUNS)).
 pub(crate) async fn read(
     plan: &Plan,
     coordination: &Coordination,
+    shutdown: &CancellationToken,
     task: &str,
     runs: usize,
 ) -> Result<TaskLedger, LedgerError> {
@@ -108,7 +113,7 @@ pub(crate) async fn read(
             task: entry.name.clone(),
         });
     }
-    let coordinator = &coordination.coordinator;
+    let coordinator = TaskCoordinator::of(&coordination.coordinator, entry.label(), shutdown);
     let limit = runs.min(crate::replicas::MAX_RECENT_RUNS);
     let recent = coordinator
         .recent_runs(&entry.name, limit)

@@ -2,7 +2,8 @@
 //! operators asked of each task: pauses, manual runs), the run
 //! history of supervised tasks, the app's phase, the [`Status`](crate::Status) read from them,
 //! the ledger of once-per-point tasks read from the coordinator,
-//! metrics (feature `metrics`) and the alerting rules on them, the start of each poll in progress, and their `serde` form.
+//! metrics (feature `metrics`) with the requests of each task to the coordinator they measure,
+//! and the alerting rules on them, the start of each poll in progress, and their `serde` form.
 //!
 //! It may use: `base`, `replicas`, `report`, `schedules`, `registration`.
 
@@ -15,6 +16,7 @@ pub(crate) mod ledger;
 pub(crate) mod metrics;
 pub(crate) mod phase;
 pub(crate) mod poll_starts;
+pub(crate) mod requests;
 #[cfg(feature = "serde")]
 pub(crate) mod serialize;
 pub(crate) mod snapshot;

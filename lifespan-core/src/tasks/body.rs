@@ -139,7 +139,7 @@ impl Future for TaskFuture {
         let _entered = this.span.enter();
         let ended = std::task::ready!(poll_body(&mut this.body, &this.board, this.index, cx));
         let outcome = outcome(&this.board, this.index, ended);
-        this.meter.ended(&outcome, &this.board, this.index);
+        this.meter.ended(&outcome, this.board.clock());
         this.board.set_ended(this.index, &outcome);
         Poll::Ready(())
     }

@@ -2,6 +2,7 @@
 //! cannot be, then its signals fired.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::time::{sleep_until, timeout_at, Instant};
 use tokio_util::sync::CancellationToken;
@@ -9,7 +10,8 @@ use tokio_util::sync::CancellationToken;
 use crate::base::chain;
 use crate::base::deadline::after;
 use crate::base::lock::lock;
-use crate::replicas::{Coordinator, CoordinatorFuture, LeaseSettings, PointRun, Term};
+use crate::replicas::{CoordinatorError, LeaseSettings, PointRun, Term};
+use crate::status::requests::TaskCoordinator;
 
 /// What a [`Keeper`] keeps.
 pub(crate) enum Leased {
@@ -20,14 +22,14 @@ pub(crate) enum Leased {
 }
 
 impl Leased {
-    fn renew<'a>(
-        &'a self,
-        coordinator: &'a dyn Coordinator,
-        lease: std::time::Duration,
-    ) -> CoordinatorFuture<'a, bool> {
+    async fn renew(
+        &self,
+        coordinator: &TaskCoordinator,
+        lease: Duration,
+    ) -> Result<bool, CoordinatorError> {
         match self {
-            Leased::Term(term) => coordinator.renew(term, lease),
-            Leased::Run(run) => coordinator.renew_run(run, lease),
+            Leased::Term(term) => coordinator.renew(term, lease).await,
+            Leased::Run(run) => coordinator.renew_run(run, lease).await,
         }
     }
 
@@ -57,7 +59,7 @@ impl Leased {
 
 /// Renews a lease every retry period; fires its signals when it cannot.
 pub(crate) struct Keeper {
-    pub(crate) coordinator: Arc<dyn Coordinator>,
+    pub(crate) coordinator: TaskCoordinator,
     pub(crate) leased: Leased,
     pub(crate) settings: LeaseSettings,
     pub(crate) lost: CancellationToken,
@@ -83,7 +85,7 @@ impl Keeper {
             }
             let renewal = timeout_at(
                 deadline,
-                self.leased.renew(&*self.coordinator, self.settings.lease()),
+                self.leased.renew(&self.coordinator, self.settings.lease()),
             );
             match renewal.await {
                 Ok(Ok(true)) => {

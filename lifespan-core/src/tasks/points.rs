@@ -15,13 +15,15 @@ use crate::base::deadline::after;
 use crate::base::lock::lock;
 use crate::base::wall_clock::WallClock;
 use crate::replicas::{
-    point_time, Coordinator, LeaseSettings, Misfire, Point, PointRun, PointTime, RunClaim,
-    RunOutcome, RunRequest,
+    point_time, LeaseSettings, Misfire, Point, PointRun, PointTime, RunClaim, RunOutcome,
+    RunRequest,
 };
 #[cfg(feature = "cron")]
 use crate::schedules::cron::CronSchedule;
 use crate::schedules::options::TaskOptions;
 use crate::status::board::Board;
+use crate::status::metrics;
+use crate::status::requests::TaskCoordinator;
 use crate::tasks::keeper::{Keeper, Leased};
 
 /// A margin added to each wake-up, so that a replica never asks for a point just before the
@@ -59,7 +61,7 @@ enum Cadence {
 
 /// What a once-per-point task needs to start its points.
 pub(crate) struct Points {
-    coordinator: Arc<dyn Coordinator>,
+    coordinator: TaskCoordinator,
     request: RunRequest,
     cadence: Cadence,
     misfire: Misfire,
@@ -145,7 +147,7 @@ impl Points {
             Cadence::Cron(schedule) => schedule.shortest_gap().unwrap_or_default(),
         };
         Points {
-            coordinator: board.coordination.coordinator.clone(),
+            coordinator: TaskCoordinator::new(board, index),
             request,
             cadence,
             misfire,
@@ -352,6 +354,7 @@ impl Points {
         };
         let missed = self.between(previous, run.point);
         if missed > 0 {
+            metrics::missed_points(&self.label, missed);
             tracing::info!(
                 missed,
                 "lifespan task `{}` missed {missed} point(s) of its schedule before this one (misfire policy: {:?})",

@@ -63,13 +63,14 @@ impl Runs {
     /// The next run is due at `next`, or none is planned.
     pub(crate) fn planned(&self, next: Option<Instant>) {
         self.record.planned(next);
+        self.meters.planned(next, self.board.clock());
     }
 
     /// A run begins now; `manual`: asked for by hand.
     pub(crate) fn begin(&mut self, manual: bool) -> Run {
         self.count = self.count.saturating_add(1);
         self.record.began();
-        self.meters.started();
+        self.meters.started(manual);
         let task = self.board.plan.task(self.index).label();
         let span = if self.periodic {
             tracing::info_span!(
@@ -112,6 +113,6 @@ impl Runs {
             u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
         );
         self.record.ended(run.began, took, outcome, run.manual);
-        self.meters.ended(took, outcome, &self.board, self.index);
+        self.meters.ended(took, outcome, self.board.clock());
     }
 }

@@ -12,8 +12,9 @@ use tracing::Instrument;
 use crate::base::chain;
 use crate::base::deadline::after;
 use crate::base::lock::lock;
-use crate::replicas::{Acquired, Coordinator, Lease, LeaseRequest, LeaseSettings, Pause, Term};
+use crate::replicas::{Acquired, Lease, LeaseRequest, LeaseSettings, Pause, Term};
 use crate::status::board::Board;
+use crate::status::requests::TaskCoordinator;
 use crate::tasks::keeper::{Keeper, Leased};
 
 /// The term a singleton holds: its lease, the signal its bodies get, the keeper renewing it.
@@ -31,7 +32,7 @@ pub(crate) struct HeldTerm {
     keeper: JoinHandle<()>,
     settings: LeaseSettings,
     /// The coordinator, until the term is given up by [`release`].
-    unreleased: Option<Arc<dyn Coordinator>>,
+    unreleased: Option<TaskCoordinator>,
 }
 
 impl HeldTerm {
@@ -106,7 +107,7 @@ impl Singleton {
     /// Waits as standby until the lease of task `index` is granted; `None` if shutdown began
     /// first.
     pub(crate) async fn acquire(&mut self, board: &Arc<Board>, index: usize) -> Option<HeldTerm> {
-        let coordinator = board.coordination.coordinator.clone();
+        let coordinator = TaskCoordinator::new(board, index);
         let label = board.plan.task(index).label();
         if std::mem::take(&mut self.lost) {
             tokio::select! {
@@ -140,7 +141,7 @@ impl Singleton {
                     );
                     board.controls.set_paused(index, None);
                     board.set_term(index, term.holder());
-                    return Some(self.hold(board, index, term, sent));
+                    return Some(self.hold(board, index, &coordinator, term, sent));
                 }
                 Ok(Ok(Acquired::Paused(pause))) => self.paused(board, index, pause),
                 Ok(Ok(Acquired::Held(holder))) => {
@@ -202,7 +203,7 @@ impl Singleton {
     }
 
     /// The coordinator failed to answer; logged once per outage.
-    fn failed(&mut self, label: &str, coordinator: &Arc<dyn Coordinator>, why: &str) {
+    fn failed(&mut self, label: &str, coordinator: &TaskCoordinator, why: &str) {
         if !std::mem::replace(&mut self.failing, true) {
             tracing::warn!(
                 coordinator = %coordinator.describe(),
@@ -214,7 +215,14 @@ impl Singleton {
     }
 
     /// Holds `term`, granted by a request sent at `sent`: the keeper renews it from now on.
-    fn hold(&self, board: &Arc<Board>, index: usize, term: Term, sent: Instant) -> HeldTerm {
+    fn hold(
+        &self,
+        board: &Arc<Board>,
+        index: usize,
+        coordinator: &TaskCoordinator,
+        term: Term,
+        sent: Instant,
+    ) -> HeldTerm {
         let lost = CancellationToken::new();
         let shutdown = board.shutdown.child_token();
         let expiry = Arc::new(Mutex::new(after(sent, self.settings.lease())));
@@ -225,7 +233,7 @@ impl Singleton {
             lost.clone(),
         );
         let keeper = Keeper {
-            coordinator: board.coordination.coordinator.clone(),
+            coordinator: coordinator.clone(),
             leased: Leased::Term(term.clone()),
             settings: self.settings,
             lost: lost.clone(),
@@ -242,7 +250,7 @@ impl Singleton {
             expiry,
             keeper,
             settings: self.settings,
-            unreleased: Some(board.coordination.coordinator.clone()),
+            unreleased: Some(coordinator.clone()),
         }
     }
 }
@@ -251,12 +259,13 @@ impl Singleton {
 /// retry period. Bounded by [`HeldTerm::release_bound`]: a coordinator that does not answer by
 /// then lets the lease expire instead.
 pub(crate) async fn release(board: &Board, index: usize, mut held: HeldTerm) {
-    held.unreleased = None;
+    let coordinator =
+        (held.unreleased.take()).unwrap_or_else(|| TaskCoordinator::new(board, index));
     held.keeper.abort();
     board.end_term(index);
     let label = board.plan.task(index).label();
     let bound = held.release_bound();
-    match timeout(bound, board.coordination.coordinator.release(&held.term)).await {
+    match timeout(bound, coordinator.release(&held.term)).await {
         Ok(Ok(())) => tracing::debug!(token = held.term.token, "lifespan task `{label}` released its lease"),
         Ok(Err(error)) => tracing::warn!(
             error = %chain::text(&error),

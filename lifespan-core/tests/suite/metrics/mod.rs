@@ -1,7 +1,18 @@
 //! The metrics of the tasks (feature `metrics`), read back from a debugging recorder: starts,
 //! failures, panics and restarts counted per task, run durations, running tasks, the time of
-//! the last success.
+//! the last success; the other modules, the rest of the metrics and their handles.
+//!
+//! The runtime keeps the handles of a task's metrics per recorder, known by its address: each
+//! test installs a recorder of its own on its thread, and leaks it, so that no later test's
+//! recorder can take its address.
 #![cfg(feature = "metrics")]
+
+/// Handles made once per task, process and recorder.
+mod handles;
+/// Leases, coordinator requests and missed points.
+mod replicas;
+/// The next run, timeouts, manual runs, failures for good.
+mod runs;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -11,6 +22,48 @@ use lifespan_core::{App, Restart, Shutdown, TaskOptions};
 use lifespan_test_support::{bounded, WAIT_LIMIT};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 use metrics_util::{CompositeKey, MetricKind};
+
+/// A recorder of the test's own, leaked (see the module's docs), and its snapshotter.
+fn recorder() -> (&'static DebuggingRecorder, Snapshotter) {
+    let recorder: &'static DebuggingRecorder = Box::leak(Box::new(DebuggingRecorder::new()));
+    (recorder, recorder.snapshotter())
+}
+
+/// Runs the future `test` makes on a fresh current-thread runtime with paused time, with
+/// `recorder` installed on its thread, bounded in real time (see `replicas::real_time`).
+fn paused<F>(
+    what: &str,
+    recorder: &'static DebuggingRecorder,
+    test: impl FnOnce() -> F + Send + 'static,
+) where
+    F: std::future::Future<Output = ()>,
+{
+    paused_as(what, recorder, test);
+}
+
+/// [`paused`], with any recorder.
+fn paused_on<F>(
+    recorder: &'static (dyn metrics::Recorder + Sync),
+    test: impl FnOnce() -> F + Send + 'static,
+) where
+    F: std::future::Future<Output = ()>,
+{
+    paused_as("a test of the metrics", recorder, test);
+}
+
+fn paused_as<F>(
+    what: &str,
+    recorder: &'static (dyn metrics::Recorder + Sync),
+    test: impl FnOnce() -> F + Send + 'static,
+) where
+    F: std::future::Future<Output = ()>,
+{
+    let limit = crate::replicas::real_time::REAL_LIMIT;
+    crate::replicas::real_time::paused(what, limit, move || async move {
+        let _local = metrics::set_default_local_recorder(recorder);
+        test().await;
+    });
+}
 
 /// One reading of the recorder (reading resets its counters and gauges to zero, and empties
 /// its histograms: each reading shows what changed since the last).
@@ -29,15 +82,25 @@ impl Reading {
 
     /// The value of metric `name` of `kind` for task `task`, if it was recorded.
     fn value(&self, kind: MetricKind, name: &str, task: &str) -> Option<&DebugValue> {
+        self.labelled(kind, name, &[("task", task)])
+    }
+
+    /// The value of metric `name` of `kind` labelled exactly `labels`, if it was recorded.
+    fn labelled(
+        &self,
+        kind: MetricKind,
+        name: &str,
+        labels: &[(&str, &str)],
+    ) -> Option<&DebugValue> {
         self.0
             .iter()
             .find(|(key, _)| {
-                key.kind() == kind
-                    && key.key().name() == name
-                    && key
-                        .key()
-                        .labels()
-                        .all(|label| label.key() == "task" && label.value() == task)
+                let key_labels: Vec<_> = key
+                    .key()
+                    .labels()
+                    .map(|label| (label.key(), label.value()))
+                    .collect();
+                key.kind() == kind && key.key().name() == name && key_labels == labels
             })
             .map(|(_, value)| value)
     }
@@ -100,22 +163,15 @@ fn app() -> App {
 
 #[test]
 fn starts_failures_panics_restarts_durations_and_running_tasks_are_recorded_per_task() {
-    let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .start_paused(true)
-        .build()
-        .unwrap();
-    metrics::with_local_recorder(&recorder, || {
-        runtime.block_on(async {
-            let app = app();
-            bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
-            // sweep: runs at 10 s, 20 s (fails), 21 s (after the restart), 31 s.
-            tokio::time::sleep(Duration::from_secs(35)).await;
-            check_while_running(&Reading::take(&snapshotter));
-            bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
-        })
+    let (recorder, snapshotter) = recorder();
+    let reader = snapshotter.clone();
+    paused("metrics of runs", recorder, || async move {
+        let app = app();
+        bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
+        // sweep: runs at 10 s, 20 s (fails), 21 s (after the restart), 31 s.
+        tokio::time::sleep(Duration::from_secs(35)).await;
+        check_while_running(&Reading::take(&reader));
+        bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
     });
     // Each task counted itself out once as it ended for good.
     let stopped = Reading::take(&snapshotter);
@@ -168,19 +224,9 @@ fn check_while_running(reading: &Reading) {
     }
 }
 
-/// Runs `test` on a paused current-thread runtime with `recorder` installed on its thread.
-fn paused<F: std::future::Future<Output = ()>>(recorder: &DebuggingRecorder, test: F) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .start_paused(true)
-        .build()
-        .unwrap();
-    metrics::with_local_recorder(recorder, || runtime.block_on(test));
-}
-
 /// The wall clock as the runtime reads it under paused time: the system's time when `anchor`
 /// was taken, plus the runtime's time since.
-fn wall_clock(anchor: (SystemTime, tokio::time::Instant)) -> f64 {
+pub(super) fn wall_clock(anchor: (SystemTime, tokio::time::Instant)) -> f64 {
     let now = anchor.0 + anchor.1.elapsed();
     now.duration_since(SystemTime::UNIX_EPOCH)
         .unwrap()
@@ -189,9 +235,8 @@ fn wall_clock(anchor: (SystemTime, tokio::time::Instant)) -> f64 {
 
 #[test]
 fn the_last_success_is_the_wall_clock_time_of_the_last_run_that_succeeded() {
-    let recorder = DebuggingRecorder::new();
-    let snapshotter = recorder.snapshotter();
-    paused(&recorder, async {
+    let (recorder, snapshotter) = recorder();
+    paused("the last success", recorder, || async move {
         let anchor = (SystemTime::now(), tokio::time::Instant::now());
         let app = app();
         app.register_task("once", || async {

@@ -1,0 +1,170 @@
+//! The handles of one task's metrics, made once per process and recorder.
+//!
+//! Registering a metric with the facade builds its key (the task's name copied into a label)
+//! and asks the recorder for it: too much for every start of a task. So the handles of a task
+//! are kept in a process-wide cache, keyed by the recorder they were made with and the task's
+//! name, and a start looks them up once.
+//!
+//! Keyed by the recorder, because a handle records into the recorder it was made with: an app
+//! installs its recorder once per process (`metrics::set_global_recorder`: it is never dropped
+//! nor replaced), and its tasks' handles are made once; a recorder installed later, or one
+//! installed for a thread or a scope (`metrics::with_local_recorder`, in tests), gets handles
+//! of its own. A recorder is known by its address: a local recorder dropped while another one
+//! later takes its place in memory would be given the handles made with the first, so a
+//! process that installs local recorders one after the other keeps each alive as long as the
+//! process (the tests of the metrics leak theirs).
+//!
+//! The handles used at every start are made with the cache entry; the others at their first
+//! use, so that a metric that does not apply to a task (a lease, a timeout) is not shown for
+//! it, and a gauge that is "not set before" (the last success) is not shown as 0.
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
+
+use metrics::{Counter, Gauge, Histogram, Label};
+
+use super::names::*;
+use crate::base::lock::lock;
+use crate::status::metrics::Operation;
+
+/// The handles of one task's metrics, for one recorder.
+pub(crate) struct Meters {
+    label: Box<str>,
+    pub(super) starts: Counter,
+    pub(super) duration: Histogram,
+    pub(super) running: Gauge,
+    pub(super) failed_for_good: Gauge,
+    failures: OnceLock<Counter>,
+    panics: OnceLock<Counter>,
+    restarts: OnceLock<Counter>,
+    timeouts: OnceLock<Counter>,
+    manual_runs: OnceLock<Counter>,
+    missed_points: OnceLock<Counter>,
+    lease_changes: OnceLock<Counter>,
+    last_success: OnceLock<Gauge>,
+    next_run: OnceLock<Gauge>,
+    lease_held: OnceLock<Gauge>,
+    /// By [`Operation`]: the errors and the durations of its requests.
+    requests: [OnceLock<(Counter, Histogram)>; Operation::COUNT],
+}
+
+/// The `task` label of task `label`.
+fn task(label: &str) -> [(&'static str, String); 1] {
+    [("task", label.to_owned())]
+}
+
+impl Meters {
+    fn new(label: &str) -> Self {
+        Meters {
+            label: label.into(),
+            starts: metrics::counter!(STARTS, &task(label)),
+            duration: metrics::histogram!(DURATION, &task(label)),
+            running: metrics::gauge!(RUNNING, &task(label)),
+            failed_for_good: metrics::gauge!(FAILED_FOR_GOOD, &task(label)),
+            failures: OnceLock::new(),
+            panics: OnceLock::new(),
+            restarts: OnceLock::new(),
+            timeouts: OnceLock::new(),
+            manual_runs: OnceLock::new(),
+            missed_points: OnceLock::new(),
+            lease_changes: OnceLock::new(),
+            last_success: OnceLock::new(),
+            next_run: OnceLock::new(),
+            lease_held: OnceLock::new(),
+            requests: std::array::from_fn(|_| OnceLock::new()),
+        }
+    }
+
+    fn counter<'a>(&self, cell: &'a OnceLock<Counter>, name: &'static str) -> &'a Counter {
+        cell.get_or_init(|| metrics::counter!(name, &task(&self.label)))
+    }
+
+    fn gauge<'a>(&self, cell: &'a OnceLock<Gauge>, name: &'static str) -> &'a Gauge {
+        cell.get_or_init(|| metrics::gauge!(name, &task(&self.label)))
+    }
+
+    pub(super) fn failures(&self) -> &Counter {
+        self.counter(&self.failures, FAILURES)
+    }
+
+    pub(super) fn panics(&self) -> &Counter {
+        self.counter(&self.panics, PANICS)
+    }
+
+    pub(super) fn restarts(&self) -> &Counter {
+        self.counter(&self.restarts, RESTARTS)
+    }
+
+    pub(super) fn timeouts(&self) -> &Counter {
+        self.counter(&self.timeouts, TIMEOUTS)
+    }
+
+    pub(super) fn manual_runs(&self) -> &Counter {
+        self.counter(&self.manual_runs, MANUAL_RUNS)
+    }
+
+    pub(super) fn missed_points(&self) -> &Counter {
+        self.counter(&self.missed_points, MISSED_POINTS)
+    }
+
+    pub(super) fn lease_changes(&self) -> &Counter {
+        self.counter(&self.lease_changes, LEASE_CHANGES)
+    }
+
+    pub(super) fn last_success(&self) -> &Gauge {
+        self.gauge(&self.last_success, LAST_SUCCESS)
+    }
+
+    pub(super) fn next_run(&self) -> &Gauge {
+        self.gauge(&self.next_run, NEXT_RUN)
+    }
+
+    pub(super) fn lease_held(&self) -> &Gauge {
+        self.gauge(&self.lease_held, LEASE_HELD)
+    }
+
+    /// The errors and the durations of the task's requests of `operation`.
+    pub(super) fn requests(&self, operation: Operation) -> &(Counter, Histogram) {
+        self.requests[operation as usize].get_or_init(|| {
+            let labels = [
+                Label::new("task", self.label.to_string()),
+                Label::new("operation", operation.as_str()),
+            ];
+            (
+                metrics::counter!(REQUEST_ERRORS, labels.iter()),
+                metrics::histogram!(REQUEST_DURATION, labels.iter()),
+            )
+        })
+    }
+}
+
+/// The recorder installed now, for this thread: its address, and its size (a recorder that
+/// holds nothing, like the facade's no-op one, may share its address with another value).
+type RecorderId = (usize, usize);
+
+fn recorder() -> RecorderId {
+    metrics::with_recorder(|recorder| {
+        let address = std::ptr::from_ref(recorder).cast::<()>() as usize;
+        (address, std::mem::size_of_val(recorder))
+    })
+}
+
+/// The handles of each task, by its name, for one recorder.
+type ByName = HashMap<Box<str>, Arc<Meters>>;
+
+/// Per recorder, the handles of each task by its name.
+static CACHE: LazyLock<Mutex<HashMap<RecorderId, ByName>>> = LazyLock::new(Mutex::default);
+
+/// The handles of task `label`'s metrics with the recorder installed now: made at the first
+/// call for this recorder and name, looked up after.
+pub(crate) fn meters(label: &str) -> Arc<Meters> {
+    let recorder = recorder();
+    let mut cache = lock(&CACHE);
+    let by_name = cache.entry(recorder).or_default();
+    if let Some(meters) = by_name.get(label) {
+        return meters.clone();
+    }
+    let meters = Arc::new(Meters::new(label));
+    by_name.insert(label.into(), meters.clone());
+    meters
+}

@@ -1,0 +1,204 @@
+//! The metrics, with the feature on: what the runtime calls as it learns each thing.
+
+mod meters;
+mod names;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+pub(crate) use self::meters::meters;
+use self::meters::Meters;
+pub(crate) use self::names::describe;
+use crate::base::wall_clock::WallClock;
+use crate::report::outcome::TaskOutcome;
+use crate::status::metrics::Operation;
+use crate::status::snapshot::RunOutcome;
+
+/// Seconds since the Unix epoch of `at` (negative before it).
+fn unix_seconds(at: SystemTime) -> f64 {
+    match at.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(since) => since.as_secs_f64(),
+        Err(before) => -before.duration().as_secs_f64(),
+    }
+}
+
+/// A run of task `label` returned an error.
+pub(crate) fn failed(label: &str) {
+    meters(label).failures().increment(1);
+}
+
+/// A run of task `label` panicked.
+pub(crate) fn panicked(label: &str) {
+    meters(label).panics().increment(1);
+}
+
+/// Task `label` was restarted.
+pub(crate) fn restarted(label: &str) {
+    meters(label).restarts().increment(1);
+}
+
+/// Task `label` ended for good so: failed for good if it failed or panicked.
+pub(crate) fn ended_for_good(label: &str, outcome: &TaskOutcome) {
+    let failed = matches!(outcome, TaskOutcome::Failed(_) | TaskOutcome::Panicked(_));
+    meters(label)
+        .failed_for_good
+        .set(if failed { 1.0 } else { 0.0 });
+}
+
+/// Singleton `label` gained (`true`) or lost its lease on this replica.
+pub(crate) fn lease_held(label: &str, held: bool) {
+    let meters = meters(label);
+    meters.lease_held().set(if held { 1.0 } else { 0.0 });
+    meters.lease_changes().increment(1);
+}
+
+/// Once-per-point task `label` missed `missed` points of its schedule.
+pub(crate) fn missed_points(label: &str, missed: u64) {
+    meters(label).missed_points().increment(missed);
+}
+
+/// One task counted as running while this lives; not failed for good from its start.
+pub(crate) struct Running(Arc<Meters>);
+
+impl Running {
+    pub(crate) fn start(label: &str) -> Self {
+        Running::of(meters(label))
+    }
+
+    fn of(meters: Arc<Meters>) -> Self {
+        meters.running.increment(1.0);
+        meters.failed_for_good.set(0.0);
+        Running(meters)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.running.decrement(1.0);
+    }
+}
+
+/// The handles of a task that runs many times, looked up once per start of the task.
+pub(crate) struct Runs(Arc<Meters>);
+
+impl Runs {
+    pub(crate) fn new(label: &str) -> Self {
+        Runs(meters(label))
+    }
+
+    /// A run begins; `manual`: asked for by hand.
+    pub(crate) fn started(&self, manual: bool) {
+        self.0.starts.increment(1);
+        if manual {
+            self.0.manual_runs().increment(1);
+        }
+    }
+
+    /// The next run is due at `next` (on the runtime's clock), shown by `clock` as the status
+    /// shows it; none planned leaves the last time shown.
+    pub(crate) fn planned(&self, next: Option<Instant>, clock: &WallClock) {
+        if let Some(next) = next {
+            self.0.next_run().set(unix_seconds(clock.at(next)));
+        }
+    }
+
+    /// A run took `duration` and ended so, now by `clock`.
+    pub(crate) fn ended(&self, duration: Duration, outcome: RunOutcome, clock: &WallClock) {
+        self.0.duration.record(duration.as_secs_f64());
+        match outcome {
+            RunOutcome::Succeeded => self.0.last_success().set(unix_seconds(clock.now())),
+            RunOutcome::TimedOut => self.0.timeouts().increment(1),
+            _ => {}
+        }
+    }
+}
+
+/// A plain task, which runs once: running while this lives, its run timed.
+pub(crate) struct Plain {
+    runs: Runs,
+    began: Instant,
+    _running: Running,
+}
+
+impl Plain {
+    pub(crate) fn start(label: &str) -> Self {
+        let meters = meters(label);
+        let runs = Runs(meters.clone());
+        runs.started(false);
+        Plain {
+            runs,
+            began: Instant::now(),
+            _running: Running::of(meters),
+        }
+    }
+
+    /// Its run ended so, now by `clock`.
+    pub(crate) fn ended(&self, outcome: &TaskOutcome, clock: &WallClock) {
+        let outcome = match outcome {
+            TaskOutcome::Completed => RunOutcome::Succeeded,
+            _ => RunOutcome::Cancelled,
+        };
+        self.runs.ended(self.began.elapsed(), outcome, clock);
+    }
+}
+
+/// The requests of one task to the coordinator: each timed, its failure counted.
+pub(crate) struct Requests {
+    meters: Arc<Meters>,
+    /// The app's shutdown: a request dropped unanswered once it has begun is no failure.
+    shutdown: CancellationToken,
+}
+
+impl Requests {
+    pub(crate) fn new(label: &str, shutdown: &CancellationToken) -> Self {
+        Requests {
+            meters: meters(label),
+            shutdown: shutdown.clone(),
+        }
+    }
+
+    /// Makes `request`, of `operation`: its duration recorded, and counted as failed if it
+    /// fails, or if it is dropped unanswered (its time limit passed) before shutdown began.
+    pub(crate) async fn measure<T, E>(
+        &self,
+        operation: Operation,
+        request: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
+        let mut pending = Pending {
+            requests: self,
+            operation,
+            began: Instant::now(),
+            answer: None,
+        };
+        let answer = request.await;
+        pending.answer = Some(answer.is_ok());
+        answer
+    }
+}
+
+/// A request in flight: recorded when it is dropped, answered or not.
+struct Pending<'a> {
+    requests: &'a Requests,
+    operation: Operation,
+    began: Instant,
+    /// Whether it succeeded, once answered.
+    answer: Option<bool>,
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        // Dropped unanswered because the app stops: neither a failure nor a duration.
+        if self.answer.is_none() && self.requests.shutdown.is_cancelled() {
+            return;
+        }
+        let (errors, duration) = self.requests.meters.requests(self.operation);
+        duration.record(self.began.elapsed().as_secs_f64());
+        if self.answer != Some(true) {
+            errors.increment(1);
+        }
+    }
+}
