@@ -109,6 +109,29 @@ impl Prometheus {
         data["result"].as_array().cloned().unwrap_or_default()
     }
 
+    /// The alerts that fire now.
+    fn firing(&self) -> Vec<Value> {
+        let data = self.api("/api/v1/alerts");
+        let alerts = data["alerts"].as_array().cloned().unwrap_or_default();
+        alerts
+            .into_iter()
+            .filter(|alert| alert["state"] == "firing")
+            .collect()
+    }
+
+    /// Whether every `LifespanTaskNeverSucceeded` rule is inactive: evaluated since each task's
+    /// first success was scraped.
+    fn every_task_seen(&self) -> bool {
+        let data = self.api("/api/v1/rules?type=alert");
+        let groups = data["groups"].as_array().cloned().unwrap_or_default();
+        let rules: Vec<Value> = groups
+            .iter()
+            .flat_map(|group| group["rules"].as_array().cloned().unwrap_or_default())
+            .filter(|rule| rule["name"] == "LifespanTaskNeverSucceeded")
+            .collect();
+        !rules.is_empty() && rules.iter().all(|rule| rule["state"] == "inactive")
+    }
+
     /// The state of the "no recent success" alert of [`TASK`] (`pending`, `firing`), and the
     /// alert, if it is active.
     fn no_success_alert(&self) -> Option<(String, Value)> {
@@ -189,11 +212,21 @@ fn the_no_success_alert_fires_in_prometheus_once_the_example_s_sync_stops_succee
         let up = prometheus.query("up{job=\"lifespan\"}");
         (up.first()?["value"][1] == "1").then_some(())
     });
+    // The series the sync's rules select: a success, and not failed for good.
     until("a success of the sync scraped", LIMIT, || {
-        let query = format!("lifespan_task_last_success_timestamp_seconds{{task=\"{TASK}\"}}");
-        prometheus.query(&query).first().map(|_| ())
+        let success = format!("lifespan_task_last_success_timestamp_seconds{{task=\"{TASK}\"}}");
+        let failed = format!("lifespan_task_failed_for_good{{task=\"{TASK}\"}} == 0");
+        let scraped = [success, failed].map(|query| prometheus.query(&query).len());
+        (scraped == [1, 1]).then_some(())
     });
-    // Quiet while the sync succeeds: two periods of evaluations, each one second apart.
+    // Prometheus evaluates its rules from its start, but scrapes its first targets up to 5 s
+    // later: until an evaluation has seen each task's success, `LifespanTaskNeverSucceeded`
+    // may be pending, or even firing for the report's 2 s period.
+    until("an evaluation that saw every task", LIMIT, || {
+        prometheus.every_task_seen().then_some(())
+    });
+    // Quiet while the sync succeeds: two periods of evaluations, each one second apart; no
+    // alert of the example fires.
     let quiet_until = Instant::now() + 2 * PERIOD;
     while Instant::now() < quiet_until {
         assert_eq!(
@@ -201,6 +234,8 @@ fn the_no_success_alert_fires_in_prometheus_once_the_example_s_sync_stops_succee
             None,
             "while the sync succeeds"
         );
+        let firing = prometheus.firing();
+        assert!(firing.is_empty(), "while every task succeeds: {firing:?}");
         std::thread::sleep(Duration::from_millis(200));
     }
 

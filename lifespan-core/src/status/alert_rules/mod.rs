@@ -34,6 +34,11 @@ use crate::schedules::options::TaskOptions;
 /// maximum over the replicas falls back to the others' (or to none: then only
 /// `LifespanTaskNeverSucceeded` can fire, once no replica has one). A once-per-point task runs
 /// each point on one replica: the maximum over the replicas is what counts.
+///
+/// The thresholds count periods only, while what Prometheus sees lags by up to a scrape and an
+/// evaluation interval (and its first scrapes come seconds after its first evaluations): for
+/// tasks whose period is not well above those intervals, raise the
+/// [multiplier](Self::multiplier).
 #[derive(Clone, Debug)]
 pub struct AlertRules {
     group: String,
