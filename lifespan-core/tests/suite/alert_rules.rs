@@ -1,4 +1,4 @@
-//! The alerting rules of an app as Prometheus' own tool reads them: `promtool check rules`
+//! The alerting rules of an app as Prometheus' own checker reads them: `promtool check rules`
 //! accepts the rendered file, and `promtool test rules` fires its alerts on series of tasks
 //! with awkward names (quotes, backslashes, braces, spaces, other scripts), so that each
 //! matcher selects its own task. promtool is Debian's `prometheus`; without it the test says it
