@@ -245,6 +245,9 @@
 //! address of a dropped one and is handed its handles. Without the feature, none of
 //! this is compiled.
 //!
+//! `App::alert_rules` writes the Prometheus alerting rules on them for the app's periodic and
+//! singleton tasks, with thresholds from each task's own schedule and lease (`AlertRules`).
+//!
 //! One rule decides what is logged and what is returned: an error that a call returns
 //! ([`StartupError`] from [`App::start`] and [`App::reload`], [`RunError`] from the `run_*` and
 //! `serve*` forms) is *returned, not logged*: print it where you handle it, once (a `main`
@@ -369,6 +372,8 @@ pub use serving::graceful_shutdown::ShutdownSignal;
 pub use serving::probes::{liveness_handler, readiness_handler};
 #[cfg(feature = "axum")]
 pub use serving::status_route::{status_handler, status_handler_with_errors};
+#[cfg(feature = "metrics")]
+pub use status::alert_rules::{AlertRules, AlertRulesError};
 pub use status::ledger::{LedgerRun, LedgerRunState, TaskLedger};
 pub use status::phase::{Phase, Phases};
 pub use status::snapshot::{

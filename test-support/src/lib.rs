@@ -1,6 +1,7 @@
 //! Support code for the tests of the lifespan workspace: bounded waits, an ordered log of events,
-//! captured `tracing` lines, a minimal HTTP client, error chains, child processes, a PostgreSQL
-//! database, and a counting allocator for the benchmarks.
+//! captured `tracing` lines, a minimal HTTP client, error chains, child processes, programs of
+//! the machine and temporary folders, a PostgreSQL database, and a counting allocator for the
+//! benchmarks.
 //!
 //! It uses none of `lifespan-core`'s types, so that `lifespan-core`'s own tests can use it as a
 //! dev-dependency without a second copy of the runtime in their build.
@@ -10,9 +11,11 @@ mod alloc;
 mod postgres;
 #[cfg(unix)]
 mod process;
+mod programs;
 
 pub use alloc::{live, Counting};
 pub use postgres::{test_database, unique_name, TestDatabase, DATABASE_URL_VARIABLE, SKIP_MESSAGE};
+pub use programs::{program, TempFolder};
 
 #[cfg(unix)]
 pub use process::{Process, PATIENCE};

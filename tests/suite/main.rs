@@ -20,6 +20,9 @@ mod linked_library;
 mod metrics;
 mod own_server;
 mod probes;
+/// The metrics example exists with feature `metrics` only.
+#[cfg(feature = "metrics")]
+mod prometheus;
 mod replicas;
 mod serialize;
 mod signals;

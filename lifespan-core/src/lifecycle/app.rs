@@ -153,6 +153,12 @@ impl App {
         &self.own().config
     }
 
+    /// The lease settings of its singletons that have none of their own.
+    #[cfg(feature = "metrics")]
+    pub(crate) fn lease_settings(&self) -> crate::replicas::LeaseSettings {
+        self.own().coordination.lease
+    }
+
     /// A snapshot of every task and context of the current start of the app, or of the last
     /// one once it has shut down: what each is doing, since when, how many times it restarted,
     /// its last error. Empty before the first start.

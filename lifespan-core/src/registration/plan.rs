@@ -170,21 +170,24 @@ impl Registry {
                 Report::default(),
             ));
         }
-        let plan = match &self.plan {
-            Some(plan) => plan.clone(),
-            None => {
-                let plan = self.build_plan().map_err(|message| {
-                    StartupError::new(
-                        StartupErrorKind::SelectionPanicked { message },
-                        Report::default(),
-                    )
-                })?;
-                let plan = Arc::new(plan);
-                self.plan = Some(plan.clone());
-                plan
-            }
-        };
+        let plan = self.plan().map_err(|message| {
+            StartupError::new(
+                StartupErrorKind::SelectionPanicked { message },
+                Report::default(),
+            )
+        })?;
         self.running = true;
+        Ok(plan)
+    }
+
+    /// What a start would run now, built if it was not; `Err` with the panic's message if the
+    /// app's selection filter panicked.
+    pub(crate) fn plan(&mut self) -> Result<Arc<Plan>, String> {
+        if let Some(plan) = &self.plan {
+            return Ok(plan.clone());
+        }
+        let plan = Arc::new(self.build_plan()?);
+        self.plan = Some(plan.clone());
         Ok(plan)
     }
 

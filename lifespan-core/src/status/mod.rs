@@ -3,11 +3,13 @@
 //! history of supervised tasks, the app's phase, the [`Status`](crate::Status) read from them,
 //! the ledger of once-per-point tasks read from the coordinator,
 //! metrics (feature `metrics`) with the requests of each task to the coordinator they measure,
-//! the start of each poll in progress, their `serde` form, and this replica's status published
-//! for the others (feature `serde`).
+//! the alerting rules on them, the start of each poll in progress, their `serde` form, and this
+//! replica's status published for the others (feature `serde`).
 //!
 //! It may use: `base`, `replicas`, `report`, `schedules`, `registration`.
 
+#[cfg(feature = "metrics")]
+pub(crate) mod alert_rules;
 pub(crate) mod board;
 pub(crate) mod control;
 pub(crate) mod history;

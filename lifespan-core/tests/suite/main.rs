@@ -24,6 +24,7 @@
 
 mod accepted_forms;
 mod accepted_options;
+mod alert_rules;
 mod blocked_shutdown;
 mod builder;
 mod control;
