@@ -17,9 +17,9 @@ pub(crate) mod ledger;
 pub(crate) mod metrics;
 pub(crate) mod phase;
 pub(crate) mod poll_starts;
-pub(crate) mod requests;
 #[cfg(feature = "serde")]
 pub(crate) mod publish;
+pub(crate) mod requests;
 #[cfg(feature = "serde")]
 pub(crate) mod serialize;
 pub(crate) mod snapshot;
