@@ -141,6 +141,7 @@ fn the_options_set_the_group_the_labels_and_the_multiplier() {
         .unwrap()
         .multiplier(3.0)
         .unwrap();
+    assert_eq!(rules.tasks().collect::<Vec<_>>(), ["sync"]);
     let text = rules.to_string();
     assert!(text.starts_with("groups:\n  - name: 'billing'\n"), "{text}");
     assert!(text.contains("> 1.2'\n        for: 400ms\n        labels:\n          task: 'sync'\n          severity: 'page'\n          team: 'it''s ours'\n"), "{text}");
@@ -161,7 +162,9 @@ fn wrong_options_are_refused() {
         );
     }
     assert!(rules.clone().label("_sev9", "x").is_ok());
-    for multiplier in [0.5, f64::NAN, f64::INFINITY] {
+    // At least 1: 1 itself is taken.
+    assert!(rules.clone().multiplier(1.0).is_ok());
+    for multiplier in [0.5, 0.999, f64::NAN, f64::INFINITY] {
         assert!(matches!(
             rules.clone().multiplier(multiplier),
             Err(AlertRulesError::Multiplier { .. })
