@@ -193,8 +193,10 @@ mod cron {
 
     #[test]
     fn the_period_of_a_cron_schedule_is_its_longest_gap() {
-        let cases: [(&str, Option<&str>, u64); 8] = [
+        let cases: [(&str, Option<&str>, u64); 9] = [
             ("0 */5 * * * *", None, 300),
+            // Gaps of 8 and 16 hours: found a probe an hour apart.
+            ("0 0 9,17 * * *", None, 16 * HOUR),
             ("*/1 * * * * *", None, 1),
             ("0 0,5 * * * *", None, 55 * 60),
             // Friday 09:00 to Monday 09:00.
