@@ -177,15 +177,25 @@ fn wrong_options_are_refused() {
 mod cron {
     use super::*;
 
-    /// The period of a task on `expression` in `zone`.
+    /// The period of a task on `expression` in `zone`, found within 10 s (a search that does
+    /// not end fails the test rather than hanging it).
     fn period(expression: &str, zone: Option<&str>) -> Option<Duration> {
         let mut options = TaskOptions::new().cron(expression).unwrap();
         if let Some(zone) = zone {
             options = options.time_zone(zone).unwrap();
         }
-        TaskAlerts::of("report", &options, LeaseSettings::DEFAULT)
-            .unwrap()
-            .period
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let alerts = TaskAlerts::of("report", &options, LeaseSettings::DEFAULT);
+            let _ = sender.send(alerts.unwrap().period);
+        });
+        match receiver.recv_timeout(Duration::from_secs(10)) {
+            Ok(period) => period,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                panic!("the period of `{expression}` was not found within 10 s")
+            }
+            Err(_) => panic!("finding the period of `{expression}` panicked"),
+        }
     }
 
     const HOUR: u64 = 3600;
