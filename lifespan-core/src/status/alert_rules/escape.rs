@@ -35,27 +35,14 @@ pub(crate) fn promql_string(value: &str) -> String {
 }
 
 /// `value` as a YAML scalar: single-quoted (a quote doubled) if it holds only [printable]
-/// characters, else double-quoted with the others escaped.
+/// characters, else double-quoted with the others escaped, as a PromQL literal escapes them
+/// (YAML's double-quoted scalars take the same escapes: `\\`, `\"`, `\n`, `\r`, `\t`,
+/// `\uXXXX`).
 pub(crate) fn yaml_string(value: &str) -> String {
     if value.chars().all(printable) {
         return format!("'{}'", value.replace('\'', "''"));
     }
-    let mut out = String::with_capacity(value.len() + 2);
-    out.push('"');
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            c if !printable(c) => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    promql_string(value)
 }
 
 /// `value` as the text of a Go template that expands to `value`: Prometheus expands the labels

@@ -39,6 +39,15 @@ fn replica(coordinator: impl Coordinator, instance: &str, named: &'static str) -
     app
 }
 
+/// Replicas `a` (a task `sync`) and `b` (a task `digest`) on `coordinator`, started.
+async fn two_replicas(coordinator: impl Coordinator + Clone) -> (App, App) {
+    let a = replica(coordinator.clone(), "a", "sync");
+    let b = replica(coordinator, "b", "digest");
+    bounded("start a", WAIT_LIMIT, a.start()).await.unwrap();
+    bounded("start b", WAIT_LIMIT, b.start()).await.unwrap();
+    (a, b)
+}
+
 /// The body of `response`.
 async fn body(response: axum::response::Response) -> String {
     let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
@@ -57,11 +66,7 @@ async fn routes(app: &App) -> (String, String) {
 #[test]
 fn every_replica_shows_the_tasks_and_contexts_of_the_others() {
     paused("the fleet on the route", REAL_LIMIT, || async {
-        let coordinator = InProcess::starting_at(SystemTime::UNIX_EPOCH);
-        let a = replica(coordinator.clone(), "a", "sync");
-        let b = replica(coordinator.clone(), "b", "digest");
-        bounded("start a", WAIT_LIMIT, a.start()).await.unwrap();
-        bounded("start b", WAIT_LIMIT, b.start()).await.unwrap();
+        let (a, b) = two_replicas(InProcess::starting_at(SystemTime::UNIX_EPOCH)).await;
         sleep(2500 * MS).await;
 
         let (hidden, shown) = routes(&b).await;
@@ -118,11 +123,7 @@ fn every_replica_shows_the_tasks_and_contexts_of_the_others() {
 #[test]
 fn a_replica_that_stops_publishing_turns_silent_then_is_forgotten() {
     paused("a silent replica", REAL_LIMIT, || async {
-        let coordinator = InProcess::starting_at(SystemTime::UNIX_EPOCH);
-        let a = replica(coordinator.clone(), "a", "sync");
-        let b = replica(coordinator.clone(), "b", "digest");
-        bounded("start a", WAIT_LIMIT, a.start()).await.unwrap();
-        bounded("start b", WAIT_LIMIT, b.start()).await.unwrap();
+        let (a, b) = two_replicas(InProcess::starting_at(SystemTime::UNIX_EPOCH)).await;
         sleep(1500 * MS).await;
         bounded("stop a", WAIT_LIMIT, a.shutdown()).await;
         // a last published at 1 s; kept as current for 3 periods.
@@ -291,10 +292,7 @@ fn a_failing_coordinator_is_logged_once_and_the_rest_of_the_status_is_served() {
                 inner: InProcess::starting_at(SystemTime::UNIX_EPOCH),
                 ..Flaky::default()
             };
-            let a = replica(flaky.clone(), "a", "sync");
-            let b = replica(flaky.clone(), "b", "digest");
-            bounded("start a", WAIT_LIMIT, a.start()).await.unwrap();
-            bounded("start b", WAIT_LIMIT, b.start()).await.unwrap();
+            let (a, b) = two_replicas(flaky.clone()).await;
             sleep(1500 * MS).await;
             flaky.down.store(true, Ordering::Relaxed);
             sleep(3 * S).await;
