@@ -63,9 +63,12 @@ pub(crate) struct Plain;
 
 impl Plain {
     #[inline(always)]
-    pub(crate) fn start(_: &str) -> Self {
+    pub(crate) fn new() -> Self {
         Plain
     }
+
+    #[inline(always)]
+    pub(crate) fn begin(&mut self, _: &str) {}
 
     #[inline(always)]
     pub(crate) fn ended(&self, _: &TaskOutcome, _: &WallClock) {}

@@ -21,12 +21,11 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use metrics::{Counter, Gauge, Histogram, Label};
 
 use super::names::*;
-use crate::base::lock::lock;
 use crate::status::metrics::Operation;
 
 /// The handles of one task's metrics, for one recorder.
@@ -159,14 +158,22 @@ fn recorder() -> RecorderId {
 type ByName = HashMap<Box<str>, Arc<Meters>, BuildHasherDefault<Fnv>>;
 
 /// Per recorder, the handles of each task by its name: a list, since a process has one
-/// recorder, or a few in tests.
-static CACHE: Mutex<Vec<(RecorderId, ByName)>> = Mutex::new(Vec::new());
+/// recorder, or a few in tests. Read-locked at every start (tasks begin on every worker at
+/// once), write-locked only to add handles.
+static CACHE: RwLock<Vec<(RecorderId, ByName)>> = RwLock::new(Vec::new());
 
 /// The handles of task `label`'s metrics with the recorder installed now: made at the first
 /// call for this recorder and name, looked up after.
 pub(crate) fn meters(label: &str) -> Arc<Meters> {
     let recorder = recorder();
-    let mut cache = lock(&CACHE);
+    {
+        let cache = CACHE.read().unwrap_or_else(PoisonError::into_inner);
+        let known = cache.iter().find(|(id, _)| *id == recorder);
+        if let Some(meters) = known.and_then(|(_, by_name)| by_name.get(label)) {
+            return meters.clone();
+        }
+    }
+    let mut cache = CACHE.write().unwrap_or_else(PoisonError::into_inner);
     let index = match cache.iter().position(|(id, _)| *id == recorder) {
         Some(index) => index,
         None => {
@@ -174,13 +181,11 @@ pub(crate) fn meters(label: &str) -> Arc<Meters> {
             cache.len() - 1
         }
     };
-    let by_name = &mut cache[index].1;
-    if let Some(meters) = by_name.get(label) {
-        return meters.clone();
-    }
-    let meters = Arc::new(Meters::new(label));
-    by_name.insert(label.into(), meters.clone());
-    meters
+    cache[index]
+        .1
+        .entry(label.into())
+        .or_insert_with(|| Arc::new(Meters::new(label)))
+        .clone()
 }
 
 /// FNV-1a: task names are short, and chosen by the app, not by whoever sends it requests, so a

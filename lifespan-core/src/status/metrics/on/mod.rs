@@ -110,41 +110,57 @@ impl Runs {
 
     /// A run took `duration` and ended so, now by `clock`.
     pub(crate) fn ended(&self, duration: Duration, outcome: RunOutcome, clock: &WallClock) {
-        self.0.duration.record(duration.as_secs_f64());
-        match outcome {
-            RunOutcome::Succeeded => self.0.last_success().set(unix_seconds(clock.now())),
-            RunOutcome::TimedOut => self.0.timeouts().increment(1),
-            _ => {}
-        }
+        run_ended(&self.0, duration, outcome, clock);
     }
 }
 
-/// A plain task, which runs once: running while this lives, its run timed.
-pub(crate) struct Plain {
-    runs: Runs,
+/// A run of the task of `meters` took `duration` and ended so, now by `clock`.
+fn run_ended(meters: &Meters, duration: Duration, outcome: RunOutcome, clock: &WallClock) {
+    meters.duration.record(duration.as_secs_f64());
+    match outcome {
+        RunOutcome::Succeeded => meters.last_success().set(unix_seconds(clock.now())),
+        RunOutcome::TimedOut => meters.timeouts().increment(1),
+        _ => {}
+    }
+}
+
+/// A plain task, which runs once: from its first poll (see [`Plain::begin`]), running while
+/// this lives, its run timed.
+pub(crate) struct Plain(Option<PlainRun>);
+
+/// A plain task's run, begun: running while this lives.
+struct PlainRun {
+    running: Running,
     began: Instant,
-    _running: Running,
 }
 
 impl Plain {
-    pub(crate) fn start(label: &str) -> Self {
-        let meters = meters(label);
-        let runs = Runs(meters.clone());
-        runs.started(false);
-        Plain {
-            runs,
-            began: Instant::now(),
-            _running: Running::of(meters),
+    /// Not begun: nothing recorded yet.
+    pub(crate) fn new() -> Self {
+        Plain(None)
+    }
+
+    /// Task `label` begins to run, if it had not: at its first poll, on the worker that polls
+    /// it, rather than in the startup's loop that spawns every task.
+    pub(crate) fn begin(&mut self, label: &str) {
+        if self.0.is_none() {
+            let meters = meters(label);
+            meters.starts.increment(1);
+            self.0 = Some(PlainRun {
+                running: Running::of(meters),
+                began: Instant::now(),
+            });
         }
     }
 
     /// Its run ended so, now by `clock`.
     pub(crate) fn ended(&self, outcome: &TaskOutcome, clock: &WallClock) {
+        let Some(run) = &self.0 else { return };
         let outcome = match outcome {
             TaskOutcome::Completed => RunOutcome::Succeeded,
             _ => RunOutcome::Cancelled,
         };
-        self.runs.ended(self.began.elapsed(), outcome, clock);
+        run_ended(&run.running.0, run.began.elapsed(), outcome, clock);
     }
 }
 
