@@ -138,7 +138,9 @@ impl Future for TaskFuture {
         let this = self.get_mut();
         let _entered = this.span.enter();
         let (board, index) = (&this.board, this.index);
-        this.meter.begin(board.plan.task(index).label());
+        if !this.meter.begun() {
+            this.meter.begin(board.plan.task(index).label());
+        }
         let ended = std::task::ready!(poll_body(&mut this.body, board, index, cx));
         let outcome = outcome(board, index, ended);
         this.meter.ended(&outcome, board.clock());

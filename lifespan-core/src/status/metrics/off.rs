@@ -68,6 +68,11 @@ impl Plain {
     }
 
     #[inline(always)]
+    pub(crate) fn begun(&self) -> bool {
+        true
+    }
+
+    #[inline(always)]
     pub(crate) fn begin(&mut self, _: &str) {}
 
     #[inline(always)]

@@ -140,17 +140,20 @@ impl Plain {
         Plain(None)
     }
 
-    /// Task `label` begins to run, if it had not: at its first poll, on the worker that polls
-    /// it, rather than in the startup's loop that spawns every task.
+    /// Whether its run has begun.
+    pub(crate) fn begun(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// Task `label` begins to run: at its first poll, on the worker that polls it, rather than
+    /// in the startup's loop that spawns every task.
     pub(crate) fn begin(&mut self, label: &str) {
-        if self.0.is_none() {
-            let meters = meters(label);
-            meters.starts.increment(1);
-            self.0 = Some(PlainRun {
-                running: Running::of(meters),
-                began: Instant::now(),
-            });
-        }
+        let meters = meters(label);
+        meters.starts.increment(1);
+        self.0 = Some(PlainRun {
+            running: Running::of(meters),
+            began: Instant::now(),
+        });
     }
 
     /// Its run ended so, now by `clock`.
