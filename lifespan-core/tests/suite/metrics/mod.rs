@@ -224,6 +224,66 @@ fn check_while_running(reading: &Reading) {
     }
 }
 
+/// The durations recorded for `task` in `reading`: none if its histogram was not written.
+fn durations(reading: &Reading, task: &str) -> Vec<f64> {
+    match reading.value(
+        MetricKind::Histogram,
+        "lifespan_task_run_duration_seconds",
+        task,
+    ) {
+        Some(DebugValue::Histogram(seconds)) => seconds.iter().map(|s| s.into_inner()).collect(),
+        None => Vec::new(),
+        Some(other) => panic!("the run durations of {task} are no histogram: {other:?}"),
+    }
+}
+
+/// A run's duration is recorded when the run ends on its own (it succeeded, failed or
+/// panicked), plain task or not; a run stopped by shutdown is not timed: its length is the
+/// app's, not the run's.
+#[test]
+fn the_durations_are_of_runs_that_ended_on_their_own_not_of_runs_stopped_by_shutdown() {
+    let (recorder, snapshotter) = recorder();
+    let reader = snapshotter.clone();
+    paused("run durations", recorder, || async move {
+        let app = App::empty();
+        app.register_task("done", || async {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        })
+        .unwrap();
+        app.register_task("broken", || async {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            Err::<(), _>("broken")
+        })
+        .unwrap();
+        app.register_task("waits", |shutdown: Shutdown| async move {
+            shutdown.cancelled().await
+        })
+        .unwrap();
+        // Runs at 10 s for 5 s: the first is stopped by shutdown at 12 s.
+        app.register_task_with(
+            "slow",
+            TaskOptions::new().every(Duration::from_secs(10)),
+            |shutdown: Shutdown| async move {
+                let _ = shutdown
+                    .run_until_cancelled(tokio::time::sleep(Duration::from_secs(5)))
+                    .await;
+            },
+        )
+        .unwrap();
+        bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(12)).await;
+        let running = Reading::take(&reader);
+        assert_eq!(durations(&running, "done"), [2.0]);
+        assert_eq!(durations(&running, "broken"), [3.0]);
+        assert_eq!(durations(&running, "slow"), [] as [f64; 0]);
+        bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
+    });
+    let stopped = Reading::take(&snapshotter);
+    for task in ["done", "broken", "waits", "slow"] {
+        assert_eq!(durations(&stopped, task), [] as [f64; 0], "{task}");
+    }
+}
+
 /// The wall clock as the runtime reads it under paused time: the system's time when `anchor`
 /// was taken, plus the runtime's time since.
 pub(super) fn wall_clock(anchor: (SystemTime, tokio::time::Instant)) -> f64 {

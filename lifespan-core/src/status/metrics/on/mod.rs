@@ -114,8 +114,14 @@ impl Runs {
     }
 }
 
-/// A run of the task of `meters` took `duration` and ended so, now by `clock`.
+/// A run of the task of `meters` took `duration` and ended so, now by `clock`. A run stopped
+/// (by shutdown, or by the loss of its lease) is not timed: its length is the app's or the
+/// lease's, not the run's. That also spares a shutdown one write per task into the recorder's
+/// histograms, which the exporter may scrape no more once the process ends.
 fn run_ended(meters: &Meters, duration: Duration, outcome: RunOutcome, clock: &WallClock) {
+    if outcome == RunOutcome::Cancelled {
+        return;
+    }
     meters.duration.record(duration.as_secs_f64());
     match outcome {
         RunOutcome::Succeeded => meters.last_success().set(unix_seconds(clock.now())),
@@ -161,6 +167,8 @@ impl Plain {
         let Some(run) = &self.0 else { return };
         let outcome = match outcome {
             TaskOutcome::Completed => RunOutcome::Succeeded,
+            TaskOutcome::Failed(_) => RunOutcome::Failed,
+            TaskOutcome::Panicked(_) => RunOutcome::Panicked,
             _ => RunOutcome::Cancelled,
         };
         run_ended(&run.running.0, run.began.elapsed(), outcome, clock);

@@ -38,7 +38,7 @@ pub(crate) fn describe() {
     describe_histogram!(
         DURATION,
         Unit::Seconds,
-        "How long each run of a lifespan task took"
+        "How long each run of a lifespan task took that ended on its own (not stopped)"
     );
     describe_gauge!(
         RUNNING,
