@@ -139,7 +139,7 @@ impl Future for TaskFuture {
         let _entered = this.span.enter();
         let (board, index) = (&this.board, this.index);
         if !this.meter.begun() {
-            this.meter.begin(board.plan.task(index).label());
+            this.meter.begin(board.plan.task(index));
         }
         let ended = std::task::ready!(poll_body(&mut this.body, board, index, cx));
         let outcome = outcome(board, index, ended);

@@ -64,7 +64,7 @@ impl Runs {
         task: tracing::Span,
     ) -> Self {
         let record = board.histories.record(index);
-        let meters = metrics::Runs::new(board.plan.task(index).label());
+        let meters = metrics::Runs::new(board.plan.task(index));
         Runs {
             board,
             index,

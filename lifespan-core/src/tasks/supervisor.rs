@@ -49,7 +49,7 @@ pub(crate) async fn supervise(
             return;
         }
     };
-    let _running = metrics::Running::start(board.plan.task(index).label());
+    let _running = metrics::Running::start(board.plan.task(index));
     let critical = options.critical;
     let supervisor = Supervisor::new(
         app.clone(),

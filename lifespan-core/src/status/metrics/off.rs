@@ -7,6 +7,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::base::wall_clock::WallClock;
+use crate::registration::entry::Entry;
 use crate::report::outcome::TaskOutcome;
 use crate::status::metrics::Operation;
 use crate::status::snapshot::RunOutcome;
@@ -36,7 +37,7 @@ pub(crate) struct Running;
 
 impl Running {
     #[inline(always)]
-    pub(crate) fn start(_: &str) -> Self {
+    pub(crate) fn start(_: &Entry) -> Self {
         Running
     }
 }
@@ -45,7 +46,7 @@ pub(crate) struct Runs;
 
 impl Runs {
     #[inline(always)]
-    pub(crate) fn new(_: &str) -> Self {
+    pub(crate) fn new(_: &Entry) -> Self {
         Runs
     }
 
@@ -73,7 +74,7 @@ impl Plain {
     }
 
     #[inline(always)]
-    pub(crate) fn begin(&mut self, _: &str) {}
+    pub(crate) fn begin(&mut self, _: &Entry) {}
 
     #[inline(always)]
     pub(crate) fn ended(&self, _: &TaskOutcome, _: &WallClock) {}

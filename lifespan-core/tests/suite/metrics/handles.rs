@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use lifespan_core::{App, Shutdown};
+use lifespan_core::{App, Restart, Shutdown, TaskOptions};
 use lifespan_test_support::{bounded, WAIT_LIMIT};
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
 use metrics_util::debugging::DebuggingRecorder;
@@ -92,4 +92,62 @@ fn each_task_registers_its_metrics_once_per_recorder_not_at_every_start() {
         first_again.counter("lifespan_task_starts_total", "handles2"),
         0
     );
+}
+
+/// The handles a task's entry keeps are those of the recorder they were made with: the same app
+/// started under one recorder, then under another, records each start into the recorder
+/// installed then, a plain task's and a supervised task's alike.
+#[test]
+fn an_app_started_again_under_another_recorder_records_into_that_one() {
+    let app = App::empty();
+    app.register_task("kept_plain", |shutdown: Shutdown| async move {
+        shutdown.cancelled().await
+    })
+    .unwrap();
+    let supervised = TaskOptions::new().restart(Restart::OnFailure);
+    app.register_task_with(
+        "kept_supervised",
+        supervised,
+        |shutdown: Shutdown| async move { shutdown.cancelled().await },
+    )
+    .unwrap();
+    let starts_under = |recorder: &'static Counting| {
+        let app = app.clone();
+        super::paused_on(recorder, move || async move {
+            for _ in 0..2 {
+                bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
+            }
+        });
+        Reading::take(&recorder.inner.snapshotter())
+    };
+    let first = counting();
+    let reading = starts_under(first);
+    for task in ["kept_plain", "kept_supervised"] {
+        assert_eq!(
+            reading.counter("lifespan_task_starts_total", task),
+            2,
+            "{task}"
+        );
+    }
+    let second = counting();
+    let reading = starts_under(second);
+    assert_eq!(second.starts.load(Ordering::SeqCst), 2);
+    for task in ["kept_plain", "kept_supervised"] {
+        assert_eq!(
+            reading.counter("lifespan_task_starts_total", task),
+            2,
+            "{task}"
+        );
+    }
+    let first_again = Reading::take(&first.inner.snapshotter());
+    for task in ["kept_plain", "kept_supervised"] {
+        assert_eq!(
+            first_again.counter("lifespan_task_starts_total", task),
+            0,
+            "{task}"
+        );
+    }
+    assert_eq!(first.starts.load(Ordering::SeqCst), 2);
 }

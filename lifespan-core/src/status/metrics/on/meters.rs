@@ -3,7 +3,8 @@
 //! Registering a metric with the facade builds its key (the task's name copied into a label)
 //! and asks the recorder for it: too much for every start of a task. So the handles of a task
 //! are kept in a process-wide cache, keyed by the recorder they were made with and the task's
-//! name, and a start looks them up once.
+//! name, and a start looks them up once. Like the cache, they live as long as the process
+//! (leaked: a start borrows them without counting references).
 //!
 //! Keyed by the recorder, because a handle records into the recorder it was made with: an app
 //! installs its recorder once per process (`metrics::set_global_recorder`: it is never dropped
@@ -14,6 +15,9 @@
 //! process that installs local recorders one after the other keeps each alive as long as the
 //! process (the tests of the metrics leak theirs).
 //!
+//! The handles of a task are also kept on its entry (see [`of_entry`]), so that the starts
+//! after its first find them without the cache's lock and lookup by name.
+//!
 //! The handles used at every start are made with the cache entry; the others at their first
 //! use, so that a metric that does not apply to a task (a lease, a timeout) is not shown for
 //! it, and a gauge that is "not set before" (the last success) is not shown as 0.
@@ -21,16 +25,19 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+use std::sync::{OnceLock, PoisonError, RwLock};
 
 use metrics::{Counter, Gauge, Histogram, Label};
 
 use super::names::*;
+use crate::registration::entry::Entry;
 use crate::status::metrics::Operation;
 
 /// The handles of one task's metrics, for one recorder.
 pub(crate) struct Meters {
     label: Box<str>,
+    /// The recorder they were made with.
+    recorder: RecorderId,
     pub(super) starts: Counter,
     pub(super) duration: Histogram,
     pub(super) running: Gauge,
@@ -58,9 +65,10 @@ fn task(label: &str) -> [(&'static str, String); 1] {
 }
 
 impl Meters {
-    fn new(label: &str) -> Self {
+    fn new(label: &str, recorder: RecorderId) -> Self {
         Meters {
             label: label.into(),
+            recorder,
             starts: metrics::counter!(STARTS, &task(label)),
             duration: metrics::histogram!(DURATION, &task(label)),
             running: metrics::gauge!(RUNNING, &task(label)),
@@ -155,7 +163,7 @@ fn recorder() -> RecorderId {
 }
 
 /// The handles of each task, by its name, for one recorder.
-type ByName = HashMap<Box<str>, Arc<Meters>, BuildHasherDefault<Fnv>>;
+type ByName = HashMap<Box<str>, &'static Meters, BuildHasherDefault<Fnv>>;
 
 /// Per recorder, the handles of each task by its name: a list, since a process has one
 /// recorder, or a few in tests. Read-locked at every start (tasks begin on every worker at
@@ -164,13 +172,13 @@ static CACHE: RwLock<Vec<(RecorderId, ByName)>> = RwLock::new(Vec::new());
 
 /// The handles of task `label`'s metrics with the recorder installed now: made at the first
 /// call for this recorder and name, looked up after.
-pub(crate) fn meters(label: &str) -> Arc<Meters> {
+pub(crate) fn meters(label: &str) -> &'static Meters {
     let recorder = recorder();
     {
         let cache = CACHE.read().unwrap_or_else(PoisonError::into_inner);
         let known = cache.iter().find(|(id, _)| *id == recorder);
         if let Some(meters) = known.and_then(|(_, by_name)| by_name.get(label)) {
-            return meters.clone();
+            return meters;
         }
     }
     let mut cache = CACHE.write().unwrap_or_else(PoisonError::into_inner);
@@ -184,8 +192,23 @@ pub(crate) fn meters(label: &str) -> Arc<Meters> {
     cache[index]
         .1
         .entry(label.into())
-        .or_insert_with(|| Arc::new(Meters::new(label)))
-        .clone()
+        .or_insert_with(|| Box::leak(Box::new(Meters::new(label, recorder))))
+}
+
+/// The handles of the metrics of `entry`'s task with the recorder installed now: those the
+/// entry keeps if they were made with this recorder, else [`meters`]' by its label, then kept
+/// on the entry if it keeps none yet. A start finds them so without a lock, a hash or a search.
+pub(crate) fn of_entry(entry: &Entry) -> &'static Meters {
+    let recorder = recorder();
+    let kept = entry.memo.get().copied();
+    let kept = kept.and_then(|kept| kept.downcast_ref::<Meters>());
+    if let Some(meters) = kept.filter(|meters| meters.recorder == recorder) {
+        return meters;
+    }
+    let meters = meters(entry.label());
+    // Kept by the first start only: a start with another recorder (tests) looks them up.
+    let _ = entry.memo.set(meters);
+    meters
 }
 
 /// FNV-1a: task names are short, and chosen by the app, not by whoever sends it requests, so a

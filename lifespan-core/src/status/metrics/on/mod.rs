@@ -5,16 +5,16 @@ mod names;
 
 use std::future::Future;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 pub(crate) use self::meters::meters;
-use self::meters::Meters;
+use self::meters::{of_entry, Meters};
 pub(crate) use self::names::describe;
 use crate::base::wall_clock::WallClock;
+use crate::registration::entry::Entry;
 use crate::report::outcome::TaskOutcome;
 use crate::status::metrics::Operation;
 use crate::status::snapshot::RunOutcome;
@@ -62,14 +62,14 @@ pub(crate) fn missed_points(label: &str, missed: u64) {
 }
 
 /// One task counted as running while this lives; not failed for good from its start.
-pub(crate) struct Running(Arc<Meters>);
+pub(crate) struct Running(&'static Meters);
 
 impl Running {
-    pub(crate) fn start(label: &str) -> Self {
-        Running::of(meters(label))
+    pub(crate) fn start(entry: &Entry) -> Self {
+        Running::of(of_entry(entry))
     }
 
-    fn of(meters: Arc<Meters>) -> Self {
+    fn of(meters: &'static Meters) -> Self {
         meters.running.increment(1.0);
         if meters.failed.load(Ordering::Relaxed) && meters.failed.swap(false, Ordering::Relaxed) {
             meters.failed_for_good.set(0.0);
@@ -85,11 +85,11 @@ impl Drop for Running {
 }
 
 /// The handles of a task that runs many times, looked up once per start of the task.
-pub(crate) struct Runs(Arc<Meters>);
+pub(crate) struct Runs(&'static Meters);
 
 impl Runs {
-    pub(crate) fn new(label: &str) -> Self {
-        Runs(meters(label))
+    pub(crate) fn new(entry: &Entry) -> Self {
+        Runs(of_entry(entry))
     }
 
     /// A run begins; `manual`: asked for by hand.
@@ -110,7 +110,7 @@ impl Runs {
 
     /// A run took `duration` and ended so, now by `clock`.
     pub(crate) fn ended(&self, duration: Duration, outcome: RunOutcome, clock: &WallClock) {
-        run_ended(&self.0, duration, outcome, clock);
+        run_ended(self.0, duration, outcome, clock);
     }
 }
 
@@ -151,10 +151,10 @@ impl Plain {
         self.0.is_some()
     }
 
-    /// Task `label` begins to run: at its first poll, on the worker that polls it, rather than
-    /// in the startup's loop that spawns every task.
-    pub(crate) fn begin(&mut self, label: &str) {
-        let meters = meters(label);
+    /// The task of `entry` begins to run: at its first poll, on the worker that polls it,
+    /// rather than in the startup's loop that spawns every task.
+    pub(crate) fn begin(&mut self, entry: &Entry) {
+        let meters = of_entry(entry);
         meters.starts.increment(1);
         self.0 = Some(PlainRun {
             running: Running::of(meters),
@@ -171,13 +171,13 @@ impl Plain {
             TaskOutcome::Panicked(_) => RunOutcome::Panicked,
             _ => RunOutcome::Cancelled,
         };
-        run_ended(&run.running.0, run.began.elapsed(), outcome, clock);
+        run_ended(run.running.0, run.began.elapsed(), outcome, clock);
     }
 }
 
 /// The requests of one task to the coordinator: each timed, its failure counted.
 pub(crate) struct Requests {
-    meters: Arc<Meters>,
+    meters: &'static Meters,
     /// The app's shutdown: a request dropped unanswered once it has begun is no failure.
     shutdown: CancellationToken,
 }
