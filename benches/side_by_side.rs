@@ -33,6 +33,9 @@
 //! - `cold`: a fresh process per sample (as a server that starts once), variants and N
 //!   interleaved and rotated across processes; `cargo bench --bench side_by_side --no-default-features -- --cold` runs
 //!   only this section;
+//! - `metrics`: what lifespan-core's `metrics` feature costs a start and a stop, with a
+//!   Prometheus recorder, against the build without it: the binaries of `benches/annotated`
+//!   built both ways, fresh processes of the two alternated (see `side_by_side/metrics_cost.rs`);
 //! - `other`: contexts, reload and polls, one variant after the other in this process.
 //!
 //! Built with the root package's `metrics` feature (the default), each process installs a
@@ -44,6 +47,8 @@
 
 #[path = "side_by_side/measure.rs"]
 mod measure;
+#[path = "side_by_side/metrics_cost.rs"]
+mod metrics_cost;
 #[path = "side_by_side/other.rs"]
 mod other;
 #[path = "side_by_side/stats.rs"]
@@ -210,15 +215,21 @@ fn target_dir() -> PathBuf {
     exe.ancestors().nth(3).unwrap().to_owned()
 }
 
-/// Builds the binaries of `benches/annotated` in release; returns the directory holding them.
-fn build_annotated() -> PathBuf {
+/// Builds the binaries of `benches/annotated` in release, with its feature `metrics` if
+/// `metrics` (each build in a target folder of its own); returns the directory holding them.
+fn build_annotated(metrics: bool) -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/annotated/Cargo.toml");
-    let target = target_dir().join("annotated");
-    eprintln!("building benches/annotated (10,000 annotated functions, release) ...");
+    let (folder, features) = if metrics {
+        ("annotated-metrics", "metrics")
+    } else {
+        ("annotated", "")
+    };
+    let target = target_dir().join(folder);
+    eprintln!("building benches/annotated (10,000 annotated functions, release, features: {features:?}) ...");
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .args(["build", "--release", "--quiet", "--manifest-path"])
         .arg(&manifest)
-        .arg("--target-dir")
+        .args(["--features", features, "--target-dir"])
         .arg(&target)
         .status()
         .unwrap();
@@ -235,6 +246,7 @@ struct Measured {
     /// Per binary: `linked_0`, `linked_1k`, `linked_10k`.
     annotated: BTreeMap<&'static str, Rows>,
     annotated_cold: Option<Rows>,
+    metrics: Option<metrics_cost::Cost>,
 }
 
 fn warm(exe: &Path, quick: bool, measured: &mut Measured) {
@@ -406,6 +418,7 @@ fn targets(measured: &Measured) {
     registration_targets(measured);
     heap_targets(measured);
     fmt_targets(measured);
+    metrics_targets(measured);
     println!(
         "| compile time, 1,000 annotated functions: at most 1.50x the same spawned by hand | `cargo bench --bench compile_time` | – |"
     );
@@ -557,6 +570,39 @@ fn fmt_targets(measured: &Measured) {
     }
 }
 
+/// Start and stop with the `metrics` feature and a Prometheus recorder, against the build
+/// without the feature.
+fn metrics_targets(measured: &Measured) {
+    for (variant, title, sizes) in [
+        (
+            "register_task",
+            "`register_task`",
+            &[1_000, 10_000, 100_000][..],
+        ),
+        ("annotated", "`#[lifespan_task]`", &[1_000, 10_000][..]),
+    ] {
+        for n in sizes {
+            let paired = measured
+                .metrics
+                .as_ref()
+                .and_then(|cost| cost.get(&(*n, variant.to_owned())));
+            for (phase, spread) in [
+                ("start", paired.map(|p| p.start())),
+                ("stop", paired.map(|p| p.stop())),
+            ] {
+                check(
+                    format!(
+                        "`metrics` feature with a Prometheus recorder, {title} {phase}, N = {}: at most 1.30x the build without the feature",
+                        thousands(*n)
+                    ),
+                    1.3,
+                    spread,
+                );
+            }
+        }
+    }
+}
+
 /// `10000` as `10,000`.
 fn thousands(n: usize) -> String {
     let digits = n.to_string();
@@ -586,7 +632,7 @@ fn sections() -> Vec<String> {
         vec!["cold".to_owned()]
     } else {
         std::env::var("LIFESPAN_BENCH_SECTIONS")
-            .unwrap_or_else(|_| "warm,trim,fmt,annotated,cold,other".to_owned())
+            .unwrap_or_else(|_| "warm,trim,fmt,annotated,cold,metrics,other".to_owned())
             .split(',')
             .map(str::to_owned)
             .collect()
@@ -673,12 +719,18 @@ fn main() {
     if on("fmt") {
         fmt(&exe, quick, &mut measured);
     }
-    let bins = (on("annotated") || on("cold")).then(build_annotated);
+    let bins = (on("annotated") || on("cold") || on("metrics")).then(|| build_annotated(false));
     if on("annotated") {
         annotated(bins.as_deref().unwrap(), quick, &mut measured);
     }
     if on("cold") {
         cold(&exe, bins.as_deref(), quick, &mut measured);
+    }
+    if on("metrics") {
+        let with = build_annotated(true);
+        let run = |exe: &Path, variants: &[&str], sizes: &str| run_child(exe, variants, sizes, &[]);
+        let without = bins.as_deref().unwrap();
+        measured.metrics = Some(metrics_cost::measure(without, &with, quick, &run));
     }
     targets(&measured);
     if on("other") {

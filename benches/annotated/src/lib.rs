@@ -1,6 +1,8 @@
 //! The measurement loop of the binaries `linked_0`, `linked_1k` and `linked_10k`: hand-written
 //! `CancellationToken` + `TaskTracker`, `register_task`, and `#[lifespan_task]` on an app's
-//! first start (a fresh `App` per sample), interleaved in rotated order.
+//! first start (a fresh `App` per sample), interleaved in rotated order. Built with the
+//! feature `metrics`, lifespan-core records its tasks' metrics into a Prometheus recorder that
+//! the process installs first.
 
 use lifespan_core::{App, Report};
 
@@ -47,6 +49,11 @@ impl Variant for Annotated {
 /// Runs what `LIFESPAN_BENCH_RUN` says (see [`measure`]); `root` is the module path of the
 /// binary's annotated functions, `linked` their number.
 pub fn main(root: &'static str, linked: usize) {
+    #[cfg(feature = "metrics")]
+    {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        metrics::set_global_recorder(recorder).expect("the first recorder of the process");
+    }
     let mut kinds = vec![
         Kind::new("tracker", Tracker::new),
         Kind::new("register_task", RegisterTask::new),
