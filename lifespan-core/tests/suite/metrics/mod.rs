@@ -255,6 +255,11 @@ fn the_durations_are_of_runs_that_ended_on_their_own_not_of_runs_stopped_by_shut
             Err::<(), _>("broken")
         })
         .unwrap();
+        app.register_task("crashes", || async {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            panic!("crashes");
+        })
+        .unwrap();
         app.register_task("waits", |shutdown: Shutdown| async move {
             shutdown.cancelled().await
         })
@@ -275,11 +280,12 @@ fn the_durations_are_of_runs_that_ended_on_their_own_not_of_runs_stopped_by_shut
         let running = Reading::take(&reader);
         assert_eq!(durations(&running, "done"), [2.0]);
         assert_eq!(durations(&running, "broken"), [3.0]);
+        assert_eq!(durations(&running, "crashes"), [1.0]);
         assert_eq!(durations(&running, "slow"), [] as [f64; 0]);
         bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
     });
     let stopped = Reading::take(&snapshotter);
-    for task in ["done", "broken", "waits", "slow"] {
+    for task in ["done", "broken", "crashes", "waits", "slow"] {
         assert_eq!(durations(&stopped, task), [] as [f64; 0], "{task}");
     }
 }

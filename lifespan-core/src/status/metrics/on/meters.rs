@@ -173,7 +173,11 @@ static CACHE: RwLock<Vec<(RecorderId, ByName)>> = RwLock::new(Vec::new());
 /// The handles of task `label`'s metrics with the recorder installed now: made at the first
 /// call for this recorder and name, looked up after.
 pub(crate) fn meters(label: &str) -> &'static Meters {
-    let recorder = recorder();
+    meters_for(label, recorder())
+}
+
+/// The handles of task `label`'s metrics with `recorder`: see [`meters`].
+fn meters_for(label: &str, recorder: RecorderId) -> &'static Meters {
     {
         let cache = CACHE.read().unwrap_or_else(PoisonError::into_inner);
         let known = cache.iter().find(|(id, _)| *id == recorder);
@@ -205,7 +209,7 @@ pub(crate) fn of_entry(entry: &Entry) -> &'static Meters {
     if let Some(meters) = kept.filter(|meters| meters.recorder == recorder) {
         return meters;
     }
-    let meters = meters(entry.label());
+    let meters = meters_for(entry.label(), recorder);
     // Kept by the first start only: a start with another recorder (tests) looks them up.
     let _ = entry.memo.set(meters);
     meters

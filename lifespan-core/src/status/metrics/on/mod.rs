@@ -231,3 +231,16 @@ impl Drop for Pending<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A wall clock set before 1970 gives negative times, not the distance to the epoch.
+    #[test]
+    fn times_before_the_epoch_are_negative() {
+        let epoch = SystemTime::UNIX_EPOCH;
+        assert_eq!(unix_seconds(epoch + Duration::from_millis(1500)), 1.5);
+        assert_eq!(unix_seconds(epoch - Duration::from_millis(2500)), -2.5);
+    }
+}
