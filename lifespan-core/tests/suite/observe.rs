@@ -114,6 +114,31 @@ async fn a_restarted_task_shows_its_failed_attempts_and_when_it_is_restarted() {
     bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
 }
 
+/// An attempt that panics is shown as panicked, not as stopped.
+#[tokio::test(start_paused = true)]
+async fn a_restarted_task_shows_its_panicked_attempt_as_panicked() {
+    let app = App::empty();
+    let options = TaskOptions::new()
+        .restart(Restart::OnFailure)
+        .backoff(Duration::from_secs(5), Duration::from_secs(5))
+        .jitter(false);
+    app.register_task_with("crashy", options, || async {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        panic!("crashy panics");
+    })
+    .unwrap();
+    bounded("startup", WAIT_LIMIT, app.start()).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let status = app.status();
+    let crashy = status.task("crashy").unwrap();
+    let last = crashy.last_run.as_ref().expect("the panicked attempt");
+    assert_eq!(
+        (crashy.runs, last.outcome, last.duration),
+        (1, RunOutcome::Panicked, Duration::from_secs(1))
+    );
+    bounded("shutdown", WAIT_LIMIT, app.shutdown()).await;
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_periodic_task_closes_one_span_per_run_numbered_with_its_outcome_and_duration() {
     let logs = CapturedLogs::default();
