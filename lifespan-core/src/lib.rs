@@ -216,7 +216,7 @@
 //! | `lifespan_task_failures_total` | counter | runs | `task` | runs that returned an error (a run cut at its timeout included) |
 //! | `lifespan_task_panics_total` | counter | runs | `task` | runs that panicked |
 //! | `lifespan_task_restarts_total` | counter | restarts | `task` | restarts after a run ended |
-//! | `lifespan_task_run_duration_seconds` | histogram | seconds | `task` | how long each run took that ended on its own (succeeded, failed, panicked or timed out); a run stopped by shutdown or by a lost lease is not timed |
+//! | `lifespan_task_run_duration_seconds` | histogram | seconds | `task` | how long each run took that ended on its own (succeeded, failed, panicked or timed out); a run stopped by shutdown or by a lost lease is not timed; a plain task's run is timed from the app's start of its tasks, as its status shows it running |
 //! | `lifespan_tasks_running` | gauge | tasks | `task` | tasks started and not ended for good (a periodic task between two runs counts) |
 //! | `lifespan_task_last_success_timestamp_seconds` | gauge | seconds since the Unix epoch | `task` | wall-clock time at which a run of the task last ended successfully on this process; absent before the first success |
 //! | `lifespan_task_next_run_timestamp_seconds` | gauge | seconds since the Unix epoch | `task` | wall-clock time of the task's next planned run on this process (a scheduled run, or a restart after its delay), as its status shows `next_run`; absent before the first is planned |

@@ -161,6 +161,13 @@ impl Board {
         slot.state.store(code, Ordering::Release);
     }
 
+    /// How long task `index` has been in its state: for a running task, since it was started
+    /// or last restarted.
+    pub(crate) fn in_state_for(&self, index: usize) -> Duration {
+        let since = self.tasks[index].since.load(Ordering::Relaxed);
+        Duration::from_nanos(self.now().saturating_sub(since))
+    }
+
     /// Task `index` is running (since `at`, from [`now`](Self::now)).
     pub(crate) fn set_running(&self, index: usize, at: u64) {
         self.set_code(index, code::RUNNING, at);

@@ -143,7 +143,8 @@ impl Future for TaskFuture {
         }
         let ended = std::task::ready!(poll_body(&mut this.body, board, index, cx));
         let outcome = outcome(board, index, ended);
-        this.meter.ended(&outcome, board.clock());
+        this.meter
+            .ended(&outcome, || board.in_state_for(index), board.clock());
         this.board.set_ended(this.index, &outcome);
         Poll::Ready(())
     }

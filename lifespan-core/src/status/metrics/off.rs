@@ -77,7 +77,7 @@ impl Plain {
     pub(crate) fn begin(&mut self, _: &Entry) {}
 
     #[inline(always)]
-    pub(crate) fn ended(&self, _: &TaskOutcome, _: &WallClock) {}
+    pub(crate) fn ended(&self, _: &TaskOutcome, _: impl FnOnce() -> Duration, _: &WallClock) {}
 }
 
 pub(crate) struct Requests;

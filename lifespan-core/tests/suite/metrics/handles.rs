@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use lifespan_core::{App, Restart, Shutdown, TaskOptions};
+use lifespan_core::{App, Shutdown};
 use lifespan_test_support::{bounded, WAIT_LIMIT};
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
 use metrics_util::debugging::DebuggingRecorder;
@@ -94,23 +94,32 @@ fn each_task_registers_its_metrics_once_per_recorder_not_at_every_start() {
     );
 }
 
-/// The handles a task's entry keeps are those of the recorder they were made with: the same app
-/// started under one recorder, then under another, records each start into the recorder
-/// installed then, a plain task's and a supervised task's alike.
+/// Two tasks registered at link time, whose entries keep their handles.
+mod linked {
+    use lifespan_core::{lifespan_task, Shutdown};
+
+    #[lifespan_task]
+    async fn kept_plain(shutdown: Shutdown) {
+        shutdown.cancelled().await
+    }
+
+    #[lifespan_task]
+    #[lifespan(restart = "on_failure")]
+    async fn kept_supervised(shutdown: Shutdown) {
+        shutdown.cancelled().await
+    }
+}
+
+/// The handles a task's entry keeps are those of the recorder they were made with: an app of
+/// link-time tasks started under one recorder, then under another, records each start into the
+/// recorder installed then, a plain task's and a supervised task's alike.
 #[test]
 fn an_app_started_again_under_another_recorder_records_into_that_one() {
-    let app = App::empty();
-    app.register_task("kept_plain", |shutdown: Shutdown| async move {
-        shutdown.cancelled().await
-    })
-    .unwrap();
-    let supervised = TaskOptions::new().restart(Restart::OnFailure);
-    app.register_task_with(
-        "kept_supervised",
-        supervised,
-        |shutdown: Shutdown| async move { shutdown.cancelled().await },
-    )
-    .unwrap();
+    let app = App::from_module(concat!(module_path!(), "::linked"));
+    let tasks = [
+        concat!(module_path!(), "::linked::kept_plain"),
+        concat!(module_path!(), "::linked::kept_supervised"),
+    ];
     let starts_under = |recorder: &'static Counting| {
         let app = app.clone();
         super::paused_on(recorder, move || async move {
@@ -124,7 +133,7 @@ fn an_app_started_again_under_another_recorder_records_into_that_one() {
     };
     let first = counting();
     let reading = starts_under(first);
-    for task in ["kept_plain", "kept_supervised"] {
+    for task in tasks {
         assert_eq!(
             reading.counter("lifespan_task_starts_total", task),
             2,
@@ -134,7 +143,7 @@ fn an_app_started_again_under_another_recorder_records_into_that_one() {
     let second = counting();
     let reading = starts_under(second);
     assert_eq!(second.starts.load(Ordering::SeqCst), 2);
-    for task in ["kept_plain", "kept_supervised"] {
+    for task in tasks {
         assert_eq!(
             reading.counter("lifespan_task_starts_total", task),
             2,
@@ -142,7 +151,7 @@ fn an_app_started_again_under_another_recorder_records_into_that_one() {
         );
     }
     let first_again = Reading::take(&first.inner.snapshotter());
-    for task in ["kept_plain", "kept_supervised"] {
+    for task in tasks {
         assert_eq!(
             first_again.counter("lifespan_task_starts_total", task),
             0,

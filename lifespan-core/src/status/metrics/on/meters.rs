@@ -201,7 +201,8 @@ fn meters_for(label: &str, recorder: RecorderId) -> &'static Meters {
 
 /// The handles of the metrics of `entry`'s task with the recorder installed now: those the
 /// entry keeps if they were made with this recorder, else [`meters`]' by its label, then kept
-/// on the entry if it keeps none yet. A start finds them so without a lock, a hash or a search.
+/// on a link-time entry if it keeps none yet. A start finds them so without a lock, a hash or
+/// a search.
 pub(crate) fn of_entry(entry: &Entry) -> &'static Meters {
     let recorder = recorder();
     let kept = entry.memo.get().copied();
@@ -210,8 +211,13 @@ pub(crate) fn of_entry(entry: &Entry) -> &'static Meters {
         return meters;
     }
     let meters = meters_for(entry.label(), recorder);
-    // Kept by the first start only: a start with another recorder (tests) looks them up.
-    let _ = entry.memo.set(meters);
+    // Kept on a link-time entry, which every app of the process shares, by the first start
+    // only (a start with another recorder, in tests, looks them up). An entry registered by
+    // hand belongs to one app, which most processes start once: keeping them would cost its
+    // start more than it saves.
+    if entry.registration().is_some() {
+        let _ = entry.memo.set(meters);
+    }
     meters
 }
 

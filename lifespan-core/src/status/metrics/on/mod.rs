@@ -110,19 +110,24 @@ impl Runs {
 
     /// A run took `duration` and ended so, now by `clock`.
     pub(crate) fn ended(&self, duration: Duration, outcome: RunOutcome, clock: &WallClock) {
-        run_ended(self.0, duration, outcome, clock);
+        run_ended(self.0, || duration, outcome, clock);
     }
 }
 
-/// A run of the task of `meters` took `duration` and ended so, now by `clock`. A run stopped
+/// A run of the task of `meters` took `duration()` and ended so, now by `clock`. A run stopped
 /// (by shutdown, or by the loss of its lease) is not timed: its length is the app's or the
 /// lease's, not the run's. That also spares a shutdown one write per task into the recorder's
 /// histograms, which the exporter may scrape no more once the process ends.
-fn run_ended(meters: &Meters, duration: Duration, outcome: RunOutcome, clock: &WallClock) {
+fn run_ended(
+    meters: &Meters,
+    duration: impl FnOnce() -> Duration,
+    outcome: RunOutcome,
+    clock: &WallClock,
+) {
     if outcome == RunOutcome::Cancelled {
         return;
     }
-    meters.duration.record(duration.as_secs_f64());
+    meters.duration.record(duration().as_secs_f64());
     match outcome {
         RunOutcome::Succeeded => meters.last_success().set(unix_seconds(clock.now())),
         RunOutcome::TimedOut => meters.timeouts().increment(1),
@@ -131,14 +136,9 @@ fn run_ended(meters: &Meters, duration: Duration, outcome: RunOutcome, clock: &W
 }
 
 /// A plain task, which runs once: from its first poll (see [`Plain::begin`]), running while
-/// this lives, its run timed.
-pub(crate) struct Plain(Option<PlainRun>);
-
-/// A plain task's run, begun: running while this lives.
-struct PlainRun {
-    running: Running,
-    began: Instant,
-}
+/// this lives. Its run is timed as its status shows it running: from the app's start of its
+/// tasks, a time the board keeps, so that a task keeps no instant of its own.
+pub(crate) struct Plain(Option<Running>);
 
 impl Plain {
     /// Not begun: nothing recorded yet.
@@ -156,22 +156,24 @@ impl Plain {
     pub(crate) fn begin(&mut self, entry: &Entry) {
         let meters = of_entry(entry);
         meters.starts.increment(1);
-        self.0 = Some(PlainRun {
-            running: Running::of(meters),
-            began: Instant::now(),
-        });
+        self.0 = Some(Running::of(meters));
     }
 
-    /// Its run ended so, now by `clock`.
-    pub(crate) fn ended(&self, outcome: &TaskOutcome, clock: &WallClock) {
-        let Some(run) = &self.0 else { return };
+    /// Its run ended so, after `took()`, now by `clock`.
+    pub(crate) fn ended(
+        &self,
+        outcome: &TaskOutcome,
+        took: impl FnOnce() -> Duration,
+        clock: &WallClock,
+    ) {
+        let Some(running) = &self.0 else { return };
         let outcome = match outcome {
             TaskOutcome::Completed => RunOutcome::Succeeded,
             TaskOutcome::Failed(_) => RunOutcome::Failed,
             TaskOutcome::Panicked(_) => RunOutcome::Panicked,
             _ => RunOutcome::Cancelled,
         };
-        run_ended(run.running.0, run.began.elapsed(), outcome, clock);
+        run_ended(running.0, took, outcome, clock);
     }
 }
 
