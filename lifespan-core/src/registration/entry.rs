@@ -111,9 +111,10 @@ pub(crate) struct Entry {
     pub(crate) memo: Memo,
 }
 
-/// The handles of an entry's metrics, kept on the entry once made, so that its later starts
-/// (every start of an app's first, for a link-time entry: its entries are the process's) find
-/// them without a lookup by name. Type-erased: the registrations know nothing of the metrics.
+/// The handles of a link-time entry's metrics, kept on the entry once made, so that the starts
+/// of every app of the process after the first find them without a lookup by name (the metrics
+/// keep none on an entry registered by hand: it belongs to one app). Type-erased: the
+/// registrations know nothing of the metrics.
 #[cfg(feature = "metrics")]
 pub(crate) type Memo = std::sync::OnceLock<&'static (dyn std::any::Any + Send + Sync)>;
 

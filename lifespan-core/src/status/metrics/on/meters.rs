@@ -15,8 +15,8 @@
 //! process that installs local recorders one after the other keeps each alive as long as the
 //! process (the tests of the metrics leak theirs).
 //!
-//! The handles of a task are also kept on its entry (see [`of_entry`]), so that the starts
-//! after its first find them without the cache's lock and lookup by name.
+//! The handles of a link-time task are also kept on its entry (see [`of_entry`]), so that the
+//! starts after its first find them without the cache's lock and lookup by name.
 //!
 //! The handles used at every start are made with the cache entry; the others at their first
 //! use, so that a metric that does not apply to a task (a lease, a timeout) is not shown for
