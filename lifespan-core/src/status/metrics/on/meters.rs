@@ -18,9 +18,12 @@
 //! The handles of a link-time task are also kept on its entry (see [`of_entry`]), so that the
 //! starts after its first find them without the cache's lock and lookup by name.
 //!
-//! The handles used at every start are made with the cache entry; the others at their first
-//! use, so that a metric that does not apply to a task (a lease, a timeout) is not shown for
-//! it, and a gauge that is "not set before" (the last success) is not shown as 0.
+//! The handles used at every start (starts, running, failed for good) are made with the cache
+//! entry; the others at their first use, so that a metric that does not apply to a task (a
+//! lease, a timeout, the duration of a run of a task that runs until shutdown) is not shown
+//! for it, and a gauge that is "not set before" (the last success) is not shown as 0. Making a
+//! handle asks the recorder to register its metric, the main cost of a task's first start in a
+//! process.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -39,7 +42,6 @@ pub(crate) struct Meters {
     /// The recorder they were made with.
     recorder: RecorderId,
     pub(super) starts: Counter,
-    pub(super) duration: Histogram,
     pub(super) running: Gauge,
     pub(super) failed_for_good: Gauge,
     /// Whether `failed_for_good` was set to 1 since the task's last start: a start sets it
@@ -52,6 +54,7 @@ pub(crate) struct Meters {
     manual_runs: OnceLock<Counter>,
     missed_points: OnceLock<Counter>,
     lease_changes: OnceLock<Counter>,
+    duration: OnceLock<Histogram>,
     last_success: OnceLock<Gauge>,
     next_run: OnceLock<Gauge>,
     lease_held: OnceLock<Gauge>,
@@ -70,7 +73,6 @@ impl Meters {
             label: label.into(),
             recorder,
             starts: metrics::counter!(STARTS, &task(label)),
-            duration: metrics::histogram!(DURATION, &task(label)),
             running: metrics::gauge!(RUNNING, &task(label)),
             failed_for_good: metrics::gauge!(FAILED_FOR_GOOD, &task(label)),
             failed: AtomicBool::new(false),
@@ -81,6 +83,7 @@ impl Meters {
             manual_runs: OnceLock::new(),
             missed_points: OnceLock::new(),
             lease_changes: OnceLock::new(),
+            duration: OnceLock::new(),
             last_success: OnceLock::new(),
             next_run: OnceLock::new(),
             lease_held: OnceLock::new(),
@@ -124,6 +127,12 @@ impl Meters {
         self.counter(&self.lease_changes, LEASE_CHANGES)
     }
 
+    /// Made at the first run timed: a plain task stopped by shutdown never makes it.
+    pub(super) fn duration(&self) -> &Histogram {
+        self.duration
+            .get_or_init(|| metrics::histogram!(DURATION, &task(&self.label)))
+    }
+
     pub(super) fn last_success(&self) -> &Gauge {
         self.gauge(&self.last_success, LAST_SUCCESS)
     }
@@ -165,10 +174,32 @@ fn recorder() -> RecorderId {
 /// The handles of each task, by its name, for one recorder.
 type ByName = HashMap<Box<str>, &'static Meters, BuildHasherDefault<Fnv>>;
 
-/// Per recorder, the handles of each task by its name: a list, since a process has one
-/// recorder, or a few in tests. Read-locked at every start (tasks begin on every worker at
-/// once), write-locked only to add handles.
-static CACHE: RwLock<Vec<(RecorderId, ByName)>> = RwLock::new(Vec::new());
+/// Per recorder, the handles of each task by its name, in one of [`SHARDS`] shards chosen by
+/// the name: each a list, since a process has one recorder, or a few in tests. Read-locked at
+/// every lookup, write-locked only to add handles. Sharded, because an app's tasks begin on
+/// every worker at once: at its first start, every first poll adds handles, and one lock would
+/// have the workers wait for each other (and wake each other) at nearly every task.
+static CACHE: [Shard; SHARDS] = [const { Shard(RwLock::new(Vec::new())) }; SHARDS];
+
+/// A power of two.
+const SHARDS: usize = 64;
+
+/// One shard of the cache, on a cache line of its own, so that the workers locking two shards
+/// do not write the same line.
+#[repr(align(64))]
+struct Shard(RwLock<Vec<(RecorderId, ByName)>>);
+
+/// The shard of the cache that holds the handles of task `label`.
+fn shard(label: &str) -> &'static RwLock<Vec<(RecorderId, ByName)>> {
+    let mut hash = Fnv::default();
+    hash.write(label.as_bytes());
+    // Mixed (Fibonacci hashing: the top bits of the product depend on every bit of the hash),
+    // so that names that differ in their last character, which FNV's high bits hardly tell
+    // apart, fall in different shards, and so that the names of one shard do not share the
+    // bits its map uses for a slot and a tag.
+    let mixed = hash.finish().wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    &CACHE[(mixed >> (64 - SHARDS.trailing_zeros())) as usize].0
+}
 
 /// The handles of task `label`'s metrics with the recorder installed now: made at the first
 /// call for this recorder and name, looked up after.
@@ -178,14 +209,20 @@ pub(crate) fn meters(label: &str) -> &'static Meters {
 
 /// The handles of task `label`'s metrics with `recorder`: see [`meters`].
 fn meters_for(label: &str, recorder: RecorderId) -> &'static Meters {
+    let shard = shard(label);
     {
-        let cache = CACHE.read().unwrap_or_else(PoisonError::into_inner);
+        let cache = shard.read().unwrap_or_else(PoisonError::into_inner);
         let known = cache.iter().find(|(id, _)| *id == recorder);
         if let Some(meters) = known.and_then(|(_, by_name)| by_name.get(label)) {
             return meters;
         }
     }
-    let mut cache = CACHE.write().unwrap_or_else(PoisonError::into_inner);
+    // Made before the write lock, which is then held only to insert them: making them asks the
+    // recorder for each (microseconds), and at an app's first start every task's first poll
+    // comes here at once, on every worker. If another thread made them meanwhile, its handles
+    // are kept and these dropped (the recorder gave both the same metrics).
+    let made = Meters::new(label, recorder);
+    let mut cache = shard.write().unwrap_or_else(PoisonError::into_inner);
     let index = match cache.iter().position(|(id, _)| *id == recorder) {
         Some(index) => index,
         None => {
@@ -196,7 +233,7 @@ fn meters_for(label: &str, recorder: RecorderId) -> &'static Meters {
     cache[index]
         .1
         .entry(label.into())
-        .or_insert_with(|| Box::leak(Box::new(Meters::new(label, recorder))))
+        .or_insert_with(|| Box::leak(Box::new(made)))
 }
 
 /// The handles of the metrics of `entry`'s task with the recorder installed now: those the

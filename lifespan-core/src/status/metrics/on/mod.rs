@@ -127,7 +127,7 @@ fn run_ended(
     if outcome == RunOutcome::Cancelled {
         return;
     }
-    meters.duration.record(duration().as_secs_f64());
+    meters.duration().record(duration().as_secs_f64());
     match outcome {
         RunOutcome::Succeeded => meters.last_success().set(unix_seconds(clock.now())),
         RunOutcome::TimedOut => meters.timeouts().increment(1),
