@@ -45,6 +45,11 @@ impl PgCoordinator {
             ),
         }
     }
+
+    /// The error of `operation` whose statement, which always answers a row, answered none.
+    pub(crate) fn no_row(&self, operation: &str) -> CoordinatorError {
+        CoordinatorError::msg(format!("{operation} on {}: no row", self.inner.description))
+    }
 }
 
 /// `error` and its causes, joined by `: `: for the log lines the coordinator writes itself.

@@ -43,8 +43,7 @@ impl PgCoordinator {
             .map_err(|failure| self.error(&what(), failure))?
             .value;
         let Some(first) = rows.first() else {
-            let message = format!("{} on {}: no row", what(), self.inner.description);
-            return Err(CoordinatorError::msg(message));
+            return Err(self.no_row(&what()));
         };
         let (now, missed) = (time(first.now), first.missed.unwrap_or(0));
         let runs = rows.into_iter().filter_map(|read| read.run).collect();

@@ -59,8 +59,7 @@ impl PgCoordinator {
             .map_err(|failure| self.error(&what(), failure))?
             .value;
         let Some(first) = rows.first() else {
-            let message = format!("{} on {}: no row", what(), self.inner.description);
-            return Err(CoordinatorError::msg(message));
+            return Err(self.no_row(&what()));
         };
         let now = time(first.now);
         let replicas = rows.into_iter().filter_map(|read| read.replica).collect();
